@@ -1,0 +1,7 @@
+"""`twgrpo qai …` commands."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="qai commands", no_args_is_help=True)

@@ -1,0 +1,30 @@
+"""Shared test fixtures: the `../shared` data beside the repo and a tiny model built once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = (REPO / ".." / "shared").resolve()
+FIXTURES = SHARED / "fixtures" / "benchmarks"
+DATA = SHARED / "data"
+VIDEOS = DATA / "videos"
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    if not SHARED.is_dir():
+        pytest.fail(f"../shared not found at {SHARED}: tests read the real data from there")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A tiny random Qwen2.5-VL with tokenizer and processors (`twgrpo dev tiny-model`), built once."""
+    from twgrpo_eval.tiny_model import build_tiny_model
+
+    out = tmp_path_factory.mktemp("tiny") / "Qwen2.5-VL-tiny"
+    build_tiny_model(out)
+    return out
