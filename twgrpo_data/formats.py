@@ -276,7 +276,7 @@ def _load_json_objects(p: Path) -> list[Any]:
                 raise InputFormatError(f"{p}: expected a JSON list of records, got {type(data).__name__}")
             return data
     out = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, line in enumerate(text.split("\n"), start=1):  # not splitlines(): U+2028 is data
         if not line.strip():
             continue
         try:
@@ -391,8 +391,9 @@ def row_to_record(row: dict[str, Any]) -> Record:
 
 def to_hf_dataset(records: Iterable[Record]):
     """Records → `datasets.Dataset` with `hf_features()`."""
-    from datasets import Dataset
+    from datasets import Dataset, disable_progress_bars
 
+    disable_progress_bars()  # a per-shard bar for a one-shot local write is noise
     rows = [record_to_row(r) for r in records]
     columns = {name: [row[name] for row in rows] for name in hf_features()}
     return Dataset.from_dict(columns, features=hf_features())

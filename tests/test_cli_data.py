@@ -1,0 +1,57 @@
+"""`twgrpo data validate|stats` end to end through the installed command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import DATA
+
+TWGRPO = [sys.executable, "-m", "twgrpo_cli"]
+
+
+def run(*args):
+    return subprocess.run(TWGRPO + list(args), capture_output=True, text=True)
+
+
+def test_validate_accepts_the_mmvu_eval_set(shared):
+    out = run("data", "validate", str(DATA / "eval_mmvu.json"))
+    assert out.returncode == 0, out.stderr
+    assert "625 records, 0 error(s)" in out.stdout
+
+
+def test_validate_lists_each_problem_on_one_line_and_exits_1(tmp_path, shared):
+    raw = json.loads((DATA / "eval_mmvu.json").read_text())[:6]
+    raw[1].pop("solution")
+    raw[2]["solution"] = "<answer>F</answer>"
+    raw[4]["problem_id"] = raw[5]["problem_id"]
+    bad = tmp_path / "corrupt.json"
+    bad.write_text(json.dumps(raw))
+    out = run("data", "validate", str(bad))
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 3
+    assert "record 1 (id '2'), field 'solution'" in lines[0]
+    assert "record 2 (id '3'), field 'answer'" in lines[1]
+    assert "record 5 (id '6'), field 'id': duplicate id" in lines[2]
+
+
+def test_validate_bad_json_is_one_line(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("[{")
+    out = run("data", "validate", str(bad))
+    assert out.returncode == 1 and out.stderr.count("\n") == 1 and "invalid JSON" in out.stderr
+
+
+def test_stats_json_counts_official_qai_file(shared):
+    out = run("data", "stats", str(DATA / "nextgqa_val_mixed.official.json"), "--json")
+    s = json.loads(out.stdout)
+    assert s["records"] == 3358 and s["multi_answer"] == 1238
+    assert sum(s["options_histogram"].values()) == 3358
+
+
+def test_every_command_has_help_with_an_example():
+    for cmd in (["data", "validate"], ["data", "stats"], ["eval", "rescore"]):
+        out = run(*cmd, "--help")
+        assert out.returncode == 0 and "Example: twgrpo" in out.stdout

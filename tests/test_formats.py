@@ -1,0 +1,147 @@
+"""Record schema, validation and lossless interchange formats."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import DATA, FIXTURES
+from twgrpo_data.errors import InputFormatError, RecordError
+from twgrpo_data.formats import (QAI_KEYS, UNIFIED_DEFAULTS, detect_format, read_dataset, read_records,
+                                 record_to_unified, split_problem, unified_to_record, write_records)
+from twgrpo_data.record import Record, validate_records
+
+text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30).filter(
+    lambda s: s.strip() == s and s and "\n" not in s)
+json_value = st.recursive(st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=10),
+                          lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=5), kids, max_size=3),
+                          max_leaves=6)
+# keys the unified format itself uses are reserved and cannot live in `meta`
+RESERVED = {"id", "problem", "options", "solution", "video", "path", "source", "qai", "question", "is_negated",
+            *UNIFIED_DEFAULTS}
+meta_key = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8).filter(lambda k: k not in RESERVED)
+
+
+@st.composite
+def records(draw):
+    n = draw(st.integers(1, 6))
+    options = draw(st.lists(text, min_size=n, max_size=n, unique=True))
+    answer = sorted(draw(st.sets(st.sampled_from("ABCDEF"[:n]), min_size=1)))
+    qai = draw(st.none() | st.fixed_dictionaries({
+        "negated": st.booleans(), "original_question": text, "original_answer": st.lists(st.sampled_from("ABCDE"), max_size=2),
+        "removed_options": st.lists(text, max_size=2), "seed": st.integers(0, 2**31)}))
+    return Record(id=draw(text), question=draw(text), options=options, answer=answer,
+                  video=draw(st.none() | text), source=draw(st.sampled_from(["", "nextgqa", "mmvu"])),
+                  meta=draw(st.dictionaries(meta_key, json_value, max_size=3)), qai=qai)
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(recs=st.lists(records(), min_size=1, max_size=4, unique_by=lambda r: r.id),
+       suffix=st.sampled_from([".json", ".jsonl", ".parquet", ""]))
+def test_every_format_round_trips_records_exactly(tmp_path_factory, recs, suffix):
+    path = tmp_path_factory.mktemp("rt") / f"data{suffix}"
+    write_records(recs, path)
+    assert read_records(path).records == recs
+
+
+def test_unified_round_trip_keeps_native_file_verbatim(tmp_path):
+    raw = json.loads((DATA / "eval_mmvu.json").read_text())[:20]
+    recs = [unified_to_record(r, i, "mmvu") for i, r in enumerate(raw)]
+    back = [record_to_unified(r) for r in recs]
+    for original, written in zip(raw, back):
+        for key, value in original.items():
+            if key != "problem":
+                assert written[key] == value, key
+        assert written["problem"].startswith(original["problem"])
+
+
+def test_unified_reader_splits_option_lines_out_of_problem():
+    stem, options = split_problem("Without the sphere, what will happen?\nA. x collides\nB. y", None)
+    assert stem == "Without the sphere, what will happen?"
+    assert options == ["x collides", "y"]
+
+
+def test_official_qai_file_reads_with_multi_answers(shared):
+    result = read_records(DATA / "nextgqa_val_mixed.official.json")
+    recs = result.records
+    assert len(recs) == 3358
+    first = recs[0]
+    assert first.question == "why didn't the boy pick up one present from the group of them and move to the sofa"
+    assert first.options == ["unwrap it", "playing with toy train", "gesture something"]
+    assert first.answer == ["B", "C"]
+    assert sum(r.is_multi_answer for r in recs) == 1238
+
+
+def test_clevrer_unified_without_options_field_parses_problem_lines():
+    recs = read_records(FIXTURES / "unified" / "CLEVRER" / "clevrer_counterfactual_val.json").records
+    assert [r.answer for r in recs] == [["A", "B"], ["D"]]
+    assert len(recs[1].options) == 4 and recs[0].source == "clevrer"
+
+
+def test_mmvu_eval_set_is_valid(shared):
+    result = read_dataset(DATA / "eval_mmvu.json")
+    assert len(result.records) == 625 and result.problems == []
+
+
+@pytest.mark.parametrize("mutate, field, needle", [
+    (lambda r: r.pop("solution"), "solution", "missing"),
+    (lambda r: r.update(solution="<answer>(F)</answer>"), "answer", "not a capital letter"),
+    (lambda r: r.update(solution="<answer>F</answer>"), "answer", "outside the 5 options"),
+    (lambda r: r.update(options=[]), "options", "no options"),
+    (lambda r: r.update(problem="  "), "problem", "missing or empty"),
+])
+def test_bad_record_error_names_file_record_and_field(tmp_path, mutate, field, needle):
+    raw = json.loads((DATA / "eval_mmvu.json").read_text())[:3]
+    mutate(raw[1])
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(RecordError) as info:
+        read_records(path)
+    msg = str(info.value)
+    assert str(path) in msg and "record 1 (id '2')" in msg and f"field {field!r}" in msg and needle in msg
+    assert "\n" not in msg
+    skipped = read_records(path, skip_invalid=True)
+    assert len(skipped.records) == 2 and skipped.skipped["invalid"] == 1
+
+
+def test_duplicate_ids_are_reported():
+    recs = [Record("a", "q?", ["x", "y"], ["A"]), Record("a", "q?", ["x", "y"], ["B"])]
+    problems = validate_records(recs, "f.json")
+    assert [(p.index, p.field) for p in problems] == [(1, "id")]
+
+
+def test_single_option_question_is_a_warning_not_an_error():
+    problems = validate_records([Record("a", "q?", ["only"], ["A"])])
+    assert [p.severity for p in problems] == ["warning"]
+
+
+def test_invalid_json_is_one_line_format_error(tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text('[{"problem": "x", ')
+    with pytest.raises(InputFormatError, match=r"broken\.json: invalid JSON at line 1"):
+        read_records(path)
+
+
+def test_detect_format_by_content(tmp_path):
+    write_records([Record("a", "q?", ["x", "y"], ["A"])], tmp_path / "r.jsonl")
+    assert detect_format(tmp_path / "r.jsonl") == "records"
+    assert detect_format(DATA / "eval_mmvu.json") == "unified"
+
+
+def test_failed_write_leaves_previous_file_intact(tmp_path):
+    path = tmp_path / "out.jsonl"
+    good = [Record("a", "q?", ["x", "y"], ["A"])]
+    write_records(good, path)
+    bad = [Record("b", "q?", ["x"], ["A"], qai={"unexpected": 1})]
+    with pytest.raises(RecordError):
+        write_records(bad, tmp_path / "out.parquet")
+    assert not (tmp_path / "out.parquet").exists()
+    assert read_records(path).records == good
+    assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
+
+
+def test_qai_keys_are_the_design_keys():
+    assert QAI_KEYS == ("negated", "original_question", "original_answer", "removed_options", "seed")

@@ -1,0 +1,87 @@
+"""`twgrpo eval rescore` against TW-GRPO's own MMVU log (published 65.76) and hand-made logs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import DATA
+from twgrpo_eval.rescore import rescore_log
+
+LOG = DATA / "logs" / "twgrpo_mmvu_eval.jsonl"
+TWGRPO = [sys.executable, "-m", "twgrpo_cli"]
+
+
+def test_mmvu_log_rescore_reproduces_published_figure(shared):
+    s = rescore_log(LOG).summary(n_boot=200)
+    assert s["n"] == 625
+    assert s["accuracy"] == pytest.approx(65.76, abs=1e-9)
+    assert s["soft_accuracy"] == pytest.approx(65.76, abs=1e-9)
+    metrics = json.loads((DATA / "logs" / "twgrpo_mmvu_eval_temp_metrics.json").read_text())
+    assert s["accuracy"] == pytest.approx(metrics["strict_accuracy"], abs=1e-9)
+    assert s["format_rate"] == 100.0
+
+
+def test_rescore_agrees_with_scores_stored_in_the_log(shared):
+    rows = [json.loads(line) for line in LOG.read_text().splitlines()]
+    items = rescore_log(LOG).items
+    assert [i.soft for i in items] == [r["accuracy_score"] for r in rows]
+    assert [i.parsed for i in items] == [r["extracted_answer"] for r in rows]
+
+
+def _zero_shot_log(tmp_path, n=40):
+    """A zero-shot style log: bare letters, a few tagged outputs the zero-shot script scores as wrong."""
+    rows = [json.loads(line) for line in LOG.read_text().splitlines()[:n]]
+    for k, r in enumerate(rows):
+        gold = r["ground_truth"][len("<answer>"):-len("</answer>")]
+        r["model_output"] = f"<answer>{gold}</answer>" if k % 10 == 0 else (gold if k % 3 else "E")
+    path = tmp_path / "zs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    expected = 100 * sum(r["model_output"].strip() == r["ground_truth"][8:-9] for r in rows) / n
+    return path, expected
+
+
+def test_raw_parser_scores_zero_shot_log_like_the_zero_shot_script(tmp_path, shared):
+    path, expected = _zero_shot_log(tmp_path)
+    assert rescore_log(path, "raw").summary(n_boot=50)["accuracy"] == pytest.approx(expected)
+    # the tagged answers are right, and the lenient parser credits them
+    assert rescore_log(path, "lenient").summary(n_boot=50)["accuracy"] > expected
+
+
+def test_duplicates_from_restarts_keep_last_line(tmp_path, shared):
+    rows = [json.loads(line) for line in LOG.read_text().splitlines()[:5]]
+    wrong = dict(rows[0], model_output="<answer>Z</answer>")
+    path = tmp_path / "dup.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in [wrong] + rows))
+    log = rescore_log(path)
+    assert log.duplicates_removed == 1 and len(log.items) == 5
+    assert [i.id for i in log.items] == [str(r["question"]["problem_id"]) for r in rows]
+
+
+def test_samples_jsonl_rescore_uses_run_parser_and_counts_errors(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"parser": "lenient"}))
+    lines = [{"id": "a", "output": "(A)", "gold": ["A"], "options": ["x", "y"], "category": "c", "error": None},
+             {"id": "b", "output": None, "gold": ["A", "B"], "options": ["x", "y"], "category": "c",
+              "error": "video missing"}]
+    (tmp_path / "samples.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    s = rescore_log(tmp_path / "samples.jsonl").summary(n_boot=50)
+    assert s["parser"] == "lenient" and s["accuracy"] == 50.0 and s["n_failed"] == 1
+
+
+def test_cli_rescore_json_output(shared):
+    out = subprocess.run(TWGRPO + ["eval", "rescore", str(LOG), "--json"], capture_output=True, text=True,
+                         check=True)
+    s = json.loads(out.stdout)
+    assert (s["accuracy"], s["soft_accuracy"], s["n"]) == (65.76, 65.76, 625)
+
+
+def test_cli_rescore_bad_log_is_one_line_error(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"model_output": "x", "ground_truth": "<answer>A</answer>"}\nnot json\n')
+    out = subprocess.run(TWGRPO + ["eval", "rescore", str(bad)], capture_output=True, text=True)
+    assert out.returncode == 1
+    assert out.stderr.strip().count("\n") == 0 and "line 2: invalid JSON" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -1,0 +1,104 @@
+"""Answer parsers and rewards: TW-GRPO's exact behaviour (quirks included) and the lenient parser."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from twgrpo_data.metrics import bootstrap_ci, score_output, summarize
+from twgrpo_data.rewards import (answer_set, format_reward, parse_answer, parse_lenient, parse_twgrpo,
+                                 soft_reward, strict_reward)
+
+
+@pytest.mark.parametrize("output, expected", [
+    ("<think>hmm</think><answer> B </answer>", "B"),
+    ("<answer>A</answer> later <answer>C</answer>", "A"),            # first block wins
+    ("<think>the answer Based on the video</think> nothing", "B"),   # fallback grabs a capital of a word
+    ("Answer: A, C", "A, C"),
+    ("C", ""),                                                       # bare letter, no tag, no 'answer'
+    ("", ""),
+])
+def test_twgrpo_parser_matches_reference_extraction(output, expected):
+    assert parse_twgrpo(output) == expected
+
+
+@pytest.mark.parametrize("pred, gold, reward", [
+    ("A,C", "<answer>A,C</answer>", 1.0),
+    ("C, A", ["A", "C"], 1.0),                 # order-insensitive, spaces removed
+    ("A", ["A", "C"], 0.5),
+    ("A,A", ["A", "B"], 0.5),                  # duplicates collapse
+    ("A,B", ["A"], 0.0),                       # a superset scores nothing
+    ("A,", ["A"], 0.0),                        # trailing comma makes an empty member
+    ("a", ["A"], 0.0),                         # case-sensitive
+    ("A.", ["A"], 0.0),
+    ("(A)", ["A"], 0.0),
+    ("", ["A"], 0.0),
+])
+def test_soft_reward_reproduces_twgrpo_set_arithmetic(pred, gold, reward):
+    assert soft_reward(pred, gold) == reward
+    assert strict_reward(pred, gold) == float(reward == 1.0)
+
+
+@pytest.mark.parametrize("output, expected", [
+    ("(A)", "A"), ("A.", "A"), ("a", "A"), ("A and C", "A,C"), ("c, a", "A,C"),
+    ("<answer>B</answer> then <answer>(D)</answer>", "D"),          # last block
+    ("<think>x</think> Option B", "B"),
+    ("<answer>B. 5.0</answer>", "B"),
+    ("The answer is C.", "C"),
+])
+def test_lenient_parser_understands_common_slips(output, expected):
+    assert parse_lenient(output) == expected
+
+
+def test_lenient_parser_matches_option_text_only_when_unique():
+    assert parse_lenient("<answer>5.0</answer>", ["10.0", "5.0"]) == "B"
+    assert parse_lenient("a cube", ["a sphere", "a cylinder"]) == "a cube"
+
+
+def test_raw_parser_keeps_whole_output():
+    assert parse_answer("  <answer>C</answer>\n", "raw") == "<answer>C</answer>"
+    with pytest.raises(ValueError):
+        parse_answer("A", "nope")
+
+
+@pytest.mark.parametrize("text, train, evalmode", [
+    ("<think>a</think><answer>B</answer>", 1.0, 1.0),
+    ("<think>a</think>\n<answer>B</answer>!", 1.0, 0.0),
+    ("preamble <think>a</think><answer>B</answer>", 1.0, 0.0),
+    ("<think>a</think><answer>B</answer><answer>C</answer>", 0.0, 0.0),
+    ("<answer>B</answer>", 0.0, 0.0),
+])
+def test_format_reward_train_and_eval_modes(text, train, evalmode):
+    assert format_reward(text) == train
+    assert format_reward(text, "eval") == evalmode
+
+
+@given(gold=st.sets(st.sampled_from("ABCDE"), min_size=1), pred=st.sets(st.sampled_from("ABCDE"), min_size=1))
+def test_soft_reward_is_subset_share(gold, pred):
+    r = soft_reward(",".join(sorted(pred)), sorted(gold))
+    assert r == (len(pred) / len(gold) if pred <= gold else 0.0)
+    assert 0.0 <= r <= 1.0
+    assert answer_set(",".join(pred)) == pred
+
+
+def test_summary_splits_single_multi_and_categories_and_counts_failures():
+    items = [score_output("1", "<answer>A</answer>", ["A"], category="x"),
+             score_output("2", "<answer>A</answer>", ["A", "B"], category="y"),
+             score_output("3", None, ["B"], category="x", error="video missing: v.mp4")]
+    s = summarize(items, n_boot=200)
+    assert s["n"] == 3 and s["n_failed"] == 1
+    assert s["accuracy"] == pytest.approx(100 / 3, abs=1e-3)
+    assert s["soft_accuracy"] == pytest.approx(150 / 3, abs=1e-3)
+    assert s["single"]["n"] == 2 and s["multi"]["soft_accuracy"] == 50.0
+    assert s["by_category"]["x"]["n"] == 2
+    assert s["format_rate"] == 0.0
+
+
+def test_bootstrap_interval_contains_mean_and_is_reproducible():
+    import numpy as np
+
+    values = np.array([1.0] * 60 + [0.0] * 40)
+    lo, hi = bootstrap_ci(values, seed=3)
+    assert lo < 60 < hi
+    assert bootstrap_ci(values, seed=3) == [lo, hi]
