@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from twgrpo_data.formats import READ_FORMATS, read_dataset
@@ -16,6 +17,13 @@ from twgrpo_data.formats import READ_FORMATS, read_dataset
 app = typer.Typer(help="Load, validate and summarise question datasets.", no_args_is_help=True)
 console = Console()
 err_console = Console(stderr=True, highlight=False)
+
+
+def _print_problems(problems) -> None:
+    """One line per problem on stderr; the text is escaped since messages may hold '[...]'."""
+    for p in problems:
+        style = "red" if p.severity == "error" else "yellow"
+        err_console.print(f"[{style}]{p.severity}:[/] " + escape(str(p)), soft_wrap=True)
 
 
 @app.command("validate")
@@ -40,9 +48,7 @@ def validate(
                           "problems": [{"severity": p.severity, "index": p.index, "id": p.record_id,
                                         "field": p.field, "message": p.message} for p in problems]}, indent=2))
     else:
-        for p in problems:
-            style = "red" if p.severity == "error" else "yellow"
-            err_console.print(f"[{style}]{p.severity}:[/] {p}", soft_wrap=True, markup=True)
+        _print_problems(problems)
         total = len(result.records) + len({p.index for p in result.errors})
         console.print(f"{path}: {total} records, {len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
     if errors:
@@ -50,18 +56,16 @@ def validate(
 
 
 def _video_problems(result, video_root: Path):
-    """One problem per record whose video is missing or unreadable."""
-    from twgrpo_data.record import Problem
-    from twgrpo_data.video import check_video, resolve_video
+    """One problem per record whose video is missing or unreadable (each distinct video decoded once)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    out = []
-    for i, rec in enumerate(result.records):
-        if rec.video is None:
-            continue
-        reason = check_video(resolve_video(rec.video, str(video_root)))
-        if reason:
-            out.append(Problem(reason, result.file, i, rec.id, "video"))
-    return out
+    from twgrpo_data.benchmarks import check_record_videos
+
+    with Progress(TextColumn("checking videos"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=err_console, transient=True) as bar:
+        task = bar.add_task("videos", total=None)
+        return check_record_videos(result.records, video_root, file=result.file,
+                                   progress=lambda done, total: bar.update(task, completed=done, total=total))
 
 
 @app.command("stats")
@@ -106,3 +110,75 @@ def stats(
         for k, v in summary[key].items():
             t.add_row(str(k), str(v), f"{100 * v / max(1, len(recs)):.1f}%")
         console.print(t)
+
+
+def _bench_help() -> str:
+    from twgrpo_data.benchmarks import BENCHMARKS
+
+    return "; ".join(f"{name} ({m.DEFAULT_PATH})" for name, m in BENCHMARKS.items())
+
+
+@app.command("load", help="Read a benchmark's native files (as downloaded) into records; print a summary or write them.\n\n"
+             f"Benchmarks and default paths: {_bench_help()}.\n\n"
+             "Example: twgrpo data load --bench mmvu MMVU/validation.json -o mmvu.json")
+def load(
+    path: Optional[Path] = typer.Argument(None, help="native file or folder (default: the benchmark's usual path)"),
+    bench: str = typer.Option("auto", "--bench", "-b", help="benchmark name, or auto to detect it from PATH"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                       help=".json (unified), .jsonl (records), .parquet, or a folder (HF dataset)"),
+    types: Optional[str] = typer.Option(None, "--types", help="comma-separated subset: MVBench tasks, TempCompass "
+                                        "task types, CLEVRER question types (or 'all')"),
+    subtitles: bool = typer.Option(False, "--subtitles", help="Video-MME: attach subtitle/<videoID>.srt lines"),
+    source_fmt: str = typer.Option("auto", "--from", help="NExT-GQA/NExT-QA input: auto, json, csv or parquet"),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="drop invalid items (listed) instead of failing"),
+    as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+) -> None:
+    from twgrpo_data.benchmarks import BENCHMARKS, detect_benchmark, load_benchmark, load_options
+    from twgrpo_data.errors import TwgrpoError
+    from twgrpo_data.formats import write_records
+
+    if bench == "auto":
+        if path is None:
+            raise TwgrpoError("give PATH or --bench NAME")
+        bench = detect_benchmark(path) or ""
+        if not bench:
+            raise TwgrpoError(f"{path}: cannot tell which benchmark this is; pass --bench ({', '.join(BENCHMARKS)})")
+    wanted = {"types": types.split(",") if types else None, "subtitles": subtitles or None,
+              "fmt": None if source_fmt == "auto" else source_fmt}
+    options = {k: v for k, v in wanted.items() if v is not None}
+    flag = {"types": "--types", "subtitles": "--subtitles", "fmt": "--from"}
+    bench_module = BENCHMARKS.get(bench)
+    if bench_module is not None:
+        unused = [flag[k] for k in options if k not in load_options(bench)]
+        if unused:
+            raise TwgrpoError(f"{', '.join(unused)} does not apply to {bench}")
+    result = load_benchmark(bench, path, **options)
+    invalid = len({(p.file, p.index) for p in result.errors})
+    if result.errors and not skip_invalid:
+        raise TwgrpoError(f"{result.errors[0]} ({invalid} invalid item(s); --skip-invalid drops them)")
+    written = write_records(result.records, out) if out is not None else None
+    recs = result.records
+    summary = {
+        "benchmark": bench, "path": str(path if path is not None else bench_module.DEFAULT_PATH),
+        "records": len(recs), "multi_answer": sum(r.is_multi_answer for r in recs),
+        "categories": dict(Counter(str(r.meta.get("category")) for r in recs).most_common()),
+        "skipped": dict(result.skipped), "invalid": invalid, "warnings": len(result.warnings),
+        "output": str(out) if out is not None else None, "output_format": written,
+    }
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return
+    _print_problems(result.problems)
+    table = Table(title=bench, caption=summary["path"])
+    table.add_column("category")
+    table.add_column("records", justify="right")
+    for cat, n in summary["categories"].items():
+        table.add_row(cat, str(n))
+    table.add_row("[bold]total[/]", f"[bold]{len(recs)}[/]")
+    console.print(table)
+    for reason, n in result.skipped.items():
+        console.print(f"skipped {n}: {reason}")
+    if invalid:
+        console.print(f"dropped {invalid} invalid item(s) (listed above)")
+    if out is not None:
+        console.print(f"wrote {len(recs)} records to {out} ({written})")

@@ -1,0 +1,212 @@
+"""Benchmark loaders: native files as users download them → records (DESIGN §2), one module per benchmark.
+
+Every module exposes the same small set: `NAME`, `DESCRIPTION`, `DEFAULT_PATH` (the usual download layout,
+relative to where you keep the data), `load(path, **options) -> LoadResult`, `categories(record) -> dict`
+(the metric breakdown keys, `category` first) and `detect(path) -> bool`; modules whose videos move
+between releases add `video_candidates(record)` and `missing_video_hint(record)`.
+
+Every record carries `meta["category"]` — MVBench task, TempCompass dimension (+ `task_type`), Video-MME
+duration (+ domain, sub_category, task_type), MMVU subject, NExT-(G)QA question type, CLEVRER and STAR
+question type — so the eval harness can break metrics down by it.
+
+Example:
+    >>> from twgrpo_data.benchmarks import load_benchmark
+    >>> result = load_benchmark("mmvu", "MMVU/validation.json")    # doctest: +SKIP
+    >>> len(result.records), dict(result.skipped)                   # doctest: +SKIP
+    (625, {'open-ended': 375})
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Iterable, Protocol
+
+from ..errors import InputFormatError, TwgrpoError, VideoError
+from ..formats import LoadResult
+from ..record import Problem, Record
+from ..video import VideoRef, check_video, resolve_video
+from . import clevrer, mmvu, mvbench, nextgqa, star, tempcompass, unified, videomme
+from .loading import head_text
+
+
+class BenchmarkModule(Protocol):
+    NAME: str
+    DESCRIPTION: str
+    DEFAULT_PATH: str
+
+    def load(self, path: str | os.PathLike, **options: Any) -> LoadResult: ...
+
+    def categories(self, record: Record) -> dict[str, Any]: ...
+
+    def detect(self, path: Path) -> bool: ...
+
+
+BENCHMARKS: dict[str, BenchmarkModule] = {
+    m.NAME: m for m in (mvbench, tempcompass, videomme, mmvu, nextgqa, nextgqa.NEXTQA, clevrer, star, unified)
+}
+# Modules that read interchange files themselves (their own JSON variants); the others hand those to `unified`.
+_OWN_JSON = {"unified", "nextgqa", "nextqa", "star"}
+
+
+def list_benchmarks() -> list[str]:
+    """Registered benchmark names, in a fixed order."""
+    return list(BENCHMARKS)
+
+
+def get_benchmark(name: str) -> BenchmarkModule:
+    try:
+        return BENCHMARKS[name]
+    except KeyError:
+        raise TwgrpoError(f"unknown benchmark {name!r}; expected one of {', '.join(BENCHMARKS)}") from None
+
+
+def load_options(name: str) -> list[str]:
+    """Keyword options the benchmark's `load` accepts (e.g. `types`, `subtitles`, `fmt`)."""
+    params = inspect.signature(get_benchmark(name).load).parameters.values()
+    return [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY]
+
+
+def _is_interchange(path: Path) -> bool:
+    """A unified/records/parquet/HF file written by twgrpo or Video-R1 rather than a native benchmark file."""
+    if path.is_dir():
+        return (path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file()
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return {"id", "question", "options", "answer", "meta"} <= set(pq.read_schema(path).names)
+    if path.suffix in (".json", ".jsonl"):
+        head = head_text(path, 16384)
+        return '"solution"' in head or ('"answer": [' in head and '"meta"' in head)
+    return False
+
+
+def load_benchmark(name: str, path: str | os.PathLike | None = None, **options: Any) -> LoadResult:
+    """Read benchmark `name` from `path` (default: its `DEFAULT_PATH`) into records.
+
+    Native layouts go to the benchmark's loader; a Video-R1/TW-GRPO unified file or a twgrpo records
+    file is read as such, with the benchmark's categories added. Options are the loader's keywords
+    (`types=[…]` for MVBench tasks / TempCompass task types / CLEVRER question types, `subtitles=True`
+    for Video-MME, `fmt="csv"` for NExT-GQA …). The result lists every invalid item in `problems` and
+    counts deliberate skips (e.g. MMVU open-ended) in `skipped`.
+    """
+    module = get_benchmark(name)
+    p = Path(path if path is not None else module.DEFAULT_PATH).expanduser()
+    if not p.exists():
+        raise InputFormatError(f"{p}: no such file or folder" + ("" if path is not None else
+                               f" (the default {name} location; pass the path)"))
+    if name not in _OWN_JSON and _is_interchange(p):
+        if options:
+            raise TwgrpoError(f"{p}: options {sorted(options)} apply to native {name} files, not unified ones")
+        return unified.load(p, source=name)
+    accepted = set(load_options(name))
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise TwgrpoError(f"{name} has no option(s) {unknown}" + (f"; it takes {sorted(accepted)}" if accepted else ""))
+    return module.load(p, **options)
+
+
+def detect_benchmark(path: str | os.PathLike) -> str | None:
+    """The benchmark a native file or folder belongs to, sniffed from names and the first bytes; None if unknown."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        return None
+    for name, module in BENCHMARKS.items():
+        if name != "unified" and module.detect(p):
+            return name
+    return "unified" if unified.detect(p) or _is_interchange(p) else None
+
+
+def categories_of(record: Record) -> dict[str, Any]:
+    """The breakdown keys for `record` from its benchmark (`source`); {} for an unknown source."""
+    module = BENCHMARKS.get(record.source)
+    if module is None or module is unified:
+        return {}
+    return {k: v for k, v in module.categories(record).items() if v is not None}
+
+
+def with_categories(record: Record) -> Record:
+    """`record` with its benchmark's category keys filled into `meta` (existing keys win)."""
+    extra = {k: v for k, v in categories_of(record).items() if k not in record.meta}
+    return record.replace(meta={**record.meta, **extra}) if extra else record
+
+
+# ----------------------------------------------------------------------------------------------------------
+# videos
+
+
+def locate_video(record: Record, video_root: str | os.PathLike | None) -> VideoRef:
+    """Where `record`'s video is under `video_root` and which part to sample.
+
+    Tries the benchmark's known layouts in turn (MVBench's `main`/`video` branches and Video-R1 copies,
+    CLEVRER's per-1000 folders, …; see `video_candidates`); the clip is the record's `meta` `start`/`end`
+    unless the layout found is pre-cut; a frame folder is read at `meta["fps"]`. When nothing exists, the
+    first candidate is returned (for `check_video` to report as missing).
+    """
+    module = BENCHMARKS.get(record.source)
+    hook: Callable[[Record], list[tuple[str, bool]]] | None = getattr(module, "video_candidates", None)
+    candidates = hook(record) if hook else ([(record.video, True)] if record.video else [])
+    if not candidates:
+        raise VideoError(f"record {record.id!r} has no video")
+    chosen = None
+    for rel, clip in candidates:
+        path = resolve_video(rel, video_root)
+        if os.path.exists(path):
+            chosen = (path, clip)
+            break
+    if chosen is None:
+        chosen = (resolve_video(candidates[0][0], video_root), candidates[0][1])
+    path, clip = chosen
+    start, end = (record.meta.get("start"), record.meta.get("end")) if clip else (None, None)
+    fps = record.meta.get("fps") if os.path.isdir(path) else None
+    return VideoRef(path=path, start=_seconds(start), end=_seconds(end), frame_fps=_seconds(fps))
+
+
+def _seconds(value: Any) -> float | None:
+    try:
+        return None if value in (None, "") else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def check_record_videos(records: Iterable[Record], video_root: str | os.PathLike | None, *,
+                        file: str | None = None, workers: int = 4,
+                        progress: Callable[[int, int], None] | None = None) -> list[Problem]:
+    """One problem per record whose video is missing or unreadable (each distinct video is checked once,
+    `workers` at a time). Missing MVBench videos get the known reason (NTU removed, .webm renamed, …).
+    `progress(done, total)` is called after each distinct video.
+    """
+    records = list(records)
+    refs: list[VideoRef | VideoError] = []
+    for rec in records:
+        try:
+            refs.append(locate_video(rec, video_root))
+        except VideoError as exc:
+            refs.append(exc)
+    paths = sorted({r.path for r in refs if isinstance(r, VideoRef)})
+    verdicts: dict[str, str | None] = {}
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        for done, (path, verdict) in enumerate(zip(paths, pool.map(check_video, paths)), start=1):
+            verdicts[path] = verdict
+            if progress is not None:
+                progress(done, len(paths))
+    problems = []
+    for i, (rec, ref) in enumerate(zip(records, refs)):
+        if isinstance(ref, VideoError):
+            problems.append(Problem(str(ref), file, i, rec.id, "video", "warning"))
+            continue
+        reason = verdicts[ref.path]
+        if reason is None:
+            continue
+        hint = getattr(BENCHMARKS.get(rec.source), "missing_video_hint", None)
+        if hint is not None and not os.path.exists(ref.path):
+            reason += f"; {hint(rec)}"
+        problems.append(Problem(reason, file, i, rec.id, "video"))
+    return problems
+
+
+__all__ = ["BENCHMARKS", "BenchmarkModule", "categories_of", "check_record_videos", "detect_benchmark",
+           "get_benchmark", "list_benchmarks", "load_benchmark", "load_options", "locate_video",
+           "with_categories"]

@@ -1,0 +1,167 @@
+"""MVBench (OpenGVLab/MVBench): 20 tasks × 200 items in `json/<task>.json`, the gold answer given as the
+*text* of one of the `candidates`.
+
+Quirks handled here: answers compared after stripping (some carry a trailing space); items with a single
+candidate are kept (with a validation warning: the published numbers count them); episodic_reasoning videos
+are JPEG frame folders at 3 fps; five tasks sample only the `start`–`end` clip; videos live in different
+folders on the dataset's `main` and `video` branches and in the Video-R1/TW-GRPO copies, and the NTU RGB+D
+videos (fine_grained_pose) are not distributed at all.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from ..errors import InputFormatError, RecordError, TwgrpoError
+from ..formats import LoadResult
+from ..record import Record
+from .loading import collect, existing, finish, head_text, letter_of_text, read_json
+
+NAME = "mvbench"
+DESCRIPTION = "MVBench: json/<task>.json (20 tasks x 200), answer text among `candidates`"
+DEFAULT_PATH = "MVBench/json"
+# Native keys copied to `meta` verbatim (clip bounds, TVQA subtitle/show/fps).
+_EXTRA_KEYS = ("start", "end", "accurate_start", "accurate_end", "subtitle", "show_name", "fps")
+
+
+class Task(NamedTuple):
+    folder: str          # video folder on the dataset's `main` branch (Ask-Anything's mvbench.ipynb)
+    branch_folder: str   # the same videos on the `video` branch (what lmms-eval reads)
+    data_type: str       # "video" or "frame" (a folder of 00001.jpg … frames)
+    bound: bool          # sample only the item's start–end clip
+
+
+_CLEVRER = Task("clevrer/video_validation", "clevrer/video_validation", "video", False)
+_PERCEPTION = Task("perception/videos", "perception/videos", "video", False)
+_CHARADES = Task("star/Charades_v1_480", "star/Charades_segment", "video", True)
+TASKS: dict[str, Task] = {
+    "action_sequence": _CHARADES,
+    "action_prediction": _CHARADES,
+    "action_antonym": Task("ssv2_video", "ssv2_video_mp4", "video", False),
+    "fine_grained_action": Task("Moments_in_Time_Raw/videos", "Moments_in_Time_Raw/videos", "video", False),
+    "unexpected_action": Task("FunQA_test/test", "FunQA_test/test", "video", False),
+    "object_existence": _CLEVRER,
+    "object_interaction": _CHARADES,
+    "object_shuffle": _PERCEPTION,
+    "moving_direction": _CLEVRER,
+    "action_localization": Task("sta/sta_video", "sta/sta_video_segment", "video", True),
+    "scene_transition": Task("scene_qa/video", "scene_qa/video", "video", False),
+    "action_count": _PERCEPTION,
+    "moving_count": _CLEVRER,
+    "moving_attribute": _CLEVRER,
+    "state_change": _PERCEPTION,
+    "fine_grained_pose": Task("nturgbd", "nturgbd_convert", "video", False),
+    "character_order": _PERCEPTION,
+    "egocentric_navigation": Task("vlnqa", "vlnqa", "video", False),
+    "episodic_reasoning": Task("tvqa/frames_fps3_hq", "tvqa/video_fps3_hq_segment", "frame", True),
+    "counterfactual_inference": _CLEVRER,
+}
+# Video-R1's eval_mvbench.json lists the tasks in alphabetical order, 200 items each (problem_id 1-4000).
+_VIDEO_R1_ORDER = sorted(TASKS)
+_PER_TASK = 200
+
+# Why a video of a task is often not where the annotation says (printed by `twgrpo data validate`).
+_MISSING_HINTS = {
+    "fine_grained_pose": "NTU RGB+D videos were removed from OpenGVLab/MVBench (license; list in "
+                         "video/MVBench_videos_ntu.txt): get them from the NTU ROSE lab, as .mp4 under nturgbd/",
+    "action_antonym": "main-branch ssv2 files are .webm; the `video` branch has ssv2_video_mp4/, Video-R1 "
+                      "ssv2_video/<id>.mp4",
+    "episodic_reasoning": "TVQA items are JPEG frame folders tvqa/frames_fps3_hq/<clip>/ (main branch) or "
+                          "tvqa/video_fps3_hq_segment/ (video branch) or tvqa/frames_fps3/<clip>.mp4 (Video-R1)",
+}
+_GENERIC_HINT = "some MVBench videos are missing from the release (see TW-GRPO README / Video-R1 issue #24)"
+
+
+def _task_files(root: Path) -> list[Path]:
+    if root.is_file():
+        return [root]
+    folder = root / "json" if (root / "json").is_dir() else root
+    files = sorted(p for p in folder.glob("*.json") if p.stem in TASKS)
+    if not files:
+        raise InputFormatError(f"{root}: no MVBench task files (json/<task>.json, e.g. json/action_antonym.json)")
+    return files
+
+
+def _record_id(task: str, index: int, raw: Any = None) -> str:
+    return f"{task}_{index}"
+
+
+def _convert(task: str, index: int, raw: dict[str, Any]) -> Record:
+    """One item of `json/<task>.json` → record; the gold letter is the candidate equal to `answer`."""
+    info = TASKS.get(task)
+    candidates = raw["candidates"]
+    if not isinstance(candidates, list) or not all(isinstance(c, str) for c in candidates):
+        raise RecordError("must be a list of strings", field="candidates")
+    video = raw["video"]
+    meta: dict[str, Any] = {"category": task, "task": task,
+                            "data_type": info.data_type if info else "video", "video_name": video}
+    meta.update({k: raw[k] for k in _EXTRA_KEYS if k in raw})
+    return Record(id=_record_id(task, index), question=raw["question"], options=list(candidates),
+                  answer=[letter_of_text(candidates, raw["answer"])],
+                  video=f"{info.folder}/{video}" if info else video, source=NAME, meta=meta)
+
+
+def load(path: str | os.PathLike = DEFAULT_PATH, *, types: list[str] | None = None) -> LoadResult:
+    """Read MVBench task files: `path` is the `json/` folder, the dataset root holding it, or one
+    `<task>.json`. `types` picks tasks (default all). Ids are `<task>_<index in the task file>`.
+
+    Example:
+        >>> load("MVBench/json", types=["action_antonym"]).records[0].answer   # doctest: +SKIP
+        ['C']
+    """
+    root = existing(path)
+    files = _task_files(root)
+    if types:
+        unknown = sorted(set(types) - set(TASKS))
+        if unknown:
+            raise TwgrpoError(f"unknown MVBench task(s) {unknown}; tasks: {', '.join(sorted(TASKS))}")
+        files = [f for f in files if f.stem in types]
+    parts = []
+    for f in files:
+        items = read_json(f)
+        if not isinstance(items, list):
+            raise InputFormatError(f"{f}: expected a JSON list of MVBench items")
+        convert = functools.partial(_convert, f.stem)
+        parts.append((*collect(enumerate(items), convert, file=str(f), id_of=functools.partial(_record_id, f.stem)),
+                      str(f)))
+    return finish(parts, root)
+
+
+def categories(record: Record) -> dict[str, Any]:
+    """MVBench task as `category`; for Video-R1's eval_mvbench.json records, derived from `problem_id`."""
+    task = record.meta.get("task")
+    if task is None:
+        pid = record.meta.get("problem_id")
+        if isinstance(pid, int) and 1 <= pid <= _PER_TASK * len(_VIDEO_R1_ORDER):
+            task = _VIDEO_R1_ORDER[(pid - 1) // _PER_TASK]
+    return {"category": task, "task": task} if task else {}
+
+
+def detect(path: Path) -> bool:
+    if path.is_dir():
+        folder = path / "json" if (path / "json").is_dir() else path
+        return any((folder / f"{t}.json").is_file() for t in TASKS)
+    return path.suffix == ".json" and path.stem in TASKS and '"candidates"' in head_text(path)
+
+
+def video_candidates(record: Record) -> list[tuple[str, bool]]:
+    """Relative paths where this item's video may be, each with whether the item's clip bounds apply
+    (the `video` branch ships pre-cut segments, so bounds do not apply there)."""
+    task = record.meta.get("task")
+    info = TASKS.get(task)
+    name = record.meta.get("video_name")
+    if info is None or name is None:
+        return [(record.video, True)] if record.video else []
+    stem = name.rsplit(".", 1)[0] if info.data_type == "video" else name
+    out = [(f"{info.folder}/{name}", True), (f"{info.branch_folder}/{name}", info.branch_folder == info.folder)]
+    if info.data_type == "frame":
+        out.append((f"tvqa/frames_fps3/{stem}.mp4", True))  # Video-R1 / TW-GRPO converted the frames to mp4
+    out.append((f"data0613/{info.folder}/{name}", True))  # lmms-eval's fallback folder
+    return out
+
+
+def missing_video_hint(record: Record) -> str:
+    return _MISSING_HINTS.get(record.meta.get("task"), _GENERIC_HINT)

@@ -1,0 +1,46 @@
+"""The Video-R1 / TW-GRPO evaluation JSONs (`eval_<bench>.json`, `nextgqa_val_raw.json`, CLEVRER and STAR
+files), read with `twgrpo_data.formats` and given each benchmark's categories in `meta`.
+
+The benchmark is the file's `source`, else guessed from its name (`eval_mmvu.json` → mmvu); the
+categories come from that benchmark's own `categories()` (e.g. the MVBench task from `problem_id`, the MMVU
+subject from the `videos/<Subject>/` folder), so metrics break down the same way as for native files.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..formats import LoadResult, read_dataset
+
+NAME = "unified"
+DESCRIPTION = "Video-R1/TW-GRPO eval JSON (eval_<bench>.json, nextgqa_val_raw.json, …) or twgrpo records"
+DEFAULT_PATH = "data/evaluation/eval_mmvu.json"
+
+
+def load(path: str | os.PathLike = DEFAULT_PATH, *, source: str | None = None) -> LoadResult:
+    """Read a unified (or records / parquet / HF) file; `source` overrides the name-based guess.
+
+    Example:
+        >>> r = load("eval_mmvu.json")                        # doctest: +SKIP
+        >>> r.records[0].source, r.records[0].meta["category"]  # doctest: +SKIP
+        ('mmvu', 'Chemistry')
+    """
+    from . import with_categories
+
+    result = read_dataset(path, "auto", source=source)
+    return LoadResult([with_categories(r) for r in result.records], result.problems, result.skipped,
+                      file=result.file)
+
+
+def categories(record) -> dict:
+    """Whatever the record's own benchmark derives (see `twgrpo_data.benchmarks.categories_of`)."""
+    from . import categories_of
+
+    return categories_of(record)
+
+
+def detect(path: Path) -> bool:
+    from .loading import head_text
+
+    return path.is_file() and path.suffix in (".json", ".jsonl") and '"solution"' in head_text(path, 16384)

@@ -1,0 +1,131 @@
+"""Video-MME (lmms-lab/Video-MME): 2,700 four-option questions over 900 videos, 300 each short (< 2 min),
+medium (4-15 min) and long (30-60 min), from `videomme/test-00000-of-00001.parquet`.
+
+Also reads the authors' `output_test_template.json` (questions grouped per video; not valid JSON: it has
+trailing commas, tolerated here; it names no video file). Subtitles (`subtitle/<videoID>.srt`, tags
+stripped) are attached to `meta["subtitles"]` on request.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputFormatError, RecordError
+from ..formats import LoadResult, strip_option_prefix
+from ..record import LETTERS, Record
+from .loading import collect, existing, finish, head_text, read_parquet
+
+NAME = "videomme"
+DESCRIPTION = "Video-MME: videomme/test-*.parquet (2,700 questions; short/medium/long), optional subtitles"
+DEFAULT_PATH = "Video-MME"
+DURATIONS = ("short", "medium", "long")
+_META_KEYS = ("duration", "domain", "sub_category", "task_type", "video_id", "videoID", "url")
+# a JSON string, or a comma that only precedes a closing bracket (the template's trailing commas)
+_STRING_OR_TRAILING_COMMA = re.compile(r'("(?:\\.|[^"\\])*")|,(\s*[\]}])')
+_SRT_TIME = re.compile(r"(\d+):(\d\d):(\d\d)[,.](\d{3})\s*-->\s*(\d+):(\d\d):(\d\d)[,.](\d{3})")
+_TAG = re.compile(r"<[^>]+>")
+
+
+def loads_lenient(text: str) -> Any:
+    """`json.loads` that also accepts trailing commas before `]` / `}` (outside strings)."""
+    return json.loads(_STRING_OR_TRAILING_COMMA.sub(lambda m: m.group(1) or m.group(2), text))
+
+
+def parse_srt(text: str) -> list[list[Any]]:
+    """SRT subtitles → `[[start_s, end_s, text], …]` with markup such as `<font …>` removed."""
+    out = []
+    for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n").strip()):
+        lines = block.split("\n")
+        for i, line in enumerate(lines):
+            m = _SRT_TIME.search(line)
+            if m:
+                h1, m1, s1, ms1, h2, m2, s2, ms2 = (int(g) for g in m.groups())
+                words = " ".join(_TAG.sub("", ln).strip() for ln in lines[i + 1:]).strip()
+                if words:
+                    out.append([h1 * 3600 + m1 * 60 + s1 + ms1 / 1000, h2 * 3600 + m2 * 60 + s2 + ms2 / 1000, words])
+                break
+    return out
+
+
+def _rows(root: Path) -> tuple[Path, list[dict[str, Any]]]:
+    if root.is_dir():
+        files = sorted((root / "videomme").glob("*.parquet")) or sorted(root.glob("*.parquet"))
+        if not files:
+            raise InputFormatError(f"{root}: no Video-MME parquet (videomme/test-00000-of-00001.parquet)")
+        return files[0], [row for f in files for row in read_parquet(f)]
+    if root.suffix == ".parquet":
+        return root, read_parquet(root)
+    try:
+        data = loads_lenient(root.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputFormatError(f"{root}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if not isinstance(data, list):
+        raise InputFormatError(f"{root}: expected a JSON list")
+    rows = []
+    for video in data:  # template layout: one entry per video with its questions
+        questions = video.get("questions") if isinstance(video, dict) else None
+        if questions is None:
+            rows.append(video)
+            continue
+        shared = {k: v for k, v in video.items() if k != "questions"}
+        rows += [{**shared, **q} for q in questions]
+    return root, rows
+
+
+def _convert(subtitles: dict[str, Path] | None, index: int, row: dict[str, Any]) -> Record:
+    options = row["options"]
+    if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
+        raise RecordError("must be a list of strings", field="options")
+    options = [strip_option_prefix(o.strip(), i) for i, o in enumerate(options)]
+    gold = str(row["answer"]).strip()
+    if len(gold) != 1 or gold not in LETTERS[: len(options)]:
+        raise RecordError(f"answer {row['answer']!r} is not one of the option letters", field="answer")
+    meta = {k: row[k] for k in _META_KEYS if row.get(k) is not None}
+    meta["category"] = row.get("duration")
+    video_file = row.get("videoID")
+    if subtitles is not None and video_file:
+        srt = subtitles.get(video_file)
+        meta["subtitles"] = parse_srt(srt.read_text(encoding="utf-8", errors="replace")) if srt else []
+    return Record(id=str(row["question_id"]), question=row["question"], options=options, answer=[gold],
+                  video=f"data/{video_file}.mp4" if video_file else None, source=NAME, meta=meta)
+
+
+def load(path: str | os.PathLike = DEFAULT_PATH, *, subtitles: bool = False,
+         subtitle_dir: str | os.PathLike | None = None) -> LoadResult:
+    """Read Video-MME: the dataset folder (with `videomme/*.parquet`), a parquet file, or the official
+    `output_test_template.json`. `subtitles=True` attaches `subtitle_dir/<videoID>.srt` (default: the
+    dataset folder's `subtitle/`) as `meta["subtitles"]` (`[start, end, text]` lines; `[]` when a video has
+    none). Ids are the `question_id`s.
+    """
+    root = existing(path)
+    file, rows = _rows(root)
+    found = None
+    if subtitles:
+        base = root if root.is_dir() else (file.parent.parent if file.parent.name == "videomme" else file.parent)
+        folder = Path(subtitle_dir) if subtitle_dir is not None else base / "subtitle"
+        if not folder.is_dir():
+            raise InputFormatError(f"{folder}: no subtitle folder (unzip subtitle.zip there or pass subtitle_dir)")
+        found = {p.stem: p for p in folder.glob("*.srt")}
+    part = collect(enumerate(rows), functools.partial(_convert, found), file=str(file),
+                   id_of=lambda i, row: row.get("question_id"))
+    return finish([(*part, str(file))], root)
+
+
+def categories(record: Record) -> dict[str, Any]:
+    """Duration (short/medium/long) as `category`; domain, sub_category and task_type are kept in `meta`."""
+    duration = record.meta.get("duration")
+    return {"category": duration} if duration else {}
+
+
+def detect(path: Path) -> bool:
+    if path.is_dir():
+        return any((path / "videomme").glob("*.parquet")) or (path.name == "videomme" and any(path.glob("*.parquet")))
+    if path.suffix == ".parquet":
+        return path.parent.name == "videomme"
+    head = head_text(path, 4096) if path.suffix == ".json" else ""
+    return '"duration"' in head and '"task_type"' in head and '"solution"' not in head
