@@ -1,10 +1,85 @@
-"""`twgrpo publish` — placeholder module, filled by the publishing work (issue 7)."""
+"""`twgrpo publish`: records → Hugging Face Hub dataset (parquet shards + generated dataset card)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Optional
+
 import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.tree import Tree
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
 
 
-def publish(dataset: str = typer.Argument(..., help="dataset file or folder")) -> None:
-    """Publish a dataset to the Hugging Face Hub (not built yet)."""
-    raise typer.Exit(2)
+def publish(
+    dataset: Path = typer.Argument(..., help="Records to publish: .json (unified or records), .jsonl, .parquet "
+                                             "or an HF save_to_disk folder."),
+    repo_id: str = typer.Option(..., "--repo-id", help="Target dataset repository, OWNER/NAME."),
+    card: Optional[str] = typer.Option(None, "--card", help="Card template: a shipped name (nextgqa-qai, "
+                                       "star-qai, clevrer-counterfactual, generic) or a CARD.md file. "
+                                       "Default: chosen from the data."),
+    report: Optional[Path] = typer.Option(None, "--report", help="QAI report JSON from `twgrpo qai convert "
+                                          "--report` (spaCy model, reasons for unnegatable questions)."),
+    private: bool = typer.Option(False, "--private", help="Create the repository as private."),
+    split: Optional[str] = typer.Option(None, "--split", help="Split name on the Hub (default: train; an HF "
+                                        "folder with several splits publishes all unless one is named)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Write what would be uploaded to a local folder; "
+                                 "upload nothing."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder for the files (default with --dry-run: "
+                                       "hub_preview/OWNER/NAME); on a real push, keeps a local copy."),
+    permission: bool = typer.Option(False, "--i-have-permission", help="Publish data from sources whose terms "
+                                    "forbid redistribution (Video-MME) or commercial use (TempCompass)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Publish records to the Hugging Face Hub with a generated dataset card (one commit).
+
+    Example: twgrpo publish qai.jsonl --repo-id me/nextgqa-qai --report qai_report.json --dry-run
+    """
+    from twgrpo_data.hub import publish as publish_dataset
+
+    with err_console.status("preparing parquet shards and dataset card" + ("" if dry_run else ", then uploading")):
+        result = publish_dataset(dataset, repo_id, card=card, report=report, private=private, split=split,
+                                 dry_run=dry_run, out=out, permission=permission)
+    if as_json:
+        console.print_json(json.dumps(result.to_dict()))
+        return
+    for note in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(note)}")
+    console.print(f"[bold]{repo_id}[/] ({'dry run' if dry_run else 'published'}; card template "
+                  f"{escape(result.template)})")
+    summary = Table()
+    summary.add_column("split")
+    summary.add_column("records", justify="right")
+    for name, n in result.splits.items():
+        summary.add_row(name, str(n))
+    console.print(summary)
+    if result.folder is not None:
+        console.print(_tree(result.folder, result.files))
+    if result.push is not None:
+        console.print(f"committed {len(result.push.added)} file(s)"
+                      + (f", deleted {len(result.push.deleted)} stale file(s)" if result.push.deleted else "")
+                      + f": {result.push.commit_url}")
+    elif dry_run:
+        console.print(f"nothing uploaded; to publish: twgrpo publish {escape(str(dataset))} --repo-id {repo_id}"
+                      + (f" --report {escape(str(report))}" if report else ""))
+
+
+def _tree(root: Path, files: list[tuple[str, int]]) -> Tree:
+    """The folder as a rich tree, with file sizes."""
+    tree = Tree(f"[bold]{escape(str(root))}/")
+    branches: dict[str, Tree] = {}
+    for path, size in files:
+        *parents, name = path.split("/")
+        node = tree
+        for i in range(len(parents)):
+            key = "/".join(parents[: i + 1])
+            if key not in branches:
+                branches[key] = node.add(f"{escape(parents[i])}/")
+            node = branches[key]
+        node.add(f"{escape(name)} [dim]({size:,} bytes)[/]")
+    return tree

@@ -1,0 +1,437 @@
+"""`twgrpo publish`: the Hub layout, the round trip through it, the licence gate, and the push itself —
+tested offline against a fake Hub on 127.0.0.1 that records every request."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from datasets import load_dataset
+from huggingface_hub import DatasetCard
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from conftest import DATA, FIXTURES, REPO
+from test_cards import qai_records, report_for
+from twgrpo_data import hub
+from twgrpo_data.errors import HubError, TwgrpoError
+from twgrpo_data.formats import from_hf_dataset, hf_features, read_records, write_records
+from twgrpo_data.record import Record
+
+TWGRPO = str(REPO / ".venv" / "bin" / "twgrpo")
+MIXED = DATA / "nextgqa_val_mixed.official.json"
+
+
+class FakeHub:
+    """A minimal Hub API on 127.0.0.1: repo info/create, file tree, YAML validation, preupload, commit.
+
+    Every request is kept in `requests` as (method, path, authorization header, body bytes); repositories
+    live in `repos` (files as bytes). `fail_commit` makes the commit endpoint answer with that status.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str, str | None, bytes]] = []
+        self.repos: dict[str, dict] = {}
+        self.fail_commit: int | None = None
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def do_GET(self):
+                fake.handle(self, "GET", b"")
+
+            def do_POST(self):
+                fake.handle(self, "POST", self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @staticmethod
+    def reply(handler, status: int, body, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        for key, value in (headers or {}).items():
+            handler.send_header(key, value)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def handle(self, handler, method: str, body: bytes) -> None:
+        path = urlparse(handler.path).path
+        self.requests.append((method, path, handler.headers.get("authorization"), body))
+        parts = path.strip("/").split("/")
+        if path == "/api/repos/create":
+            req = json.loads(body)
+            repo_id = f"{req['organization']}/{req['name']}"
+            self.repos.setdefault(repo_id, {"files": {}, "private": req.get("visibility") == "private"})
+            return self.reply(handler, 200, {"url": f"{self.url}/datasets/{repo_id}", "name": repo_id})
+        if path == "/api/validate-yaml":
+            DatasetCard(json.loads(body)["content"])  # the real Hub rejects metadata that does not parse
+            return self.reply(handler, 200, {"errors": [], "warnings": []})
+        if parts[:2] != ["api", "datasets"] or len(parts) < 4:
+            return self.reply(handler, 500, {"error": f"unexpected {method} {path}"})
+        repo_id, rest = "/".join(parts[2:4]), parts[4:]
+        repo = self.repos.get(repo_id)
+        if repo is None:
+            return self.reply(handler, 404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
+        if not rest:
+            return self.reply(handler, 200, {"id": repo_id, "sha": "0" * 40, "private": repo["private"]})
+        if rest[0] == "tree":
+            return self.reply(handler, 200, [{"type": "file", "path": p, "size": len(b),
+                                              "oid": hashlib.sha1(b).hexdigest()}
+                                             for p, b in sorted(repo["files"].items())])
+        if rest[0] == "preupload":
+            files = json.loads(body)["files"]
+            return self.reply(handler, 200, {"files": [{"path": f["path"], "uploadMode": "regular",
+                                                        "shouldIgnore": False} for f in files]})
+        if rest[0] == "commit":
+            if self.fail_commit:
+                return self.reply(handler, self.fail_commit, {"error": "You don't have the rights"})
+            for line in body.decode().splitlines():
+                op = json.loads(line)
+                if op["key"] == "file":
+                    repo["files"][op["value"]["path"]] = base64.b64decode(op["value"]["content"])
+                elif op["key"] == "deletedFile":
+                    del repo["files"][op["value"]["path"]]
+            oid = hashlib.sha1(body).hexdigest()
+            return self.reply(handler, 200, {"success": True, "commitOid": oid, "pullRequestUrl": None,
+                                             "commitUrl": f"{self.url}/datasets/{repo_id}/commit/{oid}"})
+        return self.reply(handler, 500, {"error": f"unexpected {method} {path}"})
+
+    def commits(self, repo_id: str) -> list[list[dict]]:
+        """The NDJSON operations of every commit sent to `repo_id`."""
+        return [[json.loads(line) for line in body.decode().splitlines()]
+                for method, path, _, body in self.requests if path == f"/api/datasets/{repo_id}/commit/main"]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture()
+def fake_hub(monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    server = FakeHub()
+    yield server
+    server.close()
+
+
+@pytest.fixture()
+def qai_jsonl(tmp_path) -> Path:
+    path = tmp_path / "qai.jsonl"
+    write_records(qai_records(), path)
+    return path
+
+
+def layout(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """An environment where huggingface_hub finds no token file and reaches only what the test names."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    env.update(HF_HOME=str(tmp_path / "hf_home"), HF_HUB_OFFLINE="0", HF_HUB_DISABLE_TELEMETRY="1", **extra)
+    return env
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the Hub layout
+
+
+def test_dry_run_writes_exactly_readme_and_parquet_shards(qai_jsonl, tmp_path):
+    result = hub.publish(qai_jsonl, "me/nextgqa-qai", dry_run=True, out=tmp_path / "preview")
+    assert layout(tmp_path / "preview") == ["README.md", "data/train-00000-of-00001.parquet"]
+    assert [p for p, _ in result.files] == ["README.md", "data/train-00000-of-00001.parquet"]
+    assert result.push is None and result.template == "nextgqa-qai"
+
+
+def test_parquet_files_load_back_to_the_same_records(qai_jsonl, tmp_path):
+    hub.publish(qai_jsonl, "me/x", dry_run=True, out=tmp_path / "preview")
+    loaded = load_dataset("parquet", data_files={"train": str(tmp_path / "preview/data/*.parquet")})
+    assert loaded["train"].features == hf_features()
+    assert from_hf_dataset(loaded["train"]) == read_records(qai_jsonl).records
+
+
+def test_folder_loads_like_the_hub_repo_through_its_card_configs(qai_jsonl, tmp_path):
+    """`load_dataset(folder)` reads README's `configs`/`dataset_info`, as `load_dataset("me/x")` would."""
+    hub.publish(qai_jsonl, "me/x", dry_run=True, out=tmp_path / "preview", split="validation")
+    loaded = load_dataset(str(tmp_path / "preview"))
+    assert list(loaded) == ["validation"]
+    assert loaded["validation"].features == hf_features()
+    card = DatasetCard((tmp_path / "preview/README.md").read_text())
+    info = card.data.to_dict()["dataset_info"]
+    assert info["splits"] == [{"name": "validation", "num_bytes": loaded["validation"].data.nbytes,
+                               "num_examples": 5}]
+    assert info["download_size"] == (tmp_path / "preview/data/validation-00000-of-00001.parquet").stat().st_size
+
+
+def test_official_mixed_file_round_trips_through_the_hub_layout(tmp_path):
+    result = hub.publish(MIXED, "me/nextgqa-mixed", dry_run=True, out=tmp_path / "p", split="validation")
+    loaded = load_dataset(str(tmp_path / "p"))
+    assert from_hf_dataset(loaded["validation"]) == read_records(MIXED).records
+    assert result.splits == {"validation": len(json.loads(MIXED.read_text()))}
+
+
+def test_small_shard_limit_splits_into_ordered_shards(qai_jsonl, tmp_path):
+    hub.publish(qai_jsonl, "me/x", dry_run=True, out=tmp_path / "p", max_shard_size=300)
+    shards = [p for p in layout(tmp_path / "p") if p.startswith("data/")]
+    assert len(shards) > 1
+    assert shards == [f"data/train-{i:05d}-of-{len(shards):05d}.parquet" for i in range(len(shards))]
+    loaded = load_dataset(str(tmp_path / "p"))["train"]
+    assert [r.id for r in from_hf_dataset(loaded)] == [r.id for r in qai_records()]
+
+
+def test_never_more_shards_than_rows(qai_jsonl, tmp_path):
+    hub.publish(qai_jsonl, "me/x", dry_run=True, out=tmp_path / "p", max_shard_size=1)
+    assert [p for p in layout(tmp_path / "p") if p.startswith("data/")] == [
+        f"data/train-{i:05d}-of-00005.parquet" for i in range(5)]
+
+
+def test_hf_folder_with_two_splits_publishes_both_or_the_named_one(tmp_path):
+    from datasets import DatasetDict
+
+    from twgrpo_data.formats import to_hf_dataset
+
+    recs = qai_records()
+    DatasetDict({"train": to_hf_dataset(recs[:3]), "test": to_hf_dataset(recs[3:])}).save_to_disk(
+        str(tmp_path / "dd"))
+    both = hub.publish(tmp_path / "dd", "me/x", dry_run=True, out=tmp_path / "both")
+    assert both.splits == {"train": 3, "test": 2}
+    assert {p for p in layout(tmp_path / "both")} == {
+        "README.md", "data/train-00000-of-00001.parquet", "data/test-00000-of-00001.parquet"}
+    one = hub.publish(tmp_path / "dd", "me/x", dry_run=True, out=tmp_path / "one", split="test")
+    assert one.splits == {"test": 2}
+
+
+record_strategy = st.builds(
+    lambda rid, question, options, n_gold, video, meta, negated: Record(
+        id=rid, question=question, options=options, answer=[chr(65 + i) for i in range(min(n_gold, len(options)))],
+        video=video, source="nextgqa", meta=meta,
+        qai=None if negated is None else {"negated": negated, "original_question": question + "?",
+                                          "original_answer": ["A"], "removed_options": options[:1], "seed": 7}),
+    rid=st.text("abc123_", min_size=1, max_size=8),
+    question=st.text(min_size=1, max_size=40).filter(str.strip),
+    options=st.lists(st.text(max_size=12), min_size=1, max_size=6),
+    n_gold=st.integers(1, 6),
+    video=st.none() | st.text(max_size=20),
+    meta=st.dictionaries(st.text(max_size=6), st.integers() | st.text(max_size=6) | st.lists(st.floats(
+        allow_nan=False, allow_infinity=False), max_size=2), max_size=3),
+    negated=st.none() | st.booleans(),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(record_strategy, min_size=1, max_size=6, unique_by=lambda r: r.id))
+def test_any_records_survive_record_to_hub_layout_to_record(tmp_path_factory, records):
+    out = tmp_path_factory.mktemp("hub")
+    folder = hub.write_hub_folder({"train": records}, out / "p", repo_id="me/x", card="generic")
+    loaded = load_dataset("parquet", data_files=[str(folder.root / f) for f in folder.files[1:]])["train"]
+    assert from_hf_dataset(loaded) == records
+
+
+def test_existing_folder_that_is_not_a_preview_is_never_replaced(qai_jsonl, tmp_path):
+    (tmp_path / "notes.txt").write_text("keep me")
+    with pytest.raises(TwgrpoError, match="exists and is not a hub preview folder"):
+        hub.publish(qai_jsonl, "me/x", dry_run=True, out=tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+def test_a_second_dry_run_replaces_the_previous_preview(qai_jsonl, tmp_path):
+    hub.publish(qai_jsonl, "me/x", dry_run=True, out=tmp_path / "p", max_shard_size=300)
+    hub.publish(qai_jsonl, "me/x", dry_run=True, out=tmp_path / "p")
+    assert layout(tmp_path / "p") == ["README.md", "data/train-00000-of-00001.parquet"]
+
+
+def test_dry_run_without_out_writes_under_hub_preview(qai_jsonl, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = hub.publish(qai_jsonl, "me/nextgqa-qai", dry_run=True)
+    assert result.folder == Path("hub_preview/me/nextgqa-qai")
+    assert layout(tmp_path / "hub_preview/me/nextgqa-qai")[0] == "README.md"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# licences and repo ids
+
+
+@pytest.mark.parametrize(("fixture", "source"), [("eval_videomme.json", "videomme"),
+                                                   ("eval_tempcompass.json", "tempcompass")])
+def test_restricted_sources_are_refused_without_permission(fixture, source, tmp_path):
+    path = FIXTURES / "unified" / "evaluation" / fixture
+    info = hub.cards.source_table()[source]
+    with pytest.raises(hub.LicenceError, match=f"refusing to publish: {info.name}: .*--i-have-permission"):
+        hub.publish(path, "me/x", dry_run=True, out=tmp_path / "p")
+    assert not (tmp_path / "p").exists()
+    allowed = hub.publish(path, "me/x", dry_run=True, out=tmp_path / "p", permission=True)
+    assert allowed.warnings == [f"publishing {info.name} data under your permission ({info.license_note})"]
+
+
+def test_source_without_known_licence_is_published_with_a_warning(tmp_path):
+    result = hub.publish(FIXTURES / "unified/evaluation/eval_mmvu.json", "me/x", dry_run=True, out=tmp_path / "p")
+    assert result.warnings == ["MMVU: licence unknown (not stated in the yale-nlp/MMVU repository); "
+                               "check its terms before publishing"]
+
+
+@pytest.mark.parametrize("repo_id", ["nextgqa-qai", "me/too/deep", "/name", "me/bad..name", "me/-x"])
+def test_repo_id_must_be_owner_slash_name(repo_id, qai_jsonl, tmp_path):
+    with pytest.raises(HubError, match="is not OWNER/NAME"):
+        hub.publish(qai_jsonl, repo_id, dry_run=True, out=tmp_path / "p")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the push, against the fake Hub
+
+
+def test_push_is_one_commit_with_readme_and_shards(qai_jsonl, tmp_path, fake_hub):
+    result = hub.publish(qai_jsonl, "me/nextgqa-qai", endpoint=fake_hub.url, token="hf_test", private=True)
+    calls = [(m, p) for m, p, _, _ in fake_hub.requests]
+    assert calls == [
+        ("GET", "/api/datasets/me/nextgqa-qai"),
+        ("POST", "/api/repos/create"),
+        ("POST", "/api/validate-yaml"),
+        ("POST", "/api/datasets/me/nextgqa-qai/preupload/main"),
+        ("POST", "/api/datasets/me/nextgqa-qai/commit/main"),
+    ]
+    assert all(auth == "Bearer hf_test" for _, _, auth, _ in fake_hub.requests)
+    create = json.loads(fake_hub.requests[1][3])
+    assert create == {"name": "nextgqa-qai", "organization": "me", "visibility": "private", "type": "dataset"}
+    (commit,) = fake_hub.commits("me/nextgqa-qai")
+    assert commit[0]["key"] == "header"
+    assert [(op["key"], op["value"]["path"]) for op in commit[1:]] == [
+        ("file", "README.md"), ("file", "data/train-00000-of-00001.parquet")]
+    assert result.push.created and result.push.deleted == []
+    assert result.push.commit_url.startswith(f"{fake_hub.url}/datasets/me/nextgqa-qai/commit/")
+
+
+def test_pushed_bytes_are_exactly_the_dry_run_files(qai_jsonl, tmp_path, fake_hub):
+    hub.publish(qai_jsonl, "me/x", endpoint=fake_hub.url, token="hf_test")
+    hub.publish(qai_jsonl, "me/x", dry_run=True, out=tmp_path / "p")
+    uploaded = fake_hub.repos["me/x"]["files"]
+    assert sorted(uploaded) == layout(tmp_path / "p")
+    assert all(uploaded[name] == (tmp_path / "p" / name).read_bytes() for name in uploaded)
+
+
+def test_second_push_deletes_stale_shards_in_the_same_commit(qai_jsonl, tmp_path, fake_hub):
+    hub.publish(qai_jsonl, "me/x", endpoint=fake_hub.url, token="hf_test", max_shard_size=300)
+    first = sorted(fake_hub.repos["me/x"]["files"])
+    result = hub.publish(qai_jsonl, "me/x", endpoint=fake_hub.url, token="hf_test")
+    assert not result.push.created
+    second = fake_hub.commits("me/x")[1]
+    deleted = [op["value"]["path"] for op in second if op["key"] == "deletedFile"]
+    assert deleted == [p for p in first if p.startswith("data/")] == result.push.deleted
+    assert sorted(fake_hub.repos["me/x"]["files"]) == ["README.md", "data/train-00000-of-00001.parquet"]
+    assert ("GET", "/api/datasets/me/x/tree/main") in [(m, p) for m, p, _, _ in fake_hub.requests]
+
+
+def test_private_push_to_an_existing_public_repo_is_refused(qai_jsonl, fake_hub):
+    hub.publish(qai_jsonl, "me/x", endpoint=fake_hub.url, token="hf_test")
+    with pytest.raises(HubError, match="me/x exists and is public; --private does not change"):
+        hub.publish(qai_jsonl, "me/x", endpoint=fake_hub.url, token="hf_test", private=True)
+    assert len(fake_hub.commits("me/x")) == 1
+
+
+def test_rejected_commit_leaves_nothing_committed(qai_jsonl, fake_hub):
+    fake_hub.fail_commit = 403
+    with pytest.raises(HubError, match=r"^me/x: could not commit: the token has no write access to this "
+                                       r"repository \(HTTP 403\); nothing was committed \(the repository was "
+                                       r"created empty\)$"):
+        hub.publish(qai_jsonl, "me/x", endpoint=fake_hub.url, token="hf_test")
+    assert fake_hub.repos["me/x"]["files"] == {}
+
+
+def test_unreachable_hub_is_one_line(qai_jsonl, fake_hub):
+    url = fake_hub.url
+    fake_hub.close()  # nothing listens on the port any more
+    with pytest.raises(HubError, match=r"^me/x: could not reach http://127.0.0.1:\d+: .*nothing was uploaded$"):
+        hub.publish(qai_jsonl, "me/x", endpoint=url, token="hf_test")
+
+
+def test_offline_mode_refuses_to_push(qai_jsonl, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(HubError, match="HF_HUB_OFFLINE is set"):
+        hub.publish(qai_jsonl, "me/x", token="hf_test")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the command line
+
+
+def test_cli_push_reads_endpoint_and_token_from_the_environment(qai_jsonl, tmp_path, fake_hub):
+    report = report_for(qai_records(), tmp_path)
+    proc = subprocess.run([TWGRPO, "publish", str(qai_jsonl), "--repo-id", "me/nextgqa-qai", "--report",
+                           str(report), "--json"], capture_output=True, text=True,
+                          env=cli_env(tmp_path, HF_ENDPOINT=fake_hub.url, HF_TOKEN="hf_env"), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["commit_url"].startswith(f"{fake_hub.url}/datasets/me/nextgqa-qai/commit/")
+    assert [f["path"] for f in out["files"]] == ["README.md", "data/train-00000-of-00001.parquet"]
+    assert {auth for _, _, auth, _ in fake_hub.requests} == {"Bearer hf_env"}
+    card = fake_hub.repos["me/nextgqa-qai"]["files"]["README.md"].decode()
+    assert "spaCy model: `en_core_web_sm` 3.8.0" in card
+
+
+def test_cli_without_token_fails_with_one_line(qai_jsonl, tmp_path, fake_hub):
+    proc = subprocess.run([TWGRPO, "publish", str(qai_jsonl), "--repo-id", "me/x"], capture_output=True,
+                          text=True, env=cli_env(tmp_path, HF_ENDPOINT=fake_hub.url), timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == ("error: no Hugging Face token: set HF_TOKEN or run `hf auth login`; "
+                                   "nothing was uploaded")
+    assert fake_hub.requests == []
+
+
+def test_cli_dry_run_prints_the_tree(qai_jsonl, tmp_path):
+    proc = subprocess.run([TWGRPO, "publish", str(qai_jsonl), "--repo-id", "me/nextgqa-qai", "--dry-run"],
+                          capture_output=True, text=True, cwd=tmp_path, env=cli_env(tmp_path), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "hub_preview/me/nextgqa-qai/" in proc.stdout
+    assert "README.md" in proc.stdout and "train-00000-of-00001.parquet" in proc.stdout
+    assert layout(tmp_path / "hub_preview/me/nextgqa-qai") == ["README.md", "data/train-00000-of-00001.parquet"]
+
+
+def test_cli_bad_repo_id_exits_1_with_one_line(qai_jsonl, tmp_path, capsys):
+    from twgrpo_cli.app import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["publish", str(qai_jsonl), "--repo-id", "nextgqa-qai", "--dry-run", "--out", str(tmp_path / "p")])
+    assert exc.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: repo id 'nextgqa-qai' is not OWNER/NAME") and "\n" not in err
+
+
+@pytest.mark.slow
+def test_acceptance_qai_convert_then_publish_dry_run(tmp_path):
+    """The README's two commands: real QAI on NExT-GQA val, then a dry run with the report."""
+    env = cli_env(tmp_path)
+    convert = subprocess.run([TWGRPO, "qai", "convert", str(DATA / "nextgqa_val.json"), "-o", "qai.jsonl",
+                              "--report", "qai_report.json"], cwd=tmp_path, env=env, capture_output=True,
+                             text=True, timeout=300)
+    assert convert.returncode == 0, convert.stderr
+    proc = subprocess.run([TWGRPO, "publish", "qai.jsonl", "--repo-id", "me/nextgqa-qai", "--report",
+                           "qai_report.json", "--dry-run", "--out", "hub_preview"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    records = read_records(tmp_path / "qai.jsonl").records
+    report = json.loads((tmp_path / "qai_report.json").read_text())
+    card = DatasetCard((tmp_path / "hub_preview/README.md").read_text())
+    negated = sum(1 for r in records if r.qai and r.qai["negated"])
+    assert negated == report["counts"]["negated"] > 0
+    assert f"Negated questions: **{negated}** of {len(records)}" in card.text
+    assert f"spaCy model: `{report['spacy_model']}` {report['spacy_model_version']}" in card.text
+    for reason, n in report["unnegatable_reasons"].items():
+        assert f"| {reason.replace('_', ' ')} | {n} |" in card.text
+    loaded = load_dataset("parquet", data_files=str(tmp_path / "hub_preview/data/*.parquet"))["train"]
+    assert from_hf_dataset(loaded) == records

@@ -1,0 +1,344 @@
+"""Dataset cards for published datasets: statistics from the records, facts about the source benchmarks,
+and Jinja templates (`data_cards/*.md`) rendered into a Hugging Face `DatasetCard`.
+
+A template is Markdown with a YAML metadata block (static facts such as `pretty_name`, `language`,
+`task_categories`, `tags`) followed by a Jinja body. Every number in a rendered card comes from the
+records (and, for what the records cannot tell, from the `twgrpo qai convert --report` JSON); licences,
+`size_categories`, `source_datasets` and the Hub's `dataset_info`/`configs` are added to the metadata here.
+
+Variables a template body can use (see `data_cards/_layout.md` for a complete card):
+    repo_id, pretty_name, stats (`DatasetStats`), report (`QaiReport` or None), sources (list of
+    `SourceUse`), example (one record as JSON text), toolkit_version, twgrpo_citation; filter `pct`.
+
+Example:
+    >>> from twgrpo_data.record import Record
+    >>> recs = [Record(id="1", question="why did he run", options=["a", "b"], answer=["B"], source="nextgqa")]
+    >>> card = render_card({"train": recs}, repo_id="me/nextgqa-small")
+    >>> card.data.license
+    'mit'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib.resources
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import yaml
+
+from . import __version__
+from .errors import InputFormatError, TwgrpoError
+from .formats import record_to_row
+from .record import Record
+
+if TYPE_CHECKING:
+    from huggingface_hub import DatasetCard
+
+# `data_cards/` ships as the package `twgrpo_data.data_cards` (see pyproject), so wheels carry it too.
+CARDS_DIR = Path(str(importlib.resources.files("twgrpo_data.data_cards")))
+SOURCES_FILE = "sources.yaml"
+GENERIC = "generic"
+
+TWGRPO_CITATION = """\
+@article{dang2025reinforcing,
+  title   = {Reinforcing Video Reasoning with Focused Thinking},
+  author  = {Dang, Jisheng and Wu, Jingze and Wang, Teng and Lin, Xuanhui and Zhu, Nannan and Chen, Hongbo
+             and Zheng, Wei-Shi and Wang, Meng and Chua, Tat-Seng},
+  journal = {arXiv preprint arXiv:2505.24718},
+  year    = {2025}
+}"""
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What a card and the licence gate need to know about one source benchmark.
+
+    `license` is a Hugging Face licence id; `redistribution` is "allowed", "non-commercial"
+    (publishing refused without permission), "forbidden" (idem) or "unknown" (a warning).
+    """
+
+    name: str
+    license: str
+    license_note: str
+    redistribution: str
+    homepage: str
+    hub_id: str | None
+    videos: str
+    citation: str
+
+
+@functools.lru_cache(maxsize=1)
+def source_table() -> dict[str, SourceInfo]:
+    """The source table `data_cards/sources.yaml`: record `source` value → `SourceInfo`."""
+    path = CARDS_DIR / SOURCES_FILE
+    try:
+        table = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TwgrpoError(f"{path}: source table not found (install twgrpo from its source tree)") from None
+    return {key: SourceInfo(**{**entry, "citation": (entry.get("citation") or "").strip()})
+            for key, entry in table.items()}
+
+
+UNKNOWN_SOURCE = SourceInfo(
+    name="unknown source", license="unknown", license_note="no licence recorded for this source",
+    redistribution="unknown", homepage="", hub_id=None,
+    videos="the source dataset's own release.", citation="")
+
+
+def source_info(source: str) -> SourceInfo:
+    """Facts about `source` (a record's `source` field); an unknown name gets `UNKNOWN_SOURCE` under its name."""
+    table = source_table()
+    if source in table:
+        return table[source]
+    return dataclasses.replace(UNKNOWN_SOURCE, name=source) if source else UNKNOWN_SOURCE
+
+
+# ----------------------------------------------------------------------------------------------------------
+# statistics
+
+
+@dataclass(frozen=True)
+class DatasetStats:
+    """Counts computed from the records of every split (never from a report).
+
+    `qai_origin` says how negated records are marked: "twgrpo" (records carry `qai`), "is_negated"
+    (TW-GRPO's own mixed files, flag kept in `meta`) or None (no inversion in this data).
+    """
+
+    n_records: int
+    splits: dict[str, int]
+    sources: dict[str, int]
+    n_videos: int
+    n_negated: int
+    n_multi: int
+    qai_origin: str | None
+    answer_counts: dict[int, int]
+    option_counts: dict[int, int]
+    seeds: list[int]
+    video_examples: list[str]
+
+    @property
+    def negated_share(self) -> float:
+        return self.n_negated / self.n_records if self.n_records else 0.0
+
+    @property
+    def multi_share(self) -> float:
+        return self.n_multi / self.n_records if self.n_records else 0.0
+
+    @classmethod
+    def from_splits(cls, splits: Mapping[str, Sequence[Record]]) -> "DatasetStats":
+        records = [r for recs in splits.values() for r in recs]
+        flagged = sum(1 for r in records if r.qai is None and r.meta.get("is_negated") is True)
+        with_qai = [r for r in records if r.qai is not None]
+        negated = sum(1 for r in with_qai if r.qai.get("negated")) + flagged
+        origin = "twgrpo" if with_qai else ("is_negated" if flagged else None)
+        videos = [r.video for r in records if r.video]
+        return cls(
+            n_records=len(records),
+            splits={name: len(recs) for name, recs in splits.items()},
+            sources=dict(Counter(r.source or "" for r in records).most_common()),
+            n_videos=len(set(videos)),
+            n_negated=negated,
+            n_multi=sum(1 for r in records if r.is_multi_answer),
+            qai_origin=origin,
+            answer_counts=dict(sorted(Counter(len(r.answer) for r in records).items())),
+            option_counts=dict(sorted(Counter(len(r.options) for r in records).items())),
+            seeds=sorted({r.qai["seed"] for r in with_qai if r.qai.get("seed") is not None}),
+            video_examples=list(dict.fromkeys(videos))[:2],
+        )
+
+
+@dataclass(frozen=True)
+class QaiReport:
+    """The parts of a `twgrpo qai convert --report` JSON that a card uses."""
+
+    file: str
+    input: str | None
+    n_records: int
+    seed: int | None
+    ratio: float | None
+    min_keep: int | None
+    counts: dict[str, int]
+    unnegatable_reasons: dict[str, int]
+    spacy_model: str | None
+    spacy_model_version: str | None
+    spacy_version: str | None
+    twgrpo_version: str | None
+
+
+def load_report(path: str | Path) -> QaiReport:
+    """Read a QAI report; a file that is not one raises `InputFormatError` naming the file and key."""
+    p = Path(path)
+    try:
+        raw = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputFormatError(f"{p}: no such file") from None
+    except json.JSONDecodeError as exc:
+        raise InputFormatError(f"{p}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("counts"), dict) \
+            or not isinstance(raw.get("n_records"), int):
+        raise InputFormatError(f"{p}: not a QAI report (expected an object with 'n_records' and 'counts', "
+                               "as written by `twgrpo qai convert --report`)")
+    return QaiReport(
+        file=p.name, input=Path(raw["input"]).name if raw.get("input") else None,  # no local paths in cards
+        n_records=raw["n_records"], seed=raw.get("seed"), ratio=raw.get("ratio"), min_keep=raw.get("min_keep"), counts={k: int(v) for k, v in raw["counts"].items()},
+        unnegatable_reasons=dict(sorted((raw.get("unnegatable_reasons") or {}).items(), key=lambda kv: -kv[1])),
+        spacy_model=raw.get("spacy_model"), spacy_model_version=raw.get("spacy_model_version"),
+        spacy_version=raw.get("spacy_version"), twgrpo_version=raw.get("twgrpo_version"))
+
+
+def check_report(stats: DatasetStats, report: QaiReport) -> None:
+    """Refuse a report that describes other data than `stats` (the card would state wrong numbers)."""
+    problems = []
+    if report.n_records != stats.n_records:
+        problems.append(f"it counts {report.n_records} records, the data has {stats.n_records}")
+    if "negated" in report.counts and report.counts["negated"] != stats.n_negated:
+        problems.append(f"it counts {report.counts['negated']} negated, the data has {stats.n_negated}")
+    if report.seed is not None and stats.seeds and stats.seeds != [report.seed]:
+        problems.append(f"its seed is {report.seed}, the records carry seed(s) {stats.seeds}")
+    if problems:
+        raise TwgrpoError(f"{report.file}: the report does not describe this dataset: " + "; ".join(problems))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# metadata
+
+
+def size_category(n: int) -> str:
+    """HF `size_categories` bucket of `n` examples: 999 → 'n<1K', 3358 → '1K<n<10K', 10**12 → 'n>1T'."""
+    def short(x: int) -> str:
+        for unit, exp in (("T", 12), ("B", 9), ("M", 6), ("K", 3)):
+            if x >= 10 ** exp:
+                return f"{x // 10 ** exp}{unit}"
+        return str(x)
+
+    if n < 10 ** 3:
+        return "n<1K"
+    if n >= 10 ** 12:
+        return "n>1T"
+    low = 10 ** (len(str(n)) - 1)
+    return f"{short(low)}<n<{short(low * 10)}"
+
+
+@dataclass(frozen=True)
+class SourceUse:
+    """One source of the data, with how many records come from it."""
+
+    key: str
+    info: SourceInfo
+    n: int
+
+
+def source_uses(stats: DatasetStats) -> list[SourceUse]:
+    return [SourceUse(key, source_info(key), n) for key, n in stats.sources.items()]
+
+
+def licence_metadata(uses: Sequence[SourceUse]) -> dict[str, Any]:
+    """`license` (one id, or a list when sources differ) and, for known sources, `source_datasets`."""
+    licences = list(dict.fromkeys(u.info.license for u in uses)) or ["unknown"]
+    out: dict[str, Any] = {"license": licences[0] if len(licences) == 1 else licences}
+    origins = [f"extended|{u.info.hub_id or u.info.name}" for u in uses if u.key in source_table()]
+    if origins:
+        out["source_datasets"] = origins
+    return out
+
+
+def restricted_sources(uses: Sequence[SourceUse]) -> list[SourceUse]:
+    """Sources whose terms forbid publishing a derived copy without permission."""
+    return [u for u in uses if u.info.redistribution in ("forbidden", "non-commercial")]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# templates and rendering
+
+
+def available_templates() -> list[str]:
+    """Names of the shipped card templates (`data_cards/<name>.md`)."""
+    return sorted(p.stem for p in CARDS_DIR.glob("*.md") if not p.name.startswith("_"))
+
+
+def template_path(template: str | Path) -> Path:
+    """A template name (`nextgqa-qai`) or a path to a template/card file → its path."""
+    p = Path(template)
+    if p.is_file():
+        return p
+    if not CARDS_DIR.is_dir():
+        raise TwgrpoError(f"card templates not found at {CARDS_DIR} (install twgrpo from its source tree)")
+    shipped = CARDS_DIR / f"{template}.md"
+    if shipped.is_file():
+        return shipped
+    raise TwgrpoError(f"{template}: no such card file or template; templates: {', '.join(available_templates())}")
+
+
+def choose_template(stats: DatasetStats) -> str:
+    """The shipped template that fits the data: a QAI NExT-GQA/STAR card, the CLEVRER card, or the generic one."""
+    sources = set(stats.sources)
+    if sources == {"clevrer"}:
+        return "clevrer-counterfactual"
+    if stats.qai_origin and sources in ({"nextgqa"}, {"star"}):
+        return f"{next(iter(sources))}-qai"
+    return GENERIC
+
+
+def _example(splits: Mapping[str, Sequence[Record]]) -> str:
+    """One Hub row (a negated record when there is one) as JSON, one field a line: the real layout."""
+    records = [r for recs in splits.values() for r in recs]
+    chosen = next((r for r in records if r.qai and r.qai.get("negated")), records[0] if records else None)
+    if chosen is None:
+        return "{}"
+    fields = record_to_row(chosen).items()
+    return "{\n" + ",\n".join(f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in fields) + "\n}"
+
+
+def render_card(splits: Mapping[str, Sequence[Record]], *, repo_id: str, template: str | Path | None = None,
+                report: QaiReport | None = None, hub_metadata: Mapping[str, Any] | None = None) -> DatasetCard:
+    """Render a `huggingface_hub.DatasetCard` for `splits` (split name → records).
+
+    `template`: a shipped template name or a file (default: `choose_template`); `report`: the QAI report
+    (checked against the data with `check_report`); `hub_metadata`: `dataset_info`/`configs` to merge
+    into the YAML (from `twgrpo_data.hub`). Template metadata wins over computed licence metadata, so a
+    card file can state a licence the source table does not know.
+    """
+    import jinja2
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    stats = DatasetStats.from_splits(splits)
+    if report is not None:
+        check_report(stats, report)
+    path = template_path(template or choose_template(stats))
+    try:
+        content = path.read_text(encoding="utf-8")
+        source = DatasetCard(content)
+    except (ValueError, UnicodeDecodeError) as exc:  # YAML block that is not a mapping, binary file
+        raise InputFormatError(f"{path}: not a card template: {exc}") from None
+    header_lines = content[: len(content) - len(source.text)].count("\n")
+    uses = source_uses(stats)
+    name = repo_id.split("/")[-1]
+    static = source.data.to_dict()
+    metadata: dict[str, Any] = {"pretty_name": name, **licence_metadata(uses),
+                                "size_categories": [size_category(stats.n_records)]}
+    metadata.update(static)
+    metadata.update(hub_metadata or {})
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader([str(path.parent), str(CARDS_DIR)]),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    env.filters["pct"] = lambda x, digits=1: f"{100 * x:.{digits}f}%"
+    context = dict(repo_id=repo_id, pretty_name=metadata["pretty_name"], stats=stats, report=report,
+                   sources=uses, example=_example(splits), toolkit_version=__version__,
+                   twgrpo_citation=TWGRPO_CITATION)
+    try:
+        body = env.from_string(source.text).render(**context)
+    except jinja2.TemplateError as exc:
+        # syntax errors know their line in the body (or in an extended template, named by `exc.name`)
+        lineno = getattr(exc, "lineno", None)
+        where = "" if not lineno else (f" line {lineno + header_lines}" if getattr(exc, "name", None) is None
+                                       else f" ({exc.name} line {lineno})")
+        raise InputFormatError(f"{path}{where}: template error: {exc}") from None
+    data = DatasetCardData(**metadata)
+    return DatasetCard(f"---\n{data.to_yaml()}\n---\n{body.lstrip()}")
