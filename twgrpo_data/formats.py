@@ -252,7 +252,7 @@ def detect_format(path: str | os.PathLike) -> str:
 
 
 def _first_object(p: Path) -> dict | None:
-    objs = _load_json_objects(p)
+    objs = read_json_objects(p)
     for obj in objs:
         if not isinstance(obj, dict):
             raise InputFormatError(f"{p}: record 0 is a {type(obj).__name__}, not a JSON object")
@@ -260,7 +260,7 @@ def _first_object(p: Path) -> dict | None:
     return None
 
 
-def _load_json_objects(p: Path) -> list[Any]:
+def read_json_objects(p: Path) -> list[Any]:
     """A JSON list, or JSON Lines (one object per line; `.jsonl` or a list that does not parse whole)."""
     text = p.read_text(encoding="utf-8")
     if p.suffix != ".jsonl":
@@ -302,7 +302,7 @@ def read_dataset(path: str | os.PathLike, fmt: str = "auto", *, source: str | No
     candidates: list[tuple[int, Record]] = []
     problems: list[Problem] = []
     if fmt in ("unified", "records"):
-        for i, raw in enumerate(_load_json_objects(p)):
+        for i, raw in enumerate(read_json_objects(p)):
             try:
                 if fmt == "unified":
                     rec = unified_to_record(raw, i, src, file)

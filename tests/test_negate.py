@@ -1,0 +1,172 @@
+"""Question negation (twgrpo_data.negate): golden cases from the real NExT-GQA val questions, every refusal
+class, style preservation, and the fast path giving exactly the parse path's answer."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import DATA
+from twgrpo_data.negate import ALREADY_NEGATIVE, NEGATED, REFUSALS, STATUSES, UNNEGATABLE, Negator, contract
+
+
+@pytest.fixture(scope="module")
+def real_questions() -> list[str]:
+    return [item["question"] for item in json.loads((DATA / "nextgqa_val.json").read_text())]
+
+
+@pytest.fixture(scope="module")
+def negator() -> Negator:
+    return Negator()
+
+
+@pytest.fixture(scope="module")
+def spelled_out() -> Negator:
+    return Negator(contractions=False)
+
+
+# (real question from nextgqa_val.json, contracted negation, spelled-out negation)
+GOLDEN = [
+    # why + did / does / is / are / was
+    ("why did the boy pick up one present from the group of them and move to the sofa",
+     "why didn't the boy pick up one present from the group of them and move to the sofa",
+     "why did the boy not pick up one present from the group of them and move to the sofa"),
+    ("why does the dog shake its body near the end of the video",
+     "why doesn't the dog shake its body near the end of the video",
+     "why does the dog not shake its body near the end of the video"),
+    ("why is the man wearing a yellow uniform", "why isn't the man wearing a yellow uniform",
+     "why is the man not wearing a yellow uniform"),
+    ("why are the dogs running around", "why aren't the dogs running around", "why are the dogs not running around"),
+    ("why was the boy looking down at the start of the video", "why wasn't the boy looking down at the start of the video",
+     "why was the boy not looking down at the start of the video"),
+    ("why is there a flash of light in the middle of the video",
+     "why isn't there a flash of light in the middle of the video",
+     "why is there not a flash of light in the middle of the video"),
+    # what did X do after Y: only the main clause, never the aux of the subordinate clause
+    ("what did the lady in black do after the baby picked up the towel",
+     "what didn't the lady in black do after the baby picked up the towel",
+     "what did the lady in black not do after the baby picked up the towel"),
+    ("what does the white dog do after going to the cushion", "what doesn't the white dog do after going to the cushion",
+     "what does the white dog not do after going to the cushion"),
+    ("what do we see on the route after the man in white shirt passes by a taxi and turns right",
+     "what don't we see on the route after the man in white shirt passes by a taxi and turns right",
+     "what do we not see on the route after the man in white shirt passes by a taxi and turns right"),
+    # copula and progressive
+    ("what is the man in black doing", "what isn't the man in black doing", None),
+    ("what are the boys doing", "what aren't the boys doing", "what are the boys not doing"),
+    ("what is happening in the video", "what isn't happening in the video", "what is not happening in the video"),
+    ("what activity is being done", "what activity isn't being done", "what activity is not being done"),
+    # subject questions: do-support with the verb's base form
+    ("who finished the food first", "who didn't finish the food first", "who did not finish the food first"),
+    ("what happened after the lady fell", "what didn't happen after the lady fell", "what did not happen after the lady fell"),
+    ("what happens to the truck after the boy stands up", "what doesn't happen to the truck after the boy stands up",
+     "what does not happen to the truck after the boy stands up"),
+    ("who is standing in front of the man playing guitar", "who isn't standing in front of the man playing guitar",
+     "who is not standing in front of the man playing guitar"),
+    # where / which + noun phrase
+    ("where did the adult put the toy pumpkin in the end", "where didn't the adult put the toy pumpkin in the end",
+     "where did the adult not put the toy pumpkin in the end"),
+    ("which side of the phone did the person show the camera at the end",
+     "which side of the phone didn't the person show the camera at the end",
+     "which side of the phone did the person not show the camera at the end"),
+    # a non-inverted question keeps its word order
+    ("why the cup toppled", "why the cup didn't topple", "why the cup did not topple"),
+    # double space kept
+    ("why  does the man in green hold a shoes in his hand at the start",
+     "why  doesn't the man in green hold a shoes in his hand at the start", None),
+]
+
+# (real question, status, reason)
+REFUSED = [
+    ("how did the boy react when he entered the room at the start", UNNEGATABLE, "how_question"),
+    ("How did the man in blue react when the man saw the car almost tilting to fall", UNNEGATABLE, "how_question"),
+    ("how many people are in the video", UNNEGATABLE, "how_many"),
+    ("did the boy get down after the man raised his arm", UNNEGATABLE, "yes_no"),
+    ("does the dog try to bite on the ball when the ball rolls on the ground", UNNEGATABLE, "yes_no"),
+    ("why did nt the man at the back play with the boy", ALREADY_NEGATIVE, "negative_main_clause"),
+    ("why did the ball not go inside the goal net near the end", ALREADY_NEGATIVE, "negative_main_clause"),
+    ("why did the woman in grey sits and does not move her position while sitting at the sofa with woman in blue",
+     ALREADY_NEGATIVE, "negative_main_clause"),
+    ("why deos the man with grey and black sweater walks to the corner of the stage in the beginning",
+     UNNEGATABLE, "parse_failed"),
+    ("what ddi the performers do after facing the right side", UNNEGATABLE, "parse_failed"),
+    ("why the man bend down", UNNEGATABLE, "parse_failed"),
+]
+
+
+@pytest.mark.parametrize("question,contracted,spelled", GOLDEN)
+def test_golden_negation_of_real_questions(question, contracted, spelled, real_questions, negator, spelled_out):
+    assert question in real_questions
+    result = negator.negate(question)
+    assert (result.status, result.negated) == (NEGATED, contracted)
+    if spelled is not None:
+        assert spelled_out.negate(question).negated == spelled
+
+
+@pytest.mark.parametrize("question,status,reason", REFUSED)
+def test_real_questions_without_a_sound_negation_are_refused(question, status, reason, real_questions, negator):
+    assert question in real_questions
+    result = negator.negate(question)
+    assert (result.status, result.reason, result.negated) == (status, reason, None)
+
+
+@pytest.mark.parametrize("question,reason", [
+    ("", "empty"),
+    ("   ", "empty"),
+    ("The man enters. What does he do?", "multiple_sentences"),
+    ("What is the woman doing?\nA. Eating\nB. Dancing", "multiple_sentences"),
+    ("the man in red", "no_main_verb"),
+    ("Is the man moving from left to right?", "yes_no"),
+    ("Didn't the boy fall?", "yes_no"),
+    ("How much water is in the glass?", "how_many"),
+])
+def test_refusal_classes_outside_the_real_data(question, reason, negator):
+    assert negator.negate(question).reason == reason
+
+
+@pytest.mark.parametrize("question,expected", [
+    ("Which object was thrown by the person?", "Which object wasn't thrown by the person?"),
+    ("What will the person do next?", "What won't the person do next?"),
+    ("What happened before the person put down the bag?", "What didn't happen before the person put down the bag?"),
+    ("Who went to the door and opened it?", "Who didn't go to the door and open it?"),
+    ("who has the ball", "who doesn't have the ball"),
+    ("who did the dishes", "who didn't do the dishes"),
+    ("WHY DID THE MAN RUN", "WHY DIDN'T THE MAN RUN"),
+    ("What’s the man doing?", "What isn’t the man doing?"),
+    ("What can the girl reach?", "What can't the girl reach?"),
+    ("what did the girl do after the boy did not catch the ball",
+     "what didn't the girl do after the boy did not catch the ball"),
+])
+def test_negation_keeps_casing_punctuation_and_apostrophes(question, expected, negator):
+    assert negator.negate(question).negated == expected
+
+
+def test_modal_without_contraction_takes_a_separate_not(negator):
+    assert negator.negate("What may the man do next?").negated == "What may the man not do next?"
+
+
+def test_contract_matches_case():
+    assert (contract("did"), contract("Will"), contract("CAN"), contract("may")) == ("didn't", "Won't", "CAN'T", None)
+
+
+def test_negate_result_has_the_cli_line_keys(negator):
+    assert list(negator.negate("why did the boy run").to_dict()) == ["question", "negated", "status", "reason"]
+
+
+def test_fast_path_gives_the_parse_path_answer_on_every_real_question(real_questions):
+    fast, slow = Negator(), Negator(fast=False)
+    assert fast.negate_many(real_questions) == slow.negate_many(real_questions)
+    assert fast.parsed < len(real_questions) // 20  # the fast path settles almost all of them
+    assert slow.parsed == len(real_questions)
+
+
+def test_about_a_fifth_of_nextgqa_val_are_refused_how_questions(real_questions, negator):
+    results = negator.negate_many(real_questions)
+    how = sum(r.reason in ("how_question", "how_many") for r in results)
+    assert 0.15 < how / len(results) < 0.25
+    # every negated question reads differently and keeps the original's words around the edit
+    for q, r in zip(real_questions, results):
+        assert r.status in STATUSES and (r.status != UNNEGATABLE or r.reason in REFUSALS)
+        if r.ok:
+            assert r.negated != q and ("n't" in r.negated or " not " in r.negated)

@@ -1,0 +1,150 @@
+"""`twgrpo qai convert` and `twgrpo qai negate` end to end, through the installed `twgrpo` command."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import DATA, FIXTURES, REPO
+
+TWGRPO = str(REPO / ".venv" / "bin" / "twgrpo")
+REPORT_KEYS = {"input", "output", "n_records", "seed", "ratio", "min_keep", "counts", "unnegatable_reasons",
+               "answer_count_histogram", "option_count_histogram", "spacy_model", "spacy_model_version",
+               "spacy_version", "twgrpo_version"}
+
+
+def twgrpo(*args: str, cwd: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([TWGRPO, *map(str, args)], capture_output=True, text=True, cwd=cwd, input=stdin)
+
+
+@pytest.fixture(scope="module")
+def nextgqa_run(tmp_path_factory):
+    """The acceptance command, run twice."""
+    out = tmp_path_factory.mktemp("qai")
+    runs = []
+    for name in ("a", "b"):
+        proc = twgrpo("qai", "convert", DATA / "nextgqa_val.json", "-o", out / f"{name}.json", "--seed", "0",
+                      "--report", out / f"{name}.report.json", "--compare", DATA / "nextgqa_val_mixed.official.json")
+        assert proc.returncode == 0, proc.stderr
+        runs.append(proc)
+    return out, runs
+
+
+@pytest.mark.slow
+def test_convert_nextgqa_val_is_byte_identical_across_runs(nextgqa_run):
+    out, _ = nextgqa_run
+    assert (out / "a.json").read_bytes() == (out / "b.json").read_bytes()
+
+
+@pytest.mark.slow
+def test_convert_nextgqa_val_writes_unified_records_and_a_report(nextgqa_run):
+    out, runs = nextgqa_run
+    items = json.loads((out / "a.json").read_text())
+    assert len(items) == 3358
+    negated = [x for x in items if x.get("is_negated")]
+    assert all(x["qai"]["original_question"] != x["question"] for x in negated)
+    assert all(x["problem"].startswith(x["question"] + "\nA. ") for x in items)
+    assert any(x["solution"].count(",") >= 1 for x in negated)  # multi-answer "<answer>B,C</answer>"
+    report = json.loads((out / "a.report.json").read_text())
+    assert REPORT_KEYS <= set(report)
+    assert report["counts"]["negated"] == len(negated)
+    assert report["label_noise_in_official"]["label_noise"] == 22
+    assert "negated" in runs[0].stdout and "how_question" in runs[0].stdout  # the rich summary
+
+
+def test_convert_star_native_file_to_records_jsonl(tmp_path):
+    out = tmp_path / "star.jsonl"
+    proc = twgrpo("qai", "convert", FIXTURES / "star" / "STAR_val.json", "-o", out, "--ratio", "1", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == report["n_records"] == 4
+    assert report["counts"]["negated"] == sum(r["qai"] is not None for r in rows) >= 3
+    thrown = next(r for r in rows if r["qai"] and r["qai"]["original_question"].startswith("Which object was thrown"))
+    assert thrown["question"] == "Which object wasn't thrown by the person?"
+
+
+def test_convert_nextgqa_csv_to_parquet(tmp_path):
+    out = tmp_path / "val.parquet"
+    proc = twgrpo("qai", "convert", FIXTURES / "nextgqa" / "datasets" / "nextgqa" / "val.csv", "--from", "csv",
+                  "-o", out, "--to", "parquet", "--ratio", "1", "--no-contractions", "--json")
+    assert proc.returncode == 0, proc.stderr
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(out).to_pylist()
+    assert len(rows) == 17
+    assert not any("n't" in r["question"] for r in rows)
+    assert any(" not " in r["question"] and r["qai"]["negated"] for r in rows)
+
+
+def _broken(tmp_path: Path, change) -> Path:
+    items = json.loads((DATA / "nextgqa_val.json").read_text())[:6]
+    items = copy.deepcopy(items)
+    change(items)
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(items))
+    return path
+
+
+@pytest.mark.parametrize("change,expect", [
+    (lambda items: items[1].update(answer="(F)"), ["record 1", "'answer'", "'F'"]),
+    (lambda items: items[2].pop("options"), ["record 2", "'options'"]),
+    (lambda items: items[3].update(question=""), ["record 3", "'question'"]),
+])
+def test_malformed_record_is_one_line_naming_file_record_and_field(tmp_path, change, expect):
+    path = _broken(tmp_path, change)
+    proc = twgrpo("qai", "convert", path, "-o", tmp_path / "out.json")
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "broken.json" in lines[0] and "Traceback" not in proc.stderr
+    for part in expect:
+        assert part in lines[0]
+    assert not (tmp_path / "out.json").exists()
+
+    skipped = twgrpo("qai", "convert", path, "-o", tmp_path / "out.json", "--skip-invalid", "--json")
+    assert skipped.returncode == 0, skipped.stderr
+    report = json.loads(skipped.stdout)
+    assert report["counts"]["skipped_invalid"] == 1 and report["n_records"] == 5
+
+
+def test_bad_json_is_one_line(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text('[{"id": "a", "question": "why did')
+    proc = twgrpo("qai", "convert", path)
+    assert proc.returncode == 1 and "bad.json" in proc.stderr and "invalid JSON" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_negate_text_file_gives_one_json_line_per_question_in_order(tmp_path):
+    questions = ["why did the boy run", "how did the boy react", "who picked up the ball", "why didn't he stop"]
+    src = tmp_path / "q.txt"
+    src.write_text("\n".join(questions) + "\n")
+    proc = twgrpo("qai", "negate", src)
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [x["question"] for x in lines] == questions
+    assert [x["status"] for x in lines] == ["negated", "unnegatable", "negated", "already_negative"]
+    assert lines[2] == {"question": "who picked up the ball", "negated": "who didn't pick up the ball",
+                        "status": "negated", "reason": "do_support"}
+
+
+def test_negate_jsonl_to_file_and_stdin(tmp_path):
+    src = tmp_path / "q.jsonl"
+    src.write_text(json.dumps({"question": "What is the man doing?", "id": 1}) + "\n")
+    out = tmp_path / "neg.jsonl"
+    proc = twgrpo("qai", "negate", src, "-o", out, "--no-contractions")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(out.read_text())["negated"] == "What is the man not doing?"
+    piped = twgrpo("qai", "negate", "-", stdin="where did the man go\n")
+    assert json.loads(piped.stdout)["negated"] == "where didn't the man go"
+
+
+def test_negate_jsonl_without_question_field_is_a_user_error(tmp_path):
+    src = tmp_path / "q.jsonl"
+    src.write_text('{"text": "why"}\n')
+    proc = twgrpo("qai", "negate", src)
+    assert proc.returncode == 1 and "record 0" in proc.stderr and "'question'" in proc.stderr

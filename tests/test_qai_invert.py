@@ -1,0 +1,168 @@
+"""Answer inversion and the QAI driver (twgrpo_data.invert): invariants as hypothesis properties, per-record
+seeding, the report, and the label-noise count of the official TW-GRPO output."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from conftest import DATA
+from twgrpo_data.formats import QAI_KEYS
+from twgrpo_data.invert import compare_official, convert, invert_record, load_input, record_rng
+from twgrpo_data.negate import Negator
+from twgrpo_data.record import Record, check_record, letter, letter_index
+
+NEGATOR = Negator()
+# Real questions of every kind (negatable, how-, yes/no, already negative, typos) to draw from.
+POOL = [
+    "why did the boy pick up one present from the group of them and move to the sofa",
+    "what does the white dog do after going to the cushion",
+    "who finished the food first",
+    "what happened after the lady fell",
+    "how did the boy react when he entered the room at the start",
+    "how many people are in the video",
+    "did the boy get down after the man raised his arm",
+    "why did the ball not go inside the goal net near the end",
+    "what ddi the performers do after facing the right side",
+    "which side of the phone did the person show the camera at the end",
+]
+
+option_texts = st.lists(st.text("abcdefgh ", min_size=1, max_size=8).map(str.strip).filter(bool),
+                        min_size=1, max_size=6, unique=True)
+
+
+@st.composite
+def records(draw, max_size: int = 12) -> list[Record]:
+    out = []
+    for i in range(draw(st.integers(1, max_size))):
+        options = draw(option_texts)
+        k = draw(st.sampled_from([1, 1, 1, 2])) if len(options) > 1 else 1
+        answer = sorted(letter(j) for j in draw(st.permutations(range(len(options))))[:k])
+        out.append(Record(id=f"r{i}", question=draw(st.sampled_from(POOL)), options=options, answer=answer))
+    return out
+
+
+PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@PROPERTY
+@given(records(), st.integers(0, 2**31), st.floats(0, 1), st.integers(1, 3))
+def test_inverted_records_satisfy_the_qai_invariants(recs, seed, ratio, min_keep):
+    out, report = convert(recs, ratio, seed, min_keep, negator=NEGATOR)
+    assert [r.id for r in out] == [r.id for r in recs]
+    for before, after in zip(recs, out):
+        assert [c for c in check_record(after) if c[2] == "error"] == []
+        if after.qai is None:
+            assert after == before  # untouched records are returned unchanged
+            continue
+        assert set(after.qai) == set(QAI_KEYS) and after.qai["negated"] is True
+        assert after.qai["original_question"] == before.question != after.question
+        assert after.qai["original_answer"] == before.answer and len(before.answer) == 1
+        original_correct = before.options[letter_index(before.answer[0])]
+        gold = after.answer_texts
+        assert gold and set(gold) <= set(after.options)
+        assert original_correct in after.options and original_correct not in gold
+        assert set(after.options) <= set(before.options)
+        assert len(gold) >= min(min_keep, len(before.options) - 1)
+        assert sorted(after.options + after.qai["removed_options"]) == sorted(before.options)
+    counts = report.counts
+    assert sum(counts[k] for k in ("negated", "not_selected", "unnegatable", "already_negative",
+                                   "already_multi")) == len(recs)
+    assert counts["negated"] == sum(r.qai is not None for r in out)
+
+
+@PROPERTY
+@given(records(), st.integers(0, 1000), st.randoms(use_true_random=False), st.sampled_from([1, 3, 64]))
+def test_same_seed_gives_same_records_in_any_order_and_batch_size(recs, seed, rnd, batch_size):
+    reference, _ = convert(recs, 0.7, seed, negator=NEGATOR)
+    shuffled = list(recs)
+    rnd.shuffle(shuffled)
+    again, _ = convert(shuffled, 0.7, seed, negator=Negator(batch_size=batch_size, fast=rnd.random() < 0.5))
+    assert {r.id: r for r in again} == {r.id: r for r in reference}
+
+
+def test_record_rng_is_stable_across_processes():
+    code = "from twgrpo_data.invert import record_rng; print(record_rng(7, 'vid_3').random())"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={"PYTHONHASHSEED": "123"}).stdout.strip()
+    assert float(other) == record_rng(7, "vid_3").random()
+    assert record_rng(7, "vid_3").random() != record_rng(8, "vid_3").random()
+
+
+def test_invert_record_keeps_min_keep_new_gold_options():
+    rec = Record("q", "why did the boy run", ["a", "b", "c", "d", "e"], ["C"])
+    for i in range(50):
+        out = invert_record(rec, "why didn't the boy run", random.Random(i), min_keep=3)
+        assert len(out.answer) >= 3 and "c" in out.options and "c" not in out.answer_texts
+
+
+def test_ratio_zero_leaves_everything_unchanged_and_unparsed():
+    recs = [Record(f"q{i}", q, ["x", "y", "z"], ["B"]) for i, q in enumerate(POOL)]
+    negator = Negator()
+    out, report = convert(recs, 0.0, 1, negator=negator)
+    assert out == recs and report.counts["not_selected"] == len(recs) and negator.parsed == 0
+
+
+def test_structural_refusals_are_counted_with_a_reason():
+    recs = [Record("one", POOL[0], ["only"], ["A"]), Record("dup", POOL[0], ["run", "Run", "walk"], ["A"]),
+            Record("multi", POOL[0], ["a", "b", "c"], ["A", "B"])]
+    out, report = convert(recs, 1.0, 0, negator=NEGATOR)
+    assert out == recs
+    assert report.unnegatable_reasons == {"too_few_options": 1, "duplicate_options": 1}
+    assert report.counts["already_multi"] == 1
+
+
+def test_bad_ratio_and_min_keep_are_user_errors():
+    from twgrpo_data.errors import TwgrpoError
+
+    with pytest.raises(TwgrpoError, match="ratio"):
+        convert([], 1.5)
+    with pytest.raises(TwgrpoError, match="min-keep"):
+        convert([], 0.5, min_keep=0)
+
+
+@pytest.fixture(scope="module")
+def nextgqa():
+    return load_input(DATA / "nextgqa_val.json").records
+
+
+@pytest.fixture(scope="module")
+def converted(nextgqa):
+    return convert(nextgqa, 0.5, 0, negator=NEGATOR)
+
+
+def test_nextgqa_val_half_of_the_negatable_questions_are_negated(nextgqa, converted):
+    out, report = converted
+    counts = report.counts
+    assert len(out) == len(nextgqa) == 3358
+    selected = counts["negated"] + counts["unnegatable"] + counts["already_negative"]
+    assert 0.45 < selected / len(nextgqa) < 0.55
+    assert 0.75 < counts["negated"] / selected < 0.85  # the rest: how-questions, yes/no, already negative
+    data = report.to_dict()
+    assert data["unnegatable_reasons"]["how_question"] > 300
+    assert sum(data["answer_count_histogram"].values()) == sum(data["option_count_histogram"].values()) == 3358
+    assert set(data["option_count_histogram"]) == {"2", "3", "4", "5"}
+    assert json.loads(json.dumps(data))["spacy_model"].startswith("en_core_web_sm")
+
+
+def test_nextgqa_val_no_answers_inverted_without_a_negated_question(converted):
+    out, _ = converted
+    inverted = [r for r in out if r.qai is not None]
+    assert len(inverted) > 1000
+    assert all(NEGATOR.is_negative([r.question for r in inverted]))
+    assert not any(NEGATOR.is_negative([r.qai["original_question"] for r in inverted]))
+
+
+def test_official_output_label_noise(nextgqa):
+    official = load_input(DATA / "nextgqa_val_mixed.official.json").records
+    found = compare_official(official, nextgqa, NEGATOR)
+    assert found["marked_negated"] == 1668
+    # e.g. "what happens …", "what activity …", "which direction …" stayed as they were
+    assert found["label_noise"] == found["label_noise_unchanged_question"] == 22
+    assert found["label_noise_by_opening"]["what happens"] == 8
+    assert found["negated_but_unsound"]["how_question"] > 300

@@ -1,0 +1,235 @@
+"""Question-Answer Inversion (DESIGN §4): negate, invert the answer set, drop some new gold options, shuffle.
+
+For each single-answer record a per-record random stream, seeded from (seed, record id) with a stable
+hash, decides whether the record is selected (probability `ratio`). Only selected records are parsed;
+a record is inverted only when its question was negated: gold := the originally wrong options, the
+originally correct option stays as a distractor, a random number of new gold options is removed (at least
+`min_keep` stay), and the options are shuffled and relabelled. Everything else is returned unchanged and
+counted in the report. The output does not depend on record order, batch size or the negation path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from . import __version__
+from .errors import InputFormatError, TwgrpoError
+from .formats import LoadResult, detect_format, read_records
+from .negate import ALREADY_NEGATIVE, NEGATED, NegationResult, Negator
+from .record import Record, letter, letter_index
+
+INPUT_FORMATS = ("auto", "nextgqa", "star", "csv", "unified", "records", "parquet", "hf")
+COUNT_KEYS = ("negated", "not_selected", "unnegatable", "already_negative", "already_multi", "skipped_invalid")
+
+
+def record_rng(seed: int, record_id: str) -> random.Random:
+    """The record's own random stream: same (seed, id) → same draws, in any process and any order."""
+    digest = hashlib.sha256(f"{seed}\x1f{record_id}".encode("utf-8")).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def invert_record(record: Record, negated_question: str, rng: random.Random, *, min_keep: int = 1,
+                  seed: int = 0) -> Record:
+    """The inverted record: negated question, gold = the originally wrong options minus a random number
+    of removed ones (at least `min_keep` stay), options shuffled and relabelled, `qai` provenance set."""
+    correct = letter_index(record.answer[0])
+    wrong = [i for i in range(len(record.options)) if i != correct]
+    n_remove = rng.randint(0, max(0, len(wrong) - min_keep))
+    removed = set(rng.sample(wrong, n_remove))
+    kept = [i for i in range(len(record.options)) if i not in removed]
+    rng.shuffle(kept)
+    return record.replace(
+        question=negated_question,
+        options=[record.options[i] for i in kept],
+        answer=sorted(letter(pos) for pos, i in enumerate(kept) if i != correct),
+        qai={"negated": True, "original_question": record.question, "original_answer": list(record.answer),
+             "removed_options": [record.options[i] for i in sorted(removed)], "seed": seed},
+    )
+
+
+def _structural_refusal(record: Record) -> str | None:
+    """Why a single-answer record cannot be inverted whatever its question says."""
+    if len(record.options) < 2:
+        return "too_few_options"
+    correct = record.options[letter_index(record.answer[0])].strip().lower()
+    if sum(o.strip().lower() == correct for o in record.options) > 1:
+        return "duplicate_options"  # the "wrong" copy would become gold: a contradiction
+    return None
+
+
+@dataclass
+class QaiReport:
+    """What a conversion did; `to_dict` gives the `--report` JSON."""
+
+    n_records: int = 0
+    seed: int = 0
+    ratio: float = 0.5
+    min_keep: int = 1
+    counts: Counter = field(default_factory=Counter)
+    unnegatable_reasons: Counter = field(default_factory=Counter)
+    negation_rules: Counter = field(default_factory=Counter)
+    answer_count_histogram: Counter = field(default_factory=Counter)
+    option_count_histogram: Counter = field(default_factory=Counter)
+    parsed_questions: int = 0
+    model: dict[str, str] = field(default_factory=dict)
+    input: str | None = None
+    output: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        def histogram(c: Counter) -> dict[str, int]:
+            return {str(k): c[k] for k in sorted(c)}
+
+        out: dict[str, Any] = {
+            "input": self.input, "output": self.output, "n_records": self.n_records, "seed": self.seed,
+            "ratio": self.ratio, "min_keep": self.min_keep,
+            "counts": {k: self.counts.get(k, 0) for k in COUNT_KEYS},
+            "unnegatable_reasons": dict(sorted(self.unnegatable_reasons.items())),
+            "negation_rules": dict(sorted(self.negation_rules.items())),
+            "answer_count_histogram": histogram(self.answer_count_histogram),
+            "option_count_histogram": histogram(self.option_count_histogram),
+            "parsed_questions": self.parsed_questions,
+            "spacy_model": self.model.get("spacy_model"),
+            "spacy_model_version": self.model.get("spacy_model_version"),
+            "spacy_version": self.model.get("spacy_version"),
+            "twgrpo_version": __version__,
+        }
+        out.update(self.extra)
+        return out
+
+
+def convert(records: Sequence[Record], ratio: float = 0.5, seed: int = 0, min_keep: int = 1, *,
+            negator: Negator | None = None, progress: Callable[[int], None] | None = None,
+            ) -> tuple[list[Record], QaiReport]:
+    """Apply QAI to `records` (order kept). Returns the new records and the report.
+
+    Example:
+        >>> recs, report = convert([Record("q1", "why did the boy run", ["play", "cry", "hide"], ["A"])],
+        ...                        ratio=1.0)
+        >>> recs[0].question, report.counts["negated"]
+        ("why didn't the boy run", 1)
+    """
+    if not 0.0 <= ratio <= 1.0:
+        raise TwgrpoError(f"--ratio must be between 0 and 1, got {ratio}")
+    if min_keep < 1:
+        raise TwgrpoError(f"--min-keep must be at least 1, got {min_keep}")
+    negator = negator or Negator()
+    report = QaiReport(n_records=len(records), seed=seed, ratio=ratio, min_keep=min_keep)
+    out: list[Record] = list(records)
+    rngs: dict[int, random.Random] = {}
+    for i, rec in enumerate(records):
+        rng = record_rng(seed, rec.id)
+        if rec.is_multi_answer:
+            report.counts["already_multi"] += 1
+        elif rng.random() >= ratio:
+            report.counts["not_selected"] += 1
+        elif (reason := _structural_refusal(rec)) is not None:
+            report.counts["unnegatable"] += 1
+            report.unnegatable_reasons[reason] += 1
+        else:
+            rngs[i] = rng
+    if progress is not None:
+        progress(len(records) - len(rngs))
+    todo = sorted(rngs)
+    results: list[NegationResult] = negator.negate_many([records[i].question for i in todo], progress=progress)
+    for i, result in zip(todo, results):
+        if result.status == NEGATED:
+            out[i] = invert_record(records[i], result.negated, rngs[i], min_keep=min_keep, seed=seed)
+            report.counts["negated"] += 1
+            report.negation_rules[result.reason] += 1
+        elif result.status == ALREADY_NEGATIVE:
+            report.counts["already_negative"] += 1
+        else:
+            report.counts["unnegatable"] += 1
+            report.unnegatable_reasons[result.reason] += 1
+    report.parsed_questions = negator.parsed
+    for rec in out:
+        report.answer_count_histogram[len(rec.answer)] += 1
+        report.option_count_histogram[len(rec.options)] += 1
+    report.model = negator.info()
+    return out, report
+
+
+# ----------------------------------------------------------------------------------------------------------
+# input
+
+
+def load_input(path: str | Path, fmt: str = "auto", *, skip_invalid: bool = False) -> LoadResult:
+    """Read QAI input: the interchange formats through `twgrpo_data.formats`, native NExT-GQA / NExT-QA /
+    STAR files through the benchmark loaders (`twgrpo_data.benchmarks`)."""
+    if fmt not in INPUT_FORMATS:
+        raise InputFormatError(f"unknown input format {fmt!r}; expected one of {', '.join(INPUT_FORMATS)}")
+    if fmt == "auto":
+        try:
+            fmt = detect_format(path)
+        except InputFormatError as not_interchange:
+            bench = _detect_benchmark(path)
+            if bench is None:
+                raise not_interchange
+            return _load_benchmark(bench, path, skip_invalid)
+    if fmt in ("nextgqa", "star", "csv"):
+        bench = fmt if fmt != "csv" else (_detect_benchmark(path) or "nextqa")
+        return _load_benchmark(bench, path, skip_invalid)
+    return read_records(path, fmt, skip_invalid=skip_invalid)
+
+
+def _detect_benchmark(path: str | Path) -> str | None:
+    from .benchmarks import detect_benchmark
+
+    return detect_benchmark(path)
+
+
+def _load_benchmark(name: str, path: str | Path, skip_invalid: bool) -> LoadResult:
+    from .benchmarks import load_benchmark
+
+    result = load_benchmark(name, path)
+    if result.errors:
+        if not skip_invalid:
+            raise result.errors[0].to_error()
+        result.skipped["invalid"] += len({p.index for p in result.errors})
+    return result
+
+
+# ----------------------------------------------------------------------------------------------------------
+# comparison with the official TW-GRPO output
+
+
+def compare_official(official: Iterable[Record], originals: Iterable[Record],
+                     negator: Negator | None = None) -> dict[str, Any]:
+    """Label noise in an official QAI file (e.g. `nextgqa_val_mixed.json`): records marked `is_negated`
+    whose question did not become a negation, though their answers were inverted.
+
+    `originals` are the unconverted records (matched by id) used to tell unchanged questions apart
+    and to group the noise by question opening ("what happens", "which direction", …).
+    """
+    negator = negator or Negator()
+    by_id = {r.id: r for r in originals}
+    official = list(official)
+    marked = [r for r in official if r.meta.get("is_negated") is True]
+    negative = negator.is_negative([r.question for r in marked])
+    noise = [r for r, neg in zip(marked, negative) if not neg]
+
+    def opening(rec: Record) -> str:
+        source = by_id.get(rec.id, rec).question
+        return " ".join(source.lower().split()[:2])
+
+    unchanged = sum(1 for r in noise if r.id in by_id and r.question.strip().lower() == by_id[r.id].question.strip().lower())
+    # negations the paper's script made that ours refuses (e.g. "how didn't …")
+    sound = [r for r, neg in zip(marked, negative) if neg and r.id in by_id]
+    ours = negator.negate_many([by_id[r.id].question for r in sound])
+    refused = Counter(res.reason for res in ours if res.status != NEGATED)
+    agree = sum(1 for r, res in zip(sound, ours) if res.status == NEGATED and res.negated.lower() == r.question.lower())
+    return {
+        "n_records": len(official),
+        "marked_negated": len(marked),
+        "label_noise": len(noise),
+        "label_noise_unchanged_question": unchanged,
+        "label_noise_by_opening": dict(Counter(opening(r) for r in noise).most_common()),
+        "negated_but_unsound": dict(sorted(refused.items())),
+        "same_negation_as_ours": agree,
+    }

