@@ -1,7 +1,28 @@
-"""`twgrpo dev …` commands."""
+"""`twgrpo dev …` commands: helpers for developing and testing twgrpo itself."""
 
 from __future__ import annotations
 
-import typer
+from pathlib import Path
 
-app = typer.Typer(help="dev commands", no_args_is_help=True)
+import typer
+from rich.console import Console
+
+app = typer.Typer(help="Developer helpers (tiny offline models for tests and smoke runs).", no_args_is_help=True)
+console = Console(highlight=False)
+
+
+@app.command("tiny-model")
+def tiny_model(
+    out_dir: Path = typer.Argument(..., help="Folder to write the model, tokenizer and processor into."),
+    text_only: bool = typer.Option(False, "--text-only", help="A text-only Qwen2 (head_dim 64) instead of Qwen2.5-VL."),
+) -> None:
+    """Write a tiny random Qwen2.5-VL (or text-only Qwen2) that loads offline with `from_pretrained`.
+
+    Example: twgrpo dev tiny-model /tmp/Qwen2.5-VL-tiny
+    """
+    from twgrpo_eval.tiny_model import build_tiny_model, build_tiny_text_model
+
+    with console.status("building tiny model"):
+        path = build_tiny_text_model(out_dir) if text_only else build_tiny_model(out_dir)
+    kind = "text-only Qwen2" if text_only else "Qwen2.5-VL"
+    console.print(f"wrote tiny {kind} to [bold]{path}[/]")

@@ -1,0 +1,189 @@
+"""TW-GRPO training on CPU: a video step on the tiny Qwen2.5-VL, smoke run + resume, the CLI, and learning."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import REPO, VIDEOS
+from twgrpo_data.video import sample_video
+from twgrpo_train.config import TWGRPOConfig, load_config
+from twgrpo_train.data import load_train_dataset
+from twgrpo_train.trainer import MetricsJsonlCallback, TWGRPOTrainer, run_training
+
+pytestmark = pytest.mark.slow
+TINY_YAML = REPO / "examples" / "train_tiny.yaml"
+TWGRPO = [os.path.join(os.path.dirname(sys.executable), "twgrpo")]
+
+
+@pytest.fixture(autouse=True)
+def one_thread(monkeypatch):
+    # Tiny models: one thread is faster than two and does not oversubscribe shared CI cores.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    yield
+    torch.set_num_threads(threads)
+
+
+def distinct_characters(prompts, completions, **_):
+    """A reward that varies between random completions, so advantages are not all zero."""
+    return [len(set(c[-1]["content"])) / 10 for c in completions]
+
+
+def tiny_config(model_dir, out_dir, *extra):
+    return load_config(TINY_YAML, [f"model={model_dir}", f"output_dir={out_dir}", "num_frames=4",
+                                   "max_completion_length=8", *extra])
+
+
+def test_video_step_applies_token_weights_to_the_loss(tiny_model_dir, tmp_path):
+    cfg = tiny_config(tiny_model_dir, tmp_path, "save_strategy=no")
+    ds = load_train_dataset(cfg.train_file, video_root=cfg.video_root)
+    trainer = TWGRPOTrainer(model=cfg.model, reward_funcs=[distinct_characters], args=cfg, train_dataset=ds)
+    trainer.model.train()
+    out = trainer._generate_and_score_completions([ds[0]] * 4 + [ds[4]] * 4)   # two groups of G=4
+
+    # video reached the batch with its real sampling rate
+    assert out["video_grid_thw"].shape == (8, 3) and len(out["pixel_values_videos"]) == 8
+    clip = sample_video(VIDEOS / "video_12176.mp4", num_frames=4, min_pixels=cfg.video_min_pixels,
+                        max_pixels=cfg.video_max_pixels)
+    assert out["second_per_grid_ts"][0].item() == pytest.approx(2 / clip.fps)
+
+    # weights in [1, alpha] on completion tokens, shared by the group, advantages = A_i · w_t
+    mask, w = out["completion_mask"].bool(), out["token_weights"]
+    assert ((w[mask] >= 1) & (w[mask] <= 1.7 + 1e-6)).all() and (w[~mask] == 0).all()
+    assert w[mask].max().item() == pytest.approx(1.7)
+    both = mask[0] & mask[1]
+    torch.testing.assert_close(w[0][both], w[1][both])
+    torch.testing.assert_close(out["advantages"], out["sequence_advantages"][:, None] * w)
+    assert out["sequence_advantages"].abs().sum() > 0
+
+    # the loss is DAPO's token mean of −A_i·w_t (the ratio is 1 on fresh samples) and its gradient moves
+    params = [p for p in trainer.model.parameters() if p.requires_grad]
+    trainer.current_gradient_accumulation_steps = 1        # set by the training loop
+    loss = trainer.compute_loss(trainer.model, out)
+    assert math.isfinite(loss.item())
+    expected = -(out["advantages"] * mask).sum() / out["num_items_in_batch"]
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-4, abs=1e-6)
+    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    plain = trainer.compute_loss(trainer.model, {**out, "advantages": out["sequence_advantages"]})
+    plain_grads = torch.autograd.grad(plain, params, allow_unused=True)
+    diff = sum((g - h).abs().sum().item() for g, h in zip(grads, plain_grads) if g is not None)
+    scale = sum(g.abs().sum().item() for g in plain_grads if g is not None)
+    assert scale > 0 and diff > 1e-3 * scale
+
+
+def test_video_frames_change_the_scored_log_probs(tiny_model_dir, tmp_path):
+    cfg = tiny_config(tiny_model_dir, tmp_path, "save_strategy=no", "loss_type=grpo")
+    ds = load_train_dataset(cfg.train_file, video_root=cfg.video_root)
+    trainer = TWGRPOTrainer(model=cfg.model, reward_funcs=[distinct_characters], args=cfg, train_dataset=ds)
+    trainer.model.train()
+    out = trainer._generate_and_score_completions([ds[0]] * 4)
+    assert "token_weights" not in out and out["advantages"].dim() == 1          # plain GRPO: no weights
+    ids = torch.cat([out["prompt_ids"], out["completion_ids"]], 1)
+    attention = torch.cat([out["prompt_mask"], out["completion_mask"]], 1)
+
+    def logps(pixels):
+        trainer._active_video = {**{k: out[k] for k in ("video_grid_thw", "second_per_grid_ts")},
+                                 "pixel_values_videos": pixels}
+        with torch.no_grad():
+            return trainer._get_per_token_logps_and_entropies(trainer.model, ids, attention, ids.size(1) -
+                                                              out["prompt_ids"].size(1), batch_size=2)[0]
+
+    real = logps(out["pixel_values_videos"])
+    blank = logps([torch.zeros_like(p) for p in out["pixel_values_videos"]])
+    assert not torch.allclose(real, blank)
+
+
+def read_jsonl(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_smoke_run_writes_metrics_checkpoints_plot_and_resumes(tiny_model_dir, tmp_path):
+    run_training(tiny_config(tiny_model_dir, tmp_path, "max_steps=2", "save_steps=1"))
+    rows = read_jsonl(tmp_path / "metrics.jsonl")
+    steps = [r for r in rows if "reward" in r]
+    assert [r["step"] for r in steps] == [1, 2]
+    for key in ("loss", "reward", "reward_std", "soft_accuracy", "accuracy", "format_rate",
+                "completions/mean_length", "tw/weight_mean", "tw/weight_max", "tw/weight_entropy"):
+        assert all(r[key] is not None and math.isfinite(r[key]) for r in steps), key
+    assert all(1.0 <= r["tw/weight_mean"] <= r["tw/weight_max"] <= 1.7 + 1e-6 for r in steps)
+    for name in ("checkpoint-1", "checkpoint-2", "model.safetensors", "training_curves.png", "twgrpo_config.json"):
+        assert (tmp_path / name).exists(), name
+    assert json.loads((tmp_path / "twgrpo_config.json").read_text())["alpha"] == 1.7
+    before = (tmp_path / "metrics.jsonl").read_text().splitlines()
+
+    run_training(tiny_config(tiny_model_dir, tmp_path, "max_steps=3", "save_steps=1"), resume=True)
+    after = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    # the logged steps 1–2 are kept as they were (not re-run), and training continued at step 3
+    kept = [line for line in before if json.loads(line)["step"] <= 2]
+    assert after[:len(kept)] == kept
+    assert [r["step"] for r in map(json.loads, after) if "reward" in r] == [1, 2, 3]
+    state = json.loads((tmp_path / "checkpoint-3" / "trainer_state.json").read_text())
+    assert state["global_step"] == 3
+
+
+def test_cli_trains_the_tiny_example_from_another_folder(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    tiny = tmp_path / "TINY"
+    subprocess.run(TWGRPO + ["dev", "tiny-model", str(tiny)], check=True, env=env, cwd=tmp_path,
+                   capture_output=True)
+    done = subprocess.run(TWGRPO + ["train", "--config", str(TINY_YAML), f"model={tiny}", "max_steps=2"],
+                          env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    run = tmp_path / "runs" / "train_tiny"
+    assert [r["step"] for r in read_jsonl(run / "metrics.jsonl") if "reward" in r] == [1, 2]
+    assert (run / "checkpoint-2").is_dir() and (run / "training_curves.png").is_file()
+    plot = subprocess.run(TWGRPO + ["train", "plot", str(run), "-o", str(tmp_path / "curves.png")], env=env,
+                          capture_output=True, text=True)
+    assert plot.returncode == 0 and (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# learning: the answer letters are written in the prompt; a random tiny model must learn to copy them
+
+
+def copy_task_rows():
+    sets = [list(c) for k in (1, 2) for c in itertools.combinations("ABCDE", k)]
+    return [{"prompt": "copy " + ",".join(s) + " =", "answer": s} for s in sets]
+
+
+@pytest.fixture(scope="module")
+def tiny_text_model(tmp_path_factory):
+    from twgrpo_eval.tiny_model import build_tiny_text_model
+
+    return build_tiny_text_model(tmp_path_factory.mktemp("text") / "Qwen2-tiny")
+
+
+@pytest.mark.parametrize("loss_type", ["tw_grpo", "grpo"])
+def test_soft_reward_rises_well_above_chance(tiny_text_model, tmp_path, loss_type):
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+
+    from twgrpo_train.rewards import build_reward_funcs
+
+    tok = AutoTokenizer.from_pretrained(tiny_text_model)
+    allowed = {tok.convert_tokens_to_ids(t) for t in "ABCDE,"} | {tok.eos_token_id}
+    cfg = TWGRPOConfig(
+        model=str(tiny_text_model), train_file="-", output_dir=str(tmp_path), loss_type=loss_type, alpha=1.7,
+        num_generations=8, per_device_train_batch_size=64, max_completion_length=3, learning_rate=1e-3,
+        lr_scheduler_type="constant", max_steps=200, seed=1, use_cpu=True, bf16=False, gradient_checkpointing=False,
+        report_to="none", save_strategy="no", disable_tqdm=True, answer_parser="raw", format_reward=False,
+        require_video=False, freeze_vision=False,
+        # sample only letters, commas and the end token, so random completions are answers half of the time
+        generation_kwargs={"suppress_tokens": [i for i in range(len(tok)) if i not in allowed]})
+    trainer = TWGRPOTrainer(model=cfg.model, reward_funcs=build_reward_funcs("soft", "raw", use_format=False),
+                            args=cfg, train_dataset=Dataset.from_list(copy_task_rows()),
+                            callbacks=[MetricsJsonlCallback(tmp_path / "metrics.jsonl")])
+    trainer.train()
+    soft = [r["soft_accuracy"] for r in read_jsonl(tmp_path / "metrics.jsonl") if "soft_accuracy" in r]
+    start, end = sum(soft[:10]) / 10, sum(soft[-30:]) / 30
+    # always answering one fixed letter scores 0.2 on this task; copying the prompt scores 1
+    assert end >= 0.3 and end >= 4 * start, (start, end)

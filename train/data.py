@@ -1,0 +1,96 @@
+"""Training data: records (from `qai convert` or any loader) → TRL prompt rows for TW-GRPO.
+
+Each row is a conversational prompt — `[{"role": "user", "content": [{"type": "video", "video": PATH},
+{"type": "text", "text": PROMPT}]}]` — plus the columns the reward functions read (`answer`, the gold
+letters) and bookkeeping (`id`, `options`). The video part carries the resolved file path; the trainer
+samples its frames (`twgrpo_data.video`) when it builds the model inputs.
+
+The prompt is TW-GRPO's training template (the CLEVRER multi-answer wording, used for mixed single- and
+multi-answer data): the question with one "L text" line per option, then the instruction to think in
+`<think>` and answer with comma-separated letters in `<answer>`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+from twgrpo_data.errors import RecordError, TwgrpoError
+from twgrpo_data.formats import read_records
+from twgrpo_data.record import Record, letter
+from twgrpo_data.video import resolve_video
+
+# Verbatim from the released training script (`--question_type mixed`), two spaces included.
+TRAIN_TEMPLATE = (
+    "{Question}  Output the thinking process in <think> </think> and final answer "
+    "(letters separated by , if multiple) in <answer> </answer> tags."
+)
+QUESTION_TYPES = ("mixed", "multi", "single")
+
+
+def problem_text(record: Record) -> str:
+    """Question plus one "A text" line per option — the layout of TW-GRPO's QAI training `problem`s."""
+    return "\n".join([record.question, *(f"{letter(i)} {text}" for i, text in enumerate(record.options))])
+
+
+def record_to_prompt_row(
+    record: Record, *, template: str = TRAIN_TEMPLATE, system_prompt: str | None = None, video: str | None = None
+) -> dict[str, Any]:
+    """One TRL row for `record`; `video` is the resolved video path (None: a text-only prompt)."""
+    content: list[dict[str, Any]] = [{"type": "video", "video": video}] if video else []
+    content.append({"type": "text", "text": template.format(Question=problem_text(record))})
+    # content stays a list of parts in every turn: arrow needs one type per column
+    prompt = [{"role": "system", "content": [{"type": "text", "text": system_prompt}]}] if system_prompt else []
+    prompt.append({"role": "user", "content": content})
+    return {"prompt": prompt, "answer": list(record.answer), "options": list(record.options), "id": record.id}
+
+
+def select_records(records: Iterable[Record], question_type: str = "mixed") -> list[Record]:
+    """Keep all records ("mixed"), only multi-answer ones ("multi") or only single-answer ones ("single")."""
+    if question_type not in QUESTION_TYPES:
+        raise TwgrpoError(f"question_type must be one of {', '.join(QUESTION_TYPES)}, got {question_type!r}")
+    keep = {"mixed": lambda r: True, "multi": lambda r: r.is_multi_answer, "single": lambda r: not r.is_multi_answer}
+    return [r for r in records if keep[question_type](r)]
+
+
+def load_train_dataset(
+    path: str | os.PathLike,
+    *,
+    fmt: str = "auto",
+    video_root: str | os.PathLike | None = None,
+    question_type: str = "mixed",
+    max_samples: int | None = None,
+    seed: int = 42,
+    template: str = TRAIN_TEMPLATE,
+    system_prompt: str | None = None,
+    require_video: bool = True,
+):
+    """Read a records/unified file into a `datasets.Dataset` of prompt rows.
+
+    Every record's video must exist under `video_root` (checked up front, so a bad path fails before the
+    model loads, naming the file, record and field); `require_video=False` allows text-only records.
+    `max_samples` shuffles with `seed` and keeps that many (the released script samples 2,000 with seed 42).
+    """
+    from datasets import Dataset
+
+    file = str(path)
+    records = select_records(read_records(path, fmt).records, question_type)
+    if not records:
+        raise TwgrpoError(f"{file}: no {question_type} records to train on")
+    rows = []
+    for index, record in enumerate(records):
+        video = None
+        if record.video:
+            video = resolve_video(record.video, video_root)
+            if not Path(video).exists():
+                raise RecordError(f"video not found: {video}", file=file, index=index, record_id=record.id,
+                                  field="video")
+        elif require_video:
+            raise RecordError("no video (set require_video=false for text-only training)", file=file, index=index,
+                              record_id=record.id, field="video")
+        rows.append(record_to_prompt_row(record, template=template, system_prompt=system_prompt, video=video))
+    dataset = Dataset.from_list(rows)
+    if max_samples is not None and max_samples < len(dataset):
+        dataset = dataset.shuffle(seed=seed).select(range(max_samples))
+    return dataset

@@ -1,0 +1,89 @@
+"""Training curves from a run's metrics JSONL, as in the paper's Figure 3 (reward std and completion length).
+
+Several runs can be overlaid (e.g. TW-GRPO vs GRPO); each is labelled by its folder name.
+
+Example:
+    >>> plot_training_curves(["runs/twgrpo", "runs/grpo"], "curves.png", smooth=10)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+from twgrpo_data.errors import TwgrpoError
+from twgrpo_data.formats import atomic_path
+
+DEFAULT_METRICS_FILE = "metrics.jsonl"
+# (metric key in the JSONL, panel title); the first two are the paper's Figure 3.
+PANELS = [
+    ("reward_std", "reward std"),
+    ("completions/mean_length", "completion length (tokens)"),
+    ("reward", "reward mean"),
+    ("soft_accuracy", "soft accuracy"),
+]
+
+
+def metrics_path(run: str | os.PathLike) -> Path:
+    """The metrics JSONL of a run folder (or the file itself when a file is given)."""
+    p = Path(run)
+    return p / DEFAULT_METRICS_FILE if p.is_dir() else p
+
+
+def read_metrics(run: str | os.PathLike) -> list[dict]:
+    """Training-step rows (those with a `step`, without eval keys) of a run's metrics JSONL, in step order."""
+    from twgrpo_eval.rescore import read_jsonl
+
+    path = metrics_path(run)
+    if not path.is_file():
+        raise TwgrpoError(f"{path}: no metrics file (is this a `twgrpo train` output folder?)")
+    rows = [r for r in read_jsonl(path) if "step" in r and not any(key.startswith("eval_") for key in r)]
+    return sorted(rows, key=lambda r: r["step"])
+
+
+def _moving_average(values: list[float], window: int) -> list[float]:
+    out, total, kept = [], 0.0, []
+    for v in values:
+        kept.append(v)
+        total += v
+        if len(kept) > window:
+            total -= kept.pop(0)
+        out.append(total / len(kept))
+    return out
+
+
+def plot_training_curves(runs: Iterable[str | os.PathLike], out: str | os.PathLike, smooth: int = 1) -> Path:
+    """Draw reward std, completion length, reward and soft accuracy over steps for each run into a PNG.
+
+    `smooth` > 1 draws a trailing moving average over that many steps. Panels whose metric no run logged are
+    left out. Returns the written path.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    series = {Path(run).name if Path(run).is_dir() else Path(run).parent.name: read_metrics(run) for run in runs}
+    panels = [(key, title) for key, title in PANELS if any(key in r for rows in series.values() for r in rows)]
+    if not panels:
+        raise TwgrpoError("no plottable metrics (reward_std, completion length, …) in the given runs")
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
+    for ax, (key, title) in zip(axes[0], panels):
+        for label, rows in series.items():
+            points = [(r["step"], r[key]) for r in rows if r.get(key) is not None]
+            if points:
+                steps, values = zip(*points)
+                ax.plot(steps, _moving_average(list(values), max(smooth, 1)), label=label)
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize="small")
+    fig.tight_layout()
+    out = Path(out)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
+    return out

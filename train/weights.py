@@ -1,0 +1,209 @@
+"""TW-GRPO token weights: how much each completion position matters, from the group's next-token distributions.
+
+For one prompt with a group of G completions and a completion position t, let p_i be completion i's
+next-token distribution at t (temperature-scaled softmax over the whole vocabulary V). A completion that has
+already finished at t contributes the uniform distribution u = 1/V instead (as the released TW-GRPO code does).
+
+Divergence d_t (one number per prompt and position):
+- ``"kl"`` (default): the exact group-mean KL to the mixture, d_t = (1/G) Σ_i KL(p_i ‖ m) with
+  m = (1/G) Σ_i p_i (the generalised Jensen–Shannon divergence, 0 ≤ d_t ≤ log G);
+- ``"reference"``: the released code's estimator, d_t = (1/G) Σ_i Σ_v [e^δ − δ − 1] with
+  δ = clamp(mean_j log p_j(v) − log p_i(v), −11, 11) summed uniformly over the vocabulary (an
+  Itakura–Saito-like quantity, not a KL).
+
+Weights: d is min-max normalised over the positions where at least one completion of the group is still
+active, n_t = (d_t − min d) / (max d − min d + 1e-8), then mapped with ``"reference"``: w_t = 1 + (α − 1)·n_t
+(the released code: w ∈ [1, α]) or ``"paper"``: w_t = (1 + α)·n_t. The weight is shared by the G completions
+at that position and multiplied by each completion's mask (0 after its end). A group whose divergence is
+flat (a single valid position, or all equal within 1e-6 + 1e-5·|max|) has no preferred position and gets
+weight 1 everywhere. ``alpha`` 0 or None disables weighting (all ones): plain token-level GRPO.
+
+Unlike the released code, weights are always computed without gradient (they are a fixed re-weighting of
+the policy-gradient terms, not something the optimiser may change).
+
+`token_weights_from_logits` takes the (B·G, L, V) logits; `token_weights_from_hidden` computes the same
+result from hidden states and the LM head in chunks of positions, so only a (G, chunk, V) slice of logits
+ever exists.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Literal
+
+import torch
+
+Divergence = Literal["kl", "reference"]
+Mapping = Literal["reference", "paper"]
+
+DIVERGENCES = ("kl", "reference")
+MAPPINGS = ("reference", "paper")
+# The released code clamps per-entry log-ratios at ±11 before exponentiating.
+REFERENCE_CLAMP = 11.0
+_NORM_EPS = 1e-8
+_FLAT_ATOL, _FLAT_RTOL = 1e-6, 1e-5
+
+
+def _check(completion_mask: torch.Tensor, group_size: int, divergence: str, mapping: str) -> None:
+    if group_size < 1 or completion_mask.shape[0] % group_size:
+        raise ValueError(f"batch of {completion_mask.shape[0]} rows is not a whole number of groups of {group_size}")
+    if divergence not in DIVERGENCES:
+        raise ValueError(f"divergence must be one of {DIVERGENCES}, got {divergence!r}")
+    if mapping not in MAPPINGS:
+        raise ValueError(f"mapping must be one of {MAPPINGS}, got {mapping!r}")
+
+
+def _group_divergence(
+    logits: torch.Tensor, active: torch.Tensor, divergence: Divergence, temperature: float,
+    lp_out: torch.Tensor | None = None, scratch: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """(C,) divergence of one group from its (G, C, V) logits; finished rows (`~active`) count as uniform.
+
+    `lp_out` and `scratch` are optional (G, C, V) fp32 buffers to reuse (the chunked path recycles two per
+    group instead of allocating new ones per chunk); `scratch` may be `logits` itself, which is then overwritten.
+    """
+    group, vocab = logits.shape[0], logits.shape[-1]
+    scaled = logits.float() if temperature == 1.0 else logits.float() / temperature
+    lp = torch.log_softmax(scaled, dim=-1, out=lp_out)
+    lp.masked_fill_(~active.unsqueeze(-1), -math.log(vocab))
+    if divergence == "kl":
+        log_mix = torch.logsumexp(lp, dim=0) - math.log(group)          # log m, (C, V)
+        p = torch.exp(lp, out=scratch)
+        return lp.sub_(log_mix).mul_(p).sum(-1).mean(0)                 # (1/G) Σ_i Σ_v p_i (log p_i − log m)
+    mean_lp = lp.mean(0)
+    delta = lp.neg_().add_(mean_lp).clamp_(-REFERENCE_CLAMP, REFERENCE_CLAMP)   # mean log p − log p_i
+    return torch.exp(delta, out=scratch).sub_(delta).sub_(1.0).sum(-1).mean(0)
+
+
+def _weights_from_divergence(
+    div: torch.Tensor, completion_mask: torch.Tensor, group_size: int, alpha: float, mapping: Mapping
+) -> torch.Tensor:
+    """(B, L) divergences → (B·G, L) weights (min-max over each group's valid positions, mapped, masked)."""
+    mask = completion_mask.bool()
+    valid = mask.view(-1, group_size, mask.shape[-1]).any(dim=1)                       # (B, L)
+    d_max = div.masked_fill(~valid, -math.inf).amax(dim=1, keepdim=True)
+    d_min = div.masked_fill(~valid, math.inf).amin(dim=1, keepdim=True)
+    spread = d_max - d_min
+    flat = ~(spread > _FLAT_ATOL + _FLAT_RTOL * d_max.abs())                             # also catches no valid position
+    norm = ((div - d_min) / (spread + _NORM_EPS)).clamp(0.0, 1.0)
+    w = 1.0 + (alpha - 1.0) * norm if mapping == "reference" else (1.0 + alpha) * norm
+    w = torch.where(flat | ~valid, torch.ones_like(w), w)
+    return w.repeat_interleave(group_size, dim=0) * mask
+
+
+def _group_lengths(completion_mask: torch.Tensor, group_size: int) -> list[int]:
+    """Per group, one past the last position where any completion is active (0 for an empty group)."""
+    valid = completion_mask.bool().view(-1, group_size, completion_mask.shape[-1]).any(dim=1)
+    positions = torch.arange(1, valid.shape[1] + 1, device=valid.device)
+    return (valid * positions).amax(dim=1).tolist()
+
+
+@torch.no_grad()
+def token_weights_from_logits(
+    logits: torch.Tensor,
+    completion_mask: torch.Tensor,
+    group_size: int,
+    alpha: float | None,
+    divergence: Divergence = "kl",
+    mapping: Mapping = "reference",
+    temperature: float = 1.0,
+) -> torch.Tensor:
+    """TW-GRPO weights (B·G, L) from next-token logits (B·G, L, V) of B groups of `group_size` completions.
+
+    `logits[r, t]` is the distribution from which completion token t of row r was sampled; rows are in group
+    order (the G completions of a prompt are consecutive), `completion_mask` (B·G, L) is 1 on completion
+    tokens. See the module docstring for the formulas. The result is detached and 0 where the mask is 0.
+
+    Example:
+        >>> logits = torch.randn(4, 6, 50); mask = torch.ones(4, 6, dtype=torch.long)
+        >>> w = token_weights_from_logits(logits, mask, group_size=2, alpha=1.7)
+        >>> w.shape, bool(((w >= 1) & (w <= 1.7)).all())
+        (torch.Size([4, 6]), True)
+    """
+    _check(completion_mask, group_size, divergence, mapping)
+    if not alpha:
+        return completion_mask.float()
+    mask = completion_mask.bool()
+    div = torch.zeros(mask.shape[0] // group_size, mask.shape[1], device=logits.device)
+    for b, length in enumerate(_group_lengths(completion_mask, group_size)):
+        rows = slice(b * group_size, (b + 1) * group_size)
+        div[b, :length] = _group_divergence(logits[rows, :length], mask[rows, :length], divergence, temperature)
+    return _weights_from_divergence(div, completion_mask, group_size, alpha, mapping)
+
+
+@torch.no_grad()
+def token_weights_from_hidden(
+    hidden: torch.Tensor,
+    lm_head: torch.nn.Module | Callable[[torch.Tensor], torch.Tensor] | torch.Tensor,
+    completion_mask: torch.Tensor,
+    group_size: int,
+    alpha: float | None,
+    chunk_size: int = 32,
+    divergence: Divergence = "kl",
+    mapping: Mapping = "reference",
+    temperature: float = 1.0,
+) -> torch.Tensor:
+    """`token_weights_from_logits(lm_head(hidden), …)` computed `chunk_size` positions at a time.
+
+    `hidden` (B·G, L, H) are the final hidden states at the positions whose outputs predict the completion
+    tokens; `lm_head` is the output layer (a module, so DeepSpeed ZeRO-3 hooks gather its weight, or any
+    callable, or a (V, H) weight matrix). With a weight matrix, two (G, chunk_size, V) fp32 buffers are
+    recycled for every chunk, instead of several (B·G, L, V) tensors on the from-logits path; positions after
+    a group's last active token are skipped.
+
+    Example:
+        >>> head = torch.nn.Linear(8, 50, bias=False); h = torch.randn(4, 6, 8)
+        >>> mask = torch.ones(4, 6, dtype=torch.long)
+        >>> a = token_weights_from_hidden(h, head, mask, group_size=2, alpha=1.7, chunk_size=4)
+        >>> b = token_weights_from_logits(head(h), mask, group_size=2, alpha=1.7)
+        >>> bool(torch.allclose(a, b, atol=1e-5))
+        True
+    """
+    _check(completion_mask, group_size, divergence, mapping)
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be ≥ 1, got {chunk_size}")
+    if not alpha:
+        return completion_mask.float()
+    mask = completion_mask.bool()
+    div = torch.zeros(mask.shape[0] // group_size, mask.shape[1], device=hidden.device)
+    buffers: tuple[torch.Tensor, torch.Tensor] | None = None
+    for b, length in enumerate(_group_lengths(completion_mask, group_size)):
+        rows = slice(b * group_size, (b + 1) * group_size)
+        for start in range(0, length, chunk_size):
+            cols = slice(start, min(start + chunk_size, length))
+            h = hidden[rows, cols]
+            if isinstance(lm_head, torch.Tensor):
+                if buffers is None:  # two flat fp32 buffers, recycled for every chunk of every group
+                    size = group_size * min(chunk_size, hidden.shape[1]) * lm_head.shape[0]
+                    buffers = tuple(torch.empty(size, dtype=torch.float32, device=hidden.device) for _ in range(2))
+                shape = (h.shape[0], h.shape[1], lm_head.shape[0])
+                logits_buf, lp_buf = (buf[: math.prod(shape)].view(shape) for buf in buffers)
+                # a 2-D GEMM on the (copied, contiguous) chunk is markedly faster than a batched one on the view
+                flat_out = logits_buf.view(-1, shape[-1]) if lm_head.dtype == torch.float32 else None
+                logits = torch.mm(h.reshape(-1, h.shape[-1]).to(lm_head.dtype), lm_head.T, out=flat_out).view(shape)
+                div[b, cols] = _group_divergence(logits, mask[rows, cols], divergence, temperature, lp_out=lp_buf,
+                                                 scratch=logits_buf)
+            else:
+                logits = lm_head(h)
+                scratch = logits if logits.dtype == torch.float32 and logits.is_contiguous() else None
+                div[b, cols] = _group_divergence(logits, mask[rows, cols], divergence, temperature, scratch=scratch)
+    return _weights_from_divergence(div, completion_mask, group_size, alpha, mapping)
+
+
+def weight_stats(weights: torch.Tensor, completion_mask: torch.Tensor) -> dict[str, float]:
+    """Summary of token weights over completion tokens: mean, max and normalised entropy.
+
+    Entropy is per completion, of its weights normalised to sum 1 over its tokens, divided by log(#tokens)
+    (1 = uniform weighting, lower = concentrated on fewer tokens), averaged over completions with ≥ 2 tokens.
+    """
+    mask = completion_mask.bool()
+    if not mask.any():
+        return {"mean": float("nan"), "max": float("nan"), "entropy": float("nan")}
+    values = weights[mask].float()
+    w = weights.float() * mask
+    q = w / w.sum(-1, keepdim=True).clamp_min(1e-12)
+    ent = -(q * q.clamp_min(1e-30).log()).sum(-1)
+    n = mask.sum(-1)
+    rows = n >= 2
+    entropy = (ent[rows] / n[rows].float().log()).mean().item() if rows.any() else float("nan")
+    return {"mean": values.mean().item(), "max": values.max().item(), "entropy": entropy}
