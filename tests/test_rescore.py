@@ -83,5 +83,5 @@ def test_cli_rescore_bad_log_is_one_line_error(tmp_path):
     bad.write_text('{"model_output": "x", "ground_truth": "<answer>A</answer>"}\nnot json\n')
     out = subprocess.run(TWGRPO + ["eval", "rescore", str(bad)], capture_output=True, text=True)
     assert out.returncode == 1
-    assert out.stderr.strip().count("\n") == 0 and "line 2: invalid JSON" in out.stderr
+    assert out.stderr.strip().count("\n") == 0 and "invalid JSON on line 2" in out.stderr
     assert "Traceback" not in out.stderr

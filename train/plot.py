@@ -33,7 +33,7 @@ def metrics_path(run: str | os.PathLike) -> Path:
 
 def read_metrics(run: str | os.PathLike) -> list[dict]:
     """Training-step rows (those with a `step`, without eval keys) of a run's metrics JSONL, in step order."""
-    from twgrpo_eval.rescore import read_jsonl
+    from twgrpo_data.formats import read_jsonl
 
     path = metrics_path(run)
     if not path.is_file():

@@ -260,6 +260,19 @@ def _first_object(p: Path) -> dict | None:
     return None
 
 
+def _json_lines(text: str, p: Path) -> list[tuple[int, Any]]:
+    """(line number, value) of each non-blank line; a bad line is an error naming the file and line."""
+    out = []
+    for lineno, line in enumerate(text.split("\n"), start=1):  # not splitlines(): U+2028 is data
+        if not line.strip():
+            continue
+        try:
+            out.append((lineno, json.loads(line)))
+        except json.JSONDecodeError as exc:
+            raise InputFormatError(f"{p}: invalid JSON on line {lineno}: {exc.msg}") from None
+    return out
+
+
 def read_json_objects(p: Path) -> list[Any]:
     """A JSON list, or JSON Lines (one object per line; `.jsonl` or a list that does not parse whole)."""
     text = p.read_text(encoding="utf-8")
@@ -275,15 +288,21 @@ def read_json_objects(p: Path) -> list[Any]:
             if not isinstance(data, list):
                 raise InputFormatError(f"{p}: expected a JSON list of records, got {type(data).__name__}")
             return data
-    out = []
-    for lineno, line in enumerate(text.split("\n"), start=1):  # not splitlines(): U+2028 is data
-        if not line.strip():
-            continue
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise InputFormatError(f"{p}: invalid JSON on line {lineno}: {exc.msg}") from None
-    return out
+    return [value for _, value in _json_lines(text, p)]
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The JSON objects of a JSON Lines file (eval logs, samples, metrics; any suffix, TW-GRPO names its
+    logs *.json); errors name the file and line."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputFormatError(f"{p}: no such file")
+    rows = []
+    for lineno, value in _json_lines(p.read_text(encoding="utf-8"), p):
+        if not isinstance(value, dict):
+            raise InputFormatError(f"{p}: line {lineno}: expected a JSON object")
+        rows.append(value)
+    return rows
 
 
 def read_dataset(path: str | os.PathLike, fmt: str = "auto", *, source: str | None = None,

@@ -1,0 +1,103 @@
+"""`openai` backend: any OpenAI-compatible chat server (`vllm serve MODEL`, …) through the `openai` client.
+
+The sampled frames travel as one video content part — a `video_url` with a `data:video/jpeg;base64,` URL
+holding the JPEG frames separated by commas, which vLLM's server decodes into a single video — with
+`media_io_kwargs.video` telling it the frame count (so none are dropped) and the real sampling rate, and
+`mm_processor_kwargs` the run's pixel bounds. (lmms-eval's chat path sends frames as separate images, so
+Qwen2.5-VL loses its video processing.) Requests run `concurrency` at a time; the client retries connection
+errors, 408/409/429 and 5xx answers with exponential backoff (`max_retries`) and gives up after `timeout`
+seconds per attempt; a request that still fails becomes that item's error.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Sequence
+
+from twgrpo_data.errors import require
+
+from .base import Backend, Generation, PixelBudget, Request, SamplingSettings, one_line, request_seed
+
+
+def video_url_part(frames, quality: int = 95) -> dict[str, Any]:
+    """A `video_url` content part whose data URL holds the frames (uint8 T×H×W×3) as base64 JPEGs."""
+    from PIL import Image
+
+    encoded = []
+    for frame in frames:
+        buf = io.BytesIO()
+        Image.fromarray(frame).save(buf, format="JPEG", quality=quality)
+        encoded.append(base64.b64encode(buf.getvalue()).decode("ascii"))
+    return {"type": "video_url", "video_url": {"url": "data:video/jpeg;base64," + ",".join(encoded)}}
+
+
+class OpenAIBackend(Backend):
+    """Chat completions against an OpenAI-compatible server.
+
+    Example:
+        >>> backend = OpenAIBackend("Qwen/Qwen2.5-VL-7B-Instruct", SamplingSettings(),
+        ...                         PixelBudget(128 * 28 * 28, 196 * 28 * 28),
+        ...                         api_base="http://127.0.0.1:8000/v1")   # doctest: +SKIP
+    """
+
+    name = "openai"
+
+    def __init__(self, model: str, sampling: SamplingSettings, pixels: PixelBudget, *,
+                 api_base: str = "http://127.0.0.1:8000/v1", api_key: str | None = None, concurrency: int = 8,
+                 timeout: float = 600.0, max_retries: int = 5, jpeg_quality: int = 95, **extra_body: Any) -> None:
+        super().__init__(model, sampling, pixels)
+        openai = require("openai", "eval")
+        self.api_base = api_base
+        self.concurrency = max(1, concurrency)
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.jpeg_quality = jpeg_quality
+        self.extra_body = extra_body
+        # "EMPTY" is what vLLM's server accepts when it was started without --api-key.
+        key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
+        self.client = openai.OpenAI(base_url=api_base, api_key=key, timeout=timeout, max_retries=max_retries)
+        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="twgrpo-openai")
+
+    def request_body(self, request: Request) -> dict[str, Any]:
+        """The keyword arguments of `client.chat.completions.create` for one request."""
+        s = self.sampling
+        extra: dict[str, Any] = {}
+        video_part = None
+        if request.video is not None:
+            video_part = video_url_part(request.video.frames, self.jpeg_quality)
+            extra["media_io_kwargs"] = {"video": {"num_frames": int(request.video.frames.shape[0]),
+                                                  "fps": float(request.video.fps)}}
+            extra["mm_processor_kwargs"] = {"min_pixels": self.pixels.min_pixels, "max_pixels": self.pixels.max_pixels}
+        extra.update(self.extra_body)
+        body: dict[str, Any] = {"model": self.model, "messages": request.prompt.messages(video_part),
+                                "temperature": s.temperature, "top_p": s.top_p, "max_tokens": s.max_new_tokens,
+                                "seed": request_seed(s.seed, request.id)}
+        if extra:
+            body["extra_body"] = extra
+        return body
+
+    def _one(self, request: Request) -> Generation:
+        try:
+            resp = self.client.chat.completions.create(**self.request_body(request))
+        except Exception as exc:  # noqa: BLE001 — after the client's own retries: this item's error
+            return Generation(error=one_line(exc))
+        text = resp.choices[0].message.content if resp.choices else None
+        if text is None:
+            return Generation(error="server returned no message content")
+        usage = {"prompt_tokens": resp.usage.prompt_tokens, "completion_tokens": resp.usage.completion_tokens} \
+            if resp.usage else {}
+        return Generation(text=text, usage=usage)
+
+    def _generate(self, requests: Sequence[Request]) -> list[Generation]:
+        return list(self._pool.map(self._one, requests))
+
+    def describe(self) -> dict[str, Any]:
+        return {"api_base": self.api_base, "concurrency": self.concurrency, "timeout": self.timeout,
+                "max_retries": self.max_retries, "jpeg_quality": self.jpeg_quality, "extra_body": self.extra_body}
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.client.close()

@@ -1,0 +1,207 @@
+"""`vllm` backend: offline `vllm.LLM`, one batched `generate` call per batch of requests.
+
+Each request is a `vllm.inputs.TextPrompt`: the prompt rendered by the model's own chat template, and
+`multi_modal_data={"video": [(frames, metadata)]}` — decoded uint8 frames (T, H, W, 3) plus HF
+`VideoMetadata` fields carrying the real sampling rate, which vLLM ≥ 0.11 requires for Qwen2.5-VL and turns
+into `second_per_grid_ts` (`do_sample_frames=False`: the frames are the sample). The run's pixel bounds go
+to the engine as `mm_processor_kwargs`, so vLLM's memory profiling and its processor use them too.
+`limit_mm_per_prompt={"video": 1, "image": 0}`: one video per prompt, never frames as separate images.
+
+Data parallelism: `LLM(data_parallel_size>1)` is not supported in one process, so `data_parallel_size=N`
+starts N engine processes (each on its own `tensor_parallel_size` GPUs) and splits every batch among them.
+vLLM is imported only when this backend is built.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing as mp
+import os
+from typing import Any, Sequence
+
+from twgrpo_data.errors import require
+
+from .base import (
+    Backend,
+    Generation,
+    PixelBudget,
+    Request,
+    SamplingSettings,
+    one_line,
+    request_seed,
+    video_metadata,
+)
+
+
+def vllm_prompt(request: Request, chat_text: str) -> dict[str, Any]:
+    """The `vllm.inputs.TextPrompt` dict for one request, given its chat-template rendering."""
+    prompt: dict[str, Any] = {"prompt": chat_text}
+    if request.video is not None:
+        prompt["multi_modal_data"] = {"video": [(request.video.frames, video_metadata(request.video))]}
+    return prompt
+
+
+def sampling_kwargs(sampling: SamplingSettings, item_id: str) -> dict[str, Any]:
+    """`vllm.SamplingParams` arguments for one item (its own seed, so batching does not change its sample)."""
+    return {"temperature": sampling.temperature, "top_p": sampling.top_p, "max_tokens": sampling.max_new_tokens,
+            "seed": request_seed(sampling.seed, item_id)}
+
+
+def engine_kwargs(model: str, pixels: PixelBudget, multimodal: bool, *, seed: int, tensor_parallel_size: int = 1,
+                  max_model_len: int | None = None, gpu_memory_utilization: float | None = None,
+                  dtype: str = "auto", **extra: Any) -> dict[str, Any]:
+    """Arguments for `vllm.LLM`; `extra` (from `--backend-arg`) overrides the rest."""
+    kwargs: dict[str, Any] = {"model": model, "tensor_parallel_size": tensor_parallel_size, "dtype": dtype,
+                              "seed": seed}
+    if max_model_len is not None:
+        kwargs["max_model_len"] = max_model_len
+    if gpu_memory_utilization is not None:
+        kwargs["gpu_memory_utilization"] = gpu_memory_utilization
+    if multimodal:
+        kwargs["limit_mm_per_prompt"] = {"video": 1, "image": 0}
+        kwargs["mm_processor_kwargs"] = {"min_pixels": pixels.min_pixels, "max_pixels": pixels.max_pixels}
+    kwargs.update(extra)
+    return kwargs
+
+
+def _run_engine(llm, prompts: list[dict[str, Any]], params: list[dict[str, Any]]) -> list[tuple[str, dict[str, int]]]:
+    from vllm import SamplingParams
+
+    outputs = llm.generate(prompts, [SamplingParams(**p) for p in params], use_tqdm=False)
+    return [(o.outputs[0].text, {"prompt_tokens": len(o.prompt_token_ids or []),
+                                 "completion_tokens": len(o.outputs[0].token_ids)}) for o in outputs]
+
+
+def _engine_process(conn, engine_args: dict[str, Any], devices: str | None) -> None:
+    """One data-parallel rank: its own engine on its own devices, serving batches over a pipe."""
+    if devices is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = devices
+    from vllm import LLM
+
+    try:
+        llm = LLM(**engine_args)
+    except Exception as exc:  # noqa: BLE001 — reported to the parent, which fails the run
+        conn.send(("error", one_line(exc)))
+        return
+    conn.send(("ready", None))
+    while True:
+        try:
+            msg = conn.recv()
+        except EOFError:  # the parent died without saying goodbye
+            msg = None
+        if msg is None:
+            break
+        try:
+            conn.send(("ok", _run_engine(llm, *msg)))
+        except Exception as exc:  # noqa: BLE001 — the parent retries the chunk item by item
+            conn.send(("error", one_line(exc)))
+    # Dropping the engine runs vLLM's finalizers, which stop its engine-core process; otherwise this process
+    # would wait for that child at exit.
+    del llm
+    gc.collect()
+
+
+class VLLMBackend(Backend):
+    """Offline vLLM generation.
+
+    Example:
+        >>> backend = VLLMBackend("Qwen/Qwen2.5-VL-7B-Instruct", SamplingSettings(),
+        ...                       PixelBudget(128 * 28 * 28, 196 * 28 * 28), max_model_len=8192)  # doctest: +SKIP
+    """
+
+    name = "vllm"
+
+    def __init__(self, model: str, sampling: SamplingSettings, pixels: PixelBudget, *, tensor_parallel_size: int = 1,
+                 data_parallel_size: int = 1, max_model_len: int | None = None,
+                 gpu_memory_utilization: float | None = None, dtype: str = "auto", **extra: Any) -> None:
+        super().__init__(model, sampling, pixels)
+        vllm = require("vllm", "vllm")
+        from transformers import AutoConfig, AutoProcessor
+
+        self.vllm_version = vllm.__version__
+        self.multimodal = getattr(AutoConfig.from_pretrained(model), "vision_config", None) is not None
+        # The model's own processor renders the chat template (for a text-only model it is the tokenizer).
+        self.processor = AutoProcessor.from_pretrained(model)
+        self.engine_args = engine_kwargs(model, pixels, self.multimodal, seed=sampling.seed,
+                                         tensor_parallel_size=tensor_parallel_size, max_model_len=max_model_len,
+                                         gpu_memory_utilization=gpu_memory_utilization, dtype=dtype, **extra)
+        self.data_parallel_size = data_parallel_size
+        self._llm = None
+        self._ranks: list[tuple[Any, Any]] = []
+        if data_parallel_size <= 1:
+            self._llm = vllm.LLM(**self.engine_args)
+        else:
+            self._start_ranks(data_parallel_size, tensor_parallel_size)
+
+    def _start_ranks(self, dp: int, tp: int) -> None:
+        ctx = mp.get_context("spawn")
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        gpus = visible.split(",") if visible else None
+        for rank in range(dp):
+            devices = ",".join(gpus[rank * tp:(rank + 1) * tp]) if gpus else (
+                ",".join(str(i) for i in range(rank * tp, (rank + 1) * tp)) if _has_cuda() else None)
+            parent, child = ctx.Pipe()
+            # not a daemon: vLLM starts processes of its own; a rank exits when its pipe closes
+            proc = ctx.Process(target=_engine_process, args=(child, self.engine_args, devices))
+            proc.start()
+            self._ranks.append((parent, proc))
+        for rank, (conn, _) in enumerate(self._ranks):
+            status, detail = conn.recv()
+            if status != "ready":
+                self.close()
+                raise RuntimeError(f"vLLM data-parallel rank {rank} failed to start: {detail}")
+
+    def render(self, request: Request) -> str:
+        """The request's prompt text from the model's chat template."""
+        return self.processor.apply_chat_template(request.prompt.messages(), tokenize=False,
+                                                  add_generation_prompt=True)
+
+    def _generate(self, requests: Sequence[Request]) -> list[Generation]:
+        prompts = [vllm_prompt(r, self.render(r)) for r in requests]
+        params = [sampling_kwargs(self.sampling, r.id) for r in requests]
+        if self._llm is not None:
+            results = _run_engine(self._llm, prompts, params)
+        else:
+            results = self._generate_parallel(prompts, params)
+        return [Generation(text=text, usage=usage) for text, usage in results]
+
+    def _generate_parallel(self, prompts: list[dict[str, Any]], params: list[dict[str, Any]]):
+        n = len(self._ranks)
+        bounds = [len(prompts) * k // n for k in range(n + 1)]
+        busy = []
+        for k, (conn, _) in enumerate(self._ranks):
+            if bounds[k] < bounds[k + 1]:
+                conn.send((prompts[bounds[k]:bounds[k + 1]], params[bounds[k]:bounds[k + 1]]))
+                busy.append(conn)
+        results, failure = [], None
+        for conn in busy:  # collect every reply, even after a failure, so the pipes stay in step
+            status, payload = conn.recv()
+            if status == "ok":
+                results.extend(payload)
+            else:
+                failure = payload
+        if failure is not None:
+            raise RuntimeError(failure)
+        return results
+
+    def describe(self) -> dict[str, Any]:
+        return {"vllm": self.vllm_version, "engine_args": {k: v for k, v in self.engine_args.items() if k != "model"},
+                "data_parallel_size": self.data_parallel_size, "multimodal": self.multimodal}
+
+    def close(self) -> None:
+        for conn, proc in self._ranks:
+            try:
+                conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+            proc.join(timeout=30)
+            if proc.is_alive():
+                proc.terminate()
+        self._ranks = []
+        self._llm = None
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()

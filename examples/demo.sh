@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# `make demo`: the main job on bundled sample data — Question-Answer Inversion of 200 real NExT-GQA val
+# questions, then validation, statistics and a Hub dry run of the result. Outputs go to build/demo/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+twgrpo=".venv/bin/twgrpo"
+out=build/demo
+mkdir -p "$out"
+
+echo "== 1. Question-Answer Inversion (examples/nextgqa_val_sample.json, seed 0)"
+$twgrpo qai convert examples/nextgqa_val_sample.json -o "$out/nextgqa_qai.json" --seed 0 \
+    --report "$out/qai_report.json"
+
+echo "== 2. Validate and summarise the converted set"
+$twgrpo data validate "$out/nextgqa_qai.json"
+$twgrpo data stats "$out/nextgqa_qai.json"
+
+echo "== 3. What the Hub would receive (dry run: parquet + dataset card)"
+$twgrpo publish "$out/nextgqa_qai.json" --repo-id demo/nextgqa-qai --report "$out/qai_report.json" \
+    --split validation --dry-run --out "$out/hub_preview"
+
+if [ -f ../shared/data/logs/twgrpo_mmvu_eval.jsonl ]; then
+    echo "== 4. Re-score TW-GRPO's own MMVU log (the paper reports 65.8)"
+    $twgrpo eval rescore ../shared/data/logs/twgrpo_mmvu_eval.jsonl
+fi
+echo "demo outputs: $out"
