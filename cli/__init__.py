@@ -1,0 +1,1 @@
+"""twgrpo_cli — the `twgrpo` command (typer + rich). Thin: it parses, calls the libraries and renders."""

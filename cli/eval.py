@@ -157,8 +157,14 @@ def _print_results(results: dict[str, Any], out: Path) -> None:
     if "accuracy" not in results:
         console.print(f"no samples in {out}")
         return
-    table = Table(title=f"{run.get('bench')} · {Path(str(run.get('model'))).name} · prompt {run.get('prompt')} · "
-                        f"parser {run.get('parser')}  (×100, 95% bootstrap CI)")
+    status = "complete" if run.get("complete") else "[yellow]incomplete[/]"
+    _print_metrics(f"{run.get('bench')} · {Path(str(run.get('model'))).name} · prompt {run.get('prompt')} · "
+                   f"parser {run.get('parser')}", results, f"{status} · run folder: [bold]{out}[/]")
+
+
+def _print_metrics(title: str, results: dict[str, Any], note: str) -> None:
+    """One table of a summary (overall, single/multi, per category) and a line of the rest."""
+    table = Table(title=f"{title}  (×100, 95% bootstrap CI)")
     for col in ("", "n", "accuracy", "soft accuracy"):
         table.add_column(col, justify="left" if not col else "right")
     blocks = [("all", results), ("single-answer", results["single"]), ("multi-answer", results["multi"])]
@@ -168,9 +174,8 @@ def _print_results(results: dict[str, Any], out: Path) -> None:
             table.add_row(name, str(block["n"]), _pct(block), _pct(block, "soft_accuracy"))
     console.print(table)
     fmt = "–" if results.get("format_rate") is None else f"{results['format_rate']:.1f}%"
-    status = "complete" if run.get("complete") else "[yellow]incomplete[/]"
     console.print(f"failed items: {results['n_failed']} · format: {fmt} · mean output: "
-                  f"{results.get('mean_output_chars')} chars · {status} · run folder: [bold]{out}[/]")
+                  f"{results.get('mean_output_chars')} chars · {note}")
 
 
 def _pct(block: dict, key: str = "accuracy") -> str:
@@ -197,16 +202,9 @@ def rescore(
     if as_json:
         print(json.dumps(summaries[0] if len(summaries) == 1 else {"logs": summaries}, indent=2))
         return
-    table = Table(title="Re-scored logs (×100, 95% bootstrap CI)")
-    for col in ("log", "parser", "n", "dups", "accuracy", "soft accuracy", "single", "multi", "format %",
-                "failed"):
-        table.add_column(col, justify="left" if col in ("log", "parser") else "right")
     for s in summaries:
-        table.add_row(Path(s["file"]).name, s["parser"], str(s["n"]), str(s["duplicates_removed"]),
-                      _pct(s), _pct(s, "soft_accuracy"),
-                      f"{_pct(s['single'])} (n={s['single']['n']})", f"{_pct(s['multi'])} (n={s['multi']['n']})",
-                      "–" if s["format_rate"] is None else f"{s['format_rate']:.1f}", str(s["n_failed"]))
-    console.print(table)
+        _print_metrics(f"{Path(s['file']).name} · parser {s['parser']}", s,
+                       f"{s['lines']} lines, {s['duplicates_removed']} duplicate(s) removed")
 
 
 @app.command("compare")

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from twgrpo_data.errors import InputFormatError, RecordError
-from twgrpo_data.formats import read_jsonl, strip_option_prefix
+from twgrpo_data.benchmarks import categories_of
+from twgrpo_data.formats import guess_source, read_jsonl, strip_option_prefix, unified_to_record
 from twgrpo_data.metrics import ItemScore, score_output, summarize
 
 # Fields of `samples.jsonl` lines (written by the eval runner) that re-scoring reads.
@@ -50,7 +51,16 @@ def log_kind(row: dict[str, Any]) -> str:
                            "or a twgrpo samples.jsonl")
 
 
-def _twgrpo_category(question: dict[str, Any]) -> str | None:
+def _twgrpo_category(question: dict[str, Any], source: str) -> str | None:
+    """The benchmark's own breakdown (e.g. MMVU subject from the video folder) when the log's file name
+    tells the benchmark, else the first category-like key of the logged record."""
+    try:
+        record = unified_to_record(question, 0, source)
+    except RecordError:
+        record = None
+    category = categories_of(record).get("category") if record is not None else None
+    if category:
+        return str(category)
     for key in _CATEGORY_KEYS:
         value = question.get(key)
         if isinstance(value, str) and value:
@@ -67,6 +77,7 @@ def _twgrpo_items(rows: list[dict[str, Any]], path: Path, parser: str) -> tuple[
             key = (q.get("video"), q.get("problem"))
         latest[key] = (i, row)  # a later line for the same problem wins
     items = []
+    source = guess_source(path)
     for i, row in sorted(latest.values(), key=lambda t: t[0]):
         q = row.get("question") if isinstance(row.get("question"), dict) else {}
         for fld in ("model_output", "ground_truth"):
@@ -75,7 +86,7 @@ def _twgrpo_items(rows: list[dict[str, Any]], path: Path, parser: str) -> tuple[
                                   record_id=str(q.get("problem_id")), field=fld)
         options = [strip_option_prefix(o, k) for k, o in enumerate(q.get("options") or [])]
         items.append(score_output(str(q.get("problem_id", i)), row["model_output"], row["ground_truth"],
-                                  parser=parser, options=options, category=_twgrpo_category(q)))
+                                  parser=parser, options=options, category=_twgrpo_category(q, source)))
     return items, len(rows) - len(latest)
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: the main job on bundled sample data — Question-Answer Inversion of 200 real NExT-GQA val
-# questions, then validation, statistics and a Hub dry run of the result. Outputs go to build/demo/.
+# questions, then validation, statistics and a Hub dry run of the result, a re-score of TW-GRPO's MMVU log and
+# a tiny-model evaluation smoke run. Outputs go to build/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 twgrpo=".venv/bin/twgrpo"
@@ -22,5 +23,12 @@ $twgrpo publish "$out/nextgqa_qai.json" --repo-id demo/nextgqa-qai --report "$ou
 if [ -f ../shared/data/logs/twgrpo_mmvu_eval.jsonl ]; then
     echo "== 4. Re-score TW-GRPO's own MMVU log (the paper reports 65.8)"
     $twgrpo eval rescore ../shared/data/logs/twgrpo_mmvu_eval.jsonl
+fi
+if [ -d ../shared/data/videos ]; then
+    echo "== 5. Evaluation smoke run: a tiny random Qwen2.5-VL on 6 questions over the real videos (scores are chance)"
+    $twgrpo dev tiny-model "$out/tiny"
+    $twgrpo eval --bench mmvu --data examples/eval_sample.json --video-root ../shared/data/videos \
+        --model "$out/tiny" --backend transformers --out "$out/eval_run" --frames 4 --max-new-tokens 16 --no-progress
+    $twgrpo eval rescore "$out/eval_run/samples.jsonl"
 fi
 echo "demo outputs: $out"

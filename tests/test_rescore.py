@@ -85,3 +85,11 @@ def test_cli_rescore_bad_log_is_one_line_error(tmp_path):
     assert out.returncode == 1
     assert out.stderr.strip().count("\n") == 0 and "invalid JSON on line 2" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_mmvu_log_is_broken_down_by_subject(shared):
+    s = rescore_log(LOG).summary(n_boot=50)
+    rows = [json.loads(line) for line in LOG.read_text().splitlines()]
+    chemistry = sum("/Chemistry/" in r["question"]["video"] for r in rows)
+    assert s["by_category"]["Chemistry"]["n"] == chemistry > 0
+    assert sum(b["n"] for b in s["by_category"].values()) == 625

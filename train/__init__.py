@@ -1,5 +1,2 @@
-"""twgrpo_train: TW-GRPO on TRL — token weights (`weights`), rewards, training rows, config, trainer, plots.
-
-The maths is importable without TRL: `from twgrpo_train.weights import token_weights_from_hidden`.
-The trainer (`twgrpo_train.trainer.TWGRPOTrainer`, `run_training`) needs the `train` extra.
-"""
+"""twgrpo_train — the slim TW-GRPO trainer: pure token-weight maths (`weights`), rewards (`rewards`), data and
+prompts (`data`), the config dataclass (`config`), the TRL subclass (`trainer`) and training curves (`plot`)."""
