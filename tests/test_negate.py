@@ -142,6 +142,19 @@ def test_negation_keeps_casing_punctuation_and_apostrophes(question, expected, n
     assert negator.negate(question).negated == expected
 
 
+@pytest.mark.parametrize("question,expected", [
+    # STAR templates where the small model tags the verb as an adjective or noun: "did" stays the auxiliary
+    ("Which object did the person open after they opened the door?",
+     "Which object didn't the person open after they opened the door?"),
+    ("Which object did the person close before they sat on the bed?",
+     "Which object didn't the person close before they sat on the bed?"),
+    ("Who did the man hug?", "Who didn't the man hug?"),
+    ("who did the baby look at", "who didn't the baby look at"),
+])
+def test_did_after_a_wh_phrase_or_before_subject_and_verb_is_the_auxiliary(question, expected, negator):
+    assert negator.negate(question).negated == expected
+
+
 def test_modal_without_contraction_takes_a_separate_not(negator):
     assert negator.negate("What may the man do next?").negated == "What may the man not do next?"
 

@@ -371,12 +371,27 @@ class _Edits:
         return out
 
 
-def _is_main_verb(finite, doc) -> bool:
-    """'did'/'has' as the main verb of a subject question ("who did the dishes", "who has the ball")."""
-    if finite.lower_ not in (DO | HAVE) or finite.dep_ != "ROOT":
+def _is_main_verb(finite, doc, start: int) -> bool:
+    """'did'/'has' as the main verb of a subject question ("who did the dishes", "who has the ball").
+
+    Only right after a bare wh-word: after a wh-phrase ("which object did the person open") it is the
+    inverted auxiliary however the parse attaches it. And not when a noun is followed by a base-form verb
+    that the small model mis-tagged ("who did the man hug": "man hug" is subject + verb).
+    """
+    if finite.lower_ not in (DO | HAVE) or finite.dep_ != "ROOT" or finite.i != start + 1:
         return False
     wanted = ("VB",) if finite.lower_ in DO else ("VBN",)
-    return not any(t.tag_ in wanted for t in doc[finite.i + 1:])
+    rest = doc[finite.i + 1:]
+    if any(t.tag_ in wanted for t in rest):
+        return False
+    return not (finite.lower_ in DO and any(
+        prev.tag_ in _NOUN_TAGS and _is_base_verb(tok) for prev, tok in zip(rest, rest[1:])))
+
+
+def _is_base_verb(token) -> bool:
+    from lemminflect import getAllLemmas
+
+    return token.lower_ in getAllLemmas(token.lower_, upos="VERB").get("VERB", ())
 
 
 def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
@@ -436,7 +451,7 @@ def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
 
     if by_word_order:
         wh = doc[start].lower_
-        if wh in ("who", "which") and _is_main_verb(finite, doc):
+        if wh in ("who", "which") and _is_main_verb(finite, doc, start):
             return do_support(finite)
         # "who is standing", "what is the relationship …": the wh-word is the subject or the copula's
         # predicate, so a separate "not" follows the auxiliary
@@ -475,7 +490,7 @@ def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
             return refuse("parse_failed")
     elif wh_end != finite.i - 1:
         return refuse("parse_failed")
-    if aux is not None and not _is_main_verb(finite, doc):
+    if aux is not None and not _is_main_verb(finite, doc, start):
         return negate_aux(inverted=False)
     if finite.i != verb.i:
         return refuse("parse_failed")
