@@ -380,9 +380,16 @@ def run_eval(config: EvalConfig, *, console: Console | None = None, progress: bo
     settings = {**asdict(config), "backend": backend_name, "prompt": style, "parser": parser, "data": data_path,
                 "out": str(out), "model": _model_path(config.model)}
     old = check_resumable(out, settings)
-    out.mkdir(parents=True, exist_ok=True)
     samples_path = out / SAMPLES
-    done = {i for i, row in read_samples(samples_path).items() if row.get("error") is None}
+    previous = read_samples(samples_path)
+    outside = sorted(set(previous) - {r.id for r in records})
+    if outside:
+        # results.json scores the whole samples.jsonl (so that rescore reproduces it): items from a larger
+        # earlier selection would be counted in a smaller one
+        raise TwgrpoError(f"{out}: already holds {len(outside)} answered item(s) outside this selection "
+                          f"(e.g. id {outside[0]!r}); --limit or --data changed: use another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    done = {i for i, row in previous.items() if row.get("error") is None}
     pending = [r for r in records if r.id not in done]
     prompts = {r.id: build_prompt(r, style) for r in pending}
     session = {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "argv": sys.argv,

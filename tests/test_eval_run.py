@@ -128,6 +128,15 @@ def test_resuming_with_another_protocol_is_refused(tmp_path):
     run_with(tmp_path, data, AnswerKey({"q0": "A", "q1": "A"}), max_new_tokens=64, batch_size=1, workers=1)
 
 
+def test_a_larger_limit_continues_but_a_smaller_selection_is_refused(tmp_path):
+    data = write_set(tmp_path / "set.json", text_records(4))
+    key = AnswerKey({f"q{i}": "A" for i in range(4)})
+    assert run_with(tmp_path, data, key, limit=2)["n"] == 2
+    assert run_with(tmp_path, data, key, limit=4)["n"] == 4
+    with pytest.raises(TwgrpoError, match=r"2 answered item\(s\) outside this selection"):
+        run_with(tmp_path, data, key, limit=2)
+
+
 def test_a_dead_backend_stops_the_run_after_three_failed_batches(tmp_path):
     data = write_set(tmp_path / "set.json", text_records(12))
     with pytest.raises(TwgrpoError, match="failed on every item of 3 batches in a row.*connection refused"):

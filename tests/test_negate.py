@@ -183,3 +183,47 @@ def test_about_a_fifth_of_nextgqa_val_are_refused_how_questions(real_questions, 
         assert r.status in STATUSES and (r.status != UNNEGATABLE or r.reason in REFUSALS)
         if r.ok:
             assert r.negated != q and ("n't" in r.negated or " not " in r.negated)
+
+
+@pytest.mark.parametrize("question,contracted,spelled", [
+    # 'has' as the main verb takes do-support wherever it stands; with a participle it stays the auxiliary
+    ("which girl has long hair", "which girl doesn't have long hair", "which girl does not have long hair"),
+    ("what animal has long ears", "what animal doesn't have long ears", "what animal does not have long ears"),
+    ("why the girl has a towel", "why the girl doesn't have a towel", "why the girl does not have a towel"),
+    ("which girl has fallen", "which girl hasn't fallen", "which girl has not fallen"),
+    ("what has the man got in his hand", "what hasn't the man got in his hand", "what has the man not got in his hand"),
+    # a wh-phrase opened by a preposition, and "what else"
+    ("during which part of the video did the man jump", "during which part of the video didn't the man jump",
+     "during which part of the video did the man not jump"),
+    ("with what did the man hit the ball", "with what didn't the man hit the ball",
+     "with what did the man not hit the ball"),
+    ("what else did the boy do", "what else didn't the boy do", "what else did the boy not do"),
+    # "be about to": the wh-word is the infinitive's object, so "not" follows the subject
+    ("what was the lady about to do", "what wasn't the lady about to do", "what was the lady not about to do"),
+    # spelled out, "can" + "not" is written "cannot"
+    ("who can swim", "who can't swim", "who cannot swim"),
+    # the small model reads "the person close" / "the dog bark" as a noun phrase; the verb is still found
+    ("Which object did the person close?", "Which object didn't the person close?",
+     "Which object did the person not close?"),
+    ("why might the dog bark", "why might the dog not bark", "why might the dog not bark"),
+])
+def test_hard_forms_found_in_the_audit(question, contracted, spelled, negator, spelled_out):
+    assert negator.negate(question).negated == contracted
+    assert spelled_out.negate(question).negated == spelled
+
+
+@pytest.mark.parametrize("question,reason", [
+    ("in how many rooms did the man stand", "how_many"),
+    ("By how much did the price go up?", "how_many"),
+    ("at how fast a pace did the man run", "how_question"),
+])
+def test_how_after_a_preposition_is_refused(question, reason, negator):
+    assert (negator.negate(question).status, negator.negate(question).reason) == (UNNEGATABLE, reason)
+
+
+def test_spelled_out_fallback_verb_matches_the_contracted_reading(real_questions, negator, spelled_out):
+    # wherever both modes negate a real question, removing the "not"/"n't" gives back the original
+    for q, short, long in zip(real_questions, negator.negate_many(real_questions),
+                              spelled_out.negate_many(real_questions)):
+        if short.ok and long.ok and long.reason == "auxiliary" and " not " in long.negated:
+            assert long.negated.replace(" not ", " ", 1) == q

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from conftest import REPO, VIDEOS
+from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.video import sample_video
 from twgrpo_train.config import TWGRPOConfig, load_config
 from twgrpo_train.data import load_train_dataset
@@ -128,6 +129,20 @@ def test_smoke_run_writes_metrics_checkpoints_plot_and_resumes(tiny_model_dir, t
     assert [r["step"] for r in map(json.loads, after) if "reward" in r] == [1, 2, 3]
     state = json.loads((tmp_path / "checkpoint-3" / "trainer_state.json").read_text())
     assert state["global_step"] == 3
+
+    # an earlier run is never overwritten, nor resumed with another method
+    with pytest.raises(TwgrpoError, match="holds an earlier run"):
+        run_training(tiny_config(tiny_model_dir, tmp_path, "max_steps=4"))
+    with pytest.raises(TwgrpoError, match=r"alpha: 1\.7 → 1\.2"):
+        run_training(tiny_config(tiny_model_dir, tmp_path, "max_steps=4", "alpha=1.2"), resume=True)
+
+
+def test_metrics_line_torn_by_a_kill_is_dropped_on_resume(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"step": 1, "loss": 0.5}\n{"step": 2, "loss": 0.4}\n{"step": 3, "lo')
+    state = type("State", (), {"is_world_process_zero": True, "global_step": 2})()
+    MetricsJsonlCallback(path).on_train_begin(None, state, None)
+    assert [json.loads(line)["step"] for line in path.read_text().splitlines()] == [1, 2]
 
 
 def test_cli_trains_the_tiny_example_from_another_folder(tmp_path):

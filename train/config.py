@@ -33,6 +33,12 @@ from .weights import DIVERGENCES, MAPPINGS
 
 LOSS_TYPES = ("tw_grpo", "grpo")
 PATCH_PIXELS = 28 * 28
+# Settings that define what a run optimises: resuming with another value would mix two methods in one run.
+# (max_steps, save/logging intervals, batch-size splits and paths to outputs may change between sessions.)
+RESUME_KEYS = ("model", "train_file", "question_type", "prompt_template", "system_prompt", "num_frames",
+               "video_min_pixels", "video_max_pixels", "accuracy_reward", "format_reward", "answer_parser",
+               "loss_type", "alpha", "divergence", "weight_mapping", "num_generations", "temperature",
+               "learning_rate", "beta")
 # Fields holding data paths: relative values are taken relative to the YAML file that sets them.
 _CONFIG_RELATIVE = ("train_file", "video_root")
 

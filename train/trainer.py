@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from trl import GRPOTrainer
 from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.formats import atomic_write_text
 
-from .config import TrainConfigError, TWGRPOConfig
+from .config import RESUME_KEYS, TrainConfigError, TWGRPOConfig
 from .data import load_train_dataset
 from .rewards import answer_metrics, build_reward_funcs
 from .weights import token_weights_from_hidden, weight_stats
@@ -81,8 +82,14 @@ class MetricsJsonlCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         if not state.is_world_process_zero or not self.path.exists():
             return
-        keep = [line for line in self.path.read_text(encoding="utf-8").splitlines()
-                if line.strip() and json.loads(line).get("step", 0) <= state.global_step]
+        keep = []
+        for line in self.path.read_text(encoding="utf-8").split("\n"):
+            try:
+                row = json.loads(line) if line.strip() else None
+            except json.JSONDecodeError:
+                continue  # the last line, torn by a kill
+            if row is not None and row.get("step", 0) <= state.global_step:
+                keep.append(line)
         atomic_write_text(self.path, "".join(line + "\n" for line in keep))
 
     def on_log(self, args, state, control, logs=None, **kwargs):
@@ -93,6 +100,8 @@ class MetricsJsonlCallback(TrainerCallback):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
 
 
 class TWGRPOTrainer(GRPOTrainer):
@@ -306,6 +315,25 @@ class TWGRPOTrainer(GRPOTrainer):
         self._metrics[mode]["tw/weight_entropy"].append(every[:, 3].nanmean().item())
 
 
+def _check_output_dir(out: Path, config: TWGRPOConfig, resume: bool, last_checkpoint) -> None:
+    """A fresh run never overwrites an earlier one; a resumed run must optimise the same thing."""
+    has_checkpoint = out.is_dir() and last_checkpoint(str(out)) is not None
+    if not resume:
+        if has_checkpoint or (out / config.metrics_file).exists():
+            raise TwgrpoError(f"{out}: holds an earlier run; pass --resume to continue it, or give another "
+                              "output_dir=DIR")
+        return
+    if not has_checkpoint:
+        raise TwgrpoError(f"{out}: no checkpoint to resume from")
+    saved = out / "twgrpo_config.json"
+    if saved.is_file():
+        old, new = json.loads(saved.read_text(encoding="utf-8")), json.loads(config.to_json_string())
+        changed = [f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in RESUME_KEYS if k in old and old[k] != new.get(k)]
+        if changed:
+            raise TwgrpoError(f"{out}: resuming with other settings would mix two runs ({'; '.join(changed)}); "
+                              "use another output_dir")
+
+
 def run_training(config: TWGRPOConfig, resume: bool = False) -> Path:
     """Train as configured and return the output folder.
 
@@ -318,8 +346,7 @@ def run_training(config: TWGRPOConfig, resume: bool = False) -> Path:
     from .plot import plot_training_curves
 
     out = Path(config.output_dir)
-    if resume and (not out.is_dir() or get_last_checkpoint(str(out)) is None):
-        raise TwgrpoError(f"{out}: no checkpoint to resume from")
+    _check_output_dir(out, config, resume, get_last_checkpoint)
     dataset = load_train_dataset(
         config.train_file, fmt=config.data_format, video_root=config.video_root, question_type=config.question_type,
         max_samples=config.max_train_samples, seed=config.data_seed if config.data_seed is not None else 42,

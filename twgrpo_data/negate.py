@@ -22,6 +22,7 @@ path's answer (checked on all NExT-GQA val questions by the tests and `benchmark
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
@@ -69,7 +70,11 @@ _CLAUSE_OPENERS = {"after", "before", "when", "while", "as", "until", "since", "
                    "whenever", "though", "although", "that", "who", "which", "where", "so"}
 
 _FIRST_WORD = re.compile(r"^\W*?([A-Za-z]+(?:['’][A-Za-z]+)?)")
-_SECOND_WORD = re.compile(r"^\W*?[A-Za-z]+\s+([A-Za-z]+)")
+# "how …", also after a preposition ("in how many rooms …"); group 1 is "many"/"much" when present
+_HOW = re.compile(r"^\W*?(?:(?:in|at|on|for|to|by|with|from|during|after|before|of)\s+)?how\b(?:\s+(many|much)\b)?",
+                  re.IGNORECASE)
+# wh-words that a preposition can open a question with: "during which part …", "to whom …", "with what …"
+_PREPOSED_WH = {"which", "what", "whom", "whose"}
 _NEGATIVE_TEXT = re.compile(
     r"n['’]t\b|\b(?:not|nt|no|never|nothing|nobody|none|neither|nor|nowhere|noone|cannot|dont|didnt|doesnt|isnt"
     r"|arent|wasnt|werent|cant|couldnt|wouldnt|shouldnt|wont|hasnt|havent|hadnt|aint)\b", re.IGNORECASE)
@@ -172,11 +177,10 @@ def _lexical_refusal(question: str) -> NegationResult | None:
         return NegationResult(question, None, UNNEGATABLE, "empty")
     if "\n" in text:
         return NegationResult(question, None, UNNEGATABLE, "multiple_sentences")
+    how = _HOW.match(text)
+    if how is not None:
+        return NegationResult(question, None, UNNEGATABLE, "how_many" if how.group(1) else "how_question")
     first = _first_word(text)
-    if first == "how":
-        m = _SECOND_WORD.match(text)
-        many = m is not None and m.group(1).lower() in ("many", "much")
-        return NegationResult(question, None, UNNEGATABLE, "how_many" if many else "how_question")
     stem = first[:-3] if first.endswith("n't") else first
     if stem in AUX_WORDS or stem in ("ca", "wo") or first in ("cannot", "ain't"):
         return NegationResult(question, None, UNNEGATABLE, "yes_no")
@@ -264,20 +268,30 @@ def _aux_text(token) -> str | None:
     return None
 
 
+def _wh_index(doc, start: int) -> int:
+    """Where the wh-word is: `start`, or the next word after a preposition ("during which part …")."""
+    if doc[start].tag_ in ("IN", "TO") and start + 1 < len(doc) and doc[start + 1].lower_ in _PREPOSED_WH:
+        return start + 1
+    return start
+
+
 def _finite_element(doc, start: int, root):
     """The main clause's finite auxiliary or verb, and whether word order alone identified it.
 
-    An auxiliary right after the wh-phrase is the main clause's: a bare wh-word ("why is …", "what did …")
-    or what/which/whose with a short noun phrase ("which side of the phone did …"). The small model
+    An auxiliary right after the wh-phrase is the main clause's: a bare wh-word ("why is …", "what did …"),
+    what/which/whose with a short noun phrase ("which side of the phone did …"), "what else", or any of
+    these after a preposition ("during which part of the video did …"). The small model
     often misattaches such an auxiliary, so word order wins. Otherwise the parse: the root's leftmost
     finite auxiliary, else a finite root.
     """
-    if doc[start].lower_ in WH_WORDS:
-        if start + 1 < len(doc) and _aux_text(doc[start + 1]) is not None:
-            return doc[start + 1], True
-        if doc[start].lower_ in ("what", "which", "whose") and start + 1 < len(doc) and (
-                doc[start + 1].tag_ in _NOUN_TAGS | {"JJ", "JJR", "JJS", "CD"} or doc[start + 1].lower_ == "of"):
-            for tok in doc[start + 2:start + 2 + _MAX_WH_NOUN_PHRASE]:
+    wh = _wh_index(doc, start)
+    if doc[wh].lower_ in WH_WORDS:
+        if wh + 1 < len(doc) and _aux_text(doc[wh + 1]) is not None:
+            return doc[wh + 1], True
+        if doc[wh].lower_ in ("what", "which", "whose", "who") and wh + 1 < len(doc) and (
+                doc[wh + 1].lower_ in ("of", "else") or (doc[wh].lower_ != "who" and
+                                                         doc[wh + 1].tag_ in _NOUN_TAGS | {"JJ", "JJR", "JJS", "CD"})):
+            for tok in doc[wh + 2:wh + 2 + _MAX_WH_NOUN_PHRASE]:
                 if _aux_text(tok) is not None:
                     return tok, True
                 if tok.tag_ not in _WH_NOUN_PHRASE_TAGS:
@@ -332,7 +346,17 @@ def _predicate_start(doc, finite) -> tuple[int, bool] | None:
             i -= 1
         return i, False
     if finite.lower_ in DO or finite.tag_ == "MD":
-        return None  # a base verb must follow; the tagger missed it
+        # A base verb must follow and the tagger missed it. The small model reads "the dog bark", "the
+        # person close" as one noun phrase: its last word is the verb when it has a base-verb reading and
+        # a noun precedes it; otherwise give up.
+        run = []
+        for tok in window:
+            if tok.tag_ not in _NOUN_PHRASE_TAGS or (run and tok.tag_ in ("DT", "PDT", "PRP$")):
+                break
+            run.append(tok)
+        if len(run) >= 2 and run[-2].tag_ in _NOUN_TAGS and _is_base_verb(run[-1]) and run[-1].i > first_noun:
+            return run[-1].i, False
+        return None
     if any(t.lower_.endswith(("ing", "ed")) for t in window):
         return None  # probably a participle the tagger called a noun: "why is the man in orange pointing"
     if any(t.tag_ in VERB_TAGS and doc[t.i - 1].lower_ != "to" for t in window):
@@ -372,20 +396,25 @@ class _Edits:
 
 
 def _is_main_verb(finite, doc, start: int) -> bool:
-    """'did'/'has' as the main verb of a subject question ("who did the dishes", "who has the ball").
+    """'did'/'has' as the main verb ("who did the dishes", "which girl has long hair", "why the girl has a
+    towel"): negated with do-support, never "hasn't long hair".
 
-    Only right after a bare wh-word: after a wh-phrase ("which object did the person open") it is the
-    inverted auxiliary however the parse attaches it. And not when a noun is followed by a base-form verb
-    that the small model mis-tagged ("who did the man hug": "man hug" is subject + verb).
+    'has'/'have'/'had' is the main verb wherever it stands when no verb follows in its clause (an
+    infinitive's "to leave" aside: "who has to leave"); as an inverted auxiliary before a bare noun phrase
+    ("what has the man in his hand") it is not current English. 'did' only right after a bare wh-word:
+    after a wh-phrase ("which object did the person open") it is the inverted auxiliary however the parse
+    attaches it; and not when a noun is followed by a base-form verb that the small model mis-tagged
+    ("who did the man hug": "man hug" is subject + verb).
     """
-    if finite.lower_ not in (DO | HAVE) or finite.dep_ != "ROOT" or finite.i != start + 1:
+    if finite.lower_ not in (DO | HAVE) or finite.dep_ != "ROOT":
         return False
-    wanted = ("VB",) if finite.lower_ in DO else ("VBN",)
     rest = doc[finite.i + 1:]
-    if any(t.tag_ in wanted for t in rest):
+    if finite.lower_ in HAVE:
+        clause = itertools.takewhile(lambda t: t.lower_ not in _CLAUSE_OPENERS and not t.is_punct, rest)
+        return not any(t.tag_ in VERB_TAGS and doc[t.i - 1].lower_ != "to" for t in clause)
+    if finite.i != start + 1 or any(t.tag_ == "VB" for t in rest):
         return False
-    return not (finite.lower_ in DO and any(
-        prev.tag_ in _NOUN_TAGS and _is_base_verb(tok) for prev, tok in zip(rest, rest[1:])))
+    return not any(prev.tag_ in _NOUN_TAGS and _is_base_verb(tok) for prev, tok in zip(rest, rest[1:]))
 
 
 def _is_base_verb(token) -> bool:
@@ -429,6 +458,8 @@ def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
         short = contract(aux, apostrophe) if contractions else None
         if short is not None:
             edits.replace(finite, _cased(short, finite.text) if finite.lower_ == aux else " " + short)
+        elif not inverted and finite.lower_ == "can":
+            edits.replace(finite, _cased("cannot", finite.text))  # "can not" reads as "can (choose) not to"
         elif not inverted:
             edits.insert_after(finite, " " + not_word)
         else:
@@ -450,15 +481,21 @@ def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
         return NegationResult(question, edits.apply(), NEGATED, DO_SUPPORT)
 
     if by_word_order:
+        wh_i = _wh_index(doc, start)
+        if wh_i != start:
+            return negate_aux(inverted=True)  # a prepositional wh-phrase is never the subject
         wh = doc[start].lower_
-        if wh in ("who", "which") and _is_main_verb(finite, doc, start):
+        if (wh in ("who", "which") or (wh in ("what", "whose") and finite.lower_ in HAVE)) and \
+                _is_main_verb(finite, doc, start):
             return do_support(finite)
         # "who is standing", "what is the relationship …": the wh-word is the subject or the copula's
         # predicate, so a separate "not" follows the auxiliary
         at = _predicate_start(doc, finite)
         after = doc[finite.i + 1] if finite.i + 1 < len(doc) else None
         opens_subject = after is not None and after.tag_ in _NOUN_PHRASE_TAGS
-        wh_is_predicate = at is not None and at[1] and not doc[at[0]].tag_.startswith("JJ")  # not "… able to"
+        # not "… able to", "… about to", "… afraid of": there the wh-word belongs to what follows
+        wh_is_predicate = at is not None and at[1] and not doc[at[0]].tag_.startswith("JJ") and not (
+            at[0] + 1 < len(doc) and doc[at[0] + 1].lower_ == "to")
         subject_wh = wh in ("who", "what", "which", "whose") and finite.lower_ not in DO and (
             wh_is_predicate or not opens_subject)
         return negate_aux(inverted=not subject_wh)
