@@ -18,7 +18,7 @@ def tiny_model(
 ) -> None:
     """Write a tiny random Qwen2.5-VL (or text-only Qwen2) that loads offline with `from_pretrained`.
 
-    Example: twgrpo dev tiny-model /tmp/Qwen2.5-VL-tiny
+    Example: twgrpo dev tiny-model runs/Qwen2.5-VL-tiny
     """
     from twgrpo_eval.tiny_model import build_tiny_model, build_tiny_text_model
 

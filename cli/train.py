@@ -35,7 +35,7 @@ app = typer.Typer(
     help="Train a video model with TW-GRPO (or GRPO) on TRL.\n\n"
          "Run: twgrpo train --config CONFIG.yaml \\[key=value ...] \\[--resume]. Every key is a TWGRPOConfig / "
          "GRPOConfig field.\n\n"
-         "Example: twgrpo train --config examples/train_tiny.yaml model=/tmp/Qwen2.5-VL-tiny max_steps=4",
+         "Example: twgrpo train --config examples/train_tiny.yaml model=runs/Qwen2.5-VL-tiny max_steps=4",
     invoke_without_command=True,
     no_args_is_help=True,
 )

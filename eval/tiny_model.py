@@ -7,7 +7,7 @@ video-QA-like text, the weights are random, and everything is written with `save
 
 Example:
     >>> from twgrpo_eval.tiny_model import build_tiny_model
-    >>> path = build_tiny_model("/tmp/Qwen2.5-VL-tiny")   # doctest: +SKIP
+    >>> path = build_tiny_model("runs/Qwen2.5-VL-tiny")   # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ source. A YAML file maps field names to values; `load_config` reads it, applies 
 data paths (`train_file`, `video_root`) relative to the YAML file, so shipped configs work from any folder.
 
 Example:
-    >>> cfg = load_config(None, ["model=/tmp/tiny", "train_file=x.jsonl", "use_cpu=true", "bf16=false",
+    >>> cfg = load_config(None, ["model=runs/tiny", "train_file=x.jsonl", "use_cpu=true", "bf16=false",
     ...                          "num_generations=4", "per_device_train_batch_size=4"])   # doctest: +SKIP
     >>> cfg.loss_type, cfg.alpha                                                            # doctest: +SKIP
     ('tw_grpo', 1.7)
