@@ -42,14 +42,14 @@ def validate(
     if video_root is not None:
         problems += _video_problems(result, video_root)
     errors = [p for p in problems if p.severity == "error"]
+    total = len(result.records) + result.n_invalid
     if as_json:
-        print(json.dumps({"file": str(path), "records": len(result.records) + len({p.index for p in result.errors}),
+        print(json.dumps({"file": str(path), "records": total,
                           "errors": len(errors), "warnings": len(problems) - len(errors),
                           "problems": [{"severity": p.severity, "index": p.index, "id": p.record_id,
                                         "field": p.field, "message": p.message} for p in problems]}, indent=2))
     else:
         _print_problems(problems)
-        total = len(result.records) + len({p.index for p in result.errors})
         console.print(f"{path}: {total} records, {len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
     if errors:
         raise typer.Exit(1)
@@ -83,7 +83,7 @@ def stats(
     summary = {
         "file": str(path),
         "records": len(recs),
-        "invalid": len({p.index for p in result.errors}),
+        "invalid": result.n_invalid,
         "single_answer": sum(not r.is_multi_answer for r in recs),
         "multi_answer": sum(r.is_multi_answer for r in recs),
         "qai_negated": sum(bool(r.qai and r.qai.get("negated")) for r in recs),
@@ -153,7 +153,7 @@ def load(
         if unused:
             raise TwgrpoError(f"{', '.join(unused)} does not apply to {bench}")
     result = load_benchmark(bench, path, **options)
-    invalid = len({(p.file, p.index) for p in result.errors})
+    invalid = result.n_invalid
     if result.errors and not skip_invalid:
         raise TwgrpoError(f"{result.errors[0]} ({invalid} invalid item(s); --skip-invalid drops them)")
     written = write_records(result.records, out) if out is not None else None

@@ -53,6 +53,19 @@ class LoadResult:
     def warnings(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "warning"]
 
+    @property
+    def n_invalid(self) -> int:
+        """Records left out for errors (a record with several errors counts once; loaders may read many files)."""
+        return len({(p.file, p.index) for p in self.errors})
+
+    def raise_or_skip(self, skip_invalid: bool) -> "LoadResult":
+        """Raise the first record error, or with `skip_invalid` count the invalid records as skipped."""
+        if self.errors:
+            if not skip_invalid:
+                raise self.errors[0].to_error()
+            self.skipped["invalid"] += self.n_invalid
+        return self
+
 
 # ----------------------------------------------------------------------------------------------------------
 # atomic writes
@@ -115,12 +128,13 @@ def split_problem(problem: str, options: list[str] | None) -> tuple[str, list[st
         n = len(options)
         tail = lines[-n:] if n and len(lines) > n else []
         parsed = [_OPTION_LINE.match(line.strip()) for line in tail]
+        stem = lines
         if tail and all(m and m.group(1) == letter(i) and m.group(2) == options[i].strip()
                         for i, m in enumerate(parsed)):
-            lines = lines[:-n]
-        if lines and lines[-1].strip().rstrip(":").lower() == "options":
-            lines = lines[:-1]
-        return "\n".join(lines).rstrip() if len(lines) < len(problem.rstrip().split("\n")) else problem, options
+            stem = stem[:-n]
+        if stem and stem[-1].strip().rstrip(":").lower() == "options":
+            stem = stem[:-1]
+        return ("\n".join(stem).rstrip() if len(stem) < len(lines) else problem), options
     found: list[str] = []
     cut = len(lines)
     for i in range(len(lines) - 1, 0, -1):
@@ -357,11 +371,7 @@ def read_dataset(path: str | os.PathLike, fmt: str = "auto", *, source: str | No
 def read_records(path: str | os.PathLike, fmt: str = "auto", *, skip_invalid: bool = False,
                  source: str | None = None, split: str | None = None) -> LoadResult:
     """Read `path`; raise the first record error unless `skip_invalid` (then invalid records are counted)."""
-    result = read_dataset(path, fmt, source=source, split=split)
-    if result.errors and not skip_invalid:
-        raise result.errors[0].to_error()
-    result.skipped.update({"invalid": len({p.index for p in result.errors})} if result.errors else {})
-    return result
+    return read_dataset(path, fmt, source=source, split=split).raise_or_skip(skip_invalid)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -187,12 +187,7 @@ def _detect_benchmark(path: str | Path) -> str | None:
 def _load_benchmark(name: str, path: str | Path, skip_invalid: bool) -> LoadResult:
     from .benchmarks import load_benchmark
 
-    result = load_benchmark(name, path)
-    if result.errors:
-        if not skip_invalid:
-            raise result.errors[0].to_error()
-        result.skipped["invalid"] += len({p.index for p in result.errors})
-    return result
+    return load_benchmark(name, path).raise_or_skip(skip_invalid)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -215,6 +215,13 @@ def _known_verb(token) -> bool:
     return bool(getAllLemmas(token.lower_, upos="VERB"))
 
 
+def _is_base_verb(token) -> bool:
+    """Whether the word can be a verb in its base form ("hug", not "dishes")."""
+    from lemminflect import getAllLemmas
+
+    return token.lower_ in getAllLemmas(token.lower_, upos="VERB").get("VERB", ())
+
+
 def _in_main_clause(token, root) -> bool:
     node = token
     while node.i != root.i:
@@ -415,12 +422,6 @@ def _is_main_verb(finite, doc, start: int) -> bool:
     if finite.i != start + 1 or any(t.tag_ == "VB" for t in rest):
         return False
     return not any(prev.tag_ in _NOUN_TAGS and _is_base_verb(tok) for prev, tok in zip(rest, rest[1:]))
-
-
-def _is_base_verb(token) -> bool:
-    from lemminflect import getAllLemmas
-
-    return token.lower_ in getAllLemmas(token.lower_, upos="VERB").get("VERB", ())
 
 
 def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:

@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from .errors import RecordError
+from .errors import RecordError, format_location
 
 LETTERS = string.ascii_uppercase
 
@@ -96,8 +96,6 @@ class Problem:
     severity: str = "error"
 
     def __str__(self) -> str:
-        from .errors import format_location
-
         return format_location(self.file, self.index, self.record_id, self.field) + self.message
 
     def to_error(self) -> RecordError:
