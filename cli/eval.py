@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from twgrpo_data.rewards import PARSERS
+from twgrpo_data.scoring import PARSERS
 
 app = typer.Typer(
     help="Evaluate video language models and score their outputs.\n\n"

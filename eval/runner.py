@@ -38,7 +38,7 @@ from twgrpo_data.errors import InputFormatError, TwgrpoError, VideoError
 from twgrpo_data.formats import atomic_write_json, read_jsonl
 from twgrpo_data.metrics import score_output
 from twgrpo_data.record import Record
-from twgrpo_data.rewards import PARSERS
+from twgrpo_data.scoring import PARSERS
 
 from .backends import (VLLM_DISTRIBUTIONS, Backend, PixelBudget, Request, SamplingSettings, backend_class,
                        default_backend, installed_version)

@@ -24,7 +24,7 @@ def weight_problems(draw):
     return dict(
         groups=groups, group_size=group_size, width=width, vocab=vocab, hidden=hidden, lengths=lengths,
         chunk=draw(st.integers(1, 16)), seed=draw(st.integers(0, 2**31 - 1)),
-        scale=draw(st.floats(0.5, 4.0)), alpha=draw(st.floats(0.2, 3.0)),
+        scale=draw(st.sampled_from([0.5, 1.0, 2.0, 4.0])), alpha=draw(st.floats(0.2, 3.0)),
         divergence=draw(st.sampled_from(["kl", "reference"])), mapping=draw(st.sampled_from(["reference", "paper"])),
         temperature=draw(st.sampled_from([1.0, 0.7])),
     )
@@ -33,10 +33,13 @@ def weight_problems(draw):
 @settings(max_examples=150, deadline=None)
 @given(weight_problems())
 def test_chunked_weights_equal_from_logits(prob):
+    # Hidden states and head on a grid of quarters (powers-of-two scale): every float32 product and partial sum
+    # is exact, so both paths see bit-identical logits and the comparison tests the chunking, not matmul
+    # rounding that min-max normalisation would amplify on a nearly flat divergence.
     gen = torch.Generator().manual_seed(prob["seed"])
     rows = prob["groups"] * prob["group_size"]
-    hidden = torch.randn(rows, prob["width"], prob["hidden"], generator=gen) * prob["scale"]
-    head = torch.randn(prob["vocab"], prob["hidden"], generator=gen)
+    hidden = torch.randint(-8, 9, (rows, prob["width"], prob["hidden"]), generator=gen).float() / 4 * prob["scale"]
+    head = torch.randint(-8, 9, (prob["vocab"], prob["hidden"]), generator=gen).float() / 4
     mask = prefix_mask(prob["lengths"], prob["width"])
     kw = dict(group_size=prob["group_size"], alpha=prob["alpha"], divergence=prob["divergence"],
               mapping=prob["mapping"], temperature=prob["temperature"])

@@ -25,7 +25,7 @@ import yaml
 from trl import GRPOConfig
 
 from twgrpo_data.errors import TwgrpoError
-from twgrpo_data.rewards import PARSERS
+from twgrpo_data.scoring import PARSERS
 
 from .data import QUESTION_TYPES, TRAIN_TEMPLATE
 from .rewards import ACCURACY_KINDS

@@ -1,4 +1,4 @@
-"""twgrpo_data — record schema, readers/writers, QAI, benchmark loaders, video sampling, rewards, cards, hub.
+"""twgrpo_data — record schema, readers/writers, QAI, benchmark loaders, video sampling, scoring, cards, hub.
 
 Importing it never imports torch: QAI and the loaders start fast and run without a GPU stack.
 """

@@ -11,7 +11,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .rewards import format_reward, gold_set, parse_answer, soft_reward
+from .scoring import format_reward, gold_set, parse_answer, soft_reward
 
 
 @dataclass(frozen=True)

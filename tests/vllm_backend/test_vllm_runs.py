@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from eval_helpers import metrics, text_records, write_set
-from twgrpo_data.rewards import parse_answer
+from twgrpo_data.scoring import parse_answer
 from twgrpo_eval.rescore import rescore_log
 
 REPO = Path(__file__).resolve().parents[2]

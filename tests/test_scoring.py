@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from twgrpo_data.metrics import bootstrap_ci, score_output, summarize
-from twgrpo_data.rewards import (answer_set, format_reward, parse_answer, parse_lenient, parse_twgrpo,
+from twgrpo_data.scoring import (answer_set, format_reward, parse_answer, parse_lenient, parse_twgrpo,
                                  soft_reward, strict_reward)
 
 
