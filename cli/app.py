@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import typer
@@ -131,6 +132,10 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
+_TOKEN = re.compile(r"\bhf_[A-Za-z0-9]{16,}")
+
+
 def _one_line(message: str) -> None:
-    text = " ".join(message.split())
+    """Print `message` as one `error:` line; a Hugging Face token that slipped into it is masked."""
+    text = _TOKEN.sub("hf_***", " ".join(message.split()))
     err_console.print(f"[bold red]error:[/] {escape(text)}", soft_wrap=True)

@@ -340,20 +340,44 @@ def test_report_is_checked_before_the_output_is_written(tmp_path):
     assert not (tmp_path / "out.json").exists()
 
 
+@pytest.mark.parametrize("failure", ["full disk", "read-only filesystem"])
 @pytest.mark.parametrize("command", ["data load", "publish", "train plot", "qai convert --report"])
-def test_full_disk(tmp_path, monkeypatch, command):
-    """ENOSPC at the flush of the atomic write: one line, nothing left behind."""
+def test_unwritable_filesystem(tmp_path, monkeypatch, command, failure):
+    """ENOSPC at the flush, or EROFS at the rename, of the atomic write: one line, nothing left behind."""
     args = _args(command, tmp_path, {"data load": "out.json", "publish": "preview", "train plot": "c.png",
                                      "qai convert --report": "rep.json"}[command])
+    code, where = {"full disk": (errno.ENOSPC, "fsync"), "read-only filesystem": (errno.EROFS, "replace")}[failure]
 
-    def full(fd):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    def fail(*args):
+        raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr(os, "fsync", full)
     before = tree_state(tmp_path)
+    monkeypatch.setattr(os, where, fail)
     line = assert_one_line_error(run_cli(*args, cwd=tmp_path), 1)
-    assert "No space left" in line
+    monkeypatch.undo()
+    assert os.strerror(code) in line
     assert tree_state(tmp_path) == before
+
+
+@pytest.mark.slow
+def test_publish_never_prints_the_token(tmp_path):
+    token = "hf_" + "Zx9" * 12
+    records = _records_jsonl(tmp_path)
+    result = run_cli_subprocess("publish", records, "--repo-id", "me/x", cwd=tmp_path, timeout=300,
+                                env={"HF_TOKEN": token, "HF_ENDPOINT": "http://127.0.0.1:9"})
+    assert_one_line_error(result, 1)
+    assert token not in result.stdout + result.stderr
+
+
+def test_eval_input_and_output_paths(tmp_path):
+    """The eval command at the CLI level: a bad --data file and a --out that is a file are one line each."""
+    base = ["eval", "--bench", "mmvu", "--model", "m", "--backend", "openai", "--api-base", "http://127.0.0.1:9/v1",
+            "--no-progress"]
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(BAD_CONTENT["latin1"])
+    assert "bad.json" in run_in(tmp_path, *base, "--data", bad, "--out", "run")
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    run_in(tmp_path, *base, "--data", REPO / "examples" / "eval_sample.json", "--out", "notes.txt")
 
 
 def test_bad_option_values_are_usage_errors_before_work(tmp_path):
