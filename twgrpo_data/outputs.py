@@ -27,6 +27,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -70,9 +71,15 @@ def is_replaceable_folder(path: Path) -> bool:
         return False
     if not names or MARKER in names:
         return True
-    if names <= _HUB_PREVIEW:
-        return True
-    return _only_hf_files(path)
+    return _is_hub_preview(path, names) or _only_hf_files(path)
+
+
+def _is_hub_preview(path: Path, names: set[str]) -> bool:
+    """README.md plus data/ holding only parquet shards: what `publish --dry-run` writes."""
+    if not names <= _HUB_PREVIEW or "README.md" not in names:
+        return False
+    data = path / "data"
+    return not data.exists() or all(p.is_file() and p.suffix == ".parquet" for p in data.iterdir())
 
 
 def _only_hf_files(path: Path) -> bool:
@@ -103,15 +110,15 @@ def resolve_output(path: str | os.PathLike, spec: OutputSpec, *, inputs: Iterabl
             raise OutputPathError(f"{option} {text}: names a folder; give the {spec.what} file name")
         target = target / spec.default_name
     is_folder = folder if folder is not None else spec.folder and (not spec.suffixes or not target.suffix)
+    into = f" or '{text.rstrip('/')}/' to write into it" if spec.default_name else ""
+    if not is_folder and target.is_dir():
+        raise OutputPathError(f"{option} {text}: is an existing folder; give a file name{into}")
     if not is_folder and target.suffix.lower() not in spec.suffixes:
         raise OutputPathError(f"{option} {text}: unknown suffix {target.suffix or '(none)'!r} for the {spec.what}; "
                               f"expected {spec.describe()}")
-    into = f" or '{text.rstrip('/')}/' to write into it" if spec.default_name else ""
     if is_folder and target.resolve() in (Path.cwd(), *Path.cwd().parents):
         raise OutputPathError(f"{option} {text}: is the current folder or one above it; give a new path{into}")
     if target.is_dir():
-        if not is_folder:
-            raise OutputPathError(f"{option} {text}: is an existing folder; give a file name{into}")
         if not is_replaceable_folder(target):
             raise OutputPathError(f"{option} {text}: an existing folder that twgrpo did not write; refusing to "
                                   f"replace it (give a new path{into})")
@@ -121,7 +128,6 @@ def resolve_output(path: str | os.PathLike, spec: OutputSpec, *, inputs: Iterabl
     for item in inputs:
         _check_not_input(target, Path(item), option, text)
     check_writable(target)
-    clean_stale_temporaries(target)
     return target
 
 
@@ -152,7 +158,9 @@ def check_writable(target: Path) -> None:
         raise OutputWriteError(f"{target}: cannot write: the file is read-only")
 
 
-_TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.(tmp|old)$")
+_TEMP = re.compile(r"^\.(?P<name>.+?)(\.(?P<pid>\d+))?\.[a-z0-9_]{8}\.(tmp|old)$")
+LEGACY_TEMP_AGE_S = 3600.0
+"""Temporaries named without a process id (written by twgrpo before 0.2) are removed once this old."""
 
 
 def clean_stale_temporaries(target: Path) -> list[Path]:
@@ -163,7 +171,12 @@ def clean_stale_temporaries(target: Path) -> list[Path]:
     removed = []
     for entry in parent.glob(f".{glob.escape(target.name)}.*"):
         m = _TEMP.match(entry.name)
-        if m is None or m.group("name") != target.name or _alive(int(m.group("pid"))):
+        if m is None or m.group("name") != target.name:
+            continue
+        if m.group("pid") is not None:
+            if _alive(int(m.group("pid"))):
+                continue
+        elif time.time() - entry.stat().st_mtime < LEGACY_TEMP_AGE_S:
             continue
         shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
         removed.append(entry)
@@ -201,6 +214,7 @@ def atomic_path(target: str | os.PathLike, *, directory: bool = False, marker: b
         target.parent.mkdir(parents=True, exist_ok=True)
         if directory and target.is_dir() and not is_replaceable_folder(target):
             raise OutputPathError(f"{target}: an existing folder that twgrpo did not write; refusing to replace it")
+        clean_stale_temporaries(target)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent))
         work = tmp / target.name
         if directory:
