@@ -493,3 +493,23 @@ def test_completion_and_choices_in_help():
     assert "--install-completion" in run_cli("--help").stdout
     text = run_cli("qai", "convert", "--help").stdout
     assert "nextgqa" in text and "parquet" in text and "existing" in text
+
+
+def test_acceptance_into_folder_and_unknown_suffix(tmp_path):
+    """Issue 10's acceptance, on the 200-question sample: `-o r/` leaves r/a.txt; `-o notes.txt` exits 2."""
+    r = tmp_path / "r"
+    r.mkdir()
+    (r / "a.txt").write_text("keep\n", encoding="utf-8")
+    result = run_cli("qai", "convert", SAMPLE, "-o", "r/", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert (r / "a.txt").read_text(encoding="utf-8") == "keep\n"
+    assert len(json.loads((r / "nextgqa_val_sample.qai.json").read_text(encoding="utf-8"))) == 200
+    (tmp_path / "notes.txt").write_text("mine\n", encoding="utf-8")
+    run_in(tmp_path, "qai", "convert", SAMPLE, "-o", "notes.txt", code=2)
+
+
+def test_old_output_spelling_still_works(tmp_path):
+    result = run_cli("qai", "negate", "-", "--output", "neg.jsonl", input="who picked up the ball\n", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert "--output is deprecated" in result.stderr
+    assert json.loads((tmp_path / "neg.jsonl").read_text(encoding="utf-8"))["question"] == "who picked up the ball"
