@@ -12,7 +12,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from twgrpo_data.benchmarks.nextgqa import FORMATS as NATIVE_FORMATS
 from twgrpo_data.formats import READ_FORMATS, read_dataset
+from twgrpo_data.outputs import records_spec
+
+from .options import choices, out_help, output_path
+
+ReadFormat = choices("ReadFormat", READ_FORMATS)
+NativeFormat = choices("NativeFormat", NATIVE_FORMATS)
 
 app = typer.Typer(help="Load, validate and summarise question datasets.", no_args_is_help=True)
 console = Console()
@@ -29,7 +36,7 @@ def _print_problems(problems) -> None:
 @app.command("validate")
 def validate(
     path: Path = typer.Argument(..., help="records/unified JSON(L), parquet or HF dataset folder"),
-    fmt: str = typer.Option("auto", "--format", help=f"one of {', '.join(READ_FORMATS)}"),
+    fmt: ReadFormat = typer.Option("auto", "--format", help="input format (auto: from the suffix and content)"),
     video_root: Optional[Path] = typer.Option(None, help="also check that every record's video exists and decodes"),
     as_json: bool = typer.Option(False, "--json", help="print the problems as JSON"),
 ) -> None:
@@ -37,7 +44,7 @@ def validate(
 
     Example: twgrpo data validate ../shared/data/eval_mmvu.json
     """
-    result = read_dataset(path, fmt)
+    result = read_dataset(path, fmt.value)
     problems = list(result.problems)
     if video_root is not None:
         problems += _video_problems(result, video_root)
@@ -71,14 +78,14 @@ def _video_problems(result, video_root: Path):
 @app.command("stats")
 def stats(
     path: Path = typer.Argument(..., help="records/unified JSON(L), parquet or HF dataset folder"),
-    fmt: str = typer.Option("auto", "--format", help=f"one of {', '.join(READ_FORMATS)}"),
+    fmt: ReadFormat = typer.Option("auto", "--format", help="input format (auto: from the suffix and content)"),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables"),
 ) -> None:
     """Count records, options per question, single/multi-answer items, sources and categories.
 
     Example: twgrpo data stats ../shared/data/nextgqa_val_mixed.official.json
     """
-    result = read_dataset(path, fmt)
+    result = read_dataset(path, fmt.value)
     recs = result.records
     summary = {
         "file": str(path),
@@ -124,12 +131,13 @@ def _bench_help() -> str:
 def load(
     path: Optional[Path] = typer.Argument(None, help="native file or folder (default: the benchmark's usual path)"),
     bench: str = typer.Option("auto", "--bench", "-b", help="benchmark name, or auto to detect it from PATH"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o",
-                                       help=".json (unified), .jsonl (records), .parquet, or a folder (HF dataset)"),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help=out_help(
+        "write the records: .json (unified), .jsonl (records), .parquet, or no suffix for an HF dataset folder "
+        "(default name: <benchmark>.json).")),
     types: Optional[str] = typer.Option(None, "--types", help="comma-separated subset: MVBench tasks, TempCompass "
                                         "task types, CLEVRER question types (or 'all')"),
     subtitles: bool = typer.Option(False, "--subtitles", help="Video-MME: attach subtitle/<videoID>.srt lines"),
-    source_fmt: str = typer.Option("auto", "--from", help="NExT-GQA/NExT-QA input: auto, json, csv or parquet"),
+    source_fmt: NativeFormat = typer.Option("auto", "--from", help="NExT-GQA/NExT-QA input format"),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="drop invalid items (listed) instead of failing"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> None:
@@ -144,7 +152,7 @@ def load(
         if not bench:
             raise TwgrpoError(f"{path}: cannot tell which benchmark this is; pass --bench ({', '.join(BENCHMARKS)})")
     wanted = {"types": types.split(",") if types else None, "subtitles": subtitles or None,
-              "fmt": None if source_fmt == "auto" else source_fmt}
+              "fmt": None if source_fmt.value == "auto" else source_fmt.value}
     options = {k: v for k, v in wanted.items() if v is not None}
     flag = {"types": "--types", "subtitles": "--subtitles", "fmt": "--from"}
     bench_module = BENCHMARKS.get(bench)
@@ -152,6 +160,8 @@ def load(
         unused = [flag[k] for k in options if k not in load_options(bench)]
         if unused:
             raise TwgrpoError(f"{', '.join(unused)} does not apply to {bench}")
+    if out is not None:
+        out = output_path(out, records_spec(f"{bench}.json"), inputs=[path])
     result = load_benchmark(bench, path, **options)
     invalid = result.n_invalid
     if result.errors and not skip_invalid:
@@ -163,6 +173,8 @@ def load(
         "records": len(recs), "multi_answer": sum(r.is_multi_answer for r in recs),
         "categories": dict(Counter(str(r.meta.get("category")) for r in recs).most_common()),
         "skipped": dict(result.skipped), "invalid": invalid, "warnings": len(result.warnings),
+        "invalid_items": [{"file": p.file, "index": p.index, "id": p.record_id, "field": p.field,
+                           "reason": p.message} for p in result.errors],
         "output": str(out) if out is not None else None, "output_format": written,
     }
     if as_json:

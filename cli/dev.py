@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 from rich.console import Console
+
+from twgrpo_data.outputs import OutputSpec
+
+from .options import out_help, output_path
 
 app = typer.Typer(help="Developer helpers (tiny offline models for tests and smoke runs).", no_args_is_help=True)
 console = Console(highlight=False)
@@ -13,7 +15,8 @@ console = Console(highlight=False)
 
 @app.command("tiny-model")
 def tiny_model(
-    out_dir: Path = typer.Argument(..., help="Folder to write the model, tokenizer and processor into."),
+    out_dir: str = typer.Argument(..., help=out_help(
+        "Folder to write the model, tokenizer and processor into (DIR/ → DIR/Qwen2.5-VL-tiny or DIR/Qwen2-tiny).")),
     text_only: bool = typer.Option(False, "--text-only", help="A text-only Qwen2 (head_dim 64) instead of Qwen2.5-VL."),
 ) -> None:
     """Write a tiny random Qwen2.5-VL (or text-only Qwen2) that loads offline with `from_pretrained`.
@@ -22,6 +25,8 @@ def tiny_model(
     """
     from twgrpo_eval.tiny_model import build_tiny_model, build_tiny_text_model
 
+    spec = OutputSpec("model folder", folder=True, default_name="Qwen2-tiny" if text_only else "Qwen2.5-VL-tiny")
+    out_dir = output_path(out_dir, spec, option="OUT_DIR")
     with console.status("building tiny model"):
         path = build_tiny_text_model(out_dir) if text_only else build_tiny_model(out_dir)
     kind = "text-only Qwen2" if text_only else "Qwen2.5-VL"

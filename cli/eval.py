@@ -11,7 +11,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from twgrpo_data.outputs import OutputSpec
 from twgrpo_data.scoring import PARSERS
+
+from .options import out_help, output_path
 
 app = typer.Typer(
     help="Evaluate video language models and score their outputs.\n\n"
@@ -47,6 +50,12 @@ def _help(name: str) -> str:
 def _check_parser(value: Optional[str]) -> Optional[str]:
     if value is not None and value not in PARSERS:
         raise typer.BadParameter(f"expected one of {', '.join(PARSERS)}")
+    return value
+
+
+def _positive(value: Optional[float]) -> Optional[float]:
+    if value is not None and not value > 0:
+        raise typer.BadParameter(f"must be > 0, got {value}")
     return value
 
 
@@ -90,9 +99,9 @@ def evaluate(
     data: Optional[str] = typer.Option(None, "--data", help=_help("data")),
     video_root: Optional[str] = typer.Option(None, "--video-root", help=_help("video_root")),
     out: Optional[str] = typer.Option(None, "--out", help=_help("out")),
-    limit: Optional[int] = typer.Option(None, "--limit", help=_help("limit")),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help=_help("limit")),
     prompt: str = typer.Option(_default("prompt"), "--prompt", help=_help("prompt")),
-    frames: int = typer.Option(_default("frames"), "--frames", help=_help("frames")),
+    frames: int = typer.Option(_default("frames"), "--frames", min=1, help=_help("frames")),
     sample_fps: Optional[float] = typer.Option(None, "--sample-fps", help=_help("sample_fps")),
     model_fps: Optional[float] = typer.Option(None, "--model-fps", help=_help("model_fps")),
     min_pixels: int = typer.Option(_default("min_pixels"), "--min-pixels", help=_help("min_pixels")),
@@ -102,8 +111,8 @@ def evaluate(
     max_new_tokens: int = typer.Option(_default("max_new_tokens"), "--max-new-tokens", help=_help("max_new_tokens")),
     parser: Optional[str] = typer.Option(None, "--parser", callback=_check_parser, help=_help("parser")),
     seed: int = typer.Option(_default("seed"), "--seed", help=_help("seed")),
-    batch_size: int = typer.Option(_default("batch_size"), "--batch-size", help=_help("batch_size")),
-    workers: int = typer.Option(_default("workers"), "--workers", help=_help("workers")),
+    batch_size: int = typer.Option(_default("batch_size"), "--batch-size", min=1, help=_help("batch_size")),
+    workers: int = typer.Option(_default("workers"), "--workers", min=1, help=_help("workers")),
     tensor_parallel_size: Optional[int] = typer.Option(None, "--tensor-parallel-size", "--tp",
                                                        help="vllm: GPUs per engine (tensor parallel)"),
     data_parallel_size: Optional[int] = typer.Option(None, "--data-parallel-size", "--dp",
@@ -114,9 +123,9 @@ def evaluate(
     device: Optional[str] = typer.Option(None, "--device", help="transformers: cpu | cuda | cuda:N (default: auto)"),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="vllm/transformers: auto | bfloat16 | float16 | float32"),
     api_base: Optional[str] = typer.Option(None, "--api-base", help="openai: server URL, e.g. http://127.0.0.1:8000/v1"),
-    concurrency: Optional[int] = typer.Option(None, "--concurrency", help="openai: requests in flight (default 8)"),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="openai: seconds per request attempt (default 600)"),
-    max_retries: Optional[int] = typer.Option(None, "--max-retries", help="openai: retries with backoff (default 5)"),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="openai: requests in flight (default 8)"),
+    timeout: Optional[float] = typer.Option(None, "--timeout", callback=_positive, help="openai: seconds per request attempt (default 600)"),
+    max_retries: Optional[int] = typer.Option(None, "--max-retries", min=0, help="openai: retries with backoff (default 5)"),
     backend_arg: list[str] = typer.Option([], "--backend-arg", help="extra backend keyword argument KEY=VALUE "
                                           "(JSON values), e.g. enforce_eager=true; repeatable"),
     no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
@@ -210,7 +219,7 @@ def rescore(
 @app.command("compare")
 def compare(
     runs: list[Path] = typer.Argument(..., help="run folders (or their results.json)"),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="also write a bar chart PNG with 95% intervals"),
+    plot: Optional[str] = typer.Option(None, "--plot", help=out_help("also write a bar chart PNG with 95% intervals.")),
     as_json: bool = typer.Option(False, "--json", help="print the runs' metrics as JSON instead of a table"),
 ) -> None:
     """Compare eval runs side by side: accuracy, soft accuracy, single/multi-answer, categories, settings.
@@ -219,6 +228,9 @@ def compare(
     """
     from twgrpo_eval.compare import info_rows, load_runs, metric_rows, plot_runs
 
+    if plot is not None:
+        plot = output_path(plot, OutputSpec("plot", (".png",), default_name="compare.png"), inputs=runs,
+                           option="--plot")
     loaded = load_runs(runs)
     if as_json:
         print(json.dumps({r.label: {k: v for k, v in r.results.items() if k != "file"} for r in loaded}, indent=2))

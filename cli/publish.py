@@ -12,6 +12,10 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
+from twgrpo_data.outputs import OutputSpec
+
+from .options import out_help, output_path
+
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
@@ -30,8 +34,9 @@ def publish(
                                         "folder with several splits publishes all unless one is named)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Write what would be uploaded to a local folder; "
                                  "upload nothing."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Folder for the files (default with --dry-run: "
-                                       "hub_preview/OWNER/NAME); on a real push, keeps a local copy."),
+    out: Optional[str] = typer.Option(None, "-o", "--out", help=out_help(
+        "Folder for the files (default with --dry-run: hub_preview/OWNER/NAME); on a real push, keeps a local "
+        "copy. DIR/ writes DIR/NAME.")),
     permission: bool = typer.Option(False, "--i-have-permission", help="Publish data from sources whose terms "
                                     "forbid redistribution (Video-MME) or commercial use (TempCompass)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -41,6 +46,10 @@ def publish(
     Example: twgrpo publish qai.jsonl --repo-id me/nextgqa-qai --report qai_report.json --dry-run
     """
     from twgrpo_data.hub import publish as publish_dataset
+
+    if out is not None:
+        spec = OutputSpec("hub preview folder", folder=True, default_name=repo_id.rsplit("/", 1)[-1] or None)
+        out = output_path(out, spec, inputs=[dataset, report])
 
     with err_console.status("preparing parquet shards and dataset card" + ("" if dry_run else ", then uploading")):
         result = publish_dataset(dataset, repo_id, card=card, report=report, private=private, split=split,

@@ -13,13 +13,19 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from twgrpo_data.errors import InputFormatError, TwgrpoError
+from twgrpo_data.errors import InputFormatError
+from twgrpo_data.invert import INPUT_FORMATS
+from twgrpo_data.outputs import REPORT, OutputSpec, default_output_name, records_spec
+
+from .options import choices, deprecated_output, out_help, output_path
 
 app = typer.Typer(help="Question-Answer Inversion: negate questions and invert their answers.",
                   no_args_is_help=True)
 console = Console(stderr=True, highlight=False)
 
 _SUFFIX = {"json": ".json", "jsonl": ".jsonl", "parquet": ".parquet", "hf": ""}
+FromFormat = choices("FromFormat", INPUT_FORMATS)
+ToFormat = choices("ToFormat", _SUFFIX)
 
 
 def _progress() -> Progress:
@@ -30,14 +36,18 @@ def _progress() -> Progress:
 @app.command("convert")
 def convert_cmd(
     input: Path = typer.Argument(..., help="NExT-GQA/NExT-QA/STAR native file, unified JSON, records, parquet or HF folder."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output path (default: ./<input>.qai.<ext>)."),
-    from_: str = typer.Option("auto", "--from", help="Input format: auto|nextgqa|star|csv|unified|records|parquet|hf."),
-    to: Optional[str] = typer.Option(None, "--to", help="Output format: json (unified) | jsonl | parquet | hf; default from -o."),
-    ratio: float = typer.Option(0.5, help="Probability that a single-answer record is selected for inversion."),
+    output: Optional[str] = typer.Option(None, "-o", "--out", help=out_help(
+        "Output: .json (unified), .jsonl (records), .parquet, or no suffix for an HF dataset folder "
+        "(default: ./<input name>.qai.json; the input itself is never overwritten).")),
+    old_output: Optional[str] = typer.Option(None, "--output", hidden=True),
+    from_: FromFormat = typer.Option("auto", "--from", help="Input format."),
+    to: Optional[ToFormat] = typer.Option(None, "--to", help="Output format: json (unified), jsonl, parquet, hf; default from -o."),
+    ratio: float = typer.Option(0.5, min=0.0, max=1.0, help="Probability that a single-answer record is selected for inversion."),
     seed: int = typer.Option(0, help="Seed; each record's draws come from (seed, record id)."),
-    min_keep: int = typer.Option(1, "--min-keep", help="Correct options that always stay after removal."),
-    report_path: Optional[Path] = typer.Option(None, "--report", help="Write the report JSON here."),
-    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Count and skip invalid records instead of stopping."),
+    min_keep: int = typer.Option(1, "--min-keep", min=0, help="Correct options that always stay after removal."),
+    report_path: Optional[str] = typer.Option(None, "--report", help=out_help(
+        "Write the report JSON (.json) here; checked before anything is written.")),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip invalid records (listed in the report) instead of stopping."),
     contractions: bool = typer.Option(True, "--contractions/--no-contractions", help="\"didn't\" or \"did … not\"."),
     compare: Optional[Path] = typer.Option(None, "--compare", help="Official TW-GRPO QAI output to check for label noise."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
@@ -50,26 +60,31 @@ def convert_cmd(
     from twgrpo_data.invert import compare_official, convert, load_input
     from twgrpo_data.negate import Negator
 
-    if to is not None and to not in _SUFFIX:
-        raise TwgrpoError(f"unknown --to {to!r}; expected one of {', '.join(_SUFFIX)}")
-    loaded = load_input(input, from_, skip_invalid=skip_invalid)
-    if output is None:
-        output = Path(input.name.split(".")[0] + ".qai" + _SUFFIX[to or "json"])
+    to_fmt = to.value if to is not None else None
+    default_name = default_output_name(input, "qai", _SUFFIX[to_fmt or "json"])
+    output = output_path(deprecated_output(output, old_output) or default_name, records_spec(default_name),
+                         inputs=[input, compare], folder=True if to_fmt == "hf" else None)
+    if report_path is not None:
+        report_path = output_path(report_path, REPORT, inputs=[input, compare, output], option="--report")
+    loaded = load_input(input, from_.value, skip_invalid=skip_invalid)
+    official = load_input(compare, "auto").records if compare is not None else None  # every input read first
     negator = Negator(contractions=contractions)
     with _progress() as bar:
         task = bar.add_task("inverting", total=len(loaded.records))
         records, report = convert(loaded.records, ratio, seed, min_keep, negator=negator,
                                   progress=lambda n: bar.advance(task, n))
     report.counts["skipped_invalid"] = sum(loaded.skipped.values())
+    if skip_invalid:
+        report.extra["skipped_records"] = [{"file": p.file, "index": p.index, "id": p.record_id, "field": p.field,
+                                            "reason": p.message} for p in loaded.errors]
     report.input, report.output = str(input), str(output)
-    if compare is not None:
-        official = load_input(compare, "auto").records
+    if official is not None:
         report.extra["label_noise_in_official"] = compare_official(official, loaded.records, negator)
-    written = write_records(records, output, to or "auto")
+    written = write_records(records, output, to_fmt or ("hf" if output.suffix == "" else "auto"))
     report.extra["output_format"] = written
     data = report.to_dict()
     if report_path is not None:
-        from twgrpo_data.formats import atomic_write_json
+        from twgrpo_data.outputs import atomic_write_json
 
         atomic_write_json(report_path, data)
     if as_json:
@@ -114,33 +129,35 @@ def _read_questions(path: Path) -> list[str]:
                 raise InputFormatError(f"{path}: record {index}, field 'question': missing or not a string")
             questions.append(obj["question"])
         return questions
-    text = sys.stdin.read() if str(path) == "-" else _read_text(path)
+    from twgrpo_data.formats import read_text
+
+    text = sys.stdin.read() if str(path) == "-" else read_text(path)
     return [line for line in text.splitlines() if line.strip()]
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputFormatError(f"{path}: no such file") from None
-    except (IsADirectoryError, UnicodeDecodeError) as exc:
-        raise InputFormatError(f"{path}: not a text file ({exc.__class__.__name__})") from None
 
 
 @app.command("negate")
 def negate_cmd(
     input: Path = typer.Argument(..., help="Text file (one question a line), .jsonl with \"question\", or '-' for stdin."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write JSON lines here instead of stdout."),
+    output: Optional[str] = typer.Option(None, "-o", "--out", help=out_help(
+        "Write JSON lines (.jsonl) here instead of stdout (default name: <input name>.negated.jsonl).")),
+    old_output: Optional[str] = typer.Option(None, "--output", hidden=True),
     contractions: bool = typer.Option(True, "--contractions/--no-contractions", help="\"didn't\" or \"did … not\"."),
 ) -> None:
     """Negate questions: one JSON line per question, in order ({question, negated, status, reason}).
 
     Example: printf 'who picked up the ball\\nhow did the boy react\\n' | twgrpo qai negate -
     """
-    from twgrpo_data.formats import atomic_write_text
     from twgrpo_data.negate import Negator
+    from twgrpo_data.outputs import atomic_write_text
 
+    output = deprecated_output(output, old_output)
+    if output is not None:
+        default_name = default_output_name("questions" if str(input) == "-" else input, "negated", ".jsonl")
+        output = output_path(output, OutputSpec("negations", (".jsonl",), default_name=default_name),
+                             inputs=[] if str(input) == "-" else [input])
     questions = _read_questions(input)
+    if not questions:
+        raise InputFormatError(f"{'stdin' if str(input) == '-' else input}: no questions")
     with _progress() as bar:
         task = bar.add_task("negating", total=len(questions))
         results = Negator(contractions=contractions).negate_many(questions, progress=lambda n: bar.advance(task, n))

@@ -11,6 +11,10 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from twgrpo_data.outputs import OutputSpec
+
+from .options import out_help, output_path
+
 console = Console(highlight=False)
 
 
@@ -70,7 +74,7 @@ def train(
 @app.command("plot")
 def plot(
     runs: list[Path] = typer.Argument(..., help="Run folders (or their metrics JSONL files); several are overlaid."),
-    out: Path = typer.Option(Path("training_curves.png"), "--out", "-o", help="PNG file to write."),
+    out: str = typer.Option("training_curves.png", "--out", "-o", help=out_help("PNG file to write.")),
     smooth: int = typer.Option(1, "--smooth", min=1, help="Moving-average window in steps."),
 ) -> None:
     """Plot reward std and completion length over training steps (the paper's Figure 3) as a PNG.
@@ -79,5 +83,6 @@ def plot(
     """
     from twgrpo_train.plot import plot_training_curves
 
+    out = output_path(out, OutputSpec("plot", (".png",), default_name="training_curves.png"), inputs=runs)
     path = plot_training_curves(runs, out, smooth=smooth)
     console.print(f"wrote {path}")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from twgrpo_data.errors import InputFormatError
-from twgrpo_data.formats import atomic_path
+from twgrpo_data.formats import atomic_path, parse_json, read_text
 
 from .runner import CONFIG, RESULTS
 
@@ -35,8 +35,8 @@ def load_run(path: str | Path) -> RunSummary:
         raise InputFormatError(f"{folder}: no {RESULTS} (not a twgrpo eval run folder, or the run has not written "
                                "results yet: re-run its `twgrpo eval` command)")
     try:
-        results = json.loads(results_path.read_text(encoding="utf-8"))
-        config = json.loads((folder / CONFIG).read_text(encoding="utf-8")) if (folder / CONFIG).is_file() else {}
+        results = parse_json(read_text(results_path), results_path)
+        config = parse_json(read_text(folder / CONFIG), folder / CONFIG) if (folder / CONFIG).is_file() else {}
     except json.JSONDecodeError as exc:
         raise InputFormatError(f"{folder}: invalid JSON in a run file ({exc.msg})") from None
     if "accuracy" not in results:

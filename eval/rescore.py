@@ -120,7 +120,10 @@ def rescore_log(path: str | Path, parser: str | None = None) -> RescoredLog:
     rows = read_jsonl(path)
     if not rows:
         raise InputFormatError(f"{path}: empty log")
-    kind = log_kind(rows[0])
+    try:
+        kind = log_kind(rows[0])
+    except InputFormatError as exc:
+        raise InputFormatError(f"{path}: {exc}") from None
     if kind == "twgrpo":
         parser = parser or "twgrpo"
         items, dups = _twgrpo_items(rows, path, parser)

@@ -25,6 +25,7 @@ import yaml
 from trl import GRPOConfig
 
 from twgrpo_data.errors import TwgrpoError
+from twgrpo_data.formats import read_text
 from twgrpo_data.scoring import PARSERS
 
 from .data import QUESTION_TYPES, TRAIN_TEMPLATE
@@ -202,7 +203,7 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] | None = No
     if path is not None:
         path = Path(path)
         try:
-            loaded = _yaml(path.read_text(encoding="utf-8"))
+            loaded = _yaml(read_text(path))
         except OSError as exc:
             raise TrainConfigError(f"{path}: cannot read config ({exc.strerror})") from exc
         except yaml.YAMLError as exc:

@@ -33,7 +33,7 @@ import yaml
 
 from . import __version__
 from .errors import InputFormatError, TwgrpoError
-from .formats import record_to_row
+from .formats import parse_json, read_text, record_to_row
 from .record import Record
 
 if TYPE_CHECKING:
@@ -175,9 +175,7 @@ def load_report(path: str | Path) -> QaiReport:
     """Read a QAI report; a file that is not one raises `InputFormatError` naming the file and key."""
     p = Path(path)
     try:
-        raw = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputFormatError(f"{p}: no such file") from None
+        raw = parse_json(read_text(p), p)
     except json.JSONDecodeError as exc:
         raise InputFormatError(f"{p}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("counts"), dict) \

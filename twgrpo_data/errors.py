@@ -4,7 +4,24 @@ from __future__ import annotations
 
 
 class TwgrpoError(Exception):
-    """Base class: anything the user can fix (bad input, missing file, missing extra)."""
+    """Base class: anything the user can fix (bad input, missing file, missing extra). The CLI exits with
+    `exit_code`: 1 for a user error, 2 for a usage error (`UsageError`)."""
+
+    exit_code = 1
+
+
+class UsageError(TwgrpoError):
+    """A bad option value or combination, found before any work starts (exit 2)."""
+
+    exit_code = 2
+
+
+class OutputPathError(UsageError):
+    """An output path the policy refuses: unknown suffix, a folder twgrpo did not write, the input itself."""
+
+
+class OutputWriteError(TwgrpoError):
+    """An output cannot be written: read-only or full filesystem, a parent that is a file, …"""
 
 
 class InputFormatError(TwgrpoError):

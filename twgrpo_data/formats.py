@@ -10,22 +10,21 @@ Formats:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import shutil
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
-from .errors import InputFormatError, RecordError, TwgrpoError
+from .errors import InputFormatError, RecordError, TwgrpoError, UsageError
+from .outputs import atomic_path, atomic_write_json, atomic_write_text  # noqa: F401  (re-exported)
 from .record import LETTERS, Problem, Record, letter, validate_records
 
 READ_FORMATS = ("auto", "unified", "records", "parquet", "hf")
 WRITE_FORMATS = ("json", "unified", "jsonl", "records-json", "parquet", "hf")
+RECORD_FIELDS = {"id", "question", "options", "answer", "video", "source", "meta", "qai"}
 QAI_KEYS = ("negated", "original_question", "original_answer", "removed_options", "seed")
 
 # Keys the unified writer adds with fixed values; the reader drops them again so that
@@ -65,44 +64,6 @@ class LoadResult:
                 raise self.errors[0].to_error()
             self.skipped["invalid"] += self.n_invalid
         return self
-
-
-# ----------------------------------------------------------------------------------------------------------
-# atomic writes
-
-
-@contextlib.contextmanager
-def atomic_path(target: str | os.PathLike, *, directory: bool = False) -> Iterator[Path]:
-    """Yield a temporary path next to `target`; on success it is renamed over `target`.
-
-    A crash leaves the old `target` untouched, so re-running on its own output never corrupts it.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    work = tmp / target.name
-    try:
-        if directory:
-            work.mkdir()
-        yield work
-        if directory and target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-            os.replace(target, old / target.name)
-            os.replace(work, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(work, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def atomic_write_text(target: str | os.PathLike, text: str) -> None:
-    with atomic_path(target) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
-def atomic_write_json(target: str | os.PathLike, obj: Any, indent: int | None = 2) -> None:
-    atomic_write_text(target, json.dumps(obj, ensure_ascii=False, indent=indent) + "\n")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -195,6 +156,8 @@ def unified_to_record(raw: dict[str, Any], index: int, source: str = "", file: s
         if meta.get(key) == default:
             del meta[key]
     qai = raw.get("qai") or None
+    if qai is not None and not isinstance(qai, dict):
+        raise fail("qai", f"must be an object of QAI provenance, got {type(qai).__name__}")
     if qai is not None:
         meta.pop("is_negated", None)  # derived from qai by the writer
     return Record(id=str(rid), question=question, options=options, answer=answer,
@@ -236,7 +199,11 @@ def guess_source(path: str | os.PathLike) -> str:
 
 
 def _looks_like_records(obj: dict) -> bool:
-    return {"id", "question", "options", "answer"} <= set(obj) and isinstance(obj.get("answer"), list)
+    """Our records: the four required keys with a list answer, or only Record fields including `meta` or
+    `source` (then a wrong `answer` type is reported as a record error, not as an unknown format)."""
+    if not {"id", "question", "options", "answer"} <= set(obj):
+        return False
+    return isinstance(obj.get("answer"), list) or (set(obj) <= RECORD_FIELDS and bool({"meta", "source"} & set(obj)))
 
 
 def _looks_like_unified(obj: dict) -> bool:
@@ -254,9 +221,12 @@ def detect_format(path: str | os.PathLike) -> str:
         raise InputFormatError(f"{p}: a folder that is not an HF `save_to_disk` dataset")
     if p.suffix == ".parquet":
         return "parquet"
+    if p.suffix.lower() in (".csv", ".tsv"):
+        raise InputFormatError(f"{p}: a CSV table that is not a NExT-GQA/NExT-QA file (expected columns "
+                               "video_id or video, question, answer, qid, a0-a4)")
     first = _first_object(p)
     if first is None:
-        raise InputFormatError(f"{p}: empty file")
+        raise InputFormatError(f"{p}: no records (an empty file or list)")
     if _looks_like_records(first):
         return "records"
     if _looks_like_unified(first):
@@ -281,18 +251,54 @@ def _json_lines(text: str, p: Path) -> list[tuple[int, Any]]:
         if not line.strip():
             continue
         try:
-            out.append((lineno, json.loads(line)))
+            out.append((lineno, parse_json(line, p)))
         except json.JSONDecodeError as exc:
             raise InputFormatError(f"{p}: invalid JSON on line {lineno}: {exc.msg}") from None
     return out
 
 
+_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"),
+         (b"\xfe\xff", "UTF-16"))
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """The UTF-8 text of `path` (a UTF-8 BOM is dropped); anything else is one `InputFormatError` naming
+    the file: missing, a folder, unreadable, UTF-16/32, Latin-1 or binary."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise InputFormatError(f"{p}: no such file") from None
+    except IsADirectoryError:
+        raise InputFormatError(f"{p}: is a folder, not a file") from None
+    except OSError as exc:
+        raise InputFormatError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            raise InputFormatError(f"{p}: {name} text; save it as UTF-8")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        kind = "binary data" if b"\x00" in data[:8192] else "not UTF-8 text (Latin-1 or another encoding?)"
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputFormatError(f"{p}: {kind}: byte 0x{data[exc.start]:02x} on line {line} "
+                               "is not valid UTF-8") from None
+
+
+def parse_json(text: str, p: Path) -> Any:
+    """`json.loads` whose failures (bad syntax, nesting too deep for Python) name the file."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise InputFormatError(f"{p}: JSON nested too deeply to read") from None
+
+
 def read_json_objects(p: Path) -> list[Any]:
     """A JSON list, or JSON Lines (one object per line; `.jsonl` or a list that does not parse whole)."""
-    text = p.read_text(encoding="utf-8")
+    text = read_text(p)
     if p.suffix != ".jsonl":
         try:
-            data = json.loads(text)
+            data = parse_json(text, p)
         except json.JSONDecodeError as exc:
             if not text.lstrip().startswith("{"):
                 raise InputFormatError(f"{p}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
@@ -312,7 +318,7 @@ def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
     if not p.is_file():
         raise InputFormatError(f"{p}: no such file")
     rows = []
-    for lineno, value in _json_lines(p.read_text(encoding="utf-8"), p):
+    for lineno, value in _json_lines(read_text(p), p):
         if not isinstance(value, dict):
             raise InputFormatError(f"{p}: line {lineno}: expected a JSON object")
         rows.append(value)
@@ -353,8 +359,17 @@ def read_dataset(path: str | os.PathLike, fmt: str = "auto", *, source: str | No
                 continue
             candidates.append((i, rec))
     else:
-        for i, rec in enumerate(_read_arrow(p, fmt, split)):
-            candidates.append((i, rec))
+        try:
+            arrow_records = _read_arrow(p, fmt, split)
+        except RecordError as exc:
+            raise RecordError(exc.reason, file=file, record_id=exc.record_id, field=exc.field) from None
+        except TwgrpoError:
+            raise
+        except Exception as exc:  # pyarrow / datasets raise many types, none naming the file
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            what = "parquet file" if fmt == "parquet" else "HF dataset folder"
+            raise InputFormatError(f"{p}: unreadable {what} ({reason})") from None
+        candidates.extend(enumerate(arrow_records))
     bad_index: set[int] = set()
     found = validate_records([r for _, r in candidates], file)
     # validate_records numbers records 0..n-1 over `candidates`; map back to file positions
@@ -458,9 +473,12 @@ def output_format(path: str | os.PathLike, fmt: str = "auto") -> str:
     """Write format for `path`: '.json' → unified, '.jsonl' → records, '.parquet', no suffix → hf."""
     if fmt != "auto":
         if fmt not in WRITE_FORMATS:
-            raise TwgrpoError(f"unknown output format {fmt!r}; expected one of {', '.join(WRITE_FORMATS)}")
+            raise UsageError(f"unknown output format {fmt!r}; expected one of {', '.join(WRITE_FORMATS)}")
         return "unified" if fmt == "json" else fmt
-    suffix = Path(path).suffix
+    suffix = Path(path).suffix.lower()
+    if suffix and suffix not in (".json", ".jsonl", ".parquet"):
+        raise UsageError(f"{path}: unknown output suffix {suffix!r}; expected .json, .jsonl, .parquet or no "
+                         "suffix (an HF dataset folder)")
     return {".json": "unified", ".jsonl": "jsonl", ".parquet": "parquet"}.get(suffix, "hf")
 
 

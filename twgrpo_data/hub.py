@@ -30,6 +30,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from . import __version__, cards
 from .errors import HubError, TwgrpoError
 from .formats import atomic_path, detect_format, hf_features, read_records, to_hf_dataset
+from .outputs import is_replaceable_folder
 from .record import Record
 
 DATA_DIR = "data"
@@ -211,8 +212,8 @@ def hub_metadata(dataset_dict, download_size: int) -> dict[str, Any]:
 
 
 def _replaceable(out: Path) -> bool:
-    """Only a new folder or an earlier preview (README.md + data/) may be replaced by a new preview."""
-    return not out.exists() or (out.is_dir() and {p.name for p in out.iterdir()} <= {CARD_FILE, DATA_DIR})
+    """Only a new folder or one twgrpo wrote (e.g. an earlier preview, README.md + data/) may be replaced."""
+    return not out.exists() or (out.is_dir() and is_replaceable_folder(out))
 
 
 def write_hub_folder(splits: Mapping[str, Sequence[Record]], out: str | os.PathLike, *, repo_id: str,
@@ -229,7 +230,7 @@ def write_hub_folder(splits: Mapping[str, Sequence[Record]], out: str | os.PathL
                           "choose a new or empty folder")
     template = str(card) if card is not None else cards.choose_template(cards.DatasetStats.from_splits(splits))
     dataset_dict = to_dataset_dict(splits)
-    with atomic_path(out, directory=True) as tmp, _quiet_datasets():
+    with atomic_path(out, directory=True, marker=False) as tmp, _quiet_datasets():
         files = [rel for name, ds in dataset_dict.items() for rel in _write_shards(ds, name, tmp, max_shard_size)]
         download_size = sum((tmp / rel).stat().st_size for rel in files)
         rendered = cards.render_card(splits, repo_id=repo_id, template=template, report=report,

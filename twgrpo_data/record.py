@@ -69,8 +69,22 @@ class Record:
         missing = [n for n in ("id", "question", "options", "answer") if n not in data]
         if missing:
             raise RecordError("missing", field=missing[0])
+        rid = data["id"]
+        if not isinstance(rid, (str, int)) or isinstance(rid, bool):
+            raise RecordError(f"must be a string, got {type(rid).__name__}", field="id")
+
+        def wrong(name: str, expected: str) -> RecordError:
+            return RecordError(f"must be {expected}, got {type(data[name]).__name__} {data[name]!r:.40}",
+                               record_id=str(rid), field=name)
+
+        for name in ("options", "answer"):
+            if data[name] is not None and not isinstance(data[name], list):
+                raise wrong(name, "a list" + (" of letters, e.g. ['B']" if name == "answer" else " of strings"))
+        for name in ("meta", "qai"):
+            if data.get(name) is not None and not isinstance(data[name], dict):
+                raise wrong(name, "an object (a JSON mapping)")
         return cls(
-            id=str(data["id"]),
+            id=str(rid),
             question=data["question"],
             options=list(data["options"]) if data["options"] is not None else [],
             answer=list(data["answer"]) if data["answer"] is not None else [],

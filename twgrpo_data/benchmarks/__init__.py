@@ -100,12 +100,25 @@ def load_benchmark(name: str, path: str | os.PathLike | None = None, **options: 
     if name not in _OWN_JSON and _is_interchange(p):
         if options:
             raise TwgrpoError(f"{p}: options {sorted(options)} apply to native {name} files, not unified ones")
-        return unified.load(p, source=name)
+        return _some_records(unified.load(p, source=name), name, p)
     accepted = set(load_options(name))
     unknown = sorted(set(options) - accepted)
     if unknown:
         raise TwgrpoError(f"{name} has no option(s) {unknown}" + (f"; it takes {sorted(accepted)}" if accepted else ""))
-    return module.load(p, **options)
+    return _some_records(module.load(p, **options), name, p)
+
+
+def _some_records(result: LoadResult, name: str, path: Path) -> LoadResult:
+    """`result`, unless it holds nothing at all: zero records and no problem is never a silent success
+    (an empty list, a header-only CSV, or another benchmark's file whose items were all skipped)."""
+    if result.records or result.problems:
+        return result
+    skipped = sum(result.skipped.values())
+    why = (f" (all {skipped} items skipped: " + ", ".join(f"{k} {v}" for k, v in result.skipped.items()) + ")"
+           if skipped else " (the file holds no items)")
+    looks = detect_benchmark(path)
+    hint = f"; it looks like a {looks} file (--bench {looks})" if looks not in (None, name, "unified") else ""
+    raise InputFormatError(f"{path}: no {name} records{why}{hint}")
 
 
 def detect_benchmark(path: str | os.PathLike) -> str | None:

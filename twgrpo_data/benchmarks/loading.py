@@ -4,6 +4,7 @@ one with per-item problems, counted skips, and schema validation of the result."
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from collections import Counter
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..errors import InputFormatError, RecordError
-from ..formats import LoadResult
+from ..formats import LoadResult, parse_json, read_text
 from ..record import Problem, Record, letter, validate_records
 
 
@@ -43,16 +44,24 @@ def find_first(root: Path, candidates: Iterable[str], what: str) -> Path:
 
 def read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return parse_json(read_text(path), path)
     except json.JSONDecodeError as exc:
         raise InputFormatError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    except UnicodeDecodeError as exc:
-        raise InputFormatError(f"{path}: not UTF-8 text ({exc.reason})") from None
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+    """The rows of a CSV file with a header; problems are reported as CSV problems naming file and line."""
+    reader = csv.DictReader(io.StringIO(read_text(path), newline=""))
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise InputFormatError(f"{path}: invalid CSV on line {reader.line_num}: {exc}") from None
+    if reader.fieldnames is None:
+        raise InputFormatError(f"{path}: empty CSV file (no header)")
+    ragged = next((i for i, row in enumerate(rows) if None in row), None)
+    if ragged is not None:
+        raise InputFormatError(f"{path}: invalid CSV: row {ragged + 2} has more fields than the header")
+    return rows
 
 
 def read_parquet(path: Path) -> list[dict[str, Any]]:
@@ -105,8 +114,12 @@ def collect(items: Iterable[tuple[int, Any]], convert: Callable[[int, Any], Reco
             problems.append(Problem(exc.reason, file, index, None if rid is None else str(rid), exc.field))
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             missing = exc.args[0] if isinstance(exc, KeyError) else None
+            try:
+                rid = id_of(index, raw)
+            except (KeyError, TypeError, AttributeError):
+                rid = None
             problems.append(Problem("missing" if missing else f"malformed item: {exc}", file, index,
-                                    field=str(missing) if missing else None))
+                                    None if rid is None else str(rid), field=str(missing) if missing else None))
     return records, problems, skipped
 
 

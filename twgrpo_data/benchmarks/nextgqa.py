@@ -61,6 +61,8 @@ def _json_item(source: str, index: int, raw: dict[str, Any]) -> Record:
         raise RecordError("neither 'answer' (\"(C)\") nor 'solution' (\"<answer>C</answer>\")", field="answer")
     question = raw.get("question")
     if not isinstance(question, str):
+        if not isinstance(raw.get("problem"), str):
+            raise RecordError("missing or not a string", field="question")
         question, _ = split_problem(raw["problem"], options)
     meta = {k: v for k, v in raw.items() if k not in _JSON_CONSUMED}
     if raw.get("type"):
@@ -147,6 +149,10 @@ def _load(path: str | os.PathLike, *, source: str, fmt: str = "auto", split: str
     rows = read_csv(file) if fmt == "csv" else read_parquet(file)
     if rows and not {"question", "answer", "qid", "a0"} <= set(rows[0]):
         raise InputFormatError(f"{file}: not a NExT-QA/NExT-GQA table (columns {sorted(rows[0])[:10]})")
+    absent = [c for c in _OPTION_COLUMNS if rows and c not in rows[0]]
+    if absent:
+        raise InputFormatError(f"{file}: option column(s) {', '.join(absent)} missing; NExT-QA/NExT-GQA tables "
+                               f"have {', '.join(_OPTION_COLUMNS)}")
     # NExT-GQA names the column video_id and gives the answer text; NExT-QA (and lmms-lab) an index
     index_answers = bool(rows) and "video_id" not in rows[0]
     stem = file.stem if fmt == "csv" else split

@@ -1,0 +1,515 @@
+"""Fuzz the commands with what careless users give them (issue 10): every command that reads a file × bad
+encodings, truncation, wrong formats and benchmarks; every command that writes × outputs it must refuse or
+cannot write; and a kill during a write.
+
+Each case asserts the exit status, exactly one stderr line (`error: …`, no traceback, not an internal error),
+and that the folder the case ran in is unchanged (every file hashed before and after; no file added).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cli_helpers import REPO, Result, run_cli, run_cli_subprocess
+from conftest import DATA, FIXTURES
+
+SAMPLE = REPO / "examples" / "nextgqa_val_sample.json"  # 200 native NExT-GQA questions
+
+BAD_CONTENT: dict[str, bytes] = {
+    "latin1": '[{"id": "café", "question": "où"}]'.encode("latin-1"),
+    "utf16": '[{"id": "x", "question": "q"}]'.encode("utf-16"),
+    "binary": bytes(range(256)) * 8,
+    "truncated": SAMPLE.read_bytes()[: SAMPLE.stat().st_size // 2],
+    "zero_byte": b"",
+    "deep": b"[" * 100_000 + b"]" * 100_000,
+    "wrong_format": b"name,colour\nball,red\n",
+    "not_records": b'{"hello": "world"}',
+}
+
+
+def tree_state(root: Path) -> dict[str, str]:
+    """Relative path → sha256 (folders as 'dir') of everything under `root`."""
+    state = {}
+    for p in sorted(root.rglob("*")):
+        rel = str(p.relative_to(root))
+        state[rel] = "dir" if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest()
+    return state
+
+
+def assert_one_line_error(result: Result, code: int) -> str:
+    assert result.code == code, (result.code, result.stderr, result.stdout[-2000:])
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = result.err_lines
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: "), lines[0]
+    assert "internal error" not in lines[0], lines[0]
+    return lines[0]
+
+
+def run_in(tmp: Path, *args, code: int = 1, input: str | None = None) -> str:
+    """Run the CLI in `tmp`, expect a one-line error with `code` and an unchanged `tmp`."""
+    before = tree_state(tmp)
+    result = run_cli(*args, cwd=tmp, input=input)
+    line = assert_one_line_error(result, code)
+    assert tree_state(tmp) == before, "the failed run changed files"
+    return line
+
+
+# ----------------------------------------------------------------------------------------------------------
+# inputs: every reading command × every kind of bad file
+
+# (command, suffix of the bad file, how the bad file is placed: "file" or "run" (a run folder's file))
+READERS = {
+    "qai convert": (lambda f: ["qai", "convert", f, "-o", "out.json"], ".json", None),
+    "qai convert csv": (lambda f: ["qai", "convert", f, "-o", "out.json"], ".csv", None),
+    "qai convert --compare": (lambda f: ["qai", "convert", SAMPLE, "--compare", f, "-o", "out.json"], ".json", None),
+    "qai negate": (lambda f: ["qai", "negate", f, "-o", "out.jsonl"], ".jsonl", None),
+    "qai negate text": (lambda f: ["qai", "negate", f], ".txt", None),
+    "data validate": (lambda f: ["data", "validate", f], ".json", None),
+    "data stats": (lambda f: ["data", "stats", f], ".jsonl", None),
+    "data load nextgqa": (lambda f: ["data", "load", "--bench", "nextgqa", f, "-o", "out.json"], ".json", None),
+    "data load nextgqa csv": (lambda f: ["data", "load", "--bench", "nextgqa", f], ".csv", None),
+    "data load mmvu": (lambda f: ["data", "load", "--bench", "mmvu", f], ".json", None),
+    "eval rescore": (lambda f: ["eval", "rescore", f], ".jsonl", None),
+    "eval compare": (lambda f: ["eval", "compare", Path(f).parent], ".json", "results.json"),
+    "publish": (lambda f: ["publish", f, "--repo-id", "me/x", "--dry-run", "-o", "preview"], ".json", None),
+    "publish --report": (lambda f: ["publish", _write_json(Path(f).parent / "good.json", [RECORD]), "--repo-id",
+                                    "me/x", "--dry-run", "-o", "preview", "--report", f], ".json", None),
+    "train plot": (lambda f: ["train", "plot", Path(f).parent, "-o", "curves.png"], ".jsonl", "metrics.jsonl"),
+}
+# bad contents a reader may legitimately accept as valid (nothing to assert then)
+ACCEPTS = {("qai negate text", "wrong_format"), ("qai negate text", "not_records"), ("qai negate text", "truncated"),
+           ("qai negate text", "deep")}
+
+
+def place(tmp: Path, suffix: str, run_file: str | None, content: bytes) -> str:
+    if run_file is not None:
+        run = tmp / "run"
+        run.mkdir()
+        (run / run_file).write_bytes(content)
+        return str(run / run_file)
+    path = tmp / f"bad{suffix}"
+    path.write_bytes(content)
+    return str(path)
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_CONTENT))
+@pytest.mark.parametrize("command", sorted(READERS))
+def test_bad_input_gives_one_line(tmp_path, command, kind):
+    if (command, kind) in ACCEPTS:
+        pytest.skip("plain text: any UTF-8 line is a question")
+    build, suffix, run_file = READERS[command]
+    bad = place(tmp_path, suffix, run_file, BAD_CONTENT[kind])
+    line = run_in(tmp_path, *build(bad))
+    assert "bad" in line or "run" in line, f"the message does not name the file: {line}"
+
+
+def test_train_config_bad_encoding(tmp_path):
+    bad = tmp_path / "config.yaml"
+    bad.write_bytes("model: café".encode("latin-1"))
+    line = run_in(tmp_path, "train", "--config", bad)
+    assert "config.yaml" in line
+
+
+# parquet and HF folders
+
+
+def _write_good_parquet(path: Path) -> None:
+    result = run_cli("data", "load", "--bench", "nextgqa", SAMPLE, "-o", path)
+    assert result.code == 0, result.stderr
+
+
+@pytest.fixture(scope="module")
+def good_arrow(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("arrow")
+    _write_good_parquet(root / "good.parquet")
+    _write_good_parquet(root / "good_hf")
+    return root / "good.parquet", root / "good_hf"
+
+
+def _break_parquet(kind: str, good: Path, target: Path) -> None:
+    data = good.read_bytes()
+    target.write_bytes({"truncated": data[: len(data) // 2], "zero_byte": b"", "random": os.urandom(4096),
+                        "tail_only": data[-64:]}[kind])
+
+
+@pytest.mark.parametrize("kind", ["truncated", "zero_byte", "random", "tail_only"])
+@pytest.mark.parametrize("command", ["qai convert", "data validate", "data stats", "data load"])
+def test_bad_parquet(tmp_path, good_arrow, command, kind):
+    bad = tmp_path / "bad.parquet"
+    _break_parquet(kind, good_arrow[0], bad)
+    args = {"qai convert": ["qai", "convert", bad, "-o", "out.json"], "data validate": ["data", "validate", bad],
+            "data stats": ["data", "stats", bad], "data load": ["data", "load", "--bench", "nextqa", bad]}[command]
+    assert "bad.parquet" in run_in(tmp_path, *args)
+
+
+def _break_hf(kind: str, folder: Path) -> None:
+    arrow = next(folder.glob("*.arrow"))
+    if kind == "missing_arrow":
+        arrow.unlink()
+    elif kind == "truncated_arrow":
+        arrow.write_bytes(arrow.read_bytes()[:100])
+    elif kind == "bad_state":
+        (folder / "state.json").write_text("{not json", encoding="utf-8")
+    elif kind == "state_wrong_shape":
+        (folder / "state.json").write_text("[1, 2]", encoding="utf-8")
+
+
+@pytest.mark.parametrize("kind", ["missing_arrow", "truncated_arrow", "bad_state", "state_wrong_shape"])
+@pytest.mark.parametrize("command", ["qai convert", "data validate", "data stats"])
+def test_broken_hf_folder(tmp_path, good_arrow, command, kind):
+    import shutil
+
+    bad = tmp_path / "bad_hf"
+    shutil.copytree(good_arrow[1], bad)
+    _break_hf(kind, bad)
+    args = {"qai convert": ["qai", "convert", bad, "-o", "out.json"], "data validate": ["data", "validate", bad],
+            "data stats": ["data", "stats", bad]}[command]
+    assert "bad_hf" in run_in(tmp_path, *args)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# wrong fields and wrong benchmarks name what is wrong
+
+
+def _write_json(path: Path, obj) -> Path:
+    path.write_text(json.dumps(obj), encoding="utf-8")
+    return path
+
+
+def _native(**changes):
+    item = json.loads(SAMPLE.read_text(encoding="utf-8"))[0]
+    item.update(changes)
+    return {k: v for k, v in item.items() if v is not None}
+
+
+RECORD = {"id": "r1", "question": "what did the boy do", "options": ["sat", "ran"], "answer": ["B"],
+          "video": "v.mp4", "source": "nextgqa", "meta": {}}
+
+
+@pytest.mark.parametrize("name, content, words", [
+    ("native_no_question", [_native(question=None)], ["4882821564_1", "'question'"]),
+    ("meta_list", [{**RECORD, "meta": [1, 2]}], ["'r1'", "'meta'", "must be an object"]),
+    ("qai_string", [{**RECORD, "qai": "yes"}], ["'r1'", "'qai'", "must be an object"]),
+    ("answer_int", [{**RECORD, "answer": 1}], ["'r1'", "'answer'", "list of letters"]),
+    ("empty_list", [], ["no records"]),
+])
+def test_wrong_field_messages(tmp_path, name, content, words):
+    bad = _write_json(tmp_path / f"{name}.json", content)
+    line = run_in(tmp_path, "qai", "convert", bad, "-o", "out.json")
+    for word in words:
+        assert word in line, (word, line)
+
+
+def test_header_only_csv_is_like_an_empty_list(tmp_path):
+    header = (FIXTURES / "nextgqa/datasets/nextgqa/val.csv").read_text(encoding="utf-8").splitlines()[0]
+    csv = tmp_path / "val.csv"
+    csv.write_text(header + "\n", encoding="utf-8")
+    empty = _write_json(tmp_path / "val.json", [])
+    for path in (csv, empty):
+        line = run_in(tmp_path, "data", "load", "--bench", "nextgqa", path)
+        assert "no nextgqa records" in line
+
+
+def test_csv_missing_option_column_is_an_error_up_front(tmp_path):
+    rows = (FIXTURES / "nextgqa/datasets/nextgqa/val.csv").read_text(encoding="utf-8").splitlines()
+    header = rows[0].split(",")
+    drop = header.index("a3")
+    cut = [",".join(c for i, c in enumerate(r.split(",")) if i != drop) for r in rows]
+    csv = tmp_path / "val.csv"
+    csv.write_text("\n".join(cut) + "\n", encoding="utf-8")
+    line = run_in(tmp_path, "qai", "convert", csv, "-o", "out.json")
+    assert "a3" in line and "val.csv" in line
+
+
+def test_csv_problems_are_csv_problems(tmp_path):
+    bad = tmp_path / "table.csv"
+    bad.write_text("a,b\n1,2\n", encoding="utf-8")
+    line = run_in(tmp_path, "qai", "convert", bad, "-o", "out.json")
+    assert "CSV" in line and "JSON" not in line
+
+
+@pytest.mark.parametrize("bench, fixture, looks_like", [
+    ("mmvu", FIXTURES / "clevrer/questions/validation.json", "clevrer"),
+    ("mmvu", FIXTURES / "star/STAR_val.json", "star"),
+])
+def test_wrong_benchmark_names_the_right_one(tmp_path, bench, fixture, looks_like):
+    line = run_in(tmp_path, "data", "load", "--bench", bench, fixture, "-o", "out.json")
+    assert f"--bench {looks_like}" in line
+
+
+def test_skip_invalid_lists_skipped_ids_in_the_report(tmp_path):
+    items = json.loads(SAMPLE.read_text(encoding="utf-8"))[:3]
+    del items[1]["question"]
+    data = _write_json(tmp_path / "mixed.json", items)
+    result = run_cli("qai", "convert", data, "-o", tmp_path / "out.json", "--report", tmp_path / "rep.json",
+                     "--skip-invalid", "--json")
+    assert result.code == 0, result.stderr
+    report = json.loads((tmp_path / "rep.json").read_text(encoding="utf-8"))
+    assert report["skipped_records"] == [{"file": str(data), "index": 1, "id": items[1]["id"], "field": "question",
+                                          "reason": "missing or not a string"}]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# outputs: every writing command × outputs to refuse or that cannot be written
+
+
+def _records_jsonl(tmp: Path) -> Path:
+    path = tmp / "records.jsonl"
+    result = run_cli("data", "load", "--bench", "nextgqa", SAMPLE, "-o", path)
+    assert result.code == 0, result.stderr
+    return path
+
+
+def _run_folder(tmp: Path) -> Path:
+    run = tmp / "run1"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "reward_std": 0.1 * s}) + "\n"
+                                               for s in range(1, 4)), encoding="utf-8")
+    return run
+
+
+# command → (args before the output, output option or None for a positional, default file name for DIR/)
+WRITERS = {
+    "qai convert": (lambda t: ["qai", "convert", SAMPLE], "-o", "nextgqa_val_sample.qai.json"),
+    "qai convert --report": (lambda t: ["qai", "convert", SAMPLE, "-o", "ok.json"], "--report", "report.json"),
+    "qai negate": (lambda t: ["qai", "negate", DATA / "qai_dev" / "questions.jsonl"], "-o", None),
+    "data load": (lambda t: ["data", "load", "--bench", "nextgqa", SAMPLE], "-o", "nextgqa.json"),
+    "dev tiny-model": (lambda t: ["dev", "tiny-model"], None, None),
+    "publish": (lambda t: ["publish", _records_jsonl(t), "--repo-id", "me/x", "--dry-run"], "-o", None),
+    "eval compare --plot": (lambda t: ["eval", "compare", t / "run1"], "--plot", None),
+    "train plot": (lambda t: ["train", "plot", _run_folder(t)], "-o", None),
+}
+
+
+def _args(command: str, tmp: Path, out: str) -> list:
+    build, option, _ = WRITERS[command]
+    if command == "eval compare --plot":
+        (tmp / "run1").mkdir(exist_ok=True)
+    return [*build(tmp), *([option] if option else []), out]
+
+
+@pytest.mark.parametrize("command", sorted(WRITERS))
+def test_existing_foreign_folder_is_never_replaced(tmp_path, command):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "a.txt").write_text("keep", encoding="utf-8")
+    line = run_in(tmp_path, *_args(command, tmp_path, "results"), code=2)
+    assert "results" in line
+
+
+@pytest.mark.parametrize("command", sorted(WRITERS))
+def test_existing_file_with_unknown_suffix_is_a_usage_error(tmp_path, command):
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    run_in(tmp_path, *_args(command, tmp_path, "notes.txt"), code=2)
+
+
+@pytest.mark.parametrize("command", sorted(WRITERS))
+def test_dot_is_refused(tmp_path, command):
+    run_in(tmp_path, *_args(command, tmp_path, "."), code=2)
+
+
+@pytest.mark.parametrize("command", sorted(WRITERS))
+def test_parent_that_is_a_file(tmp_path, command):
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    name = "x.png" if "plot" in command else "x.json" if command.startswith(("qai convert", "data")) else "x.jsonl" \
+        if command == "qai negate" else "x"
+    line = run_in(tmp_path, *_args(command, tmp_path, f"afile/{name}"), code=1)
+    assert "afile" in line
+
+
+def test_output_equal_to_input_is_refused(tmp_path):
+    data = tmp_path / "val.json"
+    data.write_bytes(SAMPLE.read_bytes())
+    run_in(tmp_path, "qai", "convert", data, "-o", data, code=2)
+    run_in(tmp_path, "data", "load", "--bench", "nextgqa", data, "-o", data, code=2)
+
+
+def test_report_is_checked_before_the_output_is_written(tmp_path):
+    run_in(tmp_path, "qai", "convert", SAMPLE, "-o", "out.json", "--report", "report.txt", code=2)
+    assert not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.parametrize("failure", ["full disk", "read-only filesystem"])
+@pytest.mark.parametrize("command", ["data load", "publish", "train plot", "qai convert --report"])
+def test_unwritable_filesystem(tmp_path, monkeypatch, command, failure):
+    """ENOSPC at the flush, or EROFS at the rename, of the atomic write: one line, nothing left behind."""
+    args = _args(command, tmp_path, {"data load": "out.json", "publish": "preview", "train plot": "c.png",
+                                     "qai convert --report": "rep.json"}[command])
+    code, where = {"full disk": (errno.ENOSPC, "fsync"), "read-only filesystem": (errno.EROFS, "replace")}[failure]
+
+    def fail(*args):
+        raise OSError(code, os.strerror(code))
+
+    before = tree_state(tmp_path)
+    monkeypatch.setattr(os, where, fail)
+    line = assert_one_line_error(run_cli(*args, cwd=tmp_path), 1)
+    monkeypatch.undo()
+    assert os.strerror(code) in line
+    assert tree_state(tmp_path) == before
+
+
+@pytest.mark.slow
+def test_publish_never_prints_the_token(tmp_path):
+    token = "hf_" + "Zx9" * 12
+    records = _records_jsonl(tmp_path)
+    result = run_cli_subprocess("publish", records, "--repo-id", "me/x", cwd=tmp_path, timeout=300,
+                                env={"HF_TOKEN": token, "HF_ENDPOINT": "http://127.0.0.1:9"})
+    assert_one_line_error(result, 1)
+    assert token not in result.stdout + result.stderr
+
+
+def test_eval_input_and_output_paths(tmp_path):
+    """The eval command at the CLI level: a bad --data file and a --out that is a file are one line each."""
+    base = ["eval", "--bench", "mmvu", "--model", "m", "--backend", "openai", "--api-base", "http://127.0.0.1:9/v1",
+            "--no-progress"]
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(BAD_CONTENT["latin1"])
+    assert "bad.json" in run_in(tmp_path, *base, "--data", bad, "--out", "run")
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    run_in(tmp_path, *base, "--data", REPO / "examples" / "eval_sample.json", "--out", "notes.txt")
+
+
+def test_bad_option_values_are_usage_errors_before_work(tmp_path):
+    for args in (["qai", "convert", SAMPLE, "--ratio", "1.5"], ["qai", "convert", SAMPLE, "--from", "xml"],
+                 ["qai", "convert", SAMPLE, "--to", "xml"], ["qai", "convert", SAMPLE, "--min-keep", "-1"],
+                 ["data", "stats", SAMPLE, "--format", "csv"], ["data", "load", SAMPLE, "--from", "xml"],
+                 ["eval", "--bench", "mmvu", "--model", "m", "--timeout", "-1", "--backend", "openai"],
+                 ["train", "plot", "nowhere", "--smooth", "0"]):
+        run_in(tmp_path, *args, code=2)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the policy where it allows: into a folder, over our own outputs, and after a killed write
+
+
+def test_into_folder_keeps_its_files(tmp_path):
+    r = tmp_path / "r"
+    r.mkdir()
+    (r / "a.txt").write_text("keep\n", encoding="utf-8")
+    result = run_cli("data", "load", "--bench", "nextgqa", SAMPLE, "-o", f"{r}/")
+    assert result.code == 0, result.stderr
+    assert (r / "a.txt").read_text(encoding="utf-8") == "keep\n"
+    assert json.loads((r / "nextgqa.json").read_text(encoding="utf-8"))[0]["id"] == "4882821564_1"
+
+
+def test_own_hf_folder_is_replaced(tmp_path):
+    out = tmp_path / "hf"
+    for _ in range(2):
+        result = run_cli("data", "load", "--bench", "nextgqa", SAMPLE, "-o", out)
+        assert result.code == 0, result.stderr
+    assert (out / "dataset_info.json").is_file()
+
+
+def test_default_name_keeps_the_whole_stem(tmp_path):
+    for name in ("val.v1.json", "val.v2.json"):
+        (tmp_path / name).write_bytes(SAMPLE.read_bytes()[:0] or json.dumps(json.loads(SAMPLE.read_bytes())[:5]).encode())
+        result = run_cli("qai", "convert", name, cwd=tmp_path)
+        assert result.code == 0, result.stderr
+    assert (tmp_path / "val.v1.qai.json").is_file() and (tmp_path / "val.v2.qai.json").is_file()
+    before = (tmp_path / "val.v1.qai.json").read_bytes()
+    result = run_cli("qai", "convert", "val.v1.qai.json", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert (tmp_path / "val.v1.qai.json").read_bytes() == before and (tmp_path / "val.v1.qai.qai.json").is_file()
+
+
+KILL_WRITE = """
+import os, signal, sys
+from twgrpo_data.outputs import atomic_path
+with atomic_path(sys.argv[1]) as tmp:
+    tmp.write_text("partial", encoding="utf-8")
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_killed_write_keeps_the_old_output_and_is_cleaned_next_run(tmp_path):
+    out = tmp_path / "out.json"
+    out.write_text("[]\n", encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-c", KILL_WRITE, str(out)], cwd=REPO)
+    assert proc.returncode == -signal.SIGKILL
+    assert out.read_text(encoding="utf-8") == "[]\n"
+    stale = [p for p in tmp_path.iterdir() if p.name.startswith(".out.json.")]
+    assert len(stale) == 1
+    result = run_cli("data", "load", "--bench", "nextgqa", SAMPLE, "-o", out)
+    assert result.code == 0, result.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+    assert len(json.loads(out.read_text(encoding="utf-8"))) == 200
+
+
+@pytest.mark.slow
+def test_kill_during_convert_leaves_old_or_new_output(tmp_path):
+    """SIGKILL the real command at several moments: the output is always the old file or a complete new one."""
+    out = tmp_path / "out.json"
+    for delay in (0.5, 2.0, 4.0):
+        out.write_text("[]\n", encoding="utf-8")
+        proc = subprocess.Popen([sys.executable, "-m", "twgrpo_cli", "qai", "convert", str(SAMPLE), "-o", str(out)],
+                                cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        data = json.loads(out.read_text(encoding="utf-8"))
+        assert data == [] or len(data) == 200
+    result = run_cli_subprocess("qai", "convert", SAMPLE, "-o", out, cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# CLI conventions (issue 13.6)
+
+
+def test_version_and_module_entry():
+    from twgrpo_data import __version__
+
+    result = run_cli_subprocess("--version")
+    assert result.code == 0 and result.stdout.strip() == f"twgrpo {__version__}"
+
+
+@pytest.mark.parametrize("command", [[], ["qai"], ["qai", "convert"], ["qai", "negate"], ["data", "load"],
+                                     ["data", "validate"], ["data", "stats"], ["eval"], ["eval", "rescore"],
+                                     ["eval", "compare"], ["train"], ["train", "plot"], ["publish"],
+                                     ["dev", "tiny-model"]])
+def test_every_help_shows_debug(command):
+    result = run_cli(*command, "--help")
+    assert result.code == 0 and "--debug" in result.stdout
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = run_cli_subprocess("data", "stats", tmp_path / "missing.json", "--debug")
+    assert result.code == 1 and "Traceback" in result.stderr and "InputFormatError" in result.stderr
+
+
+def test_completion_and_choices_in_help():
+    assert "--install-completion" in run_cli("--help").stdout
+    text = run_cli("qai", "convert", "--help").stdout
+    assert "nextgqa" in text and "parquet" in text and "existing" in text
+
+
+def test_acceptance_into_folder_and_unknown_suffix(tmp_path):
+    """Issue 10's acceptance, on the 200-question sample: `-o r/` leaves r/a.txt; `-o notes.txt` exits 2."""
+    r = tmp_path / "r"
+    r.mkdir()
+    (r / "a.txt").write_text("keep\n", encoding="utf-8")
+    result = run_cli("qai", "convert", SAMPLE, "-o", "r/", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert (r / "a.txt").read_text(encoding="utf-8") == "keep\n"
+    assert len(json.loads((r / "nextgqa_val_sample.qai.json").read_text(encoding="utf-8"))) == 200
+    (tmp_path / "notes.txt").write_text("mine\n", encoding="utf-8")
+    run_in(tmp_path, "qai", "convert", SAMPLE, "-o", "notes.txt", code=2)
+
+
+def test_old_output_spelling_still_works(tmp_path):
+    result = run_cli("qai", "negate", "-", "--output", "neg.jsonl", input="who picked up the ball\n", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert "--output is deprecated" in result.stderr
+    assert json.loads((tmp_path / "neg.jsonl").read_text(encoding="utf-8"))["question"] == "who picked up the ball"
