@@ -43,7 +43,7 @@ from twgrpo_data.scoring import PARSERS
 from .backends import (VLLM_DISTRIBUTIONS, Backend, PixelBudget, Request, SamplingSettings, backend_class,
                        default_backend, installed_version)
 from .backends.base import Generation, one_line
-from .prompts import PROMPT_STYLES, Prompt, build_prompt, default_parser, resolve_style, template_of
+from twgrpo_data.prompts import PROMPT_STYLES, Prompt, build_prompt, default_parser, resolve_style, template_of
 from .rescore import rescore_log
 
 SAMPLES = "samples.jsonl"

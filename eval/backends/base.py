@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
-from ..prompts import Prompt
+from twgrpo_data.prompts import Prompt
 
 if TYPE_CHECKING:
     from twgrpo_data.video import VideoFrames
