@@ -2,7 +2,7 @@
 
 Measures what `twgrpo eval` itself costs in front of the model: loading the set, building prompts, batching
 through the prefetcher, parsing and scoring every answer, appending samples.jsonl (flush + fsync per
-batch) and writing results.json (re-score of the file with bootstrap intervals). Video decoding is left out
+batch) and writing results.json (re-score of the file with Wilson intervals). Video decoding is left out
 (bench_video.py measures it). The answers are ~800 characters, TW-GRPO's mean CoT output length on MMVU.
 
 Target (issue 5): ≥ 2,000 samples/s, so the harness is never the bottleneck in front of vLLM.

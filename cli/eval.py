@@ -164,7 +164,7 @@ def _print_results(results: dict[str, Any], out: Path) -> None:
 
 def _print_metrics(title: str, results: dict[str, Any], note: str) -> None:
     """One table of a summary (overall, single/multi, per category) and a line of the rest."""
-    table = Table(title=f"{title}  (×100, 95% bootstrap CI)")
+    table = Table(title=f"{title}  (×100, 95% Wilson CI)")
     for col in ("", "n", "accuracy", "soft accuracy"):
         table.add_column(col, justify="left" if not col else "right")
     blocks = [("all", results), ("single-answer", results["single"]), ("multi-answer", results["multi"])]
@@ -223,7 +223,7 @@ def compare(
     if as_json:
         print(json.dumps({r.label: {k: v for k, v in r.results.items() if k != "file"} for r in loaded}, indent=2))
     else:
-        table = Table(title="Eval runs: accuracy / soft accuracy ×100 [95% bootstrap CI]")
+        table = Table(title="Eval runs: accuracy / soft accuracy ×100 [95% Wilson CI]")
         table.add_column("items")
         for run in loaded:
             table.add_column(f"{run.label}\naccuracy", justify="right")

@@ -129,7 +129,7 @@ def plot_runs(runs: Sequence[RunSummary], path: str | Path) -> Path:
             ax.bar_label(bars, labels=["" if np.isnan(v) else f"{v:.1f}" for v in values], fontsize=7,
                          padding=2)
         ax.set_xticks(x, [g for g, _ in groups])
-        ax.set_title(f"{title} (×100, 95% bootstrap CI)", fontsize=10)
+        ax.set_title(f"{title} (×100, 95% Wilson CI)", fontsize=10)
         ax.set_ylim(0, 105)
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].set_ylabel("%")

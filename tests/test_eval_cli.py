@@ -34,7 +34,7 @@ def _twgrpo(*args: str, check: bool = True, env: dict[str, str] | None = None) -
 
 
 def _metrics(summary: dict) -> dict:
-    return {k: v for k, v in summary.items() if k not in ("file", "run")}
+    return {k: v for k, v in summary.items() if k not in ("file", "run", "parser_reason")}
 
 
 def _ids(run: Path) -> list[str]:

@@ -94,13 +94,16 @@ def test_interrupted_run_resumes_without_counting_anything_twice(tmp_path):
 
 
 def test_failed_items_are_retried_on_resume_and_the_last_line_wins(tmp_path):
-    records = [Record("v", "q?", ["x", "y"], ["A"], video="late.mp4", source="mmvu"),
+    shutil.copy(VIDEOS / "clevrer_8.mp4", tmp_path / "ok.mp4")
+    records = [Record("w", "q?", ["x", "y"], ["A"], video="ok.mp4", source="mmvu"),
+               Record("v", "q?", ["x", "y"], ["A"], video="late.mp4", source="mmvu"),
                Record("t", "q?", ["x", "y"], ["B"], source="mmvu")]
     data = write_set(tmp_path / "set.json", records)
-    first = run_with(tmp_path, data, AnswerKey({"v": "A", "t": "B"}), video_root=str(tmp_path))
-    assert first["n_failed"] == 1 and first["accuracy"] == 50.0
+    answers = {"w": "A", "v": "A", "t": "B"}
+    first = run_with(tmp_path, data, AnswerKey(answers), video_root=str(tmp_path))
+    assert first["n_failed"] == 1 and first["accuracy"] == pytest.approx(200 / 3, abs=1e-3)
     shutil.copy(VIDEOS / "video_12176.mp4", tmp_path / "late.mp4")  # the user fetches the missing video
-    again = AnswerKey({"v": "A", "t": "B"})
+    again = AnswerKey(answers)
     second = run_with(tmp_path, data, again, video_root=str(tmp_path))
     assert again.seen == [["v"]]
     assert second["n_failed"] == 0 and second["accuracy"] == 100.0 and second["duplicates_removed"] == 1
@@ -137,12 +140,25 @@ def test_a_larger_limit_continues_but_a_smaller_selection_is_refused(tmp_path):
         run_with(tmp_path, data, key, limit=2)
 
 
-def test_a_dead_backend_stops_the_run_after_three_failed_batches(tmp_path):
+class DiesAfterFirstCall(AnswerKey):
+    """Answers the first batch, then the server goes away."""
+
+    def _generate(self, requests):
+        if self.seen:
+            self.error = "connection refused"
+        return super()._generate(requests)
+
+
+def test_a_dead_backend_stops_the_run_after_the_first_batch_or_three_failed_batches(tmp_path):
     data = write_set(tmp_path / "set.json", text_records(12))
-    with pytest.raises(TwgrpoError, match="failed on every item of 3 batches in a row.*connection refused"):
+    with pytest.raises(TwgrpoError, match=r"every item of the first batch \(2\) failed.*connection refused"):
         run_with(tmp_path, data, AnswerKey({}, error="connection refused"), batch_size=2)
     lines = read_samples(tmp_path / "run" / "samples.jsonl")
-    assert len(lines) == 6 and all(line["error"] == "RuntimeError: connection refused" for line in lines.values())
+    assert len(lines) == 2 and all(line["error"] == "RuntimeError: connection refused" for line in lines.values())
+    with pytest.raises(TwgrpoError, match="failed on every item of 3 batches in a row.*connection refused"):
+        run_with(tmp_path / "later", data, DiesAfterFirstCall({f"q{i}": "A" for i in range(12)}), batch_size=2)
+    lines = read_samples(tmp_path / "later" / "run" / "samples.jsonl")
+    assert len(lines) == 8 and [line["error"] is None for line in lines.values()].count(True) == 2
 
 
 def test_config_records_every_setting_used(tmp_path):
