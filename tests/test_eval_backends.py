@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from conftest import VIDEOS
+from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.record import Record
 from twgrpo_data.video import VideoFrames, sample_video
 from twgrpo_eval.backends import Backend, Generation, PixelBudget, Request, SamplingSettings, backend_class
@@ -148,17 +149,29 @@ def test_vllm_prompt_carries_frames_and_metadata_for_one_video():
 
 
 class _Server:
-    """A local chat-completions endpoint: fails the first `fail` requests with 503, sleeps `delay` s each."""
+    """A local chat-completions endpoint (127.0.0.1 only): fails the first `fail` requests with 503, sleeps
+    `delay` s each; `GET /v1/models` lists `models`; the Authorization header of every request is kept."""
 
-    def __init__(self, fail: int = 0, delay: float = 0.0):
-        self.fail, self.delay, self.bodies = fail, delay, []
+    def __init__(self, fail: int = 0, delay: float = 0.0, models: tuple[str, ...] = ("served-model",)):
+        self.fail, self.delay, self.bodies, self.models, self.auth = fail, delay, [], models, []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):
                 pass
 
+            def do_GET(self):
+                outer.auth.append(self.headers.get("Authorization"))
+                data = json.dumps({"object": "list", "data": [{"id": m, "object": "model", "created": 0,
+                                                               "owned_by": "test"} for m in outer.models]}).encode()
+                self.send_response(200 if self.path.endswith("/models") else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def do_POST(self):
+                outer.auth.append(self.headers.get("Authorization"))
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 outer.bodies.append(body)
                 if len(outer.bodies) <= outer.fail:
@@ -252,3 +265,13 @@ def test_openai_backend_sends_frames_as_one_video_part(server):
     assert body["seed"] == request_seed(42, "v") and body["max_tokens"] == 32 and body["model"] == "served-model"
     text_only = next(b for b in server.bodies if isinstance(b["messages"][-1]["content"], str))
     assert "media_io_kwargs" not in text_only and len(server.bodies) == 2
+
+
+def test_openai_backend_checks_the_server_and_the_served_model_first(server):
+    from twgrpo_eval.backends.openai_backend import OpenAIBackend
+
+    with pytest.raises(TwgrpoError, match=r"serves \['served-model'\], not 'other'; pass the served name"):
+        OpenAIBackend("other", SamplingSettings(), PIXELS, api_base=server.url)
+    server.close()
+    with pytest.raises(TwgrpoError, match=r"no usable OpenAI-compatible server at http://127\.0\.0\.1:\d+/v1"):
+        OpenAIBackend("served-model", SamplingSettings(), PIXELS, api_base=server.url, max_retries=0)

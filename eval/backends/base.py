@@ -19,6 +19,11 @@ if TYPE_CHECKING:
     from twgrpo_data.video import VideoFrames
 
 
+# Sampling settings a checkpoint's generation_config may carry that a run does not set itself: every backend
+# leaves them to the checkpoint (HF `generate` does; vLLM's offline engine must be told, its server does).
+GENERATION_CONFIG_KEYS = ("repetition_penalty", "top_k", "min_p", "presence_penalty", "frequency_penalty")
+
+
 @dataclass(frozen=True)
 class SamplingSettings:
     """Decoding settings shared by all backends (TW-GRPO: temperature 0.1, top_p 0.001, 4096 new tokens)."""
