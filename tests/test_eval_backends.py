@@ -6,14 +6,13 @@ from __future__ import annotations
 import base64
 import io
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from conftest import VIDEOS
+from eval_helpers import FakeOpenAIServer
 from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.record import Record
 from twgrpo_data.video import VideoFrames, sample_video
@@ -148,66 +147,9 @@ def test_vllm_prompt_carries_frames_and_metadata_for_one_video():
 # OpenAI-compatible server
 
 
-class _Server:
-    """A local chat-completions endpoint (127.0.0.1 only): fails the first `fail` requests with 503, sleeps
-    `delay` s each; `GET /v1/models` lists `models`; the Authorization header of every request is kept."""
-
-    def __init__(self, fail: int = 0, delay: float = 0.0, models: tuple[str, ...] = ("served-model",)):
-        self.fail, self.delay, self.bodies, self.models, self.auth = fail, delay, [], models, []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                outer.auth.append(self.headers.get("Authorization"))
-                data = json.dumps({"object": "list", "data": [{"id": m, "object": "model", "created": 0,
-                                                               "owned_by": "test"} for m in outer.models]}).encode()
-                self.send_response(200 if self.path.endswith("/models") else 404)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_POST(self):
-                outer.auth.append(self.headers.get("Authorization"))
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.bodies.append(body)
-                if len(outer.bodies) <= outer.fail:
-                    self.send_response(503)
-                    self.send_header("retry-after-ms", "10")
-                    self.send_header("Content-Type", "application/json")
-                    self.end_headers()
-                    self.wfile.write(b'{"error": {"message": "overloaded"}}')
-                    return
-                threading.Event().wait(outer.delay)
-                reply = {"id": "c", "object": "chat.completion", "created": 0, "model": body["model"],
-                         "choices": [{"index": 0, "finish_reason": "stop",
-                                      "message": {"role": "assistant", "content": "<answer>A</answer>"}}],
-                         "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14}}
-                data = json.dumps(reply).encode()
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timeout test)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def server(request):
-    srv = _Server(**getattr(request, "param", {}))
+    srv = FakeOpenAIServer(**getattr(request, "param", {}))
     yield srv
     srv.close()
 

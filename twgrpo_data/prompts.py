@@ -122,8 +122,11 @@ def general_question(record: Record, source: SourceText | None = None) -> str:
 
 
 def clevrer_question(record: Record, source: SourceText | None = None) -> str:
-    """The `problem` text as CLEVRER files hold it: the question, then one option line per option."""
-    if source is not None:
+    """The `problem` text as CLEVRER files hold it: the question, then one option line per option.
+
+    A `source` problem is used verbatim when it shows every option (TW-GRPO's CLEVRER script fed `problem`
+    alone); one without its options would leave the model nothing to choose from, so it is rebuilt instead."""
+    if source is not None and all(option in source.problem for option in record.options):
         return source.problem
     return "\n".join([record.question, *option_lines(record)])
 
