@@ -16,7 +16,6 @@ from twgrpo_data.scoring import PARSERS
 from twgrpo_eval.backends import BACKENDS
 from twgrpo_eval.compare import TABLE_FORMATS
 from twgrpo_eval.protocol import PROTOCOLS
-from twgrpo_eval.secrets import REDACTED, is_secret_name
 
 app = typer.Typer(
     help="Evaluate video language models and score their outputs.\n\n"
@@ -62,19 +61,14 @@ def _backend_args(pairs: list[str]) -> dict[str, Any]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            # the value may be a secret: never repeat it
-            raise typer.BadParameter(f"expected KEY=VALUE, got {redact_pair(pair)!r}", param_hint="--backend-arg")
+            # the text may be a secret: never repeat it
+            raise typer.BadParameter("expected KEY=VALUE (one argument has no '=' or no key)",
+                                     param_hint="--backend-arg")
         try:
             out[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
             out[key.strip()] = value
     return out
-
-
-def redact_pair(pair: str) -> str:
-    """A `--backend-arg` as it may be shown: the key, and the value only when the key names no secret."""
-    key, sep, _ = pair.partition("=")
-    return f"{key}={REDACTED}" if sep and is_secret_name(key.strip()) else (pair if not sep else f"{key}=…")
 
 
 def _explicit_backend_options(backend: str, given: dict[str, Any]) -> dict[str, Any]:
@@ -276,7 +270,8 @@ def rescore(
         print(json.dumps(summaries[0] if len(summaries) == 1 else {"logs": summaries}, indent=2))
         return
     for s in summaries:
-        _print_metrics(f"{Path(s['file']).name} · parser {s['parser']} ({s['parser_reason']})", s,
+        console.print(f"{Path(s['file']).name}: parser {s['parser']} ({s['parser_reason']})", soft_wrap=True)
+        _print_metrics(f"{Path(s['file']).name} · parser {s['parser']}", s,
                        f"{s['lines']} lines, {s['duplicates_removed']} duplicate(s) removed")
 
 
