@@ -147,7 +147,7 @@ def test_eval_errors_are_one_line(tmp_path):
 # issue 12 / 18: shards, missing videos, choices, the paper's table, secrets
 
 
-def _video_set(tmp_path: Path, n: int = 9) -> Path:
+def _video_set(tmp_path: Path, n: int = 6) -> Path:
     videos = ["clevrer_8.mp4", "video1.mp4", "video_12176.mp4"]
     records = [Record(f"k{i}", f"Question number {i}?", ["left", "right", "up", "down"],
                       ["A", "C"] if i % 4 == 0 else [chr(65 + i % 4)], video=videos[i % 3], source="mmvu",
