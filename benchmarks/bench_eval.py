@@ -61,7 +61,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = make_set(Path(tmp) / "set.json", args.n)
         config = EvalConfig(bench="clevrer", model="instant", backend="transformers", data=str(data),
-                            out=str(Path(tmp) / "run"), batch_size=args.batch_size)
+                            out=str(Path(tmp) / "run"), batch_size=args.batch_size, allow_text_only=True)
         start = time.perf_counter()
         result = run_eval(config, console=Console(file=io.StringIO()), progress=False,
                           backend_factory=lambda name, cfg: InstantBackend())

@@ -178,7 +178,11 @@ def in_shard(record_id: str, k: int, n: int) -> bool:
 
 def records_fingerprint(records: Iterable[Record]) -> str:
     """A content hash of records (questions, options, gold, videos, meta): a corrected gold answer changes it."""
-    return short_hash([dataclasses.asdict(r) for r in records])
+    digest = hashlib.sha256()
+    for r in records:
+        row = [r.id, r.question, r.options, r.answer, r.video, r.source, r.meta, r.qai]
+        digest.update(json.dumps(row, ensure_ascii=False, sort_keys=True, default=str).encode("utf-8") + b"\n")
+    return digest.hexdigest()[:16]
 
 
 @dataclass

@@ -140,6 +140,32 @@ def test_vllm_prompt_carries_frames_and_metadata_for_one_video():
     assert args["limit_mm_per_prompt"] == {"video": 1, "image": 0}
     assert args["mm_processor_kwargs"] == {"min_pixels": PIXELS.min_pixels, "max_pixels": PIXELS.max_pixels}
     assert args["enforce_eager"] is True and "limit_mm_per_prompt" not in engine_kwargs("m", PIXELS, False, seed=1)
+    assert args["trust_remote_code"] is False  # remote code only when the user passes --trust-remote-code
+    assert engine_kwargs("m", PIXELS, True, seed=1, trust_remote_code=True)["trust_remote_code"] is True
+
+
+def test_vllm_version_is_checked_before_any_model_loads():
+    from twgrpo_eval.backends import MIN_VLLM_VERSION, check_vllm_version
+
+    check_vllm_version("0.32.0")
+    check_vllm_version(MIN_VLLM_VERSION)
+    with pytest.raises(TwgrpoError, match=r"vLLM 0\.8\.5 is installed.*needs vLLM >= .*pip install -U 'vllm>="):
+        check_vllm_version("0.8.5")
+    with pytest.raises(TwgrpoError, match="vLLM is not installed"):
+        check_vllm_version(None)
+
+
+def test_generation_config_fills_what_the_run_does_not_set():
+    from types import SimpleNamespace
+
+    from twgrpo_eval.backends.vllm_backend import generation_defaults, sampling_kwargs
+
+    defaults = SimpleNamespace(repetition_penalty=1.05, top_k=1, min_p=0.0, presence_penalty=0.0,
+                               frequency_penalty=0.0, temperature=0.7, top_p=0.8)
+    llm = SimpleNamespace(get_default_sampling_params=lambda: defaults)
+    merged = {**generation_defaults(llm), **sampling_kwargs(SamplingSettings(0.1, 0.001, 64, 7), "v")}
+    assert merged["repetition_penalty"] == 1.05 and merged["top_k"] == 1  # the checkpoint's
+    assert merged["temperature"] == 0.1 and merged["top_p"] == 0.001  # the run's
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -353,3 +353,22 @@ def test_secret_backend_options_never_reach_the_run_folder(tmp_path):
     assert secret not in (tmp_path / "err" / "run" / "samples.jsonl").read_text()
     # resuming does not need the same secret
     assert run_with(tmp_path, data, AnswerKey({}), backend_options={"api_key": "another"})["n"] == 2
+
+
+def test_a_video_path_escaping_the_root_fails_its_item(tmp_path):
+    root = tmp_path / "videos"
+    root.mkdir()
+    shutil.copy(VIDEOS / "clevrer_8.mp4", root / "ok.mp4")
+    shutil.copy(VIDEOS / "clevrer_8.mp4", tmp_path / "outside.mp4")
+    records = [Record("ok", "q?", ["x", "y"], ["A"], video="ok.mp4", source="mmvu"),
+               Record("up", "q?", ["x", "y"], ["A"], video="../outside.mp4", source="mmvu"),
+               Record("abs", "q?", ["x", "y"], ["A"], video=str(tmp_path / "outside.mp4"), source="mmvu")]
+    data = write_set(tmp_path / "set.json", records)
+    key = AnswerKey({"ok": "A", "up": "A", "abs": "A"})
+    results = run_with(tmp_path, data, key, video_root=str(root))
+    lines = read_samples(tmp_path / "run" / "samples.jsonl")
+    assert results["n_failed"] == 2 and key.seen == [["ok"]]
+    assert "escapes the video root" in lines["up"]["error"] and "outside the video root" in lines["abs"]["error"]
+    allowed = run_with(tmp_path / "allowed", data, AnswerKey({"ok": "A", "up": "A", "abs": "A"}),
+                       video_root=str(root), allow_outside_video_root=True)
+    assert allowed["n_failed"] == 0
