@@ -165,10 +165,28 @@ def plot_runs(runs: Sequence[RunSummary], path: str | Path) -> Path:
 # the paper's table
 
 
-def model_name(run: RunSummary) -> str:
-    """The model's display name: the last part of its path or Hub id."""
-    model = run.settings.get("model") or run.results.get("run", {}).get("model") or run.label
-    return Path(str(model).rstrip("/")).name or str(model)
+def model_id(run: RunSummary) -> str:
+    """The model a run evaluated: its path or Hub id."""
+    return str(run.settings.get("model") or run.results.get("run", {}).get("model") or run.label).rstrip("/")
+
+
+def model_names(runs: Sequence[RunSummary]) -> dict[str, str]:
+    """`model id → display name`: the last part of the path or Hub id, with more of it where two models would
+    otherwise share a name (e.g. `twgrpo/checkpoint-500` and `grpo/checkpoint-500`)."""
+    ids = sorted({model_id(r) for r in runs})
+    depth = {m: 1 for m in ids}
+
+    def name(m: str) -> str:
+        parts = Path(m).parts
+        return "/".join(parts[-depth[m]:]) or m
+
+    while True:
+        names = [name(m) for m in ids]
+        clashing = [m for m in ids if names.count(name(m)) > 1 and depth[m] < len(Path(m).parts)]
+        if not clashing:
+            return {m: name(m) for m in ids}
+        for m in clashing:
+            depth[m] += 1
 
 
 def bench_name(run: RunSummary) -> str:
@@ -190,8 +208,9 @@ def paper_table(runs: Sequence[RunSummary]) -> PaperTable:
     cells: dict[tuple[str, str], RunSummary] = {}
     models: list[str] = []
     benches: list[str] = []
+    names = model_names(runs)
     for run in runs:
-        key = (model_name(run), bench_name(run))
+        key = (names[model_id(run)], bench_name(run))
         if key in cells:
             raise TwgrpoError(f"two runs of {key[0]} on {key[1]}: {cells[key].path} and {run.path}; pass one")
         cells[key] = run
