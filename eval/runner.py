@@ -299,6 +299,9 @@ def check_resumable(out: Path, protocol: dict[str, Any]) -> dict[str, Any] | Non
             why = " — the data's content changed (e.g. corrected gold answers); its old answers would be kept"
         elif old.get("prompt_template_hash") != protocol["prompt_template_hash"]:
             why = " — the prompt template changed; resuming would mix two prompts"
+        missing = [k for k in PROTOCOL_KEYS if k not in old]
+        if missing:
+            why += f" (the folder was written by an older twgrpo that did not record {', '.join(missing)})"
         raise TwgrpoError(f"{out} holds a run with other settings ({'; '.join(diffs)}){why}; resume it with the same "
                           "settings or pass a new --out")
     return old
