@@ -2,7 +2,7 @@
 
 Measures what `twgrpo eval` itself costs in front of the model: loading the set, building prompts, batching
 through the prefetcher, parsing and scoring every answer, appending samples.jsonl (flush + fsync per
-batch) and writing results.json (re-score of the file with bootstrap intervals). Video decoding is left out
+batch) and writing results.json (re-score of the file with Wilson intervals). Video decoding is left out
 (bench_video.py measures it). The answers are ~800 characters, TW-GRPO's mean CoT output length on MMVU.
 
 Target (issue 5): ≥ 2,000 samples/s, so the harness is never the bottleneck in front of vLLM.
@@ -61,7 +61,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = make_set(Path(tmp) / "set.json", args.n)
         config = EvalConfig(bench="clevrer", model="instant", backend="transformers", data=str(data),
-                            out=str(Path(tmp) / "run"), batch_size=args.batch_size)
+                            out=str(Path(tmp) / "run"), batch_size=args.batch_size, allow_text_only=True)
         start = time.perf_counter()
         result = run_eval(config, console=Console(file=io.StringIO()), progress=False,
                           backend_factory=lambda name, cfg: InstantBackend())

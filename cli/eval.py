@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from twgrpo_data.outputs import OutputSpec
+from twgrpo_data.prompts import PROMPT_STYLES
 from twgrpo_data.scoring import PARSERS
+from twgrpo_eval.backends import BACKENDS
+from twgrpo_eval.compare import TABLE_FORMATS
+from twgrpo_eval.protocol import PROTOCOLS
 
 from .options import out_help, output_path
 
@@ -29,8 +33,15 @@ err_console = Console(stderr=True, highlight=False)
 _BACKEND_OPTIONS = {
     "tensor_parallel_size": "vllm", "data_parallel_size": "vllm", "max_model_len": "vllm",
     "gpu_memory_utilization": "vllm", "device": "transformers", "dtype": ("vllm", "transformers"),
-    "api_base": "openai", "concurrency": "openai", "timeout": "openai", "max_retries": "openai",
+    "trust_remote_code": ("vllm", "transformers"),
+    "api_base": "openai", "api_key": "openai", "concurrency": "openai", "timeout": "openai", "max_retries": "openai",
 }
+# Fixed choices, listed in --help and checked by the parser before any work starts.
+BackendChoice = Literal[("auto", *BACKENDS)]  # type: ignore[valid-type]
+PromptChoice = Literal[("auto", *PROMPT_STYLES)]  # type: ignore[valid-type]
+ParserChoice = Literal[PARSERS]  # type: ignore[valid-type]
+ProtocolChoice = Literal[PROTOCOLS]  # type: ignore[valid-type]
+TableFormat = Literal[TABLE_FORMATS]  # type: ignore[valid-type]
 
 
 def _field(name: str):
@@ -47,12 +58,6 @@ def _help(name: str) -> str:
     return _field(name).metadata["help"]
 
 
-def _check_parser(value: Optional[str]) -> Optional[str]:
-    if value is not None and value not in PARSERS:
-        raise typer.BadParameter(f"expected one of {', '.join(PARSERS)}")
-    return value
-
-
 def _positive(value: Optional[float]) -> Optional[float]:
     if value is not None and not value > 0:
         raise typer.BadParameter(f"must be > 0, got {value}")
@@ -65,7 +70,9 @@ def _backend_args(pairs: list[str]) -> dict[str, Any]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise typer.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--backend-arg")
+            # the text may be a secret: never repeat it
+            raise typer.BadParameter("expected KEY=VALUE (one argument has no '=' or no key)",
+                                     param_hint="--backend-arg")
         try:
             out[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
@@ -80,7 +87,7 @@ def _explicit_backend_options(backend: str, given: dict[str, Any]) -> dict[str, 
     name = default_backend() if backend == "auto" else backend
     out = {}
     for key, value in given.items():
-        if value is None:
+        if value is None or value is False:
             continue
         owners = _BACKEND_OPTIONS[key]
         if name not in (owners if isinstance(owners, tuple) else (owners,)):
@@ -90,17 +97,37 @@ def _explicit_backend_options(backend: str, given: dict[str, Any]) -> dict[str, 
     return out
 
 
+def _benches(bench: str) -> list[str]:
+    """`--bench`: one name, a comma-separated list, or `all` (the paper's six benchmarks)."""
+    from twgrpo_eval.compare import PAPER_BENCHMARKS
+
+    names = list(PAPER_BENCHMARKS) if bench.strip() == "all" else [b.strip() for b in bench.split(",") if b.strip()]
+    if not names:
+        raise typer.BadParameter("expected a benchmark name, a comma-separated list or all", param_hint="--bench")
+    from twgrpo_data.benchmarks import list_benchmarks
+
+    unknown = [b for b in names if b not in list_benchmarks()]
+    if unknown:
+        raise typer.BadParameter(f"unknown benchmark {unknown[0]!r}; `twgrpo eval list` shows them",
+                                 param_hint="--bench")
+    return names
+
+
 @app.callback(invoke_without_command=True)
 def evaluate(
     ctx: typer.Context,
-    bench: Optional[str] = typer.Option(None, "--bench", help=_help("bench")),
+    bench: Optional[str] = typer.Option(None, "--bench", help="benchmark name, a comma-separated list (one run "
+                                        "folder each, under --out) or all (the paper's six); see `twgrpo eval list`"),
     model: Optional[str] = typer.Option(None, "--model", help=_help("model")),
-    backend: str = typer.Option(_default("backend"), "--backend", help=_help("backend")),
+    backend: BackendChoice = typer.Option(_default("backend"), "--backend", help=_help("backend")),
+    protocol: ProtocolChoice = typer.Option(_default("protocol"), "--protocol", help=_help("protocol")),
     data: Optional[str] = typer.Option(None, "--data", help=_help("data")),
     video_root: Optional[str] = typer.Option(None, "--video-root", help=_help("video_root")),
-    out: Optional[str] = typer.Option(None, "--out", help=_help("out")),
+    out: Optional[str] = typer.Option(None, "-o", "--out", help=_help("out") + "; with several benchmarks, the "
+                                      "folder that holds one run folder per benchmark"),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help=_help("limit")),
-    prompt: str = typer.Option(_default("prompt"), "--prompt", help=_help("prompt")),
+    shard: Optional[str] = typer.Option(None, "--shard", help=_help("shard")),
+    prompt: PromptChoice = typer.Option(_default("prompt"), "--prompt", help=_help("prompt")),
     frames: int = typer.Option(_default("frames"), "--frames", min=1, help=_help("frames")),
     sample_fps: Optional[float] = typer.Option(None, "--sample-fps", help=_help("sample_fps")),
     model_fps: Optional[float] = typer.Option(None, "--model-fps", help=_help("model_fps")),
@@ -109,10 +136,15 @@ def evaluate(
     temperature: float = typer.Option(_default("temperature"), "--temperature", help=_help("temperature")),
     top_p: float = typer.Option(_default("top_p"), "--top-p", help=_help("top_p")),
     max_new_tokens: int = typer.Option(_default("max_new_tokens"), "--max-new-tokens", help=_help("max_new_tokens")),
-    parser: Optional[str] = typer.Option(None, "--parser", callback=_check_parser, help=_help("parser")),
+    parser: Optional[ParserChoice] = typer.Option(None, "--parser", help=_help("parser")),
     seed: int = typer.Option(_default("seed"), "--seed", help=_help("seed")),
     batch_size: int = typer.Option(_default("batch_size"), "--batch-size", min=1, help=_help("batch_size")),
     workers: int = typer.Option(_default("workers"), "--workers", min=1, help=_help("workers")),
+    allow_text_only: bool = typer.Option(False, "--allow-text-only", help=_help("allow_text_only")),
+    allow_outside_video_root: bool = typer.Option(False, "--allow-outside-video-root",
+                                                  help=_help("allow_outside_video_root")),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="vllm/transformers: run code shipped "
+                                           "with the checkpoint (off unless given)"),
     tensor_parallel_size: Optional[int] = typer.Option(None, "--tensor-parallel-size", "--tp",
                                                        help="vllm: GPUs per engine (tensor parallel)"),
     data_parallel_size: Optional[int] = typer.Option(None, "--data-parallel-size", "--dp",
@@ -123,6 +155,8 @@ def evaluate(
     device: Optional[str] = typer.Option(None, "--device", help="transformers: cpu | cuda | cuda:N (default: auto)"),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="vllm/transformers: auto | bfloat16 | float16 | float32"),
     api_base: Optional[str] = typer.Option(None, "--api-base", help="openai: server URL, e.g. http://127.0.0.1:8000/v1"),
+    api_key: Optional[str] = typer.Option(None, "--api-key", show_default=False,
+                                          help="openai: API key (default: $OPENAI_API_KEY); never written or printed"),
     concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="openai: requests in flight (default 8)"),
     timeout: Optional[float] = typer.Option(None, "--timeout", callback=_positive, help="openai: seconds per request attempt (default 600)"),
     max_retries: Optional[int] = typer.Option(None, "--max-retries", min=0, help="openai: retries with backoff (default 5)"),
@@ -130,7 +164,7 @@ def evaluate(
                                           "(JSON values), e.g. enforce_eager=true; repeatable"),
     no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
 ) -> None:
-    """Evaluate a model on a benchmark (TW-GRPO protocol by default); re-running the command resumes.
+    """Evaluate a model on one or more benchmarks (TW-GRPO protocol by default); re-running the command resumes.
 
     Example: twgrpo eval --bench mmvu --model TINY --backend transformers --data examples/eval_sample.json
     --video-root ../shared/data/videos --out runs/demo
@@ -140,25 +174,54 @@ def evaluate(
     if bench is None or model is None:
         raise typer.BadParameter("--bench and --model are required to run an evaluation",
                                  param_hint="--bench/--model")
-    from twgrpo_eval.runner import EvalConfig, run_eval
+    from twgrpo_eval.runner import EvalConfig, default_out, run_eval
 
+    benches = _benches(bench)
+    if len(benches) > 1 and data is not None:
+        raise typer.BadParameter("--data names one benchmark's file; with several benchmarks each reads its "
+                                 "default data (run them one by one to pass files)", param_hint="--data")
     options = _explicit_backend_options(backend, {
         "tensor_parallel_size": tensor_parallel_size, "data_parallel_size": data_parallel_size,
         "max_model_len": max_model_len, "gpu_memory_utilization": gpu_memory_utilization, "device": device,
-        "dtype": dtype, "api_base": api_base, "concurrency": concurrency, "timeout": timeout,
-        "max_retries": max_retries})
+        "dtype": dtype, "trust_remote_code": trust_remote_code, "api_base": api_base, "api_key": api_key,
+        "concurrency": concurrency, "timeout": timeout, "max_retries": max_retries})
     options.update(_backend_args(backend_arg))
-    config = EvalConfig(bench=bench, model=model, backend=backend, data=data, video_root=video_root, out=out,
-                        limit=limit, prompt=prompt, frames=frames, sample_fps=sample_fps, model_fps=model_fps,
-                        min_pixels=min_pixels, max_pixels=max_pixels, temperature=temperature, top_p=top_p,
-                        max_new_tokens=max_new_tokens, parser=parser, seed=seed, batch_size=batch_size,
-                        workers=workers, backend_options=options)
-    try:
-        result = run_eval(config, console=err_console, progress=not no_progress)
-    except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted[/]: finished batches are saved; re-run the same command to resume")
-        raise typer.Exit(130) from None
-    _print_results(result.results, result.out)
+    for name in benches:
+        run_out = out
+        if len(benches) > 1:
+            run_out = str(Path(out) / name) if out is not None else str(default_out(name, model))
+        config = EvalConfig(bench=name, model=model, backend=backend, protocol=protocol, data=data,
+                            video_root=video_root, out=run_out, limit=limit, shard=shard, prompt=prompt,
+                            frames=frames, sample_fps=sample_fps, model_fps=model_fps, min_pixels=min_pixels,
+                            max_pixels=max_pixels, temperature=temperature, top_p=top_p,
+                            max_new_tokens=max_new_tokens, parser=parser, seed=seed, batch_size=batch_size,
+                            workers=workers, allow_text_only=allow_text_only,
+                            allow_outside_video_root=allow_outside_video_root, backend_options=options)
+        try:
+            result = run_eval(config, console=err_console, progress=not no_progress)
+        except KeyboardInterrupt:
+            err_console.print("[yellow]interrupted[/]: finished batches are saved; re-run the same command to resume")
+            raise typer.Exit(130) from None
+        _print_results(result.results, result.out)
+
+
+@app.command("list")
+def list_cmd() -> None:
+    """The registered benchmarks, their default data path and whether it is there.
+
+    Example: twgrpo eval list
+    """
+    from twgrpo_data.benchmarks import BENCHMARKS
+    from twgrpo_eval.compare import PAPER_BENCHMARKS
+
+    table = Table(title="Benchmarks (`--bench NAME`; `--bench all` runs the paper's: "
+                  f"{', '.join(PAPER_BENCHMARKS)})")
+    for col in ("name", "default --data", "found", "description"):
+        table.add_column(col)
+    for name, module in BENCHMARKS.items():
+        found = "yes" if Path(module.DEFAULT_PATH).exists() else "no"
+        table.add_row(name, module.DEFAULT_PATH, found, module.DESCRIPTION.splitlines()[0])
+    console.print(table)
 
 
 def _print_results(results: dict[str, Any], out: Path) -> None:
@@ -173,7 +236,7 @@ def _print_results(results: dict[str, Any], out: Path) -> None:
 
 def _print_metrics(title: str, results: dict[str, Any], note: str) -> None:
     """One table of a summary (overall, single/multi, per category) and a line of the rest."""
-    table = Table(title=f"{title}  (×100, 95% bootstrap CI)")
+    table = Table(title=f"{title}  (×100, 95% Wilson CI)")
     for col in ("", "n", "accuracy", "soft accuracy"):
         table.add_column(col, justify="left" if not col else "right")
     blocks = [("all", results), ("single-answer", results["single"]), ("multi-answer", results["multi"])]
@@ -197,8 +260,8 @@ def _pct(block: dict, key: str = "accuracy") -> str:
 @app.command("rescore")
 def rescore(
     logs: list[Path] = typer.Argument(..., help="TW-GRPO eval logs (JSONL) or twgrpo samples.jsonl files"),
-    parser: Optional[str] = typer.Option(None, callback=_check_parser,
-                                         help="twgrpo | raw | lenient (default: the run's own, else twgrpo)"),
+    parser: Optional[ParserChoice] = typer.Option(None, "--parser", help="default: the run's own, else detected from the log's lines "
+                                              "(raw for zero-shot logs, twgrpo for <answer> tags)"),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
 ) -> None:
     """Re-score existing per-sample eval logs (duplicates from restarted runs removed).
@@ -207,11 +270,16 @@ def rescore(
     """
     from twgrpo_eval.rescore import rescore_log
 
-    summaries = [rescore_log(p, parser).summary() for p in logs]
+    scored = [rescore_log(p, parser) for p in logs]
+    for log in scored:
+        for warning in log.warnings:
+            err_console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+    summaries = [log.summary() for log in scored]
     if as_json:
         print(json.dumps(summaries[0] if len(summaries) == 1 else {"logs": summaries}, indent=2))
         return
     for s in summaries:
+        console.print(f"{Path(s['file']).name}: parser {s['parser']} ({s['parser_reason']})", soft_wrap=True)
         _print_metrics(f"{Path(s['file']).name} · parser {s['parser']}", s,
                        f"{s['lines']} lines, {s['duplicates_removed']} duplicate(s) removed")
 
@@ -219,23 +287,31 @@ def rescore(
 @app.command("compare")
 def compare(
     runs: list[Path] = typer.Argument(..., help="run folders (or their results.json)"),
-    plot: Optional[str] = typer.Option(None, "--plot", help=out_help("also write a bar chart PNG with 95% intervals.")),
+    table_view: bool = typer.Option(False, "--table", help="the paper's table: one row per model, one column per "
+                                    "benchmark (accuracy; / soft accuracy where multi-answer), with an exact "
+                                    "McNemar test per benchmark when two models are compared"),
+    fmt: TableFormat = typer.Option("rich", "--format", help="--table output format"),
+    plot: Optional[str] = typer.Option(None, "--plot", help=out_help("also write a bar chart with 95% intervals; "
+                                        "the suffix picks the format (.png, .pdf, .svg).")),
     as_json: bool = typer.Option(False, "--json", help="print the runs' metrics as JSON instead of a table"),
 ) -> None:
-    """Compare eval runs side by side: accuracy, soft accuracy, single/multi-answer, categories, settings.
+    """Compare eval runs: side by side (metrics, single/multi-answer, categories, settings) or as the paper's
+    model × benchmark table.
 
-    Example: twgrpo eval compare runs/mmvu-base runs/mmvu-twgrpo --plot mmvu.png
+    Example: twgrpo eval compare runs/*-base runs/*-twgrpo --table --format latex
     """
-    from twgrpo_eval.compare import info_rows, load_runs, metric_rows, plot_runs
+    from twgrpo_eval.compare import info_rows, load_runs, metric_rows, paper_table, plot_runs
 
     if plot is not None:
-        plot = output_path(plot, OutputSpec("plot", (".png",), default_name="compare.png"), inputs=runs,
-                           option="--plot")
+        plot = output_path(plot, OutputSpec("plot", (".png", ".pdf", ".svg"), default_name="compare.png"),
+                           inputs=runs, option="--plot")
     loaded = load_runs(runs)
     if as_json:
         print(json.dumps({r.label: {k: v for k, v in r.results.items() if k != "file"} for r in loaded}, indent=2))
+    elif table_view:
+        _print_paper_table(paper_table(loaded), fmt)
     else:
-        table = Table(title="Eval runs: accuracy / soft accuracy ×100 [95% bootstrap CI]")
+        table = Table(title="Eval runs: accuracy / soft accuracy ×100 [95% Wilson CI]")
         table.add_column("items")
         for run in loaded:
             table.add_column(f"{run.label}\naccuracy", justify="right")
@@ -254,7 +330,41 @@ def compare(
         console.print(table)
     if plot is not None:
         path = plot_runs(loaded, plot)
-        (err_console if as_json else console).print(f"wrote {path}")
+        (err_console if as_json or fmt != "rich" else console).print(f"wrote {path}")
+
+
+def _print_paper_table(table, fmt: str) -> None:
+    from twgrpo_eval.compare import paired_test_rows, render_table
+
+    if fmt != "rich":
+        print(render_table(table, fmt), end="")
+        return
+    view = Table(title="Accuracy ×100 (/ soft accuracy where multi-answer)")
+    view.add_column("model")
+    for bench in table.benches:
+        view.add_column(bench, justify="right")
+    for name, cells in table.rows:
+        view.add_row(name, *cells)
+    extra = paired_test_rows(table)
+    if extra:
+        view.add_section()
+        for name, cells in extra:
+            view.add_row(name, *cells)
+    console.print(view)
+
+
+@app.command("merge")
+def merge(
+    shards: list[Path] = typer.Argument(..., help="the run folders of `--shard 1/N` … `--shard N/N`"),
+    out: Path = typer.Option(..., "-o", "--out", help="the merged run folder (new)"),
+) -> None:
+    """Merge the shard runs of one evaluation into one run (its results equal an unsharded run's).
+
+    Example: twgrpo eval merge runs/mmvu-1of3 runs/mmvu-2of3 runs/mmvu-3of3 --out runs/mmvu
+    """
+    from twgrpo_eval.merge import merge_runs
+
+    _print_results(merge_runs(shards, out), out)
 
 
 def _cell(value: float | None, ci: list[float] | None, n: int | None, best: bool) -> str:

@@ -1,16 +1,30 @@
-"""Side-by-side comparison of finished eval runs: a table of metrics and a bar chart with 95% intervals."""
+"""Comparison of finished eval runs: a side-by-side table of metrics, the paper's model × benchmark table
+(rich / Markdown / LaTeX / CSV) with an exact McNemar test for two models, and a bar chart (PNG, PDF or SVG,
+from the file's suffix) with 95% Wilson intervals."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from twgrpo_data.errors import InputFormatError
+from twgrpo_data.errors import InputFormatError, TwgrpoError
 from twgrpo_data.formats import atomic_path, parse_json, read_text
+from twgrpo_data.metrics import mcnemar_exact
 
-from .runner import CONFIG, RESULTS
+from .runner import CONFIG, RESULTS, SAMPLES, read_samples
+
+# The benchmarks of the paper's main table, in its column order (`--bench all`).
+PAPER_BENCHMARKS = ("clevrer", "nextgqa", "mmvu", "mvbench", "tempcompass", "videomme")
+TABLE_FORMATS = ("rich", "markdown", "latex", "csv")
+PLOT_FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
+_TEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "–": "--"}
+_TEX_SPECIAL = re.compile("|".join(re.escape(c) for c in _TEX_ESCAPES))
 
 # Protocol settings shown under the metrics, so two runs that differ in protocol are visibly different.
 SETTING_ROWS = ("backend", "prompt", "parser", "frames", "max_pixels", "temperature", "top_p", "max_new_tokens")
@@ -102,7 +116,12 @@ def info_rows(runs: Sequence[RunSummary]) -> list[tuple[str, list[str]]]:
 
 
 def plot_runs(runs: Sequence[RunSummary], path: str | Path) -> Path:
-    """Write a PNG bar chart: accuracy and soft accuracy (overall, single-, multi-answer) per run, with 95% CIs."""
+    """Write a bar chart — PNG, PDF or SVG after the file's suffix — of accuracy and soft accuracy (overall,
+    single-, multi-answer) per run, with 95% intervals."""
+    target = Path(path)
+    fmt = PLOT_FORMATS.get(target.suffix.lower())
+    if fmt is None:
+        raise TwgrpoError(f"--plot {target}: the suffix picks the format; use one of {', '.join(PLOT_FORMATS)}")
     import matplotlib
 
     matplotlib.use("Agg")  # files only, never a window
@@ -129,15 +148,144 @@ def plot_runs(runs: Sequence[RunSummary], path: str | Path) -> Path:
             ax.bar_label(bars, labels=["" if np.isnan(v) else f"{v:.1f}" for v in values], fontsize=7,
                          padding=2)
         ax.set_xticks(x, [g for g, _ in groups])
-        ax.set_title(f"{title} (×100, 95% bootstrap CI)", fontsize=10)
+        ax.set_title(f"{title} (×100, 95% Wilson CI)", fontsize=10)
         ax.set_ylim(0, 105)
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].set_ylabel("%")
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(4, len(runs)), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.06 * ((len(runs) + 3) // 4), 1, 1))
-    target = Path(path)
     with atomic_path(target) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
+        fig.savefig(tmp, dpi=120, format=fmt)
     plt.close(fig)
     return target
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the paper's table
+
+
+def model_id(run: RunSummary) -> str:
+    """The model a run evaluated: its path or Hub id."""
+    return str(run.settings.get("model") or run.results.get("run", {}).get("model") or run.label).rstrip("/")
+
+
+def model_names(runs: Sequence[RunSummary]) -> dict[str, str]:
+    """`model id → display name`: the last part of the path or Hub id, with more of it where two models would
+    otherwise share a name (e.g. `twgrpo/checkpoint-500` and `grpo/checkpoint-500`)."""
+    ids = sorted({model_id(r) for r in runs})
+    depth = {m: 1 for m in ids}
+
+    def name(m: str) -> str:
+        parts = Path(m).parts
+        return "/".join(parts[-depth[m]:]) or m
+
+    while True:
+        names = [name(m) for m in ids]
+        clashing = [m for m in ids if names.count(name(m)) > 1 and depth[m] < len(Path(m).parts)]
+        if not clashing:
+            return {m: name(m) for m in ids}
+        for m in clashing:
+            depth[m] += 1
+
+
+def bench_name(run: RunSummary) -> str:
+    return str(run.results.get("run", {}).get("bench") or run.settings.get("bench") or "?")
+
+
+@dataclass
+class PaperTable:
+    """Models × benchmarks: accuracy, and soft accuracy where a benchmark has multi-answer items."""
+
+    benches: list[str]
+    rows: list[tuple[str, list[str]]]
+    tests: list[dict[str, Any]]
+
+
+def paper_table(runs: Sequence[RunSummary]) -> PaperTable:
+    """The paper's table from run folders (one per model and benchmark), plus a paired test per benchmark
+    when exactly two models are compared."""
+    cells: dict[tuple[str, str], RunSummary] = {}
+    models: list[str] = []
+    benches: list[str] = []
+    names = model_names(runs)
+    for run in runs:
+        key = (names[model_id(run)], bench_name(run))
+        if key in cells:
+            raise TwgrpoError(f"two runs of {key[0]} on {key[1]}: {cells[key].path} and {run.path}; pass one")
+        cells[key] = run
+        models += [key[0]] if key[0] not in models else []
+        benches += [key[1]] if key[1] not in benches else []
+    order = {b: i for i, b in enumerate(PAPER_BENCHMARKS)}
+    benches.sort(key=lambda b: (order.get(b, len(order)), b))
+    rows = []
+    for model in models:
+        row = []
+        for bench in benches:
+            run = cells.get((model, bench))
+            row.append("–" if run is None else _table_cell(run.results))
+        rows.append((model, row))
+    tests = []
+    if len(models) == 2:
+        for bench in benches:
+            pair = [cells.get((m, bench)) for m in models]
+            if None not in pair:
+                tests.append({"bench": bench, "a": models[0], "b": models[1], **paired_test(pair[0], pair[1])})
+    return PaperTable(benches, rows, tests)
+
+
+def _table_cell(results: dict[str, Any]) -> str:
+    text = f"{results['accuracy']:.1f}"
+    if (results.get("multi") or {}).get("n"):
+        text += f" / {results['soft_accuracy']:.1f}"
+    return text
+
+
+def paired_test(a: RunSummary, b: RunSummary) -> dict[str, Any]:
+    """Exact McNemar test on the items both runs answered (strict accuracy), from their samples.jsonl."""
+    left, right = read_samples(a.path / SAMPLES), read_samples(b.path / SAMPLES)
+    shared = [i for i in left if i in right]
+    if not shared:
+        raise TwgrpoError(f"{a.path} and {b.path} share no item ids; a paired test needs the same items")
+    result = mcnemar_exact([bool(left[i].get("strict")) for i in shared], [bool(right[i].get("strict")) for i in shared])
+    acc = [100 * sum(bool(rows[i].get("strict")) for i in shared) / len(shared) for rows in (left, right)]
+    return {**result, "accuracy_a": round(acc[0], 4), "accuracy_b": round(acc[1], 4)}
+
+
+def paired_test_rows(table: PaperTable) -> list[tuple[str, list[str]]]:
+    """The paired tests as a table row per benchmark column (empty where there is none)."""
+    if not table.tests:
+        return []
+    by_bench = {t["bench"]: t for t in table.tests}
+    label = f"McNemar p ({table.tests[0]['a']} vs {table.tests[0]['b']})"
+    return [(label, [f"{by_bench[b]['p_value']:.3g} (n={by_bench[b]['n']})" if b in by_bench else "–"
+                     for b in table.benches])]
+
+
+def render_table(table: PaperTable, fmt: str) -> str:
+    """The table as Markdown, LaTeX (booktabs) or CSV text."""
+    header = ["model", *table.benches]
+    rows = [[name, *cells] for name, cells in table.rows]
+    extra = [[name, *cells] for name, cells in paired_test_rows(table)]
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerows([header, *rows, *extra])
+        return buf.getvalue()
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" + "---:|" * len(table.benches)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows + extra]
+        return "\n".join(lines) + "\n"
+    if fmt == "latex":
+        def tex(text: str) -> str:  # one pass, so an inserted brace is never escaped again
+            return _TEX_SPECIAL.sub(lambda m: _TEX_ESCAPES[m.group(0)], text)
+
+        lines = [r"\begin{tabular}{l" + "r" * len(table.benches) + "}", r"\toprule",
+                 " & ".join(tex(h) for h in header) + r" \\", r"\midrule"]
+        lines += [" & ".join(tex(c) for c in r) + r" \\" for r in rows]
+        if extra:
+            lines.append(r"\midrule")
+            lines += [" & ".join(tex(c) for c in r) + r" \\" for r in extra]
+        lines += [r"\bottomrule", r"\end{tabular}"]
+        return "\n".join(lines) + "\n"
+    raise ValueError(f"unknown table format {fmt!r}; expected one of {', '.join(TABLE_FORMATS)}")

@@ -3,23 +3,28 @@
 TW-GRPO logs (`*_eval.json`, really JSONL) hold one line per sample with `question` (the input record),
 `ground_truth`, `model_output`, …; restarted runs append duplicates, which are removed by
 `question.problem_id`, keeping the last line. Our `samples.jsonl` is de-duplicated by `id`, keeping the
-last line (a resumed run may retry an item that failed before).
+last line (a resumed run may retry an item that failed before). A last line cut short by a kill is
+dropped with a warning, as the runner does.
+
+Without `--parser`, the log's own scoring is detected rather than assumed (issue 12.1: a zero-shot log
+scored with the CoT parser reads ~0): a run's `samples.jsonl` uses the parser in its `config.json`; a log
+whose `extracted_answer` equals the raw output on every line, or where most outputs have no `<answer>`
+block, is scored `raw` (TW-GRPO's zero-shot script); otherwise `twgrpo`. The choice and its reason are
+reported, and a parser that reads nothing from most outputs is a warning.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from twgrpo_data.errors import InputFormatError, RecordError
 from twgrpo_data.benchmarks import categories_of
-from twgrpo_data.formats import guess_source, read_jsonl, strip_option_prefix, unified_to_record
+from twgrpo_data.formats import guess_source, parse_json, read_text, strip_option_prefix, unified_to_record
 from twgrpo_data.metrics import ItemScore, score_output, summarize
 
-# Fields of `samples.jsonl` lines (written by the eval runner) that re-scoring reads.
-SAMPLE_FIELDS = ("id", "output", "gold", "options", "category", "error")
 # Record keys that name a benchmark category in TW-GRPO's eval files, in order of preference.
 _CATEGORY_KEYS = ("category", "task", "type", "dim", "original_question_type", "duration")
 
@@ -34,11 +39,13 @@ class RescoredLog:
     items: list[ItemScore]
     lines: int
     duplicates_removed: int
+    parser_reason: str = "given"
+    warnings: list[str] = field(default_factory=list)
 
-    def summary(self, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
-        out = {"file": self.file, "kind": self.kind, "parser": self.parser, "lines": self.lines,
-               "duplicates_removed": self.duplicates_removed}
-        out.update(summarize(self.items, n_boot=n_boot, seed=seed))
+    def summary(self) -> dict[str, Any]:
+        out = {"file": self.file, "kind": self.kind, "parser": self.parser, "parser_reason": self.parser_reason,
+               "lines": self.lines, "duplicates_removed": self.duplicates_removed}
+        out.update(summarize(self.items))
         return out
 
 
@@ -109,25 +116,78 @@ def _run_parser(path: Path) -> str | None:
     if not config.is_file():
         return None
     try:
-        return json.loads(config.read_text(encoding="utf-8")).get("parser")
-    except (json.JSONDecodeError, AttributeError):
+        return parse_json(read_text(config), config).get("parser")
+    except (json.JSONDecodeError, AttributeError, InputFormatError):
         return None
 
 
+def detect_parser(rows: list[dict[str, Any]], kind: str) -> tuple[str, str]:
+    """`(parser, reason)`: how the log was scored, judged from its own lines."""
+    out_key = "model_output" if kind == "twgrpo" else "output"
+    outputs = [r.get(out_key) for r in rows if isinstance(r.get(out_key), str)]
+    if kind == "twgrpo" and outputs and all(isinstance(r.get("extracted_answer"), str) and
+                                            r["extracted_answer"].strip() == str(r.get(out_key, "")).strip()
+                                            for r in rows):
+        return "raw", "its extracted_answer equals the raw output on every line (zero-shot scoring)"
+    tagged = sum("<answer>" in o for o in outputs)
+    if outputs and tagged * 2 < len(outputs):
+        return "raw", f"{len(outputs) - tagged} of {len(outputs)} outputs have no <answer> block (zero-shot style)"
+    return "twgrpo", f"{tagged} of {len(outputs)} outputs have an <answer> block"
+
+
+def read_log_rows(path: Path) -> tuple[list[dict[str, Any]], bool]:
+    """The JSON objects of a log and whether a last line cut short by a kill was dropped.
+
+    Any other bad line is an error naming the file and line."""
+    if not path.is_file():
+        raise InputFormatError(f"{path}: no such file")
+    lines = read_text(path).split("\n")
+    torn = False
+    if lines and lines[-1].strip():  # no newline after the last line: maybe cut short by a kill
+        try:
+            json.loads(lines[-1])
+        except json.JSONDecodeError:
+            lines, torn = lines[:-1], True
+    rows = []
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            value = parse_json(line, path)
+        except json.JSONDecodeError as exc:
+            raise InputFormatError(f"{path}: invalid JSON on line {lineno}: {exc.msg}") from None
+        if not isinstance(value, dict):
+            raise InputFormatError(f"{path}: line {lineno}: expected a JSON object")
+        rows.append(value)
+    return rows, torn
+
+
+# A parser that reads nothing from more than this share of the answered items is probably the wrong one.
+UNPARSED_WARNING_SHARE = 0.5
+
+
 def rescore_log(path: str | Path, parser: str | None = None) -> RescoredLog:
-    """Re-score one log. `parser=None` uses the run's own parser (samples) or TW-GRPO's (TW-GRPO logs)."""
+    """Re-score one log. `parser=None` uses the run's own parser (samples) or the one the log's lines show
+    (`detect_parser`)."""
     path = Path(path)
-    rows = read_jsonl(path)
+    rows, torn = read_log_rows(path)
     if not rows:
         raise InputFormatError(f"{path}: empty log")
     try:
         kind = log_kind(rows[0])
     except InputFormatError as exc:
         raise InputFormatError(f"{path}: {exc}") from None
-    if kind == "twgrpo":
-        parser = parser or "twgrpo"
-        items, dups = _twgrpo_items(rows, path, parser)
-    else:
-        parser = parser or _run_parser(path) or "twgrpo"
-        items, dups = _sample_items(rows, path, parser)
-    return RescoredLog(str(path), kind, parser, items, len(rows), dups)
+    reason = "given"
+    if parser is None and kind == "samples" and (run_parser := _run_parser(path)):
+        parser, reason = run_parser, "the run's config.json"
+    if parser is None:
+        parser, reason = detect_parser(rows, kind)
+    items, dups = (_twgrpo_items if kind == "twgrpo" else _sample_items)(rows, path, parser)
+    warnings = [f"{path}: dropped a last line cut short (a killed run)"] if torn else []
+    answered = [i for i in items if i.error is None]
+    unparsed = sum(1 for i in answered if not i.parsed)
+    if answered and unparsed > UNPARSED_WARNING_SHARE * len(answered):
+        other = "raw" if parser != "raw" else "twgrpo"
+        warnings.append(f"{path}: the {parser} parser read no answer from {unparsed} of {len(answered)} outputs; "
+                        f"check the log's scoring (e.g. --parser {other})")
+    return RescoredLog(str(path), kind, parser, items, len(rows), dups, reason, warnings)

@@ -3,31 +3,39 @@
 A run lives in a folder (DESIGN §6):
 
     config.json     every setting used (resolved prompt style and parser included, at the top level), the
-                    prompt template, the video sampling arguments, the model path, seed and, per session (start,
-                    resume), the package versions and the backend's own settings
-    samples.jsonl   one line per answered item, appended and flushed (fsync) after every batch: id, output,
-                    gold, options, category, error, parsed answer, rewards, prompt hash, frames, fps, usage
+                    prompt template and its hash, the video sampling arguments, the model path, seed, a content
+                    fingerprint of the data and, per session (start, resume), the package versions and the
+                    backend's own settings. Secrets are `"<redacted>"`; the raw argument list is not kept.
+    prompts.json    the full prompt template (system message + user template) once per distinct template
+    samples.jsonl   one line per answered item, appended and flushed (fsync) after every batch: id, question,
+                    options, gold, prompt_hash, frame_indices, frame_timestamps, output (raw), parsed, strict,
+                    soft, format, error, category, plus video, frames, fps, usage, seconds
     results.json    `twgrpo_data.metrics.summarize` of `samples.jsonl` — computed by re-scoring the file
                     itself, so `twgrpo eval rescore RUN/samples.jsonl` reproduces it exactly
+    .lock           held while a run writes the folder: a second run on the same folder stops at once
 
 Running the same command again resumes: items already answered are skipped, items that failed (missing
 video, backend error) are tried again, and the last line of an id wins, so nothing is counted twice. A
 kill loses at most the batch in flight; a line cut short by the kill is dropped on resume. A missing or
-corrupt video fails its item only, recorded with its error and counted as wrong.
+corrupt video fails its item only, recorded with its error and counted as wrong — but a run where nothing
+could be answered (all videos missing, a dead server) stops with exit status 1 and one line saying why.
+Everything that can be checked before a model loads (settings, data, the first videos, the vLLM version)
+is, and a start that fails leaves no new run folder behind.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import platform
-import sys
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn,
@@ -37,25 +45,35 @@ from rich.text import Text
 from twgrpo_data.errors import InputFormatError, TwgrpoError, VideoError
 from twgrpo_data.formats import atomic_write_json, read_jsonl
 from twgrpo_data.metrics import score_output
+from twgrpo_data.prompts import (PROMPT_STYLES, Prompt, build_prompt, default_parser, resolve_style, short_hash,
+                                 template_of)
 from twgrpo_data.record import Record
 from twgrpo_data.scoring import PARSERS
 
-from .backends import (VLLM_DISTRIBUTIONS, Backend, PixelBudget, Request, SamplingSettings, backend_class,
-                       default_backend, installed_version)
+from .backends import (BACKENDS, VLLM_DISTRIBUTIONS, Backend, PixelBudget, Request, SamplingSettings,
+                       backend_class, check_vllm_version, default_backend, installed_version)
 from .backends.base import Generation, one_line
-from .prompts import PROMPT_STYLES, Prompt, build_prompt, default_parser, resolve_style, template_of
+from .protocol import OFFICIAL, OFFICIAL_MODEL_FPS, OFFICIAL_SAMPLING, PROTOCOLS, source_texts
 from .rescore import rescore_log
+from .secrets import redact, scrub, secret_values
 
 SAMPLES = "samples.jsonl"
 RESULTS = "results.json"
 CONFIG = "config.json"
+PROMPTS = "prompts.json"
+LOCK = ".lock"
 PATCH_AREA = 28 * 28
 # Settings that define what a run measures: resuming into a folder whose config differs in one of them
-# would mix two protocols in one samples.jsonl, so it is refused. (Batch size, workers, limit, video root and
-# engine options only change how fast, or how much, is evaluated.)
-PROTOCOL_KEYS = ("bench", "model", "backend", "data", "prompt", "parser", "frames", "sample_fps", "model_fps",
-                 "min_pixels",
-                 "max_pixels", "temperature", "top_p", "max_new_tokens", "seed")
+# would mix two protocols in one samples.jsonl, so it is refused. The data is compared by content
+# (`data_fingerprint`), not by path; the prompt by its template's hash, so an edited template is a new
+# protocol. (Batch size, workers, limit, video root, secrets and engine options only change how fast, or how
+# much, is evaluated.)
+PROTOCOL_KEYS = ("bench", "model", "backend", "protocol", "data_fingerprint", "prompt", "prompt_template_hash",
+                 "parser", "frames", "sample_fps", "model_fps", "min_pixels", "max_pixels", "temperature", "top_p",
+                 "max_new_tokens", "seed", "shard", "allow_text_only")
+# Before the model loads, this many of the first pending records' videos are looked up: if none exists, the
+# run stops naming the first missing path and the --video-root it tried (a wrong root, not a few gaps).
+FIRST_VIDEOS_CHECKED = 8
 # Stop after this many consecutive batches in which the backend answered nothing (server down, engine dead)
 # instead of writing an error line for every remaining item.
 MAX_DEAD_BATCHES = 3
@@ -71,11 +89,21 @@ class EvalConfig:
     bench: str = field(metadata={"help": "benchmark name (mvbench, tempcompass, videomme, mmvu, nextgqa, clevrer…)"})
     model: str = field(metadata={"help": "local model folder or Hub id (the served model name for openai)"})
     backend: str = field(default="auto", metadata={"help": "vllm | transformers | openai | auto (vllm if installed)"})
+    protocol: str = field(default="standard", metadata={
+        "help": "standard (16 distinct frames, real fps) | twgrpo-official (exact replica of the released "
+                "scripts' inputs: 2 fps frames re-indexed to 16, fps 2.0 told, prompts verbatim from the file)"})
     data: str | None = field(default=None, metadata={
         "help": "unified/records/parquet/HF file or the benchmark's native files (default: its usual path)"})
     video_root: str | None = field(default=None, metadata={"help": "folder that record video paths are relative to"})
     out: str | None = field(default=None, metadata={"help": "run folder (default runs/BENCH-MODELNAME)"})
-    limit: int | None = field(default=None, metadata={"help": "evaluate only the first N records"})
+    limit: int | None = field(default=None, metadata={"help": "evaluate only the first N records (of the shard)"})
+    shard: str | None = field(default=None, metadata={
+        "help": "K/N: evaluate the K-th of N deterministic parts of the records (by id; merge the N runs with "
+                "`twgrpo eval merge`)"})
+    allow_text_only: bool = field(default=False, metadata={
+        "help": "answer records without a video text-only (default: such a record fails its item)"})
+    allow_outside_video_root: bool = field(default=False, metadata={
+        "help": "allow absolute video paths outside --video-root and paths with '..' (default: refused)"})
     prompt: str = field(default="auto", metadata={
         "help": "cot | zeroshot | clevrer | auto (clevrer for CLEVRER and multi-answer sets, else cot)"})
     frames: int = field(default=16, metadata={"help": "frames per video (uniform; the cap when --sample-fps is set)"})
@@ -99,6 +127,15 @@ class EvalConfig:
 
     def check(self) -> None:
         """Raise `TwgrpoError` for values no run can use."""
+        if self.backend != "auto" and self.backend not in BACKENDS:
+            raise TwgrpoError(f"--backend: expected auto or one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.protocol not in PROTOCOLS:
+            raise TwgrpoError(f"--protocol: expected one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
+        if self.protocol == OFFICIAL and (self.sample_fps is not None or self.model_fps is not None
+                                          or self.frames != 16):
+            raise TwgrpoError("--protocol twgrpo-official fixes the frames (2 fps, re-indexed to 16) and the fps told "
+                              "to the model (2.0): drop --frames/--sample-fps/--model-fps")
+        shard_of(self.shard)
         if self.prompt != "auto" and self.prompt not in PROMPT_STYLES:
             raise TwgrpoError(f"--prompt: expected auto or one of {', '.join(PROMPT_STYLES)}, got {self.prompt!r}")
         if self.parser is not None and self.parser not in PARSERS:
@@ -115,6 +152,37 @@ class EvalConfig:
                 raise TwgrpoError(f"--{name.replace('_', '-')} must be positive")
         if not 0 < self.top_p <= 1 or self.temperature < 0:
             raise TwgrpoError("--top-p must be in (0, 1] and --temperature at least 0")
+
+    @property
+    def told_fps(self) -> float | None:
+        """The frame rate the model is told instead of the real sampling rate (None: the real one)."""
+        return OFFICIAL_MODEL_FPS if self.protocol == OFFICIAL else self.model_fps
+
+
+def shard_of(text: str | None) -> tuple[int, int] | None:
+    """`"K/N"` → `(K, N)` with 1 <= K <= N; None stays None."""
+    if text is None:
+        return None
+    k, sep, n = str(text).partition("/")
+    if not (sep and k.strip().isdigit() and n.strip().isdigit() and 1 <= int(k) <= int(n)):
+        raise TwgrpoError(f"--shard: expected K/N with 1 <= K <= N (e.g. 2/8), got {text!r}")
+    return int(k), int(n)
+
+
+def in_shard(record_id: str, k: int, n: int) -> bool:
+    """Whether a record belongs to shard K of N: by a hash of its id, so every N-way run splits alike,
+    whatever the order of the file or --limit."""
+    digest = hashlib.sha256(record_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % n == k - 1
+
+
+def records_fingerprint(records: Iterable[Record]) -> str:
+    """A content hash of records (questions, options, gold, videos, meta): a corrected gold answer changes it."""
+    digest = hashlib.sha256()
+    for r in records:
+        row = [r.id, r.question, r.options, r.answer, r.video, r.source, r.meta, r.qai]
+        digest.update(json.dumps(row, ensure_ascii=False, sort_keys=True, default=str).encode("utf-8") + b"\n")
+    return digest.hexdigest()[:16]
 
 
 @dataclass
@@ -151,16 +219,24 @@ def load_eval_records(bench: str, data: str | None) -> tuple[list[Record], str]:
     return result.records, str(path.resolve())
 
 
-def video_loader(video_root: str | None, settings: dict[str, Any]) -> Callable[[Record], Any]:
-    """`record -> VideoFrames | None` for the prefetcher; any failure becomes a `VideoError` naming the file."""
+NO_VIDEO = ("the record has no video (video: null) in a video benchmark; fix the data or pass "
+            "--allow-text-only to answer it without one")
+
+
+def video_loader(video_root: str | None, settings: dict[str, Any], *, allow_text_only: bool = False,
+                 allow_outside: bool = False) -> Callable[[Record], Any]:
+    """`record -> VideoFrames | None` for the prefetcher; any failure becomes a `VideoError` naming the file.
+    A record without a video fails its item unless `allow_text_only` (then it is answered text-only)."""
     from twgrpo_data.benchmarks import locate_video
 
     def load(record: Record):
         if record.video is None:
-            return None
+            if allow_text_only:
+                return None
+            raise VideoError(NO_VIDEO)
         where = record.video
         try:
-            ref = locate_video(record, video_root)
+            ref = locate_video(record, video_root, allow_outside=allow_outside)
             where = ref.path
             return ref.sample(**settings)
         except VideoError:
@@ -173,8 +249,10 @@ def video_loader(video_root: str | None, settings: dict[str, Any]) -> Callable[[
 
 def sampling_settings(config: EvalConfig) -> dict[str, Any]:
     """`sample_video` keyword arguments for the run's frame and pixel settings."""
-    if config.sample_fps is None:
-        frames: dict[str, Any] = {"num_frames": config.frames, "fps": None}
+    if config.protocol == OFFICIAL:
+        frames: dict[str, Any] = {"num_frames": None, **OFFICIAL_SAMPLING}
+    elif config.sample_fps is None:
+        frames = {"num_frames": config.frames, "fps": None}
     else:
         frames = {"num_frames": None, "fps": config.sample_fps, "min_frames": min(4, config.frames),
                   "max_frames": config.frames}
@@ -216,7 +294,15 @@ def check_resumable(out: Path, protocol: dict[str, Any]) -> dict[str, Any] | Non
         raise InputFormatError(f"{config_path}: invalid JSON ({exc.msg})") from None
     diffs = [f"{k}: {old.get(k)!r} → {protocol[k]!r}" for k in PROTOCOL_KEYS if old.get(k) != protocol[k]]
     if diffs:
-        raise TwgrpoError(f"{out} holds a run with other settings ({'; '.join(diffs)}); resume it with the same "
+        why = ""
+        if old.get("data_fingerprint") != protocol["data_fingerprint"]:
+            why = " — the data's content changed (e.g. corrected gold answers); its old answers would be kept"
+        elif old.get("prompt_template_hash") != protocol["prompt_template_hash"]:
+            why = " — the prompt template changed; resuming would mix two prompts"
+        missing = [k for k in PROTOCOL_KEYS if k not in old]
+        if missing:
+            why += f" (the folder was written by an older twgrpo that did not record {', '.join(missing)})"
+        raise TwgrpoError(f"{out} holds a run with other settings ({'; '.join(diffs)}){why}; resume it with the same "
                           "settings or pass a new --out")
     return old
 
@@ -266,16 +352,21 @@ def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 def sample_line(record: Record, prompt: Prompt, generation: Generation, parser: str, video: Any,
-                seconds: float) -> dict[str, Any]:
-    """The samples.jsonl line for one answered (or failed) item."""
+                seconds: float, template_hash: str | None = None) -> dict[str, Any]:
+    """The samples.jsonl line for one answered (or failed) item: what was asked (question, options, the
+    prompt's hash; its template is in prompts.json under `template_hash`), which frames were shown, the raw
+    output, what was parsed from it and how it scored against the gold."""
     category = record.meta.get("category")
     category = str(category) if category is not None else None
     score = score_output(record.id, generation.text, record.answer, parser=parser, options=record.options,
                          category=category, error=generation.error)
     return {
-        "id": record.id, "output": generation.text, "gold": list(record.answer), "options": list(record.options),
-        "category": category, "error": score.error, "parsed": score.parsed, "soft": score.soft,
-        "strict": score.strict, "format": score.format, "prompt_hash": prompt.hash,
+        "id": record.id, "question": record.question, "options": list(record.options), "gold": list(record.answer),
+        "category": category, "prompt_hash": prompt.hash, "template_hash": template_hash,
+        "frame_indices": list(getattr(video, "indices", ()) or []) if video is not None else None,
+        "frame_timestamps": list(video.timestamps) if video is not None else None,
+        "output": generation.text, "parsed": score.parsed, "strict": score.strict, "soft": score.soft,
+        "format": score.format, "error": score.error,
         "video": getattr(video, "path", None), "frames": getattr(video, "num_frames", None),
         "fps": round(float(video.fps), 6) if video is not None else None, "usage": generation.usage,
         "seconds": round(seconds, 4),
@@ -285,13 +376,17 @@ def sample_line(record: Record, prompt: Prompt, generation: Generation, parser: 
 def evaluate_batches(batches: Iterable[list[tuple[Record, Any]]], backend: Backend, prompts: dict[str, Prompt],
                      parser: str, write: Callable[[list[dict[str, Any]]], None],
                      advance: Callable[[int, int], None] = lambda n, failed: None,
-                     model_fps: float | None = None) -> int:
+                     model_fps: float | None = None, template_hash: str | None = None,
+                     secrets: Iterable[str] = ()) -> int:
     """Answer, score and write batches of `(record, VideoFrames | VideoError | None)`; returns items written.
 
     A `VideoError` fails its item without reaching the backend. `model_fps` replaces the sampling rate the
-    model is told. Stops with `TwgrpoError` when the backend has answered nothing in `MAX_DEAD_BATCHES`
-    batches in a row.
+    model is told. Error texts are scrubbed of `secrets`. Stops with `TwgrpoError` when every item of the
+    first batch failed (a wrong --video-root, a dead server: nothing useful would follow) or when the backend
+    has answered nothing in `MAX_DEAD_BATCHES` batches in a row.
     """
+    secrets = list(secrets)
+
     def told(video: Any) -> Any:
         return video if video is None or model_fps is None else dataclasses.replace(video, fps=model_fps)
 
@@ -308,11 +403,17 @@ def evaluate_batches(batches: Iterable[list[tuple[Record, Any]]], backend: Backe
             else:
                 generation, seconds = next(answers), per_item
                 backend_failed += generation.error is not None
-            failed += generation.error is not None
-            lines.append(sample_line(record, prompts[record.id], generation, parser, video, seconds))
+            if generation.error is not None:
+                failed += 1
+                generation = dataclasses.replace(generation, error=scrub(generation.error, secrets))
+            lines.append(sample_line(record, prompts[record.id], generation, parser, video, seconds, template_hash))
         write(lines)
+        first = written == 0
         written += len(lines)
         advance(len(lines), failed)
+        if first and failed == len(lines):
+            raise TwgrpoError(f"every item of the first batch ({len(lines)}) failed, e.g. {lines[0]['id']!r}: "
+                              f"{lines[0]['error']}; stopped — fix it and re-run the same command to resume")
         dead = dead + 1 if requests and backend_failed == len(requests) else 0
         if dead >= MAX_DEAD_BATCHES:
             last = next(line["error"] for line in reversed(lines) if line["error"])
@@ -336,7 +437,8 @@ def append_lines(path: Path) -> Callable[[list[dict[str, Any]]], None]:
 def write_results(out: Path, parser: str, run_info: dict[str, Any]) -> dict[str, Any]:
     """results.json = `run_info` + the re-score of samples.jsonl (the very numbers `twgrpo eval rescore` gives)."""
     summary = rescore_log(out / SAMPLES, parser).summary()
-    results = {"run": run_info, **summary}
+    # the run folder's own file, not its absolute path: a merged shard run and a single run compare equal
+    results = {"run": run_info, **summary, "file": SAMPLES}
     atomic_write_json(out / RESULTS, results)
     return results
 
@@ -353,88 +455,187 @@ def build_backend(name: str, config: EvalConfig) -> Backend:
     except TypeError as exc:  # an unknown --backend-arg
         raise TwgrpoError(f"--backend {name}: {exc}") from None
     except Exception as exc:  # noqa: BLE001 — a model that cannot be loaded is the user's to fix: one line
-        raise TwgrpoError(f"--backend {name} could not load {config.model!r}: {one_line(exc)}") from exc
+        raise TwgrpoError(f"--backend {name} could not load {config.model!r}: {one_line(exc)}") from None
+
+
+def select_records(config: EvalConfig) -> tuple[list[Record], list[Record], str]:
+    """`(all records of the data file, the selected ones: shard then --limit, data path)`."""
+    records, data_path = load_eval_records(config.bench, config.data)
+    selected = records
+    shard = shard_of(config.shard)
+    if shard is not None:
+        selected = [r for r in selected if in_shard(r.id, *shard)]
+    if config.limit is not None:
+        selected = selected[: config.limit]
+    if not selected:
+        raise TwgrpoError(f"shard {config.shard} of {data_path} holds no records")
+    return records, selected, data_path
+
+
+def check_first_videos(records: Sequence[Record], config: EvalConfig) -> None:
+    """Stop before any model loads when none of the first pending records' videos exists: the video root is
+    wrong, and every item would fail. (A few missing videos only fail their items.)"""
+    from twgrpo_data.benchmarks import locate_video
+
+    looked: list[str] = []
+    for record in records:
+        if record.video is None:
+            continue
+        try:
+            path = locate_video(record, config.video_root, allow_outside=config.allow_outside_video_root).path
+        except VideoError as exc:
+            raise TwgrpoError(f"record {record.id!r}: {exc}") from None
+        if os.path.exists(path):
+            return
+        looked.append(path)
+        if len(looked) == FIRST_VIDEOS_CHECKED:
+            break
+    if looked:
+        root = config.video_root if config.video_root is not None else "(none: paths are used as written)"
+        raise TwgrpoError(f"none of the first {len(looked)} videos exists, e.g. {looked[0]} (--video-root {root}); "
+                          "pass the folder the data's video paths are relative to")
 
 
 def run_eval(config: EvalConfig, *, console: Console | None = None, progress: bool = True,
              backend_factory: Callable[[str, EvalConfig], Backend] = build_backend) -> RunResult:
     """Evaluate `config.model` on the benchmark, resuming the run folder if it exists.
 
+    Secret settings never reach the run folder or a message; the error raised says why a run stopped.
+
     Example:
         >>> run_eval(EvalConfig(bench="mmvu", model="runs/tiny", data="examples/eval_sample.json",
         ...                     video_root="../shared/data/videos", out="runs/demo"))   # doctest: +SKIP
     """
+    secrets = secret_values(config.backend_options)
+    try:
+        return _run_eval(config, console or Console(stderr=True), progress, backend_factory, secrets)
+    except TwgrpoError as exc:
+        text = scrub(str(exc), secrets)
+        if text == str(exc):
+            raise
+        raise TwgrpoError(text) from None
+
+
+def _run_eval(config: EvalConfig, console: Console, progress: bool,
+              backend_factory: Callable[[str, EvalConfig], Backend], secrets: list[str]) -> RunResult:
     config.check()
-    console = console or Console(stderr=True)
     started = time.perf_counter()
-    records, data_path = load_eval_records(config.bench, config.data)
-    if config.limit is not None:
-        records = records[: config.limit]
-    style = resolve_style(config.prompt, config.bench, records)
+    all_records, records, data_path = select_records(config)
+    # protocol choices come from the whole file, never from a --limit or --shard slice
+    style = resolve_style(config.prompt, config.bench, all_records)
     parser = config.parser or default_parser(style)
     backend_name = default_backend() if config.backend == "auto" else config.backend
     if backend_name != "openai" and config.model.startswith(("/", "./", "../", "~")) \
             and not Path(config.model).expanduser().exists():
         raise TwgrpoError(f"{config.model}: no such model folder")  # before any run folder is made
+    if backend_name == "vllm":
+        check_vllm_version(installed_version(*VLLM_DISTRIBUTIONS))
+    template = template_of(style)
+    template_hash = short_hash(template)
     out = Path(config.out) if config.out else default_out(config.bench, config.model)
     settings = {**asdict(config), "backend": backend_name, "prompt": style, "parser": parser, "data": data_path,
-                "out": str(out), "model": _model_path(config.model)}
-    old = check_resumable(out, settings)
-    samples_path = out / SAMPLES
-    previous = read_samples(samples_path)
-    outside = sorted(set(previous) - {r.id for r in records})
-    if outside:
-        # results.json scores the whole samples.jsonl (so that rescore reproduces it): items from a larger
-        # earlier selection would be counted in a smaller one
-        raise TwgrpoError(f"{out}: already holds {len(outside)} answered item(s) outside this selection "
-                          f"(e.g. id {outside[0]!r}); --limit or --data changed: use another --out")
+                "data_fingerprint": records_fingerprint(all_records), "prompt_template_hash": template_hash,
+                "out": str(out), "model": _model_path(config.model),
+                "backend_options": redact(config.backend_options)}
+    from filelock import FileLock, Timeout
+
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    done = {i for i, row in previous.items() if row.get("error") is None}
-    pending = [r for r in records if r.id not in done]
-    prompts = {r.id: build_prompt(r, style) for r in pending}
-    session = {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "argv": sys.argv,
-               "versions": package_versions(), "selected": len(records), "pending": len(pending)}
-    # flat: `twgrpo eval rescore` reads the run's parser from the top level
-    config_doc = {**settings, "prompt_template": template_of(style), "video_sampling": sampling_settings(config),
-                  "sessions": (old or {}).get("sessions", []) + [session]}
-    atomic_write_json(out / CONFIG, config_doc)
-
-    new = 0
-    with _progress(console, progress) as bar:
-        task = bar.add_task(f"{config.bench} · {Path(config.model).name}", total=len(records),
-                            completed=len(records) - len(pending), failed=0)
-        if pending:
-            load_start = time.perf_counter()
-            backend = backend_factory(backend_name, config)
-            session["backend"] = {"name": backend.name, "load_s": round(time.perf_counter() - load_start, 2),
-                                  **backend.describe()}
+    lock = FileLock(str(out / LOCK))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise TwgrpoError(f"{out} is being written by another twgrpo eval (lock {out / LOCK}); wait for it or "
+                          "pass another --out") from None
+    samples_path = out / SAMPLES
+    wrote = False
+    try:
+        old = check_resumable(out, settings)
+        previous = read_samples(samples_path)
+        outside = sorted(set(previous) - {r.id for r in records})
+        if outside:
+            # results.json scores the whole samples.jsonl (so that rescore reproduces it): items from a larger
+            # earlier selection would be counted in a smaller one
+            raise TwgrpoError(f"{out}: already holds {len(outside)} answered item(s) outside this selection "
+                              f"(e.g. id {outside[0]!r}); --limit, --shard or --data changed: use another --out")
+        done = {i for i, row in previous.items() if row.get("error") is None}
+        pending = [r for r in records if r.id not in done]
+        check_first_videos(pending, config)
+        sources = source_texts(data_path) if config.protocol == OFFICIAL else {}
+        prompts = {r.id: build_prompt(r, style, sources.get(r.id)) for r in pending}
+        session: dict[str, Any] = {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                   "versions": package_versions(), "selected": len(records),
+                                   "pending": len(pending)}
+        config_doc = {**settings, "prompt_template": template, "video_sampling": sampling_settings(config),
+                      "sessions": (old or {}).get("sessions", []) + [session]}
+        new = 0
+        with _progress(console, progress) as bar:
+            task = bar.add_task(f"{config.bench} · {Path(config.model).name}", total=len(records),
+                                completed=len(records) - len(pending), failed=0)
+            if pending:
+                load_start = time.perf_counter()
+                backend = backend_factory(backend_name, config)
+                session["backend"] = redact({"name": backend.name,
+                                             "load_s": round(time.perf_counter() - load_start, 2),
+                                             **backend.describe()})
+            # written only now that the model loaded: a start that fails leaves the folder as it was
             atomic_write_json(out / CONFIG, config_doc)
-            failed_total = 0
+            write_prompts(out, template_hash, style, template)
+            wrote = True
+            if pending:
+                failed_total = 0
 
-            def advance(n: int, failed: int) -> None:
-                nonlocal failed_total, new
-                new += n
-                failed_total += failed
-                bar.update(task, advance=n, failed=failed_total)
+                def advance(n: int, failed: int) -> None:
+                    nonlocal failed_total, new
+                    new += n
+                    failed_total += failed
+                    bar.update(task, advance=n, failed=failed_total)
 
-            from twgrpo_data.video import VideoPrefetcher
+                from twgrpo_data.video import VideoPrefetcher
 
-            prefetch = VideoPrefetcher(pending, video_loader(config.video_root, sampling_settings(config)),
-                                       workers=config.workers, queue_size=2 * config.batch_size)
-            try:
-                with backend, prefetch:
-                    evaluate_batches(_batches(prefetch, config.batch_size), backend, prompts, parser,
-                                     append_lines(samples_path), advance, config.model_fps)
-            finally:
-                session["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-                session["written"] = new
-                atomic_write_json(out / CONFIG, config_doc)
-    elapsed = time.perf_counter() - started
-    answered = read_samples(samples_path)
-    run_info = {"bench": config.bench, "model": settings["model"], "backend": backend_name, "prompt": style,
-                "parser": parser, "selected": len(records),
-                "complete": all(r.id in answered for r in records),
-                "session": {"new_samples": new, "elapsed_s": round(elapsed, 2),
-                            "samples_per_s": round(new / elapsed, 3) if new else None}}
-    results = write_results(out, parser, run_info) if answered else {"run": run_info}
+                load = video_loader(config.video_root, sampling_settings(config),
+                                    allow_text_only=config.allow_text_only,
+                                    allow_outside=config.allow_outside_video_root)
+                prefetch = VideoPrefetcher(pending, load, workers=config.workers, queue_size=2 * config.batch_size)
+                try:
+                    with backend, prefetch:
+                        evaluate_batches(_batches(prefetch, config.batch_size), backend, prompts, parser,
+                                         append_lines(samples_path), advance, config.told_fps, template_hash,
+                                         secrets)
+                finally:
+                    session["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+                    session["written"] = new
+                    atomic_write_json(out / CONFIG, config_doc)
+    except BaseException:
+        lock.release()
+        if created and not wrote:
+            shutil.rmtree(out, ignore_errors=True)  # nothing of this run is in it: leave no folder behind
+        raise
+    try:
+        elapsed = time.perf_counter() - started
+        answered = read_samples(samples_path)
+        run_info = {"bench": config.bench, "model": settings["model"], "backend": backend_name, "prompt": style,
+                    "parser": parser, "selected": len(records),
+                    "complete": all(r.id in answered for r in records),
+                    "session": {"new_samples": new, "elapsed_s": round(elapsed, 2),
+                                "samples_per_s": round(new / elapsed, 3) if new else None}}
+        if config.shard is not None:
+            run_info["shard"] = config.shard
+        results = write_results(out, parser, run_info) if answered else {"run": run_info}
+    finally:
+        lock.release()
+    if answered and all(answered[r.id].get("error") for r in records if r.id in answered) \
+            and run_info["complete"]:
+        first = next(answered[r.id] for r in records)
+        raise TwgrpoError(f"every one of the {len(records)} items failed (e.g. {first['id']!r}: {first['error']}); "
+                          f"nothing was answered — see {out / SAMPLES}")
     return RunResult(out, results, new, elapsed)
+
+
+def write_prompts(out: Path, template_hash: str, style: str, template: dict[str, str | None]) -> None:
+    """Add the run's template to prompts.json (`template_hash → {style, system, template}`)."""
+    path = out / PROMPTS
+    known = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    if template_hash not in known:
+        known[template_hash] = {"style": style, **template}
+        atomic_write_json(path, known)

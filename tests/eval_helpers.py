@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from rich.console import Console
@@ -14,7 +16,8 @@ from twgrpo_data.record import Record
 from twgrpo_eval.backends import Backend, Generation, PixelBudget, SamplingSettings
 from twgrpo_eval.runner import EvalConfig, run_eval
 
-SMALL = dict(frames=4, min_pixels=4 * 28 * 28, max_pixels=16 * 28 * 28)
+# text-only records stand for quick items here; a real run fails an item that has no video
+SMALL = dict(frames=4, min_pixels=4 * 28 * 28, max_pixels=16 * 28 * 28, allow_text_only=True)
 
 
 class AnswerKey(Backend):
@@ -56,4 +59,61 @@ def run_with(tmp_path: Path, data: Path, backend: Backend, **kw) -> dict:
 
 
 def metrics(summary: dict) -> dict:
-    return {k: v for k, v in summary.items() if k not in ("file", "run")}
+    return {k: v for k, v in summary.items() if k not in ("file", "run", "parser_reason")}
+
+
+class FakeOpenAIServer:
+    """A local chat-completions endpoint (127.0.0.1 only): fails the first `fail` requests with 503, sleeps
+    `delay` s each; `GET /v1/models` lists `models`; the Authorization header of every request is kept."""
+
+    def __init__(self, fail: int = 0, delay: float = 0.0, models: tuple[str, ...] = ("served-model",)):
+        self.fail, self.delay, self.bodies, self.models, self.auth = fail, delay, [], models, []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                outer.auth.append(self.headers.get("Authorization"))
+                data = json.dumps({"object": "list", "data": [{"id": m, "object": "model", "created": 0,
+                                                               "owned_by": "test"} for m in outer.models]}).encode()
+                self.send_response(200 if self.path.endswith("/models") else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self):
+                outer.auth.append(self.headers.get("Authorization"))
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.bodies.append(body)
+                if len(outer.bodies) <= outer.fail:
+                    self.send_response(503)
+                    self.send_header("retry-after-ms", "10")
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()
+                    self.wfile.write(b'{"error": {"message": "overloaded"}}')
+                    return
+                threading.Event().wait(outer.delay)
+                reply = {"id": "c", "object": "chat.completion", "created": 0, "model": body["model"],
+                         "choices": [{"index": 0, "finish_reason": "stop",
+                                      "message": {"role": "assistant", "content": "<answer>A</answer>"}}],
+                         "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14}}
+                data = json.dumps(reply).encode()
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout test)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import base64
 import io
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from conftest import VIDEOS
+from eval_helpers import FakeOpenAIServer
+from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.record import Record
 from twgrpo_data.video import VideoFrames, sample_video
 from twgrpo_eval.backends import Backend, Generation, PixelBudget, Request, SamplingSettings, backend_class
@@ -141,60 +140,41 @@ def test_vllm_prompt_carries_frames_and_metadata_for_one_video():
     assert args["limit_mm_per_prompt"] == {"video": 1, "image": 0}
     assert args["mm_processor_kwargs"] == {"min_pixels": PIXELS.min_pixels, "max_pixels": PIXELS.max_pixels}
     assert args["enforce_eager"] is True and "limit_mm_per_prompt" not in engine_kwargs("m", PIXELS, False, seed=1)
+    assert args["trust_remote_code"] is False  # remote code only when the user passes --trust-remote-code
+    assert engine_kwargs("m", PIXELS, True, seed=1, trust_remote_code=True)["trust_remote_code"] is True
+
+
+def test_vllm_version_is_checked_before_any_model_loads():
+    from twgrpo_eval.backends import MIN_VLLM_VERSION, check_vllm_version
+
+    check_vllm_version("0.32.0")
+    check_vllm_version(MIN_VLLM_VERSION)
+    with pytest.raises(TwgrpoError, match=r"vLLM 0\.8\.5 is installed.*needs vLLM >= .*pip install -U 'vllm>="):
+        check_vllm_version("0.8.5")
+    with pytest.raises(TwgrpoError, match="vLLM is not installed"):
+        check_vllm_version(None)
+
+
+def test_generation_config_fills_what_the_run_does_not_set():
+    from types import SimpleNamespace
+
+    from twgrpo_eval.backends.vllm_backend import generation_defaults, sampling_kwargs
+
+    defaults = SimpleNamespace(repetition_penalty=1.05, top_k=1, min_p=0.0, presence_penalty=0.0,
+                               frequency_penalty=0.0, temperature=0.7, top_p=0.8)
+    llm = SimpleNamespace(get_default_sampling_params=lambda: defaults)
+    merged = {**generation_defaults(llm), **sampling_kwargs(SamplingSettings(0.1, 0.001, 64, 7), "v")}
+    assert merged["repetition_penalty"] == 1.05 and merged["top_k"] == 1  # the checkpoint's
+    assert merged["temperature"] == 0.1 and merged["top_p"] == 0.001  # the run's
 
 
 # ----------------------------------------------------------------------------------------------------------
 # OpenAI-compatible server
 
 
-class _Server:
-    """A local chat-completions endpoint: fails the first `fail` requests with 503, sleeps `delay` s each."""
-
-    def __init__(self, fail: int = 0, delay: float = 0.0):
-        self.fail, self.delay, self.bodies = fail, delay, []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.bodies.append(body)
-                if len(outer.bodies) <= outer.fail:
-                    self.send_response(503)
-                    self.send_header("retry-after-ms", "10")
-                    self.send_header("Content-Type", "application/json")
-                    self.end_headers()
-                    self.wfile.write(b'{"error": {"message": "overloaded"}}')
-                    return
-                threading.Event().wait(outer.delay)
-                reply = {"id": "c", "object": "chat.completion", "created": 0, "model": body["model"],
-                         "choices": [{"index": 0, "finish_reason": "stop",
-                                      "message": {"role": "assistant", "content": "<answer>A</answer>"}}],
-                         "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14}}
-                data = json.dumps(reply).encode()
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timeout test)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def server(request):
-    srv = _Server(**getattr(request, "param", {}))
+    srv = FakeOpenAIServer(**getattr(request, "param", {}))
     yield srv
     srv.close()
 
@@ -252,3 +232,13 @@ def test_openai_backend_sends_frames_as_one_video_part(server):
     assert body["seed"] == request_seed(42, "v") and body["max_tokens"] == 32 and body["model"] == "served-model"
     text_only = next(b for b in server.bodies if isinstance(b["messages"][-1]["content"], str))
     assert "media_io_kwargs" not in text_only and len(server.bodies) == 2
+
+
+def test_openai_backend_checks_the_server_and_the_served_model_first(server):
+    from twgrpo_eval.backends.openai_backend import OpenAIBackend
+
+    with pytest.raises(TwgrpoError, match=r"serves \['served-model'\], not 'other'; pass the served name"):
+        OpenAIBackend("other", SamplingSettings(), PIXELS, api_base=server.url)
+    server.close()
+    with pytest.raises(TwgrpoError, match=r"no usable OpenAI-compatible server at http://127\.0\.0\.1:\d+/v1"):
+        OpenAIBackend("served-model", SamplingSettings(), PIXELS, api_base=server.url, max_retries=0)

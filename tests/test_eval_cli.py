@@ -34,7 +34,7 @@ def _twgrpo(*args: str, check: bool = True, env: dict[str, str] | None = None) -
 
 
 def _metrics(summary: dict) -> dict:
-    return {k: v for k, v in summary.items() if k not in ("file", "run")}
+    return {k: v for k, v in summary.items() if k not in ("file", "run", "parser_reason")}
 
 
 def _ids(run: Path) -> list[str]:
@@ -141,3 +141,153 @@ def test_eval_errors_are_one_line(tmp_path):
     assert proc.returncode == 1 and "no results.json" in proc.stderr
     proc = _twgrpo("eval", "--bench", "mmvu", "--model", "m", "--backend", "openai", "--tp", "2", check=False)
     assert proc.returncode == 2 and "only for --backend vllm" in proc.stderr
+
+
+# ----------------------------------------------------------------------------------------------------------
+# issue 12 / 18: shards, missing videos, choices, the paper's table, secrets
+
+
+def _video_set(tmp_path: Path, n: int = 6) -> Path:
+    videos = ["clevrer_8.mp4", "video1.mp4", "video_12176.mp4"]
+    records = [Record(f"k{i}", f"Question number {i}?", ["left", "right", "up", "down"],
+                      ["A", "C"] if i % 4 == 0 else [chr(65 + i % 4)], video=videos[i % 3], source="mmvu",
+                      meta={"category": videos[i % 3]}) for i in range(n)]
+    data = tmp_path / "set.json"
+    data.write_text(json.dumps([record_to_unified(r) for r in records]))
+    return data
+
+
+@pytest.mark.slow
+def test_three_shards_merged_equal_one_run_with_the_tiny_model(tiny_model_dir, tmp_path):
+    data = _video_set(tmp_path)
+    # one item per generate call: each item's sample then depends on its own seed only, never on its batch
+    args = ["eval", "--bench", "mmvu", "--data", str(data), "--model", str(tiny_model_dir), *FAST, "--batch-size", "1"]
+    _twgrpo(*args, "--out", str(tmp_path / "single"))
+    for k in (1, 2, 3):
+        _twgrpo(*args, "--shard", f"{k}/3", "--out", str(tmp_path / f"shard{k}"))
+    proc = _twgrpo("eval", "merge", *(str(tmp_path / f"shard{k}") for k in (1, 2, 3)), "--out",
+                   str(tmp_path / "merged"))
+    assert "complete" in proc.stdout
+    single = json.loads((tmp_path / "single" / "results.json").read_text())
+    merged = json.loads((tmp_path / "merged" / "results.json").read_text())
+    for doc in (single, merged):
+        doc["run"].pop("session")  # timings
+    assert json.dumps(merged, indent=2) == json.dumps(single, indent=2)
+    assert _ids(tmp_path / "merged") == _ids(tmp_path / "single")
+
+
+def test_a_run_whose_videos_are_all_missing_exits_1_with_one_line(tiny_model_dir, tmp_path):
+    data = _video_set(tmp_path)
+    proc = _twgrpo("eval", "--bench", "mmvu", "--data", str(data), "--model", str(tiny_model_dir), "--out",
+                   str(tmp_path / "run"), *FAST[:-3], "--video-root", str(tmp_path / "nowhere"), "--no-progress",
+                   check=False)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "none of the first" in lines[0] and "clevrer_8.mp4" in lines[0]
+    assert f"--video-root {tmp_path / 'nowhere'}" in lines[0]
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_choices_are_refused_before_any_folder_is_made(tmp_path):
+    for option, value in (("--backend", "vllmm"), ("--prompt", "cott"), ("--parser", "strict"),
+                          ("--protocol", "official")):
+        proc = _twgrpo("eval", "--bench", "mmvu", "--model", "m", "--out", str(tmp_path / "run"), option, value,
+                       check=False)
+        assert proc.returncode == 2 and value in proc.stderr, option
+    assert not (tmp_path / "run").exists()
+    help_text = _twgrpo("eval", "--help", env={"COLUMNS": "200"}).stdout
+    assert "auto|vllm|transformers|openai" in help_text and "standard|twgrpo-official" in help_text
+
+
+def test_eval_list_shows_the_benchmarks_and_their_default_data():
+    out = _twgrpo("eval", "list", env={"COLUMNS": "200"}).stdout
+    for name in ("mvbench", "tempcompass", "videomme", "mmvu", "nextgqa", "clevrer"):
+        assert name in out
+    assert "NExT-GQA/datasets/nextgqa/test.csv" in out  # the split the paper reports
+
+
+def test_several_benchmarks_run_into_one_folder_each(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import twgrpo_eval.runner as runner
+    from twgrpo_cli.eval import app
+
+    seen = []
+
+    def fake_run(config, **kw):
+        seen.append((config.bench, config.out, config.data))
+        return runner.RunResult(Path(config.out), {"run": {}}, 0, 0.0)
+
+    monkeypatch.setattr(runner, "run_eval", fake_run)
+    result = CliRunner().invoke(app, ["--bench", "all", "--model", "m", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert [b for b, _, _ in seen] == ["clevrer", "nextgqa", "mmvu", "mvbench", "tempcompass", "videomme"]
+    assert all(out == str(tmp_path / b) and data is None for b, out, data in seen)
+    result = CliRunner().invoke(app, ["--bench", "mmvu,clevrer", "--model", "m", "--data", "x.json"])
+    assert result.exit_code == 2 and "--data" in result.output
+
+
+def test_compare_table_in_every_format_with_a_paired_test(tmp_path):
+    records = text_records(12)
+    data = write_set(tmp_path / "set.json", records)
+    runs = []
+    for model, right in (("base", 4), ("tuned", 11)):
+        key = AnswerKey({r.id: (",".join(r.answer) if i < right else "D") for i, r in enumerate(records)})
+        for bench in ("mmvu", "clevrer"):
+            folder = tmp_path / f"{bench}-{model}"
+            run_with(folder, data, key, bench=bench)
+            config = json.loads((folder / "run" / "config.json").read_text())
+            config["model"] = f"/models/{model}"
+            (folder / "run" / "config.json").write_text(json.dumps(config))
+            runs.append(str(folder / "run"))
+    md = _twgrpo("eval", "compare", *runs, "--table", "--format", "markdown").stdout
+    lines = md.strip().splitlines()
+    assert lines[0] == "| model | clevrer | mmvu |"  # the paper's column order
+    assert lines[2].startswith("| base | 33.3 / ") and lines[3].startswith("| tuned | 91.7 / ")
+    assert "McNemar p (base vs tuned)" in lines[4] and "0.0156 (n=12)" in lines[4]  # 7 discordant, all one way
+    csv_text = _twgrpo("eval", "compare", *runs, "--table", "--format", "csv").stdout
+    assert csv_text.splitlines()[0] == "model,clevrer,mmvu"
+    latex = _twgrpo("eval", "compare", *runs, "--table", "--format", "latex").stdout
+    assert latex.startswith("\\begin{tabular}{lrr}") and "\\toprule" in latex and "\\bottomrule" in latex
+    rich = _twgrpo("eval", "compare", *runs, "--table", env={"COLUMNS": "200"}).stdout
+    assert "tuned" in rich and "McNemar" in rich
+    for suffix, magic in ((".pdf", b"%PDF"), (".svg", b"<?xml")):
+        plot = tmp_path / f"cmp{suffix}"
+        _twgrpo("eval", "compare", *runs[:2], "--plot", str(plot))
+        assert plot.read_bytes().startswith(magic)
+    proc = _twgrpo("eval", "compare", *runs[:2], "--plot", str(tmp_path / "cmp.gif"), check=False)
+    assert proc.returncode == 2 and ".png, .pdf or .svg" in proc.stderr
+
+
+def test_an_openai_key_appears_in_no_file_and_no_output(tmp_path):
+    from eval_helpers import FakeOpenAIServer
+
+    secret = "sk-test-SECRET"
+    data = _video_set(tmp_path, 3)
+    server = FakeOpenAIServer()
+    try:
+        run = tmp_path / "run"
+        args = ["eval", "--bench", "mmvu", "--data", str(data), "--model", "served-model", "--backend", "openai",
+                "--api-base", server.url, "--frames", "4", "--min-pixels", "3136", "--max-pixels", "12544",
+                "--video-root", str(VIDEOS), "--out", str(run)]
+        proc = _twgrpo(*args, "--api-key", secret, "--backend-arg", f"hf_token={secret}")
+        outputs = [proc.stdout + proc.stderr]
+        assert json.loads((run / "results.json").read_text())["n"] == 3
+        assert set(server.auth) == {f"Bearer {secret}"}  # the key was used
+        env_proc = _twgrpo(*args[:-2], "--out", str(tmp_path / "env"), env={"OPENAI_API_KEY": secret})
+        outputs.append(env_proc.stdout + env_proc.stderr)
+        bad = _twgrpo(*args[:-2], "--out", str(tmp_path / "bad"), "--api-key", secret, "--backend-arg",
+                      f"broken{secret}", check=False)
+        outputs.append(bad.stdout + bad.stderr)
+        assert bad.returncode == 2
+        wrong = _twgrpo(*args[:-2], "--model", "other", "--out", str(tmp_path / "wrong"), "--api-key", secret,
+                        check=False)
+        outputs.append(wrong.stdout + wrong.stderr)
+        assert wrong.returncode == 1 and "not 'other'" in wrong.stderr
+    finally:
+        server.close()
+    assert all(secret not in text for text in outputs)
+    files = [p for p in tmp_path.rglob("*") if p.is_file() and p != data]
+    assert files and all(secret.encode() not in p.read_bytes() for p in files)
+    config = json.loads((run / "config.json").read_text())
+    assert config["backend_options"]["api_key"] == "<redacted>" and config["backend_options"]["hf_token"] == "<redacted>"

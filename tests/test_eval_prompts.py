@@ -117,3 +117,16 @@ def test_prompt_hash_changes_with_what_the_model_is_asked(options):
                                                        "cot").hash
     if a.options != b.options:
         assert build_prompt(a, "cot").hash != build_prompt(b, "cot").hash
+
+
+def test_training_and_evaluation_read_their_prompts_from_one_module():
+    import twgrpo_data.prompts as shared
+    import twgrpo_train.data as train_data
+
+    assert train_data.TRAIN_TEMPLATE is shared.TRAIN_TEMPLATE
+    record = Record("t", "What happens?", ["it falls", "it rolls"], ["A", "B"], video="v.mp4")
+    row = train_data.record_to_prompt_row(record, video="v.mp4")
+    assert row["prompt"][0]["content"][1]["text"] == shared.training_text(record)
+    assert shared.training_text(record).startswith("What happens?\nA it falls\nB it rolls  Output the thinking")
+    # evaluation's CLEVRER prompt shows the same options, with TW-GRPO's eval "A. text" layout
+    assert build_prompt(record, "clevrer").text.startswith("What happens?\nA. it falls\nB. it rolls Output")

@@ -94,13 +94,16 @@ def test_interrupted_run_resumes_without_counting_anything_twice(tmp_path):
 
 
 def test_failed_items_are_retried_on_resume_and_the_last_line_wins(tmp_path):
-    records = [Record("v", "q?", ["x", "y"], ["A"], video="late.mp4", source="mmvu"),
+    shutil.copy(VIDEOS / "clevrer_8.mp4", tmp_path / "ok.mp4")
+    records = [Record("w", "q?", ["x", "y"], ["A"], video="ok.mp4", source="mmvu"),
+               Record("v", "q?", ["x", "y"], ["A"], video="late.mp4", source="mmvu"),
                Record("t", "q?", ["x", "y"], ["B"], source="mmvu")]
     data = write_set(tmp_path / "set.json", records)
-    first = run_with(tmp_path, data, AnswerKey({"v": "A", "t": "B"}), video_root=str(tmp_path))
-    assert first["n_failed"] == 1 and first["accuracy"] == 50.0
+    answers = {"w": "A", "v": "A", "t": "B"}
+    first = run_with(tmp_path, data, AnswerKey(answers), video_root=str(tmp_path))
+    assert first["n_failed"] == 1 and first["accuracy"] == pytest.approx(200 / 3, abs=1e-3)
     shutil.copy(VIDEOS / "video_12176.mp4", tmp_path / "late.mp4")  # the user fetches the missing video
-    again = AnswerKey({"v": "A", "t": "B"})
+    again = AnswerKey(answers)
     second = run_with(tmp_path, data, again, video_root=str(tmp_path))
     assert again.seen == [["v"]]
     assert second["n_failed"] == 0 and second["accuracy"] == 100.0 and second["duplicates_removed"] == 1
@@ -137,12 +140,25 @@ def test_a_larger_limit_continues_but_a_smaller_selection_is_refused(tmp_path):
         run_with(tmp_path, data, key, limit=2)
 
 
-def test_a_dead_backend_stops_the_run_after_three_failed_batches(tmp_path):
+class DiesAfterFirstCall(AnswerKey):
+    """Answers the first batch, then the server goes away."""
+
+    def _generate(self, requests):
+        if self.seen:
+            self.error = "connection refused"
+        return super()._generate(requests)
+
+
+def test_a_dead_backend_stops_the_run_after_the_first_batch_or_three_failed_batches(tmp_path):
     data = write_set(tmp_path / "set.json", text_records(12))
-    with pytest.raises(TwgrpoError, match="failed on every item of 3 batches in a row.*connection refused"):
+    with pytest.raises(TwgrpoError, match=r"every item of the first batch \(2\) failed.*connection refused"):
         run_with(tmp_path, data, AnswerKey({}, error="connection refused"), batch_size=2)
     lines = read_samples(tmp_path / "run" / "samples.jsonl")
-    assert len(lines) == 6 and all(line["error"] == "RuntimeError: connection refused" for line in lines.values())
+    assert len(lines) == 2 and all(line["error"] == "RuntimeError: connection refused" for line in lines.values())
+    with pytest.raises(TwgrpoError, match="failed on every item of 3 batches in a row.*connection refused"):
+        run_with(tmp_path / "later", data, DiesAfterFirstCall({f"q{i}": "A" for i in range(12)}), batch_size=2)
+    lines = read_samples(tmp_path / "later" / "run" / "samples.jsonl")
+    assert len(lines) == 8 and [line["error"] is None for line in lines.values()].count(True) == 2
 
 
 def test_config_records_every_setting_used(tmp_path):
@@ -167,3 +183,192 @@ def test_unknown_benchmark_and_bad_settings_are_user_errors(tmp_path):
         run_with(tmp_path, data, AnswerKey({}), bench="mmvuu")
     with pytest.raises(TwgrpoError, match="--max-pixels"):
         run_with(tmp_path, data, AnswerKey({}), min_pixels=5000, max_pixels=4000)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# readable samples, protocol changes, locking, failed starts (issue 12.1, 12.5)
+
+
+def test_sample_lines_say_what_was_asked_shown_answered_and_scored(tmp_path):
+    records = [Record("v", "What moves?", ["the cube", "the ball"], ["B"], video="video_12176.mp4", source="mmvu")]
+    data = write_set(tmp_path / "set.json", records)
+    run_with(tmp_path, data, AnswerKey({"v": "B"}), video_root=str(VIDEOS))
+    line = read_samples(tmp_path / "run" / "samples.jsonl")["v"]
+    for key in ("id", "question", "options", "gold", "prompt_hash", "frame_indices", "frame_timestamps", "output",
+                "parsed", "strict", "soft", "format", "error", "category"):
+        assert key in line, key
+    assert (line["question"], line["options"], line["gold"]) == ("What moves?", ["the cube", "the ball"], ["B"])
+    assert line["frame_indices"] == [0, 42, 85, 127] and line["frame_timestamps"][0] == 0.0
+    assert (line["output"], line["parsed"], line["strict"]) == ("<think>checking</think><answer>B</answer>", "B", 1.0)
+    prompts = json.loads((tmp_path / "run" / "prompts.json").read_text())
+    assert list(prompts) == [line["template_hash"]]
+    assert prompts[line["template_hash"]]["template"].startswith("{Question} Please think about this question")
+
+
+def test_resume_notices_changed_data_content_not_its_path(tmp_path):
+    records = text_records(3)
+    data = write_set(tmp_path / "set.json", records)
+    run_with(tmp_path, data, AnswerKey({r.id: "A" for r in records}))
+    moved = write_set(tmp_path / "moved.json", records)  # same content elsewhere: resumes
+    assert run_with(tmp_path, moved, AnswerKey({}))["n"] == 3
+    corrected = [r.replace(answer=["B"]) if r.id == "q1" else r for r in records]
+    write_set(data, corrected)
+    with pytest.raises(TwgrpoError, match="data_fingerprint.*the data's content changed"):
+        run_with(tmp_path, data, AnswerKey({r.id: "A" for r in records}))
+
+
+def test_an_edited_prompt_template_is_a_protocol_change(tmp_path, monkeypatch):
+    import twgrpo_eval.runner as runner
+
+    data = write_set(tmp_path / "set.json", text_records(2))
+    run_with(tmp_path, data, AnswerKey({"q0": "A", "q1": "A"}), prompt="cot")
+    original = runner.template_of
+    monkeypatch.setattr(runner, "template_of", lambda style: {**original(style),
+                                                              "template": original(style)["template"] + " Be brief."})
+    with pytest.raises(TwgrpoError, match="prompt_template_hash.*the prompt template changed"):
+        run_with(tmp_path, data, AnswerKey({"q0": "A", "q1": "A"}), prompt="cot")
+
+
+def test_a_second_run_on_a_locked_folder_stops_at_once(tmp_path):
+    from filelock import FileLock
+
+    data = write_set(tmp_path / "set.json", text_records(2))
+    (tmp_path / "run").mkdir()
+    with FileLock(str(tmp_path / "run" / ".lock")):
+        with pytest.raises(TwgrpoError, match="is being written by another twgrpo eval"):
+            run_with(tmp_path, data, AnswerKey({"q0": "A", "q1": "A"}))
+    assert not (tmp_path / "run" / "config.json").exists()
+    assert run_with(tmp_path, data, AnswerKey({"q0": "A", "q1": "A"}))["n"] == 2  # free again
+
+
+def test_a_start_that_fails_leaves_no_folder_behind(tmp_path):
+    data = write_set(tmp_path / "set.json", text_records(2))
+
+    def broken(name, config):
+        raise TwgrpoError("--backend transformers could not load 'nowhere': no such model")
+
+    config_kw = dict(bench="mmvu", model="nowhere", backend="transformers", data=str(data), out=str(tmp_path / "run"),
+                     allow_text_only=True)
+    from twgrpo_eval.runner import EvalConfig, run_eval
+
+    with pytest.raises(TwgrpoError, match="could not load"):
+        run_eval(EvalConfig(**config_kw), progress=False, backend_factory=broken)
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(TwgrpoError, match="--backend: expected auto or one of"):
+        run_eval(EvalConfig(**{**config_kw, "backend": "vllmm"}), progress=False)
+    assert not (tmp_path / "run").exists()
+    # the corrected command is not refused as "other settings"
+    assert run_with(tmp_path, data, AnswerKey({"q0": "A", "q1": "A"}), max_new_tokens=64)["n"] == 2
+
+
+def test_a_record_without_video_fails_its_item_in_a_video_benchmark(tmp_path):
+    records = [Record("v", "q?", ["x", "y"], ["A"], video="video_12176.mp4", source="mmvu"),
+               Record("t", "q?", ["x", "y"], ["A"], source="mmvu")]
+    data = write_set(tmp_path / "set.json", records)
+    results = run_with(tmp_path, data, AnswerKey({"v": "A", "t": "A"}), video_root=str(VIDEOS),
+                       allow_text_only=False)
+    line = read_samples(tmp_path / "run" / "samples.jsonl")["t"]
+    assert results["n_failed"] == 1 and "no video (video: null)" in line["error"] and "--allow-text-only" in line["error"]
+
+
+def test_all_videos_missing_stops_before_the_model_loads_naming_path_and_root(tmp_path):
+    records = [Record(f"m{i}", "q?", ["x", "y"], ["A"], video=f"clips/m{i}.mp4", source="mmvu") for i in range(20)]
+    data = write_set(tmp_path / "set.json", records)
+    key = AnswerKey({})
+    with pytest.raises(TwgrpoError, match=rf"none of the first 8 videos exists, e.g. {tmp_path}/clips/m0.mp4 "
+                                          rf"\(--video-root {tmp_path}\)"):
+        run_with(tmp_path, data, key, video_root=str(tmp_path))
+    assert key.seen == [] and not (tmp_path / "run").exists()
+
+
+def test_limit_never_changes_the_protocol(tmp_path):
+    records = text_records(6)  # q0 and q3 are multi-answer: `auto` means the clevrer prompt for this file
+    data = write_set(tmp_path / "set.json", records[1:3] + records[:1])
+    results = run_with(tmp_path, data, AnswerKey({"q1": "A", "q2": "A"}), limit=2)
+    assert results["run"]["prompt"] == "clevrer"
+
+
+def test_an_all_failed_run_exits_with_the_reason(tmp_path):
+    records = [Record("a", "q?", ["x", "y"], ["A"], source="mmvu"), Record("b", "q?", ["x", "y"], ["A"], source="mmvu")]
+    data = write_set(tmp_path / "set.json", records)
+    with pytest.raises(TwgrpoError, match=r"every item of the first batch \(2\) failed.*RuntimeError: dead"):
+        run_with(tmp_path, data, AnswerKey({}, error="dead"))
+    lines = read_samples(tmp_path / "run" / "samples.jsonl")  # kept, so the fixed re-run retries them
+    assert sorted(lines) == ["a", "b"] and all(line["error"] for line in lines.values())
+
+
+# ----------------------------------------------------------------------------------------------------------
+# shards (issue 12.4)
+
+
+def test_shards_split_by_id_and_merge_to_the_single_run(tmp_path):
+    from twgrpo_eval.merge import merge_runs
+    from twgrpo_eval.runner import in_shard
+
+    records = text_records(30)
+    data = write_set(tmp_path / "set.json", records)
+    answers = {r.id: ("A" if i % 4 else "B") for i, r in enumerate(records)}
+    parts = [[r.id for r in records if in_shard(r.id, k, 3)] for k in (1, 2, 3)]
+    assert sorted(sum(parts, [])) == sorted(r.id for r in records) and all(parts)
+    assert [r.id for r in records[::-1] if in_shard(r.id, 2, 3)] == parts[1][::-1]  # the order does not matter
+    single = run_with(tmp_path / "single", data, AnswerKey(answers))
+    for k in (1, 2, 3):
+        run_with(tmp_path / f"s{k}", data, AnswerKey(answers), shard=f"{k}/3", batch_size=4)
+    merged = merge_runs([tmp_path / f"s{k}" / "run" for k in (3, 1, 2)], tmp_path / "merged")
+    on_disk = json.loads((tmp_path / "merged" / "results.json").read_text())
+    assert on_disk == merged
+    for doc in (single, merged):
+        doc["run"].pop("session")
+    assert merged == single
+    assert [json.loads(x)["id"] for x in (tmp_path / "merged" / "samples.jsonl").read_text().splitlines()] == \
+        [r.id for r in records]  # the data file's order
+    with pytest.raises(TwgrpoError, match=r"missing \[2\]"):
+        merge_runs([tmp_path / "s1" / "run", tmp_path / "s3" / "run"], tmp_path / "m2")
+    with pytest.raises(TwgrpoError, match="not a shard run"):
+        merge_runs([tmp_path / "single" / "run"], tmp_path / "m3")
+    with pytest.raises(TwgrpoError, match="--shard: expected K/N"):
+        run_with(tmp_path / "bad", data, AnswerKey(answers), shard="4/3")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# secrets (issue 18.1)
+
+
+def test_secret_backend_options_never_reach_the_run_folder(tmp_path):
+    secret = "sk-test-SECRET-123"
+    data = write_set(tmp_path / "set.json", text_records(2))
+    run_with(tmp_path, data, AnswerKey({"q0": "A", "q1": "A"}),
+             backend_options={"api_key": secret, "hf_token": secret, "max_num_batched_tokens": 512})
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["backend_options"] == {"api_key": "<redacted>", "hf_token": "<redacted>",
+                                         "max_num_batched_tokens": 512}
+    assert "argv" not in config["sessions"][0]
+    for path in (tmp_path / "run").iterdir():
+        assert secret not in path.read_text(encoding="utf-8"), path
+    # a failure whose message carries the secret is scrubbed, in the samples and in the error
+    with pytest.raises(TwgrpoError) as info:
+        run_with(tmp_path / "err", data, AnswerKey({}, error=f"401 bad key {secret}"),
+                 backend_options={"api_key": secret})
+    assert secret not in str(info.value) and "<redacted>" in str(info.value)
+    assert secret not in (tmp_path / "err" / "run" / "samples.jsonl").read_text()
+    # resuming does not need the same secret
+    assert run_with(tmp_path, data, AnswerKey({}), backend_options={"api_key": "another"})["n"] == 2
+
+
+def test_a_video_path_escaping_the_root_fails_its_item(tmp_path):
+    root = tmp_path / "videos"
+    root.mkdir()
+    shutil.copy(VIDEOS / "clevrer_8.mp4", root / "ok.mp4")
+    shutil.copy(VIDEOS / "clevrer_8.mp4", tmp_path / "outside.mp4")
+    records = [Record("ok", "q?", ["x", "y"], ["A"], video="ok.mp4", source="mmvu"),
+               Record("up", "q?", ["x", "y"], ["A"], video="../outside.mp4", source="mmvu"),
+               Record("abs", "q?", ["x", "y"], ["A"], video=str(tmp_path / "outside.mp4"), source="mmvu")]
+    data = write_set(tmp_path / "set.json", records)
+    key = AnswerKey({"ok": "A", "up": "A", "abs": "A"})
+    results = run_with(tmp_path, data, key, video_root=str(root))
+    lines = read_samples(tmp_path / "run" / "samples.jsonl")
+    assert results["n_failed"] == 2 and key.seen == [["ok"]]
+    assert "escapes the video root" in lines["up"]["error"] and "outside the video root" in lines["abs"]["error"]
+    allowed = run_with(tmp_path / "allowed", data, AnswerKey({"ok": "A", "up": "A", "abs": "A"}),
+                       video_root=str(root), allow_outside_video_root=True)
+    assert allowed["n_failed"] == 0

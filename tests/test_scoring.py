@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from twgrpo_data.metrics import bootstrap_ci, score_output, summarize
+from twgrpo_data.metrics import mcnemar_exact, score_output, summarize, wilson_ci
 from twgrpo_data.scoring import (answer_set, format_reward, parse_answer, parse_lenient, parse_twgrpo,
                                  soft_reward, strict_reward)
 
@@ -86,7 +86,7 @@ def test_summary_splits_single_multi_and_categories_and_counts_failures():
     items = [score_output("1", "<answer>A</answer>", ["A"], category="x"),
              score_output("2", "<answer>A</answer>", ["A", "B"], category="y"),
              score_output("3", None, ["B"], category="x", error="video missing: v.mp4")]
-    s = summarize(items, n_boot=200)
+    s = summarize(items)
     assert s["n"] == 3 and s["n_failed"] == 1
     assert s["accuracy"] == pytest.approx(100 / 3, abs=1e-3)
     assert s["soft_accuracy"] == pytest.approx(150 / 3, abs=1e-3)
@@ -95,10 +95,17 @@ def test_summary_splits_single_multi_and_categories_and_counts_failures():
     assert s["format_rate"] == 0.0
 
 
-def test_bootstrap_interval_contains_mean_and_is_reproducible():
-    import numpy as np
+def test_wilson_interval_does_not_collapse_on_small_groups():
+    lo, hi = wilson_ci(1.0, 5)
+    assert hi == 100.0 and 50 < lo < 60  # 5 of 5: [56.55, 100], not [100, 100]
+    lo, hi = wilson_ci(0.6, 100)
+    assert lo == pytest.approx(50.20, abs=0.01) and hi == pytest.approx(69.06, abs=0.01)  # textbook values
 
-    values = np.array([1.0] * 60 + [0.0] * 40)
-    lo, hi = bootstrap_ci(values, seed=3)
-    assert lo < 60 < hi
-    assert bootstrap_ci(values, seed=3) == [lo, hi]
+
+def test_mcnemar_exact_counts_only_discordant_items():
+    a = [True] * 10 + [False] * 2 + [True] * 5
+    b = [False] * 10 + [True] * 2 + [True] * 5
+    result = mcnemar_exact(a, b)
+    assert (result["a_only"], result["b_only"]) == (10, 2)
+    assert result["p_value"] == pytest.approx(0.038574, abs=1e-6)  # 2·P[Bin(12, ½) <= 2] = 2·79/4096
+    assert mcnemar_exact(a, a)["p_value"] == 1.0

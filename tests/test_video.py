@@ -244,7 +244,27 @@ def test_resolve_video_refuses_plain_urls_and_reports_the_missing_path(tmp_path)
     with pytest.raises(VideoError, match="URL"):
         resolve_video("https://www.youtube.com/watch?v=x", tmp_path)
     assert resolve_video("a/b.mp4", tmp_path) == str(tmp_path / "a" / "b.mp4")
-    assert resolve_video(str(VIDEOS / "video1.mp4"), tmp_path) == str(VIDEOS / "video1.mp4")
+    assert resolve_video(str(VIDEOS / "video1.mp4"), None) == str(VIDEOS / "video1.mp4")  # no root: as written
+
+
+def test_video_paths_stay_under_the_root_unless_allowed(tmp_path):
+    root = tmp_path / "videos"
+    (root / "a").mkdir(parents=True)
+    (root / "a" / "ok.mp4").write_bytes(b"x")
+    secret = tmp_path / "secret.mp4"
+    secret.write_bytes(b"x")
+    assert resolve_video("a/../a/ok.mp4", root) == str(root / "a" / ".." / "a" / "ok.mp4")  # stays inside
+    with pytest.raises(VideoError, match=r"escapes the video root .*--allow-outside-video-root"):
+        resolve_video("../secret.mp4", root)
+    with pytest.raises(VideoError, match=r"escapes the video root"):
+        resolve_video("../../../../../../etc/passwd", root)
+    with pytest.raises(VideoError, match=r"absolute video path outside the video root"):
+        resolve_video(str(secret), root)
+    with pytest.raises(VideoError, match=r"absolute video path outside the video root"):
+        resolve_video(str(VIDEOS / "video1.mp4"), root)
+    assert resolve_video("../secret.mp4", root, allow_outside=True) == str(root / ".." / "secret.mp4")
+    assert resolve_video(str(secret), root, allow_outside=True) == str(secret)
+    assert resolve_video(str(root / "a" / "ok.mp4"), root) == str(root / "a" / "ok.mp4")  # absolute, inside
 
 
 # ----------------------------------------------------------------------------------------------------------

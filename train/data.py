@@ -5,7 +5,7 @@ Each row is a conversational prompt — `[{"role": "user", "content": [{"type": 
 letters) and bookkeeping (`id`, `options`). The video part carries the resolved file path; the trainer
 samples its frames (`twgrpo_data.video`) when it builds the model inputs.
 
-The prompt is TW-GRPO's training template (the CLEVRER multi-answer wording, used for mixed single- and
+The prompt (from `twgrpo_data.prompts`, shared with evaluation) is TW-GRPO's training template (the CLEVRER multi-answer wording, used for mixed single- and
 multi-answer data): the question with one "L text" line per option, then the instruction to think in
 `<think>` and answer with comma-separated letters in `<answer>`.
 """
@@ -18,20 +18,11 @@ from typing import Any, Iterable
 
 from twgrpo_data.errors import RecordError, TwgrpoError
 from twgrpo_data.formats import read_records
-from twgrpo_data.record import Record, letter
+from twgrpo_data.prompts import TRAIN_TEMPLATE, problem_text, training_text  # noqa: F401 — problem_text re-exported
+from twgrpo_data.record import Record
 from twgrpo_data.video import resolve_video
 
-# Verbatim from the released training script (`--question_type mixed`), two spaces included.
-TRAIN_TEMPLATE = (
-    "{Question}  Output the thinking process in <think> </think> and final answer "
-    "(letters separated by , if multiple) in <answer> </answer> tags."
-)
 QUESTION_TYPES = ("mixed", "multi", "single")
-
-
-def problem_text(record: Record) -> str:
-    """Question plus one "A text" line per option — the layout of TW-GRPO's QAI training `problem`s."""
-    return "\n".join([record.question, *(f"{letter(i)} {text}" for i, text in enumerate(record.options))])
 
 
 def record_to_prompt_row(
@@ -39,7 +30,7 @@ def record_to_prompt_row(
 ) -> dict[str, Any]:
     """One TRL row for `record`; `video` is the resolved video path (None: a text-only prompt)."""
     content: list[dict[str, Any]] = [{"type": "video", "video": video}] if video else []
-    content.append({"type": "text", "text": template.format(Question=problem_text(record))})
+    content.append({"type": "text", "text": training_text(record, template)})
     # content stays a list of parts in every turn: arrow needs one type per column
     prompt = [{"role": "system", "content": [{"type": "text", "text": system_prompt}]}] if system_prompt else []
     prompt.append({"role": "user", "content": content})

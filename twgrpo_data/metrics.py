@@ -1,4 +1,4 @@
-"""Scoring of model outputs and aggregation into accuracy / soft accuracy with bootstrap intervals (DESIGN §5).
+"""Scoring of model outputs and aggregation into accuracy / soft accuracy with Wilson intervals (DESIGN §5).
 
 Eval runs (`samples.jsonl`), re-scoring of logs and training all go through `score_output` and `summarize`,
 so a number means the same everywhere.
@@ -6,6 +6,7 @@ so a number means the same everywhere.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Sequence
 
@@ -49,49 +50,69 @@ def score_output(item_id: str, output: str | None, gold: str | Sequence[str], *,
                      category, None, len(output))
 
 
-def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> list[float]:
-    """Percentile bootstrap interval of the mean of `values` (×100), reproducible through `seed`."""
-    if len(values) == 0:
+Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
+
+
+def wilson_ci(mean: float, n: int, z: float = Z95) -> list[float]:
+    """Wilson score interval (×100) of a proportion `mean` over `n` items.
+
+    Unlike a percentile bootstrap it never collapses on small groups (5 of 5 right gives [56.6, 100], not
+    [100, 100]). For soft accuracy — scores in [0, 1] — it is applied to the mean score: a [0, 1] variable
+    with mean p has variance at most p(1 − p), so the interval is conservative there.
+    """
+    if n <= 0:
         return [float("nan"), float("nan")]
-    rng = np.random.default_rng(seed)
-    means = np.empty(n_boot)
-    # resample in slices so memory stays bounded for large n
-    step = max(1, 2_000_000 // len(values))
-    for start in range(0, n_boot, step):
-        stop = min(n_boot, start + step)
-        idx = rng.integers(0, len(values), size=(stop - start, len(values)))
-        means[start:stop] = values[idx].mean(axis=1)
-    lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return [round(float(lo) * 100, 4), round(float(hi) * 100, 4)]
+    denom = 1 + z * z / n
+    centre = (mean + z * z / (2 * n)) / denom
+    half = z * math.sqrt(max(0.0, mean * (1 - mean)) / n + z * z / (4 * n * n)) / denom
+    return [round(max(0.0, centre - half) * 100, 4), round(min(1.0, centre + half) * 100, 4)]
 
 
-def _block(items: list[ItemScore], n_boot: int, seed: int) -> dict[str, Any]:
-    strict = np.array([i.strict for i in items], dtype=float)
-    soft = np.array([i.soft for i in items], dtype=float)
+def mcnemar_exact(a_right: Sequence[bool], b_right: Sequence[bool]) -> dict[str, Any]:
+    """Exact McNemar test of two systems answering the same items (paired).
+
+    Only discordant items count: `b` = items A got right and B wrong, `c` = the reverse; under "no
+    difference" each discordant item falls either way with probability ½, so the two-sided p-value is
+    `min(1, 2 · P[Binomial(b + c, ½) <= min(b, c)])`.
+    """
+    if len(a_right) != len(b_right):
+        raise ValueError("paired results must cover the same items")
+    b = sum(1 for x, y in zip(a_right, b_right) if x and not y)
+    c = sum(1 for x, y in zip(a_right, b_right) if y and not x)
+    n = b + c
+    tail = sum(math.comb(n, k) for k in range(min(b, c) + 1)) / 2 ** n if n else 1.0
+    return {"n": len(a_right), "a_only": b, "b_only": c, "p_value": round(min(1.0, 2 * tail), 6)}
+
+
+def _block(items: list[ItemScore]) -> dict[str, Any]:
     if not items:
         return {"n": 0, "accuracy": None, "soft_accuracy": None}
+    strict = float(np.mean([i.strict for i in items]))
+    soft = float(np.mean([i.soft for i in items]))
     return {
         "n": len(items),
-        "accuracy": round(float(strict.mean()) * 100, 4),
-        "soft_accuracy": round(float(soft.mean()) * 100, 4),
-        "accuracy_ci95": bootstrap_ci(strict, n_boot, seed),
-        "soft_accuracy_ci95": bootstrap_ci(soft, n_boot, seed),
+        "accuracy": round(strict * 100, 4),
+        "soft_accuracy": round(soft * 100, 4),
+        "accuracy_ci95": wilson_ci(strict, len(items)),
+        "soft_accuracy_ci95": wilson_ci(soft, len(items)),
     }
 
 
-def summarize(items: Iterable[ItemScore], *, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
-    """Overall, single- vs multi-answer and per-category accuracy and soft accuracy (×100) with 95% CIs.
+def summarize(items: Iterable[ItemScore]) -> dict[str, Any]:
+    """Overall, single- vs multi-answer and per-category accuracy and soft accuracy (×100) with 95% Wilson
+    intervals. The result does not depend on the items' order (so a sharded run merges to the same file).
 
     Failed items count as wrong (they are part of the benchmark) and are also counted in `n_failed`.
     """
     items = list(items)
-    out = _block(items, n_boot, seed)
+    out = _block(items)
+    out["ci_method"] = "wilson"
     done = [i for i in items if i.error is None]
     out["n_failed"] = len(items) - len(done)
     out["format_rate"] = round(100 * sum(i.format for i in done) / len(done), 4) if done else None
     out["mean_output_chars"] = round(sum(i.output_chars for i in done) / len(done), 1) if done else None
-    out["single"] = _block([i for i in items if not i.multi], n_boot, seed)
-    out["multi"] = _block([i for i in items if i.multi], n_boot, seed)
+    out["single"] = _block([i for i in items if not i.multi])
+    out["multi"] = _block([i for i in items if i.multi])
     categories = sorted({i.category for i in items if i.category})
-    out["by_category"] = {c: _block([i for i in items if i.category == c], n_boot, seed) for c in categories}
+    out["by_category"] = {c: _block([i for i in items if i.category == c]) for c in categories}
     return out

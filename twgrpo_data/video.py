@@ -60,6 +60,7 @@ class VideoFrames:
     source_fps: float
     duration: float
     path: str
+    indices: tuple[int, ...] = ()  # the source frame index of each returned frame (repeats included)
 
     @property
     def num_frames(self) -> int:
@@ -146,6 +147,35 @@ def frame_count(clip_frames: int, source_fps: float, *, num_frames: int | None, 
 def frame_indices(first: int, last: int, n: int) -> np.ndarray:
     """`n` indices spread uniformly over `[first, last]`: `round(linspace(first, last, n))`."""
     return np.linspace(first, last, n).round().astype(np.int64)
+
+
+def torch_linspace(start: float, end: float, steps: int) -> np.ndarray:
+    """`torch.linspace(start, end, steps)` (float32) bit for bit, without torch: the step is float32, the first
+    half counts up from `start` and the second half down from `end`, each value rounded once (a fused
+    multiply-add). The official replica needs it because `.round()`/`.long()` of these values picks frames."""
+    if steps == 1:
+        return np.array([start], dtype=np.float32)
+    s, e = np.float32(start), np.float32(end)
+    step = np.float64(np.float32((e - s) / np.float32(steps - 1)))
+    i = np.arange(steps, dtype=np.float64)
+    half = steps // 2
+    return np.concatenate([np.float64(s) + step * i[:half],
+                           np.float64(e) - step * (steps - 1 - i[half:])]).astype(np.float32)
+
+
+def twgrpo_official_indices(first: int, last: int, n: int, resample_to: int) -> np.ndarray:
+    """The frames TW-GRPO's released evaluation really fed the model (research: eval_anchors §1.4).
+
+    Its vendored qwen-vl-utils picks `n` frames with `torch.linspace(first, last, n).round()` (n from the
+    2 fps rule), then — its `SAMPLE_MODE` never became "true" — re-indexes them to `resample_to` (16) with
+    `torch.linspace(0, n - 1, 16).long()`, which truncates, so frames repeat.
+
+    Example:
+        >>> twgrpo_official_indices(0, 127, 10, 16).tolist()    # CLEVRER's 128-frame video_12176.mp4
+        [0, 0, 14, 14, 28, 42, 42, 56, 56, 71, 85, 85, 99, 99, 113, 127]
+    """
+    picked = np.round(torch_linspace(first, last, n)).astype(np.int64)
+    return picked[torch_linspace(0, n - 1, resample_to).astype(np.int64)]
 
 
 def clip_range(total: int, source_fps: float, start: float | None, end: float | None) -> tuple[int, int]:
@@ -260,13 +290,14 @@ def sample_video(path: str | os.PathLike, *, num_frames: int | None = 16, fps: f
                  min_frames: int = 4, max_frames: int = 16, start: float | None = None,
                  end: float | None = None, min_pixels: int = DEFAULT_MIN_PIXELS,
                  max_pixels: int = DEFAULT_MAX_PIXELS, frame_fps: float | None = None,
-                 decode_threads: int = 1) -> VideoFrames:
+                 decode_threads: int = 1, resample_to: int | None = None) -> VideoFrames:
     """Sample frames from a video file (or a folder of JPEG frames) the Qwen2.5-VL way.
 
     `fps` given → fps-based count (`num_frames` ignored), else `num_frames` uniform frames. `start`/`end`
     (seconds) restrict sampling to a clip. A folder is read as frames at `frame_fps` (required then).
     `decode_threads` is decord's thread count per video (0 = ffmpeg's choice; 1 suits parallel prefetch).
-    A missing, corrupt or truncated video raises `VideoError` naming the file.
+    `resample_to` re-indexes the chosen frames to that count the way TW-GRPO's released evaluation did
+    (`twgrpo_official_indices`). A missing, corrupt or truncated video raises `VideoError` naming the file.
 
     Example:
         >>> vf = sample_video("video1.mp4", num_frames=16)            # doctest: +SKIP
@@ -282,32 +313,46 @@ def sample_video(path: str | os.PathLike, *, num_frames: int | None = 16, fps: f
         files = _folder_frames(path)
         total, source_fps = len(files), float(frame_fps)
         first, last = clip_range(total, source_fps, start, end)
-        n = frame_count(last - first + 1, source_fps, num_frames=num_frames, fps=fps,
-                        min_frames=min_frames, max_frames=max_frames)
-        idx = frame_indices(first, last, n)
+        idx = _indices(first, last, source_fps, num_frames, fps, min_frames, max_frames, resample_to)
         frames = _load_images([files[i] for i in idx], min_pixels, max_pixels)
         times = [round(float(i) / source_fps, 6) for i in idx]
     else:
         reader = _open(path, decode_threads)
         total, source_fps = len(reader), float(reader.get_avg_fps())
         first, last = clip_range(total, source_fps, start, end)
-        n = frame_count(last - first + 1, source_fps, num_frames=num_frames, fps=fps,
-                        min_frames=min_frames, max_frames=max_frames)
-        idx = frame_indices(first, last, n)
+        idx = _indices(first, last, source_fps, num_frames, fps, min_frames, max_frames, resample_to)
         unique, inverse = np.unique(idx, return_inverse=True)
         raw = _decode(reader, unique.tolist(), path)
         times = [round(float(t), 6) for t in reader.get_frame_timestamp(unique.tolist())[:, 0][inverse]]
         frames = _resize(raw, _frame_size(path, raw.shape[1], raw.shape[2], min_pixels, max_pixels))[inverse]
     clip_seconds = (last - first + 1) / source_fps
-    return VideoFrames(frames=frames, fps=n / clip_seconds, timestamps=times, source_fps=source_fps,
-                       duration=total / source_fps, path=path)
+    return VideoFrames(frames=frames, fps=len(idx) / clip_seconds, timestamps=times, source_fps=source_fps,
+                       duration=total / source_fps, path=path, indices=tuple(int(i) for i in idx))
+
+
+def _indices(first: int, last: int, source_fps: float, num_frames: int | None, fps: float | None,
+             min_frames: int, max_frames: int, resample_to: int | None) -> np.ndarray:
+    n = frame_count(last - first + 1, source_fps, num_frames=num_frames, fps=fps, min_frames=min_frames,
+                    max_frames=max_frames)
+    if resample_to is None:
+        return frame_indices(first, last, n)
+    return twgrpo_official_indices(first, last, n, resample_to)
 
 
 # ----------------------------------------------------------------------------------------------------------
 # paths and checks
 
 
-def resolve_video(record_video: str | None, video_root: str | os.PathLike | None) -> str:
+def _inside(root: Path, path: Path) -> bool:
+    """Whether `path` lies under `root`, judged on the normalised paths (a symlinked data folder under the root
+    stays allowed; `..` components that climb out do not)."""
+    base = os.path.normpath(os.path.abspath(root))
+    target = os.path.normpath(os.path.abspath(path))
+    return target == base or target.startswith(base.rstrip(os.sep) + os.sep)
+
+
+def resolve_video(record_video: str | None, video_root: str | os.PathLike | None, *,
+                  allow_outside: bool = False) -> str:
     """The file (or frame folder) a record's `video` points to.
 
     Relative paths are joined to `video_root`. Absolute paths that do not exist — TW-GRPO writes
@@ -316,6 +361,10 @@ def resolve_video(record_video: str | None, video_root: str | os.PathLike | None
     `…/resolve/<rev>/videos/x.mp4` URLs map to `videos/x.mp4` under the root; other URLs raise (twgrpo
     never downloads). When no file is found under another extension either, the first candidate is
     returned for the caller to report as missing.
+
+    Data files are untrusted (issue 18.3): with a `video_root`, a path that escapes it — `../../…`, or an
+    absolute path that exists outside it — raises `VideoError` unless `allow_outside`. Without a root, paths
+    are used as written.
     """
     if not record_video:
         raise VideoError("the record has no video")
@@ -326,13 +375,21 @@ def resolve_video(record_video: str | None, video_root: str | os.PathLike | None
             raise VideoError(f"{text}: a URL; download the videos and pass their folder as the video root")
         text = m.group(1)
     p = Path(os.path.expanduser(text))
-    if p.is_absolute() and (p.exists() or video_root is None):
-        return str(p)
     if video_root is None:
         return str(p)
-    parts = [part for part in (p.parts[1:] if p.is_absolute() else p.parts) if part not in (".", "")]
     root = Path(video_root)
+    if p.is_absolute() and p.exists():
+        if allow_outside or _inside(root, p):
+            return str(p)
+        raise VideoError(f"{text}: absolute video path outside the video root {root}; move the videos under it "
+                         "or allow it explicitly (--allow-outside-video-root)")
+    parts = [part for part in (p.parts[1:] if p.is_absolute() else p.parts) if part not in (".", "")]
     candidates = [root.joinpath(*parts[i:]) for i in range(len(parts))] or [root]
+    if not allow_outside:
+        if not _inside(root, candidates[0]):  # the path as written climbs out
+            raise VideoError(f"{text}: video path escapes the video root {root} ('..'); allow it explicitly "
+                             "(--allow-outside-video-root)")
+        candidates = [c for c in candidates if _inside(root, c)]
     for candidate in candidates:
         if candidate.exists():
             return str(candidate)

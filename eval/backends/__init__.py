@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 
+from twgrpo_data.errors import TwgrpoError
+
 from .base import Backend, Generation, PixelBudget, Request, SamplingSettings
 
 # name → (module, class); the heavy libraries are imported only when a backend is built.
@@ -30,6 +32,27 @@ def installed_version(*distributions: str) -> str | None:
     return None
 
 
+# The first vLLM whose Qwen2.5-VL input processor takes frames with their HF video metadata (the real
+# sampling rate); older ones would drop it or fail on the `(frames, metadata)` request.
+MIN_VLLM_VERSION = "0.11.0"
+
+
+def check_vllm_version(version: str | None) -> None:
+    """Refuse, before any model loads, a vLLM that is missing or too old for frames-plus-metadata requests."""
+    from packaging.version import InvalidVersion, Version
+
+    upgrade = f"pip install -U 'vllm>={MIN_VLLM_VERSION}' (or 'twgrpo[vllm]')"
+    if version is None:
+        raise TwgrpoError(f"--backend vllm: vLLM is not installed; {upgrade}, or use --backend transformers")
+    try:
+        too_old = Version(version) < Version(MIN_VLLM_VERSION)
+    except InvalidVersion:
+        return  # a local build with an unusual version string: let vLLM itself decide
+    if too_old:
+        raise TwgrpoError(f"--backend vllm: vLLM {version} is installed, but sending video frames with their "
+                          f"metadata (the real fps) to Qwen2.5-VL needs vLLM >= {MIN_VLLM_VERSION}: {upgrade}")
+
+
 def default_backend() -> str:
     """`vllm` where it is installed, else `transformers` (DESIGN §6)."""
     return "vllm" if installed_version(*VLLM_DISTRIBUTIONS) else "transformers"
@@ -43,5 +66,5 @@ def backend_class(name: str) -> type[Backend]:
     return getattr(importlib.import_module(module), cls)
 
 
-__all__ = ["BACKENDS", "VLLM_DISTRIBUTIONS", "Backend", "Generation", "PixelBudget", "Request", "SamplingSettings",
+__all__ = ["BACKENDS", "MIN_VLLM_VERSION", "VLLM_DISTRIBUTIONS", "check_vllm_version", "Backend", "Generation", "PixelBudget", "Request", "SamplingSettings",
            "backend_class", "default_backend", "installed_version"]

@@ -13,10 +13,15 @@ from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
-from ..prompts import Prompt
+from twgrpo_data.prompts import Prompt
 
 if TYPE_CHECKING:
     from twgrpo_data.video import VideoFrames
+
+
+# Sampling settings a checkpoint's generation_config may carry that a run does not set itself: every backend
+# leaves them to the checkpoint (HF `generate` does; vLLM's offline engine must be told, its server does).
+GENERATION_CONFIG_KEYS = ("repetition_penalty", "top_k", "min_p", "presence_penalty", "frequency_penalty")
 
 
 @dataclass(frozen=True)

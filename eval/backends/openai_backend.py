@@ -7,6 +7,10 @@ holding the JPEG frames separated by commas, which vLLM's server decodes into a 
 Qwen2.5-VL loses its video processing.) Requests run `concurrency` at a time; the client retries connection
 errors, 408/409/429 and 5xx answers with exponential backoff (`max_retries`) and gives up after `timeout`
 seconds per attempt; a request that still fails becomes that item's error.
+
+Before any video is decoded the server is checked (`GET /v1/models`): no server, or one that does not serve
+the model, stops the run with one line instead of failing every item. The API key comes from `api_key` or
+`OPENAI_API_KEY`; it is never recorded (`describe`) or printed.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
-from twgrpo_data.errors import require
+from twgrpo_data.errors import TwgrpoError, require
 
 from .base import Backend, Generation, PixelBudget, Request, SamplingSettings, one_line, request_seed
 
@@ -59,7 +63,23 @@ class OpenAIBackend(Backend):
         # "EMPTY" is what vLLM's server accepts when it was started without --api-key.
         key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
         self.client = openai.OpenAI(base_url=api_base, api_key=key, timeout=timeout, max_retries=max_retries)
+        self.check_server()
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="twgrpo-openai")
+
+    def check_server(self) -> None:
+        """Stop with one line when no server answers at `api_base` or it does not serve `model`."""
+        try:
+            served = [m.id for m in self.client.with_options(max_retries=1, timeout=min(self.timeout, 30.0))
+                      .models.list()]
+        except Exception as exc:  # noqa: BLE001 — connection refused, 401, a non-OpenAI server…
+            self.client.close()
+            raise TwgrpoError(f"--backend openai: no usable OpenAI-compatible server at {self.api_base} "
+                              f"(GET /models: {one_line(exc)}); start it (e.g. `vllm serve MODEL`) or fix --api-base"
+                              ) from None
+        if self.model not in served:
+            self.client.close()
+            raise TwgrpoError(f"--backend openai: the server at {self.api_base} serves {served or 'no model'}, not "
+                              f"{self.model!r}; pass the served name as --model")
 
     def request_body(self, request: Request) -> dict[str, Any]:
         """The keyword arguments of `client.chat.completions.create` for one request."""

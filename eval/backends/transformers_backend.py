@@ -3,7 +3,10 @@
 The default on machines without vLLM. Prompts come from the processor's chat template; frames go to the
 processor with their real sampling rate (`video_metadata`), so Qwen2.5-VL's `second_per_grid_ts` matches the
 frames it sees, and with the run's pixel bounds, so the processor keeps them as sampled. Text-only checkpoints
-(no `vision_config`) load with `AutoModelForCausalLM` and answer text-only records.
+(no `vision_config`) load with `AutoModelForCausalLM` and answer text-only records. The checkpoint's
+`generation_config` (repetition penalty, top_k…) applies to everything a run does not set itself (HF
+`generate` semantics). Code shipped with a checkpoint runs only with `trust_remote_code=True`
+(`--trust-remote-code`).
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from typing import Any, Sequence
 
 from twgrpo_data.errors import require
 
-from .base import Backend, Generation, PixelBudget, Request, SamplingSettings, request_seed, video_metadata
+from .base import (GENERATION_CONFIG_KEYS, Backend, Generation, PixelBudget, Request, SamplingSettings, request_seed,
+                   video_metadata)
 
 
 class TransformersBackend(Backend):
@@ -26,7 +30,7 @@ class TransformersBackend(Backend):
     name = "transformers"
 
     def __init__(self, model: str, sampling: SamplingSettings, pixels: PixelBudget, *, device: str = "auto",
-                 dtype: str = "auto", **from_pretrained: Any) -> None:
+                 dtype: str = "auto", trust_remote_code: bool = False, **from_pretrained: Any) -> None:
         super().__init__(model, sampling, pixels)
         require("transformers", "eval")
         import torch
@@ -37,15 +41,17 @@ class TransformersBackend(Backend):
         if dtype == "auto":
             dtype = "bfloat16" if self.device.startswith("cuda") else "float32"
         self.dtype = dtype
-        config = AutoConfig.from_pretrained(model)
+        self.trust_remote_code = bool(trust_remote_code)
+        remote = {"trust_remote_code": self.trust_remote_code}
+        config = AutoConfig.from_pretrained(model, **remote)
         self.multimodal = getattr(config, "vision_config", None) is not None
-        self.processor = AutoProcessor.from_pretrained(model)
+        self.processor = AutoProcessor.from_pretrained(model, **remote)
         # A text-only checkpoint's "processor" is its tokenizer.
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
         self.tokenizer.padding_side = "left"  # decoder-only batching: pad on the left so outputs line up
         model_cls = AutoModelForImageTextToText if self.multimodal else AutoModelForCausalLM
         self.from_pretrained = dict(from_pretrained)
-        self.hf_model = model_cls.from_pretrained(model, dtype=getattr(torch, dtype), **from_pretrained)
+        self.hf_model = model_cls.from_pretrained(model, dtype=getattr(torch, dtype), **remote, **from_pretrained)
         self.hf_model.to(self.device).eval()
 
     def prepare(self, requests: Sequence[Request]):
@@ -91,8 +97,11 @@ class TransformersBackend(Backend):
                 for t, p, c in zip(texts, prompt_tokens, completion_tokens)]
 
     def describe(self) -> dict[str, Any]:
+        gen = self.hf_model.generation_config
+        honoured = {k: getattr(gen, k, None) for k in GENERATION_CONFIG_KEYS if getattr(gen, k, None) is not None}
         return {"device": self.device, "dtype": self.dtype, "multimodal": self.multimodal,
-                "model_class": type(self.hf_model).__name__, "from_pretrained": self.from_pretrained}
+                "model_class": type(self.hf_model).__name__, "from_pretrained": self.from_pretrained,
+                "trust_remote_code": self.trust_remote_code, "generation_config": honoured}
 
     def close(self) -> None:
         self.hf_model = None

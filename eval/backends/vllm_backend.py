@@ -7,6 +7,11 @@ into `second_per_grid_ts` (`do_sample_frames=False`: the frames are the sample).
 to the engine as `mm_processor_kwargs`, so vLLM's memory profiling and its processor use them too.
 `limit_mm_per_prompt={"video": 1, "image": 0}`: one video per prompt, never frames as separate images.
 
+Sampling: the run's temperature, top_p, max tokens and per-item seed, on top of the checkpoint's
+`generation_config` (repetition penalty, top_k…, from `LLM.get_default_sampling_params`) — explicit
+`SamplingParams` alone would drop those. Remote code from a checkpoint runs only with
+`trust_remote_code=True` (`--trust-remote-code`).
+
 Data parallelism: `LLM(data_parallel_size>1)` is not supported in one process, so `data_parallel_size=N`
 starts N engine processes (each on its own `tensor_parallel_size` GPUs) and splits every batch among them.
 vLLM is imported only when this backend is built.
@@ -22,6 +27,7 @@ from typing import Any, Sequence
 from twgrpo_data.errors import require
 
 from .base import (
+    GENERATION_CONFIG_KEYS,
     Backend,
     Generation,
     PixelBudget,
@@ -49,10 +55,10 @@ def sampling_kwargs(sampling: SamplingSettings, item_id: str) -> dict[str, Any]:
 
 def engine_kwargs(model: str, pixels: PixelBudget, multimodal: bool, *, seed: int, tensor_parallel_size: int = 1,
                   max_model_len: int | None = None, gpu_memory_utilization: float | None = None,
-                  dtype: str = "auto", **extra: Any) -> dict[str, Any]:
+                  dtype: str = "auto", trust_remote_code: bool = False, **extra: Any) -> dict[str, Any]:
     """Arguments for `vllm.LLM`; `extra` (from `--backend-arg`) overrides the rest."""
     kwargs: dict[str, Any] = {"model": model, "tensor_parallel_size": tensor_parallel_size, "dtype": dtype,
-                              "seed": seed}
+                              "seed": seed, "trust_remote_code": bool(trust_remote_code)}
     if max_model_len is not None:
         kwargs["max_model_len"] = max_model_len
     if gpu_memory_utilization is not None:
@@ -64,10 +70,20 @@ def engine_kwargs(model: str, pixels: PixelBudget, multimodal: bool, *, seed: in
     return kwargs
 
 
+def generation_defaults(llm) -> dict[str, Any]:
+    """The checkpoint's generation_config settings (repetition penalty, top_k…) as vLLM reads them."""
+    get = getattr(llm, "get_default_sampling_params", None)
+    if get is None:
+        return {}
+    defaults = get()
+    return {k: getattr(defaults, k) for k in GENERATION_CONFIG_KEYS if hasattr(defaults, k)}
+
+
 def _run_engine(llm, prompts: list[dict[str, Any]], params: list[dict[str, Any]]) -> list[tuple[str, dict[str, int]]]:
     from vllm import SamplingParams
 
-    outputs = llm.generate(prompts, [SamplingParams(**p) for p in params], use_tqdm=False)
+    defaults = generation_defaults(llm)
+    outputs = llm.generate(prompts, [SamplingParams(**{**defaults, **p}) for p in params], use_tqdm=False)
     return [(o.outputs[0].text, {"prompt_tokens": len(o.prompt_token_ids or []),
                                  "completion_tokens": len(o.outputs[0].token_ids)}) for o in outputs]
 
@@ -113,18 +129,21 @@ class VLLMBackend(Backend):
 
     def __init__(self, model: str, sampling: SamplingSettings, pixels: PixelBudget, *, tensor_parallel_size: int = 1,
                  data_parallel_size: int = 1, max_model_len: int | None = None,
-                 gpu_memory_utilization: float | None = None, dtype: str = "auto", **extra: Any) -> None:
+                 gpu_memory_utilization: float | None = None, dtype: str = "auto", trust_remote_code: bool = False,
+                 **extra: Any) -> None:
         super().__init__(model, sampling, pixels)
         vllm = require("vllm", "vllm")
         from transformers import AutoConfig, AutoProcessor
 
         self.vllm_version = vllm.__version__
-        self.multimodal = getattr(AutoConfig.from_pretrained(model), "vision_config", None) is not None
+        remote = {"trust_remote_code": bool(trust_remote_code)}
+        self.multimodal = getattr(AutoConfig.from_pretrained(model, **remote), "vision_config", None) is not None
         # The model's own processor renders the chat template (for a text-only model it is the tokenizer).
-        self.processor = AutoProcessor.from_pretrained(model)
+        self.processor = AutoProcessor.from_pretrained(model, **remote)
         self.engine_args = engine_kwargs(model, pixels, self.multimodal, seed=sampling.seed,
                                          tensor_parallel_size=tensor_parallel_size, max_model_len=max_model_len,
-                                         gpu_memory_utilization=gpu_memory_utilization, dtype=dtype, **extra)
+                                         gpu_memory_utilization=gpu_memory_utilization, dtype=dtype, **remote,
+                                         **extra)
         self.data_parallel_size = data_parallel_size
         self._llm = None
         self._ranks: list[tuple[Any, Any]] = []
@@ -186,7 +205,8 @@ class VLLMBackend(Backend):
 
     def describe(self) -> dict[str, Any]:
         return {"vllm": self.vllm_version, "engine_args": {k: v for k, v in self.engine_args.items() if k != "model"},
-                "data_parallel_size": self.data_parallel_size, "multimodal": self.multimodal}
+                "data_parallel_size": self.data_parallel_size, "multimodal": self.multimodal,
+                "generation_config": generation_defaults(self._llm) if self._llm is not None else None}
 
     def close(self) -> None:
         for conn, proc in self._ranks:

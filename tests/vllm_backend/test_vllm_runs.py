@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 TWGRPO = str(Path(sys.executable).with_name("twgrpo"))
 CPU_ENGINE = ["--max-model-len", "1024", "--dtype", "float32"]
 PROTOCOL = ["--temperature", "1.0", "--top-p", "1.0", "--max-new-tokens", "12", "--parser", "lenient",
-            "--batch-size", "4", "--no-progress"]
+            "--batch-size", "4", "--no-progress", "--allow-text-only"]  # text-only records on purpose
 pytestmark = pytest.mark.slow
 
 

@@ -150,13 +150,14 @@ def with_categories(record: Record) -> Record:
 # videos
 
 
-def locate_video(record: Record, video_root: str | os.PathLike | None) -> VideoRef:
+def locate_video(record: Record, video_root: str | os.PathLike | None, *, allow_outside: bool = False) -> VideoRef:
     """Where `record`'s video is under `video_root` and which part to sample.
 
     Tries the benchmark's known layouts in turn (MVBench's `main`/`video` branches and Video-R1 copies,
     CLEVRER's per-1000 folders, …; see `video_candidates`); the clip is the record's `meta` `start`/`end`
     unless the layout found is pre-cut; a frame folder is read at `meta["fps"]`. When nothing exists, the
-    first candidate is returned (for `check_video` to report as missing).
+    first candidate is returned (for `check_video` to report as missing). A path that escapes `video_root`
+    raises `VideoError` unless `allow_outside` (see `resolve_video`).
     """
     module = BENCHMARKS.get(record.source)
     hook: Callable[[Record], list[tuple[str, bool]]] | None = getattr(module, "video_candidates", None)
@@ -165,12 +166,12 @@ def locate_video(record: Record, video_root: str | os.PathLike | None) -> VideoR
         raise VideoError(f"record {record.id!r} has no video")
     chosen = None
     for rel, clip in candidates:
-        path = resolve_video(rel, video_root)
+        path = resolve_video(rel, video_root, allow_outside=allow_outside)
         if os.path.exists(path):
             chosen = (path, clip)
             break
     if chosen is None:
-        chosen = (resolve_video(candidates[0][0], video_root), candidates[0][1])
+        chosen = (resolve_video(candidates[0][0], video_root, allow_outside=allow_outside), candidates[0][1])
     path, clip = chosen
     start, end = (record.meta.get("start"), record.meta.get("end")) if clip else (None, None)
     fps = record.meta.get("fps") if os.path.isdir(path) else None

@@ -29,7 +29,7 @@ from .loading import collect, existing, finish, head_text, letter_of_text, read_
 
 NAME = "nextgqa"
 DESCRIPTION = "NExT-GQA: datasets/nextgqa/<split>.csv (+ gsub spans) or the VideoChat-R1/TW-GRPO JSON"
-DEFAULT_PATH = "NExT-GQA/datasets/nextgqa/val.csv"
+DEFAULT_PATH = "NExT-GQA/datasets/nextgqa/test.csv"  # the split the paper reports (5,553 questions)
 NEXTQA_DESCRIPTION = "NExT-QA: dataset/nextqa/<split>.csv (answer = option index) or lmms-lab MC parquet"
 NEXTQA_DEFAULT_PATH = "NExT-QA/dataset/nextqa/val.csv"
 QUESTION_TYPES = {"CW": "causal why", "CH": "causal how", "TN": "temporal next", "TC": "temporal current",

@@ -1,0 +1,100 @@
+"""`twgrpo eval merge`: the N shard runs of one evaluation (`--shard K/N`) → one run folder.
+
+Each machine (a Slurm array task, say) evaluates a deterministic 1/N of the records (`--shard K/N`, split by
+a hash of the id); merging checks that the shards measured the same thing (every protocol setting and the
+data fingerprint agree, each of 1..N is there once, each is complete, no item is in two shards) and writes
+one run whose `results.json` equals an unsharded run's apart from timings: the metrics do not depend on item
+order, and `samples.jsonl` is written in the data file's record order when the file can be read.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+from twgrpo_data.errors import InputFormatError, TwgrpoError
+from twgrpo_data.formats import atomic_write_json, atomic_write_text
+
+from .runner import (CONFIG, PROMPTS, PROTOCOL_KEYS, RESULTS, SAMPLES, load_eval_records, read_samples, shard_of,
+                     write_results)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise InputFormatError(f"{path.parent}: no {path.name} (not a finished twgrpo eval run folder)")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputFormatError(f"{path}: invalid JSON ({exc.msg})") from None
+
+
+def _record_order(config: dict[str, Any]) -> dict[str, int] | None:
+    """Position of each id in the data file, or None when the file cannot be read here."""
+    try:
+        records, _ = load_eval_records(config["bench"], config["data"])
+    except (TwgrpoError, OSError, KeyError):
+        return None
+    return {r.id: i for i, r in enumerate(records)}
+
+
+def merge_runs(shards: Sequence[str | Path], out: str | Path) -> dict[str, Any]:
+    """Merge shard run folders into `out` (which must not hold a run yet); returns the merged results."""
+    folders = [Path(s) for s in shards]
+    out = Path(out)
+    if (out / CONFIG).exists() or (out / SAMPLES).exists():
+        raise TwgrpoError(f"{out} already holds a run; merge into a new --out")
+    configs = [_read_json(f / CONFIG) for f in folders]
+    results = [_read_json(f / RESULTS) for f in folders]
+    parts = []
+    for folder, config in zip(folders, configs):
+        part = shard_of(config.get("shard"))
+        if part is None:
+            raise TwgrpoError(f"{folder}: not a shard run (no --shard K/N in its config.json)")
+        parts.append(part)
+    n = parts[0][1]
+    if any(total != n for _, total in parts):
+        raise TwgrpoError(f"the runs are shards of different splits: {sorted({p[1] for p in parts})} parts")
+    ks = sorted(k for k, _ in parts)
+    if ks != list(range(1, n + 1)):
+        missing = sorted(set(range(1, n + 1)) - set(ks))
+        dup = sorted({k for k in ks if ks.count(k) > 1})
+        raise TwgrpoError(f"need each of the {n} shards exactly once" + (f"; missing {missing}" if missing else "")
+                          + (f"; given twice {dup}" if dup else ""))
+    first = configs[0]
+    for folder, config in zip(folders[1:], configs[1:]):
+        diffs = [k for k in PROTOCOL_KEYS if k != "shard" and config.get(k) != first.get(k)]
+        if diffs:
+            raise TwgrpoError(f"{folder} measured something else than {folders[0]} ({', '.join(diffs)} differ)")
+    for folder, res in zip(folders, results):
+        if not res.get("run", {}).get("complete"):
+            raise TwgrpoError(f"{folder}: the shard run is incomplete; re-run its command to finish it first")
+
+    lines: dict[str, dict[str, Any]] = {}
+    for folder in folders:
+        for item_id, row in read_samples(folder / SAMPLES).items():
+            if item_id in lines:
+                raise TwgrpoError(f"item {item_id!r} is in two shards (the second: {folder})")
+            lines[item_id] = row
+    order = _record_order(first)
+    ids = sorted(lines, key=lambda i: order.get(i, len(order))) if order is not None else list(lines)
+
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / SAMPLES, "".join(json.dumps(lines[i], ensure_ascii=False) + "\n" for i in ids))
+    prompts: dict[str, Any] = {}
+    for folder in folders:
+        if (folder / PROMPTS).is_file():
+            prompts.update(_read_json(folder / PROMPTS))
+    if prompts:
+        atomic_write_json(out / PROMPTS, prompts)
+    merged_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    config_doc = {**first, "shard": None, "out": str(out),
+                  "sessions": [{"merged_at": merged_at, "merged_from": [str(f) for f in folders],
+                                "shard_sessions": {c["shard"]: c.get("sessions", []) for c in configs}}]}
+    atomic_write_json(out / CONFIG, config_doc)
+    run = results[0]["run"]
+    run_info = {"bench": run["bench"], "model": run["model"], "backend": run["backend"], "prompt": run["prompt"],
+                "parser": run["parser"], "selected": sum(r["run"]["selected"] for r in results),
+                "complete": True, "session": {"merged_at": merged_at, "shards": n}}
+    return write_results(out, first["parser"], run_info)

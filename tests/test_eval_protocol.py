@@ -1,0 +1,133 @@
+"""`--protocol twgrpo-official`: the frames, fps and prompts TW-GRPO's released evaluation really fed the model.
+
+The frame rule is pinned against an independent implementation written here with torch, the way the vendored
+qwen-vl-utils computes it (`smart_nframes`, `torch.linspace(...).round()`, then — SAMPLE_MODE unset —
+`torch.linspace(0, n-1, 16).long()`), and on the real 128-frame CLEVRER video."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from conftest import VIDEOS
+from eval_helpers import AnswerKey, run_with, write_set
+from twgrpo_data.errors import TwgrpoError
+from twgrpo_data.record import Record
+from twgrpo_data.video import sample_video, torch_linspace, twgrpo_official_indices
+from twgrpo_eval.protocol import OFFICIAL_SAMPLING
+from twgrpo_eval.runner import read_samples
+
+CLEVRER_12176 = [0, 0, 14, 14, 28, 42, 42, 56, 56, 71, 85, 85, 99, 99, 113, 127]
+
+
+def _reference(total: int, video_fps: float) -> list[int]:
+    """TW-GRPO's vendored qwen-vl-utils with its import-time defaults (FPS 2, 4..16 frames, SAMPLE_MODE unset)."""
+    torch = pytest.importorskip("torch")
+    min_frames = math.ceil(4 / 2) * 2
+    max_frames = math.floor(min(16, total) / 2) * 2
+    nframes = total / video_fps * 2.0
+    nframes = min(min(max(nframes, min_frames), max_frames), total)
+    nframes = math.floor(nframes / 2) * 2
+    idx = torch.linspace(0, total - 1, nframes).round().long()
+    return idx[torch.linspace(0, nframes - 1, 16).long()].tolist()
+
+
+def _ours(total: int, video_fps: float) -> list[int]:
+    from twgrpo_data.video import frame_count
+
+    n = frame_count(total, video_fps, num_frames=None, fps=OFFICIAL_SAMPLING["fps"],
+                    min_frames=OFFICIAL_SAMPLING["min_frames"], max_frames=OFFICIAL_SAMPLING["max_frames"])
+    return twgrpo_official_indices(0, total - 1, n, OFFICIAL_SAMPLING["resample_to"]).tolist()
+
+
+@pytest.mark.parametrize("total,fps", [
+    (12, 30.0),      # a 0.4 s clip: 4 frames, each shown four times
+    (30, 30.0),      # 1 s
+    (128, 25.0),     # CLEVRER's 5.12 s
+    (200, 25.0),     # 8 s: 16 frames
+    (241, 29.97),
+    (5400, 30.0),    # 3 minutes
+    (108000, 30.0),  # an hour
+])
+def test_official_frame_indices_match_the_vendored_rule(total, fps):
+    assert _ours(total, fps) == _reference(total, fps)
+
+
+def test_official_frame_indices_match_for_every_length_up_to_a_minute():
+    pytest.importorskip("torch")
+    for total in range(4, 1800, 7):
+        assert _ours(total, 30.0) == _reference(total, 30.0), total
+
+
+def test_torch_linspace_is_reproduced_bit_for_bit():
+    torch = pytest.importorskip("torch")
+    for end in (1, 2, 9, 15, 127, 1000, 99999):
+        for steps in (2, 3, 10, 16, 17):
+            assert torch_linspace(0, end, steps).tolist() == torch.linspace(0, end, steps).tolist()
+
+
+def test_clevrer_video_gets_ten_distinct_frames_repeated_to_sixteen():
+    video = sample_video(VIDEOS / "video_12176.mp4", num_frames=None, min_pixels=3136, max_pixels=12544,
+                         **OFFICIAL_SAMPLING)
+    assert list(video.indices) == CLEVRER_12176
+    assert video.num_frames == 16 and len(set(video.indices)) == 10
+    assert (video.frames[0] == video.frames[1]).all()  # repeated frames are the same pixels
+
+
+def test_official_run_feeds_the_replica_frames_fps_and_verbatim_prompts(tmp_path):
+    # a TW-GRPO CLEVRER-style file: option lines "A text" inside `problem`, no separate options
+    raw = [{"id": "c1", "problem": "What will happen?\nA the cube moves\nB the sphere stops",
+            "solution": "<answer>A,B</answer>", "video": "video_12176.mp4"},
+           {"id": "c2", "problem": "Which is red?", "options": ["A. the cube", "B. the sphere"],
+            "solution": "<answer>B</answer>", "video": "video_12176.mp4"}]
+    data = tmp_path / "set.json"
+    data.write_text(json.dumps(raw))
+    key = AnswerKey({"c1": "A,B", "c2": "B"})
+    results = run_with(tmp_path, data, key, protocol="twgrpo-official", video_root=str(VIDEOS), frames=16,
+                       bench="clevrer")
+    assert results["accuracy"] == 100.0
+    assert key.fps == {"c1": 2.0, "c2": 2.0}  # no fps told: Qwen2.5-VL's implicit 2.0
+    lines = read_samples(tmp_path / "run" / "samples.jsonl")
+    assert lines["c1"]["frame_indices"] == CLEVRER_12176 and lines["c1"]["frames"] == 16
+    assert len(lines["c1"]["frame_timestamps"]) == 16
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["protocol"] == "twgrpo-official"
+    assert config["video_sampling"]["resample_to"] == 16 and config["video_sampling"]["fps"] == 2.0
+    from twgrpo_data.prompts import build_prompt
+
+    prompts = {}
+    original = build_prompt
+
+    def spy(record, style, source=None):
+        prompt = original(record, style, source)
+        prompts[record.id] = prompt.text
+        return prompt
+
+    import twgrpo_eval.runner as runner
+
+    runner.build_prompt, saved = spy, runner.build_prompt
+    try:
+        run_with(tmp_path / "again", data, AnswerKey({"c1": "A,B", "c2": "B"}), protocol="twgrpo-official",
+                 video_root=str(VIDEOS), frames=16, bench="clevrer")
+    finally:
+        runner.build_prompt = saved
+    assert prompts["c1"].startswith("What will happen?\nA the cube moves\nB the sphere stops Output the thinking")
+    assert prompts["c2"].startswith("Which is red?\nA. the cube\nB. the sphere Output")  # the file's problem
+
+
+def test_standard_protocol_uses_distinct_frames_and_the_real_rate(tmp_path):
+    data = write_set(tmp_path / "set.json", [Record("v", "q?", ["x", "y"], ["A"], video="video_12176.mp4",
+                                                    source="mmvu")])
+    key = AnswerKey({"v": "A"})
+    run_with(tmp_path, data, key, video_root=str(VIDEOS), frames=16)
+    line = read_samples(tmp_path / "run" / "samples.jsonl")["v"]
+    assert len(set(line["frame_indices"])) == 16 and key.fps["v"] == pytest.approx(16 / 5.12)
+
+
+def test_official_protocol_refuses_frame_settings_it_fixes(tmp_path):
+    data = write_set(tmp_path / "set.json", [Record("v", "q?", ["x", "y"], ["A"], source="mmvu")])
+    with pytest.raises(TwgrpoError, match="twgrpo-official fixes the frames"):
+        run_with(tmp_path, data, AnswerKey({"v": "A"}), protocol="twgrpo-official", frames=8)
+    assert not (tmp_path / "run").exists()
