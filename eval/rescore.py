@@ -145,7 +145,7 @@ def read_log_rows(path: Path) -> tuple[list[dict[str, Any]], bool]:
     torn = False
     if lines and lines[-1].strip():  # no newline after the last line: maybe cut short by a kill
         try:
-            json.loads(lines[-1])
+            parse_json(lines[-1], path)
         except json.JSONDecodeError:
             lines, torn = lines[:-1], True
     rows = []

@@ -256,7 +256,7 @@ def test_compare_table_in_every_format_with_a_paired_test(tmp_path):
         _twgrpo("eval", "compare", *runs[:2], "--plot", str(plot))
         assert plot.read_bytes().startswith(magic)
     proc = _twgrpo("eval", "compare", *runs[:2], "--plot", str(tmp_path / "cmp.gif"), check=False)
-    assert proc.returncode == 2 and ".png, .pdf or .svg" in proc.stderr
+    assert proc.returncode == 2 and "expected .png, .pdf, .svg" in proc.stderr
 
 
 def test_an_openai_key_appears_in_no_file_and_no_output(tmp_path):
