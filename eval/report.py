@@ -66,12 +66,18 @@ class SampleView:
     category: str | None
     error: str | None
     parts: list[tuple[str, str]]
+    output_chars: int
     frames: list[dict[str, str]] = field(default_factory=list)
     frames_note: str | None = None
 
     @property
     def multi(self) -> bool:
         return len(self.gold) > 1
+
+    @property
+    def blank(self) -> bool:
+        """An output of whitespace only (shown as a note: an empty-looking box says nothing)."""
+        return self.output_chars > 0 and not any(text.strip() for _, text in self.parts)
 
     @property
     def key(self) -> str:
@@ -279,14 +285,15 @@ def sample_views(index: int, summary: RunSummary, rows: list[dict[str, Any]], ma
         question, note = row.get("question"), None
         if not question:
             question = record.question if record else None
-            note = ("question reconstructed from the data file" if record else
+            note = ("reconstructed from the data file: not recorded in samples.jsonl" if record else
                     f"question not recorded and not found in the data file ({why or 'no record with this id'})")
         options = row.get("options") or (record.options if record else [])
         gold = [str(g) for g in row.get("gold") or (record.answer if record else [])]
         parsed = str(row.get("parsed") or "")
         view = SampleView(index, item_id, status_of(row), question, note, option_views(options, gold, parsed),
                           gold, parsed, float(row.get("strict") or 0.0), float(row.get("soft") or 0.0),
-                          row.get("category"), row.get("error"), output_parts(row.get("output")))
+                          row.get("category"), row.get("error"), output_parts(row.get("output")),
+                          len(row.get("output") or ""))
         if n < max_strips:
             view.frames, view.frames_note = frame_strip(row, record, summary.settings, summary.path)
         else:
@@ -322,9 +329,13 @@ def disagreements(a: RunView, b: RunView) -> list[dict[str, Any]]:
 
 
 def model_bench_table(runs: list[RunView]) -> dict[str, Any]:
-    """Model × benchmark accuracy, and each run's paired difference to the first run of its benchmark."""
-    models = list(dict.fromkeys(r.model_name for r in runs))
-    benches = list(dict.fromkeys(r.bench for r in runs))
+    """Model × benchmark accuracy, and each run's paired difference to the first run of its benchmark.
+
+    A row is a model; two runs of one model on one benchmark (another prompt, say) get a row each, named by
+    their run folder.
+    """
+    pairs = Counter((r.model_name, r.bench) for r in runs)
+    row_of = {r.index: r.model_name if pairs[(r.model_name, r.bench)] == 1 else r.label for r in runs}
     cells: dict[tuple[str, str], dict[str, Any]] = {}
     for run in runs:
         base = next(r for r in runs if r.bench == run.bench)
@@ -333,8 +344,9 @@ def model_bench_table(runs: list[RunView]) -> dict[str, Any]:
         if base is not run:
             cell["diff"] = paired_difference(base.samples, run.samples)
             cell["base"] = base.label
-        cells.setdefault((run.model_name, run.bench), cell)
-    return {"models": models, "benches": benches, "cells": cells}
+        cells[(row_of[run.index], run.bench)] = cell
+    return {"models": list(dict.fromkeys(row_of.values())), "benches": list(dict.fromkeys(r.bench for r in runs)),
+            "cells": cells}
 
 
 def category_chart(runs: list[RunView], width: int = 760) -> dict[str, Any]:
@@ -353,7 +365,7 @@ def category_chart(runs: list[RunView], width: int = 760) -> dict[str, Any]:
             return res if group == "all" else res.get(group)
         return (res.get("by_category") or {}).get(group)
 
-    label_w, right, bar_h, gap, top = 190, 20, 12, 10, 24
+    label_w, right, bar_h, gap, top = 190, 48, 12, 10, 24  # right: room for the value after a 100% interval
     plot_w = width - label_w - right
     x = lambda v: label_w + plot_w * max(0.0, min(100.0, v)) / 100  # noqa: E731
     bars, labels, y = [], [], top
