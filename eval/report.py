@@ -196,7 +196,7 @@ def frame_strip(row: dict[str, Any], record: Record | None, settings: dict[str, 
     The recorded `frame_indices` are decoded when the sample has them; otherwise the video is sampled again
     with the run's `video_sampling` settings (same indices, a thumbnail pixel budget).
     """
-    if row.get("error", "") and str(row.get("error")).startswith("video:"):
+    if str(row.get("error") or "").startswith("video:"):
         return [], "no frames: the video could not be read during the run"
     path = _resolve_video(row, record, settings, run_dir)
     if path is None:

@@ -189,3 +189,22 @@ def test_cli_eval_report_writes_the_page_and_refuses_a_non_run(mixed_run, tmp_pa
     code, out = run_cli(["eval", "report", str(tmp_path), "-o", str(tmp_path / "x.html")], capsys)
     assert code == 1 and out.err.strip().startswith("error:") and len(out.err.strip().splitlines()) == 1
     assert not (tmp_path / "x.html").exists()
+
+
+def test_recorded_question_and_frame_indices_are_used_as_recorded(mixed_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "recorded"
+    shutil.copytree(mixed_run, run)
+    rows = samples(run)
+    for row in rows:  # the keys the runner adds (issue 12.5)
+        row["question"] = f"Recorded question of {row['id']}?"
+        row["frame_indices"] = [0, 5, 10]
+        row["frame_timestamps"] = [0.0, 0.2, 0.4]
+    (run / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    html = build_report([run])
+    assert "reconstructed" not in html
+    assert html.count("Recorded question of") == 3 * len(rows)  # summary line, body and the search index
+    ok = [r for r in rows if not (r.get("error") or "").startswith("video:")]
+    assert html.count('alt="frame 5 · 0.20s"') == len(ok)
+    assert html.count('<div class="strip">') == len(ok)

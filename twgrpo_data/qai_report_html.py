@@ -12,6 +12,7 @@ checked against the output file; a difference is shown at the top of the page, n
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -40,19 +41,21 @@ class Outcome:
 
 def is_report(obj: Any) -> bool:
     """Whether a parsed JSON document is a `qai convert --report` file."""
-    return isinstance(obj, dict) and "counts" in obj and "n_records" in obj
+    return isinstance(obj, dict) and {"counts", "n_records", "seed", "ratio", "min_keep"} <= set(obj)
 
 
 def replay_outcomes(records: Sequence[Record], report: dict[str, Any], negator: Any = None) -> dict[str, Outcome]:
-    """Each input record's outcome, by converting it alone with the report's settings."""
+    """Each input record's outcome, by converting it alone with the report's settings (every keyword of
+    `invert.convert` that the report records under its own name: seed, ratio, min_keep, …)."""
     from .invert import convert
     from .negate import Negator
 
+    settings = {name: report[name] for name in inspect.signature(convert).parameters
+                if name not in ("records", "negator", "progress") and name in report}
     negator = negator or Negator()
     out = {}
     for record in records:
-        converted, single = convert([record], report.get("ratio", 0.5), report.get("seed", 0),
-                                    report.get("min_keep", 1), negator=negator)
+        converted, single = convert([record], negator=negator, **settings)
         status = next((k for k, n in single.counts.items() if n), "not_selected")
         reasons = single.unnegatable_reasons if status == "unnegatable" else single.negation_rules
         out[record.id] = Outcome(status, next(iter(reasons), None), converted[0])
