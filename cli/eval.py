@@ -259,7 +259,7 @@ def report(
                                        "FIRST_RUN/report.html)"),
     max_samples: int = typer.Option(500, "--max-samples", help="samples per run in the browser (failed, then "
                                     "wrong, then right)"),
-    max_strips: int = typer.Option(100, "--max-strips", help="samples per run with a frame strip (thumbnails "
+    max_strips: int = typer.Option(50, "--max-strips", help="samples per run with a frame strip (thumbnails "
                                    "keep the file small enough to mail)"),
 ) -> None:
     """Write one self-contained HTML page of eval runs: results, chart, protocol and a sample browser.

@@ -36,7 +36,7 @@ from .compare import RunSummary, info_rows, load_runs, metric_rows
 from .runner import SAMPLES
 
 DEFAULT_MAX_SAMPLES = 500
-DEFAULT_MAX_STRIPS = 100
+DEFAULT_MAX_STRIPS = 50
 MAX_STRIP_FRAMES = 16
 THUMB_HEIGHT = 72
 # pixel budget for re-sampled thumbnails: a few 28×28 patches, far below the model's
@@ -201,12 +201,13 @@ def frame_strip(row: dict[str, Any], record: Record | None, settings: dict[str, 
     path = _resolve_video(row, record, settings, run_dir)
     if path is None:
         return [], "no frames: the video is not reachable from here"
-    indices = row.get("frame_indices")
-    times = row.get("frame_timestamps")
+    indices, times = row.get("frame_indices"), row.get("frame_timestamps")
     note = None
     try:
         if indices:
-            frames = _frames_at(path, indices)
+            shown = _spread(len(indices))  # only the frames the strip shows are decoded
+            frames = _frames_at(path, [indices[k] for k in shown])
+            labels = [f"frame {indices[k]}" + (f" · {float(times[k]):.2f}s" if times else "") for k in shown]
         else:
             from twgrpo_data.benchmarks import locate_video
 
@@ -215,18 +216,18 @@ def frame_strip(row: dict[str, Any], record: Record | None, settings: dict[str, 
             sampling = {**(settings.get("video_sampling") or {}), "min_pixels": _THUMB_MIN_PIXELS,
                         "max_pixels": _THUMB_MAX_PIXELS}
             sampled = locate_video(record, settings.get("video_root")).sample(**sampling)
-            frames, times = sampled.frames, sampled.timestamps
+            shown = _spread(sampled.num_frames)
+            frames = sampled.frames[shown]
+            labels = [f"frame {k + 1}/{sampled.num_frames} · {sampled.timestamps[k]:.2f}s" for k in shown]
             note = "frames reconstructed: re-sampled with the run's settings (the sample has no frame_indices)"
     except Exception as exc:  # noqa: BLE001 — a thumbnail that cannot be made must not stop the report
         return [], f"no frames: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-    keep = np.linspace(0, len(frames) - 1, min(len(frames), MAX_STRIP_FRAMES)).round().astype(int)
-    strip = []
-    for k in keep:
-        label = f"frame {indices[k]}" if indices else f"frame {k + 1}/{len(frames)}"
-        if times:
-            label += f" · {float(times[k]):.2f}s"
-        strip.append({"src": jpeg_data_uri(frames[k], height=THUMB_HEIGHT), "label": label})
-    return strip, note
+    return [{"src": jpeg_data_uri(f, height=THUMB_HEIGHT), "label": label} for f, label in zip(frames, labels)], note
+
+
+def _spread(n: int) -> list[int]:
+    """At most `MAX_STRIP_FRAMES` positions spread evenly over `n` frames."""
+    return sorted(set(np.linspace(0, n - 1, min(n, MAX_STRIP_FRAMES)).round().astype(int).tolist()))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -401,11 +402,8 @@ def build_report(paths: Sequence[str | Path], *, max_samples: int = DEFAULT_MAX_
     for i, summary in enumerate(summaries):
         rows = read_run_samples(summary.path / SAMPLES)
         runs.append(RunView(i, summary, rows, sample_views(i, summary, rows, max_samples, max_strips)))
-    items = [{"key": s.key, "run": str(s.run), "status": s.status, "category": s.category or "",
-              "answers": "multi" if s.multi else "single",
-              "text": " ".join([s.id, s.question or "", *(o["text"] for o in s.options), *(p[1] for p in s.parts),
-                                s.error or ""])}
-             for run in runs for s in run.shown]
+    items = [{"key": s.key, "id": s.id, "run": str(s.run), "status": s.status, "category": s.category or "",
+              "answers": "multi" if s.multi else "single"} for run in runs for s in run.shown]
     categories = sorted({s.category for run in runs for s in run.shown if s.category})
     title = (f"{runs[0].bench} · {runs[0].model_name}" if len(runs) == 1 else
              f"{len(runs)} runs · {', '.join(dict.fromkeys(r.bench for r in runs))}")

@@ -204,7 +204,7 @@ def test_recorded_question_and_frame_indices_are_used_as_recorded(mixed_run, tmp
     (run / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     html = build_report([run])
     assert "reconstructed" not in html
-    assert html.count("Recorded question of") == 3 * len(rows)  # summary line, body and the search index
+    assert html.count("Recorded question of") == 2 * len(rows)  # summary line and body
     ok = [r for r in rows if not (r.get("error") or "").startswith("video:")]
     assert html.count('alt="frame 5 · 0.20s"') == len(ok)
     assert html.count('<div class="strip">') == len(ok)

@@ -142,9 +142,7 @@ def build_qai_page(report: dict[str, Any] | None, inputs: Sequence[Record] | Non
     items = items[:max_items]
     reasons = sorted({i["reason"] for i in items if i["status"] != "negated" and i["reason"]})
     strategies = sorted({i["strategy"] for i in items if i["strategy"]})
-    index = [{"key": i["id"], "status": i["status"], "reason": i["reason"] or "", "strategy": i["strategy"],
-              "text": " ".join(filter(None, [i["id"], i["question"], i["rewritten"],
-                                             *(o["text"] for o in (i["before"] or i["after"] or []))]))}
+    index = [{"key": i["id"], "status": i["status"], "reason": i["reason"] or "", "strategy": i["strategy"]}
              for i in items]
     counts = (report or {}).get("counts")
     heading = f"QAI conversion · {(report or {}).get('input') or source}"

@@ -1,5 +1,6 @@
 // Filters and search of the item list. The items' filter fields come from the JSON block #page-data; the
-// rows themselves were rendered (escaped) by the server side, so this script never writes HTML.
+// rows themselves were rendered (escaped) on the server side and are searched by their text, so this script
+// never writes HTML.
 (function () {
   "use strict";
   var source = document.getElementById("page-data");
@@ -13,7 +14,9 @@
   var filters = Array.prototype.slice.call(document.querySelectorAll("[data-filter]"));
   var search = document.getElementById("search");
   var shown = document.getElementById("shown");
-  var lowered = items.map(function (item) { return String(item.text || "").toLowerCase(); });
+  var lowered = items.map(function (item) {
+    return rows[item.key] ? rows[item.key].textContent.toLowerCase() : "";
+  });
 
   function apply() {
     var query = search ? search.value.trim().toLowerCase() : "";
