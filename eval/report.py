@@ -32,7 +32,7 @@ from twgrpo_data.metrics import bootstrap_ci
 from twgrpo_data.record import Record, letter
 from twgrpo_data.scoring import answer_set
 
-from .compare import RunSummary, info_rows, load_runs, metric_rows
+from .compare import SETTING_ROWS, RunSummary, info_rows, load_runs, metric_rows
 from .runner import SAMPLES
 
 DEFAULT_MAX_SAMPLES = 500
@@ -392,6 +392,27 @@ def category_chart(runs: list[RunView], width: int = 760) -> dict[str, Any]:
             "by": by_group}
 
 
+def protocol_rows(runs: list[RunView]) -> list[tuple[str, list[str], bool]]:
+    """The protocol table as `(label, value per run, is a setting)`: `eval compare`'s counts and settings,
+    then data, video, seed, versions and folder. Settings that differ between runs are highlighted."""
+    def fmt(value: Any) -> str:
+        if isinstance(value, dict):
+            return ", ".join(f"{k}={v}" for k, v in value.items() if v is not None) or "–"
+        return "–" if value in (None, "") else str(value)
+
+    rows = [("status", [f"{'complete' if r.complete else 'incomplete'} ({len(r.samples)} of "
+                        f"{r.run_info.get('selected', '?')} items)" for r in runs])]
+    rows += info_rows([r.summary for r in runs])
+    rows += [(label, [fmt(r.summary.settings.get(key)) for r in runs])
+             for label, key in (("data", "data"), ("video root", "video_root"), ("video sampling", "video_sampling"),
+                                ("seed", "seed"))]
+    rows += [("sessions", [str(len(r.summary.settings.get("sessions") or [])) for r in runs]),
+             ("versions", [fmt(r.versions).replace("=", " ") for r in runs]),
+             ("run folder", [str(r.summary.path) for r in runs])]
+    settings = {*SETTING_ROWS, "bench", "model", "data", "video sampling", "seed", "versions"}
+    return [(label, values, label in settings) for label, values in rows]
+
+
 def build_report(paths: Sequence[str | Path], *, max_samples: int = DEFAULT_MAX_SAMPLES,
                  max_strips: int = DEFAULT_MAX_STRIPS) -> str:
     """The report page (HTML text) for the run folders `paths`."""
@@ -409,7 +430,7 @@ def build_report(paths: Sequence[str | Path], *, max_samples: int = DEFAULT_MAX_
              f"{len(runs)} runs · {', '.join(dict.fromkeys(r.bench for r in runs))}")
     return render_page(
         "eval_report.html.j2", title=f"twgrpo eval report — {title}", heading=title, runs=runs,
-        metric_rows=metric_rows(summaries), info_rows=info_rows(summaries),
+        metric_rows=metric_rows(summaries), protocol_rows=protocol_rows(runs),
         matrix=model_bench_table(runs) if len(runs) > 1 else None,
         disagree=disagreements(runs[0], runs[1]) if len(runs) == 2 else None,
         chart=category_chart(runs), categories=categories, n_shown=len(items),
