@@ -86,6 +86,10 @@ def test_table_numbers_equal_results_json(open_page, pages, tiny_run, mixed_run,
     assert len(cells) >= 2 * (3 + len(results["by_category"])) - 2
     for group, metric, text in cells:
         assert text == f"{_block(results, group)[metric]:.2f}", (group, metric)
+    for group, text in view.page.eval_on_selector_all(
+            "table.results td.n", "els => els.map(e => [e.dataset.group, e.textContent])"):
+        assert text == str(_block(results, group)["n"]), group
+    assert view.page.locator("[data-failed='0']").text_content() == str(results["n_failed"])
     if which == "mixed":
         assert 0 < results["accuracy"] < 100  # a table of zeros would prove little
 
