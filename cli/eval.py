@@ -269,6 +269,12 @@ def report(
     from twgrpo_eval.compare import load_run
     from twgrpo_eval.report import write_report
 
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     target = out if out is not None else load_run(runs[0]).path / "report.html"
-    path = write_report(runs, target, max_samples=max_samples, max_strips=max_strips)
+    with Progress(TextColumn("frame strips"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
+        task = bar.add_task("strips", total=None)
+        path = write_report(runs, target, max_samples=max_samples, max_strips=max_strips,
+                            progress=lambda done, total: bar.update(task, completed=done, total=total))
     console.print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")

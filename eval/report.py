@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -274,7 +274,7 @@ class RunView:
 
 
 def sample_views(index: int, summary: RunSummary, rows: list[dict[str, Any]], max_samples: int,
-                 max_strips: int) -> list[SampleView]:
+                 max_strips: int, progress: Callable[[int], None] = lambda n: None) -> list[SampleView]:
     """Page views of the selected samples, with question/options from the data file where not recorded."""
     chosen = select_samples(rows, max_samples)
     need_data = any(not r.get("question") or not r.get("options") or not r.get("frame_indices") for r in chosen)
@@ -297,6 +297,7 @@ def sample_views(index: int, summary: RunSummary, rows: list[dict[str, Any]], ma
                           len(row.get("output") or ""))
         if n < max_strips:
             view.frames, view.frames_note = frame_strip(row, record, summary.settings, summary.path)
+            progress(1)
         else:
             view.frames_note = f"frame strips are shown for the first {max_strips} samples (--max-strips)"
         views.append(view)
@@ -414,15 +415,24 @@ def protocol_rows(runs: list[RunView]) -> list[tuple[str, list[str], bool]]:
 
 
 def build_report(paths: Sequence[str | Path], *, max_samples: int = DEFAULT_MAX_SAMPLES,
-                 max_strips: int = DEFAULT_MAX_STRIPS) -> str:
-    """The report page (HTML text) for the run folders `paths`."""
+                 max_strips: int = DEFAULT_MAX_STRIPS,
+                 progress: Callable[[int, int], None] = lambda done, total: None) -> str:
+    """The report page (HTML text) for the run folders `paths`; `progress(done, total)` follows the frame
+    strips, the slow part (each decodes its video)."""
     if max_samples < 0 or max_strips < 0:
         raise TwgrpoError("--max-samples and --max-strips must be at least 0")
     summaries = load_runs(paths)
     runs = []
-    for i, summary in enumerate(summaries):
-        rows = read_run_samples(summary.path / SAMPLES)
-        runs.append(RunView(i, summary, rows, sample_views(i, summary, rows, max_samples, max_strips)))
+    all_rows = [read_run_samples(summary.path / SAMPLES) for summary in summaries]
+    total, done = sum(min(len(rows), max_samples, max_strips) for rows in all_rows), 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        progress(done, total)
+
+    for i, (summary, rows) in enumerate(zip(summaries, all_rows)):
+        runs.append(RunView(i, summary, rows, sample_views(i, summary, rows, max_samples, max_strips, advance)))
     items = [{"key": s.key, "id": s.id, "run": str(s.run), "status": s.status, "category": s.category or "",
               "answers": "multi" if s.multi else "single"} for run in runs for s in run.shown]
     categories = sorted({s.category for run in runs for s in run.shown if s.category})
