@@ -100,7 +100,8 @@ def test_failed_and_wrong_items_come_first_when_samples_are_capped(mixed_run):
     order = {"failed": 0, "wrong": 1, "right": 2}
     assert [order[status(r)] for r in chosen] == sorted(order[status(r)] for r in rows)[:3]
     calls = []
-    html = build_report([mixed_run], max_samples=2, max_strips=1, progress=lambda done, total: calls.append((done, total)))
+    html = build_report([mixed_run], max_samples=2, max_strips=1,
+                        progress=lambda done, total: calls.append((done, total)))
     assert html.count('<details class="item"') == 2 and "first 2 of 6" in html
     assert calls == [(1, 1)]
     assert html.count('<div class="strip">') <= 1

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 from . import __version__
 from .errors import InputFormatError, TwgrpoError
-from .html_page import json_for_script, render_page, write_page
+from .html_page import json_for_script, render_page
 from .record import Record, letter
 
 DEFAULT_MAX_ITEMS = 2000

@@ -161,7 +161,8 @@ def test_qai_page_counts_equal_the_report(open_page, tmp_path):
     page = view.page
     counts = dict(page.eval_on_selector_all("td[data-count]", "els => els.map(e => [e.dataset.count, e.textContent])"))
     assert counts == {k: str(v) for k, v in report["counts"].items()}
-    reasons = dict(page.eval_on_selector_all("td[data-reason]", "els => els.map(e => [e.dataset.reason, e.textContent])"))
+    reasons = dict(page.eval_on_selector_all("td[data-reason]",
+                                             "els => els.map(e => [e.dataset.reason, e.textContent])"))
     assert reasons == {k: str(v) for k, v in report["unnegatable_reasons"].items()}
     listed = report["counts"]["negated"] + report["counts"]["unnegatable"] + report["counts"]["already_negative"]
     assert page.locator("details.item").count() == listed
