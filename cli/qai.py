@@ -51,6 +51,7 @@ def convert_cmd(
     contractions: bool = typer.Option(True, "--contractions/--no-contractions", help="\"didn't\" or \"did … not\"."),
     compare: Optional[Path] = typer.Option(None, "--compare", help="Official TW-GRPO QAI output to check for label noise."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
+    html: Optional[Path] = typer.Option(None, "--html", help="Also write an HTML page to audit the conversion."),
 ) -> None:
     """Invert a dataset: negate questions, invert answers, drop some new gold options, shuffle.
 
@@ -91,6 +92,32 @@ def convert_cmd(
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
         _print_report(data)
+    if html is not None:
+        from twgrpo_data.html_page import write_page
+        from twgrpo_data.qai_report_html import build_qai_page
+
+        page = build_qai_page(data, loaded.records, records, source=str(input), negator=negator)
+        console.print(f"wrote {write_page(html, page)}")
+
+
+@app.command("report")
+def report_cmd(
+    report_or_output: Path = typer.Argument(..., help="A `qai convert --report` JSON (its input and output files "
+                                            "are read when reachable) or a QAI output file."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="HTML file to write (default: beside the input, "
+                                       "NAME.html)."),
+    max_items: int = typer.Option(2000, "--max-items", help="Rewritten records and refusals listed on the page."),
+) -> None:
+    """Write one self-contained HTML page to audit a conversion: counts, original → rewritten, refusals.
+
+    Example: twgrpo qai report report.json -o qai.html
+    """
+    from twgrpo_data.html_page import write_page
+    from twgrpo_data.qai_report_html import qai_page_from_file
+
+    target = out if out is not None else report_or_output.with_suffix(".html")
+    path = write_page(target, qai_page_from_file(report_or_output, max_items=max_items))
+    console.print(f"wrote {path}")
 
 
 def _print_report(data: dict) -> None:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: the main job on bundled sample data — Question-Answer Inversion of 200 real NExT-GQA val
 # questions, then validation, statistics and a Hub dry run of the result, a re-score of TW-GRPO's MMVU log and
-# a tiny-model evaluation smoke run. Outputs go to build/demo/.
+# a tiny-model evaluation smoke run, and an HTML page of each (evaluation, QAI). Outputs go to build/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 twgrpo=".venv/bin/twgrpo"
@@ -31,4 +31,12 @@ if [ -d ../shared/data/videos ]; then
         --model "$out/tiny" --backend transformers --out "$out/eval_run" --frames 4 --max-new-tokens 16 --no-progress
     $twgrpo eval rescore "$out/eval_run/samples.jsonl"
 fi
+echo "== 6. HTML reports: open them in a browser (self-contained files, no server)"
+$twgrpo qai report "$out/qai_report.json" -o "$out/qai_report.html"
+pages="$out/qai_report.html"
+if [ -d "$out/eval_run" ]; then
+    $twgrpo eval report "$out/eval_run" -o "$out/eval_report.html"
+    pages="$out/eval_report.html $pages"
+fi
 echo "demo outputs: $out"
+echo "report pages: $pages"

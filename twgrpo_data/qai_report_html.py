@@ -1,0 +1,190 @@
+"""`twgrpo qai report` / `qai convert --html`: one self-contained HTML page to audit a QAI conversion.
+
+The page shows the report's counts (by status, refusal reason, negation rule and strategy), then a browsable
+list of the rewritten records (original → rewritten question, options before and after with gold marked and
+removed options struck out) and of the refusals with their reasons.
+
+The report JSON holds counts only; which record was refused for which reason is found by converting each
+input record on its own again with the report's seed, ratio and min-keep (`invert.convert` draws per record
+from (seed, id), so one record alone gets the outcome it got in the whole file). The replayed records are
+checked against the output file; a difference is shown at the top of the page, never hidden.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import __version__
+from .errors import InputFormatError, TwgrpoError
+from .html_page import json_for_script, render_page
+from .record import Record, letter
+
+DEFAULT_MAX_ITEMS = 2000
+# outcomes listed one by one (the others are only counted: nothing to audit in an unselected record)
+LISTED = ("negated", "unnegatable", "already_negative")
+
+
+@dataclass
+class Outcome:
+    """What the conversion did to one record."""
+
+    status: str  # a QaiReport count key: negated, not_selected, unnegatable, already_negative, already_multi
+    reason: str | None  # the refusal reason, or the negation rule for a negated record
+    record: Record  # the converted record (equal to the input when not negated)
+
+
+def is_report(obj: Any) -> bool:
+    """Whether a parsed JSON document is a `qai convert --report` file."""
+    return isinstance(obj, dict) and {"counts", "n_records", "seed", "ratio", "min_keep"} <= set(obj)
+
+
+def replay_outcomes(records: Sequence[Record], report: dict[str, Any], negator: Any = None) -> dict[str, Outcome]:
+    """Each input record's outcome, by converting it alone with the report's settings (every keyword of
+    `invert.convert` that the report records under its own name: seed, ratio, min_keep, …)."""
+    from .invert import convert
+    from .negate import Negator
+
+    settings = {name: report[name] for name in inspect.signature(convert).parameters
+                if name not in ("records", "negator", "progress") and name in report}
+    negator = negator or Negator()
+    out = {}
+    for record in records:
+        converted, single = convert([record], negator=negator, **settings)
+        status = next((k for k, n in single.counts.items() if n), "not_selected")
+        reasons = single.unnegatable_reasons if status == "unnegatable" else single.negation_rules
+        out[record.id] = Outcome(status, next(iter(reasons), None), converted[0])
+    return out
+
+
+def _option_rows(options: Sequence[str], gold: Sequence[str], removed: Sequence[str] = ()) -> list[dict[str, Any]]:
+    removed_set = {o.strip().lower() for o in removed}
+    return [{"letter": letter(i), "text": text, "gold": letter(i) in gold,
+             "removed": text.strip().lower() in removed_set} for i, text in enumerate(options)]
+
+
+def _strategy(record: Record) -> str:
+    return str((record.qai or {}).get("strategy") or "negation")
+
+
+def item_views(inputs: Sequence[Record] | None, outputs: Sequence[Record] | None,
+               outcomes: dict[str, Outcome]) -> tuple[list[dict[str, Any]], int]:
+    """The listed items (rewritten records and refusals) and how many output records differ from the replay."""
+    by_output = {r.id: r for r in outputs or []}
+    mismatches = 0
+    items = []
+    if inputs is None:  # an output file alone: its rewritten records carry their provenance
+        for rec in outputs or []:
+            if rec.qai and rec.qai.get("negated"):
+                prov = rec.qai
+                items.append({"id": rec.id, "status": "negated", "reason": None, "strategy": _strategy(rec),
+                              "question": prov.get("original_question", ""), "rewritten": rec.question,
+                              "before": None, "original_answer": prov.get("original_answer") or [],
+                              "removed": prov.get("removed_options") or [],
+                              "after": _option_rows(rec.options, rec.answer)})
+        return items, 0
+    for rec in inputs:
+        outcome = outcomes[rec.id]
+        written = by_output.get(rec.id)
+        if written is not None and (written.question, written.options, written.answer) != \
+                (outcome.record.question, outcome.record.options, outcome.record.answer):
+            mismatches += 1
+        if outcome.status not in LISTED:
+            continue
+        item = {"id": rec.id, "status": outcome.status, "reason": outcome.reason, "question": rec.question,
+                "strategy": "", "rewritten": None, "after": None, "removed": [],
+                "original_answer": list(rec.answer), "before": _option_rows(rec.options, rec.answer)}
+        if outcome.status == "negated":
+            new = written or outcome.record
+            prov = new.qai or {}
+            item.update(strategy=_strategy(new), rewritten=new.question, removed=prov.get("removed_options") or [],
+                        before=_option_rows(rec.options, rec.answer, prov.get("removed_options") or []),
+                        after=_option_rows(new.options, new.answer))
+        items.append(item)
+    return items, mismatches
+
+
+def strategy_counts(report: dict[str, Any] | None, outputs: Sequence[Record] | None) -> dict[str, int]:
+    """Rewritten records per strategy: the report's own counts when it has them, else from the records."""
+    for key in ("strategies", "strategy_counts"):
+        if report and isinstance(report.get(key), dict):
+            return {str(k): int(v) for k, v in report[key].items()}
+    return dict(Counter(_strategy(r) for r in outputs or [] if r.qai and r.qai.get("negated")))
+
+
+def build_qai_page(report: dict[str, Any] | None, inputs: Sequence[Record] | None,
+                   outputs: Sequence[Record] | None, *, outcomes: dict[str, Outcome] | None = None,
+                   source: str = "", max_items: int = DEFAULT_MAX_ITEMS, negator: Any = None) -> str:
+    """The page for a conversion. `report` is its `--report` JSON (None: an output file alone), `inputs` the
+    original records (None when unreachable), `outputs` the converted ones."""
+    if max_items < 0:
+        raise TwgrpoError("--max-items must be at least 0")
+    notes = []
+    if report is None:
+        notes.append("no report given: counts by status and reason need the conversion's --report JSON; "
+                     "only the rewritten records (with their provenance) are listed")
+    if report is not None and inputs is None:
+        notes.append(f"the input file {report.get('input')!r} is not reachable from here: refusals and the "
+                     "options before rewriting cannot be listed")
+    if report is not None and inputs is not None and outcomes is None:
+        outcomes = replay_outcomes(inputs, report, negator)
+    items, mismatches = item_views(inputs if report is not None else None, outputs, outcomes or {})
+    if mismatches:
+        notes.append(f"{mismatches} output record(s) differ from a re-run of the conversion with the report's "
+                     "settings (another twgrpo version or other options?): the listed outcomes may not be the "
+                     "ones that made this output")
+    total = len(items)
+    items = items[:max_items]
+    reasons = sorted({i["reason"] for i in items if i["status"] != "negated" and i["reason"]})
+    strategies = sorted({i["strategy"] for i in items if i["strategy"]})
+    index = [{"key": i["id"], "status": i["status"], "reason": i["reason"] or "", "strategy": i["strategy"]}
+             for i in items]
+    counts = (report or {}).get("counts")
+    heading = f"QAI conversion · {(report or {}).get('input') or source}"
+    return render_page(
+        "qai_report.html.j2", title=f"twgrpo QAI report — {heading}", heading=heading, report=report,
+        counts=counts, reasons_count=(report or {}).get("unnegatable_reasons") or {},
+        rules=(report or {}).get("negation_rules") or {}, strategies_count=strategy_counts(report, outputs),
+        items=items, total_items=total, reasons=reasons, strategies=strategies, notes=notes,
+        n_outputs=len(outputs or []), source=source,
+        generated=datetime.now(timezone.utc).isoformat(timespec="seconds"), twgrpo_version=__version__,
+        page_data=json_for_script({"items": index}))
+
+
+def _existing(path: str | None, beside: Path) -> Path | None:
+    """`path` as written in a report (relative to where convert ran), else relative to the report's folder."""
+    if not path:
+        return None
+    for candidate in (Path(path), beside / path, beside / Path(path).name):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def qai_page_from_file(path: str | Path, *, max_items: int = DEFAULT_MAX_ITEMS) -> str:
+    """The page for a `--report` JSON (its input and output files are read when reachable) or for a QAI
+    output file alone."""
+    from .invert import load_input
+
+    p = Path(path)
+    if not p.exists():
+        raise InputFormatError(f"{p}: no such file")
+    report = None
+    if p.is_file() and p.suffix == ".json":
+        try:
+            doc = json.loads(p.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputFormatError(f"{p}: invalid JSON ({exc})") from None
+        report = doc if is_report(doc) else None
+    if report is None:
+        outputs = load_input(p, "auto").records
+        return build_qai_page(None, None, outputs, source=str(p), max_items=max_items)
+    input_path, output_path = _existing(report.get("input"), p.parent), _existing(report.get("output"), p.parent)
+    inputs = load_input(input_path, "auto", skip_invalid=True).records if input_path else None
+    outputs = load_input(output_path, "auto").records if output_path else None
+    return build_qai_page(report, inputs, outputs, source=str(p), max_items=max_items)
