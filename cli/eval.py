@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from twgrpo_data.outputs import OutputSpec
+from twgrpo_data.outputs import HTML_PAGE, PLOT_SUFFIXES, OutputSpec
 from twgrpo_data.prompts import PROMPT_STYLES
 from twgrpo_data.scoring import PARSERS
 from twgrpo_eval.backends import BACKENDS
@@ -303,7 +303,7 @@ def compare(
     from twgrpo_eval.compare import info_rows, load_runs, metric_rows, paper_table, plot_runs
 
     if plot is not None:
-        plot = output_path(plot, OutputSpec("plot", (".png", ".pdf", ".svg"), default_name="compare.png"),
+        plot = output_path(plot, OutputSpec("plot", PLOT_SUFFIXES, default_name="compare.png"),
                            inputs=runs, option="--plot")
     loaded = load_runs(runs)
     if as_json:
@@ -377,8 +377,8 @@ def _cell(value: float | None, ci: list[float] | None, n: int | None, best: bool
 @app.command("report")
 def report(
     runs: list[Path] = typer.Argument(..., help="run folders (or their results.json)"),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="HTML file to write (default: "
-                                       "FIRST_RUN/report.html)"),
+    out: Optional[str] = typer.Option(None, "-o", "--out", help=out_help("HTML file to write (default: "
+                                                                         "FIRST_RUN/report.html).")),
     max_samples: int = typer.Option(500, "--max-samples", help="samples per run in the browser (failed, then "
                                     "wrong, then right)"),
     max_strips: int = typer.Option(50, "--max-strips", help="samples per run with a frame strip (thumbnails "
@@ -393,7 +393,8 @@ def report(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    target = out if out is not None else load_run(runs[0]).path / "report.html"
+    # the page may live inside a run folder (the default): only .html is written, so no run file is at risk
+    target = output_path(out if out is not None else load_run(runs[0]).path / "report.html", HTML_PAGE)
     with Progress(TextColumn("frame strips"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
         task = bar.add_task("strips", total=None)

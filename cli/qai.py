@@ -15,7 +15,7 @@ from rich.table import Table
 
 from twgrpo_data.errors import InputFormatError
 from twgrpo_data.invert import INPUT_FORMATS
-from twgrpo_data.outputs import REPORT, OutputSpec, default_output_name, records_spec
+from twgrpo_data.outputs import HTML_PAGE, REPORT, OutputSpec, default_output_name, records_spec
 
 from .options import choices, deprecated_output, out_help, output_path
 
@@ -51,7 +51,8 @@ def convert_cmd(
     contractions: bool = typer.Option(True, "--contractions/--no-contractions", help="\"didn't\" or \"did … not\"."),
     compare: Optional[Path] = typer.Option(None, "--compare", help="Official TW-GRPO QAI output to check for label noise."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
-    html: Optional[Path] = typer.Option(None, "--html", help="Also write an HTML page to audit the conversion."),
+    html: Optional[str] = typer.Option(None, "--html", help=out_help("Also write an HTML page (.html) to audit the "
+                                                                     "conversion.")),
 ) -> None:
     """Invert a dataset: negate questions, invert answers, drop some new gold options, shuffle.
 
@@ -67,6 +68,8 @@ def convert_cmd(
                          inputs=[input, compare], folder=True if to_fmt == "hf" else None)
     if report_path is not None:
         report_path = output_path(report_path, REPORT, inputs=[input, compare, output], option="--report")
+    if html is not None:
+        html = output_path(html, HTML_PAGE, inputs=[input, compare, output, report_path], option="--html")
     loaded = load_input(input, from_.value, skip_invalid=skip_invalid)
     official = load_input(compare, "auto").records if compare is not None else None  # every input read first
     negator = Negator(contractions=contractions)
@@ -104,8 +107,8 @@ def convert_cmd(
 def report_cmd(
     report_or_output: Path = typer.Argument(..., help="A `qai convert --report` JSON (its input and output files "
                                             "are read when reachable) or a QAI output file."),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="HTML file to write (default: beside the input, "
-                                       "NAME.html)."),
+    out: Optional[str] = typer.Option(None, "-o", "--out", help=out_help("HTML file to write (default: beside the "
+                                                                         "input, NAME.html).")),
     max_items: int = typer.Option(2000, "--max-items", help="Rewritten records and refusals listed on the page."),
 ) -> None:
     """Write one self-contained HTML page to audit a conversion: counts, original → rewritten, refusals.
@@ -115,7 +118,8 @@ def report_cmd(
     from twgrpo_data.html_page import write_page
     from twgrpo_data.qai_report_html import qai_page_from_file
 
-    target = out if out is not None else report_or_output.with_suffix(".html")
+    target = output_path(out if out is not None else report_or_output.with_suffix(".html"), HTML_PAGE,
+                         inputs=[report_or_output])
     path = write_page(target, qai_page_from_file(report_or_output, max_items=max_items))
     console.print(f"wrote {path}")
 

@@ -68,6 +68,24 @@ def wilson_ci(mean: float, n: int, z: float = Z95) -> list[float]:
     return [round(max(0.0, centre - half) * 100, 4), round(min(1.0, centre + half) * 100, 4)]
 
 
+def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> list[float]:
+    """Percentile bootstrap interval of the mean of `values` (×100), reproducible through `seed`.
+
+    Used for paired per-item differences between two runs, which take values in {-1, 0, 1} (no Wilson form)."""
+    if len(values) == 0:
+        return [float("nan"), float("nan")]
+    rng = np.random.default_rng(seed)
+    means = np.empty(n_boot)
+    # resample in slices so memory stays bounded for large n
+    step = max(1, 2_000_000 // len(values))
+    for start in range(0, n_boot, step):
+        stop = min(n_boot, start + step)
+        idx = rng.integers(0, len(values), size=(stop - start, len(values)))
+        means[start:stop] = values[idx].mean(axis=1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return [round(float(lo) * 100, 4), round(float(hi) * 100, 4)]
+
+
 def mcnemar_exact(a_right: Sequence[bool], b_right: Sequence[bool]) -> dict[str, Any]:
     """Exact McNemar test of two systems answering the same items (paired).
 

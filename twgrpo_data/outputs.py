@@ -278,6 +278,7 @@ def atomic_write_json(target: str | os.PathLike, obj: Any, indent: int | None = 
 RECORDS = ".json (unified), .jsonl (records), .parquet, or no suffix for an HF dataset folder"
 RECORDS_SUFFIXES = (".json", ".jsonl", ".parquet")
 REPORT = OutputSpec("report", (".json",), default_name="report.json")
+HTML_PAGE = OutputSpec("HTML page", (".html",), default_name="report.html")
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
 
