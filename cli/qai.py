@@ -31,7 +31,8 @@ def _progress() -> Progress:
 def convert_cmd(
     input: Path = typer.Argument(..., help="NExT-GQA/NExT-QA/STAR native file, unified JSON, records, parquet or HF folder."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output path (default: ./<input>.qai.<ext>)."),
-    from_: str = typer.Option("auto", "--from", help="Input format: auto|nextgqa|star|csv|unified|records|parquet|hf."),
+    from_: str = typer.Option("auto", "--from", help="Input format: auto, a benchmark name (nextgqa, star, …), "
+                              "csv, unified, records, parquet or hf."),
     to: Optional[str] = typer.Option(None, "--to", help="Output format: json (unified) | jsonl | parquet | hf; default from -o."),
     ratio: float = typer.Option(0.5, help="Probability that a single-answer record is selected for inversion."),
     seed: int = typer.Option(0, help="Seed; each record's draws come from (seed, record id)."),

@@ -228,11 +228,9 @@ def record_to_unified(record: Record) -> dict[str, Any]:
 
 def guess_source(path: str | os.PathLike) -> str:
     """Benchmark name from a file name: 'eval_mmvu.json' → 'mmvu', 'nextgqa_val.json' → 'nextgqa'."""
-    name = Path(path).name.lower()
-    for key in ("mvbench", "tempcompass", "videomme", "mmvu", "nextgqa", "nextqa", "clevrer", "star"):
-        if key in name:
-            return key
-    return ""
+    from .benchmarks import guess_from_name  # the registry's names; imported late (it imports this module)
+
+    return guess_from_name(Path(path).name)
 
 
 def _looks_like_records(obj: dict) -> bool:

@@ -18,11 +18,32 @@ from typing import Any
 from ..errors import InputFormatError, RecordError
 from ..formats import LoadResult, strip_option_prefix
 from ..record import LETTERS, Record
+from .facts import HubSource, Source
 from .loading import collect, existing, finish, head_text, read_parquet
 
 NAME = "videomme"
 DESCRIPTION = "Video-MME: videomme/test-*.parquet (2,700 questions; short/medium/long), optional subtitles"
 DEFAULT_PATH = "Video-MME"
+DEFAULT_SPLIT = "test"
+PROMPT_STYLE = "cot"
+READS_INTERCHANGE = False
+SIGNATURES = (("videoID", "duration", "domain"),)
+SOURCE = Source(
+    name="Video-MME", license="other", license_name="video-mme-terms",
+    license_link="https://github.com/BradyFU/Video-MME",
+    license_note="academic research only; no redistribution or modification without the authors' approval",
+    redistribution="forbidden", homepage="https://github.com/BradyFU/Video-MME", hub_id="lmms-lab/Video-MME",
+    videos="the Video-MME release (on request from the authors, academic use only).",
+    citation="""\
+@inproceedings{fu2025videomme,
+  title     = {Video-MME: The First-Ever Comprehensive Evaluation Benchmark of Multi-modal LLMs in Video Analysis},
+  author    = {Fu, Chaoyou and others},
+  booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
+  year      = {2025}
+}""")
+# videomme/test-00000-of-00001.parquet; videos_chunked_NN.zip each unpack to data/<videoID>.mp4
+HUB = HubSource("lmms-lab/Video-MME", annotations=("videomme/*.parquet",), data_path=".",
+                video_archives=("videos_chunked_*.zip",))
 DURATIONS = ("short", "medium", "long")
 _META_KEYS = ("duration", "domain", "sub_category", "task_type", "video_id", "videoID", "url")
 # a JSON string, or a comma that only precedes a closing bracket (the template's trailing commas)
