@@ -139,11 +139,19 @@ def evaluate(
         "dtype": dtype, "api_base": api_base, "concurrency": concurrency, "timeout": timeout,
         "max_retries": max_retries})
     options.update(_backend_args(backend_arg))
+    data_source = None
+    if data is None:  # the local default if present, else the Hub: annotations + the selected records' videos
+        from twgrpo_data.hub_sources import resolve_benchmark_data
+
+        found = resolve_benchmark_data(bench, limit, videos=video_root is None,
+                                       announce=lambda line: err_console.print(line, markup=False))
+        data, data_source = str(found.records_path), found.provenance
+        video_root = video_root or (str(found.video_root) if found.video_root else None)
     config = EvalConfig(bench=bench, model=model, backend=backend, data=data, video_root=video_root, out=out,
                         limit=limit, prompt=prompt, frames=frames, sample_fps=sample_fps, model_fps=model_fps,
                         min_pixels=min_pixels, max_pixels=max_pixels, temperature=temperature, top_p=top_p,
                         max_new_tokens=max_new_tokens, parser=parser, seed=seed, batch_size=batch_size,
-                        workers=workers, backend_options=options)
+                        workers=workers, backend_options=options, data_source=data_source)
     try:
         result = run_eval(config, console=err_console, progress=not no_progress)
     except KeyboardInterrupt:

@@ -96,6 +96,8 @@ class EvalConfig:
     workers: int = field(default=4, metadata={"help": "video decoding threads running ahead of the model"})
     backend_options: dict[str, Any] = field(default_factory=dict, metadata={
         "help": "backend keyword arguments (vLLM engine args, from_pretrained args, server options)"})
+    data_source: dict[str, Any] | None = field(default=None, metadata={
+        "help": "where the data came from when --data was not given (local default, or Hub repo and commit)"})
 
     def check(self) -> None:
         """Raise `TwgrpoError` for values no run can use."""

@@ -3,15 +3,10 @@ tested offline against a fake Hub on 127.0.0.1 that records every request."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 from datasets import load_dataset
@@ -19,6 +14,7 @@ from huggingface_hub import DatasetCard
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import DATA, FIXTURES, REPO
+from fake_hub import FakeHub
 from test_cards import qai_records, report_for
 from twgrpo_data import hub
 from twgrpo_data.errors import HubError, TwgrpoError
@@ -27,96 +23,6 @@ from twgrpo_data.record import Record
 
 TWGRPO = str(REPO / ".venv" / "bin" / "twgrpo")
 MIXED = DATA / "nextgqa_val_mixed.official.json"
-
-
-class FakeHub:
-    """A minimal Hub API on 127.0.0.1: repo info/create, file tree, YAML validation, preupload, commit.
-
-    Every request is kept in `requests` as (method, path, authorization header, body bytes); repositories
-    live in `repos` (files as bytes). `fail_commit` makes the commit endpoint answer with that status.
-    """
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, str, str | None, bytes]] = []
-        self.repos: dict[str, dict] = {}
-        self.fail_commit: int | None = None
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output clean
-                pass
-
-            def do_GET(self):
-                fake.handle(self, "GET", b"")
-
-            def do_POST(self):
-                fake.handle(self, "POST", self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @staticmethod
-    def reply(handler, status: int, body, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        for key, value in (headers or {}).items():
-            handler.send_header(key, value)
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
-
-    def handle(self, handler, method: str, body: bytes) -> None:
-        path = urlparse(handler.path).path
-        self.requests.append((method, path, handler.headers.get("authorization"), body))
-        parts = path.strip("/").split("/")
-        if path == "/api/repos/create":
-            req = json.loads(body)
-            repo_id = f"{req['organization']}/{req['name']}"
-            self.repos.setdefault(repo_id, {"files": {}, "private": req.get("visibility") == "private"})
-            return self.reply(handler, 200, {"url": f"{self.url}/datasets/{repo_id}", "name": repo_id})
-        if path == "/api/validate-yaml":
-            DatasetCard(json.loads(body)["content"])  # the real Hub rejects metadata that does not parse
-            return self.reply(handler, 200, {"errors": [], "warnings": []})
-        if parts[:2] != ["api", "datasets"] or len(parts) < 4:
-            return self.reply(handler, 500, {"error": f"unexpected {method} {path}"})
-        repo_id, rest = "/".join(parts[2:4]), parts[4:]
-        repo = self.repos.get(repo_id)
-        if repo is None:
-            return self.reply(handler, 404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
-        if not rest:
-            return self.reply(handler, 200, {"id": repo_id, "sha": "0" * 40, "private": repo["private"]})
-        if rest[0] == "tree":
-            return self.reply(handler, 200, [{"type": "file", "path": p, "size": len(b),
-                                              "oid": hashlib.sha1(b).hexdigest()}
-                                             for p, b in sorted(repo["files"].items())])
-        if rest[0] == "preupload":
-            files = json.loads(body)["files"]
-            return self.reply(handler, 200, {"files": [{"path": f["path"], "uploadMode": "regular",
-                                                        "shouldIgnore": False} for f in files]})
-        if rest[0] == "commit":
-            if self.fail_commit:
-                return self.reply(handler, self.fail_commit, {"error": "You don't have the rights"})
-            for line in body.decode().splitlines():
-                op = json.loads(line)
-                if op["key"] == "file":
-                    repo["files"][op["value"]["path"]] = base64.b64decode(op["value"]["content"])
-                elif op["key"] == "deletedFile":
-                    del repo["files"][op["value"]["path"]]
-            oid = hashlib.sha1(body).hexdigest()
-            return self.reply(handler, 200, {"success": True, "commitOid": oid, "pullRequestUrl": None,
-                                             "commitUrl": f"{self.url}/datasets/{repo_id}/commit/{oid}"})
-        return self.reply(handler, 500, {"error": f"unexpected {method} {path}"})
-
-    def commits(self, repo_id: str) -> list[list[dict]]:
-        """The NDJSON operations of every commit sent to `repo_id`."""
-        return [[json.loads(line) for line in body.decode().splitlines()]
-                for method, path, _, body in self.requests if path == f"/api/datasets/{repo_id}/commit/main"]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture()

@@ -27,6 +27,7 @@ from .record import LETTERS, Problem, Record, letter, validate_records
 READ_FORMATS = ("auto", "unified", "records", "parquet", "hf")
 WRITE_FORMATS = ("json", "unified", "jsonl", "records-json", "parquet", "hf")
 QAI_KEYS = ("negated", "original_question", "original_answer", "removed_options", "seed")
+_RECORD_FIELDS = ("id", "question", "options", "answer", "video", "source", "meta", "qai")
 
 # Keys the unified writer adds with fixed values; the reader drops them again so that
 # unified → record → unified and record → unified → record are both identities.
@@ -322,9 +323,12 @@ def read_dataset(path: str | os.PathLike, fmt: str = "auto", *, source: str | No
     """Read every record of `path`, collecting (not raising) record-level problems.
 
     Records that fail to convert or have schema errors are left out of `records` and listed in
-    `problems`; warnings (e.g. single-option questions) keep their record.
+    `problems`; warnings (e.g. single-option questions) keep their record. `path` may also be a Hub
+    reference (`OWNER/NAME`, `hf://datasets/OWNER/NAME[/path]`), downloaded to the cache first.
     """
-    p = Path(path)
+    from .hub_sources import resolve_data_path
+
+    p = resolve_data_path(path)
     fmt = detect_format(p) if fmt == "auto" else fmt
     if fmt not in READ_FORMATS:
         raise InputFormatError(f"unknown input format {fmt!r}; expected one of {', '.join(READ_FORMATS)}")
@@ -413,6 +417,11 @@ def row_to_record(row: dict[str, Any]) -> Record:
     meta = row.get("meta")
     row = dict(row)
     row["meta"] = json.loads(meta) if isinstance(meta, str) and meta else (meta or {})
+    # Columns the schema does not have (a Hub table with extra columns, e.g. lmms-lab's `domain`) are kept in
+    # `meta` rather than refused; `meta`'s own keys win.
+    extra = {k: row.pop(k) for k in list(row) if k not in _RECORD_FIELDS}
+    if extra:
+        row["meta"] = {**extra, **row["meta"]}
     return Record.from_dict(row)
 
 

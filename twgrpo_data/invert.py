@@ -170,9 +170,12 @@ def input_formats() -> tuple[str, ...]:
 def load_input(path: str | Path, fmt: str = "auto", *, skip_invalid: bool = False) -> LoadResult:
     """Read QAI input: the interchange formats through `twgrpo_data.formats`, a benchmark's native files
     (NExT-GQA / NExT-QA / STAR CSV and JSON, …) through the benchmark loaders (`twgrpo_data.benchmarks`)."""
+    from .hub_sources import resolve_data_path
+
     allowed = input_formats()
     if fmt not in allowed:
         raise InputFormatError(f"unknown input format {fmt!r}; expected one of {', '.join(allowed)}")
+    path = resolve_data_path(path)  # a Hub dataset (OWNER/NAME, hf://datasets/…) → its files in the cache
     if fmt == "auto":
         try:
             fmt = detect_format(path)

@@ -114,7 +114,9 @@ def load_options(name: str) -> list[str]:
 def _is_interchange(path: Path) -> bool:
     """A unified/records/parquet/HF file written by twgrpo or Video-R1 rather than a native benchmark file."""
     if path.is_dir():
-        return (path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file()
+        from .loading import saved_dataset_columns
+
+        return {"id", "question", "options", "answer", "meta"} <= saved_dataset_columns(path)
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -132,10 +134,13 @@ def load_benchmark(name: str, path: str | os.PathLike | None = None, **options: 
     file is read as such, with the benchmark's categories added. Options are the loader's keywords
     (`types=[…]` for MVBench tasks / TempCompass task types / CLEVRER question types, `subtitles=True`
     for Video-MME, `fmt="csv"` for NExT-GQA …). The result lists every invalid item in `problems` and
-    counts deliberate skips (e.g. MMVU open-ended) in `skipped`.
+    counts deliberate skips (e.g. MMVU open-ended) in `skipped`. `path` may be a Hub reference
+    (`OWNER/NAME`, `hf://datasets/OWNER/NAME[/path]`): the benchmark's annotation files are downloaded.
     """
+    from ..hub_sources import resolve_data_path
+
     module = get_benchmark(name)
-    p = Path(path if path is not None else module.DEFAULT_PATH).expanduser()
+    p = (resolve_data_path(path, bench=name) if path is not None else Path(module.DEFAULT_PATH)).expanduser()
     if not p.exists():
         raise InputFormatError(f"{p}: no such file or folder" + ("" if path is not None else
                                f" (the default {name} location; pass the path)"))
@@ -152,7 +157,9 @@ def load_benchmark(name: str, path: str | os.PathLike | None = None, **options: 
 
 def detect_benchmark(path: str | os.PathLike) -> str | None:
     """The benchmark a native file or folder belongs to, sniffed from names and the first bytes; None if unknown."""
-    p = Path(path).expanduser()
+    from ..hub_sources import resolve_data_path
+
+    p = resolve_data_path(path).expanduser()
     if not p.exists():
         return None
     for name, module in BENCHMARKS.items():

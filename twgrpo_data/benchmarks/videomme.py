@@ -19,7 +19,8 @@ from ..errors import InputFormatError, RecordError
 from ..formats import LoadResult, strip_option_prefix
 from ..record import LETTERS, Record
 from .facts import HubSource, Source
-from .loading import collect, existing, finish, head_text, read_parquet
+from .loading import (collect, existing, finish, head_text, is_saved_dataset, read_parquet, read_saved_rows,
+                      saved_dataset_columns)
 
 NAME = "videomme"
 DESCRIPTION = "Video-MME: videomme/test-*.parquet (2,700 questions; short/medium/long), optional subtitles"
@@ -74,6 +75,8 @@ def parse_srt(text: str) -> list[list[Any]]:
 
 
 def _rows(root: Path) -> tuple[Path, list[dict[str, Any]]]:
+    if is_saved_dataset(root):
+        return root, read_saved_rows(root)
     if root.is_dir():
         files = sorted((root / "videomme").glob("*.parquet")) or sorted(root.glob("*.parquet"))
         if not files:
@@ -144,6 +147,8 @@ def categories(record: Record) -> dict[str, Any]:
 
 
 def detect(path: Path) -> bool:
+    if is_saved_dataset(path):
+        return {"videoID", "duration", "task_type"} <= saved_dataset_columns(path)
     if path.is_dir():
         return any((path / "videomme").glob("*.parquet")) or (path.name == "videomme" and any(path.glob("*.parquet")))
     if path.suffix == ".parquet":
