@@ -190,6 +190,49 @@ def test_source_without_known_licence_is_published_with_a_warning(tmp_path):
                                "check its terms before publishing"]
 
 
+def test_licence_is_decided_by_content_not_file_name(tmp_path):
+    """Video-MME rows renamed `my_benchmark.json` (no `source`, name guesses nothing) are still Video-MME."""
+    renamed = tmp_path / "my_benchmark.json"
+    renamed.write_text((FIXTURES / "unified/evaluation/eval_videomme.json").read_text())
+    assert {r.source for r in read_records(renamed).records} == {""}
+    with pytest.raises(hub.LicenceError, match="refusing to publish: Video-MME: academic research only"):
+        hub.publish(renamed, "me/x", dry_run=True, out=tmp_path / "p")
+    hub.publish(renamed, "me/x", dry_run=True, out=tmp_path / "p", permission=True)
+    card = DatasetCard((tmp_path / "p/README.md").read_text())
+    assert card.data.license == "other"  # the Hub asks for a name and a link with "other"
+    assert card.data.license_name == "video-mme-terms"
+    assert card.data.license_link == "https://github.com/BradyFU/Video-MME"
+    assert card.data.source_datasets == ["lmms-lab/Video-MME"]
+
+
+def test_data_of_no_known_benchmark_needs_a_stated_licence(tmp_path):
+    records = [Record(id=str(i), question="why?", options=["a", "b"], answer=["A"], source="mydata")
+               for i in range(3)]
+    write_records(records, tmp_path / "mine.jsonl")
+    with pytest.raises(hub.LicenceError, match=r"records from no benchmark twgrpo knows \(3 with source 'mydata'; "
+                                               r".*--license ID"):
+        hub.publish(tmp_path / "mine.jsonl", "me/x", dry_run=True, out=tmp_path / "p")
+    result = hub.publish(tmp_path / "mine.jsonl", "me/x", dry_run=True, out=tmp_path / "p", license="cc-by-4.0")
+    assert result.warnings == []
+    assert DatasetCard((tmp_path / "p/README.md").read_text()).data.license == "cc-by-4.0"
+
+
+def test_records_with_a_local_absolute_path_are_refused(tmp_path):
+    (tmp_path / "videos").mkdir()
+    local = Record(id="1", question="why?", options=["a", "b"], answer=["A"], source="nextgqa",
+                   video=str(tmp_path / "videos" / "1.mp4"))
+    write_records([local], tmp_path / "r.jsonl")
+    with pytest.raises(TwgrpoError, match=r"record '1', field 'video': holds a local absolute path"):
+        hub.publish(tmp_path / "r.jsonl", "me/x", dry_run=True, out=tmp_path / "p")
+    nested = local.replace(video="1.mp4", meta={"paths": {"raw": str(tmp_path / "videos" / "raw.mp4")}})
+    write_records([nested], tmp_path / "r.jsonl")
+    with pytest.raises(TwgrpoError, match=r"field 'meta': holds a local absolute path"):
+        hub.publish(tmp_path / "r.jsonl", "me/x", dry_run=True, out=tmp_path / "p")
+    # TW-GRPO's rooted paths ("/MMVU/videos/…") name no folder of this machine
+    assert hub.publish(FIXTURES / "unified/evaluation/eval_mmvu.json", "me/x", dry_run=True, out=tmp_path / "q",
+                       license="cc-by-4.0").splits == {"train": 3}
+
+
 @pytest.mark.parametrize("repo_id", ["nextgqa-qai", "me/too/deep", "/name", "me/bad..name", "me/-x"])
 def test_repo_id_must_be_owner_slash_name(repo_id, qai_jsonl, tmp_path):
     with pytest.raises(HubError, match="is not OWNER/NAME"):
@@ -288,6 +331,10 @@ def test_cli_push_reads_endpoint_and_token_from_the_environment(qai_jsonl, tmp_p
     assert {auth for _, _, auth, _ in fake_hub.requests} == {"Bearer hf_env"}
     card = fake_hub.repos["me/nextgqa-qai"]["files"]["README.md"].decode()
     assert "spaCy model: `en_core_web_sm` 3.8.0" in card
+    # issue 18.5: no token in any output or uploaded file, no local absolute path in the card or the records
+    uploaded = b"".join(fake_hub.repos["me/nextgqa-qai"]["files"].values())
+    assert "hf_env" not in proc.stdout + proc.stderr and b"hf_env" not in uploaded
+    assert str(tmp_path).encode() not in uploaded
 
 
 def test_cli_without_token_fails_with_one_line(qai_jsonl, tmp_path, fake_hub):
@@ -306,6 +353,19 @@ def test_cli_dry_run_prints_the_tree(qai_jsonl, tmp_path):
     assert "hub_preview/me/nextgqa-qai/" in proc.stdout
     assert "README.md" in proc.stdout and "train-00000-of-00001.parquet" in proc.stdout
     assert layout(tmp_path / "hub_preview/me/nextgqa-qai") == ["README.md", "data/train-00000-of-00001.parquet"]
+
+
+def test_cli_dry_run_hint_repeats_every_flag_the_push_needs(tmp_path, capsys):
+    from twgrpo_cli.app import main
+
+    data = FIXTURES / "unified/evaluation/eval_tempcompass.json"
+    with pytest.raises(SystemExit) as exc:
+        main(["publish", str(data), "--repo-id", "me/tc", "--split", "test", "--i-have-permission", "--dry-run",
+              "--out", str(tmp_path / "p")])
+    assert exc.value.code in (0, None)
+    out = " ".join(capsys.readouterr().out.split())
+    assert (f"nothing uploaded; to publish: twgrpo publish {data} --repo-id me/tc --split test "
+            "--i-have-permission") in out
 
 
 def test_cli_bad_repo_id_exits_1_with_one_line(qai_jsonl, tmp_path, capsys):
