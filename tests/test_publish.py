@@ -18,7 +18,7 @@ from fake_hub import FakeHub
 from test_cards import qai_records, report_for
 from twgrpo_data import hub
 from twgrpo_data.errors import HubError, TwgrpoError
-from twgrpo_data.formats import from_hf_dataset, hf_features, read_records, write_records
+from twgrpo_data.formats import from_hf_dataset, hf_features, meta_struct_feature, read_records, write_records
 from twgrpo_data.record import Record
 
 TWGRPO = str(REPO / ".venv" / "bin" / "twgrpo")
@@ -67,8 +67,11 @@ def test_dry_run_writes_exactly_readme_and_parquet_shards(qai_jsonl, tmp_path):
 def test_parquet_files_load_back_to_the_same_records(qai_jsonl, tmp_path):
     hub.publish(qai_jsonl, "me/x", dry_run=True, out=tmp_path / "preview")
     loaded = load_dataset("parquet", data_files={"train": str(tmp_path / "preview/data/*.parquet")})
-    assert loaded["train"].features == hf_features()
-    assert from_hf_dataset(loaded["train"]) == read_records(qai_jsonl).records
+    records = read_records(qai_jsonl).records
+    assert loaded["train"].features == hf_features(meta_struct_feature(records))
+    # `meta` is a struct the Dataset Viewer can filter on (type, glue), not JSON text
+    assert set(loaded["train"].features["meta"]) == {"type", "glue"}
+    assert from_hf_dataset(loaded["train"]) == records
 
 
 def test_folder_loads_like_the_hub_repo_through_its_card_configs(qai_jsonl, tmp_path):
@@ -76,7 +79,7 @@ def test_folder_loads_like_the_hub_repo_through_its_card_configs(qai_jsonl, tmp_
     hub.publish(qai_jsonl, "me/x", dry_run=True, out=tmp_path / "preview", split="validation")
     loaded = load_dataset(str(tmp_path / "preview"))
     assert list(loaded) == ["validation"]
-    assert loaded["validation"].features == hf_features()
+    assert loaded["validation"].features == hf_features(meta_struct_feature(read_records(qai_jsonl).records))
     card = DatasetCard((tmp_path / "preview/README.md").read_text())
     info = card.data.to_dict()["dataset_info"]
     assert info["splits"] == [{"name": "validation", "num_bytes": loaded["validation"].data.nbytes,
@@ -145,6 +148,22 @@ def test_any_records_survive_record_to_hub_layout_to_record(tmp_path_factory, re
     out = tmp_path_factory.mktemp("hub")
     folder = hub.write_hub_folder({"train": records}, out / "p", repo_id="me/x", card="generic")
     loaded = load_dataset("parquet", data_files=[str(folder.root / f) for f in folder.files[1:]])["train"]
+    assert from_hf_dataset(loaded) == records
+
+
+@pytest.mark.parametrize("metas", [
+    [{"n": 1}, {"n": "one"}],          # one key, two types: no struct holds both
+    [{"n": 1}, {"n": None}],           # an explicit None would read back as a missing key
+    [{"n": 1}, {"n": 1.5}],            # arrow would make 1 a float
+    [{}, {}],                          # nothing to make a struct of
+])
+def test_meta_stays_json_text_when_no_struct_keeps_it_exact(metas, tmp_path):
+    records = [Record(id=str(i), question="q", options=["a", "b"], answer=["A"], source="nextgqa", meta=m)
+               for i, m in enumerate(metas)]
+    assert meta_struct_feature(records) is None
+    folder = hub.write_hub_folder({"train": records}, tmp_path / "p", repo_id="me/x", card="generic")
+    loaded = load_dataset("parquet", data_files=[str(folder.root / f) for f in folder.files[1:]])["train"]
+    assert loaded.features["meta"].dtype == "string"
     assert from_hf_dataset(loaded) == records
 
 

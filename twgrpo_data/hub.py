@@ -1,6 +1,7 @@
 """Publishing records to the Hugging Face Hub.
 
-Records become a `datasets.DatasetDict` with the typed features of `twgrpo_data.formats.hf_features()`,
+Records become a `datasets.DatasetDict` with the typed features of `twgrpo_data.formats.hf_features()`
+(`meta` as a struct when one holds every record's `meta` exactly),
 written in the Hub layout that `Dataset.push_to_hub` produces (`data/<split>-00000-of-0000N.parquet` plus
 a `README.md` whose YAML holds `configs` and `dataset_info`), with the rendered dataset card as README.
 
@@ -29,7 +30,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from . import __version__, cards
 from .errors import HubError, TwgrpoError
-from .formats import atomic_path, detect_format, hf_features, read_records, to_hf_dataset
+from .formats import atomic_path, detect_format, meta_struct_feature, read_records, to_hf_dataset
 from .record import Record
 
 DATA_DIR = "data"
@@ -193,10 +194,12 @@ def check_no_local_paths(splits: Mapping[str, Sequence[Record]]) -> None:
 
 
 def to_dataset_dict(splits: Mapping[str, Sequence[Record]]):
-    """Split name → records as a `datasets.DatasetDict` with `hf_features()`."""
+    """Split name → records as a `datasets.DatasetDict` with `hf_features()`; `meta` is a struct the Dataset
+    Viewer can filter whenever one stores every split's `meta` exactly (`meta_struct_feature`), else JSON."""
     from datasets import DatasetDict
 
-    return DatasetDict({name: to_hf_dataset(records) for name, records in splits.items()})
+    meta = meta_struct_feature([r for records in splits.values() for r in records])
+    return DatasetDict({name: to_hf_dataset(records, meta) for name, records in splits.items()})
 
 
 @contextlib.contextmanager
@@ -243,7 +246,8 @@ def hub_metadata(dataset_dict, download_size: int) -> dict[str, Any]:
     for name, ds in dataset_dict.items():
         splits.add(SplitInfo(name=name, num_bytes=ds.data.nbytes, num_examples=len(ds)))
     dataset_size = sum(ds.data.nbytes for ds in dataset_dict.values())
-    info = DatasetInfo(features=hf_features(), splits=splits, download_size=download_size,
+    info = DatasetInfo(features=next(iter(dataset_dict.values())).features, splits=splits,
+                       download_size=download_size,
                        dataset_size=dataset_size)
     data = DatasetCardData()
     DatasetInfosDict({"default": info}).to_dataset_card_data(data)
