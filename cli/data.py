@@ -29,7 +29,7 @@ def _print_problems(problems) -> None:
 @app.command("validate")
 def validate(
     path: str = typer.Argument(..., help="records/unified JSON(L), parquet, HF dataset folder, or a Hub dataset "
-                                          "(OWNER/NAME, hf://datasets/OWNER/NAME[/path])"),
+                                          "(OWNER/NAME, hf://datasets/OWNER/NAME/PATH)"),
     fmt: str = typer.Option("auto", "--format", help=f"one of {', '.join(READ_FORMATS)}"),
     video_root: Optional[Path] = typer.Option(None, help="also check that every record's video exists and decodes"),
     as_json: bool = typer.Option(False, "--json", help="print the problems as JSON"),
@@ -72,7 +72,7 @@ def _video_problems(result, video_root: Path):
 @app.command("stats")
 def stats(
     path: str = typer.Argument(..., help="records/unified JSON(L), parquet, HF dataset folder, or a Hub dataset "
-                                          "(OWNER/NAME, hf://datasets/OWNER/NAME[/path])"),
+                                          "(OWNER/NAME, hf://datasets/OWNER/NAME/PATH)"),
     fmt: str = typer.Option("auto", "--format", help=f"one of {', '.join(READ_FORMATS)}"),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables"),
 ) -> None:
@@ -126,7 +126,7 @@ def _bench_help() -> str:
 def load(
     path: Optional[str] = typer.Argument(None, help="native file or folder (default: the benchmark's usual path), "
                                          "a save_to_disk folder, or a Hub dataset (OWNER/NAME, "
-                                         "hf://datasets/OWNER/NAME[/path]; only its annotation files are fetched)"),
+                                         "hf://datasets/OWNER/NAME/PATH; only its annotation files are fetched)"),
     bench: str = typer.Option("auto", "--bench", "-b", help="benchmark name, or auto to detect it from PATH"),
     out: Optional[Path] = typer.Option(None, "--out", "-o",
                                        help=".json (unified), .jsonl (records), .parquet, or a folder (HF dataset)"),

@@ -30,7 +30,7 @@ def _progress() -> Progress:
 @app.command("convert")
 def convert_cmd(
     input: Path = typer.Argument(..., help="NExT-GQA/NExT-QA/STAR native file, unified JSON, records, parquet, HF "
-                                 "folder, or a Hub dataset (OWNER/NAME, hf://datasets/OWNER/NAME[/path])."),
+                                 "folder, or a Hub dataset (OWNER/NAME, hf://datasets/OWNER/NAME/PATH)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output path (default: ./<input>.qai.<ext>)."),
     from_: str = typer.Option("auto", "--from", help="Input format: auto, a benchmark name (nextgqa, star, …), "
                               "csv, unified, records, parquet or hf."),

@@ -72,7 +72,8 @@ class EvalConfig:
     model: str = field(metadata={"help": "local model folder or Hub id (the served model name for openai)"})
     backend: str = field(default="auto", metadata={"help": "vllm | transformers | openai | auto (vllm if installed)"})
     data: str | None = field(default=None, metadata={
-        "help": "unified/records/parquet/HF file or the benchmark's native files (default: its usual path)"})
+        "help": "unified/records/parquet/HF file, the benchmark's native files or a Hub dataset (default: its usual "
+                "path if present, else its Hub repository: annotations + the selected records' videos)"})
     video_root: str | None = field(default=None, metadata={"help": "folder that record video paths are relative to"})
     out: str | None = field(default=None, metadata={"help": "run folder (default runs/BENCH-MODELNAME)"})
     limit: int | None = field(default=None, metadata={"help": "evaluate only the first N records"})
