@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable, Iterator
 
-from .errors import HubError, TwgrpoError
+from .errors import HubError, InputFormatError, TwgrpoError
 from .record import Record
 
 HF_SCHEME = "hf://"
@@ -389,6 +389,13 @@ def resolve_data_path(path: str | os.PathLike, *, bench: str | None = None) -> P
     ref = parse_hub_ref(path)
     if ref is None:
         return Path(path)
+    if not str(path).startswith("hf:"):
+        # a bare OWNER/NAME is often a mistyped local path: one quick look at the Hub (no download retries)
+        # decides, and a miss reads as the missing path it probably is
+        try:
+            _check_repo(ref.repo_id, ref.revision)
+        except HubError as exc:
+            raise InputFormatError(f"{path}: no such file or folder (nor a Hub dataset: {exc})") from None
     from .benchmarks import BENCHMARKS
 
     hub = next((m.HUB for n, m in BENCHMARKS.items() if m.HUB is not None and m.HUB.repo_id == ref.repo_id
@@ -404,6 +411,20 @@ def resolve_data_path(path: str | os.PathLike, *, bench: str | None = None) -> P
     if target.is_dir() and hub is None and bench is None:
         return _as_saved_dataset(target, ref.repo_id)
     return target
+
+
+def _check_repo(repo_id: str, revision: str | None) -> None:
+    """`HubError` unless `repo_id` is a dataset on the Hub (or, offline, in the cache)."""
+    from huggingface_hub import HfApi, constants
+    from huggingface_hub.constants import REPO_ID_SEPARATOR
+
+    if constants.HF_HUB_OFFLINE:
+        cached = Path(constants.HF_HUB_CACHE) / f"datasets{REPO_ID_SEPARATOR}{repo_id.replace('/', REPO_ID_SEPARATOR)}"
+        if not cached.is_dir():
+            raise HubError(f"{repo_id}: not in the cache and HF_HUB_OFFLINE is set")
+        return
+    with _downloads(repo_id) as endpoint:
+        HfApi(endpoint=endpoint).repo_info(repo_id, repo_type="dataset", revision=revision)
 
 
 def _as_saved_dataset(folder: Path, repo_id: str) -> Path:
