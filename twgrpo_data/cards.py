@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from . import __version__
 from .benchmarks.facts import Source
 from .errors import InputFormatError, TwgrpoError
-from .formats import record_to_row
+from .formats import meta_struct_feature, record_to_row
 from .record import Record
 
 if TYPE_CHECKING:
@@ -295,7 +295,8 @@ def _example(splits: Mapping[str, Sequence[Record]]) -> str:
     chosen = next((r for r in records if r.qai and r.qai.get("negated")), records[0] if records else None)
     if chosen is None:
         return "{}"
-    fields = record_to_row(chosen).items()
+    # `meta` as the Hub stores it: a struct when one holds every record's meta (see `meta_struct_feature`)
+    fields = record_to_row(chosen, meta_struct=meta_struct_feature(records) is not None).items()
     return "{\n" + ",\n".join(f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in fields) + "\n}"
 
 
