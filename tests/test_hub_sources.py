@@ -147,6 +147,16 @@ def test_video_archives_are_unpacked_once_and_reused_offline(hub, monkeypatch):
     assert again.video_root == data.video_root and hub.requests == []
 
 
+@pytest.mark.parametrize("name", ["mvbench", "tempcompass", "videomme", "mmvu", "nextqa"])
+def test_every_hub_layout_gives_records_whose_videos_are_found(hub, monkeypatch, name):
+    from twgrpo_data.benchmarks import locate_video
+
+    monkeypatch.setenv("HF_TOKEN", GATED_TOKEN)  # MVBench is gated
+    data = resolve_benchmark_data(name, limit=2)
+    records = load_benchmark(name, data.records_path).records[:2]
+    assert records and all(os.path.isfile(locate_video(r, data.video_root).path) for r in records)
+
+
 def test_a_benchmark_not_on_the_hub_says_where_to_get_it(hub):
     with pytest.raises(Exception, match="clevrer is not distributed on the Hugging Face Hub; download it from "
                                         "http://clevrer.csail.mit.edu/"):
@@ -305,3 +315,8 @@ def test_eval_bench_without_data_fetches_then_runs_offline(hub, tmp_path, tiny_m
     assert hub.requests == []
     offline_samples = (tmp_path / "run2" / "samples.jsonl").read_text().splitlines()
     assert len(offline_samples) == 4 and all(json.loads(s)["error"] is None for s in offline_samples)
+
+
+def test_fetch_split_names_the_missing_file(hub):
+    with pytest.raises(HubError, match=r"^yale-nlp/MMVU: no test\.json in the repository"):
+        hub_sources.fetch_annotations("mmvu", split="test")  # MMVU's test answers are hidden
