@@ -231,6 +231,7 @@ def test_save_to_disk_copy_of_lmms_lab_videomme_loads(tmp_path):
     result = load_benchmark("videomme", tmp_path / "vm")
     assert len(result.records) == len(rows) and not result.errors
     assert {r.meta["domain"] for r in result.records} == {r["domain"] for r in rows}
+    assert all(r.meta["language"] == "en" for r in result.records)  # a column the loader does not know: kept
 
 
 def test_record_tables_with_extra_columns_keep_them_in_meta(tmp_path):

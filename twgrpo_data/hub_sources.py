@@ -31,9 +31,9 @@ import shutil
 import stat
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 from .errors import HubError, InputFormatError, TwgrpoError
 from .record import Record
@@ -60,14 +60,13 @@ class HubRef:
         return f"{HF_SCHEME}datasets/{self.repo_id}{rev}" + (f"/{self.path}" if self.path else "")
 
 
-@dataclass
-class BenchmarkData:
+class BenchmarkData(NamedTuple):
     """Where a benchmark's data was read from: the records file/folder, the video root and the provenance
-    recorded in a run's `config.json` (`data_source`)."""
+    recorded in a run's `config.json` (`data_source`). Unpacks as `(records_path, video_root, provenance)`."""
 
     records_path: Path
     video_root: Path | None
-    provenance: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any]
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -47,6 +47,9 @@ HUB = HubSource("lmms-lab/Video-MME", annotations=("videomme/*.parquet",), data_
                 video_archives=("videos_chunked_*.zip",))
 DURATIONS = ("short", "medium", "long")
 _META_KEYS = ("duration", "domain", "sub_category", "task_type", "video_id", "videoID", "url")
+# Fields read into the record itself, and the template's example `response`s (not data); any other column
+# (a later card revision's `language`, `Subtitle`, …) is kept in `meta`.
+_NOT_META = ("question_id", "question", "options", "answer", "response")
 # a JSON string, or a comma that only precedes a closing bracket (the template's trailing commas)
 _STRING_OR_TRAILING_COMMA = re.compile(r'("(?:\\.|[^"\\])*")|,(\s*[\]}])')
 _SRT_TIME = re.compile(r"(\d+):(\d\d):(\d\d)[,.](\d{3})\s*-->\s*(\d+):(\d\d):(\d\d)[,.](\d{3})")
@@ -110,6 +113,7 @@ def _convert(subtitles: dict[str, Path] | None, index: int, row: dict[str, Any])
     if len(gold) != 1 or gold not in LETTERS[: len(options)]:
         raise RecordError(f"answer {row['answer']!r} is not one of the option letters", field="answer")
     meta = {k: row[k] for k in _META_KEYS if row.get(k) is not None}
+    meta.update({k: v for k, v in row.items() if k not in _NOT_META and k not in meta and v is not None})
     meta["category"] = row.get("duration")
     video_file = row.get("videoID")
     if subtitles is not None and video_file:
