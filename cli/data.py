@@ -35,7 +35,8 @@ def _print_problems(problems) -> None:
 
 @app.command("validate")
 def validate(
-    path: Path = typer.Argument(..., help="records/unified JSON(L), parquet or HF dataset folder"),
+    path: str = typer.Argument(..., help="records/unified JSON(L), parquet, HF dataset folder, or a Hub dataset "
+                                          "(OWNER/NAME, hf://datasets/OWNER/NAME/PATH)"),
     fmt: ReadFormat = typer.Option("auto", "--format", help="input format (auto: from the suffix and content)"),
     video_root: Optional[Path] = typer.Option(None, help="also check that every record's video exists and decodes"),
     as_json: bool = typer.Option(False, "--json", help="print the problems as JSON"),
@@ -77,7 +78,8 @@ def _video_problems(result, video_root: Path):
 
 @app.command("stats")
 def stats(
-    path: Path = typer.Argument(..., help="records/unified JSON(L), parquet or HF dataset folder"),
+    path: str = typer.Argument(..., help="records/unified JSON(L), parquet, HF dataset folder, or a Hub dataset "
+                                          "(OWNER/NAME, hf://datasets/OWNER/NAME/PATH)"),
     fmt: ReadFormat = typer.Option("auto", "--format", help="input format (auto: from the suffix and content)"),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables"),
 ) -> None:
@@ -127,9 +129,11 @@ def _bench_help() -> str:
 
 @app.command("load", help="Read a benchmark's native files (as downloaded) into records; print a summary or write them.\n\n"
              f"Benchmarks and default paths: {_bench_help()}.\n\n"
-             "Example: twgrpo data load --bench mmvu MMVU/validation.json -o mmvu.json")
+             "Example: twgrpo data load --bench videomme hf://datasets/lmms-lab/Video-MME -o vm.jsonl")
 def load(
-    path: Optional[Path] = typer.Argument(None, help="native file or folder (default: the benchmark's usual path)"),
+    path: Optional[str] = typer.Argument(None, help="native file or folder (default: the benchmark's usual path), "
+                                         "a save_to_disk folder, or a Hub dataset (OWNER/NAME, "
+                                         "hf://datasets/OWNER/NAME/PATH; only its annotation files are fetched)"),
     bench: str = typer.Option("auto", "--bench", "-b", help="benchmark name, or auto to detect it from PATH"),
     out: Optional[str] = typer.Option(None, "--out", "-o", help=out_help(
         "write the records: .json (unified), .jsonl (records), .parquet, or no suffix for an HF dataset folder "
@@ -194,3 +198,35 @@ def load(
         console.print(f"dropped {invalid} invalid item(s) (listed above)")
     if out is not None:
         console.print(f"wrote {len(recs)} records to {out} ({written})")
+
+
+@app.command("fetch", help="Download a benchmark from the Hugging Face Hub into the standard cache (HF_HOME): its "
+             "annotation files and, with --videos, its videos (archives unpacked once). Resumable; HF_TOKEN for "
+             "gated repositories; HF_HUB_OFFLINE=1 only reads the cache. No dataset script is ever run.\n\n"
+             "Example: twgrpo data fetch --bench mmvu --videos --limit 4")
+def fetch(
+    bench: str = typer.Option(..., "--bench", "-b", help="benchmark name (its module names the Hub repository)"),
+    videos: bool = typer.Option(False, "--videos", help="also download the videos (says how much first)"),
+    split: Optional[str] = typer.Option(None, "--split", help="annotation split (default: the benchmark's own)"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="with --videos: only the first N records' "
+                                        "videos"),
+    as_json: bool = typer.Option(False, "--json", help="print where the files are as JSON"),
+) -> None:
+    from twgrpo_data.benchmarks import get_benchmark, load_benchmark
+    from twgrpo_data.hub_sources import fetch_annotations, fetch_videos
+
+    data = fetch_annotations(bench, split=split)
+    summary = {"benchmark": bench, "repo_id": get_benchmark(bench).HUB.repo_id, "annotations": str(data), "video_root": None}
+    if videos:
+        records = load_benchmark(bench, data).records
+        selected = records if limit is None else records[:limit]
+        root = fetch_videos(bench, data, None if limit is None else selected,
+                            announce=lambda line: err_console.print(escape(line)))
+        summary.update(video_root=str(root), videos=len({r.video for r in selected if r.video}))
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return
+    console.print(f"{bench}: annotations in {escape(str(data))}", soft_wrap=True)
+    if videos:
+        console.print(f"{summary['videos']} video(s) under {escape(str(summary['video_root']))} "
+                      f"(pass it as --video-root)", soft_wrap=True)

@@ -187,16 +187,24 @@ def evaluate(
         "concurrency": concurrency, "timeout": timeout, "max_retries": max_retries})
     options.update(_backend_args(backend_arg))
     for name in benches:
-        run_out = out
+        run_out, bench_data, bench_video_root, data_source = out, data, video_root, None
+        if data is None:  # the local default if present, else the Hub: annotations + the selected records' videos
+            from twgrpo_data.hub_sources import resolve_benchmark_data
+
+            found = resolve_benchmark_data(name, limit, videos=video_root is None,
+                                           announce=lambda line: err_console.print(line, markup=False))
+            bench_data, data_source = str(found.records_path), found.provenance
+            bench_video_root = video_root or (str(found.video_root) if found.video_root else None)
         if len(benches) > 1:
             run_out = str(Path(out) / name) if out is not None else str(default_out(name, model))
-        config = EvalConfig(bench=name, model=model, backend=backend, protocol=protocol, data=data,
-                            video_root=video_root, out=run_out, limit=limit, shard=shard, prompt=prompt,
+        config = EvalConfig(bench=name, model=model, backend=backend, protocol=protocol, data=bench_data,
+                            video_root=bench_video_root, out=run_out, limit=limit, shard=shard, prompt=prompt,
                             frames=frames, sample_fps=sample_fps, model_fps=model_fps, min_pixels=min_pixels,
                             max_pixels=max_pixels, temperature=temperature, top_p=top_p,
                             max_new_tokens=max_new_tokens, parser=parser, seed=seed, batch_size=batch_size,
                             workers=workers, allow_text_only=allow_text_only,
-                            allow_outside_video_root=allow_outside_video_root, backend_options=options)
+                            allow_outside_video_root=allow_outside_video_root, backend_options=options,
+                            data_source=data_source)
         try:
             result = run_eval(config, console=err_console, progress=not no_progress)
         except KeyboardInterrupt:

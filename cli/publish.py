@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Optional
 
@@ -21,8 +22,8 @@ err_console = Console(stderr=True, highlight=False)
 
 
 def publish(
-    dataset: Path = typer.Argument(..., help="Records to publish: .json (unified or records), .jsonl, .parquet "
-                                             "or an HF save_to_disk folder."),
+    dataset: Path = typer.Argument(..., help="Records to publish: .json (unified or records), .jsonl, .parquet, "
+                                             "an HF save_to_disk folder or a Hub dataset (hf://datasets/OWNER/NAME)."),
     repo_id: str = typer.Option(..., "--repo-id", help="Target dataset repository, OWNER/NAME."),
     card: Optional[str] = typer.Option(None, "--card", help="Card template: a shipped name (nextgqa-qai, "
                                        "star-qai, clevrer-counterfactual, generic) or a CARD.md file. "
@@ -39,6 +40,8 @@ def publish(
         "copy. DIR/ writes DIR/NAME.")),
     permission: bool = typer.Option(False, "--i-have-permission", help="Publish data from sources whose terms "
                                     "forbid redistribution (Video-MME) or commercial use (TempCompass)."),
+    license: Optional[str] = typer.Option(None, "--license", help="Licence (a Hub licence id, e.g. cc-by-4.0) of "
+                                          "records from no benchmark twgrpo knows; without it they are refused."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Publish records to the Hugging Face Hub with a generated dataset card (one commit).
@@ -53,7 +56,7 @@ def publish(
 
     with err_console.status("preparing parquet shards and dataset card" + ("" if dry_run else ", then uploading")):
         result = publish_dataset(dataset, repo_id, card=card, report=report, private=private, split=split,
-                                 dry_run=dry_run, out=out, permission=permission)
+                                 dry_run=dry_run, out=out, permission=permission, license=license)
     if as_json:
         console.print_json(json.dumps(result.to_dict()))
         return
@@ -74,8 +77,12 @@ def publish(
                       + (f", deleted {len(result.push.deleted)} stale file(s)" if result.push.deleted else "")
                       + f": {result.push.commit_url}")
     elif dry_run:
-        console.print(f"nothing uploaded; to publish: twgrpo publish {escape(str(dataset))} --repo-id {repo_id}"
-                      + (f" --report {escape(str(report))}" if report else ""))
+        # every flag the real push needs, so the printed command publishes exactly what was previewed
+        flags = [("--report", report), ("--card", card), ("--split", split), ("--license", license)]
+        command = ["twgrpo", "publish", str(dataset), "--repo-id", repo_id]
+        command += [part for flag, value in flags if value is not None for part in (flag, str(value))]
+        command += ["--private"] * private + ["--i-have-permission"] * permission
+        console.print("nothing uploaded; to publish: " + escape(shlex.join(command)), soft_wrap=True)
 
 
 def _tree(root: Path, files: list[tuple[str, int]]) -> Tree:

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from twgrpo_data.errors import InputFormatError
-from twgrpo_data.invert import INPUT_FORMATS
+from twgrpo_data.invert import input_formats
 from twgrpo_data.outputs import HTML_PAGE, REPORT, OutputSpec, default_output_name, records_spec
 
 from .options import choices, deprecated_output, out_help, output_path
@@ -24,7 +24,7 @@ app = typer.Typer(help="Question-Answer Inversion: negate questions and invert t
 console = Console(stderr=True, highlight=False)
 
 _SUFFIX = {"json": ".json", "jsonl": ".jsonl", "parquet": ".parquet", "hf": ""}
-FromFormat = choices("FromFormat", INPUT_FORMATS)
+FromFormat = choices("FromFormat", input_formats())
 ToFormat = choices("ToFormat", _SUFFIX)
 
 
@@ -35,7 +35,8 @@ def _progress() -> Progress:
 
 @app.command("convert")
 def convert_cmd(
-    input: Path = typer.Argument(..., help="NExT-GQA/NExT-QA/STAR native file, unified JSON, records, parquet or HF folder."),
+    input: Path = typer.Argument(..., help="NExT-GQA/NExT-QA/STAR native file, unified JSON, records, parquet, HF "
+                                 "folder, or a Hub dataset (OWNER/NAME, hf://datasets/OWNER/NAME/PATH)."),
     output: Optional[str] = typer.Option(None, "-o", "--out", help=out_help(
         "Output: .json (unified), .jsonl (records), .parquet, or no suffix for an HF dataset folder "
         "(default: ./<input name>.qai.json; the input itself is never overwritten).")),

@@ -93,7 +93,8 @@ class EvalConfig:
         "help": "standard (16 distinct frames, real fps) | twgrpo-official (exact replica of the released "
                 "scripts' inputs: 2 fps frames re-indexed to 16, fps 2.0 told, prompts verbatim from the file)"})
     data: str | None = field(default=None, metadata={
-        "help": "unified/records/parquet/HF file or the benchmark's native files (default: its usual path)"})
+        "help": "unified/records/parquet/HF file, the benchmark's native files or a Hub dataset (default: its usual "
+                "path if present, else its Hub repository: annotations + the selected records' videos)"})
     video_root: str | None = field(default=None, metadata={"help": "folder that record video paths are relative to"})
     out: str | None = field(default=None, metadata={"help": "run folder (default runs/BENCH-MODELNAME)"})
     limit: int | None = field(default=None, metadata={"help": "evaluate only the first N records (of the shard)"})
@@ -124,6 +125,8 @@ class EvalConfig:
     workers: int = field(default=4, metadata={"help": "video decoding threads running ahead of the model"})
     backend_options: dict[str, Any] = field(default_factory=dict, metadata={
         "help": "backend keyword arguments (vLLM engine args, from_pretrained args, server options)"})
+    data_source: dict[str, Any] | None = field(default=None, metadata={
+        "help": "where the data came from when --data was not given (local default, or Hub repo and commit)"})
 
     def check(self) -> None:
         """Raise `TwgrpoError` for values no run can use."""

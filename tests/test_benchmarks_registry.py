@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -165,3 +166,78 @@ def test_record_without_video_is_a_warning():
     rec = load_benchmark("videomme", FIXTURES / "videomme" / "output_test_template.json").records[0]
     (problem,) = check_record_videos([rec], VIDEOS)
     assert problem.severity == "warning" and "has no video" in problem.message
+
+
+# ----------------------------------------------------------------------------------------------------------
+# adding a benchmark: one module + one registry line (issue 13.2)
+
+TOY_MODULE = '''
+"""Toy benchmark: a JSON list of {"qid", "q", "choices", "gold"} items."""
+import json
+from pathlib import Path
+
+from twgrpo_data.benchmarks.facts import HubSource, Source
+from twgrpo_data.benchmarks.loading import collect, existing, finish
+from twgrpo_data.record import Record
+
+NAME = "toybench"
+DESCRIPTION = "Toy: toy.json"
+DEFAULT_PATH = "Toy/toy.json"
+DEFAULT_SPLIT = "test"
+PROMPT_STYLE = "clevrer"
+READS_INTERCHANGE = False
+SIGNATURES = (("toy_kind",),)
+SOURCE = Source(name="ToyBench", license="cc-by-sa-4.0", license_note="CC BY-SA 4.0", redistribution="allowed",
+                homepage="https://example.org/toy", hub_id="toy-org/ToyBench", videos="none", citation="@misc{toy}")
+HUB = HubSource("toy-org/ToyBench", annotations=("toy.json",), data_path="toy.json")
+
+
+def _convert(index, raw):
+    return Record(id=raw["qid"], question=raw["q"], options=raw["choices"], answer=[raw["gold"]], source=NAME,
+                  meta={"category": raw["kind"], "toy_kind": raw["kind"]})
+
+
+def load(path=DEFAULT_PATH):
+    root = existing(path)
+    part = collect(enumerate(json.loads(root.read_text())), _convert, file=str(root))
+    return finish([(*part, str(root))], root)
+
+
+def categories(record):
+    return {"category": record.meta.get("toy_kind")}
+
+
+def detect(path):
+    return Path(path).name == "toy.json"
+'''
+
+
+def test_a_toy_benchmark_is_one_module_and_one_registry_line(tmp_path, monkeypatch):
+    import importlib.util
+
+    from twgrpo_data import cards, hub
+    from twgrpo_data.benchmarks import prompt_style, source_table
+    from twgrpo_data.formats import guess_source, read_records
+    from twgrpo_data.invert import input_formats
+
+    (tmp_path / "toybench.py").write_text(TOY_MODULE)
+    spec = importlib.util.spec_from_file_location("toybench", tmp_path / "toybench.py")
+    toy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(toy)
+    monkeypatch.setitem(BENCHMARKS, toy.NAME, toy)  # the registry line
+
+    data = tmp_path / "toy.json"
+    data.write_text(json.dumps([{"qid": "t1", "q": "which?", "choices": ["x", "y"], "gold": "B", "kind": "k1"}]))
+    assert "toybench" in list_benchmarks() and detect_benchmark(data) == "toybench"
+    assert load_benchmark("toybench", data).records[0].meta["category"] == "k1"
+    assert source_table()["toybench"].name == "ToyBench"
+    assert guess_source("eval_toybench.json") == "toybench"
+    assert "toybench" in input_formats()
+    assert prompt_style("toybench") == "clevrer"
+    # a unified copy without `source` is still recognised by its fields, for the card and the licence gate
+    write_records(load_benchmark("toybench", data).records, tmp_path / "copy.json")
+    copy = read_records(tmp_path / "copy.json").records
+    assert cards.record_source(copy[0].replace(source="")) == "toybench"
+    result = hub.publish(tmp_path / "copy.json", "me/toy", dry_run=True, out=tmp_path / "p")
+    card = (tmp_path / "p" / "README.md").read_text()
+    assert result.warnings == [] and "license: cc-by-sa-4.0" in card and "- toy-org/ToyBench" in card

@@ -3,15 +3,10 @@ tested offline against a fake Hub on 127.0.0.1 that records every request."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 from datasets import load_dataset
@@ -19,104 +14,15 @@ from huggingface_hub import DatasetCard
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import DATA, FIXTURES, REPO
+from fake_hub import FakeHub
 from test_cards import qai_records, report_for
 from twgrpo_data import hub
 from twgrpo_data.errors import HubError, TwgrpoError
-from twgrpo_data.formats import from_hf_dataset, hf_features, read_records, write_records
+from twgrpo_data.formats import from_hf_dataset, hf_features, meta_struct_feature, read_records, write_records
 from twgrpo_data.record import Record
 
 TWGRPO = str(REPO / ".venv" / "bin" / "twgrpo")
 MIXED = DATA / "nextgqa_val_mixed.official.json"
-
-
-class FakeHub:
-    """A minimal Hub API on 127.0.0.1: repo info/create, file tree, YAML validation, preupload, commit.
-
-    Every request is kept in `requests` as (method, path, authorization header, body bytes); repositories
-    live in `repos` (files as bytes). `fail_commit` makes the commit endpoint answer with that status.
-    """
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, str, str | None, bytes]] = []
-        self.repos: dict[str, dict] = {}
-        self.fail_commit: int | None = None
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output clean
-                pass
-
-            def do_GET(self):
-                fake.handle(self, "GET", b"")
-
-            def do_POST(self):
-                fake.handle(self, "POST", self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @staticmethod
-    def reply(handler, status: int, body, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        for key, value in (headers or {}).items():
-            handler.send_header(key, value)
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
-
-    def handle(self, handler, method: str, body: bytes) -> None:
-        path = urlparse(handler.path).path
-        self.requests.append((method, path, handler.headers.get("authorization"), body))
-        parts = path.strip("/").split("/")
-        if path == "/api/repos/create":
-            req = json.loads(body)
-            repo_id = f"{req['organization']}/{req['name']}"
-            self.repos.setdefault(repo_id, {"files": {}, "private": req.get("visibility") == "private"})
-            return self.reply(handler, 200, {"url": f"{self.url}/datasets/{repo_id}", "name": repo_id})
-        if path == "/api/validate-yaml":
-            DatasetCard(json.loads(body)["content"])  # the real Hub rejects metadata that does not parse
-            return self.reply(handler, 200, {"errors": [], "warnings": []})
-        if parts[:2] != ["api", "datasets"] or len(parts) < 4:
-            return self.reply(handler, 500, {"error": f"unexpected {method} {path}"})
-        repo_id, rest = "/".join(parts[2:4]), parts[4:]
-        repo = self.repos.get(repo_id)
-        if repo is None:
-            return self.reply(handler, 404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
-        if not rest:
-            return self.reply(handler, 200, {"id": repo_id, "sha": "0" * 40, "private": repo["private"]})
-        if rest[0] == "tree":
-            return self.reply(handler, 200, [{"type": "file", "path": p, "size": len(b),
-                                              "oid": hashlib.sha1(b).hexdigest()}
-                                             for p, b in sorted(repo["files"].items())])
-        if rest[0] == "preupload":
-            files = json.loads(body)["files"]
-            return self.reply(handler, 200, {"files": [{"path": f["path"], "uploadMode": "regular",
-                                                        "shouldIgnore": False} for f in files]})
-        if rest[0] == "commit":
-            if self.fail_commit:
-                return self.reply(handler, self.fail_commit, {"error": "You don't have the rights"})
-            for line in body.decode().splitlines():
-                op = json.loads(line)
-                if op["key"] == "file":
-                    repo["files"][op["value"]["path"]] = base64.b64decode(op["value"]["content"])
-                elif op["key"] == "deletedFile":
-                    del repo["files"][op["value"]["path"]]
-            oid = hashlib.sha1(body).hexdigest()
-            return self.reply(handler, 200, {"success": True, "commitOid": oid, "pullRequestUrl": None,
-                                             "commitUrl": f"{self.url}/datasets/{repo_id}/commit/{oid}"})
-        return self.reply(handler, 500, {"error": f"unexpected {method} {path}"})
-
-    def commits(self, repo_id: str) -> list[list[dict]]:
-        """The NDJSON operations of every commit sent to `repo_id`."""
-        return [[json.loads(line) for line in body.decode().splitlines()]
-                for method, path, _, body in self.requests if path == f"/api/datasets/{repo_id}/commit/main"]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture()
@@ -161,8 +67,11 @@ def test_dry_run_writes_exactly_readme_and_parquet_shards(qai_jsonl, tmp_path):
 def test_parquet_files_load_back_to_the_same_records(qai_jsonl, tmp_path):
     hub.publish(qai_jsonl, "me/x", dry_run=True, out=tmp_path / "preview")
     loaded = load_dataset("parquet", data_files={"train": str(tmp_path / "preview/data/*.parquet")})
-    assert loaded["train"].features == hf_features()
-    assert from_hf_dataset(loaded["train"]) == read_records(qai_jsonl).records
+    records = read_records(qai_jsonl).records
+    assert loaded["train"].features == hf_features(meta_struct_feature(records))
+    # `meta` is a struct the Dataset Viewer can filter on (type, glue), not JSON text
+    assert set(loaded["train"].features["meta"]) == {"type", "glue"}
+    assert from_hf_dataset(loaded["train"]) == records
 
 
 def test_folder_loads_like_the_hub_repo_through_its_card_configs(qai_jsonl, tmp_path):
@@ -170,7 +79,7 @@ def test_folder_loads_like_the_hub_repo_through_its_card_configs(qai_jsonl, tmp_
     hub.publish(qai_jsonl, "me/x", dry_run=True, out=tmp_path / "preview", split="validation")
     loaded = load_dataset(str(tmp_path / "preview"))
     assert list(loaded) == ["validation"]
-    assert loaded["validation"].features == hf_features()
+    assert loaded["validation"].features == hf_features(meta_struct_feature(read_records(qai_jsonl).records))
     card = DatasetCard((tmp_path / "preview/README.md").read_text())
     info = card.data.to_dict()["dataset_info"]
     assert info["splits"] == [{"name": "validation", "num_bytes": loaded["validation"].data.nbytes,
@@ -242,6 +151,22 @@ def test_any_records_survive_record_to_hub_layout_to_record(tmp_path_factory, re
     assert from_hf_dataset(loaded) == records
 
 
+@pytest.mark.parametrize("metas", [
+    [{"n": 1}, {"n": "one"}],          # one key, two types: no struct holds both
+    [{"n": 1}, {"n": None}],           # an explicit None would read back as a missing key
+    [{"n": 1}, {"n": 1.5}],            # arrow would make 1 a float
+    [{}, {}],                          # nothing to make a struct of
+])
+def test_meta_stays_json_text_when_no_struct_keeps_it_exact(metas, tmp_path):
+    records = [Record(id=str(i), question="q", options=["a", "b"], answer=["A"], source="nextgqa", meta=m)
+               for i, m in enumerate(metas)]
+    assert meta_struct_feature(records) is None
+    folder = hub.write_hub_folder({"train": records}, tmp_path / "p", repo_id="me/x", card="generic")
+    loaded = load_dataset("parquet", data_files=[str(folder.root / f) for f in folder.files[1:]])["train"]
+    assert loaded.features["meta"].dtype == "string"
+    assert from_hf_dataset(loaded) == records
+
+
 def test_existing_folder_that_is_not_a_preview_is_never_replaced(qai_jsonl, tmp_path):
     (tmp_path / "notes.txt").write_text("keep me")
     with pytest.raises(TwgrpoError, match="exists and is not a hub preview folder"):
@@ -282,6 +207,49 @@ def test_source_without_known_licence_is_published_with_a_warning(tmp_path):
     result = hub.publish(FIXTURES / "unified/evaluation/eval_mmvu.json", "me/x", dry_run=True, out=tmp_path / "p")
     assert result.warnings == ["MMVU: licence unknown (not stated in the yale-nlp/MMVU repository); "
                                "check its terms before publishing"]
+
+
+def test_licence_is_decided_by_content_not_file_name(tmp_path):
+    """Video-MME rows renamed `my_benchmark.json` (no `source`, name guesses nothing) are still Video-MME."""
+    renamed = tmp_path / "my_benchmark.json"
+    renamed.write_text((FIXTURES / "unified/evaluation/eval_videomme.json").read_text())
+    assert {r.source for r in read_records(renamed).records} == {""}
+    with pytest.raises(hub.LicenceError, match="refusing to publish: Video-MME: academic research only"):
+        hub.publish(renamed, "me/x", dry_run=True, out=tmp_path / "p")
+    hub.publish(renamed, "me/x", dry_run=True, out=tmp_path / "p", permission=True)
+    card = DatasetCard((tmp_path / "p/README.md").read_text())
+    assert card.data.license == "other"  # the Hub asks for a name and a link with "other"
+    assert card.data.license_name == "video-mme-terms"
+    assert card.data.license_link == "https://github.com/BradyFU/Video-MME"
+    assert card.data.source_datasets == ["lmms-lab/Video-MME"]
+
+
+def test_data_of_no_known_benchmark_needs_a_stated_licence(tmp_path):
+    records = [Record(id=str(i), question="why?", options=["a", "b"], answer=["A"], source="mydata")
+               for i in range(3)]
+    write_records(records, tmp_path / "mine.jsonl")
+    with pytest.raises(hub.LicenceError, match=r"records from no benchmark twgrpo knows \(3 with source 'mydata'; "
+                                               r".*--license ID"):
+        hub.publish(tmp_path / "mine.jsonl", "me/x", dry_run=True, out=tmp_path / "p")
+    result = hub.publish(tmp_path / "mine.jsonl", "me/x", dry_run=True, out=tmp_path / "p", license="cc-by-4.0")
+    assert result.warnings == []
+    assert DatasetCard((tmp_path / "p/README.md").read_text()).data.license == "cc-by-4.0"
+
+
+def test_records_with_a_local_absolute_path_are_refused(tmp_path):
+    (tmp_path / "videos").mkdir()
+    local = Record(id="1", question="why?", options=["a", "b"], answer=["A"], source="nextgqa",
+                   video=str(tmp_path / "videos" / "1.mp4"))
+    write_records([local], tmp_path / "r.jsonl")
+    with pytest.raises(TwgrpoError, match=r"record '1', field 'video': holds a local absolute path"):
+        hub.publish(tmp_path / "r.jsonl", "me/x", dry_run=True, out=tmp_path / "p")
+    nested = local.replace(video="1.mp4", meta={"paths": {"raw": str(tmp_path / "videos" / "raw.mp4")}})
+    write_records([nested], tmp_path / "r.jsonl")
+    with pytest.raises(TwgrpoError, match=r"field 'meta': holds a local absolute path"):
+        hub.publish(tmp_path / "r.jsonl", "me/x", dry_run=True, out=tmp_path / "p")
+    # TW-GRPO's rooted paths ("/MMVU/videos/…") name no folder of this machine
+    assert hub.publish(FIXTURES / "unified/evaluation/eval_mmvu.json", "me/x", dry_run=True, out=tmp_path / "q",
+                       license="cc-by-4.0").splits == {"train": 3}
 
 
 @pytest.mark.parametrize("repo_id", ["nextgqa-qai", "me/too/deep", "/name", "me/bad..name", "me/-x"])
@@ -382,6 +350,10 @@ def test_cli_push_reads_endpoint_and_token_from_the_environment(qai_jsonl, tmp_p
     assert {auth for _, _, auth, _ in fake_hub.requests} == {"Bearer hf_env"}
     card = fake_hub.repos["me/nextgqa-qai"]["files"]["README.md"].decode()
     assert "spaCy model: `en_core_web_sm` 3.8.0" in card
+    # issue 18.5: no token in any output or uploaded file, no local absolute path in the card or the records
+    uploaded = b"".join(fake_hub.repos["me/nextgqa-qai"]["files"].values())
+    assert "hf_env" not in proc.stdout + proc.stderr and b"hf_env" not in uploaded
+    assert str(tmp_path).encode() not in uploaded
 
 
 def test_cli_without_token_fails_with_one_line(qai_jsonl, tmp_path, fake_hub):
@@ -400,6 +372,19 @@ def test_cli_dry_run_prints_the_tree(qai_jsonl, tmp_path):
     assert "hub_preview/me/nextgqa-qai/" in proc.stdout
     assert "README.md" in proc.stdout and "train-00000-of-00001.parquet" in proc.stdout
     assert layout(tmp_path / "hub_preview/me/nextgqa-qai") == ["README.md", "data/train-00000-of-00001.parquet"]
+
+
+def test_cli_dry_run_hint_repeats_every_flag_the_push_needs(tmp_path, capsys):
+    from twgrpo_cli.app import main
+
+    data = FIXTURES / "unified/evaluation/eval_tempcompass.json"
+    with pytest.raises(SystemExit) as exc:
+        main(["publish", str(data), "--repo-id", "me/tc", "--split", "test", "--i-have-permission", "--dry-run",
+              "--out", str(tmp_path / "p")])
+    assert exc.value.code in (0, None)
+    out = " ".join(capsys.readouterr().out.split())
+    assert (f"nothing uploaded; to publish: twgrpo publish {data} --repo-id me/tc --split test "
+            "--i-have-permission") in out
 
 
 def test_cli_bad_repo_id_exits_1_with_one_line(qai_jsonl, tmp_path, capsys):

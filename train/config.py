@@ -212,7 +212,8 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] | None = No
             raise TrainConfigError(f"{path}: expected a mapping of settings at the top level")
         loaded = _checked(loaded, str(path))
         for key in _CONFIG_RELATIVE:
-            if loaded.get(key) and not Path(os.path.expanduser(str(loaded[key]))).is_absolute():
+            value = str(loaded.get(key) or "")
+            if value and not value.startswith("hf://") and not Path(os.path.expanduser(value)).is_absolute():
                 loaded[key] = str((path.parent / loaded[key]).resolve())
         values.update(loaded)
     values.update(_checked(parse_overrides(overrides or []), "override"))

@@ -21,7 +21,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import functools
 import importlib.resources
 import json
 from collections import Counter
@@ -29,11 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-import yaml
-
 from . import __version__
+from .benchmarks.facts import Source
 from .errors import InputFormatError, TwgrpoError
-from .formats import parse_json, read_text, record_to_row
+from .formats import meta_struct_feature, parse_json, read_text, record_to_row
 from .record import Record
 
 if TYPE_CHECKING:
@@ -41,7 +39,6 @@ if TYPE_CHECKING:
 
 # `data_cards/` ships as the package `twgrpo_data.data_cards` (see pyproject), so wheels carry it too.
 CARDS_DIR = Path(str(importlib.resources.files("twgrpo_data.data_cards")))
-SOURCES_FILE = "sources.yaml"
 GENERIC = "generic"
 
 TWGRPO_CITATION = """\
@@ -54,34 +51,17 @@ TWGRPO_CITATION = """\
 }"""
 
 
-@dataclass(frozen=True)
-class SourceInfo:
-    """What a card and the licence gate need to know about one source benchmark.
-
-    `license` is a Hugging Face licence id; `redistribution` is "allowed", "non-commercial"
-    (publishing refused without permission), "forbidden" (idem) or "unknown" (a warning).
-    """
-
-    name: str
-    license: str
-    license_note: str
-    redistribution: str
-    homepage: str
-    hub_id: str | None
-    videos: str
-    citation: str
+#: What a card states about one source benchmark; each benchmark module holds its own (`SOURCE`).
+SourceInfo = Source
+#: The paper's arXiv id: a `tags` entry `arxiv:<id>` links the dataset to the paper's page on the Hub.
+TWGRPO_ARXIV = "2505.24718"
 
 
-@functools.lru_cache(maxsize=1)
 def source_table() -> dict[str, SourceInfo]:
-    """The source table `data_cards/sources.yaml`: record `source` value → `SourceInfo`."""
-    path = CARDS_DIR / SOURCES_FILE
-    try:
-        table = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TwgrpoError(f"{path}: source table not found (install twgrpo from its source tree)") from None
-    return {key: SourceInfo(**{**entry, "citation": (entry.get("citation") or "").strip()})
-            for key, entry in table.items()}
+    """Record `source` value → `SourceInfo`, from the benchmark registry."""
+    from .benchmarks import source_table as registry_sources
+
+    return registry_sources()
 
 
 UNKNOWN_SOURCE = SourceInfo(
@@ -96,6 +76,21 @@ def source_info(source: str) -> SourceInfo:
     if source in table:
         return table[source]
     return dataclasses.replace(UNKNOWN_SOURCE, name=source) if source else UNKNOWN_SOURCE
+
+
+def stated_source(name: str, license_id: str) -> SourceInfo:
+    """A source the registry does not know, under the licence the publisher states (`--license`)."""
+    return dataclasses.replace(UNKNOWN_SOURCE, name=name or "unknown source", license=license_id,
+                               license_note=f"{license_id}, as stated by the publisher",
+                               redistribution="allowed")
+
+
+def record_source(record: Record) -> str:
+    """The benchmark a record comes from, decided by its content (`benchmarks.benchmark_of`), else its
+    `source` as written."""
+    from .benchmarks import benchmark_of
+
+    return benchmark_of(record) or record.source or ""
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -141,7 +136,7 @@ class DatasetStats:
         return cls(
             n_records=len(records),
             splits={name: len(recs) for name, recs in splits.items()},
-            sources=dict(Counter(r.source or "" for r in records).most_common()),
+            sources=dict(Counter(record_source(r) for r in records).most_common()),
             n_videos=len(set(videos)),
             n_negated=negated,
             n_multi=sum(1 for r in records if r.is_multi_answer),
@@ -232,17 +227,26 @@ class SourceUse:
     n: int
 
 
-def source_uses(stats: DatasetStats) -> list[SourceUse]:
-    return [SourceUse(key, source_info(key), n) for key, n in stats.sources.items()]
+def source_uses(stats: DatasetStats, stated_license: str | None = None) -> list[SourceUse]:
+    """Each source of the data with its facts; sources the registry does not know get `stated_license`
+    (`--license`) when given."""
+    table = source_table()
+    return [SourceUse(key, stated_source(key, stated_license) if key not in table and stated_license
+                      else source_info(key), n) for key, n in stats.sources.items()]
 
 
 def licence_metadata(uses: Sequence[SourceUse]) -> dict[str, Any]:
-    """`license` (one id, or a list when sources differ) and, for known sources, `source_datasets`."""
+    """`license` (one id, or a list when sources differ), `license_name`/`license_link` when it is "other"
+    (the Hub asks for both), and `source_datasets`: the Hub ids of the sources that have one."""
     licences = list(dict.fromkeys(u.info.license for u in uses)) or ["unknown"]
     out: dict[str, Any] = {"license": licences[0] if len(licences) == 1 else licences}
-    origins = [f"extended|{u.info.hub_id or u.info.name}" for u in uses if u.key in source_table()]
-    if origins:
-        out["source_datasets"] = origins
+    other = [u.info for u in uses if u.info.license == "other"]
+    if other:
+        out["license_name"] = other[0].license_name
+        out["license_link"] = other[0].license_link
+    hub_ids = list(dict.fromkeys(u.info.hub_id for u in uses if u.info.hub_id))
+    if hub_ids:
+        out["source_datasets"] = hub_ids
     return out
 
 
@@ -289,18 +293,21 @@ def _example(splits: Mapping[str, Sequence[Record]]) -> str:
     chosen = next((r for r in records if r.qai and r.qai.get("negated")), records[0] if records else None)
     if chosen is None:
         return "{}"
-    fields = record_to_row(chosen).items()
+    # `meta` as the Hub stores it: a struct when one holds every record's meta (see `meta_struct_feature`)
+    fields = record_to_row(chosen, meta_struct=meta_struct_feature(records) is not None).items()
     return "{\n" + ",\n".join(f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in fields) + "\n}"
 
 
 def render_card(splits: Mapping[str, Sequence[Record]], *, repo_id: str, template: str | Path | None = None,
-                report: QaiReport | None = None, hub_metadata: Mapping[str, Any] | None = None) -> DatasetCard:
+                report: QaiReport | None = None, hub_metadata: Mapping[str, Any] | None = None,
+                stated_license: str | None = None) -> DatasetCard:
     """Render a `huggingface_hub.DatasetCard` for `splits` (split name → records).
 
     `template`: a shipped template name or a file (default: `choose_template`); `report`: the QAI report
     (checked against the data with `check_report`); `hub_metadata`: `dataset_info`/`configs` to merge
-    into the YAML (from `twgrpo_data.hub`). Template metadata wins over computed licence metadata, so a
-    card file can state a licence the source table does not know.
+    into the YAML (from `twgrpo_data.hub`); `stated_license`: the licence of sources the registry does not
+    know (`--license`). Template metadata wins over computed licence metadata, so a card file can state a
+    licence the source table does not know. The paper's `arxiv:` tag is always added.
     """
     import jinja2
     from huggingface_hub import DatasetCard, DatasetCardData
@@ -315,13 +322,15 @@ def render_card(splits: Mapping[str, Sequence[Record]], *, repo_id: str, templat
     except (ValueError, UnicodeDecodeError) as exc:  # YAML block that is not a mapping, binary file
         raise InputFormatError(f"{path}: not a card template: {exc}") from None
     header_lines = content[: len(content) - len(source.text)].count("\n")
-    uses = source_uses(stats)
+    uses = source_uses(stats, stated_license)
     name = repo_id.split("/")[-1]
     static = source.data.to_dict()
     metadata: dict[str, Any] = {"pretty_name": name, **licence_metadata(uses),
                                 "size_categories": [size_category(stats.n_records)]}
     metadata.update(static)
     metadata.update(hub_metadata or {})
+    arxiv_tag = f"arxiv:{TWGRPO_ARXIV}"
+    metadata["tags"] = [*(t for t in metadata.get("tags") or [] if t != arxiv_tag), arxiv_tag]
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader([str(path.parent), str(CARDS_DIR)]),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,

@@ -26,6 +26,7 @@ READ_FORMATS = ("auto", "unified", "records", "parquet", "hf")
 WRITE_FORMATS = ("json", "unified", "jsonl", "records-json", "parquet", "hf")
 RECORD_FIELDS = {"id", "question", "options", "answer", "video", "source", "meta", "qai"}
 QAI_KEYS = ("negated", "original_question", "original_answer", "removed_options", "seed")
+_RECORD_FIELDS = ("id", "question", "options", "answer", "video", "source", "meta", "qai")
 
 # Keys the unified writer adds with fixed values; the reader drops them again so that
 # unified → record → unified and record → unified → record are both identities.
@@ -191,11 +192,9 @@ def record_to_unified(record: Record) -> dict[str, Any]:
 
 def guess_source(path: str | os.PathLike) -> str:
     """Benchmark name from a file name: 'eval_mmvu.json' → 'mmvu', 'nextgqa_val.json' → 'nextgqa'."""
-    name = Path(path).name.lower()
-    for key in ("mvbench", "tempcompass", "videomme", "mmvu", "nextgqa", "nextqa", "clevrer", "star"):
-        if key in name:
-            return key
-    return ""
+    from .benchmarks import guess_from_name  # the registry's names; imported late (it imports this module)
+
+    return guess_from_name(Path(path).name)
 
 
 def _looks_like_records(obj: dict) -> bool:
@@ -330,9 +329,12 @@ def read_dataset(path: str | os.PathLike, fmt: str = "auto", *, source: str | No
     """Read every record of `path`, collecting (not raising) record-level problems.
 
     Records that fail to convert or have schema errors are left out of `records` and listed in
-    `problems`; warnings (e.g. single-option questions) keep their record.
+    `problems`; warnings (e.g. single-option questions) keep their record. `path` may also be a Hub
+    reference (`OWNER/NAME`, `hf://datasets/OWNER/NAME[/path]`), downloaded to the cache first.
     """
-    p = Path(path)
+    from .hub_sources import resolve_data_path
+
+    p = resolve_data_path(path)
     fmt = detect_format(p) if fmt == "auto" else fmt
     if fmt not in READ_FORMATS:
         raise InputFormatError(f"unknown input format {fmt!r}; expected one of {', '.join(READ_FORMATS)}")
@@ -393,8 +395,9 @@ def read_records(path: str | os.PathLike, fmt: str = "auto", *, skip_invalid: bo
 # arrow (parquet, HF datasets)
 
 
-def hf_features():
-    """Typed HF features: options/answer as string lists, `qai` as a struct, `meta` as JSON text."""
+def hf_features(meta=None):
+    """Typed HF features: options/answer as string lists, `qai` as a struct, `meta` as JSON text — or, given
+    `meta` (a `datasets` feature from `meta_struct_feature`), as that struct."""
     from datasets import Features, List, Value
 
     return Features({
@@ -404,7 +407,7 @@ def hf_features():
         "answer": List(Value("string")),
         "video": Value("string"),
         "source": Value("string"),
-        "meta": Value("string"),
+        "meta": Value("string") if meta is None else meta,
         "qai": {
             "negated": Value("bool"),
             "original_question": Value("string"),
@@ -415,9 +418,10 @@ def hf_features():
     })
 
 
-def record_to_row(record: Record) -> dict[str, Any]:
+def record_to_row(record: Record, meta_struct: bool = False) -> dict[str, Any]:
     row = record.to_dict()
-    row["meta"] = json.dumps(record.meta, ensure_ascii=False, sort_keys=True)
+    if not meta_struct:
+        row["meta"] = json.dumps(record.meta, ensure_ascii=False, sort_keys=True)
     if record.qai is not None:
         extra = set(record.qai) - set(QAI_KEYS)
         if extra:
@@ -429,18 +433,76 @@ def record_to_row(record: Record) -> dict[str, Any]:
 def row_to_record(row: dict[str, Any]) -> Record:
     meta = row.get("meta")
     row = dict(row)
-    row["meta"] = json.loads(meta) if isinstance(meta, str) and meta else (meta or {})
+    # `meta` is JSON text, or a struct (Hub datasets, see `meta_struct_feature`) whose None fields are keys the
+    # record did not have: arrow gives every row every field of the struct
+    row["meta"] = json.loads(meta) if isinstance(meta, str) and meta else _without_nulls(meta or {})
+    # Columns the schema does not have (a Hub table with extra columns, e.g. lmms-lab's `domain`) are kept in
+    # `meta` rather than refused; `meta`'s own keys win.
+    extra = {k: row.pop(k) for k in list(row) if k not in _RECORD_FIELDS}
+    if extra:
+        row["meta"] = {**extra, **row["meta"]}
     return Record.from_dict(row)
 
 
-def to_hf_dataset(records: Iterable[Record]):
-    """Records → `datasets.Dataset` with `hf_features()`."""
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def _has_nulls(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(v is None or _has_nulls(v) for v in value.values())
+    if isinstance(value, list):
+        return any(v is None or _has_nulls(v) for v in value)
+    return False
+
+
+def meta_struct_feature(records: Iterable[Record]):
+    """The `datasets` struct feature that stores every record's `meta` exactly, so the Hub's Dataset Viewer
+    can filter on its fields; None when no struct does (then `meta` stays JSON text).
+
+    A struct stores missing keys as None, so it is used only when no `meta` holds a None itself, the arrow
+    type has no null or empty part, and reading it back (None fields dropped) gives every `meta` unchanged,
+    value types included (an int never comes back as a float).
+    """
+    import pyarrow as pa
+    from datasets import Features
+
+    metas = [r.meta for r in records]
+    if not metas or any(_has_nulls(m) for m in metas):
+        return None
+    try:
+        array = pa.array(metas)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+        return None  # e.g. one key holding an int here and a string there
+
+    def storable(t) -> bool:
+        if pa.types.is_null(t) or (pa.types.is_struct(t) and t.num_fields == 0):
+            return False
+        return all(storable(t.field(i).type) for i in range(t.num_fields)) if pa.types.is_struct(t) else (
+            storable(t.value_type) if pa.types.is_list(t) or pa.types.is_large_list(t) else True)
+
+    if not pa.types.is_struct(array.type) or not storable(array.type):
+        return None
+    back = [_without_nulls(m) for m in array.to_pylist()]
+    if any(json.dumps(a, sort_keys=True) != json.dumps(b, sort_keys=True) for a, b in zip(metas, back)):
+        return None
+    return Features.from_arrow_schema(pa.schema([pa.field("meta", array.type)]))["meta"]
+
+
+def to_hf_dataset(records: Iterable[Record], meta=None):
+    """Records → `datasets.Dataset` with `hf_features(meta)` (`meta`: a struct from `meta_struct_feature`,
+    or None for JSON text)."""
     from datasets import Dataset, disable_progress_bars
 
     disable_progress_bars()  # a per-shard bar for a one-shot local write is noise
-    rows = [record_to_row(r) for r in records]
-    columns = {name: [row[name] for row in rows] for name in hf_features()}
-    return Dataset.from_dict(columns, features=hf_features())
+    features = hf_features(meta)
+    rows = [record_to_row(r, meta_struct=meta is not None) for r in records]
+    columns = {name: [row[name] for row in rows] for name in features}
+    return Dataset.from_dict(columns, features=features)
 
 
 def from_hf_dataset(dataset) -> list[Record]:

@@ -1,6 +1,7 @@
 """Publishing records to the Hugging Face Hub.
 
-Records become a `datasets.DatasetDict` with the typed features of `twgrpo_data.formats.hf_features()`,
+Records become a `datasets.DatasetDict` with the typed features of `twgrpo_data.formats.hf_features()`
+(`meta` as a struct when one holds every record's `meta` exactly),
 written in the Hub layout that `Dataset.push_to_hub` produces (`data/<split>-00000-of-0000N.parquet` plus
 a `README.md` whose YAML holds `configs` and `dataset_info`), with the rendered dataset card as README.
 
@@ -29,7 +30,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from . import __version__, cards
 from .errors import HubError, TwgrpoError
-from .formats import atomic_path, detect_format, hf_features, read_records, to_hf_dataset
+from .formats import atomic_path, detect_format, meta_struct_feature, read_records, to_hf_dataset
 from .outputs import is_replaceable_folder
 from .record import Record
 
@@ -120,8 +121,11 @@ def load_splits(path: str | os.PathLike, split: str | None = None) -> dict[str, 
     An HF `save_to_disk` folder holding several splits gives all of them unless `split` picks one; any
     other input becomes the one split `split` (default "train").
     """
+    from .hub_sources import resolve_data_path
+
     if split is not None and not _SPLIT_NAME.match(split):
         raise TwgrpoError(f"split name {split!r} must be letters, digits and '_' (e.g. train, validation)")
+    path = resolve_data_path(path)  # a Hub dataset (OWNER/NAME, hf://datasets/…) → its files in the cache
     if split is None and detect_format(path) == "hf":
         from datasets import DatasetDict, load_from_disk
 
@@ -134,8 +138,20 @@ def load_splits(path: str | os.PathLike, split: str | None = None) -> dict[str, 
     return {split or DEFAULT_SPLIT: records}
 
 
-def check_licences(uses: Sequence[cards.SourceUse], permission: bool) -> list[str]:
-    """Refuse sources whose terms forbid a derived copy unless `permission`; return warnings to show."""
+def check_licences(uses: Sequence[cards.SourceUse], permission: bool, stated_license: str | None = None) -> list[str]:
+    """Refuse sources whose terms forbid a derived copy unless `permission`, and data from no known
+    benchmark unless its licence is stated (`stated_license`); return warnings to show.
+
+    Each record's source is decided by its content (`cards.record_source`: the benchmark's own fields, such
+    as Video-MME's `videoID`/`duration`/`domain`, then its `source`), never by the file name.
+    """
+    known = cards.source_table()
+    unknown = [u for u in uses if u.key not in known]
+    if unknown and stated_license is None:
+        what = ", ".join(f"{u.n} with source {u.key!r}" if u.key else f"{u.n} without a source" for u in unknown)
+        raise LicenceError(f"refusing to publish: records from no benchmark twgrpo knows ({what}; judged by their "
+                           "fields and `source`). State their licence with --license ID (a Hub licence id, e.g. "
+                           "cc-by-4.0) if you hold the rights to publish them")
     restricted = cards.restricted_sources(uses)
     if restricted and not permission:
         terms = "; ".join(f"{u.info.name}: {u.info.license_note}" for u in restricted)
@@ -147,15 +163,44 @@ def check_licences(uses: Sequence[cards.SourceUse], permission: bool) -> list[st
     return notes
 
 
+def _local_paths(value: Any) -> Iterator[str]:
+    """Absolute paths of this machine inside `value` (strings in nested lists/dicts): an absolute path whose
+    folder exists here. Paths that only look absolute, such as TW-GRPO's "/MMVU/videos/…", pass."""
+    if isinstance(value, str):
+        if value.startswith(("/", "~")) or re.match(r"^[A-Za-z]:[\\/]", value):
+            folder = os.path.dirname(os.path.expanduser(value))
+            if folder not in ("", "/") and os.path.isdir(folder):
+                yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _local_paths(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _local_paths(item)
+
+
+def check_no_local_paths(splits: Mapping[str, Sequence[Record]]) -> None:
+    """Refuse records that hold an absolute path of this machine: published records must not reveal it."""
+    for records in splits.values():
+        for record in records:
+            for name, value in (("video", record.video), ("meta", record.meta)):
+                found = next(_local_paths(value), None)
+                if found is not None:
+                    raise TwgrpoError(f"record {record.id!r}, field {name!r}: holds a local absolute path "
+                                      f"({found}); publish paths relative to the video root instead")
+
+
 # ----------------------------------------------------------------------------------------------------------
 # the Hub layout
 
 
 def to_dataset_dict(splits: Mapping[str, Sequence[Record]]):
-    """Split name → records as a `datasets.DatasetDict` with `hf_features()`."""
+    """Split name → records as a `datasets.DatasetDict` with `hf_features()`; `meta` is a struct the Dataset
+    Viewer can filter whenever one stores every split's `meta` exactly (`meta_struct_feature`), else JSON."""
     from datasets import DatasetDict
 
-    return DatasetDict({name: to_hf_dataset(records) for name, records in splits.items()})
+    meta = meta_struct_feature([r for records in splits.values() for r in records])
+    return DatasetDict({name: to_hf_dataset(records, meta) for name, records in splits.items()})
 
 
 @contextlib.contextmanager
@@ -202,7 +247,8 @@ def hub_metadata(dataset_dict, download_size: int) -> dict[str, Any]:
     for name, ds in dataset_dict.items():
         splits.add(SplitInfo(name=name, num_bytes=ds.data.nbytes, num_examples=len(ds)))
     dataset_size = sum(ds.data.nbytes for ds in dataset_dict.values())
-    info = DatasetInfo(features=hf_features(), splits=splits, download_size=download_size,
+    info = DatasetInfo(features=next(iter(dataset_dict.values())).features, splits=splits,
+                       download_size=download_size,
                        dataset_size=dataset_size)
     data = DatasetCardData()
     DatasetInfosDict({"default": info}).to_dataset_card_data(data)
@@ -218,7 +264,7 @@ def _replaceable(out: Path) -> bool:
 
 def write_hub_folder(splits: Mapping[str, Sequence[Record]], out: str | os.PathLike, *, repo_id: str,
                      card: str | Path | None = None, report: cards.QaiReport | None = None,
-                     max_shard_size: int | str | None = None) -> HubFolder:
+                     max_shard_size: int | str | None = None, stated_license: str | None = None) -> HubFolder:
     """Write the parquet shards and the rendered card to `out` (atomically: a crash keeps the old folder).
 
     `card` is a template name or file (default: `cards.choose_template`); `max_shard_size` as in
@@ -234,7 +280,8 @@ def write_hub_folder(splits: Mapping[str, Sequence[Record]], out: str | os.PathL
         files = [rel for name, ds in dataset_dict.items() for rel in _write_shards(ds, name, tmp, max_shard_size)]
         download_size = sum((tmp / rel).stat().st_size for rel in files)
         rendered = cards.render_card(splits, repo_id=repo_id, template=template, report=report,
-                                     hub_metadata=hub_metadata(dataset_dict, download_size))
+                                     hub_metadata=hub_metadata(dataset_dict, download_size),
+                                     stated_license=stated_license)
         (tmp / CARD_FILE).write_text(str(rendered), encoding="utf-8")
     return HubFolder(root=out, files=[CARD_FILE, *files], splits={n: len(r) for n, r in splits.items()},
                      template=template)
@@ -335,18 +382,22 @@ def publish(dataset: str | os.PathLike, repo_id: str, *, card: str | Path | None
             report: str | os.PathLike | None = None, private: bool = False, split: str | None = None,
             dry_run: bool = False, out: str | os.PathLike | None = None, permission: bool = False,
             token: str | None = None, endpoint: str | None = None,
-            max_shard_size: int | str | None = None) -> PublishResult:
+            max_shard_size: int | str | None = None, license: str | None = None) -> PublishResult:
     """Publish `dataset` to `repo_id`, or with `dry_run` only write what would be uploaded to `out`.
 
-    `out` also keeps a copy of the uploaded files on a real push. Sources that forbid redistribution
-    (Video-MME) or are non-commercial (TempCompass) raise `LicenceError` unless `permission`.
+    `out` also keeps a copy of the uploaded files on a real push. Each record's source is judged by its
+    content: sources that forbid redistribution (Video-MME) or are non-commercial (TempCompass) raise
+    `LicenceError` unless `permission`; records of no known benchmark unless `license` states their licence.
+    A record holding an absolute path of this machine (`video`, or any `meta` text) is refused: a card and
+    its records never carry local paths.
     """
     check_repo_id(repo_id)
     if not dry_run:
         token = hub_token(token)  # fail before any work when the push cannot happen
     splits = load_splits(dataset, split)
-    uses = cards.source_uses(cards.DatasetStats.from_splits(splits))
-    warnings = check_licences(uses, permission)
+    check_no_local_paths(splits)
+    uses = cards.source_uses(cards.DatasetStats.from_splits(splits), license)
+    warnings = check_licences(uses, permission, license)
     qai_report = cards.load_report(report) if report is not None else None
     keep = dry_run or out is not None
     with contextlib.ExitStack() as stack:
@@ -355,7 +406,7 @@ def publish(dataset: str | os.PathLike, repo_id: str, *, card: str | Path | None
         else:
             target = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="twgrpo-publish-"))) / "hub"
         folder = write_hub_folder(splits, target, repo_id=repo_id, card=card, report=qai_report,
-                                  max_shard_size=max_shard_size)
+                                  max_shard_size=max_shard_size, stated_license=license)
         pushed = None if dry_run else push_folder(folder, repo_id, private=private, token=token, endpoint=endpoint)
         return PublishResult(repo_id, dry_run, folder.root if keep else None, folder.sizes(), folder.splits,
                              folder.template, warnings, pushed)

@@ -23,7 +23,8 @@ from .formats import LoadResult, detect_format, read_records
 from .negate import ALREADY_NEGATIVE, NEGATED, NegationResult, Negator
 from .record import Record, letter, letter_index
 
-INPUT_FORMATS = ("auto", "nextgqa", "star", "csv", "unified", "records", "parquet", "hf")
+#: Interchange formats QAI reads besides the benchmarks' native layouts (`input_formats()` lists all).
+INTERCHANGE_INPUTS = ("csv", "unified", "records", "parquet", "hf")
 COUNT_KEYS = ("negated", "not_selected", "unnegatable", "already_negative", "already_multi", "skipped_invalid")
 
 
@@ -159,11 +160,22 @@ def convert(records: Sequence[Record], ratio: float = 0.5, seed: int = 0, min_ke
 # input
 
 
+def input_formats() -> tuple[str, ...]:
+    """`--from` values: auto, every registered benchmark's native layout, and the interchange formats."""
+    from .benchmarks import native_benchmarks
+
+    return ("auto", *native_benchmarks(), *INTERCHANGE_INPUTS)
+
+
 def load_input(path: str | Path, fmt: str = "auto", *, skip_invalid: bool = False) -> LoadResult:
-    """Read QAI input: the interchange formats through `twgrpo_data.formats`, native NExT-GQA / NExT-QA /
-    STAR files through the benchmark loaders (`twgrpo_data.benchmarks`)."""
-    if fmt not in INPUT_FORMATS:
-        raise InputFormatError(f"unknown input format {fmt!r}; expected one of {', '.join(INPUT_FORMATS)}")
+    """Read QAI input: the interchange formats through `twgrpo_data.formats`, a benchmark's native files
+    (NExT-GQA / NExT-QA / STAR CSV and JSON, …) through the benchmark loaders (`twgrpo_data.benchmarks`)."""
+    from .hub_sources import resolve_data_path
+
+    allowed = input_formats()
+    if fmt not in allowed:
+        raise InputFormatError(f"unknown input format {fmt!r}; expected one of {', '.join(allowed)}")
+    path = resolve_data_path(path)  # a Hub dataset (OWNER/NAME, hf://datasets/…) → its files in the cache
     if fmt == "auto":
         try:
             fmt = detect_format(path)
@@ -172,7 +184,7 @@ def load_input(path: str | Path, fmt: str = "auto", *, skip_invalid: bool = Fals
             if bench is None:
                 raise not_interchange
             return _load_benchmark(bench, path, skip_invalid)
-    if fmt in ("nextgqa", "star", "csv"):
+    if fmt not in ("unified", "records", "parquet", "hf"):  # a benchmark name, or csv (NExT-GQA / NExT-QA)
         bench = fmt if fmt != "csv" else (_detect_benchmark(path) or "nextqa")
         return _load_benchmark(bench, path, skip_invalid)
     return read_records(path, fmt, skip_invalid=skip_invalid)

@@ -1,9 +1,13 @@
 """Benchmark loaders: native files as users download them → records (DESIGN §2), one module per benchmark.
 
 Every module exposes the same small set: `NAME`, `DESCRIPTION`, `DEFAULT_PATH` (the usual download layout,
-relative to where you keep the data), `load(path, **options) -> LoadResult`, `categories(record) -> dict`
-(the metric breakdown keys, `category` first) and `detect(path) -> bool`; modules whose videos move
-between releases add `video_candidates(record)` and `missing_video_hint(record)`.
+relative to where you keep the data), `DEFAULT_SPLIT`, `load(path, **options) -> LoadResult`,
+`categories(record) -> dict` (the metric breakdown keys, `category` first) and `detect(path) -> bool`, and
+the facts particular to it (`twgrpo_data.benchmarks.facts`): `SOURCE` (licence, card text), `HUB` (its
+Hugging Face repository and layout), `PROMPT_STYLE`, `READS_INTERCHANGE`, `SIGNATURES`. Modules whose
+videos move between releases add `video_candidates(record)` and `missing_video_hint(record)`. Every list
+elsewhere (card sources, licence gate, file-name guesses, QAI input formats, prompt styles) is derived from
+`BENCHMARKS`, so adding a benchmark is one module plus one line below.
 
 Every record carries `meta["category"]` — MVBench task, TempCompass dimension (+ `task_type`), Video-MME
 duration (+ domain, sub_category, task_type), MMVU subject, NExT-(G)QA question type, CLEVRER and STAR
@@ -29,6 +33,7 @@ from ..formats import LoadResult
 from ..record import Problem, Record
 from ..video import VideoRef, check_video, resolve_video
 from . import clevrer, mmvu, mvbench, nextgqa, star, tempcompass, unified, videomme
+from .facts import HubSource, Source
 from .loading import head_text
 
 
@@ -36,6 +41,12 @@ class BenchmarkModule(Protocol):
     NAME: str
     DESCRIPTION: str
     DEFAULT_PATH: str
+    DEFAULT_SPLIT: str | None
+    PROMPT_STYLE: str
+    READS_INTERCHANGE: bool
+    SIGNATURES: tuple[tuple[str, ...], ...]
+    SOURCE: Source | None
+    HUB: HubSource | None
 
     def load(self, path: str | os.PathLike, **options: Any) -> LoadResult: ...
 
@@ -47,13 +58,44 @@ class BenchmarkModule(Protocol):
 BENCHMARKS: dict[str, BenchmarkModule] = {
     m.NAME: m for m in (mvbench, tempcompass, videomme, mmvu, nextgqa, nextgqa.NEXTQA, clevrer, star, unified)
 }
-# Modules that read interchange files themselves (their own JSON variants); the others hand those to `unified`.
-_OWN_JSON = {"unified", "nextgqa", "nextqa", "star"}
 
 
 def list_benchmarks() -> list[str]:
     """Registered benchmark names, in a fixed order."""
     return list(BENCHMARKS)
+
+
+def native_benchmarks() -> list[str]:
+    """The benchmarks with a native layout of their own (every one but `unified`)."""
+    return [name for name, m in BENCHMARKS.items() if m.SOURCE is not None]
+
+
+def source_table() -> dict[str, Source]:
+    """Record `source` value → what cards and the licence gate state about that benchmark."""
+    return {name: m.SOURCE for name, m in BENCHMARKS.items() if m.SOURCE is not None}
+
+
+def prompt_style(name: str) -> str:
+    """The evaluation prompt style `auto` stands for on benchmark `name` ("cot" for an unknown name)."""
+    module = BENCHMARKS.get(name)
+    return module.PROMPT_STYLE if module is not None else "cot"
+
+
+def guess_from_name(file_name: str) -> str:
+    """Benchmark named in a file name: 'eval_mmvu.json' → 'mmvu'; '' when none is."""
+    lowered = file_name.lower()
+    return next((name for name in native_benchmarks() if name in lowered), "")
+
+
+def benchmark_of(record: Record) -> str | None:
+    """The benchmark a record's content belongs to: its native fields (`SIGNATURES`, e.g. Video-MME's
+    `videoID`/`duration`/`domain`) first, then its `source` when that names a benchmark; None when neither
+    does. Content wins, so a renamed or relabelled file is still recognised."""
+    keys = set(record.meta)
+    for name, module in BENCHMARKS.items():
+        if any(set(signature) <= keys for signature in module.SIGNATURES):
+            return name
+    return record.source if record.source in source_table() else None
 
 
 def get_benchmark(name: str) -> BenchmarkModule:
@@ -72,7 +114,9 @@ def load_options(name: str) -> list[str]:
 def _is_interchange(path: Path) -> bool:
     """A unified/records/parquet/HF file written by twgrpo or Video-R1 rather than a native benchmark file."""
     if path.is_dir():
-        return (path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file()
+        from .loading import saved_dataset_columns
+
+        return {"id", "question", "options", "answer", "meta"} <= saved_dataset_columns(path)
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -90,14 +134,17 @@ def load_benchmark(name: str, path: str | os.PathLike | None = None, **options: 
     file is read as such, with the benchmark's categories added. Options are the loader's keywords
     (`types=[…]` for MVBench tasks / TempCompass task types / CLEVRER question types, `subtitles=True`
     for Video-MME, `fmt="csv"` for NExT-GQA …). The result lists every invalid item in `problems` and
-    counts deliberate skips (e.g. MMVU open-ended) in `skipped`.
+    counts deliberate skips (e.g. MMVU open-ended) in `skipped`. `path` may be a Hub reference
+    (`OWNER/NAME`, `hf://datasets/OWNER/NAME[/path]`): the benchmark's annotation files are downloaded.
     """
+    from ..hub_sources import resolve_data_path
+
     module = get_benchmark(name)
-    p = Path(path if path is not None else module.DEFAULT_PATH).expanduser()
+    p = (resolve_data_path(path, bench=name) if path is not None else Path(module.DEFAULT_PATH)).expanduser()
     if not p.exists():
         raise InputFormatError(f"{p}: no such file or folder" + ("" if path is not None else
                                f" (the default {name} location; pass the path)"))
-    if name not in _OWN_JSON and _is_interchange(p):
+    if not module.READS_INTERCHANGE and _is_interchange(p):
         if options:
             raise TwgrpoError(f"{p}: options {sorted(options)} apply to native {name} files, not unified ones")
         return _some_records(unified.load(p, source=name), name, p)
@@ -123,7 +170,9 @@ def _some_records(result: LoadResult, name: str, path: Path) -> LoadResult:
 
 def detect_benchmark(path: str | os.PathLike) -> str | None:
     """The benchmark a native file or folder belongs to, sniffed from names and the first bytes; None if unknown."""
-    p = Path(path).expanduser()
+    from ..hub_sources import resolve_data_path
+
+    p = resolve_data_path(path).expanduser()
     if not p.exists():
         return None
     for name, module in BENCHMARKS.items():
@@ -221,6 +270,7 @@ def check_record_videos(records: Iterable[Record], video_root: str | os.PathLike
     return problems
 
 
-__all__ = ["BENCHMARKS", "BenchmarkModule", "categories_of", "check_record_videos", "detect_benchmark",
-           "get_benchmark", "list_benchmarks", "load_benchmark", "load_options", "locate_video",
+__all__ = ["BENCHMARKS", "BenchmarkModule", "HubSource", "Source", "benchmark_of", "categories_of",
+           "check_record_videos", "detect_benchmark", "get_benchmark", "guess_from_name", "list_benchmarks",
+           "load_benchmark", "load_options", "locate_video", "native_benchmarks", "prompt_style", "source_table",
            "with_categories"]

@@ -18,11 +18,30 @@ from typing import Any
 from ..errors import InputFormatError, RecordError, TwgrpoError
 from ..formats import LoadResult
 from ..record import Record, letter
+from .facts import Source
 from .loading import Skip, collect, existing, find_first, finish, head_text, read_json
 
 NAME = "clevrer"
 DESCRIPTION = "CLEVRER: validation.json/train.json scenes (counterfactual by default; multi-answer)"
 DEFAULT_PATH = "CLEVRER/validation.json"
+DEFAULT_SPLIT = "validation"
+PROMPT_STYLE = "clevrer"  # multi-answer: "letters separated by , if multiple"
+READS_INTERCHANGE = False
+SIGNATURES = (("scene_index", "video_filename"),)
+SOURCE = Source(
+    name="CLEVRER", license="cc0-1.0", license_note="CC0 (data.csail.mit.edu/clevrer README)",
+    redistribution="allowed", homepage="http://clevrer.csail.mit.edu/", hub_id=None,
+    videos="CLEVRER videos: `video_train.zip` / `video_validation.zip` from http://data.csail.mit.edu/clevrer/ "
+           "(5 s, 128 frames, 480x320).",
+    citation="""\
+@inproceedings{yi2020clevrer,
+  title     = {CLEVRER: Collision Events for Video Representation and Reasoning},
+  author    = {Yi, Kexin and Gan, Chuang and Li, Yunzhu and Kohli, Pushmeet and Wu, Jiajun and Torralba, Antonio
+               and Tenenbaum, Joshua B.},
+  booktitle = {International Conference on Learning Representations (ICLR)},
+  year      = {2020}
+}""")
+HUB = None  # distributed from data.csail.mit.edu, not the Hub
 QUESTION_TYPES = ("descriptive", "explanatory", "predictive", "counterfactual")
 DEFAULT_TYPES = ("counterfactual",)
 _SPLITS = ("validation", "train", "test")

@@ -73,6 +73,38 @@ def read_parquet(path: Path) -> list[dict[str, Any]]:
         raise InputFormatError(f"{path}: unreadable parquet ({exc})") from None
 
 
+def is_saved_dataset(path: Path) -> bool:
+    """A folder written by `datasets`' `save_to_disk` (one dataset or a `DatasetDict`)."""
+    return path.is_dir() and any((path / n).is_file() for n in ("dataset_info.json", "dataset_dict.json", "state.json"))
+
+
+def saved_dataset_columns(path: Path) -> set[str]:
+    """Column names of a `save_to_disk` folder (of its first split); empty when it is not one."""
+    if not is_saved_dataset(path):
+        return set()
+    from datasets import DatasetDict, load_from_disk
+
+    ds = load_from_disk(str(path))
+    ds = next(iter(ds.values())) if isinstance(ds, DatasetDict) else ds
+    return set(ds.column_names)
+
+
+def read_saved_rows(path: Path, split: str | None = None) -> list[dict[str, Any]]:
+    """Rows of a `save_to_disk` folder (a Hub dataset saved locally, e.g. lmms-lab's Video-MME);
+    a `DatasetDict` gives `split`, or its only split."""
+    from datasets import DatasetDict, load_from_disk
+
+    try:
+        ds = load_from_disk(str(path))
+    except Exception as exc:  # datasets' errors name no file
+        raise InputFormatError(f"{path}: unreadable save_to_disk folder ({exc})") from None
+    if isinstance(ds, DatasetDict):
+        if split is None and len(ds) != 1:
+            raise InputFormatError(f"{path}: dataset has splits {list(ds)}; choose one")
+        ds = ds[split or next(iter(ds))]
+    return ds.to_list()
+
+
 def head_text(path: Path, size: int = 65536) -> str:
     """The first `size` characters of a file, for format sniffing without parsing a large file."""
     with path.open("r", encoding="utf-8", errors="replace") as fh:

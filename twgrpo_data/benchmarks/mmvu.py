@@ -15,11 +15,30 @@ from typing import Any
 from ..errors import InputFormatError, RecordError
 from ..formats import LoadResult
 from ..record import LETTERS, Record
+from .facts import HubSource, Source
 from .loading import Skip, collect, existing, find_first, finish, head_text, read_json
 
 NAME = "mmvu"
 DESCRIPTION = "MMVU: validation.json (625 multiple-choice kept, 375 open-ended skipped and counted)"
 DEFAULT_PATH = "MMVU/validation.json"
+DEFAULT_SPLIT = "validation"
+PROMPT_STYLE = "cot"
+READS_INTERCHANGE = False
+SIGNATURES = (("youtube_url", "question_type"),)
+SOURCE = Source(
+    name="MMVU", license="unknown", license_note="not stated in the yale-nlp/MMVU repository",
+    redistribution="unknown", homepage="https://github.com/yale-nlp/MMVU", hub_id="yale-nlp/MMVU",
+    videos="the videos of the Hub dataset `yale-nlp/MMVU`.",
+    citation="""\
+@inproceedings{zhao2025mmvu,
+  title     = {MMVU: Measuring Expert-Level Multi-Discipline Video Understanding},
+  author    = {Zhao, Yilun and others},
+  booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
+  year      = {2025}
+}""")
+# validation.json + plain videos/<Subject>/<n>.mp4 (a record's `video` is that repository path)
+HUB = HubSource("yale-nlp/MMVU", annotations=("validation.json",), data_path="validation.json",
+                video_files="videos/**")
 _HUB_VIDEO = re.compile(r"/resolve/[^/]+/(videos/.+)$")
 _VIDEO_DIR = re.compile(r"(?:^|/)videos/([^/]+)/[^/]+$")
 

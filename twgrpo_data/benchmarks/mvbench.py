@@ -18,11 +18,33 @@ from typing import Any, NamedTuple
 from ..errors import InputFormatError, RecordError, TwgrpoError
 from ..formats import LoadResult
 from ..record import Record
+from .facts import HubSource, Source
 from .loading import collect, existing, finish, head_text, letter_of_text, read_json
 
 NAME = "mvbench"
 DESCRIPTION = "MVBench: json/<task>.json (20 tasks x 200), answer text among `candidates`"
 DEFAULT_PATH = "MVBench/json"
+DEFAULT_SPLIT = "train"  # the card's one split (lmms-eval: test_split train)
+PROMPT_STYLE = "cot"
+READS_INTERCHANGE = False
+SIGNATURES = (("task", "video_name"), ("ori_video", "problem_id"))
+SOURCE = Source(
+    name="MVBench", license="mit",
+    license_note="MIT (OpenGVLab/MVBench card); videos belong to their creators, academic use only",
+    redistribution="allowed", homepage="https://huggingface.co/datasets/OpenGVLab/MVBench",
+    hub_id="OpenGVLab/MVBench", gated=True,
+    videos="the `video/` archives of the gated Hub dataset `OpenGVLab/MVBench` (academic research use).",
+    citation="""\
+@inproceedings{li2024mvbench,
+  title     = {MVBench: A Comprehensive Multi-modal Video Understanding Benchmark},
+  author    = {Li, Kunchang and others},
+  booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
+  year      = {2024}
+}""")
+# `main` branch: json/<task>.json and one zip per source folder (video/star.zip holds star/Charades_v1_480/…)
+HUB = HubSource("OpenGVLab/MVBench", annotations=("json/*.json",), data_path="json",
+                video_archives=("video/*.zip",), archive_of=lambda video: f"video/{video.split('/', 1)[0]}.zip",
+                gated=True)
 # Native keys copied to `meta` verbatim (clip bounds, TVQA subtitle/show/fps).
 _EXTRA_KEYS = ("start", "end", "accurate_start", "accurate_end", "subtitle", "show_name", "fps")
 

@@ -23,15 +23,63 @@ from types import SimpleNamespace
 from typing import Any
 
 from ..errors import InputFormatError, RecordError, TwgrpoError
-from ..formats import LoadResult, parse_answer_letters, split_problem, strip_option_prefix
+from ..formats import (
+    LoadResult,
+    parse_answer_letters,
+    split_problem,
+    strip_option_prefix,
+)
 from ..record import Record, letter
-from .loading import collect, existing, finish, head_text, letter_of_text, read_csv, read_json, read_parquet
+from .facts import HubSource, Source
+from .loading import (
+    collect,
+    existing,
+    finish,
+    head_text,
+    letter_of_text,
+    read_csv,
+    read_json,
+    read_parquet,
+)
 
 NAME = "nextgqa"
 DESCRIPTION = "NExT-GQA: datasets/nextgqa/<split>.csv (+ gsub spans) or the VideoChat-R1/TW-GRPO JSON"
 DEFAULT_PATH = "NExT-GQA/datasets/nextgqa/test.csv"  # the split the paper reports (5,553 questions)
 NEXTQA_DESCRIPTION = "NExT-QA: dataset/nextqa/<split>.csv (answer = option index) or lmms-lab MC parquet"
 NEXTQA_DEFAULT_PATH = "NExT-QA/dataset/nextqa/val.csv"
+DEFAULT_SPLIT = "val"
+PROMPT_STYLE = "cot"
+READS_INTERCHANGE = True  # VideoChat-R1 / TW-GRPO JSON lists
+SIGNATURES = (("glue", "type", "duration"),)
+SOURCE = Source(
+    name="NExT-GQA", license="mit", license_note="MIT (doc-doc/NExT-GQA annotations)", redistribution="allowed",
+    homepage="https://github.com/doc-doc/NExT-GQA", hub_id=None,
+    videos="NExT-QA videos (from VidOR), e.g. `videos.zip` of the Hub dataset `lmms-lab/NExTQA` or the NExT-QA "
+           "release; `map_vid_vidorID.json` maps a video id to its VidOR folder.",
+    citation="""\
+@inproceedings{xiao2024nextgqa,
+  title     = {Can I Trust Your Answer? Visually Grounded Video Question Answering},
+  author    = {Xiao, Junbin and Yao, Angela and Li, Yicong and Chua, Tat-Seng},
+  booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
+  pages     = {13204--13214},
+  year      = {2024}
+}""")
+HUB = None  # the annotations are on GitHub (doc-doc/NExT-GQA); the videos are NExT-QA's (see NEXTQA_HUB)
+NEXTQA_SOURCE = Source(
+    name="NExT-QA", license="mit", license_note="MIT (doc-doc/NExT-QA annotations)", redistribution="allowed",
+    homepage="https://github.com/doc-doc/NExT-QA", hub_id="lmms-lab/NExTQA",
+    videos="NExT-QA videos (from VidOR), e.g. `videos.zip` of the Hub dataset `lmms-lab/NExTQA`.",
+    citation="""\
+@inproceedings{xiao2021nextqa,
+  title     = {NExT-QA: Next Phase of Question-Answering to Explaining Temporal Actions},
+  author    = {Xiao, Junbin and Shang, Xindi and Yao, Angela and Chua, Tat-Seng},
+  booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
+  pages     = {9777--9786},
+  year      = {2021}
+}""")
+# lmms-lab/NExTQA: the MC config (MC/test-00000-of-00001.parquet) and videos.zip (flat <video>.mp4)
+NEXTQA_HUB = HubSource("lmms-lab/NExTQA", annotations=("MC/*.parquet",), data_path=".",
+                       video_archives=("videos.zip",))
 QUESTION_TYPES = {"CW": "causal why", "CH": "causal how", "TN": "temporal next", "TC": "temporal current",
                   "TP": "temporal previous", "DC": "descriptive count", "DL": "descriptive location",
                   "DO": "descriptive other"}
@@ -226,4 +274,6 @@ def detect_nextqa(path: Path) -> bool:
 
 # NExT-QA shares this module's readers; the registry lists it under its own name.
 NEXTQA = SimpleNamespace(NAME="nextqa", DESCRIPTION=NEXTQA_DESCRIPTION, DEFAULT_PATH=NEXTQA_DEFAULT_PATH,
+                         DEFAULT_SPLIT="test", PROMPT_STYLE=PROMPT_STYLE, READS_INTERCHANGE=True,
+                         SIGNATURES=(), SOURCE=NEXTQA_SOURCE, HUB=NEXTQA_HUB,
                          load=load_nextqa, categories=categories, detect=detect_nextqa)

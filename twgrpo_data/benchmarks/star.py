@@ -15,12 +15,30 @@ from typing import Any
 from ..errors import InputFormatError, RecordError
 from ..formats import LoadResult
 from ..record import Record, letter
+from .facts import Source
 from .loading import collect, existing, finish, head_text, letter_of_text, read_json
 
 NAME = "star"
 DESCRIPTION = "STAR: STAR_<split>.json (answer text among 4 choices; start/end clip), or TW-GRPO STAR.json"
 DEFAULT_PATH = "STAR/STAR_val.json"
 QUESTION_TYPES = ("Interaction", "Sequence", "Prediction", "Feasibility")
+DEFAULT_SPLIT = "val"
+PROMPT_STYLE = "cot"
+READS_INTERCHANGE = True  # TW-GRPO's converted STAR.json
+SIGNATURES = (("question_id", "video_id", "start", "end"),)
+SOURCE = Source(
+    name="STAR", license="apache-2.0", license_note="Apache-2.0 (csbobby/STAR repositories)",
+    redistribution="allowed", homepage="https://bobbywu.com/STAR/", hub_id=None,
+    videos="Charades videos (480p release), trimmed per question to its `start`/`end` seconds; the videos are "
+           "under the Charades terms of use.",
+    citation="""\
+@inproceedings{wu2021star,
+  title     = {STAR: A Benchmark for Situated Reasoning in Real-World Videos},
+  author    = {Wu, Bo and Yu, Shoubin and Chen, Zhenfang and Tenenbaum, Joshua B. and Gan, Chuang},
+  booktitle = {Thirty-fifth Conference on Neural Information Processing Systems Datasets and Benchmarks Track},
+  year      = {2021}
+}""")
+HUB = None  # distributed from the STAR site, not the Hub
 
 
 def _convert(index: int, raw: dict[str, Any]) -> Record:

@@ -20,11 +20,30 @@ from typing import Any, Iterator
 from ..errors import InputFormatError, RecordError, TwgrpoError
 from ..formats import LoadResult
 from ..record import LETTERS, Record, letter
+from .facts import HubSource, Source
 from .loading import collect, existing, finish, read_json, read_parquet
 
 NAME = "tempcompass"
 DESCRIPTION = "TempCompass: questions/<type>.json or lmms-lab <type>/test-*.parquet (4 task types)"
 DEFAULT_PATH = "TempCompass/questions"
+DEFAULT_SPLIT = "test"
+PROMPT_STYLE = "cot"
+READS_INTERCHANGE = False
+SIGNATURES = (("video_id", "dim"),)
+SOURCE = Source(
+    name="TempCompass", license="cc-by-nc-4.0", license_note="CC BY-NC 4.0 (llyx97/TempCompass): non-commercial",
+    redistribution="non-commercial", homepage="https://github.com/llyx97/TempCompass",
+    hub_id="lmms-lab/TempCompass", videos="the videos of the Hub dataset `lmms-lab/TempCompass` (CC BY-NC 4.0).",
+    citation="""\
+@inproceedings{liu2024tempcompass,
+  title     = {TempCompass: Do Video LLMs Really Understand Videos?},
+  author    = {Liu, Yuanxin and others},
+  booktitle = {Findings of the Association for Computational Linguistics: ACL 2024},
+  year      = {2024}
+}""")
+# lmms-lab: one parquet config per task type; tempcompass_videos.zip unpacks to videos/<video_id>.mp4
+HUB = HubSource("lmms-lab/TempCompass", annotations=("*/test-*.parquet",), data_path=".",
+                video_archives=("tempcompass_videos.zip",))
 TASK_TYPES = ("multi-choice", "yes_no", "caption_matching", "captioning")
 DIMENSIONS = ("action", "direction", "speed", "order", "attribute_change")
 

@@ -16,6 +16,12 @@ from ..formats import LoadResult, read_dataset
 NAME = "unified"
 DESCRIPTION = "Video-R1/TW-GRPO eval JSON (eval_<bench>.json, nextgqa_val_raw.json, …) or twgrpo records"
 DEFAULT_PATH = "data/evaluation/eval_mmvu.json"
+DEFAULT_SPLIT = None
+PROMPT_STYLE = "cot"
+READS_INTERCHANGE = True
+SIGNATURES = ()
+SOURCE = None  # not a source: each record names its own benchmark
+HUB = None
 
 
 def load(path: str | os.PathLike = DEFAULT_PATH, *, source: str | None = None) -> LoadResult:

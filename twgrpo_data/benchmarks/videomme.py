@@ -18,13 +18,38 @@ from typing import Any
 from ..errors import InputFormatError, RecordError
 from ..formats import LoadResult, strip_option_prefix
 from ..record import LETTERS, Record
-from .loading import collect, existing, finish, head_text, read_parquet
+from .facts import HubSource, Source
+from .loading import (collect, existing, finish, head_text, is_saved_dataset, read_parquet, read_saved_rows,
+                      saved_dataset_columns)
 
 NAME = "videomme"
 DESCRIPTION = "Video-MME: videomme/test-*.parquet (2,700 questions; short/medium/long), optional subtitles"
 DEFAULT_PATH = "Video-MME"
+DEFAULT_SPLIT = "test"
+PROMPT_STYLE = "cot"
+READS_INTERCHANGE = False
+SIGNATURES = (("videoID", "duration", "domain"),)
+SOURCE = Source(
+    name="Video-MME", license="other", license_name="video-mme-terms",
+    license_link="https://github.com/BradyFU/Video-MME",
+    license_note="academic research only; no redistribution or modification without the authors' approval",
+    redistribution="forbidden", homepage="https://github.com/BradyFU/Video-MME", hub_id="lmms-lab/Video-MME",
+    videos="the Video-MME release (on request from the authors, academic use only).",
+    citation="""\
+@inproceedings{fu2025videomme,
+  title     = {Video-MME: The First-Ever Comprehensive Evaluation Benchmark of Multi-modal LLMs in Video Analysis},
+  author    = {Fu, Chaoyou and others},
+  booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
+  year      = {2025}
+}""")
+# videomme/test-00000-of-00001.parquet; videos_chunked_NN.zip each unpack to data/<videoID>.mp4
+HUB = HubSource("lmms-lab/Video-MME", annotations=("videomme/*.parquet",), data_path=".",
+                video_archives=("videos_chunked_*.zip",))
 DURATIONS = ("short", "medium", "long")
 _META_KEYS = ("duration", "domain", "sub_category", "task_type", "video_id", "videoID", "url")
+# Fields read into the record itself, and the template's example `response`s (not data); any other column
+# (a later card revision's `language`, `Subtitle`, …) is kept in `meta`.
+_NOT_META = ("question_id", "question", "options", "answer", "response")
 # a JSON string, or a comma that only precedes a closing bracket (the template's trailing commas)
 _STRING_OR_TRAILING_COMMA = re.compile(r'("(?:\\.|[^"\\])*")|,(\s*[\]}])')
 _SRT_TIME = re.compile(r"(\d+):(\d\d):(\d\d)[,.](\d{3})\s*-->\s*(\d+):(\d\d):(\d\d)[,.](\d{3})")
@@ -53,6 +78,8 @@ def parse_srt(text: str) -> list[list[Any]]:
 
 
 def _rows(root: Path) -> tuple[Path, list[dict[str, Any]]]:
+    if is_saved_dataset(root):
+        return root, read_saved_rows(root)
     if root.is_dir():
         files = sorted((root / "videomme").glob("*.parquet")) or sorted(root.glob("*.parquet"))
         if not files:
@@ -86,6 +113,7 @@ def _convert(subtitles: dict[str, Path] | None, index: int, row: dict[str, Any])
     if len(gold) != 1 or gold not in LETTERS[: len(options)]:
         raise RecordError(f"answer {row['answer']!r} is not one of the option letters", field="answer")
     meta = {k: row[k] for k in _META_KEYS if row.get(k) is not None}
+    meta.update({k: v for k, v in row.items() if k not in _NOT_META and k not in meta and v is not None})
     meta["category"] = row.get("duration")
     video_file = row.get("videoID")
     if subtitles is not None and video_file:
@@ -123,6 +151,8 @@ def categories(record: Record) -> dict[str, Any]:
 
 
 def detect(path: Path) -> bool:
+    if is_saved_dataset(path):
+        return {"videoID", "duration", "task_type"} <= saved_dataset_columns(path)
     if path.is_dir():
         return any((path / "videomme").glob("*.parquet")) or (path.name == "videomme" and any(path.glob("*.parquet")))
     if path.suffix == ".parquet":
