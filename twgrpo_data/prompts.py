@@ -171,7 +171,9 @@ def resolve_style(requested: str, bench: str, records: Iterable[Record]) -> str:
         if requested not in PROMPT_STYLES:
             raise ValueError(f"unknown prompt style {requested!r}; expected auto or one of {', '.join(PROMPT_STYLES)}")
         return requested
-    if bench == "clevrer" or any(r.is_multi_answer for r in records):
+    from .benchmarks import prompt_style  # the benchmark module owns its style (the registry imports no prompts)
+
+    if prompt_style(bench) == "clevrer" or any(r.is_multi_answer for r in records):
         return "clevrer"
     return "cot"
 
