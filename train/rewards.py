@@ -1,6 +1,6 @@
 """TRL reward functions for TW-GRPO: soft or fixed (binary) answer accuracy, and the format reward.
 
-The scoring itself is `twgrpo_data.rewards` (one implementation shared with evaluation); this module only
+The scoring itself is `twgrpo_data.scoring` (one implementation shared with evaluation); this module only
 adapts it to TRL's reward-function protocol: `f(prompts, completions, **dataset_columns) -> list[float]`,
 where the dataset rows carry the gold letters in an `answer` column (see `twgrpo_train.data`). As in the
 released TW-GRPO training script, the total reward is the unweighted sum accuracy + format ∈ [0, 2].
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from twgrpo_data.rewards import PARSERS, format_reward, parse_answer, soft_reward, strict_reward
+from twgrpo_data.scoring import PARSERS, format_reward, parse_answer, soft_reward, strict_reward
 
 ACCURACY_KINDS = ("soft", "fixed")
 RewardFunc = Callable[..., list[float]]
