@@ -40,7 +40,7 @@ def distinct_characters(prompts, completions, **_):
 
 
 def tiny_config(model_dir, out_dir, *extra):
-    return load_config(TINY_YAML, [f"model={model_dir}", f"output_dir={out_dir}", "num_frames=4",
+    return load_config(TINY_YAML, [f"model={model_dir}", f"output_dir={out_dir}", "frames=4",
                                    "max_completion_length=8", *extra])
 
 
@@ -53,8 +53,8 @@ def test_video_step_applies_token_weights_to_the_loss(tiny_model_dir, tmp_path):
 
     # video reached the batch with its real sampling rate
     assert out["video_grid_thw"].shape == (8, 3) and len(out["pixel_values_videos"]) == 8
-    clip = sample_video(VIDEOS / "video_12176.mp4", num_frames=4, min_pixels=cfg.video_min_pixels,
-                        max_pixels=cfg.video_max_pixels)
+    clip = sample_video(VIDEOS / "video_12176.mp4", num_frames=4, min_pixels=cfg.min_pixels,
+                        max_pixels=cfg.max_pixels)
     assert out["second_per_grid_ts"][0].item() == pytest.approx(2 / clip.fps)
 
     # weights in [1, alpha] on completion tokens, shared by the group, advantages = A_i · w_t
