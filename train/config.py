@@ -44,7 +44,7 @@ ATTN_IMPLEMENTATIONS = ("auto", "sdpa", "eager", "flash_attention_2")
 RESUME_KEYS = ("model", "train_file", "data_format", "question_type", "max_train_samples", "data_seed", "seed",
                "prompt_template", "system_prompt", "frames", "min_pixels", "max_pixels", "freeze_vision",
                "accuracy_reward", "format_reward", "answer_parser", "completion_alphabet", "loss_type", "alpha",
-               "divergence", "weight_mapping", "num_generations", "max_completion_length", "temperature", "top_k",
+               "divergence", "weight_mapping", "detach_weights", "weight_kl", "num_generations", "max_completion_length", "temperature", "top_k",
                "top_p", "learning_rate", "lr_scheduler_type", "beta", "per_device_train_batch_size",
                "gradient_accumulation_steps", "steps_per_generation", "num_iterations", "world_size")
 # Old spellings of settings (issue 13.5): still read, with a one-line note.
@@ -144,6 +144,12 @@ class TWGRPOConfig(GRPOConfig):
                                                             "reference: the released code's estimator."})
     weight_mapping: str = field(default="reference", metadata={"help": "reference: 1+(α−1)·norm (released code); "
                                                                        "paper: (1+α)·norm."})
+    detach_weights: bool = field(default=True, metadata={"help": "Treat token weights as constants (ours). false: "
+                                                                 "gradients flow through them as in the released "
+                                                                 "code (needs the full-vocabulary logits with "
+                                                                 "their graph)."})
+    weight_kl: bool = field(default=False, metadata={"help": "Multiply the KL term by the token weights too, as the "
+                                                             "released code does (only matters with beta > 0)."})
     weight_chunk_size: int = field(default=32, metadata={"help": "Completion positions per chunk when computing "
                                                                  "weights from hidden states (memory ∝ G·chunk·V)."})
     # --- outputs
@@ -184,6 +190,10 @@ class TWGRPOConfig(GRPOConfig):
             raise TrainConfigError(
                 f"per_device_train_batch_size × steps_per_generation = {local} is not a multiple of "
                 f"num_generations = {self.num_generations}: each device must hold whole groups")
+        if self.token_weighting and (not self.detach_weights or (self.weight_kl and self.beta)) and (
+                self.steps_per_generation != 1 or self.num_iterations != 1):
+            raise TrainConfigError("detach_weights=false and weight_kl recompute the weights in the loss step, which "
+                                   "needs whole groups there: set steps_per_generation=1 and num_iterations=1")
         eval_group = self.num_generations_eval or self.num_generations
         if self.eval_strategy != "no" and self.per_device_eval_batch_size % eval_group:
             raise TrainConfigError(

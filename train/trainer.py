@@ -46,7 +46,7 @@ from .card import write_model_card
 from .config import DEPRECATED_KEYS, RESUME_KEYS, TrainConfigError, TWGRPOConfig
 from .data import load_train_dataset
 from .rewards import answer_metrics, build_reward_funcs
-from .weights import token_weights_from_hidden, weight_stats
+from .weights import token_weights_from_hidden, token_weights_with_grad, weight_stats
 
 VIDEO_KEYS = ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts")
 # Qwen2.5-VL's `mm_token_type_ids` value for video placeholder tokens (0 text, 1 image).
@@ -234,14 +234,16 @@ class TWGRPOTrainer(GRPOTrainer):
         fields["mm_token_type_ids"] = [row[m].tolist() for row, m in zip(enc["mm_token_type_ids"], keep)]
         return prompt_ids, None, fields
 
-    def _video_kwargs(self, video: dict[str, Any] | None, start: int, end: int, input_ids: torch.Tensor) -> dict:
-        """Forward kwargs for rows [start, end) of the active video batch ({} for text-only batches)."""
+    def _video_kwargs(self, video: dict[str, Any] | None, start: int, end: int, input_ids: torch.Tensor,
+                      rows: list[int] | None = None) -> dict:
+        """Forward kwargs for rows [start, end) (or the listed `rows`) of the active video batch ({} for text)."""
         if video is None:
             return {}
+        rows = list(range(start, end)) if rows is None else rows
         return {
-            "pixel_values_videos": torch.cat(video["pixel_values_videos"][start:end]),
-            "video_grid_thw": video["video_grid_thw"][start:end],
-            "second_per_grid_ts": video["second_per_grid_ts"][start:end],
+            "pixel_values_videos": torch.cat([video["pixel_values_videos"][i] for i in rows]),
+            "video_grid_thw": video["video_grid_thw"][rows],
+            "second_per_grid_ts": video["second_per_grid_ts"][rows],
             "mm_token_type_ids": (input_ids == self._video_pad_token_id).long() * _VIDEO_TOKEN_TYPE,
         }
 
@@ -271,10 +273,57 @@ class TWGRPOTrainer(GRPOTrainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         self._active_video = {key: inputs[key] for key in VIDEO_KEYS} if VIDEO_KEYS[0] in inputs else None
         try:
-            return super().compute_loss(model, inputs, return_outputs=return_outputs,
+            loss = super().compute_loss(model, inputs, return_outputs=return_outputs,
                                         num_items_in_batch=num_items_in_batch)
+            args = self.args
+            if model.training and "group_index" in inputs and (
+                    not args.detach_weights or (args.weight_kl and self.beta != 0.0)):
+                loss = loss + self._released_weight_terms(model, inputs)
+            return loss
         finally:
             self._active_video = None
+
+    def _released_weight_terms(self, model, inputs: dict[str, Any]) -> torch.Tensor:
+        """The released code's extra loss terms, as a value-0 surrogate added to TRL's loss.
+
+        Released: loss = Σ w_t·m·(−min(r·A, clip(r)·A) + β·kl) / N with w computed from the training
+        forward. TRL's loss already holds Σ w_t·m·(−A)·r / N (+ β·kl unweighted). On fresh samples (r = 1,
+        which `steps_per_generation = num_iterations = 1` guarantees) the rest is, per group,
+        Σ m·(−A + β·kl)·(w − sg(w)) / N for gradients through w (`detach_weights: false`) and
+        Σ m·β·(sg(w) − 1)·kl / N for the weighted KL (`weight_kl`): one more forward with grad per group.
+        """
+        args = self.args
+        ids = torch.cat([inputs["prompt_ids"], inputs["completion_ids"]], dim=1)
+        attention = torch.cat([inputs["prompt_mask"], inputs["completion_mask"]], dim=1)
+        mask = inputs["completion_mask"] if "tool_mask" not in inputs else inputs["completion_mask"] * inputs["tool_mask"]
+        length = inputs["completion_ids"].size(1)
+        advantages = inputs["sequence_advantages"]
+        weighted_kl = args.weight_kl and self.beta != 0.0
+        total = ids.new_zeros((), dtype=torch.float32)
+        for group in inputs["group_index"].unique().tolist():
+            rows = (inputs["group_index"] == group).nonzero().squeeze(1).tolist()
+            if len(rows) != self.num_generations:
+                raise TwgrpoError(f"group {group} is split across loss steps; set steps_per_generation=1")
+            logits = model(input_ids=ids[rows], attention_mask=attention[rows], use_cache=False,
+                           **self._video_kwargs(self._active_video, 0, 0, ids[rows], rows=rows)).logits
+            logits = logits[:, -length - 1:-1]
+            m = mask[rows].float()
+            w = token_weights_with_grad(logits, mask[rows], len(rows), args.alpha, divergence=args.divergence,
+                                        mapping=args.weight_mapping, temperature=self.temperature)
+            coef = -advantages[rows].unsqueeze(1).expand_as(m)
+            if weighted_kl:
+                logp = torch.log_softmax(logits.float() / self.temperature, -1).gather(
+                    -1, inputs["completion_ids"][rows].unsqueeze(-1)).squeeze(-1)
+                ref = inputs["ref_per_token_logps"][rows]
+                kl = torch.exp(ref - logp) - (ref - logp) - 1
+                coef = coef + self.beta * kl.detach()
+                total = total + (self.beta * (w.detach() - 1.0) * kl * m).sum()
+            if not args.detach_weights:
+                total = total + (coef * (w - w.detach()) * m).sum()
+        # TRL's DAPO normaliser (the tw_grpo aggregation)
+        normalizer = inputs["num_items_in_batch"].clamp(min=1.0) / self.accelerator.num_processes
+        normalizer = normalizer * self.current_gradient_accumulation_steps / args.steps_per_generation
+        return total / normalizer
 
     # ------------------------------------------------------------------------------------------------------
     # rewards, weights and metrics
@@ -306,6 +355,8 @@ class TWGRPOTrainer(GRPOTrainer):
                 weights = self._token_weights(out, mask, group, video)
                 out["sequence_advantages"] = out["advantages"]
                 out["token_weights"] = weights
+                # which group each row belongs to: TRL shuffles rows before the loss step
+                out["group_index"] = torch.arange(weights.size(0), device=weights.device) // group
                 out["advantages"] = out["advantages"].unsqueeze(1) * weights
                 self._log_weight_stats(weights, mask, mode)
             return out
@@ -425,7 +476,8 @@ def checkpoint_problem(folder: Path) -> str | None:
 
 
 def last_complete_checkpoint(out: Path, note=print) -> Path | None:
-    """The newest resumable `checkpoint-N` in `out`; newer torn ones are removed with a one-line note each."""
+    """The newest resumable `checkpoint-N` in `out`; newer torn ones are removed with a one-line note each
+    (by the main process only, when several were launched)."""
     import shutil
 
     from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
@@ -436,9 +488,10 @@ def last_complete_checkpoint(out: Path, note=print) -> Path | None:
         problem = checkpoint_problem(folder)
         if problem is None:
             return folder
-        note(f"note: {folder.name} is incomplete ({problem}; killed while saving?): removed, resuming from "
-             "the checkpoint before it")
-        shutil.rmtree(folder)
+        if int(os.environ.get("RANK", "0")) == 0:
+            note(f"note: {folder.name} is incomplete ({problem}; killed while saving?): removed, resuming from "
+                 "the checkpoint before it")
+            shutil.rmtree(folder)
     return None
 
 
@@ -505,6 +558,8 @@ def run_training(config: TWGRPOConfig, resume: bool = False, log=print) -> Path:
 
     out = Path(config.output_dir)
     check_model_path(config.model)
+    if Path(config.model).expanduser().exists():  # a local model: the same folder however it was written
+        config.model = str(Path(config.model).expanduser().resolve())
     checkpoint = _check_output_dir(out, config, resume)
     if checkpoint is not None and (step := _finished(checkpoint, config)) is not None:
         log(f"{out}: the run already finished at step {step} (max_steps {config.max_steps}); nothing to do")
