@@ -101,10 +101,11 @@ def test_paper_config_is_the_released_method_and_ours_differs_only_where_documen
     assert (paper.frames, paper.max_pixels, paper.loss_type, paper.beta) == (16, 128 * 28 * 28, "tw_grpo", 0.0)
     assert paper.max_train_samples == 1000 and paper.accuracy_reward == "soft"
     assert (paper.divergence, paper.top_k, paper.attn_implementation) == ("reference", 50, "auto")
+    assert (paper.detach_weights, paper.weight_kl, paper.steps_per_generation) == (False, True, 1)
     assert "attn_implementation" not in (paper.model_init_kwargs or {})  # flash-attn is not a dependency
     ours = load_config(CONFIGS / "twgrpo_clevrer_7b.yaml", ["use_cpu=true", "bf16=false", "train_file=/data/x.json"])
     differ = {k for k in RESUME_KEYS if k != "world_size" and getattr(ours, k) != getattr(paper, k)}
-    assert differ == {"divergence", "top_k"}
+    assert differ == {"divergence", "top_k", "detach_weights", "weight_kl"}
 
 
 DEEPSPEED_FILES = sorted(CONFIGS.glob("*.json"))
