@@ -309,3 +309,30 @@ def test_soft_reward_rises_well_above_chance(tiny_text_model, tmp_path, loss_typ
     start, end = sum(soft[:10]) / 10, sum(soft[-30:]) / 30
     # always answering one fixed letter scores 0.2 on this task; copying the prompt scores 1
     assert end >= 0.3 and end >= 4 * start, (start, end)
+
+
+def test_checkpoint_weights_load_through_the_model_key_mapping(tiny_model_dir, tmp_path):
+    from safetensors.torch import load_file, save_file
+    from transformers import AutoModelForImageTextToText
+
+    from twgrpo_train.trainer import load_checkpoint_weights
+
+    trained = AutoModelForImageTextToText.from_pretrained(tiny_model_dir)
+    with torch.no_grad():
+        for p in trained.parameters():
+            p.add_(0.01)
+    trained.save_pretrained(tmp_path / "ckpt")
+    saved = load_file(str(tmp_path / "ckpt" / "model.safetensors"))
+    assert not any(k.startswith("model.language_model.") for k in saved)        # legacy names on disk
+    fresh = AutoModelForImageTextToText.from_pretrained(tiny_model_dir)
+    load_checkpoint_weights(fresh, tmp_path / "ckpt")
+    for (name, a), b in zip(trained.state_dict().items(), fresh.state_dict().values()):
+        assert torch.equal(a, b), name
+
+    save_file({**saved, "model.extra.weight": torch.zeros(1)}, str(tmp_path / "ckpt" / "model.safetensors"))
+    with pytest.raises(TwgrpoError, match=r"ckpt: checkpoint weights do not match the model: 1 unexpected"):
+        load_checkpoint_weights(fresh, tmp_path / "ckpt")
+    dropped = next(k for k in saved if "layers.0.mlp" in k)
+    save_file({k: v for k, v in saved.items() if k != dropped}, str(tmp_path / "ckpt" / "model.safetensors"))
+    with pytest.raises(TwgrpoError, match=r"1 missing \(first model\.language_model\.layers\.0\.mlp"):
+        load_checkpoint_weights(fresh, tmp_path / "ckpt")
