@@ -458,3 +458,18 @@ def test_training_rows_carry_the_benchmark_clip(tmp_path):
     assert (Path(plain.path).name, plain.start, plain.end) == ("clevrer_8.mp4", None, None)
     clip = star.sample(num_frames=4, min_pixels=3136, max_pixels=3136)
     assert all(1.0 - 0.1 <= t <= 2.5 + 0.1 for t in clip.timestamps)
+
+
+def test_attention_defaults_to_sdpa_without_flash_attn(monkeypatch):
+    import importlib.util
+
+    from twgrpo_train.trainer import _attn_implementation
+
+    assert _attn_implementation(load_config(TINY_YAML, ["model=/m"])) == "sdpa"          # CPU run
+    gpu = load_config(TINY_YAML, ["model=/m", "use_cpu=false"])
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object() if name == "flash_attn" else
+                        real_find_spec(name))
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    assert _attn_implementation(gpu) == "flash_attention_2"
+    assert _attn_implementation(load_config(TINY_YAML, ["model=/m", "attn_implementation=eager"])) == "eager"

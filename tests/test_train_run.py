@@ -251,6 +251,12 @@ def test_a_torn_checkpoint_is_never_chosen(tmp_path):
     notes = []
     assert last_complete_checkpoint(tmp_path, note=notes.append) == tmp_path / "checkpoint-2"
     assert len(notes) == 1 and not (tmp_path / "checkpoint-4").exists()
+    (tmp_path / "checkpoint-2" / "optimizer.pt").unlink()      # save_only_model: complete, but not resumable
+    from twgrpo_train.trainer import _check_resumable
+
+    with pytest.raises(TwgrpoError, match=r"checkpoint-2: cannot continue this run exactly, the checkpoint has no "
+                                          r"optimizer\.pt"):
+        _check_resumable(tmp_path / "checkpoint-2")
 
 
 def test_two_processes_train_and_write_metrics_once(uninterrupted):

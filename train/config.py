@@ -44,7 +44,8 @@ ATTN_IMPLEMENTATIONS = ("auto", "sdpa", "eager", "flash_attention_2")
 RESUME_KEYS = ("model", "train_file", "data_format", "question_type", "max_train_samples", "data_seed", "seed",
                "prompt_template", "system_prompt", "frames", "min_pixels", "max_pixels", "freeze_vision",
                "accuracy_reward", "format_reward", "answer_parser", "completion_alphabet", "loss_type", "alpha",
-               "divergence", "weight_mapping", "detach_weights", "weight_kl", "num_generations", "max_completion_length", "temperature", "top_k",
+               "divergence", "weight_mapping", "detach_weights", "weight_kl", "num_generations",
+               "max_completion_length", "temperature", "top_k",
                "top_p", "learning_rate", "lr_scheduler_type", "beta", "per_device_train_batch_size",
                "gradient_accumulation_steps", "steps_per_generation", "num_iterations", "world_size")
 # Old spellings of settings (issue 13.5): still read, with a one-line note.
@@ -356,4 +357,5 @@ def check_model_path(model: str) -> None:
         return
     looks_like_path = (model.startswith(("/", ".", "~")) or model.count("/") > 1 or os.sep != "/" and os.sep in model)
     if looks_like_path or HF_HUB_OFFLINE:
-        raise TrainConfigError(f"model: {model} does not exist" + ("" if looks_like_path else " (and the Hub is offline)"))
+        offline = "" if looks_like_path else " (and the Hub is offline)"
+        raise TrainConfigError(f"model: {model} does not exist{offline}")

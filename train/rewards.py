@@ -73,7 +73,8 @@ def format_reward_func(prompts: list, completions: list, **_: Any) -> list[float
 format_reward_func.__name__ = "format"
 
 
-def build_reward_funcs(accuracy: str = "soft", parser: str = DEFAULT_PARSER, use_format: bool = True) -> list[RewardFunc]:
+def build_reward_funcs(accuracy: str = "soft", parser: str = DEFAULT_PARSER,
+                       use_format: bool = True) -> list[RewardFunc]:
     """The paper's reward: accuracy (soft for TW-GRPO, strict for the GRPO baseline) plus, optionally, format."""
     funcs = [accuracy_reward(accuracy, parser)]
     if use_format:

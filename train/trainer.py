@@ -295,7 +295,7 @@ class TWGRPOTrainer(GRPOTrainer):
         args = self.args
         ids = torch.cat([inputs["prompt_ids"], inputs["completion_ids"]], dim=1)
         attention = torch.cat([inputs["prompt_mask"], inputs["completion_mask"]], dim=1)
-        mask = inputs["completion_mask"] if "tool_mask" not in inputs else inputs["completion_mask"] * inputs["tool_mask"]
+        mask = inputs["completion_mask"] * inputs["tool_mask"] if "tool_mask" in inputs else inputs["completion_mask"]
         length = inputs["completion_ids"].size(1)
         advantages = inputs["sequence_advantages"]
         weighted_kl = args.weight_kl and self.beta != 0.0
@@ -410,7 +410,8 @@ def _weight_files(folder: Path) -> list[Path]:
         return [folder / SAFE_WEIGHTS_NAME]
     index = folder / SAFE_WEIGHTS_INDEX_NAME
     if index.is_file():
-        return [folder / name for name in sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))]
+        shards = json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()
+        return [folder / name for name in sorted(set(shards))]
     return []
 
 
@@ -450,10 +451,10 @@ def load_checkpoint_weights(model: torch.nn.Module, folder: Path) -> None:
 
 
 def checkpoint_problem(folder: Path) -> str | None:
-    """Why a checkpoint folder cannot be resumed from (a kill during its save), or None when complete.
+    """Why a checkpoint folder is torn (a kill during its save), or None when its save completed.
 
     `Trainer` writes the model, then optimizer and scheduler, then the RNG states, and `trainer_state.json`
-    last; each is needed to continue the run exactly.
+    last: without a readable `trainer_state.json` the save did not finish.
     """
     state = folder / "trainer_state.json"
     if not state.is_file():
@@ -462,22 +463,22 @@ def checkpoint_problem(folder: Path) -> str | None:
         json.loads(state.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):
         return "trainer_state.json is cut off"
-    if not _weight_files(folder):
-        return "no model weights"
-    args = folder / "training_args.bin"
-    for name in ("optimizer.pt", "scheduler.pt"):
-        if not (folder / name).is_file():
-            return f"no {name}"
-    if not list(folder.glob("rng_state*.pth")):
-        return "no rng_state.pth"
-    if not args.is_file():
-        return "no training_args.bin"
     return None
 
 
+def _check_resumable(folder: Path) -> None:
+    """A finished checkpoint save may still lack what an exact continuation needs (`save_only_model`)."""
+    missing = [name for name in ("optimizer.pt", "scheduler.pt") if not (folder / name).is_file()]
+    missing += [] if list(folder.glob("rng_state*.pth")) else ["rng_state.pth"]
+    missing += [] if _weight_files(folder) else ["model weights"]
+    if missing:
+        raise TwgrpoError(f"{folder}: cannot continue this run exactly, the checkpoint has no {', '.join(missing)} "
+                          "(saved with save_only_model?)")
+
+
 def last_complete_checkpoint(out: Path, note=print) -> Path | None:
-    """The newest resumable `checkpoint-N` in `out`; newer torn ones are removed with a one-line note each
-    (by the main process only, when several were launched)."""
+    """The newest `checkpoint-N` in `out` whose save completed; newer torn ones are removed with a one-line
+    note each (by the main process only, when several were launched)."""
     import shutil
 
     from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
@@ -514,6 +515,7 @@ def _check_output_dir(out: Path, config: TWGRPOConfig, resume: bool) -> Path | N
     checkpoint = last_complete_checkpoint(out, note=lambda line: print(line, file=sys.stderr)) if out.is_dir() else None
     if checkpoint is None:
         raise TwgrpoError(f"{out}: no checkpoint to resume from")
+    _check_resumable(checkpoint)
     saved = out / "twgrpo_config.json"
     if saved.is_file():
         old, new = json.loads(saved.read_text(encoding="utf-8")), _run_record(config)
