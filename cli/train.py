@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import sys
 import warnings
 from pathlib import Path
 from typing import Optional
@@ -11,35 +13,104 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from twgrpo_data.outputs import OutputSpec
+from twgrpo_data.outputs import PLOT_SUFFIXES, OutputSpec
 
 from .options import out_help, output_path
 
 console = Console(highlight=False)
 
 
-class _TrainGroup(TyperGroup):
-    """`train` runs itself unless a sub-command is named; its `key=value` arguments are config overrides.
+# options of `train` itself; every other `--name [value]` is a training setting
+_OWN_WITH_VALUE = ("--config", "-c", "--out", "-o")
+_OWN_FLAGS = ("--resume", "--help", "-h")
 
-    Click would read the first positional argument as a sub-command name, so overrides are taken out of the
-    argument list before parsing (they are never sub-command names) and handed to the callback.
+
+def split_settings(args: list[str]) -> tuple[list[str], list[str]]:
+    """Split `train`'s arguments into (its own options, `key=value` settings).
+
+    Settings may be written `key=value`, `--key value`, `--key=value` or `--key-name value`; a bare
+    `--flag` followed by another option (or nothing) means `flag=true`.
+    """
+    own, settings, i = [], [], 0
+    while i < len(args):
+        arg = args[i]
+        name = arg.split("=", 1)[0]
+        if name in _OWN_WITH_VALUE:
+            own.extend(args[i:i + (1 if "=" in arg else 2)])
+            i += 1 if "=" in arg else 2
+            continue
+        if arg in _OWN_FLAGS or not arg.startswith("--"):
+            (settings if not arg.startswith("-") and "=" in arg else own).append(arg)
+            i += 1
+            continue
+        key, eq, value = arg[2:].partition("=")
+        if not eq:
+            nxt = args[i + 1] if i + 1 < len(args) else None
+            if nxt is not None and not nxt.startswith("--"):
+                value, i = nxt, i + 1
+            else:
+                value = "true"
+        settings.append(f"{key.replace('-', '_')}={value}")
+        i += 1
+    return own, settings
+
+
+def _first_sentence(text: str) -> str:
+    text = " ".join(text.split())
+    return re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0]
+
+
+def settings_table() -> list[tuple[str, str, str]]:
+    """(name, default, help) of every training setting, from the `TWGRPOConfig` dataclass."""
+    from dataclasses import MISSING, fields
+
+    from twgrpo_train.config import TWGRPOConfig
+
+    rows = []
+    for f in sorted((f for f in fields(TWGRPOConfig) if f.init), key=lambda f: f.name):
+        default = f.default if f.default is not MISSING else (
+            f.default_factory() if f.default_factory is not MISSING else None)
+        rows.append((f.name, repr(default) if isinstance(default, str) else str(default),
+                     _first_sentence(f.metadata.get("help", ""))))
+    return rows
+
+
+class _TrainGroup(TyperGroup):
+    """`train` runs itself unless a sub-command is named; settings (`key=value`, `--key value`) are overrides.
+
+    Click would read the first positional argument as a sub-command name and reject unknown options, so
+    settings are taken out of the argument list before parsing and handed to the callback. `--help` lists
+    every setting with its default and help text, generated from the config dataclass.
     """
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         positional = [a for i, a in enumerate(args)
-                      if not a.startswith("-") and (i == 0 or args[i - 1] not in ("--config", "-c"))]
+                      if not a.startswith("-") and (i == 0 or args[i - 1] not in _OWN_WITH_VALUE)]
         if positional and positional[0] in self.commands:
             return super().parse_args(ctx, args)
-        ctx.meta["train_overrides"] = [a for a in positional if "=" in a]
-        return super().parse_args(ctx, [a for a in args if a not in ctx.meta["train_overrides"]])
+        own, ctx.meta["train_overrides"] = split_settings(args)
+        return super().parse_args(ctx, own)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_help(ctx, formatter)
+        from rich.table import Table
+
+        table = Table(title="Training settings (key=value or --key value; defaults of TWGRPOConfig)",
+                      title_justify="left", show_lines=False, box=None, pad_edge=False)
+        table.add_column("setting", no_wrap=True)
+        table.add_column("default", overflow="fold", max_width=24)
+        table.add_column("help", overflow="fold")
+        for row in settings_table():
+            table.add_row(*row)
+        console.print(table)
 
 
 app = typer.Typer(
     cls=_TrainGroup,
     help="Train a video model with TW-GRPO (or GRPO) on TRL.\n\n"
-         "Run: twgrpo train --config CONFIG.yaml \\[key=value ...] \\[--resume]. Every key is a TWGRPOConfig / "
-         "GRPOConfig field.\n\n"
-         "Example: twgrpo train --config examples/train_tiny.yaml model=runs/Qwen2.5-VL-tiny max_steps=4",
+         "Run: twgrpo train --config CONFIG.yaml \\[key=value | --key value ...] \\[-o DIR] \\[--resume]. Every "
+         "setting (listed below) is a TWGRPOConfig field.\n\n"
+         "Example: twgrpo train --config examples/train_tiny.yaml model=runs/Qwen2.5-VL-tiny --max_steps 4 -o runs/t",
     invoke_without_command=True,
     no_args_is_help=True,
 )
@@ -50,12 +121,13 @@ def train(
     ctx: typer.Context,
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML file of training settings.",
                                           exists=True, dir_okay=False),
-    resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint in output_dir."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (the output_dir setting)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the last complete checkpoint in output_dir."),
 ) -> None:
     """Train with the settings in CONFIG (key=value arguments override them)."""
     if ctx.invoked_subcommand is not None:
         return
-    overrides = ctx.meta.get("train_overrides", [])
+    overrides = ctx.meta.get("train_overrides", []) + ([f"output_dir={out}"] if out is not None else [])
     if config is None and not overrides:
         raise typer.BadParameter("give --config CONFIG.yaml and/or key=value settings", param_hint="--config")
     from twgrpo_train.config import load_config
@@ -66,23 +138,24 @@ def train(
     cfg = load_config(config, overrides)
     console.print(f"training [bold]{cfg.model}[/] on {cfg.train_file} → {cfg.output_dir} "
                   f"(loss {cfg.loss_type}, alpha {cfg.alpha}, G={cfg.num_generations})")
-    out = run_training(cfg, resume=resume)
+    folder = run_training(cfg, resume=resume, log=lambda line: print(line, file=sys.stderr))
     console.print(f"done: model, checkpoints, {cfg.metrics_file}"
-                  + (f" and {cfg.plot_file}" if cfg.plot_file else "") + f" in [bold]{out}[/]")
+                  + (f" and {cfg.plot_file}" if cfg.plot_file else "") + f" in [bold]{folder}[/]")
 
 
 @app.command("plot")
 def plot(
     runs: list[Path] = typer.Argument(..., help="Run folders (or their metrics JSONL files); several are overlaid."),
-    out: str = typer.Option("training_curves.png", "--out", "-o", help=out_help("PNG file to write.")),
+    out: str = typer.Option("training_curves.png", "--out", "-o", help=out_help(
+        "Plot file to write; .png, .pdf or .svg (the suffix decides).")),
     smooth: int = typer.Option(1, "--smooth", min=1, help="Moving-average window in steps."),
 ) -> None:
-    """Plot reward std and completion length over training steps (the paper's Figure 3) as a PNG.
+    """Plot reward std and completion length over training steps (the paper's Figure 3).
 
     Example: twgrpo train plot runs/twgrpo runs/grpo -o curves.png --smooth 10
     """
     from twgrpo_train.plot import plot_training_curves
 
-    out = output_path(out, OutputSpec("plot", (".png",), default_name="training_curves.png"), inputs=runs)
+    out = output_path(out, OutputSpec("plot", PLOT_SUFFIXES, default_name="training_curves.png"), inputs=runs)
     path = plot_training_curves(runs, out, smooth=smooth)
     console.print(f"wrote {path}")

@@ -11,8 +11,9 @@ import pytest
 from conftest import REPO, VIDEOS
 from twgrpo_data.errors import RecordError, TwgrpoError
 from twgrpo_data.record import Record
-from twgrpo_train.config import TrainConfigError, TWGRPOConfig, load_config, parse_overrides
-from twgrpo_train.data import TRAIN_TEMPLATE, load_train_dataset, problem_text, record_to_prompt_row
+from twgrpo_train.config import RESUME_KEYS, TrainConfigError, TWGRPOConfig, load_config, parse_overrides
+from twgrpo_data.prompts import TRAIN_TEMPLATE, problem_text
+from twgrpo_train.data import load_train_dataset, record_to_prompt_row
 from twgrpo_train.plot import plot_training_curves, read_metrics
 from twgrpo_train.rewards import accuracy_reward, answer_metrics, build_reward_funcs, completion_text, format_reward_func
 
@@ -52,6 +53,17 @@ def test_alpha_zero_or_none_disables_weighting(alpha):
     ("weight_mapping=linear", "weight_mapping must be one of reference, paper"),
     ("learning_rate=fast", "learning_rate must be a number"),
     ("per_device_train_batch_size=6", "generation_batch_size (6) must be divisible by num_generations (4)"),
+    # types and ranges of every setting, before anything loads (issue 11.7)
+    ("max_steps=four", "max_steps must be an integer, got 'four'"),
+    ("seed=1.5", "seed must be an integer, got 1.5"),
+    ("use_cpu=maybe", "use_cpu must be true or false, got 'maybe'"),
+    ("loss_type=foo", "loss_type must be one of tw_grpo, grpo"),
+    ("frames=0", "frames must be ≥ 1, got 0"),
+    ("num_frames=0", "frames must be ≥ 1, got 0"),
+    ("max_completion_length=-5", "max_completion_length must be ≥ 1, got -5"),
+    ("min_pixels=4000", "min_pixels (4000) must not exceed max_pixels (3136)"),
+    ("plot_file=curves.jpg", "plot_file must end in .png, .pdf, .svg"),
+    ("accuracy_reward=partial", "accuracy_reward must be one of soft, strict"),
     ("weight_chunk_size=0", "weight_chunk_size must be ≥ 1"),
 ])
 def test_bad_settings_fail_with_one_clear_line(override, message):
@@ -82,30 +94,62 @@ def test_every_field_has_help_text():
     assert all(f.metadata.get("help") for f in fields(TWGRPOConfig))
 
 
-def test_paper_config_matches_the_paper_setup():
-    cfg = load_config(CONFIGS / "paper_clevrer_7b.yaml", ["use_cpu=true", "bf16=false", "train_file=/data/x.json"])
-    assert "Qwen2.5-VL-7B" in cfg.model
-    assert (cfg.num_generations, cfg.temperature, cfg.learning_rate, cfg.max_steps, cfg.alpha) == (8, 1.0, 1e-6, 500, 1.7)
-    assert (cfg.num_frames, cfg.video_max_pixels, cfg.loss_type, cfg.beta) == (16, 128 * 28 * 28, "tw_grpo", 0.0)
-    assert cfg.max_train_samples == 1000 and cfg.accuracy_reward == "soft"
+def test_paper_config_is_the_released_method_and_ours_differs_only_where_documented():
+    paper = load_config(CONFIGS / "paper_clevrer_7b.yaml", ["use_cpu=true", "bf16=false", "train_file=/data/x.json"])
+    assert "Qwen2.5-VL-7B" in paper.model
+    assert (paper.num_generations, paper.temperature, paper.learning_rate, paper.max_steps, paper.alpha) == (
+        8, 1.0, 1e-6, 500, 1.7)
+    assert (paper.frames, paper.max_pixels, paper.loss_type, paper.beta) == (16, 128 * 28 * 28, "tw_grpo", 0.0)
+    assert paper.max_train_samples == 1000 and paper.accuracy_reward == "soft"
+    assert (paper.divergence, paper.top_k, paper.attn_implementation) == ("reference", 50, "auto")
+    assert (paper.detach_weights, paper.weight_kl, paper.steps_per_generation) == (False, True, 1)
+    assert "attn_implementation" not in (paper.model_init_kwargs or {})  # flash-attn is not a dependency
+    ours = load_config(CONFIGS / "twgrpo_clevrer_7b.yaml", ["use_cpu=true", "bf16=false", "train_file=/data/x.json"])
+    differ = {k for k in RESUME_KEYS if k != "world_size" and getattr(ours, k) != getattr(paper, k)}
+    assert differ == {"divergence", "top_k", "detach_weights", "weight_kl"}
 
 
-@pytest.mark.parametrize("name", ["zero2.json", "zero3.json", "zero3_offload.json"])
-def test_deepspeed_configs_are_valid_json_with_their_stage(name):
-    ds = json.loads((CONFIGS / name).read_text())
-    assert ds["zero_optimization"]["stage"] == (2 if "zero2" in name else 3)
-    assert ds["train_micro_batch_size_per_gpu"] == "auto" and ds["bf16"]["enabled"] == "auto"
+DEEPSPEED_FILES = sorted(CONFIGS.glob("*.json"))
+ACCELERATE_FILES = sorted(CONFIGS.glob("accelerate_*.yaml"))
 
 
-@pytest.mark.parametrize("name", ["accelerate_zero2.yaml", "accelerate_zero3.yaml", "accelerate_multi_gpu.yaml"])
-def test_accelerate_configs_point_at_shipped_deepspeed_files(name):
+@pytest.mark.parametrize("path", DEEPSPEED_FILES, ids=lambda p: p.name)
+def test_deepspeed_configs_are_valid_json_with_their_stage(path):
+    ds = json.loads(path.read_text())
+    zero = ds["zero_optimization"]
+    assert zero["stage"] == (2 if "zero2" in path.name else 3)
+    # "auto" values are filled in by the HF Trainer's DeepSpeed integration from TrainingArguments
+    for key in ("train_micro_batch_size_per_gpu", "gradient_accumulation_steps", "train_batch_size",
+                "gradient_clipping"):
+        assert ds[key] == "auto", key
+    assert ds["bf16"]["enabled"] == "auto"
+    if "offload" in path.name:
+        assert zero["offload_optimizer"]["device"] == zero["offload_param"]["device"] == "cpu"
+
+
+@pytest.mark.parametrize("path", ACCELERATE_FILES, ids=lambda p: p.name)
+def test_accelerate_configs_have_what_accelerate_launch_reads(path):
+    import yaml
+    from accelerate.commands.config.config_args import load_config_from_file
+    from accelerate.utils import DistributedType
+
+    acc = yaml.safe_load(path.read_text())
+    launch = load_config_from_file(str(path))  # what `accelerate launch --config_file` reads; a bad key raises
+    assert launch.mixed_precision == "bf16" and launch.num_processes == acc["num_processes"]
+    assert DistributedType(acc["distributed_type"]) in (DistributedType.DEEPSPEED, DistributedType.MULTI_GPU)
+    assert acc["num_processes"] >= 2 and acc["num_machines"] == 1 and acc["use_cpu"] is False
+    ds_file = acc.get("deepspeed_config", {}).get("deepspeed_config_file")
+    assert (acc["distributed_type"] == "DEEPSPEED") == bool(ds_file)
+    if ds_file:
+        assert (REPO / ds_file).is_file()  # relative to the repository root, where the README launches from
+    assert path.name in path.read_text().splitlines()[0]  # the usage line names this file
+
+
+def test_the_released_two_gpu_setting_ships():
     import yaml
 
-    acc = yaml.safe_load((CONFIGS / name).read_text())
-    ds_file = acc.get("deepspeed_config", {}).get("deepspeed_config_file")
-    if ds_file:
-        assert (CONFIGS / Path(ds_file).name).is_file()
-    assert acc["num_processes"] >= 2
+    acc = yaml.safe_load((CONFIGS / "accelerate_zero3_offload.yaml").read_text())
+    assert acc["deepspeed_config"]["deepspeed_config_file"] == "train/configs/zero3_offload.json"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -118,7 +162,7 @@ def test_prompt_row_uses_the_released_training_template():
     row = record_to_prompt_row(rec, video="/videos/v.mp4")
     assert problem_text(rec) == "why didn't the boy move\nA unwrap it\nB play"
     assert row["prompt"] == [{"role": "user", "content": [
-        {"type": "video", "video": "/videos/v.mp4"},
+        {"type": "video", "video": "/videos/v.mp4", "video_start": None, "video_end": None, "frame_fps": None},
         {"type": "text", "text": "why didn't the boy move\nA unwrap it\nB play  Output the thinking process in "
                                  "<think> </think> and final answer (letters separated by , if multiple) in "
                                  "<answer> </answer> tags."}]}]
@@ -171,12 +215,12 @@ def conversation(text):
     return [{"role": "assistant", "content": text}]
 
 
-def test_soft_and_fixed_accuracy_rewards():
+def test_soft_and_strict_accuracy_rewards():
     completions = [conversation(t) for t in ["<think>x</think><answer>A</answer>", "<answer>A,C</answer>",
                                              "<answer>A,D</answer>", "no tags at all"]]
     gold = [["A", "C"]] * 4
     assert accuracy_reward("soft")(prompts=[None] * 4, completions=completions, answer=gold) == [0.5, 1.0, 0.0, 0.0]
-    assert accuracy_reward("fixed")(prompts=[None] * 4, completions=completions, answer=gold) == [0.0, 1.0, 0.0, 0.0]
+    assert accuracy_reward("strict")(prompts=[None] * 4, completions=completions, answer=gold) == [0.0, 1.0, 0.0, 0.0]
     assert accuracy_reward("soft").__name__ == "soft_accuracy"
 
 
@@ -185,8 +229,8 @@ def test_format_reward_and_metrics():
     assert format_reward_func(prompts=[None] * 3, completions=[conversation(t) for t in texts]) == [1.0, 0.0, 1.0]
     stats = answer_metrics(texts, [["B", "C"]] * 3)
     assert stats == {"soft_accuracy": 0.5, "accuracy": 0.0, "format_rate": pytest.approx(2 / 3)}
-    names = [f.__name__ for f in build_reward_funcs("fixed", use_format=True)]
-    assert names == ["fixed_accuracy", "format"]
+    names = [f.__name__ for f in build_reward_funcs("strict", use_format=True)]
+    assert names == ["strict_accuracy", "format"]
 
 
 def test_completion_text_reads_strings_and_structured_turns():
@@ -248,8 +292,10 @@ def test_cli_bad_override_is_one_line_exit_1(capsys):
 
 
 def test_cli_resume_without_checkpoint_is_a_user_error(tmp_path, capsys):
-    code, out = run_cli(["train", "--config", str(TINY_YAML), "model=/m", f"output_dir={tmp_path}", "--resume"],
-                        capsys)
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text("{}")
+    code, out = run_cli(["train", "--config", str(TINY_YAML), f"model={tmp_path / 'm'}", f"output_dir={tmp_path}",
+                         "--resume"], capsys)
     assert code == 1 and "no checkpoint to resume from" in out.err
 
 
@@ -262,3 +308,169 @@ def test_cli_plot_subcommand_is_not_taken_for_an_override(tmp_path, capsys):
 def test_cli_train_without_settings_is_a_usage_error(capsys):
     code, _ = run_cli(["train", "--resume"], capsys)
     assert code == 2
+
+
+# ---------------------------------------------------------------------------------------------------------
+# one vocabulary (issue 13.5), settings checked before anything loads (11.7), the CLI's settings (11.9)
+
+
+def test_old_spellings_still_work_with_a_note(capsys):
+    cfg = load_config(TINY_YAML, ["model=/m", "num_frames=8", "video_min_pixels=1568", "video_max_pixels=6272",
+                                  "accuracy_reward=fixed"])
+    assert (cfg.frames, cfg.min_pixels, cfg.max_pixels, cfg.accuracy_reward) == (8, 1568, 6272, "strict")
+    notes = capsys.readouterr().err.strip().splitlines()
+    assert notes == ["note: num_frames is deprecated, use frames",
+                     "note: video_min_pixels is deprecated, use min_pixels",
+                     "note: video_max_pixels is deprecated, use max_pixels",
+                     "note: accuracy_reward=fixed is deprecated, use accuracy_reward=strict"]
+
+
+def test_shipped_configs_use_one_vocabulary():
+    for path in [TINY_YAML, *CONFIGS.glob("paper_*.yaml")]:
+        text = path.read_text()
+        assert not re.search(r"^(num_frames|video_min_pixels|video_max_pixels):", text, re.M), path
+        assert "accuracy_reward: fixed" not in text and "accuracy_reward=fixed" not in text, path
+
+
+def test_non_utf8_config_is_one_line(tmp_path):
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes("model: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(TrainConfigError, match=r"latin1\.yaml: not UTF-8 text"):
+        load_config(bad, [])
+
+
+@pytest.mark.parametrize(("model", "message"), [("/no/such/model", "model: /no/such/model does not exist"),
+                                                 ("./runs/missing", "does not exist")])
+def test_missing_model_folder_fails_before_loading(model, message):
+    from twgrpo_train.config import check_model_path
+
+    with pytest.raises(TrainConfigError, match=re.escape(message)):
+        check_model_path(model)
+
+
+def test_split_settings_reads_every_spelling():
+    from twgrpo_cli.train import split_settings
+
+    own, settings = split_settings(["--config", "x.yaml", "alpha=1.4", "--max_steps", "3", "--learning-rate=1e-5",
+                                    "--use_cpu", "--bf16", "false", "--max_completion_length", "-5", "-o", "out",
+                                    "--resume"])
+    assert own == ["--config", "x.yaml", "-o", "out", "--resume"]
+    assert settings == ["alpha=1.4", "max_steps=3", "learning_rate=1e-5", "use_cpu=true", "bf16=false",
+                        "max_completion_length=-5"]
+
+
+def test_cli_option_forms_reach_the_config(monkeypatch, tmp_path, capsys):
+    import twgrpo_train.trainer as trainer_module
+
+    seen = {}
+    monkeypatch.setattr(trainer_module, "run_training", lambda cfg, resume=False, log=None: seen.setdefault("cfg", cfg)
+                        and tmp_path)
+    code, _ = run_cli(["train", "--config", str(TINY_YAML), "model=/m", "--alpha", "1.4", "--max-steps=3",
+                       "-o", str(tmp_path / "out")], capsys)
+    cfg = seen["cfg"]
+    assert code == 0 and (cfg.alpha, cfg.max_steps, cfg.output_dir) == (1.4, 3, str(tmp_path / "out"))
+    code, out = run_cli(["train", "--config", str(TINY_YAML), "model=/m", "--alpah", "2"], capsys)
+    assert code == 1 and "unknown setting 'alpah' (did you mean 'alpha'?)" in out.err
+
+
+def test_cli_help_lists_every_setting_with_default_and_help(capsys):
+    from dataclasses import fields
+
+    from twgrpo_cli.train import settings_table
+
+    rows = {name: (default, text) for name, default, text in settings_table()}
+    assert set(rows) == {f.name for f in fields(TWGRPOConfig) if f.init}
+    assert rows["alpha"][0] == "1.7" and rows["alpha"][1].startswith("Maximum token weight")
+    assert rows["frames"][0] == "16" and rows["output_dir"][1]
+    code, out = run_cli(["train", "--help"], capsys)
+    text = " ".join(out.out.split())
+    assert code == 0 and "--out" in text
+    for name in ("alpha", "frames", "min_pixels", "max_completion_length", "learning_rate", "seed"):
+        assert re.search(rf"\b{name} ", text), name
+
+
+# ---------------------------------------------------------------------------------------------------------
+# outputs that say what they are (11.8)
+
+
+def test_plot_labels_runs_with_the_same_name_apart(tmp_path):
+    from twgrpo_train.plot import run_labels
+
+    rows = [{"step": 1, "reward_std": 0.2}]
+    for parent in ("A", "B"):
+        write_metrics(tmp_path / parent / "run" / "metrics.jsonl", rows)
+    write_metrics(tmp_path / "solo" / "metrics.jsonl", rows)
+    assert run_labels([tmp_path / "A" / "run", tmp_path / "B" / "run", tmp_path / "solo"]) == ["A/run", "B/run",
+                                                                                               "solo"]
+    import matplotlib.pyplot as plt
+
+    drawn = []
+    original = plt.Axes.plot
+    try:
+        plt.Axes.plot = lambda self, *a, **k: drawn.append(k["label"]) or original(self, *a, **k)
+        plot_training_curves([tmp_path / "A" / "run", tmp_path / "B" / "run"], tmp_path / "c.png")
+    finally:
+        plt.Axes.plot = original
+    assert drawn == ["A/run", "B/run"]
+
+
+@pytest.mark.parametrize(("suffix", "magic"), [(".png", b"\x89PNG"), (".pdf", b"%PDF"), (".svg", b"<?xml")])
+def test_plot_file_type_follows_the_suffix(tmp_path, suffix, magic):
+    write_metrics(tmp_path / "run" / "metrics.jsonl", [{"step": 1, "reward_std": 0.2}, {"step": 2, "reward_std": 0.1}])
+    out = plot_training_curves([tmp_path / "run"], tmp_path / f"curves{suffix}")
+    assert out.read_bytes().startswith(magic)
+    with pytest.raises(TwgrpoError, match=r"curves\.jpg: a plot file ends in \.png, \.pdf, \.svg"):
+        plot_training_curves([tmp_path / "run"], tmp_path / "curves.jpg")
+
+
+def test_model_card_cites_tw_grpo_and_names_base_model_and_data(tmp_path):
+    import yaml
+
+    from twgrpo_train.card import write_model_card
+
+    cfg = load_config(TINY_YAML, ["model=Qwen/Qwen2.5-VL-7B-Instruct", f"output_dir={tmp_path / 'run'}"])
+    text = write_model_card(tmp_path, cfg, 12).read_text()
+    meta = yaml.safe_load(text.split("---")[1])
+    assert meta["base_model"] == "Qwen/Qwen2.5-VL-7B-Instruct" and "tw-grpo" in meta["tags"]
+    assert "arXiv:2505.24718" in text and "Dang" in text and "Reinforcing Video Reasoning with Focused Thinking" in text
+    assert "`Qwen/Qwen2.5-VL-7B-Instruct`" in text and "train_tiny.jsonl` (12 prompts" in text
+    local = write_model_card(tmp_path, load_config(TINY_YAML, [f"model={tmp_path}"]), 12).read_text()
+    assert "base_model" not in local.split("---")[1] and f"`{tmp_path}`" in local
+
+
+# ---------------------------------------------------------------------------------------------------------
+# training finds videos as evaluation does (issue 13.4)
+
+
+def test_training_rows_carry_the_benchmark_clip(tmp_path):
+    from twgrpo_data.benchmarks import locate_video
+    from twgrpo_train.trainer import _video_ref
+
+    rows = [Record(id="star_1", question="q", options=["a", "b"], answer=["A"], video="video1.mp4", source="star",
+                   meta={"start": 1.0, "end": 2.5}),
+            Record(id="plain", question="q", options=["a", "b"], answer=["B"], video="clevrer_8.mp4", source="demo")]
+    src = tmp_path / "train.jsonl"
+    src.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in rows))
+    ds = load_train_dataset(src, video_root=VIDEOS)
+    star = _video_ref(ds[0]["prompt"])
+    assert star == locate_video(rows[0], VIDEOS)
+    assert (Path(star.path).name, star.start, star.end) == ("video1.mp4", 1.0, 2.5)
+    plain = _video_ref(ds[1]["prompt"])
+    assert (Path(plain.path).name, plain.start, plain.end) == ("clevrer_8.mp4", None, None)
+    clip = star.sample(num_frames=4, min_pixels=3136, max_pixels=3136)
+    assert all(1.0 - 0.1 <= t <= 2.5 + 0.1 for t in clip.timestamps)
+
+
+def test_attention_defaults_to_sdpa_without_flash_attn(monkeypatch):
+    import importlib.util
+
+    from twgrpo_train.trainer import _attn_implementation
+
+    assert _attn_implementation(load_config(TINY_YAML, ["model=/m"])) == "sdpa"          # CPU run
+    gpu = load_config(TINY_YAML, ["model=/m", "use_cpu=false"])
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object() if name == "flash_attn" else
+                        real_find_spec(name))
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    assert _attn_implementation(gpu) == "flash_attention_2"
+    assert _attn_implementation(load_config(TINY_YAML, ["model=/m", "attn_implementation=eager"])) == "eager"

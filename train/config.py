@@ -14,8 +14,11 @@ Example:
 from __future__ import annotations
 
 import difflib
+import enum
 import os
 import re
+import sys
+import types
 import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -26,20 +29,36 @@ from trl import GRPOConfig
 
 from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.formats import read_text
-from twgrpo_data.scoring import PARSERS
 
 from .data import QUESTION_TYPES, TRAIN_TEMPLATE
-from .rewards import ACCURACY_KINDS
+from .plot import PLOT_FORMATS
+from .rewards import ACCURACY_KINDS, TRAIN_PARSERS
 from .weights import DIVERGENCES, MAPPINGS
 
-LOSS_TYPES = ("tw_grpo", "grpo")
 PATCH_PIXELS = 28 * 28
-# Settings that define what a run optimises: resuming with another value would mix two methods in one run.
-# (max_steps, save/logging intervals, batch-size splits and paths to outputs may change between sessions.)
-RESUME_KEYS = ("model", "train_file", "question_type", "prompt_template", "system_prompt", "num_frames",
-               "video_min_pixels", "video_max_pixels", "accuracy_reward", "format_reward", "answer_parser",
-               "loss_type", "alpha", "divergence", "weight_mapping", "num_generations", "temperature",
-               "learning_rate", "beta")
+# `tw_grpo` plus the aggregations TRL 1.16's GRPOTrainer implements (its `loss_type` help lists them).
+LOSS_TYPES = ("tw_grpo", "grpo", "dapo", "bnpo", "dr_grpo", "cispo", "sapo", "luspo", "vespo")
+ATTN_IMPLEMENTATIONS = ("auto", "sdpa", "eager", "flash_attention_2")
+# Settings that define what a run computes: resuming with another value would not continue the same run
+# (the batch split and world size decide which rows each step sees; max_steps, save/logging intervals and
+# output paths may change between sessions).
+RESUME_KEYS = ("model", "train_file", "data_format", "question_type", "max_train_samples", "data_seed", "seed",
+               "prompt_template", "system_prompt", "frames", "min_pixels", "max_pixels", "freeze_vision",
+               "accuracy_reward", "format_reward", "answer_parser", "completion_alphabet", "loss_type", "alpha",
+               "divergence", "weight_mapping", "detach_weights", "weight_kl", "num_generations",
+               "max_completion_length", "temperature", "top_k",
+               "top_p", "learning_rate", "lr_scheduler_type", "beta", "per_device_train_batch_size",
+               "gradient_accumulation_steps", "steps_per_generation", "num_iterations", "world_size")
+# Old spellings of settings (issue 13.5): still read, with a one-line note.
+DEPRECATED_KEYS = {"num_frames": "frames", "video_min_pixels": "min_pixels", "video_max_pixels": "max_pixels"}
+DEPRECATED_VALUES = {("accuracy_reward", "fixed"): "strict"}
+# Lower bounds checked before anything loads: (bound, inclusive).
+_LOWER_BOUNDS = {"frames": (1, True), "min_pixels": (PATCH_PIXELS, True), "max_completion_length": (1, True),
+                 "num_generations": (2, True), "per_device_train_batch_size": (1, True),
+                 "gradient_accumulation_steps": (1, True), "weight_chunk_size": (1, True),
+                 "max_train_samples": (1, True), "learning_rate": (0, True), "temperature": (0, False),
+                 "beta": (0, True), "alpha": (0, True), "num_train_epochs": (0, False), "top_k": (0, True),
+                 "save_steps": (0, False), "logging_steps": (0, False)}
 # Fields holding data paths: relative values are taken relative to the YAML file that sets them.
 _CONFIG_RELATIVE = ("train_file", "video_root")
 
@@ -92,21 +111,31 @@ class TWGRPOConfig(GRPOConfig):
                                                                            "by the question and its option lines."})
     system_prompt: str | None = field(default=None, metadata={"help": "Optional system turn (the released training "
                                                                       "script has none)."})
+    attn_implementation: str = field(default="auto", metadata={"help": "Attention kernel: auto (flash_attention_2 "
+                                                                       "when flash-attn is installed and a GPU is "
+                                                                       "used, else sdpa), sdpa, eager, "
+                                                                       "flash_attention_2."})
     # --- video
-    num_frames: int = field(default=16, metadata={"help": "Frames sampled uniformly from each video."})
-    video_min_pixels: int = field(default=128 * PATCH_PIXELS, metadata={"help": "Minimum pixels per frame "
-                                                                                "(sides are multiples of 28)."})
-    video_max_pixels: int = field(default=128 * PATCH_PIXELS, metadata={"help": "Maximum pixels per frame "
-                                                                                "(paper: 128·28·28)."})
+    frames: int = field(default=16, metadata={"help": "Frames sampled uniformly from each video (clip)."})
+    min_pixels: int = field(default=128 * PATCH_PIXELS, metadata={"help": "Minimum pixels per frame "
+                                                                          "(sides are multiples of 28)."})
+    max_pixels: int = field(default=128 * PATCH_PIXELS, metadata={"help": "Maximum pixels per frame "
+                                                                          "(paper: 128·28·28)."})
     freeze_vision: bool = field(default=True, metadata={"help": "Freeze the vision tower (as the released TW-GRPO "
                                                                 "run did)."})
     # --- rewards
     accuracy_reward: str = field(default="soft", metadata={"help": "Accuracy reward: soft (|P|/|G| for a correct "
-                                                                   "subset, TW-GRPO) or fixed (all-or-nothing)."})
+                                                                   "subset, TW-GRPO) or strict (all-or-nothing, the "
+                                                                   "GRPO baseline)."})
     format_reward: bool = field(default=True, metadata={"help": "Add the <think>…</think><answer>…</answer> format "
                                                                 "reward (summed with accuracy)."})
-    answer_parser: str = field(default="twgrpo", metadata={"help": f"How answers are read from completions: "
-                                                                   f"{', '.join(PARSERS)}."})
+    answer_parser: str = field(default="twgrpo_train", metadata={"help": f"How answers are read from completions: "
+                                                                         f"{', '.join(TRAIN_PARSERS)} (twgrpo_train: "
+                                                                         "the released training reward's reading)."})
+    completion_alphabet: str | None = field(default=None, metadata={"help": "Only these characters (and the end "
+                                                                            "token) may be generated, e.g. \"ABC,\" "
+                                                                            "for smoke runs of random tiny models "
+                                                                            "(None: no restriction)."})
     # --- TW-GRPO
     loss_type: str = field(default="tw_grpo", metadata={"help": "tw_grpo (token-weighted, DAPO token-level "
                                                                 "normalisation) | grpo (sequence mean, no weights) | "
@@ -117,14 +146,20 @@ class TWGRPOConfig(GRPOConfig):
                                                             "reference: the released code's estimator."})
     weight_mapping: str = field(default="reference", metadata={"help": "reference: 1+(α−1)·norm (released code); "
                                                                        "paper: (1+α)·norm."})
+    detach_weights: bool = field(default=True, metadata={"help": "Treat token weights as constants (ours). false: "
+                                                                 "gradients flow through them as in the released "
+                                                                 "code (needs the full-vocabulary logits with "
+                                                                 "their graph)."})
+    weight_kl: bool = field(default=False, metadata={"help": "Multiply the KL term by the token weights too, as the "
+                                                             "released code does (only matters with beta > 0)."})
     weight_chunk_size: int = field(default=32, metadata={"help": "Completion positions per chunk when computing "
                                                                  "weights from hidden states (memory ∝ G·chunk·V)."})
     # --- outputs
     metrics_file: str = field(default="metrics.jsonl", metadata={"help": "Per-step metrics JSONL, relative to "
                                                                          "output_dir."})
-    plot_file: str | None = field(default="training_curves.png", metadata={"help": "Training-curve PNG written at "
-                                                                                   "the end, relative to output_dir "
-                                                                                   "(None: no plot)."})
+    plot_file: str | None = field(default="training_curves.png", metadata={"help": "Training-curve plot written at "
+                                                                                   "the end, relative to output_dir; "
+                                                                                   ".png, .pdf or .svg (None: none)."})
     # --- TRL defaults changed for this task
     logging_steps: float = field(default=1, metadata={"help": "Log every N steps (1: per-step metrics)."})
     save_steps: float = field(default=100, metadata={"help": "Save a checkpoint every N steps."})
@@ -133,14 +168,22 @@ class TWGRPOConfig(GRPOConfig):
         for name, value, allowed in [("divergence", self.divergence, DIVERGENCES),
                                      ("weight_mapping", self.weight_mapping, MAPPINGS),
                                      ("accuracy_reward", self.accuracy_reward, ACCURACY_KINDS),
-                                     ("answer_parser", self.answer_parser, PARSERS),
-                                     ("question_type", self.question_type, QUESTION_TYPES)]:
+                                     ("answer_parser", self.answer_parser, TRAIN_PARSERS),
+                                     ("question_type", self.question_type, QUESTION_TYPES),
+                                     ("loss_type", self.loss_type, LOSS_TYPES),
+                                     ("attn_implementation", self.attn_implementation, ATTN_IMPLEMENTATIONS)]:
             if value not in allowed:
                 raise TrainConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-        if self.weight_chunk_size < 1:
-            raise TrainConfigError(f"weight_chunk_size must be ≥ 1, got {self.weight_chunk_size}")
-        if self.video_min_pixels > self.video_max_pixels:
-            raise TrainConfigError("video_min_pixels must not exceed video_max_pixels")
+        for name, (bound, inclusive) in _LOWER_BOUNDS.items():
+            value = getattr(self, name)
+            if isinstance(value, (int, float)) and not (value >= bound if inclusive else value > bound):
+                raise TrainConfigError(f"{name} must be {'≥' if inclusive else '>'} {bound}, got {value}")
+        if self.min_pixels > self.max_pixels:
+            raise TrainConfigError(f"min_pixels ({self.min_pixels}) must not exceed max_pixels ({self.max_pixels})")
+        if self.plot_file and Path(self.plot_file).suffix.lower() not in PLOT_FORMATS:
+            raise TrainConfigError(f"plot_file must end in {', '.join(PLOT_FORMATS)}, got {self.plot_file!r}")
+        if self.completion_alphabet is not None and not self.completion_alphabet:
+            raise TrainConfigError("completion_alphabet must hold at least one character (or be null)")
         super().__post_init__()
         # Token weights compare the G completions of one prompt, so each device's generation batch must hold
         # whole groups (TRL's sampler then never splits a group across devices).
@@ -149,6 +192,10 @@ class TWGRPOConfig(GRPOConfig):
             raise TrainConfigError(
                 f"per_device_train_batch_size × steps_per_generation = {local} is not a multiple of "
                 f"num_generations = {self.num_generations}: each device must hold whole groups")
+        if self.token_weighting and (not self.detach_weights or (self.weight_kl and self.beta)) and (
+                self.steps_per_generation != 1 or self.num_iterations != 1):
+            raise TrainConfigError("detach_weights=false and weight_kl recompute the weights in the loss step, which "
+                                   "needs whole groups there: set steps_per_generation=1 and num_iterations=1")
         eval_group = self.num_generations_eval or self.num_generations
         if self.eval_strategy != "no" and self.per_device_eval_batch_size % eval_group:
             raise TrainConfigError(
@@ -177,21 +224,87 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
+def _deprecated(old: str, new: str) -> None:
+    print(f"note: {old} is deprecated, use {new}", file=sys.stderr)
+
+
+def _union_members(hint: Any) -> list[Any]:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return list(typing.get_args(hint))
+    return [hint]
+
+
+def _as(value: Any, kind: Any) -> tuple[bool, Any]:
+    """Whether `value` (as YAML read it) is a `kind`, and the value converted to it."""
+    origin = typing.get_origin(kind) or kind
+    if kind is Any:
+        return True, value
+    if kind is type(None):
+        return value is None, value
+    if value is None:
+        return False, value
+    if kind is bool:
+        return isinstance(value, bool), value
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if kind is float:
+        if isinstance(value, bool):
+            return False, value
+        if isinstance(value, str):  # YAML 1.1 reads "1e-6" as a string
+            try:
+                return True, float(value)
+            except ValueError:
+                return False, value
+        return isinstance(value, (int, float)), float(value) if isinstance(value, (int, float)) else value
+    if kind is str:
+        return isinstance(value, str), value
+    if origin in (list, tuple):
+        return isinstance(value, (list, tuple)), value
+    if origin is dict:
+        return isinstance(value, dict), value
+    if typing.get_origin(kind) is typing.Literal:
+        return value in typing.get_args(kind), value
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        try:
+            return True, kind(value).value
+        except ValueError:
+            return False, value
+    return True, value  # a type this check does not know: the dataclass decides
+
+
+_KIND_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string", type(None): "null"}
+
+
+def _typed(key: str, value: Any, hint: Any, source: str) -> Any:
+    """`value` checked against the field's type hint; a mismatch is one line naming the setting."""
+    kinds = _union_members(hint)
+    for kind in kinds:
+        ok, converted = _as(value, kind)
+        if ok:
+            return converted
+    names = [_KIND_NAMES.get(k) or getattr(typing.get_origin(k) or k, "__name__", str(k)) for k in kinds]
+    raise TrainConfigError(f"{source}: {key} must be {' or '.join(dict.fromkeys(names))}, got {value!r}")
+
+
 def _checked(values: dict[str, Any], source: str) -> dict[str, Any]:
-    """Reject unknown keys (suggesting the closest name); read YAML 1.1 strings like "1e-6" as floats."""
+    """Reject unknown keys (suggesting the closest name), map old spellings, check every value's type."""
     hints = typing.get_type_hints(TWGRPOConfig)
+    settable = {f.name for f in fields(TWGRPOConfig) if f.init}
     out = {}
     for key, value in values.items():
-        if key not in hints or not any(f.name == key and f.init for f in fields(TWGRPOConfig)):
-            close = difflib.get_close_matches(key, hints, n=1)
+        if key in DEPRECATED_KEYS:
+            _deprecated(key, DEPRECATED_KEYS[key])
+            key = DEPRECATED_KEYS[key]
+        if key not in settable:
+            close = difflib.get_close_matches(key, settable, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise TrainConfigError(f"{source}: unknown setting {key!r}{hint}")
-        if isinstance(value, str) and float in (typing.get_args(hints[key]) or (hints[key],)):
-            try:
-                value = float(value)
-            except ValueError as exc:
-                raise TrainConfigError(f"{source}: {key} must be a number, got {value!r}") from exc
-        out[key] = value
+        if isinstance(value, str) and (key, value) in DEPRECATED_VALUES:
+            _deprecated(f"{key}={value}", f"{key}={DEPRECATED_VALUES[key, value]}")
+            value = DEPRECATED_VALUES[key, value]
+        if value is None and type(None) not in _union_members(hints[key]):
+            continue  # `key: null` leaves a setting that cannot be None at its default ("set it elsewhere")
+        out[key] = _typed(key, value, hints[key], source)
     return out
 
 
@@ -206,6 +319,8 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] | None = No
             loaded = _yaml(read_text(path))
         except OSError as exc:
             raise TrainConfigError(f"{path}: cannot read config ({exc.strerror})") from exc
+        except UnicodeDecodeError as exc:
+            raise TrainConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
         except yaml.YAMLError as exc:
             raise TrainConfigError(f"{path}: not valid YAML ({exc})") from exc
         if not isinstance(loaded, dict):
@@ -225,5 +340,24 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] | None = No
     except TrainConfigError:
         raise
     except (ValueError, TypeError) as exc:
-        raise TrainConfigError(f"invalid training configuration: {exc}") from exc
+        raise TrainConfigError(f"invalid training configuration: {' '.join(str(exc).split())}") from exc
     return config
+
+
+def check_model_path(model: str) -> None:
+    """Fail before anything loads when `model` is neither an existing folder nor something a Hub id can be.
+
+    A value that is a filesystem path (absolute, `./`, `~`, more than one `/`) must exist; a bare `org/name`
+    may be a Hub id, which is only checked when the Hub is offline (`HF_HUB_OFFLINE=1`).
+    """
+    from huggingface_hub.constants import HF_HUB_OFFLINE
+
+    path = Path(os.path.expanduser(model))
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise TrainConfigError(f"model: {model} has no config.json (not a saved model folder)")
+        return
+    looks_like_path = (model.startswith(("/", ".", "~")) or model.count("/") > 1 or os.sep != "/" and os.sep in model)
+    if looks_like_path or HF_HUB_OFFLINE:
+        offline = "" if looks_like_path else " (and the Hub is offline)"
+        raise TrainConfigError(f"model: {model} does not exist{offline}")

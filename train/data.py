@@ -16,20 +16,25 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from twgrpo_data.errors import RecordError, TwgrpoError
+from twgrpo_data.errors import RecordError, TwgrpoError, VideoError
 from twgrpo_data.formats import read_records
-from twgrpo_data.prompts import TRAIN_TEMPLATE, problem_text, training_text  # noqa: F401 — problem_text re-exported
+from twgrpo_data.prompts import TRAIN_TEMPLATE, training_text
 from twgrpo_data.record import Record
-from twgrpo_data.video import resolve_video
+from twgrpo_data.video import VideoRef
 
 QUESTION_TYPES = ("mixed", "multi", "single")
 
 
 def record_to_prompt_row(
-    record: Record, *, template: str = TRAIN_TEMPLATE, system_prompt: str | None = None, video: str | None = None
+    record: Record, *, template: str = TRAIN_TEMPLATE, system_prompt: str | None = None,
+    video: str | VideoRef | None = None,
 ) -> dict[str, Any]:
-    """One TRL row for `record`; `video` is the resolved video path (None: a text-only prompt)."""
-    content: list[dict[str, Any]] = [{"type": "video", "video": video}] if video else []
+    """One TRL row for `record`; `video` is the located video (a path, or a `VideoRef` with the clip to
+    sample; None: a text-only prompt). The clip bounds travel in the video part as `video_start`,
+    `video_end` and `frame_fps` (seconds, seconds, frames per second of a frame folder)."""
+    ref = VideoRef(path=video) if isinstance(video, str) else video
+    content: list[dict[str, Any]] = [{"type": "video", "video": ref.path, "video_start": ref.start,
+                                      "video_end": ref.end, "frame_fps": ref.frame_fps}] if ref else []
     content.append({"type": "text", "text": training_text(record, template)})
     # content stays a list of parts in every turn: arrow needs one type per column
     prompt = [{"role": "system", "content": [{"type": "text", "text": system_prompt}]}] if system_prompt else []
@@ -59,11 +64,15 @@ def load_train_dataset(
 ):
     """Read a records/unified file into a `datasets.Dataset` of prompt rows.
 
-    Every record's video must exist under `video_root` (checked up front, so a bad path fails before the
-    model loads, naming the file, record and field); `require_video=False` allows text-only records.
+    Videos are found as evaluation finds them (`twgrpo_data.benchmarks.locate_video`: the benchmark's
+    layouts, and a clip's start/end for STAR and MVBench). Every record's video must exist under
+    `video_root` (checked up front, so a bad path fails before the model loads, naming the file, record and
+    field); `require_video=False` allows text-only records.
     `max_samples` shuffles with `seed` and keeps that many (the released script samples 2,000 with seed 42).
     """
     from datasets import Dataset
+
+    from twgrpo_data.benchmarks import locate_video
 
     file = str(path)
     records = select_records(read_records(path, fmt).records, question_type)
@@ -71,11 +80,13 @@ def load_train_dataset(
         raise TwgrpoError(f"{file}: no {question_type} records to train on")
     rows = []
     for index, record in enumerate(records):
-        video = None
-        if record.video:
-            video = resolve_video(record.video, video_root)
-            if not Path(video).exists():
-                raise RecordError(f"video not found: {video}", file=file, index=index, record_id=record.id,
+        try:
+            video = locate_video(record, video_root)
+        except VideoError:  # the record names no video
+            video = None
+        if video is not None:
+            if not Path(video.path).exists():
+                raise RecordError(f"video not found: {video.path}", file=file, index=index, record_id=record.id,
                                   field="video")
         elif require_video:
             raise RecordError("no video (set require_video=false for text-only training)", file=file, index=index,

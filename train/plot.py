@@ -1,6 +1,7 @@
 """Training curves from a run's metrics JSONL, as in the paper's Figure 3 (reward std and completion length).
 
-Several runs can be overlaid (e.g. TW-GRPO vs GRPO); each is labelled by its folder name.
+Several runs can be overlaid (e.g. TW-GRPO vs GRPO); each is labelled by its folder name, with as many parent
+folders as it takes to tell runs apart (`A/run`, `B/run`). The file type follows the suffix (.png, .pdf, .svg).
 
 Example:
     >>> plot_training_curves(["runs/twgrpo", "runs/grpo"], "curves.png", smooth=10)   # doctest: +SKIP
@@ -16,6 +17,7 @@ from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.formats import atomic_path
 
 DEFAULT_METRICS_FILE = "metrics.jsonl"
+PLOT_FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
 # (metric key in the JSONL, panel title); the first two are the paper's Figure 3.
 PANELS = [
     ("reward_std", "reward std"),
@@ -42,6 +44,32 @@ def read_metrics(run: str | os.PathLike) -> list[dict]:
     return sorted(rows, key=lambda r: r["step"])
 
 
+def plot_format(out: str | os.PathLike) -> str:
+    """The matplotlib format for a plot file, from its suffix; another suffix is a user error."""
+    suffix = Path(out).suffix.lower()
+    if suffix not in PLOT_FORMATS:
+        raise TwgrpoError(f"{out}: a plot file ends in {', '.join(PLOT_FORMATS)}")
+    return PLOT_FORMATS[suffix]
+
+
+def run_labels(runs: list[str | os.PathLike]) -> list[str]:
+    """A short unique label per run: its folder name, plus parent folders where two names clash."""
+    parts = []
+    for run in runs:
+        path = Path(run).resolve()
+        folder = path if path.is_dir() else path.parent
+        parts.append(folder.parts)
+    labels = []
+    for own in parts:
+        depth = 1
+        while depth < len(own) and any(other != own and other[-depth:] == own[-depth:] for other in parts):
+            depth += 1
+        labels.append("/".join(own[-depth:]))
+    if len(set(labels)) < len(labels):
+        raise TwgrpoError("the same run is given twice")
+    return labels
+
+
 def _moving_average(values: list[float], window: int) -> list[float]:
     out, total, kept = [], 0.0, []
     for v in values:
@@ -54,18 +82,20 @@ def _moving_average(values: list[float], window: int) -> list[float]:
 
 
 def plot_training_curves(runs: Iterable[str | os.PathLike], out: str | os.PathLike, smooth: int = 1) -> Path:
-    """Draw reward std, completion length, reward and soft accuracy over steps for each run into a PNG.
+    """Draw reward std, completion length, reward and soft accuracy over steps for each run into `out`.
 
     `smooth` > 1 draws a trailing moving average over that many steps. Panels whose metric no run logged are
     left out. Returns the written path.
     """
+    fmt = plot_format(out)
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    series = {Path(run).name if Path(run).is_dir() else Path(run).parent.name: read_metrics(run) for run in runs}
+    runs = list(runs)
+    series = dict(zip(run_labels(runs), (read_metrics(run) for run in runs)))
     panels = [(key, title) for key, title in PANELS if any(key in r for rows in series.values() for r in rows)]
     if not panels:
         raise TwgrpoError("no plottable metrics (reward_std, completion length, …) in the given runs")
@@ -84,6 +114,6 @@ def plot_training_curves(runs: Iterable[str | os.PathLike], out: str | os.PathLi
     fig.tight_layout()
     out = Path(out)
     with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
+        fig.savefig(tmp, format=fmt, dpi=120)
     plt.close(fig)
     return out

@@ -2,8 +2,9 @@
 
 What the subclass adds (the maths lives in `weights.py` and `rewards.py`):
 
-- **Video.** Prompts carry `{"type": "video", "video": PATH}`; `_tokenize_prompts` samples the frames with
-  `twgrpo_data.video.sample_video` and runs the processor with the frames' real sampling rate (so
+- **Video.** Prompts carry `{"type": "video", "video": PATH, "video_start": …, "video_end": …}` (located as
+  evaluation locates them); `_tokenize_prompts` samples the clip's frames with `twgrpo_data.video` and runs
+  the processor with the frames' real sampling rate (so
   Qwen2.5-VL's temporal positions, `second_per_grid_ts`, are right). The video tensors are kept per row and
   passed to every forward: generation, TRL's log-prob passes and the loss. TRL itself only wires images.
 - **Token weights.** After TRL has generated and scored a batch (rows still in group order), one extra
@@ -14,6 +15,10 @@ What the subclass adds (the maths lives in `weights.py` and `rewards.py`):
   The scored batch also keeps `sequence_advantages` (B,) and `token_weights` (B·G, L) for inspection.
 - **Metrics.** Soft/strict accuracy and format rate of every batch, weight mean/max/entropy, next to TRL's
   reward mean/std and completion lengths; `MetricsJsonlCallback` appends each log to a JSONL file.
+- **Resume.** Checkpoints of Qwen2.5-VL are written under the model's legacy parameter names (transformers
+  reverts its key mapping on save) and `Trainer`'s resume path loads them without it, which silently keeps
+  the base weights (transformers issue #43701). `_load_from_checkpoint` loads them through the model's own
+  key conversion and refuses any key that is still missing or unexpected.
 
 `run_training(config)` is the library entry point behind `twgrpo train`.
 """
@@ -24,6 +29,8 @@ import functools
 import json
 import math
 import os
+import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,19 +40,21 @@ from trl import GRPOTrainer
 
 from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.formats import atomic_write_text
+from twgrpo_data.video import VideoRef
 
-from .config import RESUME_KEYS, TrainConfigError, TWGRPOConfig
+from .card import write_model_card
+from .config import DEPRECATED_KEYS, RESUME_KEYS, TrainConfigError, TWGRPOConfig
 from .data import load_train_dataset
 from .rewards import answer_metrics, build_reward_funcs
-from .weights import token_weights_from_hidden, weight_stats
+from .weights import token_weights_from_hidden, token_weights_with_grad, weight_stats
 
 VIDEO_KEYS = ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts")
 # Qwen2.5-VL's `mm_token_type_ids` value for video placeholder tokens (0 text, 1 image).
 _VIDEO_TOKEN_TYPE = 2
 
 
-def _video_path(prompt: str | list[dict[str, Any]]) -> str | None:
-    """The path in a prompt's video part (one video per prompt), or None for a text-only prompt."""
+def _video_ref(prompt: str | list[dict[str, Any]]) -> VideoRef | None:
+    """The video (path and clip) of a prompt's video part (one video per prompt), or None for text only."""
     if isinstance(prompt, str):
         return None
     for message in prompt:
@@ -53,7 +62,8 @@ def _video_path(prompt: str | list[dict[str, Any]]) -> str | None:
         if isinstance(content, list):
             for part in content:
                 if part.get("type") == "video" and part.get("video"):
-                    return part["video"]
+                    return VideoRef(path=part["video"], start=part.get("video_start"), end=part.get("video_end"),
+                                    frame_fps=part.get("frame_fps"))
     return None
 
 
@@ -63,8 +73,8 @@ def _renderable(prompt: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for message in prompt:
         content = message.get("content")
         if isinstance(content, list):
-            content = [{k: v for k, v in part.items() if v is not None and not (k == "video" and part["type"] == "video")}
-                       for part in content]
+            content = [{"type": "video"} if part["type"] == "video" else
+                       {k: v for k, v in part.items() if v is not None} for part in content]
         out.append({**message, "content": content})
     return out
 
@@ -129,19 +139,47 @@ class TWGRPOTrainer(GRPOTrainer):
             suppress = [*(self.generation_config.suppress_tokens or []), self._video_pad_token_id]
             self.generation_config.suppress_tokens = suppress
             self.generation_kwargs["suppress_tokens"] = suppress
+        if args.completion_alphabet:
+            self._restrict_completions(args.completion_alphabet)
         if args.freeze_vision and self._is_vlm:
             self._freeze_vision()
-        if self.use_vllm and train_dataset is not None and len(train_dataset) and _video_path(train_dataset[0]["prompt"]):
-            raise TrainConfigError("vLLM generation is wired for text prompts only; set use_vllm=false for video data")
+        if self.use_vllm and train_dataset is not None:
+            video_rows = [i for i, row in enumerate(train_dataset) if _video_ref(row["prompt"])]
+            if video_rows:
+                raise TrainConfigError(f"vLLM generation is wired for text prompts only, and training row "
+                                       f"{video_rows[0]} has a video; set use_vllm=false for video data")
 
     # ------------------------------------------------------------------------------------------------------
     # model parts
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+        from accelerate.utils import is_peft_model
+
+        target = self.accelerator.unwrap_model(model if model is not None else self.model)
+        if self.is_deepspeed_enabled or self.is_fsdp_enabled or is_peft_model(target) or not _weight_files(
+                Path(resume_from_checkpoint)):
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+        load_checkpoint_weights(target, Path(resume_from_checkpoint))
 
     def _core_model(self):
         from accelerate.utils import is_peft_model
 
         model = self.accelerator.unwrap_model(self.model)
         return model.get_base_model() if is_peft_model(model) else model
+
+    def _restrict_completions(self, alphabet: str) -> None:
+        """Let generation sample only tokens spelled with `alphabet` (and the end token)."""
+        tokenizer = getattr(self.processing_class, "tokenizer", self.processing_class)
+        ends = self.generation_config.eos_token_id
+        keep = {tokenizer.eos_token_id, *(ends if isinstance(ends, list) else [ends] if ends is not None else [])}
+        for token, index in tokenizer.get_vocab().items():
+            text = tokenizer.convert_tokens_to_string([token])
+            if text and all(ch in alphabet for ch in text):
+                keep.add(index)
+        size = max(len(tokenizer), self._core_model().get_output_embeddings().weight.size(0))
+        suppress = sorted(set(range(size)) - keep)
+        self.generation_config.suppress_tokens = sorted({*(self.generation_config.suppress_tokens or []), *suppress})
+        self.generation_kwargs["suppress_tokens"] = self.generation_config.suppress_tokens
 
     def _freeze_vision(self) -> None:
         core = self._core_model()
@@ -156,16 +194,14 @@ class TWGRPOTrainer(GRPOTrainer):
     # ------------------------------------------------------------------------------------------------------
     # video inputs
 
-    def _sample_frames(self, paths: list[str]) -> dict[str, Any]:
-        """Frames of each distinct video once (a group repeats its prompt G times)."""
-        from twgrpo_data.video import sample_video
-
+    def _sample_frames(self, refs: list[VideoRef]) -> dict[VideoRef, Any]:
+        """Frames of each distinct video clip once (a group repeats its prompt G times)."""
         args = self.args
-        return {path: sample_video(path, num_frames=args.num_frames, min_pixels=args.video_min_pixels,
-                                   max_pixels=args.video_max_pixels) for path in dict.fromkeys(paths)}
+        return {ref: ref.sample(num_frames=args.frames, min_pixels=args.min_pixels, max_pixels=args.max_pixels)
+                for ref in dict.fromkeys(refs)}
 
     def _tokenize_prompts(self, prompts: list):
-        paths = [_video_path(p) for p in prompts]
+        paths = [_video_ref(p) for p in prompts]
         if not any(paths):
             return super()._tokenize_prompts(prompts)
         if not all(paths):
@@ -180,7 +216,7 @@ class TWGRPOTrainer(GRPOTrainer):
             [_renderable(p) for p in prompts], chat_template=self.chat_template, add_generation_prompt=True,
             tokenize=False, **self.chat_template_kwargs)
         # The frames already fit the pixel budget; the same bounds keep the processor from resizing again.
-        size = {"shortest_edge": self.args.video_min_pixels, "longest_edge": self.args.video_max_pixels}
+        size = {"shortest_edge": self.args.min_pixels, "longest_edge": self.args.max_pixels}
         enc = self.processing_class(
             text=texts, videos=[c.frames for c in clips], padding=True, return_tensors="pt",
             video_metadata=[VideoMetadata(total_num_frames=c.num_frames, fps=c.fps) for c in clips],
@@ -198,14 +234,16 @@ class TWGRPOTrainer(GRPOTrainer):
         fields["mm_token_type_ids"] = [row[m].tolist() for row, m in zip(enc["mm_token_type_ids"], keep)]
         return prompt_ids, None, fields
 
-    def _video_kwargs(self, video: dict[str, Any] | None, start: int, end: int, input_ids: torch.Tensor) -> dict:
-        """Forward kwargs for rows [start, end) of the active video batch ({} for text-only batches)."""
+    def _video_kwargs(self, video: dict[str, Any] | None, start: int, end: int, input_ids: torch.Tensor,
+                      rows: list[int] | None = None) -> dict:
+        """Forward kwargs for rows [start, end) (or the listed `rows`) of the active video batch ({} for text)."""
         if video is None:
             return {}
+        rows = list(range(start, end)) if rows is None else rows
         return {
-            "pixel_values_videos": torch.cat(video["pixel_values_videos"][start:end]),
-            "video_grid_thw": video["video_grid_thw"][start:end],
-            "second_per_grid_ts": video["second_per_grid_ts"][start:end],
+            "pixel_values_videos": torch.cat([video["pixel_values_videos"][i] for i in rows]),
+            "video_grid_thw": video["video_grid_thw"][rows],
+            "second_per_grid_ts": video["second_per_grid_ts"][rows],
             "mm_token_type_ids": (input_ids == self._video_pad_token_id).long() * _VIDEO_TOKEN_TYPE,
         }
 
@@ -235,10 +273,57 @@ class TWGRPOTrainer(GRPOTrainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         self._active_video = {key: inputs[key] for key in VIDEO_KEYS} if VIDEO_KEYS[0] in inputs else None
         try:
-            return super().compute_loss(model, inputs, return_outputs=return_outputs,
+            loss = super().compute_loss(model, inputs, return_outputs=return_outputs,
                                         num_items_in_batch=num_items_in_batch)
+            args = self.args
+            if model.training and "group_index" in inputs and (
+                    not args.detach_weights or (args.weight_kl and self.beta != 0.0)):
+                loss = loss + self._released_weight_terms(model, inputs)
+            return loss
         finally:
             self._active_video = None
+
+    def _released_weight_terms(self, model, inputs: dict[str, Any]) -> torch.Tensor:
+        """The released code's extra loss terms, as a value-0 surrogate added to TRL's loss.
+
+        Released: loss = Σ w_t·m·(−min(r·A, clip(r)·A) + β·kl) / N with w computed from the training
+        forward. TRL's loss already holds Σ w_t·m·(−A)·r / N (+ β·kl unweighted). On fresh samples (r = 1,
+        which `steps_per_generation = num_iterations = 1` guarantees) the rest is, per group,
+        Σ m·(−A + β·kl)·(w − sg(w)) / N for gradients through w (`detach_weights: false`) and
+        Σ m·β·(sg(w) − 1)·kl / N for the weighted KL (`weight_kl`): one more forward with grad per group.
+        """
+        args = self.args
+        ids = torch.cat([inputs["prompt_ids"], inputs["completion_ids"]], dim=1)
+        attention = torch.cat([inputs["prompt_mask"], inputs["completion_mask"]], dim=1)
+        mask = inputs["completion_mask"] * inputs["tool_mask"] if "tool_mask" in inputs else inputs["completion_mask"]
+        length = inputs["completion_ids"].size(1)
+        advantages = inputs["sequence_advantages"]
+        weighted_kl = args.weight_kl and self.beta != 0.0
+        total = ids.new_zeros((), dtype=torch.float32)
+        for group in inputs["group_index"].unique().tolist():
+            rows = (inputs["group_index"] == group).nonzero().squeeze(1).tolist()
+            if len(rows) != self.num_generations:
+                raise TwgrpoError(f"group {group} is split across loss steps; set steps_per_generation=1")
+            logits = model(input_ids=ids[rows], attention_mask=attention[rows], use_cache=False,
+                           **self._video_kwargs(self._active_video, 0, 0, ids[rows], rows=rows)).logits
+            logits = logits[:, -length - 1:-1]
+            m = mask[rows].float()
+            w = token_weights_with_grad(logits, mask[rows], len(rows), args.alpha, divergence=args.divergence,
+                                        mapping=args.weight_mapping, temperature=self.temperature)
+            coef = -advantages[rows].unsqueeze(1).expand_as(m)
+            if weighted_kl:
+                logp = torch.log_softmax(logits.float() / self.temperature, -1).gather(
+                    -1, inputs["completion_ids"][rows].unsqueeze(-1)).squeeze(-1)
+                ref = inputs["ref_per_token_logps"][rows]
+                kl = torch.exp(ref - logp) - (ref - logp) - 1
+                coef = coef + self.beta * kl.detach()
+                total = total + (self.beta * (w.detach() - 1.0) * kl * m).sum()
+            if not args.detach_weights:
+                total = total + (coef * (w - w.detach()) * m).sum()
+        # TRL's DAPO normaliser (the tw_grpo aggregation)
+        normalizer = inputs["num_items_in_batch"].clamp(min=1.0) / self.accelerator.num_processes
+        normalizer = normalizer * self.current_gradient_accumulation_steps / args.steps_per_generation
+        return total / normalizer
 
     # ------------------------------------------------------------------------------------------------------
     # rewards, weights and metrics
@@ -270,6 +355,8 @@ class TWGRPOTrainer(GRPOTrainer):
                 weights = self._token_weights(out, mask, group, video)
                 out["sequence_advantages"] = out["advantages"]
                 out["token_weights"] = weights
+                # which group each row belongs to: TRL shuffles rows before the loss step
+                out["group_index"] = torch.arange(weights.size(0), device=weights.device) // group
                 out["advantages"] = out["advantages"].unsqueeze(1) * weights
                 self._log_weight_stats(weights, mask, mode)
             return out
@@ -315,50 +402,187 @@ class TWGRPOTrainer(GRPOTrainer):
         self._metrics[mode]["tw/weight_entropy"].append(every[:, 3].nanmean().item())
 
 
-def _check_output_dir(out: Path, config: TWGRPOConfig, resume: bool, last_checkpoint) -> None:
-    """A fresh run never overwrites an earlier one; a resumed run must optimise the same thing."""
-    has_checkpoint = out.is_dir() and last_checkpoint(str(out)) is not None
+def _weight_files(folder: Path) -> list[Path]:
+    """The safetensors files of a saved model folder (one file, or the shards its index names)."""
+    from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME
+
+    if (folder / SAFE_WEIGHTS_NAME).is_file():
+        return [folder / SAFE_WEIGHTS_NAME]
+    index = folder / SAFE_WEIGHTS_INDEX_NAME
+    if index.is_file():
+        shards = json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()
+        return [folder / name for name in sorted(set(shards))]
+    return []
+
+
+def load_checkpoint_weights(model: torch.nn.Module, folder: Path) -> None:
+    """Load a checkpoint's weights into `model` through the model's own key conversion.
+
+    transformers saves Qwen2.5-VL under its legacy names (`model.layers…`, `visual…`) and renames them on
+    `from_pretrained`; this applies the same renaming. A key that is still missing (other than a weight
+    tied to a loaded one) or unexpected is an error: resuming from partly loaded weights would train the
+    base model silently.
+    """
+    from safetensors.torch import load_file
+    from transformers.conversion_mapping import get_model_conversion_mapping
+    from transformers.core_model_loading import WeightConverter, WeightRenaming, rename_source_key
+
+    transforms = get_model_conversion_mapping(model)
+    renamings = [t for t in transforms if isinstance(t, WeightRenaming)]
+    converters = [t for t in transforms if isinstance(t, WeightConverter)]
+    expected = model.state_dict()
+    state = {}
+    for file in _weight_files(folder):
+        for key, tensor in load_file(str(file), device="cpu").items():
+            name, converter = rename_source_key(key, renamings, converters, model.base_model_prefix, expected)
+            if converter is not None:
+                raise TwgrpoError(f"{folder}: weight {key} needs a conversion resuming cannot apply; "
+                                  "start a new run from this checkpoint as model=")
+            state[name] = tensor
+    result = model.load_state_dict(state, strict=False)
+    loaded = {expected[k].data_ptr() for k in state if k in expected}
+    missing = [k for k in result.missing_keys if expected[k].data_ptr() not in loaded]
+    if missing or result.unexpected_keys:
+        parts = [f"{len(missing)} missing (first {missing[0]})" if missing else "",
+                 f"{len(result.unexpected_keys)} unexpected (first {result.unexpected_keys[0]})"
+                 if result.unexpected_keys else ""]
+        raise TwgrpoError(f"{folder}: checkpoint weights do not match the model: "
+                          + ", ".join(p for p in parts if p))
+
+
+def checkpoint_problem(folder: Path) -> str | None:
+    """Why a checkpoint folder is torn (a kill during its save), or None when its save completed.
+
+    `Trainer` writes the model, then optimizer and scheduler, then the RNG states, and `trainer_state.json`
+    last: without a readable `trainer_state.json` the save did not finish.
+    """
+    state = folder / "trainer_state.json"
+    if not state.is_file():
+        return "no trainer_state.json"
+    try:
+        json.loads(state.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return "trainer_state.json is cut off"
+    return None
+
+
+def _check_resumable(folder: Path) -> None:
+    """A finished checkpoint save may still lack what an exact continuation needs (`save_only_model`)."""
+    missing = [name for name in ("optimizer.pt", "scheduler.pt") if not (folder / name).is_file()]
+    missing += [] if list(folder.glob("rng_state*.pth")) else ["rng_state.pth"]
+    missing += [] if _weight_files(folder) else ["model weights"]
+    if missing:
+        raise TwgrpoError(f"{folder}: cannot continue this run exactly, the checkpoint has no {', '.join(missing)} "
+                          "(saved with save_only_model?)")
+
+
+def last_complete_checkpoint(out: Path, note=print) -> Path | None:
+    """The newest `checkpoint-N` in `out` whose save completed; newer torn ones are removed with a one-line
+    note each (by the main process only, when several were launched)."""
+    import shutil
+
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+    pattern = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
+    found = sorted((int(m.group(1)), p) for p in out.iterdir() if p.is_dir() and (m := pattern.match(p.name)))
+    for _, folder in reversed(found):
+        problem = checkpoint_problem(folder)
+        if problem is None:
+            return folder
+        if int(os.environ.get("RANK", "0")) == 0:
+            note(f"note: {folder.name} is incomplete ({problem}; killed while saving?): removed, resuming from "
+                 "the checkpoint before it")
+            shutil.rmtree(folder)
+    return None
+
+
+def _run_record(config: TWGRPOConfig) -> dict[str, Any]:
+    """Every setting of the run as saved in `twgrpo_config.json`, plus the world size."""
+    return {**json.loads(config.to_json_string()), "world_size": config.world_size}
+
+
+def _check_output_dir(out: Path, config: TWGRPOConfig, resume: bool) -> Path | None:
+    """A fresh run never overwrites an earlier one; a resumed run must continue the same run.
+
+    Returns the checkpoint to resume from (None for a fresh run).
+    """
     if not resume:
-        if has_checkpoint or (out / config.metrics_file).exists():
+        if (out.is_dir() and any(p.name.startswith("checkpoint-") for p in out.iterdir())) or (
+                out / config.metrics_file).exists():
             raise TwgrpoError(f"{out}: holds an earlier run; pass --resume to continue it, or give another "
                               "output_dir=DIR")
-        return
-    if not has_checkpoint:
+        return None
+    checkpoint = last_complete_checkpoint(out, note=lambda line: print(line, file=sys.stderr)) if out.is_dir() else None
+    if checkpoint is None:
         raise TwgrpoError(f"{out}: no checkpoint to resume from")
+    _check_resumable(checkpoint)
     saved = out / "twgrpo_config.json"
     if saved.is_file():
-        old, new = json.loads(saved.read_text(encoding="utf-8")), json.loads(config.to_json_string())
+        old, new = json.loads(saved.read_text(encoding="utf-8")), _run_record(config)
+        for before, after in DEPRECATED_KEYS.items():  # runs written before the rename
+            if before in old:
+                old[after] = old.pop(before)
         changed = [f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in RESUME_KEYS if k in old and old[k] != new.get(k)]
         if changed:
-            raise TwgrpoError(f"{out}: resuming with other settings would mix two runs ({'; '.join(changed)}); "
+            raise TwgrpoError(f"{out}: cannot resume with other settings ({'; '.join(changed)}); restore them or "
                               "use another output_dir")
+    return checkpoint
 
 
-def run_training(config: TWGRPOConfig, resume: bool = False) -> Path:
+def _finished(checkpoint: Path, config: TWGRPOConfig) -> int | None:
+    """The step a finished run stopped at, when `checkpoint` already reached the run's end; else None."""
+    state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+    target = config.max_steps if config.max_steps > 0 else state.get("max_steps", 0)
+    return state["global_step"] if target and state["global_step"] >= target else None
+
+
+def _attn_implementation(config: TWGRPOConfig) -> str:
+    """`attn_implementation: auto` → flash-attention 2 when installed and on a GPU, else PyTorch's SDPA."""
+    import importlib.util
+
+    if config.attn_implementation != "auto":
+        return config.attn_implementation
+    if importlib.util.find_spec("flash_attn") is not None and torch.cuda.is_available() and not config.use_cpu:
+        return "flash_attention_2"
+    return "sdpa"
+
+
+def run_training(config: TWGRPOConfig, resume: bool = False, log=print) -> Path:
     """Train as configured and return the output folder.
 
     Writes there: `twgrpo_config.json` (every setting used), `checkpoint-N/` every `save_steps`, the final
-    model and processor, the metrics JSONL and the training-curve PNG. `resume=True` continues from the
-    last checkpoint in `output_dir` (step count, optimizer, scheduler and RNG state included).
+    model and processor with a model card, the metrics JSONL and the training-curve plot. `resume=True`
+    continues from the last complete checkpoint in `output_dir` (weights, step count, optimizer, scheduler
+    and RNG state); resuming a finished run does nothing. `log` receives one-line progress notes.
     """
-    from transformers.trainer_utils import get_last_checkpoint
-
+    from .config import check_model_path
     from .plot import plot_training_curves
 
     out = Path(config.output_dir)
-    _check_output_dir(out, config, resume, get_last_checkpoint)
+    check_model_path(config.model)
+    if Path(config.model).expanduser().exists():  # a local model: the same folder however it was written
+        config.model = str(Path(config.model).expanduser().resolve())
+    checkpoint = _check_output_dir(out, config, resume)
+    if checkpoint is not None and (step := _finished(checkpoint, config)) is not None:
+        log(f"{out}: the run already finished at step {step} (max_steps {config.max_steps}); nothing to do")
+        return out
     dataset = load_train_dataset(
         config.train_file, fmt=config.data_format, video_root=config.video_root, question_type=config.question_type,
         max_samples=config.max_train_samples, seed=config.data_seed if config.data_seed is not None else 42,
         template=config.prompt_template, system_prompt=config.system_prompt, require_video=config.require_video)
+    attn = _attn_implementation(config)
+    config.model_init_kwargs = {**(config.model_init_kwargs or {}), "attn_implementation": attn}
+    log(f"attention: {attn}")
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "twgrpo_config.json", config.to_json_string())
+    atomic_write_text(out / "twgrpo_config.json", json.dumps(_run_record(config), indent=2) + "\n")
     metrics = out / config.metrics_file
     trainer = TWGRPOTrainer(
         model=config.model, args=config, train_dataset=dataset, callbacks=[MetricsJsonlCallback(metrics)],
         reward_funcs=build_reward_funcs(config.accuracy_reward, config.answer_parser, config.format_reward))
-    trainer.train(resume_from_checkpoint=True if resume else None)
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint is not None else None)
     trainer.save_model(str(out))
-    if config.plot_file and trainer.is_world_process_zero():
-        plot_training_curves([metrics], out / config.plot_file)
+    if trainer.is_world_process_zero():
+        write_model_card(out, config, len(dataset))
+        if config.plot_file:
+            plot_training_curves([metrics], out / config.plot_file)
     return out

@@ -18,8 +18,9 @@ at that position and multiplied by each completion's mask (0 after its end). A g
 flat (a single valid position, or all equal within 1e-6 + 1e-5·|max|) has no preferred position and gets
 weight 1 everywhere. ``alpha`` 0 or None disables weighting (all ones): plain token-level GRPO.
 
-Unlike the released code, weights are always computed without gradient (they are a fixed re-weighting of
-the policy-gradient terms, not something the optimiser may change).
+By default, unlike the released code, weights are computed without gradient (a fixed re-weighting of the
+policy-gradient terms, not something the optimiser may change); `token_weights_with_grad` keeps the graph
+for the released behaviour (`detach_weights: false` in training), where gradients flow through the weights.
 
 `token_weights_from_logits` takes the (B·G, L, V) logits; `token_weights_from_hidden` computes the same
 result from hidden states and the LM head in chunks of positions, so only a (G, chunk, V) slice of logits
@@ -75,6 +76,19 @@ def _group_divergence(
     return torch.exp(delta, out=scratch).sub_(delta).sub_(1.0).sum(-1).mean(0)
 
 
+def _group_divergence_differentiable(logits: torch.Tensor, active: torch.Tensor, divergence: Divergence,
+                                     temperature: float) -> torch.Tensor:
+    """`_group_divergence` without in-place steps, so autograd can differentiate it (same formulas)."""
+    vocab = logits.shape[-1]
+    lp = torch.log_softmax(logits.float() / temperature, dim=-1)
+    lp = torch.where(active.unsqueeze(-1), lp, torch.full_like(lp, -math.log(vocab)))
+    if divergence == "kl":
+        log_mix = torch.logsumexp(lp, dim=0) - math.log(lp.shape[0])
+        return ((lp - log_mix) * lp.exp()).sum(-1).mean(0)
+    delta = (lp.mean(0) - lp).clamp(-REFERENCE_CLAMP, REFERENCE_CLAMP)
+    return (delta.exp() - delta - 1.0).sum(-1).mean(0)
+
+
 def _weights_from_divergence(
     div: torch.Tensor, completion_mask: torch.Tensor, group_size: int, alpha: float, mapping: Mapping
 ) -> torch.Tensor:
@@ -96,6 +110,18 @@ def _group_lengths(completion_mask: torch.Tensor, group_size: int) -> list[int]:
     valid = completion_mask.bool().view(-1, group_size, completion_mask.shape[-1]).any(dim=1)
     positions = torch.arange(1, valid.shape[1] + 1, device=valid.device)
     return (valid * positions).amax(dim=1).tolist()
+
+
+def _weights_from_logits(logits, completion_mask, group_size, alpha, divergence, mapping, temperature, group_fn):
+    _check(completion_mask, group_size, divergence, mapping)
+    if not alpha:
+        return completion_mask.float()
+    mask = completion_mask.bool()
+    div = torch.zeros(mask.shape[0] // group_size, mask.shape[1], device=logits.device)
+    for b, length in enumerate(_group_lengths(completion_mask, group_size)):
+        rows = slice(b * group_size, (b + 1) * group_size)
+        div[b, :length] = group_fn(logits[rows, :length], mask[rows, :length], divergence, temperature)
+    return _weights_from_divergence(div, completion_mask, group_size, alpha, mapping)
 
 
 @torch.no_grad()
@@ -120,15 +146,26 @@ def token_weights_from_logits(
         >>> w.shape, bool(((w >= 1) & (w <= 1.7)).all())
         (torch.Size([4, 6]), True)
     """
-    _check(completion_mask, group_size, divergence, mapping)
-    if not alpha:
-        return completion_mask.float()
-    mask = completion_mask.bool()
-    div = torch.zeros(mask.shape[0] // group_size, mask.shape[1], device=logits.device)
-    for b, length in enumerate(_group_lengths(completion_mask, group_size)):
-        rows = slice(b * group_size, (b + 1) * group_size)
-        div[b, :length] = _group_divergence(logits[rows, :length], mask[rows, :length], divergence, temperature)
-    return _weights_from_divergence(div, completion_mask, group_size, alpha, mapping)
+    return _weights_from_logits(logits, completion_mask, group_size, alpha, divergence, mapping, temperature,
+                                _group_divergence)
+
+
+def token_weights_with_grad(
+    logits: torch.Tensor,
+    completion_mask: torch.Tensor,
+    group_size: int,
+    alpha: float | None,
+    divergence: Divergence = "kl",
+    mapping: Mapping = "reference",
+    temperature: float = 1.0,
+) -> torch.Tensor:
+    """`token_weights_from_logits` with the autograd graph kept: ∂w/∂logits flows, as in the released code.
+
+    Holds the whole (B·G, L, V) log-softmax and its graph (the released path's memory), so it is only used
+    when training with `detach_weights: false`.
+    """
+    return _weights_from_logits(logits, completion_mask, group_size, alpha, divergence, mapping, temperature,
+                                _group_divergence_differentiable)
 
 
 @torch.no_grad()

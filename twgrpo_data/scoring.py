@@ -38,6 +38,18 @@ def parse_twgrpo(text: str) -> str:
     return m.group(1) if m else ""
 
 
+def parse_twgrpo_train(text: str) -> str:
+    """TW-GRPO's training reward reading: the first `<answer>` block, else the whole stripped output.
+
+    Unlike `parse_twgrpo` (its evaluation reading) nothing outside the answer tags counts as an answer
+    phrase: a completion that never closes `<answer>` is scored as a whole, which is what the released
+    training reward credited. (Its `math_verify` attempt never matches letter golds: `parse` returns
+    nothing for "<answer>A,B</answer>".)
+    """
+    m = _ANSWER_TAG.search(text)
+    return m.group(1).strip() if m else text.strip()
+
+
 def parse_raw(text: str) -> str:
     """The whole stripped output, as TW-GRPO's zero-shot script scores it."""
     return text.strip()
