@@ -7,8 +7,8 @@
 #                                     into a target folder, then runs the check with `python3`
 #   scripts/gpu_check.sh --dry-run    CPU, tiny shapes, nothing installed: every code path (CI runs it)
 #
-# Other arguments go to benchmarks/gpu_check.py. Results: a table on stdout and $OUT/gpu_check.json when $OUT
-# is set. Environment: PYTHON (default python3; the repo's .venv for --dry-run), GPU_WHEELS (default
+# Other arguments go to benchmarks/gpu_check.py. Results: a table on stdout and, when $OUT is set,
+# $OUT/gpu_check.json and the whole log in $OUT/gpu_check.log. Environment: PYTHON (default python3; the repo's .venv for --dry-run), GPU_WHEELS (default
 # .gpu-wheels), GPU_SITE (install target, default /tmp/twgrpo-gpu-site).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +24,11 @@ for arg in "$@"; do
     fi
 done
 
+# the device tool returns only the output's tail: keep the whole log beside the JSON
+if [[ -n ${OUT:-} ]]; then
+    mkdir -p "$OUT"
+    exec > >(tee -a "$OUT/gpu_check.log") 2>&1
+fi
 PYTHON=${PYTHON:-python3}
 WHEELS=${GPU_WHEELS:-.gpu-wheels}
 SITE=${GPU_SITE:-/tmp/twgrpo-gpu-site}
