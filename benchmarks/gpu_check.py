@@ -116,8 +116,9 @@ DRY_PLAN = Plan(device="cpu", vocab=2048, group=4, length=48, hidden=64, chunk=1
                 eval_new_tokens=8, eval_limit=2, estimates={"token_weights": 1, "train_tiny": 1, "eval": 1})
 
 
-class BudgetExceeded(Exception):
-    """The run's time budget ended while a part was running."""
+class BudgetExceeded(BaseException):
+    """The run's time budget ended while a part was running (a BaseException, like KeyboardInterrupt, so the
+    libraries' `except Exception` handlers — the eval runner's per-item one, say — let it through)."""
 
 
 @dataclass
