@@ -65,7 +65,8 @@ bench: setup
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 # What scripts/gpu_check.sh needs on the GPU machine (CPython 3.12, manylinux x86_64, no package index) and its
-# image lacks: the wheels in scripts/gpu-wheels.txt, setuptools + wheel (+ packaging) to build twgrpo there, the sample videos.
+# image lacks: the wheels in scripts/gpu-wheels.txt, setuptools + wheel (+ packaging) to build twgrpo there,
+# and the sample videos; then the closure and the 64 MiB limit are checked.
 GPU_WHEELS := .gpu-wheels
 GPU_PIP    := --only-binary=:all: --no-deps --python-version 3.12 --implementation cp \
               --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \

@@ -11,7 +11,9 @@ with the reason printed, and a part still running when the budget ends is stoppe
    `TWGRPOTrainer`, ``tw_grpo`` vs ``grpo``, on a randomly initialised Qwen2.5-VL with the 3B architecture
    (built from its config with the real vocabulary: nothing is downloaded), G = 8 completions of
    `--completion-length` tokens, 16 frames of a sample video at 128·28² pixels, bf16, gradient checkpointing,
-   frozen vision tower: seconds per step and peak CUDA memory (one untimed warm-up step first);
+   frozen vision tower: seconds per step and peak CUDA memory (one untimed warm-up step first). Rewards: the
+   default soft accuracy + format, plus a probe reward that differs between completions (random output scores
+   0 on the task), so the step has a real gradient (its norm must be finite and > 0);
 3. ``eval``: `twgrpo eval`'s runner with the transformers backend and the tiny random model over the sample
    videos (`examples/eval_sample.json`): samples/s;
 4. ``train_7b``: part 2 with the 7B architecture, when the budget still allows.
@@ -19,7 +21,7 @@ with the reason printed, and a part still running when the budget ends is stoppe
 The tokenizer and processor are those of `twgrpo dev tiny-model` (`build_tiny_model`); the 3B/7B models use
 its token ids with the real vocabulary size, so the weight and LM-head shapes are the real ones.
 
-    python benchmarks/gpu_check.py [--budget-s 430] [--completion-length 512] [--out FILE]
+    python benchmarks/gpu_check.py [--budget-s 430] [--completion-length 1024] [--out FILE]
     python benchmarks/gpu_check.py --dry-run     # CPU, tiny shapes, every code path (CI)
 
 Normally started by `scripts/gpu_check.sh`, which first installs the carried wheels. The results are printed
@@ -114,8 +116,9 @@ DRY_PLAN = Plan(device="cpu", vocab=2048, group=4, length=48, hidden=64, chunk=1
                 eval_new_tokens=8, eval_limit=2, estimates={"token_weights": 1, "train_tiny": 1, "eval": 1})
 
 
-class BudgetExceeded(Exception):
-    """The run's time budget ended while a part was running."""
+class BudgetExceeded(BaseException):
+    """The run's time budget ended while a part was running (a BaseException, like KeyboardInterrupt, so the
+    libraries' `except Exception` handlers — the eval runner's per-item one, say — let it through)."""
 
 
 @dataclass
@@ -197,7 +200,7 @@ def _free(device: str) -> None:
 # part 1: token weights
 
 
-def check_token_weights(plan: Plan, budget: Budget) -> dict[str, Any]:
+def check_token_weights(plan: Plan) -> dict[str, Any]:
     """Chunked vs from-logits token weights at the plan's (V, G, L, H), in bf16 and fp32."""
     import torch
 
@@ -314,12 +317,11 @@ def _config_field(config_cls, *names: str) -> str:
     raise AttributeError(f"{config_cls.__name__} has none of {names}")
 
 
-def probe_reward(prompts: list, completions: list, **_: Any) -> list[float]:
-    """A reward that varies between completions (a hash of their text), so that a random model's group has
-    non-zero advantages and the step's gradient is a real one (the task rewards are 0 for random text)."""
-    from twgrpo_train.rewards import completion_text
-
-    return [zlib.crc32(completion_text(c).encode()) % 1000 / 1000 for c in completions]
+def probe_reward(prompts: list, completions: list, completion_ids: list[list[int]], **_: Any) -> list[float]:
+    """A reward that varies between completions (a hash of their token ids), so that a random model's group has
+    non-zero advantages and the step's gradient is a real one. The task rewards are 0 for random output, and
+    its text is mostly empty: the tiny tokenizer decodes none of the ids above its few hundred."""
+    return [zlib.crc32(str(ids).encode()) % 1000 / 1000 for ids in completion_ids]
 
 
 def train_steps(trainer_mod, model, processor, dataset, plan: Plan, loss_type: str, completion_length: int,
@@ -327,6 +329,7 @@ def train_steps(trainer_mod, model, processor, dataset, plan: Plan, loss_type: s
     """Run `TWGRPOTrainer` for one step; its time (step begin → end), peak memory and logged metrics."""
     import torch
     from transformers import TrainerCallback
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     from twgrpo_train.rewards import build_reward_funcs
 
@@ -358,6 +361,8 @@ def train_steps(trainer_mod, model, processor, dataset, plan: Plan, loss_type: s
     trainer = trainer_mod.TWGRPOTrainer(
         model=model, args=config, train_dataset=dataset, processing_class=processor, callbacks=[timer],
         reward_funcs=[*build_reward_funcs(), probe_reward])  # the defaults: soft accuracy + format
+    for noisy in (PrinterCallback, ProgressCallback):  # the step's metrics go to the report instead
+        trainer.remove_callback(noisy)
     if gpu:
         torch.cuda.reset_peak_memory_stats()
     try:
@@ -377,8 +382,7 @@ def train_steps(trainer_mod, model, processor, dataset, plan: Plan, loss_type: s
             "metrics": {k: logged[k] for k in keep if k in logged}}
 
 
-def check_training(arch: str, plan: Plan, budget: Budget, tiny_dir: Path, videos: Path,
-                   completion_length: int) -> dict[str, Any]:
+def check_training(arch: str, plan: Plan, tiny_dir: Path, videos: Path, completion_length: int) -> dict[str, Any]:
     """A warm-up step, then one timed `tw_grpo` and one `grpo` step on a random `arch` Qwen2.5-VL."""
     import torch
     from transformers import AutoProcessor
@@ -397,7 +401,7 @@ def check_training(arch: str, plan: Plan, budget: Budget, tiny_dir: Path, videos
         "setting": {"arch": arch, "params": n_params, "group": plan.group, "completion_length": completion_length,
                     "frames": plan.frames, "pixels_per_frame": plan.pixels, "gradient_checkpointing": True,
                     "freeze_vision": True, "dtype": "bfloat16" if plan.device == "cuda" else "float32"},
-        "build_s": round(build_s, 2), "weights_gib": weights_gib, "rows": [], "skipped": []}
+        "build_s": round(build_s, 2), "weights_gib": weights_gib, "rows": []}
     try:
         with tempfile.TemporaryDirectory(prefix="gpu-check-train-") as out_dir:
             # untimed: CUDA context, cuBLAS handles and kernels warm up for both loss types alike
@@ -417,7 +421,7 @@ def check_training(arch: str, plan: Plan, budget: Budget, tiny_dir: Path, videos
 # part 3: the transformers eval backend
 
 
-def check_eval(plan: Plan, budget: Budget, tiny_dir: Path, videos: Path, console: Console) -> dict[str, Any]:
+def check_eval(plan: Plan, tiny_dir: Path, videos: Path, console: Console) -> dict[str, Any]:
     """`run_eval` with the transformers backend and the tiny model over the sample videos."""
     from twgrpo_eval.runner import EvalConfig, run_eval
 
@@ -574,13 +578,13 @@ def main(argv: list[str] | None = None) -> int:
         from twgrpo_eval.tiny_model import build_tiny_model
 
         tiny_dir = build_tiny_model(Path(tmp) / "Qwen2.5-VL-tiny")
-        parts: list[tuple[str, Callable[[], dict[str, Any]]]] = [("token_weights", lambda: check_token_weights(plan, budget))]
+        def training(arch: str) -> tuple[str, Callable[[], dict[str, Any]]]:
+            return f"train_{arch}", lambda: check_training(arch, plan, tiny_dir, videos, completion_length)
+
+        # the first architecture before the eval, any larger one after it: it is the one to skip when time is short
         first, *rest = plan.train_archs
-        parts.append((f"train_{first}", lambda: check_training(first, plan, budget, tiny_dir, videos, completion_length)))
-        parts.append(("eval", lambda: check_eval(plan, budget, tiny_dir, videos, console)))
-        for arch in rest:
-            parts.append((f"train_{arch}", lambda arch=arch: check_training(arch, plan, budget, tiny_dir, videos,
-                                                                               completion_length)))
+        parts = [("token_weights", lambda: check_token_weights(plan)), training(first),
+                 ("eval", lambda: check_eval(plan, tiny_dir, videos, console)), *map(training, rest)]
         for name, fn in parts:
             run_part(name, fn, plan, budget, report, console, write)
     write()

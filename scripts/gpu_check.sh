@@ -7,9 +7,9 @@
 #                                     into a target folder, then runs the check with `python3`
 #   scripts/gpu_check.sh --dry-run    CPU, tiny shapes, nothing installed: every code path (CI runs it)
 #
-# Other arguments go to benchmarks/gpu_check.py. Results: a table on stdout and $OUT/gpu_check.json when $OUT
-# is set. Environment: PYTHON (default python3; the repo's .venv for --dry-run), GPU_WHEELS (default
-# .gpu-wheels), GPU_SITE (install target, default /tmp/twgrpo-gpu-site).
+# Other arguments go to benchmarks/gpu_check.py. Results: a table on stdout and, when $OUT is set,
+# $OUT/gpu_check.json and the whole log in $OUT/gpu_check.log. Environment: PYTHON (default python3; the
+# repo's .venv for --dry-run), GPU_WHEELS (default .gpu-wheels), GPU_SITE (default /tmp/twgrpo-gpu-site).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1
@@ -24,6 +24,11 @@ for arg in "$@"; do
     fi
 done
 
+# the device tool returns only the output's tail: keep the whole log beside the JSON
+if [[ -n ${OUT:-} ]]; then
+    mkdir -p "$OUT"
+    exec > >(tee -a "$OUT/gpu_check.log") 2>&1
+fi
 PYTHON=${PYTHON:-python3}
 WHEELS=${GPU_WHEELS:-.gpu-wheels}
 SITE=${GPU_SITE:-/tmp/twgrpo-gpu-site}
@@ -40,5 +45,5 @@ pip=("$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-di
 export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
 left=$((TOTAL_S - (SECONDS - started)))
 echo "gpu_check: installed into $SITE in $((SECONDS - started)) s; $left s left"
-# the check stops its own parts at --budget-s; the timeout only guards against a hang in the final report
+# the check stops its own parts at --budget-s; the timeout is for what a Python signal cannot interrupt
 exec timeout --signal=TERM --kill-after=10 $((left + 10)) "$PYTHON" benchmarks/gpu_check.py --budget-s "$((left - 5))" "$@"

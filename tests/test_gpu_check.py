@@ -107,8 +107,15 @@ def test_run_part_records_failure_and_goes_on(capsys):
 
 
 def test_run_part_stops_at_the_budget():
+    def slow_and_forgiving():  # like the eval runner, which records any Exception as an item failure
+        try:
+            time.sleep(30)
+        except Exception:  # noqa: BLE001
+            pass
+        return {}
+
     started = time.perf_counter()
-    part = _run(lambda: time.sleep(30), budget_s=0.3)
+    part = _run(slow_and_forgiving, budget_s=0.3)
     assert part["status"] == "stopped" and "budget" in part["reason"]
     assert time.perf_counter() - started < 5
 
