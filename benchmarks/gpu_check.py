@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import gc
 import importlib.metadata
 import json
@@ -251,21 +250,6 @@ def check_token_weights(plan: Plan) -> dict[str, Any]:
 # part 2: one TW-GRPO training step
 
 
-def _import_trainer():
-    """`twgrpo_train.trainer`, bridging the scoring-module rename when `train/rewards.py` still imports
-    `twgrpo_data.rewards` (main at a5dc5c2 renamed it `twgrpo_data.scoring` but not that import)."""
-    try:
-        from twgrpo_train import trainer
-    except ModuleNotFoundError as exc:
-        if exc.name != "twgrpo_data.rewards":
-            raise
-        import twgrpo_data.scoring
-
-        sys.modules["twgrpo_data.rewards"] = twgrpo_data.scoring
-        from twgrpo_train import trainer
-    return trainer
-
-
 def qwen_vl_config(arch: str, tokenizer):
     """A `Qwen2_5_VLConfig` with `arch`'s sizes and the tiny tokenizer's special-token ids."""
     from transformers import Qwen2_5_VLConfig
@@ -307,16 +291,6 @@ def random_model(arch: str, processor, device: str):
     return model
 
 
-def _config_field(config_cls, *names: str) -> str:
-    """The first of `names` that `config_cls` has (the training config is renaming `num_frames` → `frames` and
-    `video_{min,max}_pixels` → `{min,max}_pixels`)."""
-    have = {f.name for f in dataclasses.fields(config_cls)}
-    for name in names:
-        if name in have:
-            return name
-    raise AttributeError(f"{config_cls.__name__} has none of {names}")
-
-
 def probe_reward(prompts: list, completions: list, completion_ids: list[list[int]], **_: Any) -> list[float]:
     """A reward that varies between completions (a hash of their token ids), so that a random model's group has
     non-zero advantages and the step's gradient is a real one. The task rewards are 0 for random output, and
@@ -334,9 +308,7 @@ def train_steps(trainer_mod, model, processor, dataset, plan: Plan, loss_type: s
     from twgrpo_train.rewards import build_reward_funcs
 
     cfg_cls = trainer_mod.TWGRPOConfig
-    video = {_config_field(cfg_cls, "frames", "num_frames"): plan.frames,
-             _config_field(cfg_cls, "min_pixels", "video_min_pixels"): plan.pixels,
-             _config_field(cfg_cls, "max_pixels", "video_max_pixels"): plan.pixels}
+    video = {"frames": plan.frames, "min_pixels": plan.pixels, "max_pixels": plan.pixels}
     gpu = plan.device == "cuda"
     config = cfg_cls(
         output_dir=out_dir, model="random-Qwen2.5-VL", train_file=str(TRAIN_DATA), loss_type=loss_type,
@@ -387,7 +359,7 @@ def check_training(arch: str, plan: Plan, tiny_dir: Path, videos: Path, completi
     import torch
     from transformers import AutoProcessor
 
-    trainer_mod = _import_trainer()
+    from twgrpo_train import trainer as trainer_mod
     from twgrpo_train.data import load_train_dataset
 
     processor = AutoProcessor.from_pretrained(tiny_dir)
