@@ -489,6 +489,11 @@ def test_debug_shows_the_traceback(tmp_path):
     assert result.code == 1 and "Traceback" in result.stderr and "InputFormatError" in result.stderr
 
 
+def test_shell_completion_completes_commands_and_options():
+    env = {"_TWGRPO_COMPLETE": "complete_bash", "COMP_WORDS": "twgrpo qai convert x --fr", "COMP_CWORD": "4"}
+    assert run_cli_subprocess(env=env).stdout.split() == ["--from"]
+
+
 def test_completion_and_choices_in_help():
     assert "--install-completion" in run_cli("--help").stdout
     text = run_cli("qai", "convert", "--help").stdout
