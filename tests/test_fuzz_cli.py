@@ -412,8 +412,9 @@ def test_own_hf_folder_is_replaced(tmp_path):
 
 
 def test_default_name_keeps_the_whole_stem(tmp_path):
+    first_five = json.loads(SAMPLE.read_text(encoding="utf-8"))[:5]
     for name in ("val.v1.json", "val.v2.json"):
-        (tmp_path / name).write_bytes(SAMPLE.read_bytes()[:0] or json.dumps(json.loads(SAMPLE.read_bytes())[:5]).encode())
+        _write_json(tmp_path / name, first_five)
         result = run_cli("qai", "convert", name, cwd=tmp_path)
         assert result.code == 0, result.stderr
     assert (tmp_path / "val.v1.qai.json").is_file() and (tmp_path / "val.v2.qai.json").is_file()

@@ -59,7 +59,7 @@ class OutputSpec:
     default_name: str | None = None
 
     def describe(self) -> str:
-        kinds = list(self.suffixes) + (["a folder"] if self.folder else [])
+        kinds = list(self.suffixes) + (["no suffix for a folder"] if self.folder and self.suffixes else [])
         return ", ".join(kinds)
 
 
