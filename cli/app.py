@@ -49,7 +49,8 @@ def _root(
     version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
                                  help="Print the twgrpo version and exit."),
 ) -> None:
-    pass
+    # Only the root's own options live here (no docstring: the app's `help` stays its description).
+    return None
 
 
 class _Debug:

@@ -85,7 +85,7 @@ def convert_cmd(
     report.input, report.output = str(input), str(output)
     if official is not None:
         report.extra["label_noise_in_official"] = compare_official(official, loaded.records, negator)
-    written = write_records(records, output, to_fmt or ("hf" if output.suffix == "" else "auto"))
+    written = write_records(records, output, to_fmt or "auto")
     report.extra["output_format"] = written
     data = report.to_dict()
     if report_path is not None:

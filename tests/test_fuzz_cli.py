@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import REPO, Result, run_cli, run_cli_subprocess
+from cli_helpers import REPO, TWGRPO, Result, run_cli, run_cli_subprocess
 from conftest import DATA, FIXTURES
 
 SAMPLE = REPO / "examples" / "nextgqa_val_sample.json"  # 200 native NExT-GQA questions
@@ -412,8 +412,9 @@ def test_own_hf_folder_is_replaced(tmp_path):
 
 
 def test_default_name_keeps_the_whole_stem(tmp_path):
+    first_five = json.loads(SAMPLE.read_text(encoding="utf-8"))[:5]
     for name in ("val.v1.json", "val.v2.json"):
-        (tmp_path / name).write_bytes(SAMPLE.read_bytes()[:0] or json.dumps(json.loads(SAMPLE.read_bytes())[:5]).encode())
+        _write_json(tmp_path / name, first_five)
         result = run_cli("qai", "convert", name, cwd=tmp_path)
         assert result.code == 0, result.stderr
     assert (tmp_path / "val.v1.qai.json").is_file() and (tmp_path / "val.v2.qai.json").is_file()
@@ -446,22 +447,35 @@ def test_killed_write_keeps_the_old_output_and_is_cleaned_next_run(tmp_path):
     assert len(json.loads(out.read_text(encoding="utf-8"))) == 200
 
 
+def _count(out: Path) -> int:
+    if out.is_dir():
+        from datasets import load_from_disk
+
+        return len(load_from_disk(str(out)))
+    return len(json.loads(out.read_text(encoding="utf-8")))
+
+
 @pytest.mark.slow
-def test_kill_during_convert_leaves_old_or_new_output(tmp_path):
-    """SIGKILL the real command at several moments: the output is always the old file or a complete new one."""
-    out = tmp_path / "out.json"
+@pytest.mark.parametrize("command, name", [(["qai", "convert", SAMPLE], "out.json"),
+                                           (["data", "load", "--bench", "nextgqa", SAMPLE], "out_hf")])
+def test_kill_during_write_leaves_old_or_new_output(tmp_path, command, name):
+    """SIGKILL the real command at several moments: the output is always the old one or a complete new one,
+    and the next run leaves nothing but the output behind."""
+    out = tmp_path / name
+    small = _write_json(tmp_path / "small.json", json.loads(SAMPLE.read_text(encoding="utf-8"))[:3])
+    first = run_cli_subprocess(*command[:-1], small, "-o", out, cwd=tmp_path)
+    assert first.code == 0, first.stderr
     for delay in (0.5, 2.0, 4.0):
-        out.write_text("[]\n", encoding="utf-8")
-        proc = subprocess.Popen([sys.executable, "-m", "twgrpo_cli", "qai", "convert", str(SAMPLE), "-o", str(out)],
-                                cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen([*TWGRPO, *map(str, command), "-o", str(out)], cwd=tmp_path,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        data = json.loads(out.read_text(encoding="utf-8"))
-        assert data == [] or len(data) == 200
-    result = run_cli_subprocess("qai", "convert", SAMPLE, "-o", out, cwd=tmp_path)
+        assert _count(out) in (3, 200)
+    result = run_cli_subprocess(*command, "-o", out, cwd=tmp_path)
     assert result.code == 0, result.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, "small.json"])
+    assert _count(out) == 200
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -487,6 +501,11 @@ def test_every_help_shows_debug(command):
 def test_debug_shows_the_traceback(tmp_path):
     result = run_cli_subprocess("data", "stats", tmp_path / "missing.json", "--debug")
     assert result.code == 1 and "Traceback" in result.stderr and "InputFormatError" in result.stderr
+
+
+def test_shell_completion_completes_commands_and_options():
+    env = {"_TWGRPO_COMPLETE": "complete_bash", "COMP_WORDS": "twgrpo qai convert x --fr", "COMP_CWORD": "4"}
+    assert run_cli_subprocess(env=env).stdout.split() == ["--from"]
 
 
 def test_completion_and_choices_in_help():

@@ -90,8 +90,9 @@ def test_inputs_are_never_outputs(tmp_path):
     (tmp_path / "ds").mkdir()
     (tmp_path / "ds" / "val.json").write_text("[]")
     (tmp_path / "ds" / MARKER).touch()
-    with pytest.raises(OutputPathError, match="overlaps"):
+    with pytest.raises(OutputPathError, match="holds ds/val.json"):
         resolve_output("ds", RECORDS, inputs=["ds/val.json"])
+    assert resolve_output("ds/plot.png", OutputSpec("plot", (".png",)), inputs=["ds"]) == Path("ds/plot.png")
 
 
 def test_unwritable_parent(tmp_path):

@@ -59,7 +59,7 @@ class OutputSpec:
     default_name: str | None = None
 
     def describe(self) -> str:
-        kinds = list(self.suffixes) + (["a folder"] if self.folder else [])
+        kinds = list(self.suffixes) + (["no suffix for a folder"] if self.folder and self.suffixes else [])
         return ", ".join(kinds)
 
 
@@ -98,7 +98,7 @@ def _only_hf_files(path: Path) -> bool:
 
 def resolve_output(path: str | os.PathLike, spec: OutputSpec, *, inputs: Iterable[str | os.PathLike] = (),
                    folder: bool | None = None, option: str = "-o/--out") -> Path:
-    """Apply the policy to `path` for `spec`; return the path to write (checked, stale temporaries removed).
+    """Apply the policy to `path` for `spec`; return the checked path to write.
 
     `folder` forces a folder (True) or file (False) output, e.g. from `--to hf`; `inputs` are the files
     the command reads, which it must never write over.
@@ -126,22 +126,23 @@ def resolve_output(path: str | os.PathLike, spec: OutputSpec, *, inputs: Iterabl
         if is_folder:
             raise OutputPathError(f"{option} {text}: is an existing file; the {spec.what} is a folder")
     for item in inputs:
-        _check_not_input(target, Path(item), option, text)
+        _check_not_input(target, Path(item), is_folder, option, text)
     check_writable(target)
     return target
 
 
-def _check_not_input(target: Path, source: Path, option: str, text: str) -> None:
-    """Refuse writing over an input, into a folder input, or a folder output that holds an input."""
+def _check_not_input(target: Path, source: Path, is_folder: bool, option: str, text: str) -> None:
+    """Refuse writing over an input, or a folder output that holds an input (replacing it would delete the
+    input). Writing *into* an input folder (a plot into its run folder) is fine."""
     try:
         out, src = target.resolve(), source.resolve()
     except OSError:
         return
     if out == src:
         raise OutputPathError(f"{option} {text}: is the input {source}; choose another output path")
-    if out in src.parents or src in out.parents:
-        raise OutputPathError(f"{option} {text}: overlaps {source}, which this command also "
-                              "reads or writes (one is inside the other); choose another output path")
+    if is_folder and out in src.parents:
+        raise OutputPathError(f"{option} {text}: holds {source}, which this command reads; choose another "
+                              "output path")
 
 
 def check_writable(target: Path) -> None:
