@@ -218,11 +218,17 @@ def test_several_benchmarks_run_into_one_folder_each(tmp_path, monkeypatch):
         seen.append((config.bench, config.out, config.data))
         return runner.RunResult(Path(config.out), {"run": {}}, 0, 0.0)
 
+    import twgrpo_data.hub_sources as hub_sources
+
+    def fake_resolve(name, limit=None, videos=True, **kw):  # each benchmark's default data, found locally
+        return hub_sources.BenchmarkData(tmp_path / f"{name}.json", None, {"kind": "local"})
+
     monkeypatch.setattr(runner, "run_eval", fake_run)
+    monkeypatch.setattr(hub_sources, "resolve_benchmark_data", fake_resolve)
     result = CliRunner().invoke(app, ["--bench", "all", "--model", "m", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert [b for b, _, _ in seen] == ["clevrer", "nextgqa", "mmvu", "mvbench", "tempcompass", "videomme"]
-    assert all(out == str(tmp_path / b) and data is None for b, out, data in seen)
+    assert all(out == str(tmp_path / b) and data == str(tmp_path / f"{b}.json") for b, out, data in seen)
     result = CliRunner().invoke(app, ["--bench", "mmvu,clevrer", "--model", "m", "--data", "x.json"])
     assert result.exit_code == 2 and "--data" in result.output
 
