@@ -42,7 +42,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColu
                            TimeElapsedColumn, TimeRemainingColumn)
 from rich.text import Text
 
-from twgrpo_data.errors import InputFormatError, TwgrpoError, VideoError
+from twgrpo_data.errors import InputFormatError, OutputPathError, TwgrpoError, VideoError
 from twgrpo_data.formats import atomic_write_json, read_jsonl
 from twgrpo_data.metrics import score_output
 from twgrpo_data.prompts import (PROMPT_STYLES, Prompt, build_prompt, default_parser, resolve_style, short_hash,
@@ -288,8 +288,12 @@ def check_resumable(out: Path, protocol: dict[str, Any]) -> dict[str, Any] | Non
     """The existing config.json of `out`, after checking it measured the same thing as `protocol`."""
     config_path = out / CONFIG
     if not config_path.exists():
-        if (out / SAMPLES).exists():
-            raise TwgrpoError(f"{out}: has {SAMPLES} but no {CONFIG}; not a twgrpo run folder, choose another --out")
+        # A run writes config.json before anything else it keeps, so a folder without one holds someone
+        # else's files: they are never mixed with (or mistaken for) a run.
+        foreign = sorted(p.name for p in out.iterdir() if p.name != LOCK)
+        if foreign:
+            raise OutputPathError(f"--out {out}: holds files that are not a twgrpo run ({', '.join(foreign[:3])}"
+                                  f"{', …' if len(foreign) > 3 else ''}); choose another --out")
         return None
     try:
         old = json.loads(config_path.read_text(encoding="utf-8"))
