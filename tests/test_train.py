@@ -335,7 +335,7 @@ def test_shipped_configs_use_one_vocabulary():
 def test_non_utf8_config_is_one_line(tmp_path):
     bad = tmp_path / "latin1.yaml"
     bad.write_bytes("model: caf\xe9\n".encode("latin-1"))
-    with pytest.raises(TrainConfigError, match=r"latin1\.yaml: not UTF-8 text"):
+    with pytest.raises(TwgrpoError, match=r"latin1\.yaml: not UTF-8 text"):
         load_config(bad, [])
 
 

@@ -316,11 +316,7 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] | None = No
     if path is not None:
         path = Path(path)
         try:
-            loaded = _yaml(read_text(path))
-        except OSError as exc:
-            raise TrainConfigError(f"{path}: cannot read config ({exc.strerror})") from exc
-        except UnicodeDecodeError as exc:
-            raise TrainConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+            loaded = _yaml(read_text(path))  # read_text: one line for a missing, unreadable or non-UTF-8 file
         except yaml.YAMLError as exc:
             raise TrainConfigError(f"{path}: not valid YAML ({exc})") from exc
         if not isinstance(loaded, dict):
