@@ -1,0 +1,56 @@
+"""The README's command tour runs as written (issue 13.7): every line, in order, in a scratch folder laid out
+like the repository (`examples/` and `../shared` beside it), except lines marked `# placeholder`."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, SHARED
+
+PLACEHOLDER = "# placeholder"
+
+
+def tour_commands(readme: str) -> list[tuple[str, bool]]:
+    """`(command, is_placeholder)` for each command of the first bash block under "## Command tour"."""
+    section = readme.split("## Command tour", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, re.DOTALL).group(1)
+    commands, pending = [], ""
+    for line in block.splitlines():
+        if pending:
+            line, pending = pending + " " + line.strip(), ""
+        if line.rstrip().endswith("\\"):
+            pending = line.rstrip()[:-1].rstrip()
+            continue
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            commands.append((stripped, PLACEHOLDER in stripped))
+    return commands
+
+
+def test_tour_parser_reads_continuations_and_placeholders():
+    text = "## Command tour\n```bash\n# c\ntwgrpo a \\\n   --b c\ntwgrpo d  # placeholder: x\n```\n"
+    assert tour_commands(text) == [("twgrpo a --b c", False), ("twgrpo d  # placeholder: x", True)]
+
+
+@pytest.mark.slow
+def test_every_readme_command_runs(tmp_path):
+    commands = tour_commands((REPO / "README.md").read_text(encoding="utf-8"))
+    runnable = [c for c, placeholder in commands if not placeholder]
+    assert len(runnable) >= 20, "the command tour lost its commands"
+    (tmp_path / "shared").symlink_to(SHARED)
+    work = tmp_path / "repo"
+    work.mkdir()
+    (work / "examples").symlink_to(REPO / "examples")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "HF_HUB_OFFLINE": "1"}
+    for command in runnable:
+        proc = subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=work, env=env, capture_output=True,
+                              text=True, timeout=600)
+        assert proc.returncode == 0, f"README command failed: {command}\n{proc.stderr[-2000:]}"
+        assert "Traceback" not in proc.stderr, command
