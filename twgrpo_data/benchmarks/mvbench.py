@@ -53,32 +53,31 @@ class Task(NamedTuple):
     folder: str          # video folder on the dataset's `main` branch (Ask-Anything's mvbench.ipynb)
     branch_folder: str   # the same videos on the `video` branch (what lmms-eval reads)
     data_type: str       # "video" or "frame" (a folder of 00001.jpg … frames)
-    bound: bool          # sample only the item's start–end clip
 
 
-_CLEVRER = Task("clevrer/video_validation", "clevrer/video_validation", "video", False)
-_PERCEPTION = Task("perception/videos", "perception/videos", "video", False)
-_CHARADES = Task("star/Charades_v1_480", "star/Charades_segment", "video", True)
+_CLEVRER = Task("clevrer/video_validation", "clevrer/video_validation", "video")
+_PERCEPTION = Task("perception/videos", "perception/videos", "video")
+_CHARADES = Task("star/Charades_v1_480", "star/Charades_segment", "video")
 TASKS: dict[str, Task] = {
     "action_sequence": _CHARADES,
     "action_prediction": _CHARADES,
-    "action_antonym": Task("ssv2_video", "ssv2_video_mp4", "video", False),
-    "fine_grained_action": Task("Moments_in_Time_Raw/videos", "Moments_in_Time_Raw/videos", "video", False),
-    "unexpected_action": Task("FunQA_test/test", "FunQA_test/test", "video", False),
+    "action_antonym": Task("ssv2_video", "ssv2_video_mp4", "video"),
+    "fine_grained_action": Task("Moments_in_Time_Raw/videos", "Moments_in_Time_Raw/videos", "video"),
+    "unexpected_action": Task("FunQA_test/test", "FunQA_test/test", "video"),
     "object_existence": _CLEVRER,
     "object_interaction": _CHARADES,
     "object_shuffle": _PERCEPTION,
     "moving_direction": _CLEVRER,
-    "action_localization": Task("sta/sta_video", "sta/sta_video_segment", "video", True),
-    "scene_transition": Task("scene_qa/video", "scene_qa/video", "video", False),
+    "action_localization": Task("sta/sta_video", "sta/sta_video_segment", "video"),
+    "scene_transition": Task("scene_qa/video", "scene_qa/video", "video"),
     "action_count": _PERCEPTION,
     "moving_count": _CLEVRER,
     "moving_attribute": _CLEVRER,
     "state_change": _PERCEPTION,
-    "fine_grained_pose": Task("nturgbd", "nturgbd_convert", "video", False),
+    "fine_grained_pose": Task("nturgbd", "nturgbd_convert", "video"),
     "character_order": _PERCEPTION,
-    "egocentric_navigation": Task("vlnqa", "vlnqa", "video", False),
-    "episodic_reasoning": Task("tvqa/frames_fps3_hq", "tvqa/video_fps3_hq_segment", "frame", True),
+    "egocentric_navigation": Task("vlnqa", "vlnqa", "video"),
+    "episodic_reasoning": Task("tvqa/frames_fps3_hq", "tvqa/video_fps3_hq_segment", "frame"),
     "counterfactual_inference": _CLEVRER,
 }
 # Video-R1's eval_mvbench.json lists the tasks in alphabetical order, 200 items each (problem_id 1-4000).

@@ -45,8 +45,6 @@ SOURCE = Source(
 HUB = HubSource("lmms-lab/TempCompass", annotations=("*/test-*.parquet",), data_path=".",
                 video_archives=("tempcompass_videos.zip",))
 TASK_TYPES = ("multi-choice", "yes_no", "caption_matching", "captioning")
-DIMENSIONS = ("action", "direction", "speed", "order", "attribute_change")
-
 _MC_LINE = re.compile(r"^([A-Z])\.\s+(.*)$")
 _MATCH_LINE = re.compile(r"^(Option \d+|Sentence [A-Z]|Caption [A-Z]):\s*(.*)$")
 _INFO_LINE = re.compile(r"^Information ([A-Z]):\s*(.*)$")

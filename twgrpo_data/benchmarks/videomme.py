@@ -45,7 +45,6 @@ SOURCE = Source(
 # videomme/test-00000-of-00001.parquet; videos_chunked_NN.zip each unpack to data/<videoID>.mp4
 HUB = HubSource("lmms-lab/Video-MME", annotations=("videomme/*.parquet",), data_path=".",
                 video_archives=("videos_chunked_*.zip",))
-DURATIONS = ("short", "medium", "long")
 _META_KEYS = ("duration", "domain", "sub_category", "task_type", "video_id", "videoID", "url")
 # Fields read into the record itself, and the template's example `response`s (not data); any other column
 # (a later card revision's `language`, `Subtitle`, …) is kept in `meta`.
