@@ -163,7 +163,7 @@ def main() -> int:
 
         with PeakRSS() as pre_mem:
             t0, c0 = time.perf_counter(), cpu_seconds()
-            with VideoPrefetcher(everything, workers=2, queue_size=4, num_frames=NUM_FRAMES) as stream:
+            with VideoPrefetcher(everything, workers=2, queue_size=4, frames=NUM_FRAMES) as stream:
                 results = [v for _, v in stream]
             pre_s, pre_cpu = time.perf_counter() - t0, cpu_seconds() - c0
         failed = [v for v in results if not isinstance(v, VideoFrames)]

@@ -215,6 +215,8 @@ def frame_strip(row: dict[str, Any], record: Record | None, settings: dict[str, 
                 return [], "no frames: the sample has no frame_indices and its data record is not available"
             sampling = {**(settings.get("video_sampling") or {}), "min_pixels": _THUMB_MIN_PIXELS,
                         "max_pixels": _THUMB_MAX_PIXELS}
+            if "num_frames" in sampling:  # runs written before the setting was named `frames`
+                sampling["frames"] = sampling.pop("num_frames")
             sampled = locate_video(record, settings.get("video_root")).sample(**sampling)
             shown = _spread(sampled.num_frames)
             frames = sampled.frames[shown]

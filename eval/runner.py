@@ -253,11 +253,11 @@ def video_loader(video_root: str | None, settings: dict[str, Any], *, allow_text
 def sampling_settings(config: EvalConfig) -> dict[str, Any]:
     """`sample_video` keyword arguments for the run's frame and pixel settings."""
     if config.protocol == OFFICIAL:
-        frames: dict[str, Any] = {"num_frames": None, **OFFICIAL_SAMPLING}
+        frames: dict[str, Any] = {"frames": None, **OFFICIAL_SAMPLING}
     elif config.sample_fps is None:
-        frames = {"num_frames": config.frames, "fps": None}
+        frames = {"frames": config.frames, "fps": None}
     else:
-        frames = {"num_frames": None, "fps": config.sample_fps, "min_frames": min(4, config.frames),
+        frames = {"frames": None, "fps": config.sample_fps, "min_frames": min(4, config.frames),
                   "max_frames": config.frames}
     return {**frames, "min_pixels": config.min_pixels, "max_pixels": config.max_pixels}
 

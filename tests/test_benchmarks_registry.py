@@ -126,7 +126,7 @@ def test_locate_video_finds_clevrer_per_thousand_folders(tmp_path):
     shutil.copy(VIDEOS / "video_12176.mp4", target)
     ref = locate_video(rec, tmp_path)
     assert ref.path == str(target)
-    assert ref.sample(num_frames=4).num_frames == 4
+    assert ref.sample(frames=4).num_frames == 4
 
 
 def _tempcompass_root(tmp_path: Path) -> Path:

@@ -97,7 +97,7 @@ def hf_backend(tiny_model_dir):
 
 
 def test_transformers_inputs_keep_frames_as_sampled_with_their_fps(hf_backend):
-    video = sample_video(VIDEOS / "video_12176.mp4", num_frames=6, min_pixels=PIXELS.min_pixels,
+    video = sample_video(VIDEOS / "video_12176.mp4", frames=6, min_pixels=PIXELS.min_pixels,
                          max_pixels=PIXELS.max_pixels)
     inputs = hf_backend.prepare([_request("v", video)])
     t, h, w = inputs["video_grid_thw"][0].tolist()

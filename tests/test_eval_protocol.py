@@ -37,7 +37,7 @@ def _reference(total: int, video_fps: float) -> list[int]:
 def _ours(total: int, video_fps: float) -> list[int]:
     from twgrpo_data.video import frame_count
 
-    n = frame_count(total, video_fps, num_frames=None, fps=OFFICIAL_SAMPLING["fps"],
+    n = frame_count(total, video_fps, frames=None, fps=OFFICIAL_SAMPLING["fps"],
                     min_frames=OFFICIAL_SAMPLING["min_frames"], max_frames=OFFICIAL_SAMPLING["max_frames"])
     return twgrpo_official_indices(0, total - 1, n, OFFICIAL_SAMPLING["resample_to"]).tolist()
 
@@ -69,7 +69,7 @@ def test_torch_linspace_is_reproduced_bit_for_bit():
 
 
 def test_clevrer_video_gets_ten_distinct_frames_repeated_to_sixteen():
-    video = sample_video(VIDEOS / "video_12176.mp4", num_frames=None, min_pixels=3136, max_pixels=12544,
+    video = sample_video(VIDEOS / "video_12176.mp4", frames=None, min_pixels=3136, max_pixels=12544,
                          **OFFICIAL_SAMPLING)
     assert list(video.indices) == CLEVRER_12176
     assert video.num_frames == 16 and len(set(video.indices)) == 10

@@ -170,7 +170,7 @@ def test_config_records_every_setting_used(tmp_path):
     assert (config["temperature"], config["top_p"], config["seed"]) == (0.1, 0.001, 7)
     assert config["data"] == str(data.resolve())
     assert config["prompt_template"]["template"].startswith("{Question} Answer with the option's letter")
-    assert config["video_sampling"] == {"num_frames": None, "fps": 2.0, "min_frames": 4, "max_frames": 4,
+    assert config["video_sampling"] == {"frames": None, "fps": 2.0, "min_frames": 4, "max_frames": 4,
                                         "min_pixels": 3136, "max_pixels": 12544}
     session = config["sessions"][0]
     assert session["versions"]["twgrpo"] and session["versions"]["python"]

@@ -457,7 +457,7 @@ def test_training_rows_carry_the_benchmark_clip(tmp_path):
     assert (Path(star.path).name, star.start, star.end) == ("video1.mp4", 1.0, 2.5)
     plain = _video_ref(ds[1]["prompt"])
     assert (Path(plain.path).name, plain.start, plain.end) == ("clevrer_8.mp4", None, None)
-    clip = star.sample(num_frames=4, min_pixels=3136, max_pixels=3136)
+    clip = star.sample(frames=4, min_pixels=3136, max_pixels=3136)
     assert all(1.0 - 0.1 <= t <= 2.5 + 0.1 for t in clip.timestamps)
 
 

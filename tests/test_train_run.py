@@ -53,7 +53,7 @@ def test_video_step_applies_token_weights_to_the_loss(tiny_model_dir, tmp_path):
 
     # video reached the batch with its real sampling rate
     assert out["video_grid_thw"].shape == (8, 3) and len(out["pixel_values_videos"]) == 8
-    clip = sample_video(VIDEOS / "video_12176.mp4", num_frames=4, min_pixels=cfg.min_pixels,
+    clip = sample_video(VIDEOS / "video_12176.mp4", frames=4, min_pixels=cfg.min_pixels,
                         max_pixels=cfg.max_pixels)
     assert out["second_per_grid_ts"][0].item() == pytest.approx(2 / clip.fps)
 

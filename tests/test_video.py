@@ -85,7 +85,7 @@ def test_fps_mode_caps_at_max_frames():
 
 
 def test_clip_bounds_restrict_timestamps_and_set_fps():
-    vf = sample_video(VIDEOS / "video1.mp4", num_frames=8, start=4.0, end=10.0)
+    vf = sample_video(VIDEOS / "video1.mp4", frames=8, start=4.0, end=10.0)
     assert vf.num_frames == 8
     assert vf.timestamps[0] == pytest.approx(4.0, abs=0.05)
     assert vf.timestamps[-1] == pytest.approx(10.0, abs=0.05)
@@ -97,33 +97,33 @@ def test_clip_bounds_restrict_timestamps_and_set_fps():
 
 
 def test_uniform_sampling_decodes_the_linspace_frames(clip48):
-    vf = sample_video(clip48, num_frames=8)
+    vf = sample_video(clip48, frames=8)
     assert levels(vf.frames) == np.linspace(0, 47, 8).round().astype(int).tolist()
     assert vf.timestamps == pytest.approx([i / 24 for i in np.linspace(0, 47, 8).round()], abs=1e-3)
     assert vf.fps == pytest.approx(4.0)  # 8 frames over 2 s
 
 
 def test_more_frames_than_the_clip_has_repeats_frames(clip48):
-    vf = sample_video(clip48, num_frames=16, start=1.0, end=1.25)  # frames 24..30
+    vf = sample_video(clip48, frames=16, start=1.0, end=1.25)  # frames 24..30
     assert vf.num_frames == 16
     got = levels(vf.frames)
     assert got == sorted(got) and set(got) == set(range(24, 31))
 
 
 def test_clip_past_the_end_is_clamped(clip48):
-    vf = sample_video(clip48, num_frames=4, start=1.5, end=60.0)
+    vf = sample_video(clip48, frames=4, start=1.5, end=60.0)
     assert levels(vf.frames)[-1] == 47 and levels(vf.frames)[0] == 36
 
 
 def test_fps_mode_floors_to_an_even_count():
-    assert frame_count(48, 24.0, num_frames=None, fps=2.5, min_frames=4, max_frames=16) == 4  # 5 → 4
-    assert frame_count(48, 24.0, num_frames=None, fps=1.0, min_frames=4, max_frames=16) == 4  # 2 → min 4
-    assert frame_count(3, 24.0, num_frames=None, fps=2.0, min_frames=4, max_frames=16) == 2  # clip has 3
-    assert frame_count(48, 24.0, num_frames=7, fps=None, min_frames=4, max_frames=16) == 7
+    assert frame_count(48, 24.0, frames=None, fps=2.5, min_frames=4, max_frames=16) == 4  # 5 → 4
+    assert frame_count(48, 24.0, frames=None, fps=1.0, min_frames=4, max_frames=16) == 4  # 2 → min 4
+    assert frame_count(3, 24.0, frames=None, fps=2.0, min_frames=4, max_frames=16) == 2  # clip has 3
+    assert frame_count(48, 24.0, frames=7, fps=None, min_frames=4, max_frames=16) == 7
 
 
 def test_small_frames_are_scaled_up_to_min_pixels(clip48):
-    _, h, w, _ = sample_video(clip48, num_frames=2).frames.shape  # 160x120 source
+    _, h, w, _ = sample_video(clip48, frames=2).frames.shape  # 160x120 source
     assert h * w >= DEFAULT_MIN_PIXELS and h % 28 == 0 and w % 28 == 0
 
 
@@ -133,13 +133,13 @@ def test_frame_folder_is_read_at_its_frame_rate(tmp_path):
     folder.mkdir()
     for i in range(30):  # 10 s at 3 fps, 1-based names as MVBench's TVQA frames
         image.fromarray(np.full((90, 160, 3), 8 * i, np.uint8)).save(folder / f"{i + 1:05d}.jpg", quality=95)
-    vf = sample_video(folder, num_frames=4, frame_fps=3, start=2.0, end=8.0)
+    vf = sample_video(folder, frames=4, frame_fps=3, start=2.0, end=8.0)
     assert [round(f.mean() / 8) for f in vf.frames] == [6, 12, 18, 24]
     assert vf.timestamps == pytest.approx([2.0, 4.0, 6.0, 8.0])
     assert vf.fps == pytest.approx(4 / (19 / 3))
     assert vf.frames.shape[1] % 28 == 0 and vf.frames.shape[2] % 28 == 0
     with pytest.raises(VideoError, match="frame_fps"):
-        sample_video(folder, num_frames=4)
+        sample_video(folder, frames=4)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -275,7 +275,7 @@ def test_prefetcher_yields_in_input_order_with_errors_in_place(tmp_path):
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"junk")
     items = [REAL[0], bad, REAL[1], VideoRef(str(REAL[2]), start=1.0, end=2.0)]
-    with VideoPrefetcher(items, workers=2, queue_size=2, num_frames=4) as stream:
+    with VideoPrefetcher(items, workers=2, queue_size=2, frames=4) as stream:
         out = list(stream)
     assert [item for item, _ in out] == items
     assert isinstance(out[1][1], VideoError) and "bad.mp4" in str(out[1][1])
@@ -314,7 +314,7 @@ def test_prefetcher_overlaps_slow_loads():
 
 @pytest.mark.slow
 def test_prefetcher_with_processes_matches_sequential():
-    with VideoPrefetcher(REAL, workers=2, processes=True, num_frames=4) as stream:
+    with VideoPrefetcher(REAL, workers=2, processes=True, frames=4) as stream:
         got = [v for _, v in stream]
     for path, frames in zip(REAL, got):
-        assert np.array_equal(frames.frames, sample_video(path, num_frames=4).frames)
+        assert np.array_equal(frames.frames, sample_video(path, frames=4).frames)

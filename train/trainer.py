@@ -197,7 +197,7 @@ class TWGRPOTrainer(GRPOTrainer):
     def _sample_frames(self, refs: list[VideoRef]) -> dict[VideoRef, Any]:
         """Frames of each distinct video clip once (a group repeats its prompt G times)."""
         args = self.args
-        return {ref: ref.sample(num_frames=args.frames, min_pixels=args.min_pixels, max_pixels=args.max_pixels)
+        return {ref: ref.sample(frames=args.frames, min_pixels=args.min_pixels, max_pixels=args.max_pixels)
                 for ref in dict.fromkeys(refs)}
 
     def _tokenize_prompts(self, prompts: list):

@@ -3,7 +3,7 @@
 The TW-GRPO / Video-R1 reference scripts hide the frame count and pixel budget in environment variables
 read at import time (research: eval_anchors §1.4). Here they are plain keyword arguments:
 
-- frame selection: `num_frames` uniform frames (indices `round(linspace(first, last, n))`, the reference's
+- frame selection: `frames` uniform frames (indices `round(linspace(first, last, n))`, the reference's
   rule; short clips repeat frames so the count is always the one asked for), or `fps`-based with
   `min_frames`/`max_frames` (count floored to an even number, as Qwen2.5-VL's processor wants);
 - an optional `start`/`end` clip in seconds (MVBench bound tasks, STAR), and JPEG frame folders
@@ -126,17 +126,17 @@ def smart_resize(height: int, width: int, *, factor: int = PATCH, min_pixels: in
     return h, w
 
 
-def frame_count(clip_frames: int, source_fps: float, *, num_frames: int | None, fps: float | None,
+def frame_count(clip_frames: int, source_fps: float, *, frames: int | None, fps: float | None,
                 min_frames: int, max_frames: int) -> int:
     """How many frames to sample from a clip of `clip_frames` frames.
 
-    Uniform mode (`fps is None`): exactly `num_frames`. FPS mode: `clip duration × fps`, clamped to
+    Uniform mode (`fps is None`): exactly `frames`. FPS mode: `clip duration × fps`, clamped to
     `[min_frames, min(max_frames, clip_frames)]` and floored to an even count (Qwen merges frame pairs).
     """
     if fps is None:
-        if num_frames is None or num_frames < 1:
-            raise ValueError("give num_frames >= 1 or fps")
-        return num_frames
+        if frames is None or frames < 1:
+            raise ValueError("give frames >= 1 or fps")
+        return frames
     if fps <= 0 or min_frames < 1 or max_frames < min_frames:
         raise ValueError(f"bad fps sampling settings: fps={fps}, min_frames={min_frames}, max_frames={max_frames}")
     wanted = clip_frames / source_fps * fps
@@ -286,21 +286,21 @@ def _load_images(files: Sequence[str], min_pixels: int, max_pixels: int) -> np.n
     return _resize(out, size)
 
 
-def sample_video(path: str | os.PathLike, *, num_frames: int | None = 16, fps: float | None = None,
+def sample_video(path: str | os.PathLike, *, frames: int | None = 16, fps: float | None = None,
                  min_frames: int = 4, max_frames: int = 16, start: float | None = None,
                  end: float | None = None, min_pixels: int = DEFAULT_MIN_PIXELS,
                  max_pixels: int = DEFAULT_MAX_PIXELS, frame_fps: float | None = None,
                  decode_threads: int = 1, resample_to: int | None = None) -> VideoFrames:
     """Sample frames from a video file (or a folder of JPEG frames) the Qwen2.5-VL way.
 
-    `fps` given → fps-based count (`num_frames` ignored), else `num_frames` uniform frames. `start`/`end`
+    `fps` given → fps-based count (`frames` ignored), else `frames` uniform frames. `start`/`end`
     (seconds) restrict sampling to a clip. A folder is read as frames at `frame_fps` (required then).
     `decode_threads` is decord's thread count per video (0 = ffmpeg's choice; 1 suits parallel prefetch).
     `resample_to` re-indexes the chosen frames to that count the way TW-GRPO's released evaluation did
     (`twgrpo_official_indices`). A missing, corrupt or truncated video raises `VideoError` naming the file.
 
     Example:
-        >>> vf = sample_video("video1.mp4", num_frames=16)            # doctest: +SKIP
+        >>> vf = sample_video("video1.mp4", frames=16)            # doctest: +SKIP
         >>> vf.frames.shape, round(vf.fps, 3)                          # doctest: +SKIP
         ((16, 336, 588, 3), 0.726)
     """
@@ -313,26 +313,26 @@ def sample_video(path: str | os.PathLike, *, num_frames: int | None = 16, fps: f
         files = _folder_frames(path)
         total, source_fps = len(files), float(frame_fps)
         first, last = clip_range(total, source_fps, start, end)
-        idx = _indices(first, last, source_fps, num_frames, fps, min_frames, max_frames, resample_to)
-        frames = _load_images([files[i] for i in idx], min_pixels, max_pixels)
+        idx = _indices(first, last, source_fps, frames, fps, min_frames, max_frames, resample_to)
+        pixels = _load_images([files[i] for i in idx], min_pixels, max_pixels)
         times = [round(float(i) / source_fps, 6) for i in idx]
     else:
         reader = _open(path, decode_threads)
         total, source_fps = len(reader), float(reader.get_avg_fps())
         first, last = clip_range(total, source_fps, start, end)
-        idx = _indices(first, last, source_fps, num_frames, fps, min_frames, max_frames, resample_to)
+        idx = _indices(first, last, source_fps, frames, fps, min_frames, max_frames, resample_to)
         unique, inverse = np.unique(idx, return_inverse=True)
         raw = _decode(reader, unique.tolist(), path)
         times = [round(float(t), 6) for t in reader.get_frame_timestamp(unique.tolist())[:, 0][inverse]]
-        frames = _resize(raw, _frame_size(path, raw.shape[1], raw.shape[2], min_pixels, max_pixels))[inverse]
+        pixels = _resize(raw, _frame_size(path, raw.shape[1], raw.shape[2], min_pixels, max_pixels))[inverse]
     clip_seconds = (last - first + 1) / source_fps
-    return VideoFrames(frames=frames, fps=len(idx) / clip_seconds, timestamps=times, source_fps=source_fps,
+    return VideoFrames(frames=pixels, fps=len(idx) / clip_seconds, timestamps=times, source_fps=source_fps,
                        duration=total / source_fps, path=path, indices=tuple(int(i) for i in idx))
 
 
-def _indices(first: int, last: int, source_fps: float, num_frames: int | None, fps: float | None,
+def _indices(first: int, last: int, source_fps: float, frames: int | None, fps: float | None,
              min_frames: int, max_frames: int, resample_to: int | None) -> np.ndarray:
-    n = frame_count(last - first + 1, source_fps, num_frames=num_frames, fps=fps, min_frames=min_frames,
+    n = frame_count(last - first + 1, source_fps, frames=frames, fps=fps, min_frames=min_frames,
                     max_frames=max_frames)
     if resample_to is None:
         return frame_indices(first, last, n)
@@ -445,7 +445,7 @@ class VideoPrefetcher:
     yielded for its item instead of stopping the stream.
 
     Example:
-        >>> with VideoPrefetcher(paths, workers=2, num_frames=16) as videos:   # doctest: +SKIP
+        >>> with VideoPrefetcher(paths, workers=2, frames=16) as videos:   # doctest: +SKIP
         ...     for path, frames in videos:
         ...         ...
     """
