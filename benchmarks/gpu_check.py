@@ -216,8 +216,8 @@ def check_token_weights(plan: Plan) -> dict[str, Any]:
         hidden = torch.randn(g, length, plan.hidden, generator=gen).to(plan.device, dtype)
         head = (torch.randn(vocab, plan.hidden, generator=gen) / plan.hidden**0.5).to(plan.device, dtype)
         paths = {
-            "chunked": lambda: token_weights_from_hidden(hidden, head, mask, g, ALPHA, chunk_size=plan.chunk),
-            "from_logits": lambda: token_weights_from_logits(hidden @ head.T, mask, g, ALPHA),
+            "chunked": lambda h=hidden, w=head: token_weights_from_hidden(h, w, mask, g, ALPHA, chunk_size=plan.chunk),
+            "from_logits": lambda h=hidden, w=head: token_weights_from_logits(h @ w.T, mask, g, ALPHA),
         }
         out = {}
         for path, fn in paths.items():
@@ -232,7 +232,7 @@ def check_token_weights(plan: Plan) -> dict[str, Any]:
         if not diff <= WEIGHT_TOLERANCE[name]:
             raise AssertionError(f"{name}: chunked and from-logits weights differ by {diff:.3g} "
                                  f"(tolerance {WEIGHT_TOLERANCE[name]})")
-        del hidden, head, out
+        del hidden, head, out, paths  # the lambdas hold the inputs too
         _free(plan.device)
     headline = {}
     for name in ("bfloat16", "float32"):

@@ -245,7 +245,7 @@ def test_a_torn_checkpoint_is_never_chosen(tmp_path):
         folder.mkdir()
         for name in ("model.safetensors", "optimizer.pt", "scheduler.pt", "rng_state.pth", "training_args.bin"):
             (folder / name).write_bytes(b"x")
-        (folder / "trainer_state.json").write_text('{"global_step": %d}' % step)
+        (folder / "trainer_state.json").write_text(json.dumps({"global_step": step}))
     (tmp_path / "checkpoint-4" / "trainer_state.json").write_text('{"global_st')
     assert checkpoint_problem(tmp_path / "checkpoint-4") == "trainer_state.json is cut off"
     notes = []

@@ -132,7 +132,7 @@ class Backend(ABC):
         """Settings this backend actually used (engine arguments, dtype, device, server…) for config.json."""
         return {}
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 — optional hook: backends without resources keep this no-op
         """Release the model / engine / connections."""
 
     def __enter__(self) -> "Backend":
