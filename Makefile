@@ -24,12 +24,13 @@ $(STAMP): pyproject.toml Makefile
 
 setup: $(STAMP)
 
+# tests/browser runs in `make test-browser` (it installs the browser)
 test: setup
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not browser"
 
 # the suite without tests marked slow (model builds, subprocess CLI runs, training)
 test-fast: setup
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow and not browser"
 
 lint: setup
 	$(BIN)/ruff check .
