@@ -11,6 +11,7 @@ Formats:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -19,7 +20,7 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 from .errors import InputFormatError, RecordError, TwgrpoError
 from .record import LETTERS, Problem, Record, letter, validate_records
@@ -400,45 +401,104 @@ def hf_features():
     })
 
 
+def _meta_to_arrow(meta: dict[str, Any]) -> str:
+    """`meta` as stored in the Arrow `meta` column (JSON text); the one place that representation is made."""
+    return json.dumps(meta, ensure_ascii=False, sort_keys=True)
+
+
+def _meta_from_arrow(value: Any) -> dict[str, Any]:
+    """Inverse of `_meta_to_arrow` (a null or empty cell is an empty mapping)."""
+    return json.loads(value) if isinstance(value, str) and value else (value or {})
+
+
+def _qai_to_arrow(record: Record) -> dict[str, Any] | None:
+    """`qai` for the struct column: exactly `QAI_KEYS` (absent ones null); an unknown key is an error."""
+    if record.qai is None:
+        return None
+    extra = set(record.qai) - set(QAI_KEYS)
+    if extra:
+        raise RecordError(f"unknown qai key(s) {sorted(extra)}", record_id=record.id, field="qai")
+    return {k: record.qai.get(k) for k in QAI_KEYS}
+
+
+def _arrow_columns(records: Sequence[Record]) -> dict[str, list[Any]]:
+    """The Arrow columns of `records` as Python lists, one list per field (pyarrow converts each in one call)."""
+    return {
+        "id": [r.id for r in records],
+        "question": [r.question for r in records],
+        "options": [r.options for r in records],
+        "answer": [r.answer for r in records],
+        "video": [r.video for r in records],
+        "source": [r.source for r in records],
+        "meta": [_meta_to_arrow(r.meta) for r in records],
+        "qai": [_qai_to_arrow(r) for r in records],
+    }
+
+
 def record_to_row(record: Record) -> dict[str, Any]:
-    row = record.to_dict()
-    row["meta"] = json.dumps(record.meta, ensure_ascii=False, sort_keys=True)
-    if record.qai is not None:
-        extra = set(record.qai) - set(QAI_KEYS)
-        if extra:
-            raise RecordError(f"unknown qai key(s) {sorted(extra)}", record_id=record.id, field="qai")
-        row["qai"] = {k: record.qai.get(k) for k in QAI_KEYS}
-    return row
+    """One record as the row `records_to_table` stores (`meta` as JSON text, `qai` with every key)."""
+    return {name: column[0] for name, column in _arrow_columns([record]).items()}
 
 
-def row_to_record(row: dict[str, Any]) -> Record:
-    meta = row.get("meta")
-    row = dict(row)
-    row["meta"] = json.loads(meta) if isinstance(meta, str) and meta else (meta or {})
-    return Record.from_dict(row)
+def records_to_table(records: Sequence[Record]):
+    """Records → `pyarrow.Table` with the schema of `hf_features()`, built column by column."""
+    import pyarrow as pa
+
+    schema = hf_features().arrow_schema
+    columns = _arrow_columns(records)
+    return pa.Table.from_arrays([_struct_array(columns[f.name], f.type) if pa.types.is_struct(f.type)
+                                 else pa.array(columns[f.name], f.type) for f in schema], schema=schema)
 
 
-def to_hf_dataset(records: Iterable[Record]):
-    """Records → `datasets.Dataset` with `hf_features()`."""
-    from datasets import Dataset, disable_progress_bars
+def _struct_array(rows: list[dict[str, Any] | None], struct_type):
+    """A struct column built child by child; a null row is null in every child too, as a parquet reader
+    builds it (so the in-memory `nbytes` the card reports equals that of the published data)."""
+    import pyarrow as pa
+
+    children = [pa.array([None if row is None else row[f.name] for row in rows], f.type) for f in struct_type]
+    mask = pa.array([row is None for row in rows]) if None in rows else None
+    return pa.StructArray.from_arrays(children, fields=list(struct_type), mask=mask)
+
+
+def table_to_records(table, file: str | None = None) -> list[Record]:
+    """`pyarrow.Table` (as `records_to_table` builds it, or a parquet file with the same columns) → records.
+
+    Each column is converted to Python in one call; unknown or missing columns are an error naming the field.
+    """
+    names = [f.name for f in dataclasses.fields(Record)]
+    unknown = sorted(set(table.column_names) - set(names))
+    if unknown:
+        raise RecordError(f"unknown field(s) {unknown}", file=file, field=unknown[0])
+    missing = [n for n in ("id", "question", "options", "answer") if n not in table.column_names]
+    if missing:
+        raise RecordError("missing", file=file, field=missing[0])
+    empty = [None] * table.num_rows
+    cols = {n: table.column(n).to_pylist() if n in table.column_names else empty for n in names}
+    return [Record(id=str(rid), question=question, options=options if options is not None else [],
+                   answer=answer if answer is not None else [], video=video, source=source or "",
+                   meta=_meta_from_arrow(meta), qai=qai or None)
+            for rid, question, options, answer, video, source, meta, qai
+            in zip(*(cols[n] for n in names))]
+
+
+def to_hf_dataset(records: Sequence[Record]):
+    """Records → `datasets.Dataset` with `hf_features()`, from an Arrow table (no per-row encoding)."""
+    from datasets import Dataset, DatasetInfo, disable_progress_bars
 
     disable_progress_bars()  # a per-shard bar for a one-shot local write is noise
-    rows = [record_to_row(r) for r in records]
-    columns = {name: [row[name] for row in rows] for name in hf_features()}
-    return Dataset.from_dict(columns, features=hf_features())
+    return Dataset(records_to_table(records), info=DatasetInfo(features=hf_features()))
 
 
 def from_hf_dataset(dataset) -> list[Record]:
-    """`datasets.Dataset` (as built by `to_hf_dataset`) → records."""
-    return [row_to_record(row) for row in dataset]
+    """`datasets.Dataset` (as built by `to_hf_dataset`) → records, through its Arrow table."""
+    return table_to_records(dataset.with_format("arrow")[:])
 
 
 def _read_arrow(p: Path, fmt: str, split: str | None) -> list[Record]:
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        rows = pq.read_table(p).to_pylist()
-        return [row_to_record(row) for row in rows]
+        return table_to_records(pq.read_table(p), str(p))
     from datasets import DatasetDict, load_from_disk
 
     ds = load_from_disk(str(p))
@@ -477,7 +537,7 @@ def write_records(records: Iterable[Record], path: str | os.PathLike, fmt: str =
     elif fmt == "parquet":
         import pyarrow.parquet as pq
 
-        table = to_hf_dataset(records).data.table
+        table = records_to_table(records)
         with atomic_path(path) as tmp:
             pq.write_table(table, tmp)
     else:  # hf
