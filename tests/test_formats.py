@@ -145,37 +145,3 @@ def test_failed_write_leaves_previous_file_intact(tmp_path):
 
 def test_qai_keys_are_the_design_keys():
     assert QAI_KEYS == ("negated", "original_question", "original_answer", "removed_options", "seed")
-
-
-# valid records with up to two defects of the kinds `check_record` looks for (wrong types among them)
-_DEFECTS = [("id", ""), ("id", " "), ("id", "\u2028"), ("id", 3), ("question", ""), ("question", "\x1c\u3000"),
-            ("question", "\x85 "), ("question", None), ("options", []), ("options", ["o"]), ("options", ["o"]), ("options", ["o"] * 27),
-            ("options", ("a", "b")), ("options", ["a", None]), ("answer", []), ("answer", ["A", "A"]),
-            ("answer", ["B", "A"]), ("answer", ["D"]), ("answer", ["Z"]), ("answer", ["a"]), ("answer", ["AB"]),
-            ("answer", [""]), ("answer", "A"), ("video", 3), ("meta", []), ("id", "a")]
-
-
-@st.composite
-def messy_records(draw):
-    rec = Record(id=draw(st.sampled_from("abcdefghij")), question="why?", options=["a", "b", "c"],
-                 answer=draw(st.sampled_from([["A"], ["A"], ["C"], ["A", "B"], ["B", "C"]])), video=draw(st.none() | st.just("v.mp4")))
-    for field, value in draw(st.lists(st.sampled_from(_DEFECTS), max_size=2)):
-        rec = rec.replace(**{field: value})
-    return rec
-
-
-@settings(max_examples=200, deadline=None)
-@given(recs=st.lists(messy_records(), max_size=6, unique_by=lambda r: r.id))
-def test_column_wise_validation_equals_checking_every_record(recs):
-    """`validate_records` checks columns first; it must report exactly what checking each record reports."""
-    from collections import Counter
-
-    from twgrpo_data.record import Problem, check_record
-
-    counts, seen, expected = Counter(r.id for r in recs), set(), []
-    for i, rec in enumerate(recs):
-        expected += [Problem(msg, "f", i + 3, rec.id, fld, sev) for fld, msg, sev in check_record(rec)]
-        if counts[rec.id] > 1 and rec.id in seen:
-            expected.append(Problem(f"duplicate id (appears {counts[rec.id]} times)", "f", i + 3, rec.id, "id"))
-        seen.add(rec.id)
-    assert validate_records(recs, "f", start_index=3) == expected

@@ -144,77 +144,15 @@ def check_record(record: Record) -> list[tuple[str, str, str]]:
 
 def validate_records(records: Iterable[Record], file: str | None = None,
                      start_index: int = 0) -> list[Problem]:
-    """Every schema problem of `records`, duplicate ids included, in record order.
-
-    Column-wise checks (`_suspect_rows`) find the records that may have a problem; only those go through
-    `check_record`, which words the messages, so the result is the same as checking every record.
-    """
+    """Every schema problem of `records`, duplicate ids included, in record order."""
     records = list(records)
-    counts = Counter(r.id for r in records)
-    duplicated = {rid for rid, n in counts.items() if n > 1}
-    suspects = _suspect_rows(records)
-    if duplicated:
-        suspects |= {i for i, r in enumerate(records) if r.id in duplicated}
     problems: list[Problem] = []
+    counts = Counter(r.id for r in records)
     seen: set[str] = set()
-    for i in sorted(suspects):
-        rec = records[i]
+    for i, rec in enumerate(records, start=start_index):
         for fld, msg, sev in check_record(rec):
-            problems.append(Problem(msg, file, start_index + i, rec.id, fld, sev))
-        if rec.id in duplicated and rec.id in seen:
-            problems.append(Problem(f"duplicate id (appears {counts[rec.id]} times)", file, start_index + i,
-                                    rec.id, "id"))
+            problems.append(Problem(msg, file, i, rec.id, fld, sev))
+        if counts[rec.id] > 1 and rec.id in seen:
+            problems.append(Problem(f"duplicate id (appears {counts[rec.id]} times)", file, i, rec.id, "id"))
         seen.add(rec.id)
     return problems
-
-
-def _well_typed(record: Record) -> bool:
-    return (type(record.id) is str and type(record.question) is str and type(record.options) is list
-            and type(record.answer) is list and (record.video is None or type(record.video) is str)
-            and type(record.meta) is dict and all(type(o) is str for o in record.options)
-            and all(type(a) is str for a in record.answer))
-
-
-# Python's `str.isspace` characters: an id or question made only of these is empty for `check_record`.
-_BLANK = r"^[\t-\r\x1c-\x20\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]*$"
-
-
-def _suspect_rows(records: list[Record]) -> set[int]:
-    """Positions of the records that may fail a `check_record` check (a superset: never one less).
-
-    Field types are checked in Python; the content checks (blank text, option counts, gold letters in
-    range, sorted and unique) run on Arrow arrays with `pyarrow.compute`.
-    """
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    typed = [_well_typed(r) for r in records]
-    suspects = {i for i, ok in enumerate(typed) if not ok}
-    if suspects:
-        positions = np.flatnonzero(typed)
-        records = [r for r, ok in zip(records, typed) if ok]
-    else:
-        positions = np.arange(len(records))
-    if not records:
-        return suspects
-    text = pa.string()
-    ids = pa.array([r.id for r in records], text)
-    questions = pa.array([r.question for r in records], text)
-    options = pa.array([r.options for r in records], pa.list_(text))
-    answers = pa.array([r.answer for r in records], pa.list_(text))
-    n_options = pc.list_value_length(options)
-    flags = pc.or_(pc.match_substring_regex(ids, _BLANK), pc.match_substring_regex(questions, _BLANK))
-    # no options, one option (a warning), more options than letters
-    flags = pc.or_(flags, pc.or_(pc.less_equal(n_options, 1), pc.greater(n_options, len(LETTERS))))
-    flags = pc.or_(flags, pc.equal(pc.list_value_length(answers), 0)).to_numpy(zero_copy_only=False)
-    # each gold letter: a capital letter, inside the options, and after the previous one (sorted, unique)
-    owner = pc.list_parent_indices(answers).to_numpy()
-    index = pc.index_in(pc.list_flatten(answers), value_set=pa.array(list(LETTERS)))
-    bad = pc.is_null(index).to_numpy(zero_copy_only=False)
-    position = pc.fill_null(index, -1).to_numpy(zero_copy_only=False)
-    bad |= position >= n_options.to_numpy(zero_copy_only=False)[owner]
-    same_owner = owner[1:] == owner[:-1]
-    bad[1:] |= same_owner & (position[1:] <= position[:-1])
-    flags[owner[bad]] = True
-    return suspects | {int(p) for p in positions[np.flatnonzero(flags)]}
