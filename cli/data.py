@@ -14,6 +14,8 @@ from rich.table import Table
 
 from twgrpo_data.formats import READ_FORMATS, read_dataset
 
+from .feedback import status as _status
+
 app = typer.Typer(help="Load, validate and summarise question datasets.", no_args_is_help=True)
 console = Console()
 err_console = Console(stderr=True, highlight=False)
@@ -78,20 +80,13 @@ def stats(
 
     Example: twgrpo data stats ../shared/data/nextgqa_val_mixed.official.json
     """
-    result = read_dataset(path, fmt)
+    from twgrpo_data.stats import summarize
+
+    with _status(f"reading {path}"):
+        result = read_dataset(path, fmt)
+    counts = summarize(result.records, result.file)
+    summary = {"file": str(path), "records": counts.pop("records"), "invalid": result.n_invalid, **counts}
     recs = result.records
-    summary = {
-        "file": str(path),
-        "records": len(recs),
-        "invalid": result.n_invalid,
-        "single_answer": sum(not r.is_multi_answer for r in recs),
-        "multi_answer": sum(r.is_multi_answer for r in recs),
-        "qai_negated": sum(bool(r.qai and r.qai.get("negated")) for r in recs),
-        "options_histogram": dict(sorted(Counter(len(r.options) for r in recs).items())),
-        "answers_histogram": dict(sorted(Counter(len(r.answer) for r in recs).items())),
-        "sources": dict(Counter(r.source or "(none)" for r in recs).most_common()),
-        "categories": dict(Counter(str(r.meta.get("category")) for r in recs if "category" in r.meta).most_common()),
-    }
     if as_json:
         print(json.dumps(summary, indent=2))
         return

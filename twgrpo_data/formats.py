@@ -267,8 +267,20 @@ def detect_format(path: str | os.PathLike) -> str:
 
 
 def _first_object(p: Path) -> dict | None:
-    objs = read_json_objects(p)
-    for obj in objs:
+    """The file's first JSON value, parsed from its head; the whole file only when the head cannot tell."""
+    with p.open("r", encoding="utf-8", errors="replace") as fh:
+        head = fh.read(1 << 16).lstrip()
+    if head.startswith("["):
+        head = head[1:].lstrip()
+        if head.startswith("]"):
+            return None
+    if head.startswith("{"):
+        try:
+            obj, _ = json.JSONDecoder().raw_decode(head)
+            return obj
+        except json.JSONDecodeError:
+            pass  # cut by the head's end, or invalid: the full read below tells which
+    for obj in read_json_objects(p):
         if not isinstance(obj, dict):
             raise InputFormatError(f"{p}: record 0 is a {type(obj).__name__}, not a JSON object")
         return obj
