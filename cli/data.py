@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperCommand
 
 from twgrpo_data.formats import READ_FORMATS, read_dataset
 
@@ -113,8 +114,18 @@ def _bench_help() -> str:
     return "; ".join(f"{name} ({m.DEFAULT_PATH})" for name, m in BENCHMARKS.items())
 
 
-@app.command("load", help="Read a benchmark's native files (as downloaded) into records; print a summary or write them.\n\n"
-             f"Benchmarks and default paths: {_bench_help()}.\n\n"
+class _BenchmarkHelp(TyperCommand):
+    """A command whose help lists the benchmarks: the registry is imported when the help is shown, not
+    every time `twgrpo` starts."""
+
+    def format_help(self, ctx, formatter) -> None:
+        self.help = (self.help or "").replace("{benchmarks}", _bench_help())
+        super().format_help(ctx, formatter)
+
+
+@app.command("load", cls=_BenchmarkHelp,
+             help="Read a benchmark's native files (as downloaded) into records; print a summary or write them.\n\n"
+             "Benchmarks and default paths: {benchmarks}.\n\n"
              "Example: twgrpo data load --bench mmvu MMVU/validation.json -o mmvu.json")
 def load(
     path: Optional[Path] = typer.Argument(None, help="native file or folder (default: the benchmark's usual path)"),
