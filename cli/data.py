@@ -40,7 +40,8 @@ def validate(
 
     Example: twgrpo data validate ../shared/data/eval_mmvu.json
     """
-    result = read_dataset(path, fmt)
+    with _status(f"reading and validating {path}"):
+        result = read_dataset(path, fmt)
     problems = list(result.problems)
     if video_root is not None:
         problems += _video_problems(result, video_root)
@@ -158,11 +159,15 @@ def load(
         unused = [flag[k] for k in options if k not in load_options(bench)]
         if unused:
             raise TwgrpoError(f"{', '.join(unused)} does not apply to {bench}")
-    result = load_benchmark(bench, path, **options)
+    with _status(f"reading {bench}"):
+        result = load_benchmark(bench, path, **options)
     invalid = result.n_invalid
     if result.errors and not skip_invalid:
         raise TwgrpoError(f"{result.errors[0]} ({invalid} invalid item(s); --skip-invalid drops them)")
-    written = write_records(result.records, out) if out is not None else None
+    written = None
+    if out is not None:
+        with _status(f"writing {out}"):
+            written = write_records(result.records, out)
     recs = result.records
     summary = {
         "benchmark": bench, "path": str(path if path is not None else bench_module.DEFAULT_PATH),

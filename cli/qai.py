@@ -15,6 +15,8 @@ from rich.table import Table
 
 from twgrpo_data.errors import InputFormatError, TwgrpoError
 
+from .feedback import status
+
 app = typer.Typer(help="Question-Answer Inversion: negate questions and invert their answers.",
                   no_args_is_help=True)
 console = Console(stderr=True, highlight=False)
@@ -52,7 +54,8 @@ def convert_cmd(
 
     if to is not None and to not in _SUFFIX:
         raise TwgrpoError(f"unknown --to {to!r}; expected one of {', '.join(_SUFFIX)}")
-    loaded = load_input(input, from_, skip_invalid=skip_invalid)
+    with status(f"reading {input}", console):
+        loaded = load_input(input, from_, skip_invalid=skip_invalid)
     if output is None:
         output = Path(input.name.split(".")[0] + ".qai" + _SUFFIX[to or "json"])
     negator = Negator(contractions=contractions)
@@ -63,9 +66,11 @@ def convert_cmd(
     report.counts["skipped_invalid"] = sum(loaded.skipped.values())
     report.input, report.output = str(input), str(output)
     if compare is not None:
-        official = load_input(compare, "auto").records
-        report.extra["label_noise_in_official"] = compare_official(official, loaded.records, negator)
-    written = write_records(records, output, to or "auto")
+        with status(f"checking the official output {compare}", console):
+            official = load_input(compare, "auto").records
+            report.extra["label_noise_in_official"] = compare_official(official, loaded.records, negator)
+    with status(f"writing {output}", console):
+        written = write_records(records, output, to or "auto")
     report.extra["output_format"] = written
     data = report.to_dict()
     if report_path is not None:
