@@ -150,9 +150,10 @@ def load_pipeline(model: str | None = None):
     except (ImportError, ValueError) as exc:
         import thinc.compat
 
-        if not thinc.compat.has_torch and importlib.util.find_spec("torch") is not None:
-            raise TwgrpoError(f"spaCy model {name!r} needs torch, but spaCy was loaded without it in this process "
-                              f"for {'/'.join(PREFERRED_MODELS)}; load {name!r} in a new process") from exc
+        if name not in PREFERRED_MODELS and not thinc.compat.has_torch and importlib.util.find_spec("torch"):
+            raise TwgrpoError(f"spaCy model {name!r} failed to load ({exc}); this process loaded spaCy without "
+                              f"torch for {'/'.join(PREFERRED_MODELS)}: if {name!r} needs torch, load it in a "
+                              "new process") from exc
         raise
 
 
