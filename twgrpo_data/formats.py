@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import json
 import os
 import re
@@ -104,6 +105,25 @@ def atomic_write_text(target: str | os.PathLike, text: str) -> None:
 
 def atomic_write_json(target: str | os.PathLike, obj: Any, indent: int | None = 2) -> None:
     atomic_write_text(target, json.dumps(obj, ensure_ascii=False, indent=indent) + "\n")
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a whole file becomes records (or records a file).
+
+    Building ~10^5 records allocates millions of dicts and lists, and every allocation threshold crossed
+    starts a collection that walks the growing heap: measured on 67,160 records, that is about 45% of
+    `read_dataset`'s CPU time. The data has no reference cycles to find; reference counting still frees
+    everything, and the collector resumes (and catches up) when the block ends.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -332,6 +352,7 @@ def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
     return rows
 
 
+@gc_paused()
 def read_dataset(path: str | os.PathLike, fmt: str = "auto", *, source: str | None = None,
                  split: str | None = None) -> LoadResult:
     """Read every record of `path`, collecting (not raising) record-level problems.
@@ -472,6 +493,7 @@ def _struct_array(rows: list[dict[str, Any] | None], struct_type):
     return pa.StructArray.from_arrays(children, fields=list(struct_type), mask=mask)
 
 
+@gc_paused()
 def table_to_records(table, file: str | None = None) -> list[Record]:
     """`pyarrow.Table` (as `records_to_table` builds it, or a parquet file with the same columns) → records.
 
@@ -493,6 +515,7 @@ def table_to_records(table, file: str | None = None) -> list[Record]:
             in zip(*(cols[n] for n in names))]
 
 
+@gc_paused()
 def to_hf_dataset(records: Sequence[Record]):
     """Records → `datasets.Dataset` with `hf_features()`, from an Arrow table (no per-row encoding)."""
     from datasets import Dataset, DatasetInfo, disable_progress_bars
@@ -536,6 +559,7 @@ def output_format(path: str | os.PathLike, fmt: str = "auto") -> str:
     return {".json": "unified", ".jsonl": "jsonl", ".parquet": "parquet"}.get(suffix, "hf")
 
 
+@gc_paused()
 def write_records(records: Iterable[Record], path: str | os.PathLike, fmt: str = "auto") -> str:
     """Write `records` atomically; return the format used."""
     records = list(records)
