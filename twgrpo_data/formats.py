@@ -107,6 +107,10 @@ def atomic_write_json(target: str | os.PathLike, obj: Any, indent: int | None = 
     atomic_write_text(target, json.dumps(obj, ensure_ascii=False, indent=indent) + "\n")
 
 
+# ----------------------------------------------------------------------------------------------------------
+# bulk conversions
+
+
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector while a whole file becomes records (or records a file).
