@@ -36,6 +36,8 @@ UNIFIED_DEFAULTS = {"problem_type": "multiple choice", "data_type": "video"}
 _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 _OPTION_PREFIX = re.compile(r"^\(?([A-Z])[.):]\s*")
 _OPTION_LINE = re.compile(r"^\(?([A-Z])[.):]?\s+(.*\S)\s*$")
+# Unified keys a record holds in its own fields; every other key is kept in `meta`.
+_UNIFIED_FIELDS = frozenset({"id", "problem", "options", "solution", "video", "path", "source", "qai"})
 
 
 @dataclass
@@ -142,6 +144,15 @@ def strip_option_prefix(text: str, position: int) -> str:
     return text
 
 
+def _spells_options(lines: list[str], options: list[str]) -> bool:
+    """Whether `lines` are the option lines of `options`, in order ("A. text", "(B) text", "C text")."""
+    for i, (line, option) in enumerate(zip(lines, options)):
+        m = _OPTION_LINE.match(line.strip())
+        if not (m and m.group(1) == letter(i) and m.group(2) == option.strip()):
+            return False
+    return True
+
+
 def split_problem(problem: str, options: list[str] | None) -> tuple[str, list[str]]:
     """Separate the question stem from trailing option lines ("A. text", "(A) text", "A text").
 
@@ -152,11 +163,7 @@ def split_problem(problem: str, options: list[str] | None) -> tuple[str, list[st
     if options is not None:
         n = len(options)
         tail = lines[-n:] if n and len(lines) > n else []
-        parsed = [_OPTION_LINE.match(line.strip()) for line in tail]
-        stem = lines
-        if tail and all(m and m.group(1) == letter(i) and m.group(2) == options[i].strip()
-                        for i, m in enumerate(parsed)):
-            stem = stem[:-n]
+        stem = lines[:-n] if tail and _spells_options(tail, options) else lines
         if stem and stem[-1].strip().rstrip(":").lower() == "options":
             stem = stem[:-1]
         return ("\n".join(stem).rstrip() if len(stem) < len(lines) else problem), options
@@ -212,8 +219,7 @@ def unified_to_record(raw: dict[str, Any], index: int, source: str = "", file: s
     if not isinstance(solution, str) or not solution.strip():
         raise fail("solution", "missing or empty (expected '<answer>B</answer>')")
     answer = parse_answer_letters(solution)
-    consumed = {"id", "problem", "options", "solution", "video", "path", "source", "qai"}
-    meta = {k: v for k, v in raw.items() if k not in consumed}
+    meta = {k: v for k, v in raw.items() if k not in _UNIFIED_FIELDS}
     if meta.get("question") == question:
         del meta["question"]
     for key, default in UNIFIED_DEFAULTS.items():
