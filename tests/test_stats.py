@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 import pytest
 
 from twgrpo_data.errors import RecordError
@@ -28,12 +26,11 @@ def test_a_non_boolean_flag_is_an_error_naming_the_record():
         summarize([_rec("1", ["A"]), _rec("2", ["A"], meta={"is_negated": "yes"})], "f.json")
 
 
-def test_counts_match_counting_record_by_record():
-    recs = [_rec(str(i), ["A", "B"][: 1 + i % 2], source=["x", "y", ""][i % 3],
-                 meta={"category": ["CW", "TN", 7][i % 4 % 3]} if i % 4 else {}) for i in range(11)]
+def test_histograms_sources_and_categories():
+    recs = [_rec("1", ["A"], source="y", meta={"category": 7}), _rec("2", ["A", "B"], source="x"),
+            _rec("3", ["C"], source="x", meta={"category": "CW"}), _rec("4", ["B"], meta={"category": "CW"})]
     s = summarize(recs)
-    assert s["sources"] == dict(Counter(r.source or "(none)" for r in recs).most_common())
-    assert s["categories"] == dict(Counter(str(r.meta["category"]) for r in recs if "category" in r.meta).most_common())
-    assert s["answers_histogram"] == dict(sorted(Counter(len(r.answer) for r in recs).items()))
-    assert s["options_histogram"] == {3: 11}
+    assert s["sources"] == {"x": 2, "y": 1, "(none)": 1} and list(s["sources"])[:2] == ["x", "y"]
+    assert s["categories"] == {"CW": 2, "7": 1}
+    assert s["answers_histogram"] == {1: 3, 2: 1} and s["options_histogram"] == {3: 4}
     assert summarize([])["records"] == 0

@@ -1,4 +1,8 @@
-"""What `twgrpo data stats` reports about a dataset, counted column-wise with `pyarrow.compute`.
+"""What `twgrpo data stats` reports about a dataset.
+
+The counts are Python `Counter`s over the records' fields: by the time records are counted they are Python
+objects, and on 67,160 records this takes 0.15 s CPU where building Arrow columns and counting them with
+`pyarrow.compute` took 1.2 s (importing and first use included).
 
 A record counts as QAI-negated when its `qai` provenance says so (records written by twgrpo) or, without
 `qai`, when its `meta["is_negated"]` is true: the flag the official TW-GRPO files carry
@@ -12,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, Sequence
 
 from .errors import RecordError
@@ -29,36 +34,17 @@ def is_negated(record: Record, index: int | None = None, file: str | None = None
     return flag
 
 
-def _counts(values, *, by_key: bool) -> dict[Any, int]:
-    """value → count; sorted by value, or by falling count with ties in order of first appearance
-    (the order of `Counter.most_common`)."""
-    import pyarrow.compute as pc
-
-    pairs = [(row["values"], row["counts"]) for row in pc.value_counts(values).to_pylist()
-             if row["values"] is not None]
-    return dict(sorted(pairs) if by_key else sorted(pairs, key=lambda kv: -kv[1]))
-
-
 def summarize(records: Sequence[Record], file: str | None = None) -> dict[str, Any]:
     """Record count, single/multi-answer items, QAI-negated questions, options and gold letters per
-    question, sources and categories."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    text = pa.string()
-    n_options = pc.list_value_length(pa.array([r.options for r in records], pa.list_(text)))
-    n_answers = pc.list_value_length(pa.array([r.answer for r in records], pa.list_(text)))
-    negated = pa.array([is_negated(r, i, file) for i, r in enumerate(records)], pa.bool_())
-    sources = pa.array([r.source or "(none)" for r in records], text)
-    categories = pa.array([str(r.meta["category"]) if "category" in r.meta else None for r in records], text)
-    multi = pc.sum(pc.greater(n_answers, 1)).as_py() or 0
+    question, sources and categories (sources and categories by falling count, ties in first-seen order)."""
+    multi = sum(r.is_multi_answer for r in records)
     return {
         "records": len(records),
         "single_answer": len(records) - multi,
         "multi_answer": multi,
-        "qai_negated": pc.sum(negated).as_py() or 0,
-        "options_histogram": _counts(n_options, by_key=True),
-        "answers_histogram": _counts(n_answers, by_key=True),
-        "sources": _counts(sources, by_key=False),
-        "categories": _counts(categories, by_key=False),
+        "qai_negated": sum(is_negated(r, i, file) for i, r in enumerate(records)),
+        "options_histogram": dict(sorted(Counter(len(r.options) for r in records).items())),
+        "answers_histogram": dict(sorted(Counter(len(r.answer) for r in records).items())),
+        "sources": dict(Counter(r.source or "(none)" for r in records).most_common()),
+        "categories": dict(Counter(str(r.meta["category"]) for r in records if "category" in r.meta).most_common()),
     }
