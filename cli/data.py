@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperCommand
 
 from twgrpo_data.benchmarks.nextgqa import FORMATS as NATIVE_FORMATS
 from twgrpo_data.formats import READ_FORMATS, read_dataset
@@ -20,6 +21,8 @@ from .options import choices, out_help, output_path
 
 ReadFormat = choices("ReadFormat", READ_FORMATS)
 NativeFormat = choices("NativeFormat", NATIVE_FORMATS)
+
+from .feedback import status as _status
 
 app = typer.Typer(help="Load, validate and summarise question datasets.", no_args_is_help=True)
 console = Console()
@@ -45,7 +48,8 @@ def validate(
 
     Example: twgrpo data validate ../shared/data/eval_mmvu.json
     """
-    result = read_dataset(path, fmt.value)
+    with _status(f"reading and validating {path}"):
+        result = read_dataset(path, fmt.value)
     problems = list(result.problems)
     if video_root is not None:
         problems += _video_problems(result, video_root)
@@ -87,20 +91,13 @@ def stats(
 
     Example: twgrpo data stats ../shared/data/nextgqa_val_mixed.official.json
     """
-    result = read_dataset(path, fmt.value)
+    from twgrpo_data.stats import summarize
+
+    with _status(f"reading {path}"):
+        result = read_dataset(path, fmt.value)
+    counts = summarize(result.records, result.file)
+    summary = {"file": str(path), "records": counts.pop("records"), "invalid": result.n_invalid, **counts}
     recs = result.records
-    summary = {
-        "file": str(path),
-        "records": len(recs),
-        "invalid": result.n_invalid,
-        "single_answer": sum(not r.is_multi_answer for r in recs),
-        "multi_answer": sum(r.is_multi_answer for r in recs),
-        "qai_negated": sum(bool(r.qai and r.qai.get("negated")) for r in recs),
-        "options_histogram": dict(sorted(Counter(len(r.options) for r in recs).items())),
-        "answers_histogram": dict(sorted(Counter(len(r.answer) for r in recs).items())),
-        "sources": dict(Counter(r.source or "(none)" for r in recs).most_common()),
-        "categories": dict(Counter(str(r.meta.get("category")) for r in recs if "category" in r.meta).most_common()),
-    }
     if as_json:
         print(json.dumps(summary, indent=2))
         return
@@ -127,8 +124,18 @@ def _bench_help() -> str:
     return "; ".join(f"{name} ({m.DEFAULT_PATH})" for name, m in BENCHMARKS.items())
 
 
-@app.command("load", help="Read a benchmark's native files (as downloaded) into records; print a summary or write them.\n\n"
-             f"Benchmarks and default paths: {_bench_help()}.\n\n"
+class _BenchmarkHelp(TyperCommand):
+    """A command whose help lists the benchmarks: the registry is imported when the help is shown, not
+    every time `twgrpo` starts."""
+
+    def format_help(self, ctx, formatter) -> None:
+        self.help = (self.help or "").replace("{benchmarks}", _bench_help())
+        super().format_help(ctx, formatter)
+
+
+@app.command("load", cls=_BenchmarkHelp,
+             help="Read a benchmark's native files (as downloaded) into records; print a summary or write them.\n\n"
+             "Benchmarks and default paths: {benchmarks}.\n\n"
              "Example: twgrpo data load --bench videomme hf://datasets/lmms-lab/Video-MME -o vm.jsonl")
 def load(
     path: Optional[str] = typer.Argument(None, help="native file or folder (default: the benchmark's usual path), "
@@ -166,11 +173,15 @@ def load(
             raise TwgrpoError(f"{', '.join(unused)} does not apply to {bench}")
     if out is not None:
         out = output_path(out, records_spec(f"{bench}.json"), inputs=[path])
-    result = load_benchmark(bench, path, **options)
+    with _status(f"reading {bench}"):
+        result = load_benchmark(bench, path, **options)
     invalid = result.n_invalid
     if result.errors and not skip_invalid:
         raise TwgrpoError(f"{result.errors[0]} ({invalid} invalid item(s); --skip-invalid drops them)")
-    written = write_records(result.records, out) if out is not None else None
+    written = None
+    if out is not None:
+        with _status(f"writing {out}"):
+            written = write_records(result.records, out)
     recs = result.records
     summary = {
         "benchmark": bench, "path": str(path if path is not None else bench_module.DEFAULT_PATH),

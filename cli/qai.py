@@ -19,6 +19,8 @@ from twgrpo_data.outputs import HTML_PAGE, REPORT, OutputSpec, default_output_na
 
 from .options import choices, deprecated_output, out_help, output_path
 
+from .feedback import status
+
 app = typer.Typer(help="Question-Answer Inversion: negate questions and invert their answers.",
                   no_args_is_help=True)
 console = Console(stderr=True, highlight=False)
@@ -71,8 +73,9 @@ def convert_cmd(
         report_path = output_path(report_path, REPORT, inputs=[input, compare, output], option="--report")
     if html is not None:
         html = output_path(html, HTML_PAGE, inputs=[input, compare, output, report_path], option="--html")
-    loaded = load_input(input, from_.value, skip_invalid=skip_invalid)
-    official = load_input(compare, "auto").records if compare is not None else None  # every input read first
+    with status(f"reading {input}", console):
+        loaded = load_input(input, from_.value, skip_invalid=skip_invalid)
+        official = load_input(compare, "auto").records if compare is not None else None  # every input read first
     negator = Negator(contractions=contractions)
     with _progress() as bar:
         task = bar.add_task("inverting", total=len(loaded.records))
@@ -84,8 +87,10 @@ def convert_cmd(
                                             "reason": p.message} for p in loaded.errors]
     report.input, report.output = str(input), str(output)
     if official is not None:
-        report.extra["label_noise_in_official"] = compare_official(official, loaded.records, negator)
-    written = write_records(records, output, to_fmt or "auto")
+        with status(f"checking the official output {compare}", console):
+            report.extra["label_noise_in_official"] = compare_official(official, loaded.records, negator)
+    with status(f"writing {output}", console):
+        written = write_records(records, output, to_fmt or "auto")
     report.extra["output_format"] = written
     data = report.to_dict()
     if report_path is not None:

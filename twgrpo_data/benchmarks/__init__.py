@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol
 
 from ..errors import InputFormatError, TwgrpoError, VideoError
-from ..formats import LoadResult
+from ..formats import LoadResult, gc_paused
 from ..record import Problem, Record
 from ..video import VideoRef, check_video, resolve_video
 from . import clevrer, mmvu, mvbench, nextgqa, star, tempcompass, unified, videomme
@@ -127,6 +127,7 @@ def _is_interchange(path: Path) -> bool:
     return False
 
 
+@gc_paused()
 def load_benchmark(name: str, path: str | os.PathLike | None = None, **options: Any) -> LoadResult:
     """Read benchmark `name` from `path` (default: its `DEFAULT_PATH`) into records.
 
