@@ -62,12 +62,14 @@ def test_sampling_kwargs_make_valid_sampling_params():
     assert params.seed is not None
 
 
-def test_openai_request_is_a_valid_vllm_chat_request_and_decodes_to_our_frames():
+def test_openai_request_is_a_valid_vllm_chat_request_and_decodes_to_our_frames(monkeypatch):
     from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
     from vllm.multimodal.media.image import ImageMediaIO
     from vllm.multimodal.media.video import VideoMediaIO
 
     video = _video()
+    # only the request body is under test here (no server); the server check has its own tests
+    monkeypatch.setattr(OpenAIBackend, "check_server", lambda self: None)
     backend = OpenAIBackend("m", SamplingSettings(), PIXELS, api_base="http://127.0.0.1:9/v1")
     body = backend.request_body(_request(video))
     backend.close()
