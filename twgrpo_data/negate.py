@@ -88,8 +88,10 @@ _DISGUISED_YES_NO = re.compile(r"(?:\s[-–—]+\s*|[–—]|:\s)(?P<alt>[^?:–
 NEG_RAISING = {"want", "wish", "think", "believe", "expect", "suppose", "intend", "plan", "seem", "appear",
                "imagine", "guess", "reckon", "feel"}
 SCOPE_ADVERBS = {"likely", "probably", "possibly", "perhaps", "maybe", "respectively"}
-_SCOPE_ORDER = re.compile(r"\bin\s+(?:(?:the|a|what|which|that|this|correct|right|proper|chronological|reverse|"
-                          r"sequential)\s+)*(?:order|sequence|succession|turn)\b(?!\s+(?:to|for|that)\b)",
+# "in order", "in what order", "in the correct order", "in sequence" (not "in the sequence", a noun phrase, nor
+# the purpose "in order to")
+_SCOPE_ORDER = re.compile(r"\bin\s+(?:(?:what|which)\s+|(?:the\s+)?(?:correct|right|proper|same|chronological|reverse|"
+                          r"sequential)\s+)?(?:order|sequence|succession|turn)\b(?!\s+(?:to|for|that)\b)",
                           re.IGNORECASE)
 _NEEDS_PARSE = re.compile(r"\b(?:want|wish|think|thought|believ|expect|suppos|intend|plan|seem|appear|imagin|"
                           r"guess|reckon|feel|felt|likely|probably|possibly|perhaps|maybe|respectively)", re.IGNORECASE)
@@ -97,6 +99,7 @@ _NEEDS_PARSE = re.compile(r"\b(?:want|wish|think|thought|believ|expect|suppos|in
 # …"): the question after the comma is negated and the phrase kept as it is.
 _PREPOSITIONS = {"in", "at", "on", "for", "to", "by", "with", "from", "during", "after", "before", "of", "into",
                  "through", "across", "under", "over", "among", "between", "within", "towards", "toward"}
+_RELATIVE_WORDS = {"who", "whom", "whose", "which", "where", "when"}
 # A sentence boundary followed by the next sentence (setup sentences before the question).
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"”’']?\s+(?=[\"“]?[A-Z])")
 # The fast path: a bare wh-word, a contractible auxiliary, then words and spaces only.
@@ -229,6 +232,8 @@ def split_frame(question: str) -> tuple[str, str]:
     for sep in re.finditer(r"[,:;]\s*", core):
         rest = core[sep.end():]
         first, second = (_words(rest, 2) + ["", ""])[:2]
+        if first in _RELATIVE_WORDS and re.search(r"[,;]", rest):
+            continue  # "…, who is chatting with X, what is …": a relative clause closed by a comma
         if first in WH_WORDS or first in AUX_WORDS or (first in _PREPOSITIONS and second in _PREPOSED_WH):
             start += sep.end()
             break
@@ -382,6 +387,21 @@ def _finite_element(doc, start: int, root):
     return None, False
 
 
+def _after_subject(doc, finite) -> tuple[int, bool] | None:
+    """Where "not" goes by the parse alone: before the verb whose inverted auxiliary `finite` is, when the
+    verb's one subject spans exactly the words between them ("does the action 'person sitting' | occur")."""
+    verb = finite.head
+    if finite.dep_ not in ("aux", "auxpass") or verb.i <= finite.i or verb.tag_ not in VERB_TAGS:
+        return None
+    subjects = [c for c in verb.children if c.dep_ in SUBJECT_DEPS]
+    if len(subjects) != 1 or subjects[0].left_edge.i != finite.i + 1:
+        return None
+    i = verb.i
+    while i - 1 > subjects[0].right_edge.i and doc[i - 1].tag_ in ("RB", "RBR", "RBS"):
+        i -= 1
+    return (i, False) if i - 1 == subjects[0].right_edge.i else None
+
+
 def _predicate_start(doc, finite) -> tuple[int, bool] | None:
     """Where "not" goes in an inverted question without contractions: before the main verb after the
     subject ("why did the boy | run"), ahead of adverbs that modify it ("… the boy | suddenly run"),
@@ -408,6 +428,9 @@ def _predicate_start(doc, finite) -> tuple[int, bool] | None:
     verb_tags = ("VBG", "VBN") if _aux_text(finite) in BE else VERB_TAGS
     by_tag = next((t for t in window if t.i > first_noun and (t.tag_ in verb_tags or
                    (t.lower_ == "do" and finite.lower_ in DO))), None)
+    if by_tag is not None and by_parse is None and finite.dep_ == "ROOT" and _aux_text(finite) in BE \
+            and by_tag.dep_ in ("acl", "relcl") and by_tag.head.dep_ == "pobj":
+        by_tag = None  # a reduced relative ("what is the color of the cosmos introduced by …"): a copula
     if by_parse is not None and by_parse.tag_ not in verb_tags and not (by_parse.lower_ == "do" and finite.lower_ in DO):
         by_parse = None
     if by_parse is not None and by_tag is not None and by_parse.i != by_tag.i:
@@ -549,7 +572,7 @@ def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
         elif not inverted:
             edits.insert_after(finite, " " + not_word)
         else:
-            at = _predicate_start(doc, finite)
+            at = _predicate_start(doc, finite) or _after_subject(doc, finite)
             if at is None:
                 return refuse("parse_failed")
             edits.insert_before(doc[at[0]], not_word + " ")
