@@ -387,6 +387,13 @@ def _finite_element(doc, start: int, root):
     return None, False
 
 
+def _reduced_relative(participle) -> bool:
+    """A participle that modifies a noun inside a prepositional phrase and has its own complement ("the color
+    of the cosmos | introduced by the video"), not the main verb ("what is the man in black | doing")."""
+    return participle.dep_ in ("acl", "relcl", "prep") and participle.head.dep_ in ("pobj", "ROOT") and \
+        any(not c.is_punct for c in participle.children)
+
+
 def _after_subject(doc, finite) -> tuple[int, bool] | None:
     """Where "not" goes by the parse alone: before the verb whose inverted auxiliary `finite` is, when the
     verb's one subject spans exactly the words between them ("does the action 'person sitting' | occur")."""
@@ -400,6 +407,22 @@ def _after_subject(doc, finite) -> tuple[int, bool] | None:
     while i - 1 > subjects[0].right_edge.i and doc[i - 1].tag_ in ("RB", "RBR", "RBS"):
         i -= 1
     return (i, False) if i - 1 == subjects[0].right_edge.i else None
+
+
+_QUOTES = {"'", '"', "‘", "’", "“", "”", "`", "``", "''"}
+
+
+def _after_quotation(doc, finite) -> tuple[int, bool] | None:
+    """Where "not" goes after a subject that holds a quotation, which the parser cannot read ("does the
+    action 'person sitting on a couch' | occur"): before a base verb right after the closing quote, when
+    `finite` is "do" or a modal and the quotation opens within the subject's first three words."""
+    if not (finite.lower_ in DO or finite.tag_ == "MD"):
+        return None
+    quotes = [t.i for t in doc[finite.i + 1:] if t.text in _QUOTES]
+    if len(quotes) != 2 or quotes[0] > finite.i + 3 or quotes[1] + 1 >= len(doc):
+        return None
+    after = doc[quotes[1] + 1]
+    return (after.i, False) if _is_base_verb(after) else None
 
 
 def _predicate_start(doc, finite) -> tuple[int, bool] | None:
@@ -429,7 +452,7 @@ def _predicate_start(doc, finite) -> tuple[int, bool] | None:
     by_tag = next((t for t in window if t.i > first_noun and (t.tag_ in verb_tags or
                    (t.lower_ == "do" and finite.lower_ in DO))), None)
     if by_tag is not None and by_parse is None and finite.dep_ == "ROOT" and _aux_text(finite) in BE \
-            and by_tag.dep_ in ("acl", "relcl") and by_tag.head.dep_ == "pobj":
+            and _reduced_relative(by_tag):
         by_tag = None  # a reduced relative ("what is the color of the cosmos introduced by …"): a copula
     if by_parse is not None and by_parse.tag_ not in verb_tags and not (by_parse.lower_ == "do" and finite.lower_ in DO):
         by_parse = None
@@ -572,7 +595,7 @@ def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
         elif not inverted:
             edits.insert_after(finite, " " + not_word)
         else:
-            at = _predicate_start(doc, finite) or _after_subject(doc, finite)
+            at = _predicate_start(doc, finite) or _after_subject(doc, finite) or _after_quotation(doc, finite)
             if at is None:
                 return refuse("parse_failed")
             edits.insert_before(doc[at[0]], not_word + " ")
@@ -609,6 +632,15 @@ def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
         # not "… able to", "… about to", "… afraid of": there the wh-word belongs to what follows
         wh_is_predicate = at is not None and at[1] and not doc[at[0]].tag_.startswith("JJ") and not (
             at[0] + 1 < len(doc) and doc[at[0] + 1].lower_ == "to")
+        # the parse agrees: a copula root with the wh-word as its predicate, the subject running to the end
+        # and no participle that could be the main verb ("what's the color of the cosmos introduced by …")
+        subject = next((c for c in finite.children if c.dep_ in SUBJECT_DEPS), None)
+        last_word = max(t.i for t in doc if not (t.is_punct or t.is_space))
+        wh_is_predicate = wh_is_predicate or (
+            finite.dep_ == "ROOT" and aux in BE and doc[start].dep_ == "attr"
+            and subject is not None and subject.i > finite.i and subject.right_edge.i == last_word
+            and all(_reduced_relative(t) for t in doc[finite.i + 1:]
+                    if t.tag_ in ("VBG", "VBN") or (t.lower_.endswith(("ing", "ed")) and _known_verb(t))))
         subject_wh = wh in ("who", "what", "which", "whose") and finite.lower_ not in DO and (
             wh_is_predicate or not opens_subject)
         return negate_aux(inverted=not subject_wh)
