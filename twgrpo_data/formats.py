@@ -26,7 +26,7 @@ from .record import LETTERS, Problem, Record, letter, validate_records
 
 READ_FORMATS = ("auto", "unified", "records", "parquet", "hf")
 WRITE_FORMATS = ("json", "unified", "jsonl", "records-json", "parquet", "hf")
-QAI_KEYS = ("negated", "original_question", "original_answer", "removed_options", "seed")
+QAI_KEYS = ("negated", "original_question", "original_answer", "removed_options", "seed", "strategy")
 
 # Keys the unified writer adds with fixed values; the reader drops them again so that
 # unified → record → unified and record → unified → record are both identities.
@@ -396,6 +396,7 @@ def hf_features():
             "original_answer": List(Value("string")),
             "removed_options": List(Value("string")),
             "seed": Value("int64"),
+            "strategy": Value("string"),
         },
     })
 

@@ -210,6 +210,15 @@ def _opens_question(text: str) -> bool:
             or (first in _PREPOSITIONS and second in _PREPOSED_WH))
 
 
+def _setup_end(question: str) -> int:
+    """Where the final question starts after setup sentences ("The person … a game. | Where is …?"); 0 when
+    there are none, or when an earlier sentence is a question too."""
+    breaks = [m.end() for m in _SENTENCE_BREAK.finditer(question)]
+    if breaks and question.rstrip().endswith("?") and "?" not in question[:breaks[-1]]:
+        return breaks[-1]
+    return 0
+
+
 def split_frame(question: str) -> tuple[str, str]:
     """(frame, question proper): the setup sentences before a final question ("The person uses objects to
     play a game. Where is the hidden object …?") and a phrase or clause before a comma or colon ("According
@@ -222,10 +231,7 @@ def split_frame(question: str) -> tuple[str, str]:
     """
     if "\n" in question.strip():
         return "", question  # a list of items after the question: refused as multiple sentences
-    start = 0
-    breaks = [m.end() for m in _SENTENCE_BREAK.finditer(question)]
-    if breaks and question.rstrip().endswith("?") and "?" not in question[:breaks[-1]]:
-        start = breaks[-1]
+    start = _setup_end(question)
     core = question[start:]
     if _opens_question(core):
         return question[:start], core
@@ -678,6 +684,57 @@ def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
     if finite.i != verb.i:
         return refuse("parse_failed")
     return do_support(finite)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the template rewrite
+
+# How an inverted question was made (`qai.strategy`): the paper's negation of the question itself, or the
+# "Which option is NOT a correct answer …" template around it.
+NEGATION, TEMPLATE = "negation", "template"
+# Refusals whose question has no sound template either: a yes/no question's options are not its answers'
+# complements ("yes"/"no" inverted is the same pair), and an empty text has nothing to wrap.
+NO_TEMPLATE = {"empty", "yes_no", "disguised_yes_no"}
+_TEMPLATE = "Which option is NOT a correct answer to the question: {question}?"
+_TEMPLATE_BLOCK = "Which option is NOT a correct answer to the following question?\n{question}"
+
+
+def template_question(question: str) -> str | None:
+    """The template rewrite of a question: "Which option is NOT a correct answer to the question: Q?" (setup
+    sentences and a leading phrase stay in front; a question followed by a list of items goes below the
+    template line). None for what is not a question: an instruction ("Describe the video.", "Pick the choice
+    that …") has no answer that options can fail to be.
+
+    Example:
+        >>> template_question("How did the boy pick up the ball?")
+        'Which option is NOT a correct answer to the question: how did the boy pick up the ball?'
+    """
+    text = question.strip()
+    if not text:
+        return None
+    if "\n" in text:
+        first_line = text.splitlines()[0]
+        return _TEMPLATE_BLOCK.format(question=text) if _is_question(first_line) else None
+    start = _setup_end(question)
+    frame, core = question[:start], question[start:]  # a leading phrase stays inside the quoted question
+    if not _is_question(split_frame(core)[1]):
+        return None
+    core = core.strip().rstrip("?.! ").strip()
+    first = core.split(None, 1)[0]
+    if first.lower() in WH_WORDS | AUX_WORDS | _PREPOSITIONS and not _all_caps(core):
+        core = first.lower() + core[len(first):]
+    return frame + _TEMPLATE.format(question=core)
+
+
+def _is_question(text: str) -> bool:
+    """A question rather than an instruction: it ends with "?" or opens with a wh-word."""
+    return text.rstrip().endswith("?") or _words(text, 1)[:1] in (["what"], ["which"], ["who"], ["whom"], ["whose"],
+                                                                  ["why"], ["where"], ["when"], ["how"])
+
+
+def is_why_question(question: str) -> bool:
+    """Whether the question proper (after any frame) asks why ("Why did …", "According to the video, why …")."""
+    return _words(split_frame(question)[1], 1) == ["why"]
 
 
 # ----------------------------------------------------------------------------------------------------------
