@@ -403,6 +403,16 @@ def _reduced_relative(participle) -> bool:
 def _after_subject(doc, finite) -> tuple[int, bool] | None:
     """Where "not" goes by the parse alone: before the verb whose inverted auxiliary `finite` is, when the
     verb's one subject spans exactly the words between them ("does the action 'person sitting' | occur")."""
+    if finite.dep_ == "ROOT" and _aux_text(finite) in BE:
+        # a copula: "not" after the subject, before its predicate ("why is Amy | so upset when …")
+        subjects = [c for c in finite.children if c.dep_ in SUBJECT_DEPS]
+        if len(subjects) != 1 or subjects[0].left_edge.i != finite.i + 1:
+            return None
+        after = subjects[0].right_edge.i + 1
+        clauses = {t.i for c in finite.children if c.dep_ == "advcl" for t in c.subtree}
+        if after >= len(doc) or doc[after].is_punct or after in clauses:
+            return None  # nothing to negate after the subject: "where is Sheldon | when …"
+        return after, True
     verb = finite.head
     if finite.dep_ not in ("aux", "auxpass") or verb.i <= finite.i or verb.tag_ not in VERB_TAGS:
         return None
@@ -641,12 +651,16 @@ def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
         # the parse agrees: a copula root with the wh-word as its predicate, the subject running to the end
         # and no participle that could be the main verb ("what's the color of the cosmos introduced by …")
         subject = next((c for c in finite.children if c.dep_ in SUBJECT_DEPS), None)
-        last_word = max(t.i for t in doc if not (t.is_punct or t.is_space))
+        # after the subject only adverbials of the copula may follow ("… at the beginning", "… when it ends")
+        trailing = {t.i for c in finite.children if c.i > finite.i and c.dep_ in ("advcl", "npadvmod")
+                    for t in c.subtree}
         wh_is_predicate = wh_is_predicate or (
-            finite.dep_ == "ROOT" and aux in BE and doc[start].dep_ == "attr"
-            and subject is not None and subject.i > finite.i and subject.right_edge.i == last_word
+            finite.dep_ == "ROOT" and aux in BE and _phrase_head(doc[start]).dep_ == "attr"
+            and subject is not None and subject.i > finite.i and subject.left_edge.i == finite.i + 1
+            and all(t.i in trailing or t.is_punct or t.is_space for t in doc[subject.right_edge.i + 1:])
             and all(_reduced_relative(t) for t in doc[finite.i + 1:]
-                    if t.tag_ in ("VBG", "VBN") or (t.lower_.endswith(("ing", "ed")) and _known_verb(t))))
+                    if t.tag_ in ("VBG", "VBN") or (t.lower_.endswith(("ing", "ed")) and _known_verb(t)
+                                                      and not any(c.dep_ == "det" for c in t.children))))
         subject_wh = wh in ("who", "what", "which", "whose") and finite.lower_ not in DO and (
             wh_is_predicate or not opens_subject)
         return negate_aux(inverted=not subject_wh)
