@@ -39,6 +39,9 @@ def convert_cmd(
     report_path: Optional[Path] = typer.Option(None, "--report", help="Write the report JSON here."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Count and skip invalid records instead of stopping."),
     contractions: bool = typer.Option(True, "--contractions/--no-contractions", help="\"didn't\" or \"did … not\"."),
+    fallback: str = typer.Option("none", "--fallback", help="For questions negation refuses: none (the paper's "
+                                 "convention) | template (\"Which option is NOT a correct answer to the question: Q?\")."),
+    why: str = typer.Option("negate", "--why", help="Why-questions: negate (\"why didn't …\", the paper's) | template."),
     compare: Optional[Path] = typer.Option(None, "--compare", help="Official TW-GRPO QAI output to check for label noise."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
 ) -> None:
@@ -50,8 +53,13 @@ def convert_cmd(
     from twgrpo_data.invert import compare_official, convert, load_input
     from twgrpo_data.negate import Negator
 
+    from twgrpo_data.invert import FALLBACKS, WHY_MODES
+
     if to is not None and to not in _SUFFIX:
         raise TwgrpoError(f"unknown --to {to!r}; expected one of {', '.join(_SUFFIX)}")
+    if fallback not in FALLBACKS or why not in WHY_MODES:
+        bad = ("--fallback", fallback, FALLBACKS) if fallback not in FALLBACKS else ("--why", why, WHY_MODES)
+        raise typer.BadParameter(f"{bad[1]!r}; expected one of {', '.join(bad[2])}", param_hint=bad[0])
     loaded = load_input(input, from_, skip_invalid=skip_invalid)
     if output is None:
         output = Path(input.name.split(".")[0] + ".qai" + _SUFFIX[to or "json"])
@@ -59,7 +67,7 @@ def convert_cmd(
     with _progress() as bar:
         task = bar.add_task("inverting", total=len(loaded.records))
         records, report = convert(loaded.records, ratio, seed, min_keep, negator=negator,
-                                  progress=lambda n: bar.advance(task, n))
+                                  progress=lambda n: bar.advance(task, n), fallback=fallback, why=why)
     report.counts["skipped_invalid"] = sum(loaded.skipped.values())
     report.input, report.output = str(input), str(output)
     if compare is not None:
@@ -85,13 +93,18 @@ def _print_report(data: dict) -> None:
     table.add_column("records", justify="right")
     for key, n in data["counts"].items():
         table.add_row(key.replace("_", " "), str(n))
+    for strategy, n in data["strategies"].items():
+        table.add_row(f"  negated by {strategy}", str(n))
+    for reason, n in data["template_reasons"].items():
+        table.add_row(f"    template for: {reason}", str(n))
     for reason, n in data["unnegatable_reasons"].items():
         table.add_row(f"  unnegatable: {reason}", str(n))
     table.add_row("total", str(data["n_records"]), end_section=True)
     out.print(table)
     out.print("answers per record: " + ", ".join(f"{k}: {v}" for k, v in data["answer_count_histogram"].items()))
     out.print("options per record: " + ", ".join(f"{k}: {v}" for k, v in data["option_count_histogram"].items()))
-    out.print(f"seed {data['seed']}, ratio {data['ratio']}, min-keep {data['min_keep']}; "
+    out.print(f"seed {data['seed']}, ratio {data['ratio']}, min-keep {data['min_keep']}, fallback {data['fallback']}, "
+              f"why {data['why']}; "
               f"spaCy {data['spacy_version']} {data['spacy_model']} {data['spacy_model_version']}")
     noise = data.get("label_noise_in_official")
     if noise:
@@ -147,7 +160,9 @@ def negate_cmd(
     lines = "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in results)
     if output is None:
         sys.stdout.write(lines)
-        return
-    atomic_write_text(output, lines)
+    else:
+        atomic_write_text(output, lines)
+    # per-status counts on stderr, so that stdout stays one JSON line per question
     counts = Counter(r.status if r.ok else f"{r.status} ({r.reason})" for r in results)
-    console.print(f"{len(results)} questions → {output}: " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+    console.print(f"{len(results)} questions → {output or 'stdout'}: "
+                  + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))

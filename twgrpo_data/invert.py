@@ -130,7 +130,8 @@ def options_overlap(options: Sequence[str]) -> bool:
 
 @dataclass
 class QaiReport:
-    """What a conversion did; `to_dict` gives the `--report` JSON."""
+    """What a conversion did; `to_dict` gives the `--report` JSON and `load` reads one back (the dataset
+    card uses it: `twgrpo_data.cards.load_report`)."""
 
     n_records: int = 0
     seed: int = 0
@@ -150,6 +151,54 @@ class QaiReport:
     input: str | None = None
     output: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    twgrpo_version: str | None = __version__
+    file: str | None = None  # the report file's name, when read back with `load`
+
+    @property
+    def spacy_model(self) -> str | None:
+        return self.model.get("spacy_model")
+
+    @property
+    def spacy_model_version(self) -> str | None:
+        return self.model.get("spacy_model_version")
+
+    @property
+    def spacy_version(self) -> str | None:
+        return self.model.get("spacy_version")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "QaiReport":
+        """Read a `--report` JSON; a file that is not one raises `InputFormatError` naming the file."""
+        import json
+
+        p = Path(path)
+        try:
+            raw = json.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputFormatError(f"{p}: no such file") from None
+        except json.JSONDecodeError as exc:
+            raise InputFormatError(f"{p}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        if not isinstance(raw, dict) or not isinstance(raw.get("counts"), dict) \
+                or not isinstance(raw.get("n_records"), int):
+            raise InputFormatError(f"{p}: not a QAI report (expected an object with 'n_records' and 'counts', "
+                                   "as written by `twgrpo qai convert --report`)")
+
+        def counter(key: str) -> Counter:
+            return Counter({str(k): int(v) for k, v in (raw.get(key) or {}).items()})
+
+        known = {f for f in cls.__dataclass_fields__} | {"spacy_model", "spacy_model_version", "spacy_version"}
+        return cls(
+            n_records=raw["n_records"], seed=raw.get("seed"), ratio=raw.get("ratio"), min_keep=raw.get("min_keep"),
+            fallback=raw.get("fallback", "none"), why=raw.get("why", "negate"), counts=counter("counts"),
+            unnegatable_reasons=Counter(dict(sorted(counter("unnegatable_reasons").items(), key=lambda kv: -kv[1]))),
+            negation_rules=counter("negation_rules"), strategies=counter("strategies"),
+            template_reasons=counter("template_reasons"),
+            answer_count_histogram=counter("answer_count_histogram"),
+            option_count_histogram=counter("option_count_histogram"),
+            parsed_questions=raw.get("parsed_questions", 0),
+            model={k: raw[k] for k in ("spacy_model", "spacy_model_version", "spacy_version") if raw.get(k)},
+            input=raw.get("input"), output=raw.get("output"), twgrpo_version=raw.get("twgrpo_version"),
+            extra={k: v for k, v in raw.items() if k not in known}, file=p.name)
 
     def to_dict(self) -> dict[str, Any]:
         def histogram(c: Counter) -> dict[str, int]:
@@ -169,7 +218,7 @@ class QaiReport:
             "spacy_model": self.model.get("spacy_model"),
             "spacy_model_version": self.model.get("spacy_model_version"),
             "spacy_version": self.model.get("spacy_version"),
-            "twgrpo_version": __version__,
+            "twgrpo_version": self.twgrpo_version,
         }
         out.update(self.extra)
         return out
