@@ -396,8 +396,10 @@ def _finite_element(doc, start: int, root):
 def _reduced_relative(participle) -> bool:
     """A participle that modifies a noun inside a prepositional phrase and has its own complement ("the color
     of the cosmos | introduced by the video"), not the main verb ("what is the man in black | doing")."""
-    return participle.dep_ in ("acl", "relcl", "prep") and participle.head.dep_ in ("pobj", "ROOT") and \
-        any(not c.is_punct for c in participle.children)
+    return participle.dep_ in ("acl", "relcl", "prep") and (
+        participle.head.dep_ in ("pobj", "ROOT") or (participle.tag_ == "VBN" and participle.head.dep_ in SUBJECT_DEPS)
+    ) and any(c.dep_ == "dobj" or (c.dep_ in ("agent", "prep") and any(True for _ in c.children))
+              for c in participle.children)
 
 
 def _after_subject(doc, finite) -> tuple[int, bool] | None:
@@ -587,14 +589,17 @@ def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
     if verb.tag_ in VERB_TAGS and _base_form(verb).lower() in NEG_RAISING and \
             any(c.dep_ in ("xcomp", "ccomp") for c in verb.children):
         return refuse("neg_raising")  # "what doesn't the coach want him to do" = "… want him not to do"
-    if any(t.lower_ in SCOPE_ADVERBS and t.head.i in clause_heads and t.dep_ in ("advmod", "acomp", "oprd")
+    if any(t.lower_ in SCOPE_ADVERBS and (t.tag_.startswith("RB") or (t.head.i in clause_heads and t.dep_ in (
+            "advmod", "acomp", "oprd")) or (t.i >= 2 and doc[t.i - 1].lower_ in ("most", "more")
+                                              and doc[t.i - 2].tag_ not in ("DT", "PRP$", "POS")))
            for t in doc):
-        return refuse("scope_adverbial")  # "what doesn't it most likely symbolize"
+        return refuse("scope_adverbial")  # "what doesn't it most likely symbolize", not "the most likely message"
     # adverbs between the subject and a verb ("which of the following best describes"): the negation goes
-    # before them ("doesn't best describe"), never between them and the verb
+    # before them ("doesn't best describe"), never between them and the verb. The parser often reads
+    # "the following best" as a noun phrase, so the tags decide, not the attachment.
     lead = finite.i
-    while lead - 1 > start and doc[lead - 1].tag_ in ("RB", "RBR", "RBS") and doc[lead - 1].head.i == finite.i \
-            and doc[lead - 1].lower_ not in NEG_WORDS:
+    while lead - 1 > start and (doc[lead - 1].tag_ in ("RB", "RBR", "RBS") or doc[lead - 1].lower_ in ("best", "most")) \
+            and doc[lead - 1].lower_ not in NEG_WORDS and doc[lead - 1].lower_ not in WH_WORDS:
         lead -= 1
 
     edits = _Edits(question)
@@ -611,7 +616,8 @@ def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
         elif not inverted:
             edits.insert_after(finite, " " + not_word)
         else:
-            at = _predicate_start(doc, finite) or _after_subject(doc, finite) or _after_quotation(doc, finite)
+            # a quotation in the subject misleads the tagger: its words are never the main verb
+            at = _after_quotation(doc, finite) or _predicate_start(doc, finite) or _after_subject(doc, finite)
             if at is None:
                 return refuse("parse_failed")
             edits.insert_before(doc[at[0]], not_word + " ")
@@ -676,8 +682,10 @@ def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
         return refuse("parse_failed")
     subject = subjects[0] if subjects else None
     wh_begin, wh_end = _span(_phrase_head(wh_tokens[0]))
+    if lead < finite.i and subject is not None and subject.right_edge.i == finite.i - 1 and wh_end == finite.i - 1:
+        wh_end = lead - 1  # the parser took the adverbs into the subject ("which of the following best")
     if wh_begin != start or wh_end >= lead:
-        if not (subject is not None and _span(subject) == (start, lead - 1)):
+        if not (subject is not None and _span(subject)[0] == start and _span(subject)[1] in (lead - 1, finite.i - 1)):
             return refuse("parse_failed")
         wh_end = lead - 1
 
@@ -687,7 +695,7 @@ def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
         return negate_aux(inverted=True)
     if subject is not None and not (subject.left_edge.i <= wh_tokens[0].i <= subject.right_edge.i):
         s_begin, s_end = _span(subject)  # not inverted: "why the cup toppled"
-        if s_begin != wh_end + 1 or s_end != lead - 1:
+        if s_begin != wh_end + 1 or s_end not in (lead - 1, finite.i - 1):
             return refuse("parse_failed")
     elif wh_end != lead - 1:
         return refuse("parse_failed")
