@@ -40,7 +40,12 @@ _SUBSUMING_OPTION = re.compile(
     r"|^\W*(?:both|neither|all|none)\W*$|^\W*(?:both|neither)\s+\(?[a-f]\)?\s+(?:and|nor)\s+\(?[a-f]\)?\W*$"
     r"|\b(?:throughout|during|in|for)\s+the\s+(?:entire|whole|full)\s+(?:video|clip|time)\b|\ball\s+the\s+time\b"
     r"|^\W*not\s+sure\W*$|\b(?:can(?:no|')t|cannot|unable\s+to|impossible\s+to)\s+(?:be\s+)?(?:determine|deduce|tell|answer|know|judge)"
-    r"|\bnot\s+(?:mentioned|shown|specified|stated|determinable|enough\s+information)\b", re.IGNORECASE)
+    r"|\bnot\s+(?:mentioned|shown|specified|stated|determinable|enough\s+information)\b", re.IGNORECASE | re.MULTILINE)
+# one of these occurs in every match of _SUBSUMING_OPTION: most option sets need no regex search at all
+_SUBSUMING_KEYS = ("all", "none", "both", "neither", "any", "entire", "whole", "full", "sure", "determin", "deduc",
+                   "tell", "answer", "know", "judge", "mention", "shown", "specified", "stated", "enough")
+_NON_WORD = re.compile(r"\W+")
+_DIGIT = re.compile(r"\d")
 _LIST_SPLIT = re.compile(r"\s*(?:,|;|&|\band\b)\s*", re.IGNORECASE)
 _TIME = r"(\d+(?::\d{1,2}){0,2}(?:\.\d+)?)\s*(?:s|sec|secs|seconds?)?"
 _SPAN = re.compile(rf"^\W*(?:from\s+|between\s+)?{_TIME}\s*(?:-|–|—|to|and|until)\s*{_TIME}\W*$", re.IGNORECASE)
@@ -103,28 +108,28 @@ def options_overlap(options: Sequence[str]) -> bool:
         >>> options_overlap(["At the beginning of the video", "Throughout the entire video"])
         True
     """
-    texts = [o.strip() for o in options]
-    if any(_SUBSUMING_OPTION.search(t) for t in texts):
+    texts = [" ".join(o.split()) for o in options]
+    joined = "\n".join(texts)
+    # the pattern is per line: one search for all options, and only when one of its words occurs
+    low = joined.lower()
+    if any(k in low for k in _SUBSUMING_KEYS) and _SUBSUMING_OPTION.search(joined):
         return True
-    norm = [t.lower().rstrip(".!") for t in texts]
-    for i, t in enumerate(norm):
-        parts = [o for j, o in enumerate(norm) if j != i and len(o) > 2 and re.search(rf"\b{re.escape(o)}\b", t)]
-        if len(parts) >= 2:
-            return True
-    lists = []
-    for t in norm:
-        items = [x.strip() for x in _LIST_SPLIT.split(t) if x.strip()]
-        if len(items) >= 2 and all(len(x.split()) <= 2 for x in items):
-            lists.append(items)
-    for i, a in enumerate(lists):
-        for b in lists[i + 1:]:
-            if set(a) & set(b) and set(a) != set(b):
+    combined = [i for i, t in enumerate(texts) if "," in t or ";" in t or "&" in t or " and " in t]
+    if combined:  # only an option with a conjunction can be made of others or be a list
+        padded = [f" {_NON_WORD.sub(' ', t.lower()).strip()} " for t in texts]  # whole-word `in`
+        for i in combined:
+            if sum(1 for j, o in enumerate(padded) if j != i and len(o) > 4 and o in padded[i]) >= 2:
                 return True
-    spans = []
-    for t in texts:
-        m = _SPAN.match(t)
-        if m:
-            spans.append(sorted((_seconds(m.group(1)), _seconds(m.group(2)))))
+        lists = []
+        for i in combined:
+            items = [x.strip() for x in _LIST_SPLIT.split(texts[i].lower().rstrip(".!")) if x.strip()]
+            if len(items) >= 2 and all(len(x.split()) <= 2 for x in items):
+                lists.append(set(items))
+        if any(a & b and a != b for k, a in enumerate(lists) for b in lists[k + 1:]):
+            return True
+    if not _DIGIT.search(joined):
+        return False
+    spans = [sorted((_seconds(m.group(1)), _seconds(m.group(2)))) for m in map(_SPAN.match, texts) if m]
     return any(min(a[1], b[1]) > max(a[0], b[0]) for i, a in enumerate(spans) for b in spans[i + 1:])
 
 

@@ -90,11 +90,13 @@ NEG_RAISING = {"want", "wish", "think", "believe", "expect", "suppose", "intend"
 SCOPE_ADVERBS = {"likely", "probably", "possibly", "perhaps", "maybe", "respectively"}
 # "in order", "in what order", "in the correct order", "in sequence" (not "in the sequence", a noun phrase, nor
 # the purpose "in order to")
+_SCOPE_NOUNS = ("order", "sequence", "succession", "turn")
 _SCOPE_ORDER = re.compile(r"\bin\s+(?:(?:what|which)\s+|(?:the\s+)?(?:correct|right|proper|same|chronological|reverse|"
                           r"sequential)\s+)?(?:order|sequence|succession|turn)\b(?!\s+(?:to|for|that)\b)",
                           re.IGNORECASE)
-_NEEDS_PARSE = re.compile(r"\b(?:want|wish|think|thought|believ|expect|suppos|intend|plan|seem|appear|imagin|"
-                          r"guess|reckon|feel|felt|likely|probably|possibly|perhaps|maybe|respectively)", re.IGNORECASE)
+# word forms of NEG_RAISING and SCOPE_ADVERBS (a set lookup is cheaper than a regex on the fast path)
+_NEEDS_PARSE = {f"{stem}{end}" for stem in NEG_RAISING | SCOPE_ADVERBS for end in ("", "s", "d", "ed", "ing")} | {
+    "thought", "felt", "believing", "supposing", "imagining", "planned", "planning", "wishes", "guesses"}
 # A phrase or clause before the question ("According to the video, what …", "If the cube is removed, which
 # …"): the question after the comma is negated and the phrase kept as it is.
 _PREPOSITIONS = {"in", "at", "on", "for", "to", "by", "with", "from", "during", "after", "before", "of", "into",
@@ -229,6 +231,8 @@ def split_frame(question: str) -> tuple[str, str]:
         >>> split_frame("Without the cube, which event will happen?")
         ('Without the cube, ', 'which event will happen?')
     """
+    if not any(c in question for c in ",:;.!?"):
+        return "", question  # the common case, without a regex
     if "\n" in question.strip():
         return "", question  # a list of items after the question: refused as multiple sentences
     start = _setup_end(question)
@@ -260,11 +264,12 @@ def _lexical_refusal(question: str) -> NegationResult | None:
     stem = first[:-3] if first.endswith("n't") else first
     if stem in AUX_WORDS or stem in ("ca", "wo") or first in ("cannot", "ain't"):
         return NegationResult(question, None, UNNEGATABLE, "yes_no")
-    disguised = _DISGUISED_YES_NO.search(text)
+    disguised = _DISGUISED_YES_NO.search(text) if any(c in text for c in ":-–—") else None
     if disguised is not None and not re.search(r"\bor\b", disguised.group("alt"), re.IGNORECASE) \
             and not _opens_question(disguised.group("alt")):
         return NegationResult(question, None, UNNEGATABLE, "disguised_yes_no")
-    if _SCOPE_ORDER.search(text):
+    low = text.lower()
+    if any(k in low for k in _SCOPE_NOUNS) and _SCOPE_ORDER.search(text):
         return NegationResult(question, None, UNNEGATABLE, "scope_adverbial")
     return None
 
@@ -272,7 +277,8 @@ def _lexical_refusal(question: str) -> NegationResult | None:
 def _fast_negation(question: str) -> NegationResult | None:
     """"WH AUX rest" with no negative word anywhere: the contraction goes on the auxiliary."""
     m = _FAST_FORM.match(question)
-    if m is None or _NEGATIVE_TEXT.search(question) or _NEEDS_PARSE.search(question):
+    if m is None or _NEGATIVE_TEXT.search(question) or not _NEEDS_PARSE.isdisjoint(
+            w.strip(".,;:!?\"'’”“") for w in question.lower().split()):
         return None
     if m.group("wh").lower() in ("who", "which") and m.group("aux").lower() in DO:
         return None  # "who did the dishes": "did" may be the main verb; the parser decides
