@@ -281,6 +281,14 @@ DEV_GOLDEN = [
      "the game from the person's point of view?",
      "The person uses multiple similar objects to play an occlusion game. Where isn't the hidden object at the end "
      "of the game from the person's point of view?", None),
+    # a question followed by lines of items: the items stay below (lettered option lines do not: see the
+    # refusal classes)
+    ("What is the correct chronological order in which the following parts of the video appear?\n(a) Human "
+     "lungs.\n(b) Protein folding distortion.\n(c) Mice, plants and cells.",
+     "What isn't the correct chronological order in which the following parts of the video appear?\n(a) Human "
+     "lungs.\n(b) Protein folding distortion.\n(c) Mice, plants and cells.",
+     "What is not the correct chronological order in which the following parts of the video appear?\n(a) Human "
+     "lungs.\n(b) Protein folding distortion.\n(c) Mice, plants and cells."),
     # adverbs before the verb: the negation goes before them
     ("Which of the following best describes the topic of the video?",
      "Which of the following doesn't best describe the topic of the video?",

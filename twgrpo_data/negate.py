@@ -221,6 +221,20 @@ def _setup_end(question: str) -> int:
     return 0
 
 
+_OPTION_LINE = re.compile(r"^\s*\(?[A-H][.):]\s", re.MULTILINE)
+
+
+def split_items(question: str) -> tuple[str, str]:
+    """(question, items): a question on its first line followed by lines of items ("In which order …?\n(a)
+    Camel pose.\n(b) …") is negated on its own and the items are kept as they are; otherwise the items are
+    empty."""
+    first, sep, rest = question.partition("\n")
+    if sep and rest.strip() and first.rstrip().endswith("?") and "?" not in first.rstrip()[:-1] \
+            and not _OPTION_LINE.search(rest):
+        return first, sep + rest
+    return question, ""  # no items, or lettered option lines that inversion reshuffles ("A. Eating")
+
+
 def split_frame(question: str) -> tuple[str, str]:
     """(frame, question proper): the setup sentences before a final question ("The person uses objects to
     play a game. Where is the hidden object …?") and a phrase or clause before a comma or colon ("According
@@ -473,8 +487,9 @@ def _predicate_start(doc, finite) -> tuple[int, bool] | None:
         and any(t.i == finite.head.i for t in window) else None
     # after a form of "be" only a participle is the main verb ("is the person able to | do" is a copula)
     verb_tags = ("VBG", "VBN") if _aux_text(finite) in BE else VERB_TAGS
-    by_tag = next((t for t in window if t.i > first_noun and (t.tag_ in verb_tags or
-                   (t.lower_ == "do" and finite.lower_ in DO))), None)
+    # a participle the parse uses as an adjective ("the | following | components") is no main verb
+    by_tag = next((t for t in window if t.i > first_noun and ((t.tag_ in verb_tags and t.dep_ not in ("amod", "compound"))
+                   or (t.lower_ == "do" and finite.lower_ in DO))), None)
     if by_tag is not None and by_parse is None and finite.dep_ == "ROOT" and _aux_text(finite) in BE \
             and _reduced_relative(by_tag):
         by_tag = None  # a reduced relative ("what is the color of the cosmos introduced by …"): a copula
@@ -803,7 +818,8 @@ class Negator:
     def negate_many(self, questions: Sequence[str],
                     progress: Callable[[int], None] | None = None) -> list[NegationResult]:
         """Results in input order. `progress(n)` is called as questions are settled."""
-        frames = [split_frame(q) for q in questions]
+        heads = [split_items(q) for q in questions]
+        frames = [split_frame(head) for head, _ in heads]
         cores = [core for _, core in frames]
         results: list[NegationResult | None] = [self._without_parse(c) for c in cores]
         if progress is not None:
@@ -816,13 +832,14 @@ class Negator:
                 results[i] = negate_doc(doc, cores[i], self.contractions)
                 if progress is not None:
                     progress(1)
-        return [r if not frame else NegationResult(q, frame + r.negated if r.ok else None, r.status, r.reason)
-                for q, (frame, _), r in zip(questions, frames, results)]
+        return [r if not (frame or items) else
+                NegationResult(q, frame + r.negated + items if r.ok else None, r.status, r.reason)
+                for q, (frame, _), (_, items), r in zip(questions, frames, heads, results)]
 
     def is_negative(self, questions: Iterable[str]) -> list[bool]:
         """Whether each question's main clause is negated ("why didn't …", "which is not …")."""
         out = []
-        for doc in self.nlp.pipe((split_frame(q)[1] for q in questions), batch_size=self.batch_size):
+        for doc in self.nlp.pipe((split_frame(split_items(q)[0])[1] for q in questions), batch_size=self.batch_size):
             words = [t for t in doc if not (t.is_punct or t.is_space)]
             if not words:
                 out.append(False)
