@@ -303,6 +303,9 @@ DEV_GOLDEN = [
     ("In the given video, when does the action 'person close the cabinet door' take place?",
      "In the given video, when doesn't the action 'person close the cabinet door' take place?",
      "In the given video, when does the action 'person close the cabinet door' not take place?"),
+    ("When in the video sequence do we observe the action 'the person is also playing with a phone'?",
+     "When in the video sequence don't we observe the action 'the person is also playing with a phone'?",
+     "When in the video sequence do we not observe the action 'the person is also playing with a phone'?"),
     # the wh-word is the copula's predicate: "is not" (a participle with an agent is a reduced relative)
     ("What is the action performed by the person in the video?", "What isn't the action performed by the person in "
      "the video?", "What is not the action performed by the person in the video?"),

@@ -397,9 +397,11 @@ def _finite_element(doc, start: int, root):
     if doc[wh].lower_ in WH_WORDS:
         if wh + 1 < len(doc) and _aux_text(doc[wh + 1]) is not None:
             return doc[wh + 1], True
-        if doc[wh].lower_ in ("what", "which", "whose", "who") and wh + 1 < len(doc) and (
+        if wh + 1 < len(doc) and ((doc[wh].lower_ in ("what", "which", "whose", "who") and (
                 doc[wh + 1].lower_ in ("of", "else") or (doc[wh].lower_ != "who" and
-                                                         doc[wh + 1].tag_ in _NOUN_TAGS | {"JJ", "JJR", "JJS", "CD"})):
+                                                         doc[wh + 1].tag_ in _NOUN_TAGS | {"JJ", "JJR", "JJS", "CD"})))
+                # "when in the video (sequence) do we …"
+                or (doc[wh].lower_ in ("when", "where") and doc[wh + 1].lower_ in ("in", "during", "at", "on"))):
             for tok in doc[wh + 2:wh + 2 + _MAX_WH_NOUN_PHRASE]:
                 if _aux_text(tok) is not None:
                     return tok, True
