@@ -8,15 +8,23 @@ Only the main clause is negated, at its finite element:
     do-support (subject wh)      "who picked up the ball"     → "who didn't pick up the ball"
                                  "what happened after X"      → "what didn't happen after X"
 
+A frame before the question is kept as it is and only the question after it is negated (`split_frame`):
+setup sentences ("The person plays a game. Where is …?"), a leading phrase or clause ("According to the
+video, what …", "If the cube is removed, which event …"); so are lines of items after the question
+(`split_items`). Adverbs before the verb stay after the negation ("doesn't best describe").
+
 Questions with no sound negation are refused with a reason instead of being turned into nonsense:
-``how_question``, ``how_many``, ``yes_no``, ``not_a_question``, ``multiple_sentences``, ``no_main_verb``,
-``parse_failed`` (status ``unnegatable``) and questions already negative in their main clause (status
-``already_negative``). The input's casing, spacing, punctuation and apostrophe style are kept: edits are
+``how_question`` (also "in what manner/way"), ``how_many``, ``yes_no``, ``disguised_yes_no`` ("… at – normal
+pace?"), ``scope_adverbial`` ("in order", "most likely"), ``neg_raising`` ("want him to"),
+``not_a_question``, ``multiple_sentences``, ``no_main_verb``, ``parse_failed`` (status ``unnegatable``) and
+questions already negative in their main clause (status ``already_negative``). `template_question` gives
+the "Which option is NOT a correct answer …" rewrite that `qai convert --fallback template` uses for them. The input's casing, spacing, punctuation and apostrophe style are kept: edits are
 made at character offsets of the original text.
 
 Speed: the lexical refusals and the common "WH AUX rest" form ("why did …", "what is …") are handled
 without parsing. That fast path is *verified*: on every question it accepts it gives exactly the parse
-path's answer (checked on all NExT-GQA val questions by the tests and `benchmarks/bench_qai.py`).
+path's answer (checked on all NExT-GQA val questions and one development question per opening by the tests
+and `benchmarks/bench_qai.py`).
 """
 
 from __future__ import annotations
