@@ -165,4 +165,4 @@ def negate_cmd(
     # per-status counts on stderr, so that stdout stays one JSON line per question
     counts = Counter(r.status if r.ok else f"{r.status} ({r.reason})" for r in results)
     console.print(f"{len(results)} questions → {output or 'stdout'}: "
-                  + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+                  + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())), soft_wrap=True)
