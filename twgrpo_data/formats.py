@@ -27,6 +27,7 @@ from .record import LETTERS, Problem, Record, letter, validate_records
 READ_FORMATS = ("auto", "unified", "records", "parquet", "hf")
 WRITE_FORMATS = ("json", "unified", "jsonl", "records-json", "parquet", "hf")
 QAI_KEYS = ("negated", "original_question", "original_answer", "removed_options", "seed", "strategy")
+_LATER_QAI_KEYS = ("strategy",)  # added by issue 14: records written before it lack them
 
 # Keys the unified writer adds with fixed values; the reader drops them again so that
 # unified → record → unified and record → unified → record are both identities.
@@ -416,6 +417,9 @@ def row_to_record(row: dict[str, Any]) -> Record:
     meta = row.get("meta")
     row = dict(row)
     row["meta"] = json.loads(meta) if isinstance(meta, str) and meta else (meta or {})
+    if isinstance(row.get("qai"), dict):
+        # the struct has every key; a key added later (`strategy`) is absent, not None, in older records
+        row["qai"] = {k: v for k, v in row["qai"].items() if not (k in _LATER_QAI_KEYS and v is None)}
     return Record.from_dict(row)
 
 
