@@ -50,10 +50,8 @@ def convert_cmd(
     Example: twgrpo qai convert ../shared/data/nextgqa_val.json -o nextgqa_val_qai.json --seed 0 --report report.json
     """
     from twgrpo_data.formats import write_records
-    from twgrpo_data.invert import compare_official, convert, load_input
+    from twgrpo_data.invert import FALLBACKS, WHY_MODES, compare_official, convert, load_input
     from twgrpo_data.negate import Negator
-
-    from twgrpo_data.invert import FALLBACKS, WHY_MODES
 
     if to is not None and to not in _SUFFIX:
         raise TwgrpoError(f"unknown --to {to!r}; expected one of {', '.join(_SUFFIX)}")
