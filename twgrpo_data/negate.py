@@ -781,8 +781,7 @@ def template_question(question: str) -> str | None:
 
 def _is_question(text: str) -> bool:
     """A question rather than an instruction: it ends with "?" or opens with a wh-word."""
-    return text.rstrip().endswith("?") or _words(text, 1)[:1] in (["what"], ["which"], ["who"], ["whom"], ["whose"],
-                                                                  ["why"], ["where"], ["when"], ["how"])
+    return text.rstrip().endswith("?") or (_words(text, 1) or [""])[0] in WH_WORDS | {"whom"}
 
 
 def is_why_question(question: str) -> bool:
