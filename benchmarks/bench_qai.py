@@ -5,6 +5,12 @@ default components. Ours, end to end: read the NExT-GQA JSON, convert (ratio 0.5
 unified JSON — once with the pipeline already loaded (warm) and once including loading it (cold). The
 parse-everything path (`fast=False`) is timed too, and its output must equal the fast path's.
 
+Beyond NExT-GQA (issue 14), per source of the QAI development set (`../shared/data/qai_dev`, 8,330 real
+questions from MVBench, Video-MME, TempCompass and STAR): the share of questions negated, refusals by
+reason, and — converting the records with options (ratio 1) — the inverted share by strategy with
+`--fallback template`, including the option-aware refusals (`options_overlap`). The fast path must give
+the parse path's answers there too (checked on one question per opening, as in the tests).
+
 Run: .venv/bin/python benchmarks/bench_qai.py   (or `make bench`)
 """
 
@@ -17,6 +23,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = (REPO / ".." / "shared" / "data" / "nextgqa_val.json").resolve()
+DEV = (REPO / ".." / "shared" / "data" / "qai_dev" / "questions.jsonl").resolve()
 
 
 def _best_of(n: int, fn) -> float:
@@ -63,6 +70,8 @@ def main() -> int:
     all_fast = Negator().negate_many(questions)
     assert all_fast == Negator(fast=False).negate_many(questions), "fast negation differs from parsed negation"
 
+    _per_source()
+
     rows = [
         (f"baseline: nlp.pipe of every question ({model}, all components)", baseline),
         ("qai convert end to end, warm pipeline", warm),
@@ -73,6 +82,54 @@ def main() -> int:
     for name, seconds in rows:
         print(f"  {name:<70} {seconds:6.2f} s  {n / seconds:8.0f} q/s  {baseline / seconds:5.1f}x baseline")
     return 0
+
+
+def _per_source() -> None:
+    """Negation outcomes and template-fallback conversion per source of the development set."""
+    import json
+    from collections import Counter, defaultdict
+
+    from twgrpo_data.invert import convert
+    from twgrpo_data.negate import Negator
+    from twgrpo_data.record import Record
+
+    rows = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines()]
+    t0 = time.perf_counter()
+    results = Negator().negate_many([r["question"] for r in rows])
+    seconds = time.perf_counter() - t0
+    by_source: dict[str, Counter] = defaultdict(Counter)
+    for row, res in zip(rows, results):
+        by_source[row["source"]][res.status if res.ok else res.reason] += 1
+    openings = {}
+    for q in sorted({r["question"] for r in rows}):
+        openings.setdefault(" ".join(q.lower().split()[:3]), q)
+    sample = list(openings.values())
+    assert Negator().negate_many(sample) == Negator(fast=False).negate_many(sample), \
+        "fast negation differs from parsed negation on the development set"
+
+    print(f"\n{len(rows)} development questions negated in {seconds:.1f} s; fast path = parse path on "
+          f"{len(sample)} question openings")
+    print(f"  {'source':<12} {'n':>5} {'negated':>8}  refused by reason")
+    for source, counts in sorted(by_source.items()):
+        n = sum(counts.values())
+        refused = ", ".join(f"{k} {v}" for k, v in counts.most_common() if k != "negated")
+        print(f"  {source:<12} {n:>5} {counts['negated'] / n:>7.1%}  {refused}")
+
+    records = [Record(f"{r['source']}-{i}", r["question"], r["options"], [r["answer"]], source=r["source"])
+               for i, r in enumerate(rows) if r.get("options")]
+    print(f"\nqai convert --ratio 1 --fallback template on the {len(records)} records with options")
+    print(f"  {'source':<12} {'n':>5} {'negation':>9} {'template':>9}  not inverted, by reason")
+    for source in sorted({r.source for r in records}):
+        subset = [r for r in records if r.source == source]
+        _, report = convert(subset, 1.0, 0, negator=Negator(), fallback="template")
+        data = report.to_dict()
+        reasons = Counter(data["unnegatable_reasons"])
+        reasons["already_negative"] += data["counts"]["already_negative"]
+        reasons["already_multi"] += data["counts"]["already_multi"]
+        n = len(subset)
+        print(f"  {source:<12} {n:>5} {data['strategies']['negation'] / n:>9.1%} "
+              f"{data['strategies']['template'] / n:>9.1%}  "
+              + ", ".join(f"{k} {v}" for k, v in reasons.most_common() if v))
 
 
 if __name__ == "__main__":

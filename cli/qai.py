@@ -52,6 +52,9 @@ def convert_cmd(
         "Write the report JSON (.json) here; checked before anything is written.")),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip invalid records (listed in the report) instead of stopping."),
     contractions: bool = typer.Option(True, "--contractions/--no-contractions", help="\"didn't\" or \"did … not\"."),
+    fallback: str = typer.Option("none", "--fallback", help="For questions negation refuses: none (the paper's "
+                                 "convention) | template (\"Which option is NOT a correct answer to the question: Q?\")."),
+    why: str = typer.Option("negate", "--why", help="Why-questions: negate (\"why didn't …\", the paper's) | template."),
     compare: Optional[Path] = typer.Option(None, "--compare", help="Official TW-GRPO QAI output to check for label noise."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
     html: Optional[str] = typer.Option(None, "--html", help=out_help("Also write an HTML page (.html) to audit the "
@@ -62,7 +65,7 @@ def convert_cmd(
     Example: twgrpo qai convert ../shared/data/nextgqa_val.json -o nextgqa_val_qai.json --seed 0 --report report.json
     """
     from twgrpo_data.formats import write_records
-    from twgrpo_data.invert import compare_official, convert, load_input
+    from twgrpo_data.invert import FALLBACKS, WHY_MODES, compare_official, convert, load_input
     from twgrpo_data.negate import Negator
 
     to_fmt = to.value if to is not None else None
@@ -73,6 +76,9 @@ def convert_cmd(
         report_path = output_path(report_path, REPORT, inputs=[input, compare, output], option="--report")
     if html is not None:
         html = output_path(html, HTML_PAGE, inputs=[input, compare, output, report_path], option="--html")
+    if fallback not in FALLBACKS or why not in WHY_MODES:
+        bad = ("--fallback", fallback, FALLBACKS) if fallback not in FALLBACKS else ("--why", why, WHY_MODES)
+        raise typer.BadParameter(f"{bad[1]!r}; expected one of {', '.join(bad[2])}", param_hint=bad[0])
     with status(f"reading {input}", console):
         loaded = load_input(input, from_.value, skip_invalid=skip_invalid)
         official = load_input(compare, "auto").records if compare is not None else None  # every input read first
@@ -80,7 +86,7 @@ def convert_cmd(
     with _progress() as bar:
         task = bar.add_task("inverting", total=len(loaded.records))
         records, report = convert(loaded.records, ratio, seed, min_keep, negator=negator,
-                                  progress=lambda n: bar.advance(task, n))
+                                  progress=lambda n: bar.advance(task, n), fallback=fallback, why=why)
     report.counts["skipped_invalid"] = sum(loaded.skipped.values())
     if skip_invalid:
         report.extra["skipped_records"] = [{"file": p.file, "index": p.index, "id": p.record_id, "field": p.field,
@@ -137,13 +143,18 @@ def _print_report(data: dict) -> None:
     table.add_column("records", justify="right")
     for key, n in data["counts"].items():
         table.add_row(key.replace("_", " "), str(n))
+    for strategy, n in data["strategies"].items():
+        table.add_row(f"  negated by {strategy}", str(n))
+    for reason, n in data["template_reasons"].items():
+        table.add_row(f"    template for: {reason}", str(n))
     for reason, n in data["unnegatable_reasons"].items():
         table.add_row(f"  unnegatable: {reason}", str(n))
     table.add_row("total", str(data["n_records"]), end_section=True)
     out.print(table)
     out.print("answers per record: " + ", ".join(f"{k}: {v}" for k, v in data["answer_count_histogram"].items()))
     out.print("options per record: " + ", ".join(f"{k}: {v}" for k, v in data["option_count_histogram"].items()))
-    out.print(f"seed {data['seed']}, ratio {data['ratio']}, min-keep {data['min_keep']}; "
+    out.print(f"seed {data['seed']}, ratio {data['ratio']}, min-keep {data['min_keep']}, fallback {data['fallback']}, "
+              f"why {data['why']}; "
               f"spaCy {data['spacy_version']} {data['spacy_model']} {data['spacy_model_version']}")
     noise = data.get("label_noise_in_official")
     if noise:
@@ -201,7 +212,9 @@ def negate_cmd(
     lines = "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in results)
     if output is None:
         sys.stdout.write(lines)
-        return
-    atomic_write_text(output, lines)
+    else:
+        atomic_write_text(output, lines)
+    # per-status counts on stderr, so that stdout stays one JSON line per question
     counts = Counter(r.status if r.ok else f"{r.status} ({r.reason})" for r in results)
-    console.print(f"{len(results)} questions → {output}: " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+    console.print(f"{len(results)} questions → {output or 'stdout'}: "
+                  + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())), soft_wrap=True)

@@ -32,7 +32,8 @@ def records(draw):
     answer = sorted(draw(st.sets(st.sampled_from("ABCDEF"[:n]), min_size=1)))
     qai = draw(st.none() | st.fixed_dictionaries({
         "negated": st.booleans(), "original_question": text, "original_answer": st.lists(st.sampled_from("ABCDE"), max_size=2),
-        "removed_options": st.lists(text, max_size=2), "seed": st.integers(0, 2**31)}))
+        "removed_options": st.lists(text, max_size=2), "seed": st.integers(0, 2**31),
+        "strategy": st.sampled_from(["negation", "template"])}))
     return Record(id=draw(text), question=draw(text), options=options, answer=answer,
                   video=draw(st.none() | text), source=draw(st.sampled_from(["", "nextgqa", "mmvu"])),
                   meta=draw(st.dictionaries(meta_key, json_value, max_size=3)), qai=qai)
@@ -144,4 +145,4 @@ def test_failed_write_leaves_previous_file_intact(tmp_path):
 
 
 def test_qai_keys_are_the_design_keys():
-    assert QAI_KEYS == ("negated", "original_question", "original_answer", "removed_options", "seed")
+    assert QAI_KEYS == ("negated", "original_question", "original_answer", "removed_options", "seed", "strategy")

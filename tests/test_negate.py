@@ -8,7 +8,8 @@ import json
 import pytest
 
 from conftest import DATA
-from twgrpo_data.negate import ALREADY_NEGATIVE, NEGATED, REFUSALS, STATUSES, UNNEGATABLE, Negator, contract
+from twgrpo_data.negate import (ALREADY_NEGATIVE, NEGATED, REFUSALS, STATUSES, UNNEGATABLE, Negator, contract,
+                                split_frame, template_question)
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +115,7 @@ def test_real_questions_without_a_sound_negation_are_refused(question, status, r
 @pytest.mark.parametrize("question,reason", [
     ("", "empty"),
     ("   ", "empty"),
-    ("The man enters. What does he do?", "multiple_sentences"),
+    ("What does the man do? Why does he do it?", "multiple_sentences"),
     ("What is the woman doing?\nA. Eating\nB. Dancing", "multiple_sentences"),
     ("the man in red", "no_main_verb"),
     ("Is the man moving from left to right?", "yes_no"),
@@ -227,3 +228,211 @@ def test_spelled_out_fallback_verb_matches_the_contracted_reading(real_questions
                               spelled_out.negate_many(real_questions)):
         if short.ok and long.ok and long.reason == "auxiliary" and " not " in long.negated:
             assert long.negated.replace(" not ", " ", 1) == q
+
+
+# ----------------------------------------------------------------------------------------------------------
+# beyond NExT-GQA: real questions from the QAI development set (MVBench, Video-MME, TempCompass, STAR) and
+# the CLEVRER fixtures, one per question form of issue 14
+
+
+@pytest.fixture(scope="module")
+def dev_questions() -> set[str]:
+    rows = [json.loads(line) for line in (DATA / "qai_dev" / "questions.jsonl").read_text().splitlines()]
+    return {row["question"] for row in rows}
+
+
+@pytest.fixture(scope="module")
+def clevrer_questions() -> set[str]:
+    root = DATA.parent / "fixtures" / "benchmarks" / "clevrer" / "questions"
+    return {q["question"] for path in root.glob("*.json") for video in json.loads(path.read_text())
+            for q in video["questions"]}
+
+
+# (real question, contracted negation, spelled-out negation)
+DEV_GOLDEN = [
+    # a phrase or clause before the question stays in place; the question after the comma is negated
+    ("According to the video, which country's drug trafficking group was responsible for the death of crime "
+     "journalist De Vries?",
+     "According to the video, which country's drug trafficking group wasn't responsible for the death of crime "
+     "journalist De Vries?", None),
+    ("Based on the video, which of the following statements is correct?",
+     "Based on the video, which of the following statements isn't correct?",
+     "Based on the video, which of the following statements is not correct?"),
+    ("In the video, what kind of emotion does the Princess of Wales display?",
+     "In the video, what kind of emotion doesn't the Princess of Wales display?", None),
+    ("Without the purple object, which event will happen?", "Without the purple object, which event won't happen?",
+     "Without the purple object, which event will not happen?"),
+    ("If the brown object is removed, which of the following will happen?",
+     "If the brown object is removed, which of the following won't happen?",
+     "If the brown object is removed, which of the following will not happen?"),
+    # a negation inside the leading clause is not the question's
+    ("If the person tried to turn on the electric device and it was not working, what was the reason for that?",
+     "If the person tried to turn on the electric device and it was not working, what wasn't the reason for that?",
+     "If the person tried to turn on the electric device and it was not working, what was not the reason for that?"),
+    # a relative clause inside the question is no frame
+    ("Before Jane spills the nail polish, why does Grayson, who is wearing a black suit and a red tie, sit on the couch "
+     "with a grim expression?",
+     "Before Jane spills the nail polish, why doesn't Grayson, who is wearing a black suit and a red tie, sit on the couch "
+     "with a grim expression?",
+     "Before Jane spills the nail polish, why does Grayson, who is wearing a black suit and a red tie, not sit on the couch "
+     "with a grim expression?"),
+    # setup sentences before the question stay as they are
+    ("The person uses multiple similar objects to play an occlusion game. Where is the hidden object at the end of "
+     "the game from the person's point of view?",
+     "The person uses multiple similar objects to play an occlusion game. Where isn't the hidden object at the end "
+     "of the game from the person's point of view?", None),
+    # a question followed by lines of items: the items stay below (lettered option lines do not: see the
+    # refusal classes)
+    ("What is the correct chronological order in which the following parts of the video appear?\n(a) Human "
+     "lungs.\n(b) Protein folding distortion.\n(c) Mice, plants and cells.",
+     "What isn't the correct chronological order in which the following parts of the video appear?\n(a) Human "
+     "lungs.\n(b) Protein folding distortion.\n(c) Mice, plants and cells.",
+     "What is not the correct chronological order in which the following parts of the video appear?\n(a) Human "
+     "lungs.\n(b) Protein folding distortion.\n(c) Mice, plants and cells."),
+    # adverbs before the verb: the negation goes before them
+    ("Which of the following best describes the topic of the video?",
+     "Which of the following doesn't best describe the topic of the video?",
+     "Which of the following does not best describe the topic of the video?"),
+    ("Which one of these descriptions correctly matches the actions in the video?",
+     "Which one of these descriptions doesn't correctly match the actions in the video?",
+     "Which one of these descriptions does not correctly match the actions in the video?"),
+    # a quotation in the subject
+    ("During which part of the video does the action 'person sitting on a couch' occur?",
+     "During which part of the video doesn't the action 'person sitting on a couch' occur?",
+     "During which part of the video does the action 'person sitting on a couch' not occur?"),
+    ("In the given video, when does the action 'person close the cabinet door' take place?",
+     "In the given video, when doesn't the action 'person close the cabinet door' take place?",
+     "In the given video, when does the action 'person close the cabinet door' not take place?"),
+    ("When in the video sequence do we observe the action 'the person is also playing with a phone'?",
+     "When in the video sequence don't we observe the action 'the person is also playing with a phone'?",
+     "When in the video sequence do we not observe the action 'the person is also playing with a phone'?"),
+    # the wh-word is the copula's predicate: "is not" (a participle with an agent is a reduced relative)
+    ("What is the action performed by the person in the video?", "What isn't the action performed by the person in "
+     "the video?", "What is not the action performed by the person in the video?"),
+    # common templates of the four benchmarks
+    ("What will the person do next?", "What won't the person do next?", "What will the person not do next?"),
+    ("Which object was put down by the person?", "Which object wasn't put down by the person?",
+     "Which object was not put down by the person?"),
+    ("What happened after the person sat at the table?", "What didn't happen after the person sat at the table?",
+     "What did not happen after the person sat at the table?"),
+    # an alternative question ("… - A or B?") is no disguised yes/no question
+    ("Which tree is growing at a higher speed - the tree above or the tree below?",
+     "Which tree isn't growing at a higher speed - the tree above or the tree below?",
+     "Which tree is not growing at a higher speed - the tree above or the tree below?"),
+    ("What is the second event in the sequence?", "What isn't the second event in the sequence?",
+     "What is not the second event in the sequence?"),
+]
+
+# (real question, status, reason): what stays unsound is refused with a reason
+DEV_REFUSED = [
+    ("What letters did the person type on the computer in order?", UNNEGATABLE, "scope_adverbial"),
+    ("In what order did the person put the letters on the table?", UNNEGATABLE, "scope_adverbial"),
+    ("What does the combination of a bond certificate and the UK flag most likely symbolize in the video?",
+     UNNEGATABLE, "scope_adverbial"),
+    ("Why does Chandler want Monica to return the boots after she shows them to him?", UNNEGATABLE, "neg_raising"),
+    ("What does the girl want to do in the video?", UNNEGATABLE, "neg_raising"),
+    ("When the three hosts discuss the ranking of musical competition shows, why do they think \"X Factor\" ranks "
+     "the highest?", UNNEGATABLE, "neg_raising"),
+    ("According to the video, does the male interviewee wearing a black suit have a stance that is more in favor "
+     "of men or women?", UNNEGATABLE, "yes_no"),
+    ("Comparing the speeds, how does the person above draw a picture compared to the person below?", UNNEGATABLE,
+     "how_question"),
+    ("Which of the following is not discussed by the presenter in the video?", ALREADY_NEGATIVE,
+     "negative_main_clause"),
+]
+
+CLEVRER = [
+    ("Without the sphere, what will happen?", NEGATED, "Without the sphere, what won't happen?"),
+    ("Which of the following will happen if the cylinder is removed?", NEGATED,
+     "Which of the following won't happen if the cylinder is removed?"),
+    ("How many red objects are moving?", UNNEGATABLE, None),
+    ("Are there any moving green objects when the video ends?", UNNEGATABLE, None),
+    ("Which of the following is not responsible for the collision between the rubber cube and the green object?",
+     ALREADY_NEGATIVE, None),
+]
+
+
+@pytest.mark.parametrize("question,contracted,spelled", DEV_GOLDEN)
+def test_golden_negation_of_dev_questions(question, contracted, spelled, dev_questions, negator, spelled_out):
+    assert question in dev_questions
+    result = negator.negate(question)
+    assert (result.status, result.negated) == (NEGATED, contracted)
+    long = spelled_out.negate(question)
+    if spelled is not None:
+        assert long.negated == spelled
+    # --no-contractions refuses what the default refuses, no more (issue 14.4) on these forms
+    assert long.status == NEGATED or spelled is None
+
+
+@pytest.mark.parametrize("question,status,reason", DEV_REFUSED)
+def test_dev_questions_without_a_sound_negation_are_refused(question, status, reason, dev_questions, negator,
+                                                            spelled_out):
+    assert question in dev_questions
+    for mode in (negator, spelled_out):
+        result = mode.negate(question)
+        assert (result.status, result.reason, result.negated) == (status, reason, None)
+
+
+@pytest.mark.parametrize("question,status,negated", CLEVRER)
+def test_clevrer_questions(question, status, negated, clevrer_questions, negator):
+    assert question in clevrer_questions
+    result = negator.negate(question)
+    assert (result.status, result.negated) == (status, negated)
+
+
+@pytest.mark.parametrize("question,reason", [
+    # the issue's examples that are not in the development set
+    ("What playback rate is the video at – normal pace?", "disguised_yes_no"),
+    ("In which order did the events happen: the man jumps after the dog barks?", "disguised_yes_no"),
+    ("In what manner is the camera moving?", "how_question"),
+    ("In what way does the man move?", "how_question"),
+    ("What does the coach want him to do?", "neg_raising"),
+    ("What letters did the person show in order?", "scope_adverbial"),
+])
+def test_unsound_forms_are_refused_in_both_modes(question, reason, negator, spelled_out):
+    assert negator.negate(question).reason == spelled_out.negate(question).reason == reason
+
+
+@pytest.mark.parametrize("question,frame", [
+    ("Without the cube, which event will happen?", "Without the cube, "),
+    ("If the cube is removed, what will happen?", "If the cube is removed, "),
+    ("When the man left, what did the dog do?", "When the man left, "),
+    ("The man enters. What does he do?", "The man enters. "),
+    ('This is a video of an agent following an instruction: "Go left. Stop." What is the next action?',
+     'This is a video of an agent following an instruction: "Go left. Stop." '),
+    # no frame: the question comes first, or an earlier sentence is a question as well
+    ("What did the man do, when the boy ran?", ""),
+    ("When did the man jump, before or after the dog?", ""),
+    ("What does the man do? Why does he do it?", ""),
+    ("The man in a shirt, who is chatting with Wayne, what is their relationship?",
+     "The man in a shirt, who is chatting with Wayne, "),
+])
+def test_split_frame(question, frame):
+    assert split_frame(question) == (frame, question[len(frame):])
+
+
+@pytest.mark.parametrize("question,expected", [
+    ("How did the boy pick up the ball?", "Which option is NOT a correct answer to the question: how did the boy "
+                                          "pick up the ball?"),
+    ("The man plays a game. How many rounds are there?",
+     "The man plays a game. Which option is NOT a correct answer to the question: how many rounds are there?"),
+    ("In which order are the poses introduced?\n(a) Camel pose.\n(b) Dog pose.",
+     "Which option is NOT a correct answer to the following question?\nIn which order are the poses introduced?"
+     "\n(a) Camel pose.\n(b) Dog pose."),
+    # instructions are not questions: no template
+    ("Describe the video.", None),
+    ("Pick the choice that correctly describes how the scenes in the video change.", None),
+])
+def test_template_question(question, expected):
+    assert template_question(question) == expected
+
+
+def test_fast_path_gives_the_parse_path_answer_on_dev_question_forms(dev_questions):
+    # one question per opening (first three words), so that every template is covered in little time
+    by_opening = {}
+    for q in sorted(dev_questions):
+        by_opening.setdefault(" ".join(q.lower().split()[:3]), q)
+    sample = list(by_opening.values())
+    fast, slow = Negator(), Negator(fast=False)
+    assert fast.negate_many(sample) == slow.negate_many(sample)
+    assert fast.parsed < len(sample)

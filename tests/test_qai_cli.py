@@ -148,3 +148,68 @@ def test_negate_jsonl_without_question_field_is_a_user_error(tmp_path):
     src.write_text('{"text": "why"}\n')
     proc = twgrpo("qai", "negate", src)
     assert proc.returncode == 1 and "record 0" in proc.stderr and "'question'" in proc.stderr
+
+
+# ----------------------------------------------------------------------------------------------------------
+# issue 14 acceptance: negate on the QAI development questions, convert with the template fallback
+
+
+DEV = DATA / "qai_dev" / "questions.jsonl"
+
+
+@pytest.mark.slow
+def test_negate_dev_questions_prints_per_status_counts(tmp_path):
+    out = tmp_path / "neg.jsonl"
+    proc = twgrpo("qai", "negate", DEV, "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == len(DEV.read_text().splitlines()) == 8330
+    summary = proc.stderr.strip().splitlines()[-1]
+    assert summary.startswith("8330 questions")
+    negated = sum(x["status"] == "negated" for x in lines)
+    assert f"negated: {negated}" in summary and "unnegatable (how_many)" in summary
+
+
+def test_negate_to_stdout_prints_counts_on_stderr(tmp_path):
+    src = tmp_path / "q.jsonl"
+    rows = DEV.read_text().splitlines()[::400]
+    src.write_text("\n".join(rows) + "\n")
+    proc = twgrpo("qai", "negate", src)
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(lines) == len(rows)
+    assert f"{len(rows)} questions → stdout: " in proc.stderr and "negated: " in proc.stderr
+
+
+def _dev_records_file(tmp_path: Path, step: int) -> Path:
+    """A records .jsonl built from every `step`-th development question (id, question, options, answer)."""
+    rows = [json.loads(line) for line in DEV.read_text().splitlines()]
+    path = tmp_path / "dev.records.jsonl"
+    path.write_text("".join(json.dumps({"id": f"{r['source']}-{i}", "question": r["question"], "options": r["options"],
+                                        "answer": [r["answer"]], "source": r["source"]}) + "\n"
+                            for i, r in enumerate(rows) if r.get("options") and i % step == 0))
+    return path
+
+
+def test_convert_with_template_fallback_sets_the_strategy_and_counts_add_up(tmp_path):
+    src = _dev_records_file(tmp_path, 20)
+    out = tmp_path / "out.jsonl"
+    proc = twgrpo("qai", "convert", src, "-o", out, "--ratio", "1", "--fallback", "template", "--json",
+                  "--report", tmp_path / "report.json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    counts = report["counts"]
+    assert sum(v for k, v in counts.items() if k != "skipped_invalid") == report["n_records"] == len(rows)
+    assert sum(report["unnegatable_reasons"].values()) == counts["unnegatable"]
+    strategies = {s: sum(1 for r in rows if r["qai"] and r["qai"]["strategy"] == s) for s in ("negation", "template")}
+    assert strategies == report["strategies"] and sum(strategies.values()) == counts["negated"]
+    assert strategies["template"] > 0 and report["unnegatable_reasons"]["options_overlap"] > 0
+    assert sum(report["template_reasons"].values()) == strategies["template"]
+    assert report["fallback"] == "template" and report["why"] == "negate"
+
+
+def test_convert_rejects_an_unknown_fallback(tmp_path):
+    src = _dev_records_file(tmp_path, 400)
+    proc = twgrpo("qai", "convert", src, "-o", tmp_path / "o.jsonl", "--fallback", "paraphrase")
+    assert proc.returncode == 2 and "--fallback" in proc.stderr

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import DATA
 from twgrpo_data.formats import QAI_KEYS
-from twgrpo_data.invert import compare_official, convert, invert_record, load_input, record_rng
+from twgrpo_data.invert import compare_official, convert, invert_record, load_input, options_overlap, record_rng
 from twgrpo_data.negate import Negator
 from twgrpo_data.record import Record, check_record, letter, letter_index
 
@@ -166,3 +166,109 @@ def test_official_output_label_noise(nextgqa):
     assert found["label_noise"] == found["label_noise_unchanged_question"] == 22
     assert found["label_noise_by_opening"]["what happens"] == 8
     assert found["negated_but_unsound"]["how_question"] > 300
+
+
+# ----------------------------------------------------------------------------------------------------------
+# option-aware refusals, the template rewrite and the report's totals (issue 14)
+
+
+@pytest.mark.parametrize("options,overlap", [
+    (["At the end of the video.", "At the beginning of the video.", "Throughout the entire video.",
+      "In the middle of the video."], True),  # MVBench action localization
+    (["Introduction to jury trials.", "Give a review of the show.", "None of the above."], True),
+    (["running", "jumping", "All of the above"], True),
+    (["Ted and Robin", "Lily and Robin", "Mom and Marcus"], True),
+    (["Monday, Wednesday", "Wednesday, Friday"], True),
+    (["running", "jumping", "running and jumping"], True),
+    (["0:10-0:30", "0:20-0:40"], True),
+    (["Not sure", "Scattering something down", "Piling something up"], True),
+    (["Netherlands.", "It's not mentioned in the video.", "Germany."], True),
+    # mutually exclusive options
+    (["0:10-0:20", "0:20-0:40"], False),
+    (["a, b, c", "c, b, a"], False),  # orders of the same items
+    (["Up and to the right.", "Up and to the left.", "Down and to the left."], False),
+    (["The cube and the sphere collide", "The cube and the cylinder collide"], False),
+    (["the man jumps first", "the dog jumps first", "both events happen at the same time"], False),
+])
+def test_options_overlap(options, overlap):
+    assert options_overlap(options) is overlap
+
+
+def _dev_records(source: str | None = None, limit: int | None = None) -> list[Record]:
+    rows = [json.loads(line) for line in (DATA / "qai_dev" / "questions.jsonl").read_text().splitlines()]
+    out = [Record(f"{row['source']}-{i}", row["question"], row["options"], [row["answer"]], source=row["source"])
+           for i, row in enumerate(rows) if row.get("options") and (source is None or row["source"] == source)]
+    return out[:limit]
+
+
+def test_mvbench_throughout_the_entire_video_items_are_refused_as_overlapping():
+    records = [r for r in _dev_records("mvbench") if "Throughout the entire video." in r.options]
+    assert len(records) > 80
+    out, report = convert(records, 1.0, 0, negator=NEGATOR)
+    assert out == records
+    assert report.unnegatable_reasons["options_overlap"] == len(records)
+
+
+def _check_report_totals(data: dict, n: int) -> None:
+    counts = data["counts"]
+    assert sum(v for k, v in counts.items() if k != "skipped_invalid") == n == data["n_records"]
+    assert sum(data["unnegatable_reasons"].values()) == counts["unnegatable"]
+    assert sum(data["strategies"].values()) == counts["negated"]
+    assert sum(data["template_reasons"].values()) == data["strategies"]["template"]
+
+
+@pytest.fixture(scope="module")
+def dev_sample() -> list[Record]:
+    # every 15th record: all four sources and most question forms, in a few seconds
+    return _dev_records()[::15]
+
+
+def test_default_is_negation_only(dev_sample):
+    out, report = convert(dev_sample, 1.0, 0, negator=NEGATOR)
+    assert {r.qai["strategy"] for r in out if r.qai} == {"negation"}
+    assert report.strategies["template"] == 0 and report.fallback == "none"
+    _check_report_totals(report.to_dict(), len(dev_sample))
+
+
+def test_template_fallback_inverts_refused_questions_but_not_yes_no(dev_sample):
+    default, _ = convert(dev_sample, 1.0, 0, negator=NEGATOR)
+    out, report = convert(dev_sample, 1.0, 0, negator=NEGATOR, fallback="template")
+    data = report.to_dict()
+    _check_report_totals(data, len(dev_sample))
+    assert data["strategies"]["template"] > 0 and data["template_reasons"].get("how_many", 0) > 0
+    assert "yes_no" not in data["template_reasons"] and "options_overlap" not in data["template_reasons"]
+    for before, plain, after in zip(dev_sample, default, out):
+        if plain.qai is not None:
+            assert after == plain  # negation wins where it works
+        elif after.qai is not None:
+            assert after.qai["strategy"] == "template" and "NOT a correct answer" in after.question
+            assert before.question.rstrip("?. ").lower()[-20:] in after.question.lower()
+            assert before.options[letter_index(before.answer[0])] not in after.answer_texts
+
+
+def test_why_template_rewrites_why_questions_only():
+    records = [r for r in _dev_records("videomme") if r.question.lower().startswith("why ")][:20]
+    out, report = convert(records, 1.0, 0, negator=NEGATOR, why="template")
+    templated = [r for r in out if r.qai and r.qai["strategy"] == "template"]
+    assert len(templated) == report.template_reasons["why_question"] > 10
+    assert all(r.question.startswith("Which option is NOT a correct answer to the question: why ") for r in templated)
+    assert not any(r.qai and r.qai["strategy"] == "negation" for r in out)
+
+
+def test_bad_fallback_and_why_are_user_errors():
+    from twgrpo_data.errors import TwgrpoError
+
+    with pytest.raises(TwgrpoError, match="--fallback"):
+        convert([], 0.5, fallback="paraphrase")
+    with pytest.raises(TwgrpoError, match="--why"):
+        convert([], 0.5, why="drop")
+
+
+def test_report_round_trips_through_load(dev_sample, tmp_path):
+    from twgrpo_data.formats import atomic_write_json
+    from twgrpo_data.invert import QaiReport
+
+    _, report = convert(dev_sample, 1.0, 0, negator=NEGATOR, fallback="template")
+    atomic_write_json(tmp_path / "report.json", report.to_dict())
+    loaded = QaiReport.load(tmp_path / "report.json")
+    assert loaded.to_dict() == report.to_dict() and loaded.file == "report.json"

@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from . import __version__
 from .benchmarks.facts import Source
 from .errors import InputFormatError, TwgrpoError
-from .formats import meta_struct_feature, parse_json, read_text, record_to_row
+from .formats import meta_struct_feature, record_to_row
+from .invert import QaiReport
 from .record import Record
 
 if TYPE_CHECKING:
@@ -148,41 +149,11 @@ class DatasetStats:
         )
 
 
-@dataclass(frozen=True)
-class QaiReport:
-    """The parts of a `twgrpo qai convert --report` JSON that a card uses."""
-
-    file: str
-    input: str | None
-    n_records: int
-    seed: int | None
-    ratio: float | None
-    min_keep: int | None
-    counts: dict[str, int]
-    unnegatable_reasons: dict[str, int]
-    spacy_model: str | None
-    spacy_model_version: str | None
-    spacy_version: str | None
-    twgrpo_version: str | None
-
-
 def load_report(path: str | Path) -> QaiReport:
-    """Read a QAI report; a file that is not one raises `InputFormatError` naming the file and key."""
-    p = Path(path)
-    try:
-        raw = parse_json(read_text(p), p)
-    except json.JSONDecodeError as exc:
-        raise InputFormatError(f"{p}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("counts"), dict) \
-            or not isinstance(raw.get("n_records"), int):
-        raise InputFormatError(f"{p}: not a QAI report (expected an object with 'n_records' and 'counts', "
-                               "as written by `twgrpo qai convert --report`)")
-    return QaiReport(
-        file=p.name, input=Path(raw["input"]).name if raw.get("input") else None,  # no local paths in cards
-        n_records=raw["n_records"], seed=raw.get("seed"), ratio=raw.get("ratio"), min_keep=raw.get("min_keep"), counts={k: int(v) for k, v in raw["counts"].items()},
-        unnegatable_reasons=dict(sorted((raw.get("unnegatable_reasons") or {}).items(), key=lambda kv: -kv[1])),
-        spacy_model=raw.get("spacy_model"), spacy_model_version=raw.get("spacy_model_version"),
-        spacy_version=raw.get("spacy_version"), twgrpo_version=raw.get("twgrpo_version"))
+    """Read a QAI report (`twgrpo_data.invert.QaiReport.load`); the input path is reduced to its file name,
+    since cards carry no local paths."""
+    report = QaiReport.load(path)
+    return dataclasses.replace(report, input=Path(report.input).name if report.input else None)
 
 
 def check_report(stats: DatasetStats, report: QaiReport) -> None:

@@ -28,8 +28,8 @@ from .record import LETTERS, Problem, Record, letter, validate_records
 READ_FORMATS = ("auto", "unified", "records", "parquet", "hf")
 WRITE_FORMATS = ("json", "unified", "jsonl", "records-json", "parquet", "hf")
 RECORD_FIELDS = {"id", "question", "options", "answer", "video", "source", "meta", "qai"}
-QAI_KEYS = ("negated", "original_question", "original_answer", "removed_options", "seed")
-_RECORD_FIELDS = ("id", "question", "options", "answer", "video", "source", "meta", "qai")
+QAI_KEYS = ("negated", "original_question", "original_answer", "removed_options", "seed", "strategy")
+_LATER_QAI_KEYS = ("strategy",)  # added by issue 14: records written before it lack them
 
 # Keys the unified writer adds with fixed values; the reader drops them again so that
 # unified → record → unified and record → unified → record are both identities.
@@ -460,6 +460,7 @@ def hf_features(meta=None):
             "original_answer": List(Value("string")),
             "removed_options": List(Value("string")),
             "seed": Value("int64"),
+            "strategy": Value("string"),
         },
     })
 
@@ -535,6 +536,14 @@ def _qai_to_arrow(record: Record) -> dict[str, Any] | None:
     return {k: record.qai.get(k) for k in QAI_KEYS}
 
 
+def _qai_from_arrow(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Inverse of `_qai_to_arrow`: the struct has every key, but a key added later (`strategy`) is absent, not
+    None, in records written before it."""
+    if not value:
+        return None
+    return {k: v for k, v in value.items() if not (k in _LATER_QAI_KEYS and v is None)}
+
+
 def _arrow_columns(records: Sequence[Record], meta_struct: bool = False) -> dict[str, list[Any]]:
     """The Arrow columns of `records` as Python lists, one list per field (pyarrow converts each in one call)."""
     return {
@@ -594,7 +603,7 @@ def table_to_records(table, file: str | None = None) -> list[Record]:
         if unknown else [{}] * table.num_rows
     return [Record(id=str(rid), question=question, options=options if options is not None else [],
                    answer=answer if answer is not None else [], video=video, source=source or "",
-                   meta={**more, **_meta_from_arrow(meta)}, qai=qai or None)
+                   meta={**more, **_meta_from_arrow(meta)}, qai=_qai_from_arrow(qai))
             for rid, question, options, answer, video, source, meta, qai, more
             in zip(*(cols[n] for n in names), extra)]
 

