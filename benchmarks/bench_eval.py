@@ -27,8 +27,10 @@ from twgrpo_eval.backends import Backend, Generation, PixelBudget, SamplingSetti
 from twgrpo_eval.runner import EvalConfig, run_eval
 
 TARGET = 2000.0
-REASONING = ("Let me think about the video step by step. The first object enters from the left, then it "
-             "collides with the second one. Wait, let me check the order again. Hmm, oh, I see. ") * 4
+REASONING = (
+    "Let me think about the video step by step. The first object enters from the left, then it "
+    "collides with the second one. Wait, let me check the order again. Hmm, oh, I see. "
+) * 4
 
 
 class InstantBackend(Backend):
@@ -40,15 +42,27 @@ class InstantBackend(Backend):
         super().__init__("instant", SamplingSettings(), PixelBudget(1, 1))
 
     def _generate(self, requests):
-        return [Generation(text=f"<think>{REASONING}</think><answer>{'ABCD'[sum(map(ord, r.id)) % 4]}</answer>",
-                           usage={"prompt_tokens": 1800, "completion_tokens": 200}) for r in requests]
+        return [
+            Generation(
+                text=f"<think>{REASONING}</think><answer>{'ABCD'[sum(map(ord, r.id)) % 4]}</answer>",
+                usage={"prompt_tokens": 1800, "completion_tokens": 200},
+            )
+            for r in requests
+        ]
 
 
 def make_set(path: Path, n: int) -> Path:
-    records = [Record(f"b{i}", f"What happens to object {i} after the collision in the video?",
-                      ["it stops", "it moves left", "it moves right", "it leaves the scene"],
-                      ["A", "C"] if i % 5 == 0 else ["ABCD"[i % 4]], source="clevrer",
-                      meta={"category": f"type{i % 6}"}) for i in range(n)]
+    records = [
+        Record(
+            f"b{i}",
+            f"What happens to object {i} after the collision in the video?",
+            ["it stops", "it moves left", "it moves right", "it leaves the scene"],
+            ["A", "C"] if i % 5 == 0 else ["ABCD"[i % 4]],
+            source="clevrer",
+            meta={"category": f"type{i % 6}"},
+        )
+        for i in range(n)
+    ]
     path.write_text(json.dumps([record_to_unified(r) for r in records]), encoding="utf-8")
     return path
 
@@ -60,17 +74,30 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = make_set(Path(tmp) / "set.json", args.n)
-        config = EvalConfig(bench="clevrer", model="instant", backend="transformers", data=str(data),
-                            out=str(Path(tmp) / "run"), batch_size=args.batch_size, allow_text_only=True)
+        config = EvalConfig(
+            bench="clevrer",
+            model="instant",
+            backend="transformers",
+            data=str(data),
+            out=str(Path(tmp) / "run"),
+            batch_size=args.batch_size,
+            allow_text_only=True,
+        )
         start = time.perf_counter()
-        result = run_eval(config, console=Console(file=io.StringIO()), progress=False,
-                          backend_factory=lambda name, cfg: InstantBackend())
+        result = run_eval(
+            config,
+            console=Console(file=io.StringIO()),
+            progress=False,
+            backend_factory=lambda name, cfg: InstantBackend(),
+        )
         elapsed = time.perf_counter() - start
         assert result.results["n"] == args.n and result.new_samples == args.n
         size_mb = (Path(tmp) / "run" / "samples.jsonl").stat().st_size / 1e6
     rate = args.n / elapsed
-    print(f"items {args.n}, batch {args.batch_size}: {elapsed:.2f} s end to end "
-          f"(load, prompts, batching, parse/score, {size_mb:.1f} MB samples.jsonl with fsync per batch, results.json)")
+    print(
+        f"items {args.n}, batch {args.batch_size}: {elapsed:.2f} s end to end "
+        f"(load, prompts, batching, parse/score, {size_mb:.1f} MB samples.jsonl with fsync per batch, results.json)"
+    )
     print(f"harness throughput: {rate:,.0f} samples/s  (target ≥ {TARGET:,.0f}; ratio {rate / TARGET:.2f}×)")
 
 

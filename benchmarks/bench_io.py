@@ -84,8 +84,10 @@ def main() -> int:
     from twgrpo_data.negate import Negator
 
     load = os.getloadavg()
-    print(f"{os.cpu_count()} CPUs, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at start "
-          "(a shared machine makes wall times noisy; CPU times are steadier)\n")
+    print(
+        f"{os.cpu_count()} CPUs, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at start "
+        "(a shared machine makes wall times noisy; CPU times are steadier)\n"
+    )
     model = Negator().info()["spacy_model"]
     rows: list[tuple[str, tuple[float, float], str, tuple[float, float], str]] = []
     with tempfile.TemporaryDirectory(prefix="bench_io.") as name:
@@ -97,40 +99,72 @@ def main() -> int:
         floor_unified = min(_floor(unified, tmp / "floor.parquet") for _ in range(2))
         n = len(json.loads(unified.read_text(encoding="utf-8")))
         floor_name = "floor: json.load + Table.from_pylist + parquet"
-        rows.append(("data load --bench nextgqa -o unified.json", t_load, floor_name + " (native)", floor_native,
-                     "≤ 2.5×"))
-        for label, args in (("data validate", ["data", "validate", str(unified)]),
-                            ("data stats", ["data", "stats", str(unified)]),
-                            ("publish --dry-run", ["publish", str(unified), "--repo-id", "me/bench",
-                                                   "--dry-run", "--out", str(tmp / "preview")])):
+        rows.append(
+            ("data load --bench nextgqa -o unified.json", t_load, floor_name + " (native)", floor_native, "≤ 2.5×")
+        )
+        for label, args in (
+            ("data validate", ["data", "validate", str(unified)]),
+            ("data stats", ["data", "stats", str(unified)]),
+            (
+                "publish --dry-run",
+                ["publish", str(unified), "--repo-id", "me/bench", "--dry-run", "--out", str(tmp / "preview")],
+            ),
+        ):
             rows.append((label, _run(TWGRPO + args), floor_name + " (unified)", floor_unified, "≤ 2.5×"))
         selected = "\n".join(_selected_questions(native)) + "\n"
         t_negate_selected = _run(TWGRPO + ["qai", "negate", "-"], stdin=selected)
         t_convert = _run(TWGRPO + ["qai", "convert", str(native), "-o", str(tmp / "qai.json")])
         allowance = tuple(2.5 * f + s for f, s in zip(floor_native, t_negate_selected))
-        rows.append(("qai convert (native → unified JSON)", t_convert,
-                     "2.5 × floor (native) + qai negate of its selected questions", allowance, "≤ 1×"))
+        rows.append(
+            (
+                "qai convert (native → unified JSON)",
+                t_convert,
+                "2.5 × floor (native) + qai negate of its selected questions",
+                allowance,
+                "≤ 1×",
+            )
+        )
 
         questions_file = tmp / "questions.txt"
         questions_file.write_text("\n".join(questions) + "\n", encoding="utf-8")
-        spacy_parse = [sys.executable, "-c",
-                       "import sys, spacy; nlp = spacy.load(sys.argv[1]); "
-                       "list(nlp.pipe(open(sys.argv[2], encoding='utf-8').read().splitlines()))",
-                       model, str(questions_file)]
-        rows.append((f"qai negate, {len(questions)} NExT-GQA val questions", _best(2, TWGRPO + ["qai", "negate",
-                     str(questions_file)]), f"plain spaCy parse, whole process ({model})", _best(2, spacy_parse),
-                     "≤ 0.25×"))
-        rows.append(("qai negate, one question", _best(3, TWGRPO + ["qai", "negate", "-"],
-                                                        stdin="who picked up the ball\n"),
-                     "target 1.5 s", (1.5, 1.5), "≤ 1×"))
+        spacy_parse = [
+            sys.executable,
+            "-c",
+            "import sys, spacy; nlp = spacy.load(sys.argv[1]); "
+            "list(nlp.pipe(open(sys.argv[2], encoding='utf-8').read().splitlines()))",
+            model,
+            str(questions_file),
+        ]
+        rows.append(
+            (
+                f"qai negate, {len(questions)} NExT-GQA val questions",
+                _best(2, TWGRPO + ["qai", "negate", str(questions_file)]),
+                f"plain spaCy parse, whole process ({model})",
+                _best(2, spacy_parse),
+                "≤ 0.25×",
+            )
+        )
+        rows.append(
+            (
+                "qai negate, one question",
+                _best(3, TWGRPO + ["qai", "negate", "-"], stdin="who picked up the ball\n"),
+                "target 1.5 s",
+                (1.5, 1.5),
+                "≤ 1×",
+            )
+        )
         rows.append(("twgrpo --help", _best(3, TWGRPO + ["--help"]), "target 0.5 s", (0.5, 0.5), "≤ 1×"))
 
     print(f"{n:,} records (NExT-GQA val ×{COPIES}, new ids); every figure is one whole process\n")
-    print(f"{'':44} {'wall s':>7} {'cpu s':>7}   {'baseline':<58} {'wall s':>7} {'cpu s':>7} "
-          f"{'ratio wall':>10} {'ratio cpu':>9}  target")
+    print(
+        f"{'':44} {'wall s':>7} {'cpu s':>7}   {'baseline':<58} {'wall s':>7} {'cpu s':>7} "
+        f"{'ratio wall':>10} {'ratio cpu':>9}  target"
+    )
     for label, (wall, cpu), base_name, (base_wall, base_cpu), target in rows:
-        print(f"{label:<44} {wall:7.2f} {cpu:7.2f}   {base_name:<58} {base_wall:7.2f} {base_cpu:7.2f} "
-              f"{wall / base_wall:9.2f}× {cpu / base_cpu:8.2f}×  {target}")
+        print(
+            f"{label:<44} {wall:7.2f} {cpu:7.2f}   {base_name:<58} {base_wall:7.2f} {base_cpu:7.2f} "
+            f"{wall / base_wall:9.2f}× {cpu / base_cpu:8.2f}×  {target}"
+        )
     return 0
 
 

@@ -104,19 +104,25 @@ def _per_source() -> None:
     for q in sorted({r["question"] for r in rows}):
         openings.setdefault(" ".join(q.lower().split()[:3]), q)
     sample = list(openings.values())
-    assert Negator().negate_many(sample) == Negator(fast=False).negate_many(sample), \
+    assert Negator().negate_many(sample) == Negator(fast=False).negate_many(sample), (
         "fast negation differs from parsed negation on the development set"
+    )
 
-    print(f"\n{len(rows)} development questions negated in {seconds:.1f} s; fast path = parse path on "
-          f"{len(sample)} question openings")
+    print(
+        f"\n{len(rows)} development questions negated in {seconds:.1f} s; fast path = parse path on "
+        f"{len(sample)} question openings"
+    )
     print(f"  {'source':<12} {'n':>5} {'negated':>8}  refused by reason")
     for source, counts in sorted(by_source.items()):
         n = sum(counts.values())
         refused = ", ".join(f"{k} {v}" for k, v in counts.most_common() if k != "negated")
         print(f"  {source:<12} {n:>5} {counts['negated'] / n:>7.1%}  {refused}")
 
-    records = [Record(f"{r['source']}-{i}", r["question"], r["options"], [r["answer"]], source=r["source"])
-               for i, r in enumerate(rows) if r.get("options")]
+    records = [
+        Record(f"{r['source']}-{i}", r["question"], r["options"], [r["answer"]], source=r["source"])
+        for i, r in enumerate(rows)
+        if r.get("options")
+    ]
     print(f"\nqai convert --ratio 1 --fallback template on the {len(records)} records with options")
     print(f"  {'source':<12} {'n':>5} {'negation':>9} {'template':>9}  not inverted, by reason")
     for source in sorted({r.source for r in records}):
@@ -127,9 +133,11 @@ def _per_source() -> None:
         reasons["already_negative"] += data["counts"]["already_negative"]
         reasons["already_multi"] += data["counts"]["already_multi"]
         n = len(subset)
-        print(f"  {source:<12} {n:>5} {data['strategies']['negation'] / n:>9.1%} "
-              f"{data['strategies']['template'] / n:>9.1%}  "
-              + ", ".join(f"{k} {v}" for k, v in reasons.most_common() if v))
+        print(
+            f"  {source:<12} {n:>5} {data['strategies']['negation'] / n:>9.1%} "
+            f"{data['strategies']['template'] / n:>9.1%}  "
+            + ", ".join(f"{k} {v}" for k, v in reasons.most_common() if v)
+        )
 
 
 if __name__ == "__main__":

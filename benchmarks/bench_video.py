@@ -24,8 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
-from twgrpo_data.video import (DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, VideoFrames, VideoPrefetcher, frame_indices,
-                               sample_video, smart_resize)
+from twgrpo_data.video import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MIN_PIXELS,
+    VideoFrames,
+    VideoPrefetcher,
+    frame_indices,
+    sample_video,
+    smart_resize,
+)
 
 REAL = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "videos"
 SIZE, FPS = (360, 640), 24
@@ -49,7 +56,7 @@ def synthesise(path: Path, seconds: int, seed: int) -> Path:
         img[..., 1] = (yy + 3 * i + base[1]) % 256
         img[..., 2] = ((xx + yy) // 4 + 7 * i + base[2]) % 256
         x0 = (13 * i) % (w - 80)
-        img[100:180, x0:x0 + 80] = 255 - img[100:180, x0:x0 + 80]
+        img[100:180, x0 : x0 + 80] = 255 - img[100:180, x0 : x0 + 80]
         cycle.append(av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p"))
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=FPS)
@@ -72,8 +79,11 @@ def make_videos(folder: Path) -> dict[str, list[Path]]:
         with ProcessPoolExecutor(max(2, os.cpu_count() or 1)) as pool:
             list(pool.map(synthesise, *zip(*todo)))
         print(f"synthesised {len(todo)} videos in {time.perf_counter() - t0:.1f} s -> {folder}")
-    return {"real": sorted(REAL.glob("*.mp4")), "10s": [j[0] for j in jobs[:SHORT[0]]],
-            "2min": [j[0] for j in jobs[SHORT[0]:]]}
+    return {
+        "real": sorted(REAL.glob("*.mp4")),
+        "10s": [j[0] for j in jobs[: SHORT[0]]],
+        "2min": [j[0] for j in jobs[SHORT[0] :]],
+    }
 
 
 def decode_everything(path: Path, chunk: int = 240) -> np.ndarray:
@@ -147,10 +157,14 @@ def main() -> int:
         sample_video(everything[0])  # warm-up: imports, decord/ffmpeg initialisation
 
         load = os.getloadavg()[0]
-        print(f"\n16 frames per video, pixel budget {DEFAULT_MIN_PIXELS}..{DEFAULT_MAX_PIXELS}, "
-              f"{os.cpu_count()} CPUs, load average {load:.1f} at start (a shared machine makes timings noisy)\n")
-        print(f"{'group':<7}{'videos':>7}{'baseline s/video':>18}{'sequential s/video':>20}{'speed-up':>10}"
-              f"{'baseline MiB':>14}{'sequential MiB':>16}")
+        print(
+            f"\n16 frames per video, pixel budget {DEFAULT_MIN_PIXELS}..{DEFAULT_MAX_PIXELS}, "
+            f"{os.cpu_count()} CPUs, load average {load:.1f} at start (a shared machine makes timings noisy)\n"
+        )
+        print(
+            f"{'group':<7}{'videos':>7}{'baseline s/video':>18}{'sequential s/video':>20}{'speed-up':>10}"
+            f"{'baseline MiB':>14}{'sequential MiB':>16}"
+        )
         seq_total = seq_cpu = 0.0
         ratios = {}
         for name, paths in groups.items():
@@ -158,8 +172,10 @@ def main() -> int:
             seq_s, cpu, seq_mem = timed(sample_video, paths)
             seq_total, seq_cpu = seq_total + seq_s, seq_cpu + cpu
             ratios[name] = base_s / seq_s
-            print(f"{name:<7}{len(paths):>7}{base_s / len(paths):>18.3f}{seq_s / len(paths):>20.3f}"
-                  f"{ratios[name]:>9.2f}x{base_mem.mib:>14.1f}{seq_mem.mib:>16.1f}")
+            print(
+                f"{name:<7}{len(paths):>7}{base_s / len(paths):>18.3f}{seq_s / len(paths):>20.3f}"
+                f"{ratios[name]:>9.2f}x{base_mem.mib:>14.1f}{seq_mem.mib:>16.1f}"
+            )
 
         with PeakRSS() as pre_mem:
             t0, c0 = time.perf_counter(), cpu_seconds()
@@ -169,17 +185,28 @@ def main() -> int:
         failed = [v for v in results if not isinstance(v, VideoFrames)]
         n = len(everything)
         print(f"\nwhole set ({n} videos):")
-        print(f"  sequential   {n / seq_total:6.2f} videos/s  ({seq_total:.1f} s wall, {seq_cpu:.1f} s CPU: "
-              f"{seq_cpu / seq_total:.2f} cores busy)")
-        print(f"  prefetch x2  {n / pre_s:6.2f} videos/s  ({pre_s:.1f} s wall, {pre_cpu:.1f} s CPU: "
-              f"{pre_cpu / pre_s:.2f} cores busy, peak +{pre_mem.mib:.1f} MiB)  {len(failed)} failed")
+        print(
+            f"  sequential   {n / seq_total:6.2f} videos/s  ({seq_total:.1f} s wall, {seq_cpu:.1f} s CPU: "
+            f"{seq_cpu / seq_total:.2f} cores busy)"
+        )
+        print(
+            f"  prefetch x2  {n / pre_s:6.2f} videos/s  ({pre_s:.1f} s wall, {pre_cpu:.1f} s CPU: "
+            f"{pre_cpu / pre_s:.2f} cores busy, peak +{pre_mem.mib:.1f} MiB)  {len(failed)} failed"
+        )
         ok_long = ratios["2min"] >= 3.0
         ok_pre = seq_total / pre_s >= 1.4
-        print(f"target sequential >= 3x baseline on 2-min videos: {ratios['2min']:.2f}x "
-              f"{'met' if ok_long else 'NOT met'}")
-        print(f"target prefetch >= 1.4x sequential: {seq_total / pre_s:.2f}x {'met' if ok_pre else 'NOT met'}"
-              + ("" if ok_pre or load < os.cpu_count() else " (the CPUs were already busy: "
-                 f"load {load:.1f} on {os.cpu_count()} cores leaves no second core to overlap on)"))
+        print(
+            f"target sequential >= 3x baseline on 2-min videos: {ratios['2min']:.2f}x {'met' if ok_long else 'NOT met'}"
+        )
+        print(
+            f"target prefetch >= 1.4x sequential: {seq_total / pre_s:.2f}x {'met' if ok_pre else 'NOT met'}"
+            + (
+                ""
+                if ok_pre or load < os.cpu_count()
+                else " (the CPUs were already busy: "
+                f"load {load:.1f} on {os.cpu_count()} cores leaves no second core to overlap on)"
+            )
+        )
     return 0 if not failed else 1
 
 

@@ -53,8 +53,13 @@ def run_path(path: str, hidden_size: int, chunk: int) -> dict:
     else:
         weights = token_weights_from_hidden(hidden, head, mask, GROUP, alpha=1.7, chunk_size=chunk)
     elapsed = time.perf_counter() - start
-    return {"path": path, "time_s": elapsed, "peak_mib": _peak_mib(), "base_mib": base,
-            "checksum": float(weights.double().sum())}
+    return {
+        "path": path,
+        "time_s": elapsed,
+        "peak_mib": _peak_mib(),
+        "base_mib": base,
+        "checksum": float(weights.double().sum()),
+    }
 
 
 def main() -> None:
@@ -72,8 +77,12 @@ def main() -> None:
     results: dict[str, dict] = {}
     for _ in range(args.repeats):
         for path in ("naive", "chunked"):
-            out = subprocess.run([sys.executable, __file__, "--child", path, "--hidden", str(args.hidden),
-                                  "--chunk", str(args.chunk)], check=True, capture_output=True, text=True)
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", path, "--hidden", str(args.hidden), "--chunk", str(args.chunk)],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             run = json.loads(out.stdout.strip().splitlines()[-1])
             best = results.setdefault(path, run)
             best["time_s"] = min(best["time_s"], run["time_s"])

@@ -46,10 +46,11 @@ import time
 import traceback
 import warnings
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -59,28 +60,79 @@ REPO = Path(__file__).resolve().parent.parent
 VIDEO_DIRS = (REPO / ".gpu-wheels" / "videos", REPO.parent / "shared" / "data" / "videos")
 TRAIN_DATA = REPO / "examples" / "train_tiny.jsonl"
 EVAL_DATA = REPO / "examples" / "eval_sample.json"
-VERSIONED = ("twgrpo", "torch", "transformers", "trl", "accelerate", "datasets", "huggingface_hub", "decord", "av",
-             "numpy", "pyarrow", "fsspec")
+VERSIONED = (
+    "twgrpo",
+    "torch",
+    "transformers",
+    "trl",
+    "accelerate",
+    "datasets",
+    "huggingface_hub",
+    "decord",
+    "av",
+    "numpy",
+    "pyarrow",
+    "fsspec",
+)
 ALPHA = 1.7
 GIB = 2**30
 # weights from the two paths may differ only by rounding: fp32 logits are the same GEMM, bf16 ones may round apart
 WEIGHT_TOLERANCE = {"float32": 1e-4, "bfloat16": 2e-2}
 
 # Qwen2.5-VL's released architectures (config.json of Qwen/Qwen2.5-VL-{3B,7B}-Instruct); "tiny" is for --dry-run.
-VISION_QWEN = dict(depth=32, hidden_size=1280, intermediate_size=3420, num_heads=16, window_size=112,
-                   fullatt_block_indexes=[7, 15, 23, 31])
+VISION_QWEN = dict(
+    depth=32,
+    hidden_size=1280,
+    intermediate_size=3420,
+    num_heads=16,
+    window_size=112,
+    fullatt_block_indexes=[7, 15, 23, 31],
+)
 ARCHITECTURES: dict[str, dict[str, Any]] = {
-    "3b": dict(text=dict(hidden_size=2048, intermediate_size=11008, num_hidden_layers=36, num_attention_heads=16,
-                         num_key_value_heads=2, vocab_size=151_936, tie_word_embeddings=True,
-                         rope_theta=1_000_000.0, mrope_section=[16, 24, 24]), vision=VISION_QWEN),
-    "7b": dict(text=dict(hidden_size=3584, intermediate_size=18944, num_hidden_layers=28, num_attention_heads=28,
-                         num_key_value_heads=4, vocab_size=152_064, tie_word_embeddings=False,
-                         rope_theta=1_000_000.0, mrope_section=[16, 24, 24]), vision=VISION_QWEN),
-    "tiny": dict(text=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                           num_key_value_heads=2, vocab_size=4096, tie_word_embeddings=True, rope_theta=10_000.0,
-                           mrope_section=[2, 3, 3]),
-                 vision=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, window_size=56,
-                             fullatt_block_indexes=[1])),
+    "3b": dict(
+        text=dict(
+            hidden_size=2048,
+            intermediate_size=11008,
+            num_hidden_layers=36,
+            num_attention_heads=16,
+            num_key_value_heads=2,
+            vocab_size=151_936,
+            tie_word_embeddings=True,
+            rope_theta=1_000_000.0,
+            mrope_section=[16, 24, 24],
+        ),
+        vision=VISION_QWEN,
+    ),
+    "7b": dict(
+        text=dict(
+            hidden_size=3584,
+            intermediate_size=18944,
+            num_hidden_layers=28,
+            num_attention_heads=28,
+            num_key_value_heads=4,
+            vocab_size=152_064,
+            tie_word_embeddings=False,
+            rope_theta=1_000_000.0,
+            mrope_section=[16, 24, 24],
+        ),
+        vision=VISION_QWEN,
+    ),
+    "tiny": dict(
+        text=dict(
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            vocab_size=4096,
+            tie_word_embeddings=True,
+            rope_theta=10_000.0,
+            mrope_section=[2, 3, 3],
+        ),
+        vision=dict(
+            depth=2, hidden_size=32, intermediate_size=64, num_heads=2, window_size=56, fullatt_block_indexes=[1]
+        ),
+    ),
 }
 
 
@@ -106,13 +158,40 @@ class Plan:
     estimates: dict[str, float] = field(default_factory=dict)
 
 
-GPU_PLAN = Plan(device="cuda", vocab=151_936, group=8, length=1024, hidden=2048, chunk=32, repeats=3,
-                train_archs=("3b", "7b"), frames=16, pixels=128 * 28 * 28, completion_length=1024, warmup_length=8,
-                eval_new_tokens=256, eval_limit=None,
-                estimates={"token_weights": 30, "train_3b": 150, "eval": 45, "train_7b": 150})
-DRY_PLAN = Plan(device="cpu", vocab=2048, group=4, length=48, hidden=64, chunk=16, repeats=1,
-                train_archs=("tiny",), frames=16, pixels=4 * 28 * 28, completion_length=8, warmup_length=4,
-                eval_new_tokens=8, eval_limit=2, estimates={"token_weights": 1, "train_tiny": 1, "eval": 1})
+GPU_PLAN = Plan(
+    device="cuda",
+    vocab=151_936,
+    group=8,
+    length=1024,
+    hidden=2048,
+    chunk=32,
+    repeats=3,
+    train_archs=("3b", "7b"),
+    frames=16,
+    pixels=128 * 28 * 28,
+    completion_length=1024,
+    warmup_length=8,
+    eval_new_tokens=256,
+    eval_limit=None,
+    estimates={"token_weights": 30, "train_3b": 150, "eval": 45, "train_7b": 150},
+)
+DRY_PLAN = Plan(
+    device="cpu",
+    vocab=2048,
+    group=4,
+    length=48,
+    hidden=64,
+    chunk=16,
+    repeats=1,
+    train_archs=("tiny",),
+    frames=16,
+    pixels=4 * 28 * 28,
+    completion_length=8,
+    warmup_length=4,
+    eval_new_tokens=8,
+    eval_limit=2,
+    estimates={"token_weights": 1, "train_tiny": 1, "eval": 1},
+)
 
 
 class BudgetExceeded(BaseException):
@@ -230,8 +309,9 @@ def check_token_weights(plan: Plan) -> dict[str, Any]:
         for row in rows[-2:]:
             row["max_abs_diff"] = diff
         if not diff <= WEIGHT_TOLERANCE[name]:
-            raise AssertionError(f"{name}: chunked and from-logits weights differ by {diff:.3g} "
-                                 f"(tolerance {WEIGHT_TOLERANCE[name]})")
+            raise AssertionError(
+                f"{name}: chunked and from-logits weights differ by {diff:.3g} (tolerance {WEIGHT_TOLERANCE[name]})"
+            )
         del hidden, head, out, paths  # the lambdas hold the inputs too
         _free(plan.device)
     headline = {}
@@ -240,10 +320,21 @@ def check_token_weights(plan: Plan) -> dict[str, Any]:
         chunked, full = by_path["chunked"], by_path["from_logits"]
         headline[name] = {
             "memory_ratio": None if chunked["peak_gib"] is None else round(full["peak_gib"] / chunked["peak_gib"], 2),
-            "time_ratio": round(chunked["time_s"] / full["time_s"], 2)}
-    return {"setting": {"vocab": vocab, "group": g, "length": length, "hidden": plan.hidden, "chunk": plan.chunk,
-                        "alpha": ALPHA, "repeats": plan.repeats},
-            "rows": rows, "headline": headline}
+            "time_ratio": round(chunked["time_s"] / full["time_s"], 2),
+        }
+    return {
+        "setting": {
+            "vocab": vocab,
+            "group": g,
+            "length": length,
+            "hidden": plan.hidden,
+            "chunk": plan.chunk,
+            "alpha": ALPHA,
+            "repeats": plan.repeats,
+        },
+        "rows": rows,
+        "headline": headline,
+    }
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -256,21 +347,38 @@ def qwen_vl_config(arch: str, tokenizer):
 
     spec = ARCHITECTURES[arch]
     text = dict(spec["text"])
-    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in
-           ("<|endoftext|>", "<|im_end|>", "<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>")}
+    ids = {
+        t: tokenizer.convert_tokens_to_ids(t)
+        for t in ("<|endoftext|>", "<|im_end|>", "<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>")
+    }
     if text["vocab_size"] < len(tokenizer):
         raise ValueError(f"{arch}: vocabulary {text['vocab_size']} is smaller than the tokenizer's {len(tokenizer)}")
     rope = {"rope_type": "default", "rope_theta": text.pop("rope_theta"), "mrope_section": text.pop("mrope_section")}
     tie = text["tie_word_embeddings"]
     return Qwen2_5_VLConfig(
-        text_config=dict(**text, rope_parameters=rope, max_position_embeddings=32768, rms_norm_eps=1e-6,
-                         bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"],
-                         pad_token_id=ids["<|endoftext|>"]),
-        vision_config=dict(**spec["vision"], out_hidden_size=text["hidden_size"], patch_size=14,
-                           spatial_merge_size=2, temporal_patch_size=2, in_channels=3),
-        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
-        tie_word_embeddings=tie)
+        text_config=dict(
+            **text,
+            rope_parameters=rope,
+            max_position_embeddings=32768,
+            rms_norm_eps=1e-6,
+            bos_token_id=ids["<|endoftext|>"],
+            eos_token_id=ids["<|im_end|>"],
+            pad_token_id=ids["<|endoftext|>"],
+        ),
+        vision_config=dict(
+            **spec["vision"],
+            out_hidden_size=text["hidden_size"],
+            patch_size=14,
+            spatial_merge_size=2,
+            temporal_patch_size=2,
+            in_channels=3,
+        ),
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+        tie_word_embeddings=tie,
+    )
 
 
 def random_model(arch: str, processor, device: str):
@@ -298,8 +406,9 @@ def probe_reward(prompts: list, completions: list, completion_ids: list[list[int
     return [zlib.crc32(str(ids).encode()) % 1000 / 1000 for ids in completion_ids]
 
 
-def train_steps(trainer_mod, model, processor, dataset, plan: Plan, loss_type: str, completion_length: int,
-                out_dir: str) -> dict[str, Any]:
+def train_steps(
+    trainer_mod, model, processor, dataset, plan: Plan, loss_type: str, completion_length: int, out_dir: str
+) -> dict[str, Any]:
     """Run `TWGRPOTrainer` for one step; its time (step begin → end), peak memory and logged metrics."""
     import torch
     from transformers import TrainerCallback
@@ -311,11 +420,30 @@ def train_steps(trainer_mod, model, processor, dataset, plan: Plan, loss_type: s
     video = {"frames": plan.frames, "min_pixels": plan.pixels, "max_pixels": plan.pixels}
     gpu = plan.device == "cuda"
     config = cfg_cls(
-        output_dir=out_dir, model="random-Qwen2.5-VL", train_file=str(TRAIN_DATA), loss_type=loss_type,
-        alpha=ALPHA, num_generations=plan.group, per_device_train_batch_size=plan.group,
-        max_completion_length=completion_length, max_steps=1, learning_rate=1e-6, beta=0.0, temperature=1.0,
-        bf16=gpu, use_cpu=not gpu, gradient_checkpointing=True, save_strategy="no", report_to="none",
-        logging_steps=1, plot_file=None, seed=0, dataloader_num_workers=0, disable_tqdm=True, **video)
+        output_dir=out_dir,
+        model="random-Qwen2.5-VL",
+        train_file=str(TRAIN_DATA),
+        loss_type=loss_type,
+        alpha=ALPHA,
+        num_generations=plan.group,
+        per_device_train_batch_size=plan.group,
+        max_completion_length=completion_length,
+        max_steps=1,
+        learning_rate=1e-6,
+        beta=0.0,
+        temperature=1.0,
+        bf16=gpu,
+        use_cpu=not gpu,
+        gradient_checkpointing=True,
+        save_strategy="no",
+        report_to="none",
+        logging_steps=1,
+        plot_file=None,
+        seed=0,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+        **video,
+    )
 
     class StepTimer(TrainerCallback):
         def __init__(self):
@@ -331,8 +459,13 @@ def train_steps(trainer_mod, model, processor, dataset, plan: Plan, loss_type: s
 
     timer = StepTimer()
     trainer = trainer_mod.TWGRPOTrainer(
-        model=model, args=config, train_dataset=dataset, processing_class=processor, callbacks=[timer],
-        reward_funcs=[*build_reward_funcs(), probe_reward])  # the defaults: soft accuracy + format
+        model=model,
+        args=config,
+        train_dataset=dataset,
+        processing_class=processor,
+        callbacks=[timer],
+        reward_funcs=[*build_reward_funcs(), probe_reward],
+    )  # the defaults: soft accuracy + format
     for noisy in (PrinterCallback, ProgressCallback):  # the step's metrics go to the report instead
         trainer.remove_callback(noisy)
     if gpu:
@@ -349,9 +482,12 @@ def train_steps(trainer_mod, model, processor, dataset, plan: Plan, loss_type: s
     if not logged.get("grad_norm", 0.0) > 0 or not math.isfinite(logged["grad_norm"]):
         raise AssertionError(f"{loss_type}: gradient norm {logged.get('grad_norm')} (expected finite and > 0)")
     keep = ("loss", "reward", "completions/mean_length", "tw/weight_mean", "tw/weight_max", "grad_norm")
-    return {"loss_type": loss_type, "s_per_step": round(timer.seconds[0], 3),
-            "peak_gib": _gib(torch.cuda.max_memory_allocated()) if gpu else None,
-            "metrics": {k: logged[k] for k in keep if k in logged}}
+    return {
+        "loss_type": loss_type,
+        "s_per_step": round(timer.seconds[0], 3),
+        "peak_gib": _gib(torch.cuda.max_memory_allocated()) if gpu else None,
+        "metrics": {k: logged[k] for k in keep if k in logged},
+    }
 
 
 def check_training(arch: str, plan: Plan, tiny_dir: Path, videos: Path, completion_length: int) -> dict[str, Any]:
@@ -370,17 +506,29 @@ def check_training(arch: str, plan: Plan, tiny_dir: Path, videos: Path, completi
     n_params = sum(p.numel() for p in model.parameters())
     weights_gib = _gib(torch.cuda.memory_allocated()) if plan.device == "cuda" else None
     result: dict[str, Any] = {
-        "setting": {"arch": arch, "params": n_params, "group": plan.group, "completion_length": completion_length,
-                    "frames": plan.frames, "pixels_per_frame": plan.pixels, "gradient_checkpointing": True,
-                    "freeze_vision": True, "dtype": "bfloat16" if plan.device == "cuda" else "float32"},
-        "build_s": round(build_s, 2), "weights_gib": weights_gib, "rows": []}
+        "setting": {
+            "arch": arch,
+            "params": n_params,
+            "group": plan.group,
+            "completion_length": completion_length,
+            "frames": plan.frames,
+            "pixels_per_frame": plan.pixels,
+            "gradient_checkpointing": True,
+            "freeze_vision": True,
+            "dtype": "bfloat16" if plan.device == "cuda" else "float32",
+        },
+        "build_s": round(build_s, 2),
+        "weights_gib": weights_gib,
+        "rows": [],
+    }
     try:
         with tempfile.TemporaryDirectory(prefix="gpu-check-train-") as out_dir:
             # untimed: CUDA context, cuBLAS handles and kernels warm up for both loss types alike
             train_steps(trainer_mod, model, processor, dataset, plan, "grpo", plan.warmup_length, out_dir)
             for loss_type in ("tw_grpo", "grpo"):
-                result["rows"].append(train_steps(trainer_mod, model, processor, dataset, plan, loss_type,
-                                                  completion_length, out_dir))
+                result["rows"].append(
+                    train_steps(trainer_mod, model, processor, dataset, plan, loss_type, completion_length, out_dir)
+                )
     except torch.cuda.OutOfMemoryError as exc:
         result["oom"] = str(exc).splitlines()[0]
     finally:
@@ -398,9 +546,16 @@ def check_eval(plan: Plan, tiny_dir: Path, videos: Path, console: Console) -> di
     from twgrpo_eval.runner import EvalConfig, run_eval
 
     with tempfile.TemporaryDirectory(prefix="gpu-check-eval-") as tmp:
-        config = EvalConfig(bench="mmvu", model=str(tiny_dir), backend="transformers", data=str(EVAL_DATA),
-                            video_root=str(videos), out=str(Path(tmp) / "run"), max_new_tokens=plan.eval_new_tokens,
-                            limit=plan.eval_limit)
+        config = EvalConfig(
+            bench="mmvu",
+            model=str(tiny_dir),
+            backend="transformers",
+            data=str(EVAL_DATA),
+            video_root=str(videos),
+            out=str(Path(tmp) / "run"),
+            max_new_tokens=plan.eval_new_tokens,
+            limit=plan.eval_limit,
+        )
         result = run_eval(config, console=console, progress=False)
         errors = [json.loads(line).get("error") for line in (result.out / "samples.jsonl").read_text().splitlines()]
         backend = json.loads((result.out / "config.json").read_text())["sessions"][-1]["backend"]
@@ -408,11 +563,21 @@ def check_eval(plan: Plan, tiny_dir: Path, videos: Path, console: Console) -> di
     if failed:
         raise AssertionError(f"{len(failed)} of {len(errors)} eval items failed, e.g. {failed[0]}")
     session = result.results["run"]["session"]
-    return {"setting": {"bench": "mmvu", "data": str(EVAL_DATA.relative_to(REPO)), "items": len(errors),
-                        "max_new_tokens": plan.eval_new_tokens, "batch_size": config.batch_size,
-                        "frames": config.frames},
-            "samples": result.new_samples, "elapsed_s": session["elapsed_s"],
-            "samples_per_s": session["samples_per_s"], "device": backend["device"], "dtype": backend["dtype"]}
+    return {
+        "setting": {
+            "bench": "mmvu",
+            "data": str(EVAL_DATA.relative_to(REPO)),
+            "items": len(errors),
+            "max_new_tokens": plan.eval_new_tokens,
+            "batch_size": config.batch_size,
+            "frames": config.frames,
+        },
+        "samples": result.new_samples,
+        "elapsed_s": session["elapsed_s"],
+        "samples_per_s": session["samples_per_s"],
+        "device": backend["device"],
+        "dtype": backend["dtype"],
+    }
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -430,18 +595,23 @@ def environment() -> dict[str, Any]:
             env["versions"][name] = None
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
-        env["gpu"] = {"name": props.name, "memory_gib": round(props.total_memory / GIB, 1),
-                      "cuda": torch.version.cuda}
+        env["gpu"] = {"name": props.name, "memory_gib": round(props.total_memory / GIB, 1), "cuda": torch.version.cuda}
     return env
 
 
-def run_part(name: str, fn: Callable[[], dict[str, Any]], plan: Plan, budget: Budget, report: dict[str, Any],
-             console: Console, write: Callable[[], None]) -> None:
+def run_part(
+    name: str,
+    fn: Callable[[], dict[str, Any]],
+    plan: Plan,
+    budget: Budget,
+    report: dict[str, Any],
+    console: Console,
+    write: Callable[[], None],
+) -> None:
     """Run one part if the budget covers its estimate; record ok / skipped / failed / stopped, then save."""
     need = plan.estimates.get(name, 0.0)
     if budget.left() < need:
-        report["parts"][name] = {"status": "skipped",
-                                 "reason": f"{budget.left():.0f} s left, needs about {need:.0f} s"}
+        report["parts"][name] = {"status": "skipped", "reason": f"{budget.left():.0f} s left, needs about {need:.0f} s"}
         console.print(f"[yellow]skipped {name}[/]: {report['parts'][name]['reason']}")
         write()
         return
@@ -457,7 +627,9 @@ def run_part(name: str, fn: Callable[[], dict[str, Any]], plan: Plan, budget: Bu
         part = {"status": "failed", "reason": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
     part["wall_s"] = round(time.perf_counter() - started, 2)
     report["parts"][name] = part
-    console.print(f"  {name}: {part['status']} in {part['wall_s']} s" + (f" ({part['reason']})" if "reason" in part else ""))
+    console.print(
+        f"  {name}: {part['status']} in {part['wall_s']} s" + (f" ({part['reason']})" if "reason" in part else "")
+    )
     write()
 
 
@@ -467,8 +639,9 @@ def _fmt(value: Any, unit: str = "") -> str:
 
 def render(report: dict[str, Any]) -> Table:
     """One table: every measured row, then every skipped, stopped or failed part."""
-    title = "twgrpo GPU check" + (" (dry run: CPU, tiny shapes — no figure here is a GPU measurement)"
-                                  if report["dry_run"] else "")
+    title = "twgrpo GPU check" + (
+        " (dry run: CPU, tiny shapes — no figure here is a GPU measurement)" if report["dry_run"] else ""
+    )
     table = Table(title=title)
     for col in ("part", "case", "time", "peak memory", "note"):
         table.add_column(col)
@@ -479,23 +652,43 @@ def render(report: dict[str, Any]) -> Table:
         if name == "token_weights":
             s = part["setting"]
             for r in part["rows"]:
-                table.add_row(name, f"{r['dtype']} {r['path']}", _fmt(r["time_s"], " s"), _fmt(r["peak_gib"], " GiB"),
-                              f"V={s['vocab']:,} G={s['group']} L={s['length']}; max |Δw| {r['max_abs_diff']:.2g}")
+                table.add_row(
+                    name,
+                    f"{r['dtype']} {r['path']}",
+                    _fmt(r["time_s"], " s"),
+                    _fmt(r["peak_gib"], " GiB"),
+                    f"V={s['vocab']:,} G={s['group']} L={s['length']}; max |Δw| {r['max_abs_diff']:.2g}",
+                )
             for dtype, h in part["headline"].items():
-                table.add_row(name, f"{dtype} from_logits / chunked", "", _fmt(h["memory_ratio"], "×"),
-                              f"time chunked / from_logits {h['time_ratio']:g}×")
+                table.add_row(
+                    name,
+                    f"{dtype} from_logits / chunked",
+                    "",
+                    _fmt(h["memory_ratio"], "×"),
+                    f"time chunked / from_logits {h['time_ratio']:g}×",
+                )
         elif name.startswith("train_"):
             s = part["setting"]
             for r in part["rows"]:
                 m = r["metrics"]
-                table.add_row(name, r["loss_type"], _fmt(r["s_per_step"], " s/step"), _fmt(r["peak_gib"], " GiB"),
-                              f"{s['params'] / 1e9:.2f}B params, G={s['group']}, {s['frames']} frames, "
-                              f"len {_fmt(m.get('completions/mean_length'))}")
+                table.add_row(
+                    name,
+                    r["loss_type"],
+                    _fmt(r["s_per_step"], " s/step"),
+                    _fmt(r["peak_gib"], " GiB"),
+                    f"{s['params'] / 1e9:.2f}B params, G={s['group']}, {s['frames']} frames, "
+                    f"len {_fmt(m.get('completions/mean_length'))}",
+                )
             if "oom" in part:
                 table.add_row(name, "out of memory", "", "", part["oom"][:80])
         elif name == "eval":
-            table.add_row(name, f"transformers · {part['device']}", _fmt(part["elapsed_s"], " s"), "",
-                          f"{_fmt(part['samples_per_s'])} samples/s over {part['samples']} items")
+            table.add_row(
+                name,
+                f"transformers · {part['device']}",
+                _fmt(part["elapsed_s"], " s"),
+                "",
+                f"{_fmt(part['samples_per_s'])} samples/s over {part['samples']} items",
+            )
     for name, part in parts.items():
         if part["status"] != "ok":
             table.add_row(name, part["status"], "", "", part.get("reason", ""))
@@ -509,12 +702,24 @@ def default_out() -> Path | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dry-run", action="store_true", help="CPU, tiny shapes: exercise every code path")
-    parser.add_argument("--budget-s", type=float, default=None,
-                        help="seconds for the whole run (default 430 on a GPU, 170 for --dry-run)")
-    parser.add_argument("--completion-length", type=int, default=None,
-                        help="completion tokens per training step (default 1024; dry run 8)")
-    parser.add_argument("--video-root", type=Path, default=None,
-                        help="folder with the sample videos (default .gpu-wheels/videos, else ../shared/data/videos)")
+    parser.add_argument(
+        "--budget-s",
+        type=float,
+        default=None,
+        help="seconds for the whole run (default 430 on a GPU, 170 for --dry-run)",
+    )
+    parser.add_argument(
+        "--completion-length",
+        type=int,
+        default=None,
+        help="completion tokens per training step (default 1024; dry run 8)",
+    )
+    parser.add_argument(
+        "--video-root",
+        type=Path,
+        default=None,
+        help="folder with the sample videos (default .gpu-wheels/videos, else ../shared/data/videos)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="JSON results (default $OUT/gpu_check.json)")
     args = parser.parse_args(argv)
     budget = Budget(args.budget_s if args.budget_s is not None else (170.0 if args.dry_run else 430.0))
@@ -524,8 +729,11 @@ def main(argv: list[str] | None = None) -> int:
     plan = DRY_PLAN if args.dry_run else GPU_PLAN
     videos = args.video_root or next((d for d in VIDEO_DIRS if d.is_dir()), None)
     if videos is None or not videos.is_dir():
-        console.print(f"gpu_check: no sample videos (looked in {', '.join(map(str, VIDEO_DIRS))}); "
-                      "run `make gpu-wheels` and carry .gpu-wheels, or pass --video-root", markup=False)
+        console.print(
+            f"gpu_check: no sample videos (looked in {', '.join(map(str, VIDEO_DIRS))}); "
+            "run `make gpu-wheels` and carry .gpu-wheels, or pass --video-root",
+            markup=False,
+        )
         return 1
     import torch
 
@@ -534,9 +742,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     completion_length = args.completion_length or plan.completion_length
     out = args.out or default_out()
-    report: dict[str, Any] = {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                              "dry_run": args.dry_run, "budget_s": budget.total_s, "environment": environment(),
-                              "parts": {}}
+    report: dict[str, Any] = {
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "dry_run": args.dry_run,
+        "budget_s": budget.total_s,
+        "environment": environment(),
+        "parts": {},
+    }
 
     def write() -> None:
         report["elapsed_s"] = round(time.perf_counter() - budget.started, 1)
@@ -550,13 +762,18 @@ def main(argv: list[str] | None = None) -> int:
         from twgrpo_eval.tiny_model import build_tiny_model
 
         tiny_dir = build_tiny_model(Path(tmp) / "Qwen2.5-VL-tiny")
+
         def training(arch: str) -> tuple[str, Callable[[], dict[str, Any]]]:
             return f"train_{arch}", lambda: check_training(arch, plan, tiny_dir, videos, completion_length)
 
         # the first architecture before the eval, any larger one after it: it is the one to skip when time is short
         first, *rest = plan.train_archs
-        parts = [("token_weights", lambda: check_token_weights(plan)), training(first),
-                 ("eval", lambda: check_eval(plan, tiny_dir, videos, console)), *map(training, rest)]
+        parts = [
+            ("token_weights", lambda: check_token_weights(plan)),
+            training(first),
+            ("eval", lambda: check_eval(plan, tiny_dir, videos, console)),
+            *map(training, rest),
+        ]
         for name, fn in parts:
             run_part(name, fn, plan, budget, report, console, write)
     write()

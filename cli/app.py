@@ -16,12 +16,13 @@ try:  # typer >= 0.2x ships its own copy of click; older typer raises click's ex
 except ImportError:  # pragma: no cover - depends on the installed typer
     from click import exceptions as click_exceptions
 
-from . import data, dev, eval as eval_cmd, publish, qai, train
+from . import data, dev, publish, qai, train
+from . import eval as eval_cmd
 
 app = typer.Typer(
     name="twgrpo",
     help="Question-Answer Inversion, benchmark loading, evaluation and TW-GRPO training for video QA.\n\n"
-         "Example: twgrpo qai convert nextgqa_val.json -o qai.json --seed 0",
+    "Example: twgrpo qai convert nextgqa_val.json -o qai.json --seed 0",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=True,
@@ -46,8 +47,9 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
-                                 help="Print the twgrpo version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the twgrpo version and exit."
+    ),
 ) -> None:
     # Only the root's own options live here (no docstring: the app's `help` stays its description).
     return None
@@ -69,8 +71,11 @@ def _debug_option():
     probe = typer.Typer()
 
     @probe.command()
-    def _probe(debug: bool = typer.Option(False, "--debug", is_eager=True, callback=_set_debug,
-                                          help="On an error, show the full traceback.")) -> None:
+    def _probe(
+        debug: bool = typer.Option(
+            False, "--debug", is_eager=True, callback=_set_debug, help="On an error, show the full traceback."
+        ),
+    ) -> None:
         pass
 
     param = next(p for p in typer.main.get_command(probe).params if p.name == "debug")
@@ -127,8 +132,10 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # a bug: still one line, and the way to see more
         if _Debug.on:
             raise
-        _one_line(f"internal error ({type(exc).__name__}: {exc}); this is a bug in twgrpo - re-run with "
-                  "--debug for the traceback and report it")
+        _one_line(
+            f"internal error ({type(exc).__name__}: {exc}); this is a bug in twgrpo - re-run with "
+            "--debug for the traceback and report it"
+        )
         code = 1
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -17,12 +16,11 @@ from twgrpo_data.benchmarks.nextgqa import FORMATS as NATIVE_FORMATS
 from twgrpo_data.formats import READ_FORMATS, read_dataset
 from twgrpo_data.outputs import records_spec
 
+from .feedback import status as _status
 from .options import choices, out_help, output_path
 
 ReadFormat = choices("ReadFormat", READ_FORMATS)
 NativeFormat = choices("NativeFormat", NATIVE_FORMATS)
-
-from .feedback import status as _status
 
 app = typer.Typer(help="Load, validate and summarise question datasets.", no_args_is_help=True)
 console = Console()
@@ -38,10 +36,13 @@ def _print_problems(problems) -> None:
 
 @app.command("validate")
 def validate(
-    path: str = typer.Argument(..., help="records/unified JSON(L), parquet, HF dataset folder, or a Hub dataset "
-                                          "(OWNER/NAME, hf://datasets/OWNER/NAME/PATH)"),
+    path: str = typer.Argument(
+        ...,
+        help="records/unified JSON(L), parquet, HF dataset folder, or a Hub dataset "
+        "(OWNER/NAME, hf://datasets/OWNER/NAME/PATH)",
+    ),
     fmt: ReadFormat = typer.Option("auto", "--format", help="input format (auto: from the suffix and content)"),
-    video_root: Optional[Path] = typer.Option(None, help="also check that every record's video exists and decodes"),
+    video_root: Path | None = typer.Option(None, help="also check that every record's video exists and decodes"),
     as_json: bool = typer.Option(False, "--json", help="print the problems as JSON"),
 ) -> None:
     """Report every schema problem (file, record index and id, field); exit 1 if there is any error.
@@ -56,10 +57,27 @@ def validate(
     errors = [p for p in problems if p.severity == "error"]
     total = len(result.records) + result.n_invalid
     if as_json:
-        print(json.dumps({"file": str(path), "records": total,
-                          "errors": len(errors), "warnings": len(problems) - len(errors),
-                          "problems": [{"severity": p.severity, "index": p.index, "id": p.record_id,
-                                        "field": p.field, "message": p.message} for p in problems]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "file": str(path),
+                    "records": total,
+                    "errors": len(errors),
+                    "warnings": len(problems) - len(errors),
+                    "problems": [
+                        {
+                            "severity": p.severity,
+                            "index": p.index,
+                            "id": p.record_id,
+                            "field": p.field,
+                            "message": p.message,
+                        }
+                        for p in problems
+                    ],
+                },
+                indent=2,
+            )
+        )
     else:
         _print_problems(problems)
         console.print(f"{path}: {total} records, {len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
@@ -73,17 +91,30 @@ def _video_problems(result, video_root: Path):
 
     from twgrpo_data.benchmarks import check_record_videos
 
-    with Progress(TextColumn("checking videos"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=err_console, transient=True) as bar:
+    with Progress(
+        TextColumn("checking videos"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
         task = bar.add_task("videos", total=None)
-        return check_record_videos(result.records, video_root, file=result.file,
-                                   progress=lambda done, total: bar.update(task, completed=done, total=total))
+        return check_record_videos(
+            result.records,
+            video_root,
+            file=result.file,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
 
 
 @app.command("stats")
 def stats(
-    path: str = typer.Argument(..., help="records/unified JSON(L), parquet, HF dataset folder, or a Hub dataset "
-                                          "(OWNER/NAME, hf://datasets/OWNER/NAME/PATH)"),
+    path: str = typer.Argument(
+        ...,
+        help="records/unified JSON(L), parquet, HF dataset folder, or a Hub dataset "
+        "(OWNER/NAME, hf://datasets/OWNER/NAME/PATH)",
+    ),
     fmt: ReadFormat = typer.Option("auto", "--format", help="input format (auto: from the suffix and content)"),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables"),
 ) -> None:
@@ -105,8 +136,12 @@ def stats(
     for key in ("records", "invalid", "single_answer", "multi_answer", "qai_negated"):
         head.add_row(key.replace("_", " "), str(summary[key]))
     console.print(head)
-    for key, title in (("options_histogram", "options per question"), ("answers_histogram", "gold letters"),
-                       ("sources", "source"), ("categories", "category")):
+    for key, title in (
+        ("options_histogram", "options per question"),
+        ("answers_histogram", "gold letters"),
+        ("sources", "source"),
+        ("categories", "category"),
+    ):
         if not summary[key]:
             continue
         t = Table(title=title)
@@ -133,20 +168,35 @@ class _BenchmarkHelp(TyperCommand):
         super().format_help(ctx, formatter)
 
 
-@app.command("load", cls=_BenchmarkHelp,
-             help="Read a benchmark's native files (as downloaded) into records; print a summary or write them.\n\n"
-             "Benchmarks and default paths: {benchmarks}.\n\n"
-             "Example: twgrpo data load --bench videomme hf://datasets/lmms-lab/Video-MME -o vm.jsonl")
+@app.command(
+    "load",
+    cls=_BenchmarkHelp,
+    help="Read a benchmark's native files (as downloaded) into records; print a summary or write them.\n\n"
+    "Benchmarks and default paths: {benchmarks}.\n\n"
+    "Example: twgrpo data load --bench videomme hf://datasets/lmms-lab/Video-MME -o vm.jsonl",
+)
 def load(
-    path: Optional[str] = typer.Argument(None, help="native file or folder (default: the benchmark's usual path), "
-                                         "a save_to_disk folder, or a Hub dataset (OWNER/NAME, "
-                                         "hf://datasets/OWNER/NAME/PATH; only its annotation files are fetched)"),
+    path: str | None = typer.Argument(
+        None,
+        help="native file or folder (default: the benchmark's usual path), "
+        "a save_to_disk folder, or a Hub dataset (OWNER/NAME, "
+        "hf://datasets/OWNER/NAME/PATH; only its annotation files are fetched)",
+    ),
     bench: str = typer.Option("auto", "--bench", "-b", help="benchmark name, or auto to detect it from PATH"),
-    out: Optional[str] = typer.Option(None, "--out", "-o", help=out_help(
-        "write the records: .json (unified), .jsonl (records), .parquet, or no suffix for an HF dataset folder "
-        "(default name: <benchmark>.json).")),
-    types: Optional[str] = typer.Option(None, "--types", help="comma-separated subset: MVBench tasks, TempCompass "
-                                        "task types, CLEVRER question types (or 'all')"),
+    out: str | None = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help=out_help(
+            "write the records: .json (unified), .jsonl (records), .parquet, or no suffix for an HF dataset folder "
+            "(default name: <benchmark>.json)."
+        ),
+    ),
+    types: str | None = typer.Option(
+        None,
+        "--types",
+        help="comma-separated subset: MVBench tasks, TempCompass task types, CLEVRER question types (or 'all')",
+    ),
     subtitles: bool = typer.Option(False, "--subtitles", help="Video-MME: attach subtitle/<videoID>.srt lines"),
     source_fmt: NativeFormat = typer.Option("auto", "--from", help="NExT-GQA/NExT-QA input format"),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="drop invalid items (listed) instead of failing"),
@@ -162,8 +212,11 @@ def load(
         bench = detect_benchmark(path) or ""
         if not bench:
             raise TwgrpoError(f"{path}: cannot tell which benchmark this is; pass --bench ({', '.join(BENCHMARKS)})")
-    wanted = {"types": types.split(",") if types else None, "subtitles": subtitles or None,
-              "fmt": None if source_fmt.value == "auto" else source_fmt.value}
+    wanted = {
+        "types": types.split(",") if types else None,
+        "subtitles": subtitles or None,
+        "fmt": None if source_fmt.value == "auto" else source_fmt.value,
+    }
     options = {k: v for k, v in wanted.items() if v is not None}
     flag = {"types": "--types", "subtitles": "--subtitles", "fmt": "--from"}
     bench_module = BENCHMARKS.get(bench)
@@ -184,13 +237,20 @@ def load(
             written = write_records(result.records, out)
     recs = result.records
     summary = {
-        "benchmark": bench, "path": str(path if path is not None else bench_module.DEFAULT_PATH),
-        "records": len(recs), "multi_answer": sum(r.is_multi_answer for r in recs),
+        "benchmark": bench,
+        "path": str(path if path is not None else bench_module.DEFAULT_PATH),
+        "records": len(recs),
+        "multi_answer": sum(r.is_multi_answer for r in recs),
         "categories": dict(Counter(str(r.meta.get("category")) for r in recs).most_common()),
-        "skipped": dict(result.skipped), "invalid": invalid, "warnings": len(result.warnings),
-        "invalid_items": [{"file": p.file, "index": p.index, "id": p.record_id, "field": p.field,
-                           "reason": p.message} for p in result.errors],
-        "output": str(out) if out is not None else None, "output_format": written,
+        "skipped": dict(result.skipped),
+        "invalid": invalid,
+        "warnings": len(result.warnings),
+        "invalid_items": [
+            {"file": p.file, "index": p.index, "id": p.record_id, "field": p.field, "reason": p.message}
+            for p in result.errors
+        ],
+        "output": str(out) if out is not None else None,
+        "output_format": written,
     }
     if as_json:
         print(json.dumps(summary, indent=2))
@@ -211,33 +271,43 @@ def load(
         console.print(f"wrote {len(recs)} records to {out} ({written})")
 
 
-@app.command("fetch", help="Download a benchmark from the Hugging Face Hub into the standard cache (HF_HOME): its "
-             "annotation files and, with --videos, its videos (archives unpacked once). Resumable; HF_TOKEN for "
-             "gated repositories; HF_HUB_OFFLINE=1 only reads the cache. No dataset script is ever run.\n\n"
-             "Example: twgrpo data fetch --bench mmvu --videos --limit 4")
+@app.command(
+    "fetch",
+    help="Download a benchmark from the Hugging Face Hub into the standard cache (HF_HOME): its "
+    "annotation files and, with --videos, its videos (archives unpacked once). Resumable; HF_TOKEN for "
+    "gated repositories; HF_HUB_OFFLINE=1 only reads the cache. No dataset script is ever run.\n\n"
+    "Example: twgrpo data fetch --bench mmvu --videos --limit 4",
+)
 def fetch(
     bench: str = typer.Option(..., "--bench", "-b", help="benchmark name (its module names the Hub repository)"),
     videos: bool = typer.Option(False, "--videos", help="also download the videos (says how much first)"),
-    split: Optional[str] = typer.Option(None, "--split", help="annotation split (default: the benchmark's own)"),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="with --videos: only the first N records' "
-                                        "videos"),
+    split: str | None = typer.Option(None, "--split", help="annotation split (default: the benchmark's own)"),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="with --videos: only the first N records' videos"),
     as_json: bool = typer.Option(False, "--json", help="print where the files are as JSON"),
 ) -> None:
     from twgrpo_data.benchmarks import get_benchmark, load_benchmark
     from twgrpo_data.hub_sources import fetch_annotations, fetch_videos
 
     data = fetch_annotations(bench, split=split)
-    summary = {"benchmark": bench, "repo_id": get_benchmark(bench).HUB.repo_id, "annotations": str(data), "video_root": None}
+    summary = {
+        "benchmark": bench,
+        "repo_id": get_benchmark(bench).HUB.repo_id,
+        "annotations": str(data),
+        "video_root": None,
+    }
     if videos:
         records = load_benchmark(bench, data).records
         selected = records if limit is None else records[:limit]
-        root = fetch_videos(bench, data, None if limit is None else selected,
-                            announce=lambda line: err_console.print(escape(line)))
+        root = fetch_videos(
+            bench, data, None if limit is None else selected, announce=lambda line: err_console.print(escape(line))
+        )
         summary.update(video_root=str(root), videos=len({r.video for r in selected if r.video}))
     if as_json:
         print(json.dumps(summary, indent=2))
         return
     console.print(f"{bench}: annotations in {escape(str(data))}", soft_wrap=True)
     if videos:
-        console.print(f"{summary['videos']} video(s) under {escape(str(summary['video_root']))} "
-                      f"(pass it as --video-root)", soft_wrap=True)
+        console.print(
+            f"{summary['videos']} video(s) under {escape(str(summary['video_root']))} (pass it as --video-root)",
+            soft_wrap=True,
+        )

@@ -15,8 +15,12 @@ console = Console(highlight=False)
 
 @app.command("tiny-model")
 def tiny_model(
-    out_dir: str = typer.Argument(..., help=out_help(
-        "Folder to write the model, tokenizer and processor into (DIR/ → DIR/Qwen2.5-VL-tiny or DIR/Qwen2-tiny).")),
+    out_dir: str = typer.Argument(
+        ...,
+        help=out_help(
+            "Folder to write the model, tokenizer and processor into (DIR/ → DIR/Qwen2.5-VL-tiny or DIR/Qwen2-tiny)."
+        ),
+    ),
     text_only: bool = typer.Option(False, "--text-only", help="A text-only Qwen2 (head_dim 64) instead of Qwen2.5-VL."),
 ) -> None:
     """Write a tiny random Qwen2.5-VL (or text-only Qwen2) that loads offline with `from_pretrained`.

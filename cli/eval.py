@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import typer
 from rich.console import Console
@@ -22,8 +22,8 @@ from .options import out_help, output_path
 
 app = typer.Typer(
     help="Evaluate video language models and score their outputs.\n\n"
-         "Example: twgrpo eval --bench mmvu --model Qwen/Qwen2.5-VL-7B-Instruct --data eval_mmvu.json "
-         "--video-root data/",
+    "Example: twgrpo eval --bench mmvu --model Qwen/Qwen2.5-VL-7B-Instruct --data eval_mmvu.json "
+    "--video-root data/",
     no_args_is_help=True,
 )
 console = Console()
@@ -31,10 +31,18 @@ err_console = Console(stderr=True, highlight=False)
 
 # Backend-specific options: which backend each explicit option belongs to (the rest go through --backend-arg).
 _BACKEND_OPTIONS = {
-    "tensor_parallel_size": "vllm", "data_parallel_size": "vllm", "max_model_len": "vllm",
-    "gpu_memory_utilization": "vllm", "device": "transformers", "dtype": ("vllm", "transformers"),
+    "tensor_parallel_size": "vllm",
+    "data_parallel_size": "vllm",
+    "max_model_len": "vllm",
+    "gpu_memory_utilization": "vllm",
+    "device": "transformers",
+    "dtype": ("vllm", "transformers"),
     "trust_remote_code": ("vllm", "transformers"),
-    "api_base": "openai", "api_key": "openai", "concurrency": "openai", "timeout": "openai", "max_retries": "openai",
+    "api_base": "openai",
+    "api_key": "openai",
+    "concurrency": "openai",
+    "timeout": "openai",
+    "max_retries": "openai",
 }
 # Fixed choices, listed in --help and checked by the parser before any work starts.
 BackendChoice = Literal[("auto", *BACKENDS)]  # type: ignore[valid-type]
@@ -58,7 +66,7 @@ def _help(name: str) -> str:
     return _field(name).metadata["help"]
 
 
-def _positive(value: Optional[float]) -> Optional[float]:
+def _positive(value: float | None) -> float | None:
     if value is not None and not value > 0:
         raise typer.BadParameter(f"must be > 0, got {value}")
     return value
@@ -71,8 +79,9 @@ def _backend_args(pairs: list[str]) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             # the text may be a secret: never repeat it
-            raise typer.BadParameter("expected KEY=VALUE (one argument has no '=' or no key)",
-                                     param_hint="--backend-arg")
+            raise typer.BadParameter(
+                "expected KEY=VALUE (one argument has no '=' or no key)", param_hint="--backend-arg"
+            )
         try:
             out[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
@@ -91,8 +100,11 @@ def _explicit_backend_options(backend: str, given: dict[str, Any]) -> dict[str, 
             continue
         owners = _BACKEND_OPTIONS[key]
         if name not in (owners if isinstance(owners, tuple) else (owners,)):
-            raise typer.BadParameter(f"only for --backend {' or '.join(owners) if isinstance(owners, tuple) else owners}"
-                                     f" (the backend is {name})", param_hint=f"--{key.replace('_', '-')}")
+            raise typer.BadParameter(
+                f"only for --backend {' or '.join(owners) if isinstance(owners, tuple) else owners}"
+                f" (the backend is {name})",
+                param_hint=f"--{key.replace('_', '-')}",
+            )
         out[key] = value
     return out
 
@@ -108,60 +120,85 @@ def _benches(bench: str) -> list[str]:
 
     unknown = [b for b in names if b not in list_benchmarks()]
     if unknown:
-        raise typer.BadParameter(f"unknown benchmark {unknown[0]!r}; `twgrpo eval list` shows them",
-                                 param_hint="--bench")
+        raise typer.BadParameter(
+            f"unknown benchmark {unknown[0]!r}; `twgrpo eval list` shows them", param_hint="--bench"
+        )
     return names
 
 
 @app.callback(invoke_without_command=True)
 def evaluate(
     ctx: typer.Context,
-    bench: Optional[str] = typer.Option(None, "--bench", help="benchmark name, a comma-separated list (one run "
-                                        "folder each, under --out) or all (the paper's six); see `twgrpo eval list`"),
-    model: Optional[str] = typer.Option(None, "--model", help=_help("model")),
+    bench: str | None = typer.Option(
+        None,
+        "--bench",
+        help="benchmark name, a comma-separated list (one run "
+        "folder each, under --out) or all (the paper's six); see `twgrpo eval list`",
+    ),
+    model: str | None = typer.Option(None, "--model", help=_help("model")),
     backend: BackendChoice = typer.Option(_default("backend"), "--backend", help=_help("backend")),
     protocol: ProtocolChoice = typer.Option(_default("protocol"), "--protocol", help=_help("protocol")),
-    data: Optional[str] = typer.Option(None, "--data", help=_help("data")),
-    video_root: Optional[str] = typer.Option(None, "--video-root", help=_help("video_root")),
-    out: Optional[str] = typer.Option(None, "-o", "--out", help=_help("out") + "; with several benchmarks, the "
-                                      "folder that holds one run folder per benchmark"),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help=_help("limit")),
-    shard: Optional[str] = typer.Option(None, "--shard", help=_help("shard")),
+    data: str | None = typer.Option(None, "--data", help=_help("data")),
+    video_root: str | None = typer.Option(None, "--video-root", help=_help("video_root")),
+    out: str | None = typer.Option(
+        None,
+        "-o",
+        "--out",
+        help=_help("out") + "; with several benchmarks, the folder that holds one run folder per benchmark",
+    ),
+    limit: int | None = typer.Option(None, "--limit", min=1, help=_help("limit")),
+    shard: str | None = typer.Option(None, "--shard", help=_help("shard")),
     prompt: PromptChoice = typer.Option(_default("prompt"), "--prompt", help=_help("prompt")),
     frames: int = typer.Option(_default("frames"), "--frames", min=1, help=_help("frames")),
-    sample_fps: Optional[float] = typer.Option(None, "--sample-fps", help=_help("sample_fps")),
-    model_fps: Optional[float] = typer.Option(None, "--model-fps", help=_help("model_fps")),
+    sample_fps: float | None = typer.Option(None, "--sample-fps", help=_help("sample_fps")),
+    model_fps: float | None = typer.Option(None, "--model-fps", help=_help("model_fps")),
     min_pixels: int = typer.Option(_default("min_pixels"), "--min-pixels", help=_help("min_pixels")),
     max_pixels: int = typer.Option(_default("max_pixels"), "--max-pixels", help=_help("max_pixels")),
     temperature: float = typer.Option(_default("temperature"), "--temperature", help=_help("temperature")),
     top_p: float = typer.Option(_default("top_p"), "--top-p", help=_help("top_p")),
     max_new_tokens: int = typer.Option(_default("max_new_tokens"), "--max-new-tokens", help=_help("max_new_tokens")),
-    parser: Optional[ParserChoice] = typer.Option(None, "--parser", help=_help("parser")),
+    parser: ParserChoice | None = typer.Option(None, "--parser", help=_help("parser")),
     seed: int = typer.Option(_default("seed"), "--seed", help=_help("seed")),
     batch_size: int = typer.Option(_default("batch_size"), "--batch-size", min=1, help=_help("batch_size")),
     workers: int = typer.Option(_default("workers"), "--workers", min=1, help=_help("workers")),
     allow_text_only: bool = typer.Option(False, "--allow-text-only", help=_help("allow_text_only")),
-    allow_outside_video_root: bool = typer.Option(False, "--allow-outside-video-root",
-                                                  help=_help("allow_outside_video_root")),
-    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="vllm/transformers: run code shipped "
-                                           "with the checkpoint (off unless given)"),
-    tensor_parallel_size: Optional[int] = typer.Option(None, "--tensor-parallel-size", "--tp",
-                                                       help="vllm: GPUs per engine (tensor parallel)"),
-    data_parallel_size: Optional[int] = typer.Option(None, "--data-parallel-size", "--dp",
-                                                     help="vllm: engine replicas, each on its own GPUs"),
-    max_model_len: Optional[int] = typer.Option(None, "--max-model-len", help="vllm: context length to reserve"),
-    gpu_memory_utilization: Optional[float] = typer.Option(None, "--gpu-memory-utilization",
-                                                           help="vllm: share of GPU memory to use"),
-    device: Optional[str] = typer.Option(None, "--device", help="transformers: cpu | cuda | cuda:N (default: auto)"),
-    dtype: Optional[str] = typer.Option(None, "--dtype", help="vllm/transformers: auto | bfloat16 | float16 | float32"),
-    api_base: Optional[str] = typer.Option(None, "--api-base", help="openai: server URL, e.g. http://127.0.0.1:8000/v1"),
-    api_key: Optional[str] = typer.Option(None, "--api-key", show_default=False,
-                                          help="openai: API key (default: $OPENAI_API_KEY); never written or printed"),
-    concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="openai: requests in flight (default 8)"),
-    timeout: Optional[float] = typer.Option(None, "--timeout", callback=_positive, help="openai: seconds per request attempt (default 600)"),
-    max_retries: Optional[int] = typer.Option(None, "--max-retries", min=0, help="openai: retries with backoff (default 5)"),
-    backend_arg: list[str] = typer.Option([], "--backend-arg", help="extra backend keyword argument KEY=VALUE "
-                                          "(JSON values), e.g. enforce_eager=true; repeatable"),
+    allow_outside_video_root: bool = typer.Option(
+        False, "--allow-outside-video-root", help=_help("allow_outside_video_root")
+    ),
+    trust_remote_code: bool = typer.Option(
+        False, "--trust-remote-code", help="vllm/transformers: run code shipped with the checkpoint (off unless given)"
+    ),
+    tensor_parallel_size: int | None = typer.Option(
+        None, "--tensor-parallel-size", "--tp", help="vllm: GPUs per engine (tensor parallel)"
+    ),
+    data_parallel_size: int | None = typer.Option(
+        None, "--data-parallel-size", "--dp", help="vllm: engine replicas, each on its own GPUs"
+    ),
+    max_model_len: int | None = typer.Option(None, "--max-model-len", help="vllm: context length to reserve"),
+    gpu_memory_utilization: float | None = typer.Option(
+        None, "--gpu-memory-utilization", help="vllm: share of GPU memory to use"
+    ),
+    device: str | None = typer.Option(None, "--device", help="transformers: cpu | cuda | cuda:N (default: auto)"),
+    dtype: str | None = typer.Option(None, "--dtype", help="vllm/transformers: auto | bfloat16 | float16 | float32"),
+    api_base: str | None = typer.Option(None, "--api-base", help="openai: server URL, e.g. http://127.0.0.1:8000/v1"),
+    api_key: str | None = typer.Option(
+        None,
+        "--api-key",
+        show_default=False,
+        help="openai: API key (default: $OPENAI_API_KEY); never written or printed",
+    ),
+    concurrency: int | None = typer.Option(None, "--concurrency", min=1, help="openai: requests in flight (default 8)"),
+    timeout: float | None = typer.Option(
+        None, "--timeout", callback=_positive, help="openai: seconds per request attempt (default 600)"
+    ),
+    max_retries: int | None = typer.Option(
+        None, "--max-retries", min=0, help="openai: retries with backoff (default 5)"
+    ),
+    backend_arg: list[str] = typer.Option(
+        [],
+        "--backend-arg",
+        help="extra backend keyword argument KEY=VALUE (JSON values), e.g. enforce_eager=true; repeatable",
+    ),
     no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
 ) -> None:
     """Evaluate a model on one or more benchmarks (TW-GRPO protocol by default); re-running the command resumes.
@@ -172,39 +209,74 @@ def evaluate(
     if ctx.invoked_subcommand is not None:
         return
     if bench is None or model is None:
-        raise typer.BadParameter("--bench and --model are required to run an evaluation",
-                                 param_hint="--bench/--model")
+        raise typer.BadParameter("--bench and --model are required to run an evaluation", param_hint="--bench/--model")
     from twgrpo_eval.runner import EvalConfig, default_out, run_eval
 
     benches = _benches(bench)
     if len(benches) > 1 and data is not None:
-        raise typer.BadParameter("--data names one benchmark's file; with several benchmarks each reads its "
-                                 "default data (run them one by one to pass files)", param_hint="--data")
-    options = _explicit_backend_options(backend, {
-        "tensor_parallel_size": tensor_parallel_size, "data_parallel_size": data_parallel_size,
-        "max_model_len": max_model_len, "gpu_memory_utilization": gpu_memory_utilization, "device": device,
-        "dtype": dtype, "trust_remote_code": trust_remote_code, "api_base": api_base, "api_key": api_key,
-        "concurrency": concurrency, "timeout": timeout, "max_retries": max_retries})
+        raise typer.BadParameter(
+            "--data names one benchmark's file; with several benchmarks each reads its "
+            "default data (run them one by one to pass files)",
+            param_hint="--data",
+        )
+    options = _explicit_backend_options(
+        backend,
+        {
+            "tensor_parallel_size": tensor_parallel_size,
+            "data_parallel_size": data_parallel_size,
+            "max_model_len": max_model_len,
+            "gpu_memory_utilization": gpu_memory_utilization,
+            "device": device,
+            "dtype": dtype,
+            "trust_remote_code": trust_remote_code,
+            "api_base": api_base,
+            "api_key": api_key,
+            "concurrency": concurrency,
+            "timeout": timeout,
+            "max_retries": max_retries,
+        },
+    )
     options.update(_backend_args(backend_arg))
     for name in benches:
         run_out, bench_data, bench_video_root, data_source = out, data, video_root, None
         if data is None:  # the local default if present, else the Hub: annotations + the selected records' videos
             from twgrpo_data.hub_sources import resolve_benchmark_data
 
-            found = resolve_benchmark_data(name, limit, videos=video_root is None,
-                                           announce=lambda line: err_console.print(line, markup=False))
+            found = resolve_benchmark_data(
+                name, limit, videos=video_root is None, announce=lambda line: err_console.print(line, markup=False)
+            )
             bench_data, data_source = str(found.records_path), found.provenance
             bench_video_root = video_root or (str(found.video_root) if found.video_root else None)
         if len(benches) > 1:
             run_out = str(Path(out) / name) if out is not None else str(default_out(name, model))
-        config = EvalConfig(bench=name, model=model, backend=backend, protocol=protocol, data=bench_data,
-                            video_root=bench_video_root, out=run_out, limit=limit, shard=shard, prompt=prompt,
-                            frames=frames, sample_fps=sample_fps, model_fps=model_fps, min_pixels=min_pixels,
-                            max_pixels=max_pixels, temperature=temperature, top_p=top_p,
-                            max_new_tokens=max_new_tokens, parser=parser, seed=seed, batch_size=batch_size,
-                            workers=workers, allow_text_only=allow_text_only,
-                            allow_outside_video_root=allow_outside_video_root, backend_options=options,
-                            data_source=data_source)
+        config = EvalConfig(
+            bench=name,
+            model=model,
+            backend=backend,
+            protocol=protocol,
+            data=bench_data,
+            video_root=bench_video_root,
+            out=run_out,
+            limit=limit,
+            shard=shard,
+            prompt=prompt,
+            frames=frames,
+            sample_fps=sample_fps,
+            model_fps=model_fps,
+            min_pixels=min_pixels,
+            max_pixels=max_pixels,
+            temperature=temperature,
+            top_p=top_p,
+            max_new_tokens=max_new_tokens,
+            parser=parser,
+            seed=seed,
+            batch_size=batch_size,
+            workers=workers,
+            allow_text_only=allow_text_only,
+            allow_outside_video_root=allow_outside_video_root,
+            backend_options=options,
+            data_source=data_source,
+        )
         try:
             result = run_eval(config, console=err_console, progress=not no_progress)
         except KeyboardInterrupt:
@@ -222,8 +294,7 @@ def list_cmd() -> None:
     from twgrpo_data.benchmarks import BENCHMARKS
     from twgrpo_eval.compare import PAPER_BENCHMARKS
 
-    table = Table(title="Benchmarks (`--bench NAME`; `--bench all` runs the paper's: "
-                  f"{', '.join(PAPER_BENCHMARKS)})")
+    table = Table(title=f"Benchmarks (`--bench NAME`; `--bench all` runs the paper's: {', '.join(PAPER_BENCHMARKS)})")
     for col in ("name", "default --data", "found", "description"):
         table.add_column(col)
     for name, module in BENCHMARKS.items():
@@ -238,8 +309,12 @@ def _print_results(results: dict[str, Any], out: Path) -> None:
         console.print(f"no samples in {out}")
         return
     status = "complete" if run.get("complete") else "[yellow]incomplete[/]"
-    _print_metrics(f"{run.get('bench')} · {Path(str(run.get('model'))).name} · prompt {run.get('prompt')} · "
-                   f"parser {run.get('parser')}", results, f"{status} · run folder: [bold]{out}[/]")
+    _print_metrics(
+        f"{run.get('bench')} · {Path(str(run.get('model'))).name} · prompt {run.get('prompt')} · "
+        f"parser {run.get('parser')}",
+        results,
+        f"{status} · run folder: [bold]{out}[/]",
+    )
 
 
 def _print_metrics(title: str, results: dict[str, Any], note: str) -> None:
@@ -254,8 +329,10 @@ def _print_metrics(title: str, results: dict[str, Any], note: str) -> None:
             table.add_row(name, str(block["n"]), _pct(block), _pct(block, "soft_accuracy"))
     console.print(table)
     fmt = "–" if results.get("format_rate") is None else f"{results['format_rate']:.1f}%"
-    console.print(f"failed items: {results['n_failed']} · format: {fmt} · mean output: "
-                  f"{results.get('mean_output_chars')} chars · {note}")
+    console.print(
+        f"failed items: {results['n_failed']} · format: {fmt} · mean output: "
+        f"{results.get('mean_output_chars')} chars · {note}"
+    )
 
 
 def _pct(block: dict, key: str = "accuracy") -> str:
@@ -268,8 +345,12 @@ def _pct(block: dict, key: str = "accuracy") -> str:
 @app.command("rescore")
 def rescore(
     logs: list[Path] = typer.Argument(..., help="TW-GRPO eval logs (JSONL) or twgrpo samples.jsonl files"),
-    parser: Optional[ParserChoice] = typer.Option(None, "--parser", help="default: the run's own, else detected from the log's lines "
-                                              "(raw for zero-shot logs, twgrpo for <answer> tags)"),
+    parser: ParserChoice | None = typer.Option(
+        None,
+        "--parser",
+        help="default: the run's own, else detected from the log's lines "
+        "(raw for zero-shot logs, twgrpo for <answer> tags)",
+    ),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
 ) -> None:
     """Re-score existing per-sample eval logs (duplicates from restarted runs removed).
@@ -288,19 +369,29 @@ def rescore(
         return
     for s in summaries:
         console.print(f"{Path(s['file']).name}: parser {s['parser']} ({s['parser_reason']})", soft_wrap=True)
-        _print_metrics(f"{Path(s['file']).name} · parser {s['parser']}", s,
-                       f"{s['lines']} lines, {s['duplicates_removed']} duplicate(s) removed")
+        _print_metrics(
+            f"{Path(s['file']).name} · parser {s['parser']}",
+            s,
+            f"{s['lines']} lines, {s['duplicates_removed']} duplicate(s) removed",
+        )
 
 
 @app.command("compare")
 def compare(
     runs: list[Path] = typer.Argument(..., help="run folders (or their results.json)"),
-    table_view: bool = typer.Option(False, "--table", help="the paper's table: one row per model, one column per "
-                                    "benchmark (accuracy; / soft accuracy where multi-answer), with an exact "
-                                    "McNemar test per benchmark when two models are compared"),
+    table_view: bool = typer.Option(
+        False,
+        "--table",
+        help="the paper's table: one row per model, one column per "
+        "benchmark (accuracy; / soft accuracy where multi-answer), with an exact "
+        "McNemar test per benchmark when two models are compared",
+    ),
     fmt: TableFormat = typer.Option("rich", "--format", help="--table output format"),
-    plot: Optional[str] = typer.Option(None, "--plot", help=out_help("also write a bar chart with 95% intervals; "
-                                        "the suffix picks the format (.png, .pdf, .svg).")),
+    plot: str | None = typer.Option(
+        None,
+        "--plot",
+        help=out_help("also write a bar chart with 95% intervals; the suffix picks the format (.png, .pdf, .svg)."),
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the runs' metrics as JSON instead of a table"),
 ) -> None:
     """Compare eval runs: side by side (metrics, single/multi-answer, categories, settings) or as the paper's
@@ -311,8 +402,9 @@ def compare(
     from twgrpo_eval.compare import info_rows, load_runs, metric_rows, paper_table, plot_runs
 
     if plot is not None:
-        plot = output_path(plot, OutputSpec("plot", PLOT_SUFFIXES, default_name="compare.png"),
-                           inputs=runs, option="--plot")
+        plot = output_path(
+            plot, OutputSpec("plot", PLOT_SUFFIXES, default_name="compare.png"), inputs=runs, option="--plot"
+        )
     loaded = load_runs(runs)
     if as_json:
         print(json.dumps({r.label: {k: v for k, v in r.results.items() if k != "file"} for r in loaded}, indent=2))
@@ -385,27 +477,42 @@ def _cell(value: float | None, ci: list[float] | None, n: int | None, best: bool
 @app.command("report")
 def report(
     runs: list[Path] = typer.Argument(..., help="run folders (or their results.json)"),
-    out: Optional[str] = typer.Option(None, "-o", "--out", help=out_help("HTML file to write (default: "
-                                                                         "FIRST_RUN/report.html).")),
-    max_samples: int = typer.Option(500, "--max-samples", help="samples per run in the browser (failed, then "
-                                    "wrong, then right)"),
-    max_strips: int = typer.Option(50, "--max-strips", help="samples per run with a frame strip (thumbnails "
-                                   "keep the file small enough to mail)"),
+    out: str | None = typer.Option(
+        None, "-o", "--out", help=out_help("HTML file to write (default: FIRST_RUN/report.html).")
+    ),
+    max_samples: int = typer.Option(
+        500, "--max-samples", help="samples per run in the browser (failed, then wrong, then right)"
+    ),
+    max_strips: int = typer.Option(
+        50, "--max-strips", help="samples per run with a frame strip (thumbnails keep the file small enough to mail)"
+    ),
 ) -> None:
     """Write one self-contained HTML page of eval runs: results, chart, protocol and a sample browser.
 
     Example: twgrpo eval report runs/mmvu-base runs/mmvu-twgrpo -o mmvu.html
     """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from twgrpo_eval.compare import load_run
     from twgrpo_eval.report import write_report
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     # the page may live inside a run folder (the default): only .html is written, so no run file is at risk
     target = output_path(out if out is not None else load_run(runs[0]).path / "report.html", HTML_PAGE)
-    with Progress(TextColumn("frame strips"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
+    with Progress(
+        TextColumn("frame strips"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    ) as bar:
         task = bar.add_task("strips", total=None)
-        path = write_report(runs, target, max_samples=max_samples, max_strips=max_strips,
-                            progress=lambda done, total: bar.update(task, completed=done, total=total))
+        path = write_report(
+            runs,
+            target,
+            max_samples=max_samples,
+            max_strips=max_strips,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     console.print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")

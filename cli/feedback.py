@@ -4,14 +4,13 @@ terminal (pipes, logs and tests see nothing)."""
 from __future__ import annotations
 
 import contextlib
-from typing import ContextManager
 
 from rich.console import Console
 
 err_console = Console(stderr=True, highlight=False)
 
 
-def status(message: str, console: Console = err_console) -> ContextManager:
+def status(message: str, console: Console = err_console) -> contextlib.AbstractContextManager:
     """`with status("reading x.json"): ...` shows a spinner and `message` until the block ends."""
     if not console.is_terminal:
         return contextlib.nullcontext()

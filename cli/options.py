@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import enum
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, Optional
 
 from rich.console import Console
 
@@ -25,7 +25,7 @@ def out_help(text: str) -> str:
     return f"{text} {POLICY_HELP}"
 
 
-def deprecated_output(out: Optional[str], old: Optional[str]) -> Optional[str]:
+def deprecated_output(out: str | None, old: str | None) -> str | None:
     """`-o/--out`, or the old `--output` spelling with a one-line deprecation note on stderr."""
     if old is None:
         return out
@@ -37,8 +37,14 @@ def deprecated_output(out: Optional[str], old: Optional[str]) -> Optional[str]:
     return old
 
 
-def output_path(path: str | os.PathLike, spec: OutputSpec, *, inputs: Iterable[Optional[os.PathLike]] = (),
-                folder: bool | None = None, option: str = "-o/--out") -> Path:
+def output_path(
+    path: str | os.PathLike,
+    spec: OutputSpec,
+    *,
+    inputs: Iterable[os.PathLike | None] = (),
+    folder: bool | None = None,
+    option: str = "-o/--out",
+) -> Path:
     """Apply the output-path policy to a command's output option (before the command reads anything).
 
     Output options are typed `str`, not `Path`: a trailing '/' (write *into* the folder) must survive."""

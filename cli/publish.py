@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -22,26 +21,54 @@ err_console = Console(stderr=True, highlight=False)
 
 
 def publish(
-    dataset: Path = typer.Argument(..., help="Records to publish: .json (unified or records), .jsonl, .parquet, "
-                                             "an HF save_to_disk folder or a Hub dataset (hf://datasets/OWNER/NAME)."),
+    dataset: Path = typer.Argument(
+        ...,
+        help="Records to publish: .json (unified or records), .jsonl, .parquet, "
+        "an HF save_to_disk folder or a Hub dataset (hf://datasets/OWNER/NAME).",
+    ),
     repo_id: str = typer.Option(..., "--repo-id", help="Target dataset repository, OWNER/NAME."),
-    card: Optional[str] = typer.Option(None, "--card", help="Card template: a shipped name (nextgqa-qai, "
-                                       "star-qai, clevrer-counterfactual, generic) or a CARD.md file. "
-                                       "Default: chosen from the data."),
-    report: Optional[Path] = typer.Option(None, "--report", help="QAI report JSON from `twgrpo qai convert "
-                                          "--report` (spaCy model, reasons for unnegatable questions)."),
+    card: str | None = typer.Option(
+        None,
+        "--card",
+        help="Card template: a shipped name (nextgqa-qai, "
+        "star-qai, clevrer-counterfactual, generic) or a CARD.md file. "
+        "Default: chosen from the data.",
+    ),
+    report: Path | None = typer.Option(
+        None,
+        "--report",
+        help="QAI report JSON from `twgrpo qai convert --report` (spaCy model, reasons for unnegatable questions).",
+    ),
     private: bool = typer.Option(False, "--private", help="Create the repository as private."),
-    split: Optional[str] = typer.Option(None, "--split", help="Split name on the Hub (default: train; an HF "
-                                        "folder with several splits publishes all unless one is named)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Write what would be uploaded to a local folder; "
-                                 "upload nothing."),
-    out: Optional[str] = typer.Option(None, "-o", "--out", help=out_help(
-        "Folder for the files (default with --dry-run: hub_preview/OWNER/NAME); on a real push, keeps a local "
-        "copy. DIR/ writes DIR/NAME.")),
-    permission: bool = typer.Option(False, "--i-have-permission", help="Publish data from sources whose terms "
-                                    "forbid redistribution (Video-MME) or commercial use (TempCompass)."),
-    license: Optional[str] = typer.Option(None, "--license", help="Licence (a Hub licence id, e.g. cc-by-4.0) of "
-                                          "records from no benchmark twgrpo knows; without it they are refused."),
+    split: str | None = typer.Option(
+        None,
+        "--split",
+        help="Split name on the Hub (default: train; an HF "
+        "folder with several splits publishes all unless one is named).",
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Write what would be uploaded to a local folder; upload nothing."
+    ),
+    out: str | None = typer.Option(
+        None,
+        "-o",
+        "--out",
+        help=out_help(
+            "Folder for the files (default with --dry-run: hub_preview/OWNER/NAME); on a real push, keeps a local "
+            "copy. DIR/ writes DIR/NAME."
+        ),
+    ),
+    permission: bool = typer.Option(
+        False,
+        "--i-have-permission",
+        help="Publish data from sources whose terms forbid redistribution (Video-MME) or commercial use (TempCompass).",
+    ),
+    license: str | None = typer.Option(
+        None,
+        "--license",
+        help="Licence (a Hub licence id, e.g. cc-by-4.0) of "
+        "records from no benchmark twgrpo knows; without it they are refused.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Publish records to the Hugging Face Hub with a generated dataset card (one commit).
@@ -55,15 +82,26 @@ def publish(
         out = output_path(out, spec, inputs=[dataset, report])
 
     with err_console.status("preparing parquet shards and dataset card" + ("" if dry_run else ", then uploading")):
-        result = publish_dataset(dataset, repo_id, card=card, report=report, private=private, split=split,
-                                 dry_run=dry_run, out=out, permission=permission, license=license)
+        result = publish_dataset(
+            dataset,
+            repo_id,
+            card=card,
+            report=report,
+            private=private,
+            split=split,
+            dry_run=dry_run,
+            out=out,
+            permission=permission,
+            license=license,
+        )
     if as_json:
         console.print_json(json.dumps(result.to_dict()))
         return
     for note in result.warnings:
         err_console.print(f"[yellow]warning:[/] {escape(note)}")
-    console.print(f"[bold]{repo_id}[/] ({'dry run' if dry_run else 'published'}; card template "
-                  f"{escape(result.template)})")
+    console.print(
+        f"[bold]{repo_id}[/] ({'dry run' if dry_run else 'published'}; card template {escape(result.template)})"
+    )
     summary = Table()
     summary.add_column("split")
     summary.add_column("records", justify="right")
@@ -73,9 +111,11 @@ def publish(
     if result.folder is not None:
         console.print(_tree(result.folder, result.files))
     if result.push is not None:
-        console.print(f"committed {len(result.push.added)} file(s)"
-                      + (f", deleted {len(result.push.deleted)} stale file(s)" if result.push.deleted else "")
-                      + f": {result.push.commit_url}")
+        console.print(
+            f"committed {len(result.push.added)} file(s)"
+            + (f", deleted {len(result.push.deleted)} stale file(s)" if result.push.deleted else "")
+            + f": {result.push.commit_url}"
+        )
     elif dry_run:
         # every flag the real push needs, so the printed command publishes exactly what was previewed
         flags = [("--report", report), ("--card", card), ("--split", split), ("--license", license)]

@@ -6,7 +6,6 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -17,12 +16,10 @@ from twgrpo_data.errors import InputFormatError
 from twgrpo_data.invert import input_formats
 from twgrpo_data.outputs import HTML_PAGE, REPORT, OutputSpec, default_output_name, records_spec
 
+from .feedback import status
 from .options import choices, deprecated_output, out_help, output_path
 
-from .feedback import status
-
-app = typer.Typer(help="Question-Answer Inversion: negate questions and invert their answers.",
-                  no_args_is_help=True)
+app = typer.Typer(help="Question-Answer Inversion: negate questions and invert their answers.", no_args_is_help=True)
 console = Console(stderr=True, highlight=False)
 
 _SUFFIX = {"json": ".json", "jsonl": ".jsonl", "parquet": ".parquet", "hf": ""}
@@ -31,34 +28,66 @@ ToFormat = choices("ToFormat", _SUFFIX)
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console, transient=True, disable=not console.is_terminal)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
 
 
 @app.command("convert")
 def convert_cmd(
-    input: Path = typer.Argument(..., help="NExT-GQA/NExT-QA/STAR native file, unified JSON, records, parquet, HF "
-                                 "folder, or a Hub dataset (OWNER/NAME, hf://datasets/OWNER/NAME/PATH)."),
-    output: Optional[str] = typer.Option(None, "-o", "--out", help=out_help(
-        "Output: .json (unified), .jsonl (records), .parquet, or no suffix for an HF dataset folder "
-        "(default: ./<input name>.qai.json; the input itself is never overwritten).")),
-    old_output: Optional[str] = typer.Option(None, "--output", hidden=True),
+    input: Path = typer.Argument(
+        ...,
+        help="NExT-GQA/NExT-QA/STAR native file, unified JSON, records, parquet, HF "
+        "folder, or a Hub dataset (OWNER/NAME, hf://datasets/OWNER/NAME/PATH).",
+    ),
+    output: str | None = typer.Option(
+        None,
+        "-o",
+        "--out",
+        help=out_help(
+            "Output: .json (unified), .jsonl (records), .parquet, or no suffix for an HF dataset folder "
+            "(default: ./<input name>.qai.json; the input itself is never overwritten)."
+        ),
+    ),
+    old_output: str | None = typer.Option(None, "--output", hidden=True),
     from_: FromFormat = typer.Option("auto", "--from", help="Input format."),
-    to: Optional[ToFormat] = typer.Option(None, "--to", help="Output format: json (unified), jsonl, parquet, hf; default from -o."),
-    ratio: float = typer.Option(0.5, min=0.0, max=1.0, help="Probability that a single-answer record is selected for inversion."),
+    to: ToFormat | None = typer.Option(
+        None, "--to", help="Output format: json (unified), jsonl, parquet, hf; default from -o."
+    ),
+    ratio: float = typer.Option(
+        0.5, min=0.0, max=1.0, help="Probability that a single-answer record is selected for inversion."
+    ),
     seed: int = typer.Option(0, help="Seed; each record's draws come from (seed, record id)."),
     min_keep: int = typer.Option(1, "--min-keep", min=0, help="Correct options that always stay after removal."),
-    report_path: Optional[str] = typer.Option(None, "--report", help=out_help(
-        "Write the report JSON (.json) here; checked before anything is written.")),
-    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip invalid records (listed in the report) instead of stopping."),
-    contractions: bool = typer.Option(True, "--contractions/--no-contractions", help="\"didn't\" or \"did … not\"."),
-    fallback: str = typer.Option("none", "--fallback", help="For questions negation refuses: none (the paper's "
-                                 "convention) | template (\"Which option is NOT a correct answer to the question: Q?\")."),
-    why: str = typer.Option("negate", "--why", help="Why-questions: negate (\"why didn't …\", the paper's) | template."),
-    compare: Optional[Path] = typer.Option(None, "--compare", help="Official TW-GRPO QAI output to check for label noise."),
+    report_path: str | None = typer.Option(
+        None, "--report", help=out_help("Write the report JSON (.json) here; checked before anything is written.")
+    ),
+    skip_invalid: bool = typer.Option(
+        False, "--skip-invalid", help="Skip invalid records (listed in the report) instead of stopping."
+    ),
+    contractions: bool = typer.Option(True, "--contractions/--no-contractions", help='"didn\'t" or "did … not".'),
+    fallback: str = typer.Option(
+        "none",
+        "--fallback",
+        help="For questions negation refuses: none (the paper's "
+        'convention) | template ("Which option is NOT a correct answer to the question: Q?").',
+    ),
+    why: str = typer.Option(
+        "negate", "--why", help="Why-questions: negate (\"why didn't …\", the paper's) | template."
+    ),
+    compare: Path | None = typer.Option(
+        None, "--compare", help="Official TW-GRPO QAI output to check for label noise."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
-    html: Optional[str] = typer.Option(None, "--html", help=out_help("Also write an HTML page (.html) to audit the "
-                                                                     "conversion.")),
+    html: str | None = typer.Option(
+        None, "--html", help=out_help("Also write an HTML page (.html) to audit the conversion.")
+    ),
 ) -> None:
     """Invert a dataset: negate questions, invert answers, drop some new gold options, shuffle.
 
@@ -70,8 +99,12 @@ def convert_cmd(
 
     to_fmt = to.value if to is not None else None
     default_name = default_output_name(input, "qai", _SUFFIX[to_fmt or "json"])
-    output = output_path(deprecated_output(output, old_output) or default_name, records_spec(default_name),
-                         inputs=[input, compare], folder=True if to_fmt == "hf" else None)
+    output = output_path(
+        deprecated_output(output, old_output) or default_name,
+        records_spec(default_name),
+        inputs=[input, compare],
+        folder=True if to_fmt == "hf" else None,
+    )
     if report_path is not None:
         report_path = output_path(report_path, REPORT, inputs=[input, compare, output], option="--report")
     if html is not None:
@@ -85,12 +118,22 @@ def convert_cmd(
     negator = Negator(contractions=contractions)
     with _progress() as bar:
         task = bar.add_task("inverting", total=len(loaded.records))
-        records, report = convert(loaded.records, ratio, seed, min_keep, negator=negator,
-                                  progress=lambda n: bar.advance(task, n), fallback=fallback, why=why)
+        records, report = convert(
+            loaded.records,
+            ratio,
+            seed,
+            min_keep,
+            negator=negator,
+            progress=lambda n: bar.advance(task, n),
+            fallback=fallback,
+            why=why,
+        )
     report.counts["skipped_invalid"] = sum(loaded.skipped.values())
     if skip_invalid:
-        report.extra["skipped_records"] = [{"file": p.file, "index": p.index, "id": p.record_id, "field": p.field,
-                                            "reason": p.message} for p in loaded.errors]
+        report.extra["skipped_records"] = [
+            {"file": p.file, "index": p.index, "id": p.record_id, "field": p.field, "reason": p.message}
+            for p in loaded.errors
+        ]
     report.input, report.output = str(input), str(output)
     if official is not None:
         with status(f"checking the official output {compare}", console):
@@ -117,10 +160,13 @@ def convert_cmd(
 
 @app.command("report")
 def report_cmd(
-    report_or_output: Path = typer.Argument(..., help="A `qai convert --report` JSON (its input and output files "
-                                            "are read when reachable) or a QAI output file."),
-    out: Optional[str] = typer.Option(None, "-o", "--out", help=out_help("HTML file to write (default: beside the "
-                                                                         "input, NAME.html).")),
+    report_or_output: Path = typer.Argument(
+        ...,
+        help="A `qai convert --report` JSON (its input and output files are read when reachable) or a QAI output file.",
+    ),
+    out: str | None = typer.Option(
+        None, "-o", "--out", help=out_help("HTML file to write (default: beside the input, NAME.html).")
+    ),
     max_items: int = typer.Option(2000, "--max-items", help="Rewritten records and refusals listed on the page."),
 ) -> None:
     """Write one self-contained HTML page to audit a conversion: counts, original → rewritten, refusals.
@@ -130,8 +176,9 @@ def report_cmd(
     from twgrpo_data.html_page import write_page
     from twgrpo_data.qai_report_html import qai_page_from_file
 
-    target = output_path(out if out is not None else report_or_output.with_suffix(".html"), HTML_PAGE,
-                         inputs=[report_or_output])
+    target = output_path(
+        out if out is not None else report_or_output.with_suffix(".html"), HTML_PAGE, inputs=[report_or_output]
+    )
     path = write_page(target, qai_page_from_file(report_or_output, max_items=max_items))
     console.print(f"wrote {path}")
 
@@ -153,15 +200,19 @@ def _print_report(data: dict) -> None:
     out.print(table)
     out.print("answers per record: " + ", ".join(f"{k}: {v}" for k, v in data["answer_count_histogram"].items()))
     out.print("options per record: " + ", ".join(f"{k}: {v}" for k, v in data["option_count_histogram"].items()))
-    out.print(f"seed {data['seed']}, ratio {data['ratio']}, min-keep {data['min_keep']}, fallback {data['fallback']}, "
-              f"why {data['why']}; "
-              f"spaCy {data['spacy_version']} {data['spacy_model']} {data['spacy_model_version']}")
+    out.print(
+        f"seed {data['seed']}, ratio {data['ratio']}, min-keep {data['min_keep']}, fallback {data['fallback']}, "
+        f"why {data['why']}; "
+        f"spaCy {data['spacy_version']} {data['spacy_model']} {data['spacy_model_version']}"
+    )
     noise = data.get("label_noise_in_official")
     if noise:
-        out.print(f"official output: {noise['label_noise']} of {noise['marked_negated']} records marked negated "
-                  f"have a question that is not a negation ({noise['label_noise_unchanged_question']} unchanged); "
-                  f"{sum(noise['negated_but_unsound'].values())} more are negations we refuse "
-                  f"({', '.join(f'{k}: {v}' for k, v in noise['negated_but_unsound'].items())})")
+        out.print(
+            f"official output: {noise['label_noise']} of {noise['marked_negated']} records marked negated "
+            f"have a question that is not a negation ({noise['label_noise_unchanged_question']} unchanged); "
+            f"{sum(noise['negated_but_unsound'].values())} more are negations we refuse "
+            f"({', '.join(f'{k}: {v}' for k, v in noise['negated_but_unsound'].items())})"
+        )
 
 
 def _read_questions(path: Path) -> list[str]:
@@ -185,11 +236,17 @@ def _read_questions(path: Path) -> list[str]:
 
 @app.command("negate")
 def negate_cmd(
-    input: Path = typer.Argument(..., help="Text file (one question a line), .jsonl with \"question\", or '-' for stdin."),
-    output: Optional[str] = typer.Option(None, "-o", "--out", help=out_help(
-        "Write JSON lines (.jsonl) here instead of stdout (default name: <input name>.negated.jsonl).")),
-    old_output: Optional[str] = typer.Option(None, "--output", hidden=True),
-    contractions: bool = typer.Option(True, "--contractions/--no-contractions", help="\"didn't\" or \"did … not\"."),
+    input: Path = typer.Argument(
+        ..., help="Text file (one question a line), .jsonl with \"question\", or '-' for stdin."
+    ),
+    output: str | None = typer.Option(
+        None,
+        "-o",
+        "--out",
+        help=out_help("Write JSON lines (.jsonl) here instead of stdout (default name: <input name>.negated.jsonl)."),
+    ),
+    old_output: str | None = typer.Option(None, "--output", hidden=True),
+    contractions: bool = typer.Option(True, "--contractions/--no-contractions", help='"didn\'t" or "did … not".'),
 ) -> None:
     """Negate questions: one JSON line per question, in order ({question, negated, status, reason}).
 
@@ -201,8 +258,11 @@ def negate_cmd(
     output = deprecated_output(output, old_output)
     if output is not None:
         default_name = default_output_name("questions" if str(input) == "-" else input, "negated", ".jsonl")
-        output = output_path(output, OutputSpec("negations", (".jsonl",), default_name=default_name),
-                             inputs=[] if str(input) == "-" else [input])
+        output = output_path(
+            output,
+            OutputSpec("negations", (".jsonl",), default_name=default_name),
+            inputs=[] if str(input) == "-" else [input],
+        )
     questions = _read_questions(input)
     if not questions:
         raise InputFormatError(f"{'stdin' if str(input) == '-' else input}: no questions")
@@ -216,5 +276,8 @@ def negate_cmd(
         atomic_write_text(output, lines)
     # per-status counts on stderr, so that stdout stays one JSON line per question
     counts = Counter(r.status if r.ok else f"{r.status} ({r.reason})" for r in results)
-    console.print(f"{len(results)} questions → {output or 'stdout'}: "
-                  + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())), soft_wrap=True)
+    console.print(
+        f"{len(results)} questions → {output or 'stdout'}: "
+        + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())),
+        soft_wrap=True,
+    )

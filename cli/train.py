@@ -6,7 +6,6 @@ import re
 import sys
 import warnings
 from pathlib import Path
-from typing import Optional
 
 import click
 import typer
@@ -36,7 +35,7 @@ def split_settings(args: list[str]) -> tuple[list[str], list[str]]:
         arg = args[i]
         name = arg.split("=", 1)[0]
         if name in _OWN_WITH_VALUE:
-            own.extend(args[i:i + (1 if "=" in arg else 2)])
+            own.extend(args[i : i + (1 if "=" in arg else 2)])
             i += 1 if "=" in arg else 2
             continue
         if arg in _OWN_FLAGS or not arg.startswith("--"):
@@ -68,10 +67,18 @@ def settings_table() -> list[tuple[str, str, str]]:
 
     rows = []
     for f in sorted((f for f in fields(TWGRPOConfig) if f.init), key=lambda f: f.name):
-        default = f.default if f.default is not MISSING else (
-            f.default_factory() if f.default_factory is not MISSING else None)
-        rows.append((f.name, repr(default) if isinstance(default, str) else str(default),
-                     _first_sentence(f.metadata.get("help", ""))))
+        default = (
+            f.default
+            if f.default is not MISSING
+            else (f.default_factory() if f.default_factory is not MISSING else None)
+        )
+        rows.append(
+            (
+                f.name,
+                repr(default) if isinstance(default, str) else str(default),
+                _first_sentence(f.metadata.get("help", "")),
+            )
+        )
     return rows
 
 
@@ -84,8 +91,9 @@ class _TrainGroup(TyperGroup):
     """
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        positional = [a for i, a in enumerate(args)
-                      if not a.startswith("-") and (i == 0 or args[i - 1] not in _OWN_WITH_VALUE)]
+        positional = [
+            a for i, a in enumerate(args) if not a.startswith("-") and (i == 0 or args[i - 1] not in _OWN_WITH_VALUE)
+        ]
         if positional and positional[0] in self.commands:
             return super().parse_args(ctx, args)
         own, ctx.meta["train_overrides"] = split_settings(args)
@@ -95,8 +103,13 @@ class _TrainGroup(TyperGroup):
         super().format_help(ctx, formatter)
         from rich.table import Table
 
-        table = Table(title="Training settings (key=value or --key value; defaults of TWGRPOConfig)",
-                      title_justify="left", show_lines=False, box=None, pad_edge=False)
+        table = Table(
+            title="Training settings (key=value or --key value; defaults of TWGRPOConfig)",
+            title_justify="left",
+            show_lines=False,
+            box=None,
+            pad_edge=False,
+        )
         table.add_column("setting", no_wrap=True)
         table.add_column("default", overflow="fold", max_width=24)
         table.add_column("help", overflow="fold")
@@ -108,9 +121,9 @@ class _TrainGroup(TyperGroup):
 app = typer.Typer(
     cls=_TrainGroup,
     help="Train a video model with TW-GRPO (or GRPO) on TRL.\n\n"
-         "Run: twgrpo train --config CONFIG.yaml \\[key=value | --key value ...] \\[-o DIR] \\[--resume]. Every "
-         "setting (listed below) is a TWGRPOConfig field.\n\n"
-         "Example: twgrpo train --config examples/train_tiny.yaml model=runs/Qwen2.5-VL-tiny --max_steps 4 -o runs/t",
+    "Run: twgrpo train --config CONFIG.yaml \\[key=value | --key value ...] \\[-o DIR] \\[--resume]. Every "
+    "setting (listed below) is a TWGRPOConfig field.\n\n"
+    "Example: twgrpo train --config examples/train_tiny.yaml model=runs/Qwen2.5-VL-tiny --max_steps 4 -o runs/t",
     invoke_without_command=True,
     no_args_is_help=True,
 )
@@ -119,9 +132,10 @@ app = typer.Typer(
 @app.callback()
 def train(
     ctx: typer.Context,
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML file of training settings.",
-                                          exists=True, dir_okay=False),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (the output_dir setting)."),
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="YAML file of training settings.", exists=True, dir_okay=False
+    ),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Output folder (the output_dir setting)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the last complete checkpoint in output_dir."),
 ) -> None:
     """Train with the settings in CONFIG (key=value arguments override them)."""
@@ -136,18 +150,27 @@ def train(
     # transformers deprecates the `gradient_checkpointing` field TRL still defines; not actionable for users.
     warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*deprecated", category=FutureWarning)
     cfg = load_config(config, overrides)
-    console.print(f"training [bold]{cfg.model}[/] on {cfg.train_file} → {cfg.output_dir} "
-                  f"(loss {cfg.loss_type}, alpha {cfg.alpha}, G={cfg.num_generations})")
+    console.print(
+        f"training [bold]{cfg.model}[/] on {cfg.train_file} → {cfg.output_dir} "
+        f"(loss {cfg.loss_type}, alpha {cfg.alpha}, G={cfg.num_generations})"
+    )
     folder = run_training(cfg, resume=resume, log=lambda line: print(line, file=sys.stderr))
-    console.print(f"done: model, checkpoints, {cfg.metrics_file}"
-                  + (f" and {cfg.plot_file}" if cfg.plot_file else "") + f" in [bold]{folder}[/]")
+    console.print(
+        f"done: model, checkpoints, {cfg.metrics_file}"
+        + (f" and {cfg.plot_file}" if cfg.plot_file else "")
+        + f" in [bold]{folder}[/]"
+    )
 
 
 @app.command("plot")
 def plot(
     runs: list[Path] = typer.Argument(..., help="Run folders (or their metrics JSONL files); several are overlaid."),
-    out: str = typer.Option("training_curves.png", "--out", "-o", help=out_help(
-        "Plot file to write; .png, .pdf or .svg (the suffix decides).")),
+    out: str = typer.Option(
+        "training_curves.png",
+        "--out",
+        "-o",
+        help=out_help("Plot file to write; .png, .pdf or .svg (the suffix decides)."),
+    ),
     smooth: int = typer.Option(1, "--smooth", min=1, help="Moving-average window in steps."),
 ) -> None:
     """Plot reward std and completion length over training steps (the paper's Figure 3).

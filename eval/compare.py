@@ -8,9 +8,10 @@ import csv
 import io
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from twgrpo_data.errors import InputFormatError, TwgrpoError
 from twgrpo_data.formats import atomic_path, parse_json, read_text
@@ -22,8 +23,19 @@ from .runner import CONFIG, RESULTS, SAMPLES, read_samples
 PAPER_BENCHMARKS = ("clevrer", "nextgqa", "mmvu", "mvbench", "tempcompass", "videomme")
 TABLE_FORMATS = ("rich", "markdown", "latex", "csv")
 PLOT_FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
-_TEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "–": "--"}
+_TEX_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "–": "--",
+}
 _TEX_SPECIAL = re.compile("|".join(re.escape(c) for c in _TEX_ESCAPES))
 
 # Protocol settings shown under the metrics, so two runs that differ in protocol are visibly different.
@@ -46,8 +58,10 @@ def load_run(path: str | Path) -> RunSummary:
     folder = p.parent if p.name == RESULTS else p
     results_path = folder / RESULTS
     if not results_path.is_file():
-        raise InputFormatError(f"{folder}: no {RESULTS} (not a twgrpo eval run folder, or the run has not written "
-                               "results yet: re-run its `twgrpo eval` command)")
+        raise InputFormatError(
+            f"{folder}: no {RESULTS} (not a twgrpo eval run folder, or the run has not written "
+            "results yet: re-run its `twgrpo eval` command)"
+        )
     try:
         results = parse_json(read_text(results_path), results_path)
         config = parse_json(read_text(folder / CONFIG), folder / CONFIG) if (folder / CONFIG).is_file() else {}
@@ -81,6 +95,7 @@ def metric_rows(runs: Sequence[RunSummary]) -> list[tuple[str, list[int], list[t
     """Rows `(group, [n per run], [(accuracy, soft accuracy) per run])` for the whole set, single- and
     multi-answer items and each category; a cell is `(value ×100, 95% CI)`, `(None, None)` where a run lacks
     the group. Groups no run has are left out."""
+
     def blocks(run: RunSummary) -> dict[str, dict[str, Any] | None]:
         r = run.results
         out = {"all": r, "single-answer": r.get("single"), "multi-answer": r.get("multi")}
@@ -96,21 +111,29 @@ def metric_rows(runs: Sequence[RunSummary]) -> list[tuple[str, list[int], list[t
         found = [b.get(name) for b in per_run]
         if all(not block or not block.get("n") for block in found):
             continue
-        rows.append((name, [int(block.get("n", 0)) if block else 0 for block in found],
-                     [(_metric(block, "accuracy"), _metric(block, "soft_accuracy")) for block in found]))
+        rows.append(
+            (
+                name,
+                [int(block.get("n", 0)) if block else 0 for block in found],
+                [(_metric(block, "accuracy"), _metric(block, "soft_accuracy")) for block in found],
+            )
+        )
     return rows
 
 
 def info_rows(runs: Sequence[RunSummary]) -> list[tuple[str, list[str]]]:
     """Rows of counts and protocol settings, as strings."""
+
     def fmt(value: Any) -> str:
         return "–" if value is None else str(value)
 
-    rows = [("failed", [fmt(r.results.get("n_failed")) for r in runs]),
-            ("format %", [fmt(r.results.get("format_rate")) for r in runs]),
-            ("mean output chars", [fmt(r.results.get("mean_output_chars")) for r in runs]),
-            ("bench", [fmt(r.results.get("run", {}).get("bench", r.settings.get("bench"))) for r in runs]),
-            ("model", [fmt(r.settings.get("model") or r.results.get("run", {}).get("model")) for r in runs])]
+    rows = [
+        ("failed", [fmt(r.results.get("n_failed")) for r in runs]),
+        ("format %", [fmt(r.results.get("format_rate")) for r in runs]),
+        ("mean output chars", [fmt(r.results.get("mean_output_chars")) for r in runs]),
+        ("bench", [fmt(r.results.get("run", {}).get("bench", r.settings.get("bench"))) for r in runs]),
+        ("model", [fmt(r.settings.get("model") or r.results.get("run", {}).get("model")) for r in runs]),
+    ]
     rows += [(key, [fmt(r.settings.get(key)) for r in runs]) for key in SETTING_ROWS]
     return rows
 
@@ -129,10 +152,14 @@ def plot_runs(runs: Sequence[RunSummary], path: str | Path) -> Path:
     import numpy as np
 
     groups = [("all", None), ("single-answer", "single"), ("multi-answer", "multi")]
-    groups = [(g, k) for g, k in groups if any(_metric(r.results if k is None else r.results.get(k), "accuracy")[0]
-                                               is not None for r in runs)]
-    fig, axes = plt.subplots(1, 2, figsize=(max(6.0, 2.2 * len(groups) * max(1, len(runs)) / 1.5), 4.2),
-                             sharey=True, squeeze=False)
+    groups = [
+        (g, k)
+        for g, k in groups
+        if any(_metric(r.results if k is None else r.results.get(k), "accuracy")[0] is not None for r in runs)
+    ]
+    fig, axes = plt.subplots(
+        1, 2, figsize=(max(6.0, 2.2 * len(groups) * max(1, len(runs)) / 1.5), 4.2), sharey=True, squeeze=False
+    )
     width = 0.8 / max(1, len(runs))
     x = np.arange(len(groups))
     for ax, (key, title) in zip(axes[0], (("accuracy", "accuracy"), ("soft_accuracy", "soft accuracy"))):
@@ -143,10 +170,10 @@ def plot_runs(runs: Sequence[RunSummary], path: str | Path) -> Path:
                 values.append(np.nan if value is None else value)
                 low.append(0.0 if value is None or not ci else max(0.0, value - ci[0]))
                 high.append(0.0 if value is None or not ci else max(0.0, ci[1] - value))
-            bars = ax.bar(x + (i - (len(runs) - 1) / 2) * width, values, width, yerr=[low, high], capsize=3,
-                          label=run.label)
-            ax.bar_label(bars, labels=["" if np.isnan(v) else f"{v:.1f}" for v in values], fontsize=7,
-                         padding=2)
+            bars = ax.bar(
+                x + (i - (len(runs) - 1) / 2) * width, values, width, yerr=[low, high], capsize=3, label=run.label
+            )
+            ax.bar_label(bars, labels=["" if np.isnan(v) else f"{v:.1f}" for v in values], fontsize=7, padding=2)
         ax.set_xticks(x, [g for g, _ in groups])
         ax.set_title(f"{title} (×100, 95% Wilson CI)", fontsize=10)
         ax.set_ylim(0, 105)
@@ -178,7 +205,7 @@ def model_names(runs: Sequence[RunSummary]) -> dict[str, str]:
 
     def name(m: str) -> str:
         parts = Path(m).parts
-        return "/".join(parts[-depth[m]:]) or m
+        return "/".join(parts[-depth[m] :]) or m
 
     while True:
         names = [name(m) for m in ids]
@@ -247,7 +274,9 @@ def paired_test(a: RunSummary, b: RunSummary) -> dict[str, Any]:
     shared = [i for i in left if i in right]
     if not shared:
         raise TwgrpoError(f"{a.path} and {b.path} share no item ids; a paired test needs the same items")
-    result = mcnemar_exact([bool(left[i].get("strict")) for i in shared], [bool(right[i].get("strict")) for i in shared])
+    result = mcnemar_exact(
+        [bool(left[i].get("strict")) for i in shared], [bool(right[i].get("strict")) for i in shared]
+    )
     acc = [100 * sum(bool(rows[i].get("strict")) for i in shared) / len(shared) for rows in (left, right)]
     return {**result, "accuracy_a": round(acc[0], 4), "accuracy_b": round(acc[1], 4)}
 
@@ -258,8 +287,12 @@ def paired_test_rows(table: PaperTable) -> list[tuple[str, list[str]]]:
         return []
     by_bench = {t["bench"]: t for t in table.tests}
     label = f"McNemar p ({table.tests[0]['a']} vs {table.tests[0]['b']})"
-    return [(label, [f"{by_bench[b]['p_value']:.3g} (n={by_bench[b]['n']})" if b in by_bench else "–"
-                     for b in table.benches])]
+    return [
+        (
+            label,
+            [f"{by_bench[b]['p_value']:.3g} (n={by_bench[b]['n']})" if b in by_bench else "–" for b in table.benches],
+        )
+    ]
 
 
 def render_table(table: PaperTable, fmt: str) -> str:
@@ -277,11 +310,16 @@ def render_table(table: PaperTable, fmt: str) -> str:
         lines += ["| " + " | ".join(r) + " |" for r in rows + extra]
         return "\n".join(lines) + "\n"
     if fmt == "latex":
+
         def tex(text: str) -> str:  # one pass, so an inserted brace is never escaped again
             return _TEX_SPECIAL.sub(lambda m: _TEX_ESCAPES[m.group(0)], text)
 
-        lines = [r"\begin{tabular}{l" + "r" * len(table.benches) + "}", r"\toprule",
-                 " & ".join(tex(h) for h in header) + r" \\", r"\midrule"]
+        lines = [
+            r"\begin{tabular}{l" + "r" * len(table.benches) + "}",
+            r"\toprule",
+            " & ".join(tex(h) for h in header) + r" \\",
+            r"\midrule",
+        ]
         lines += [" & ".join(tex(c) for c in r) + r" \\" for r in rows]
         if extra:
             lines.append(r"\midrule")

@@ -10,15 +10,25 @@ order, and `samples.jsonl` is written in the data file's record order when the f
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from twgrpo_data.errors import InputFormatError, TwgrpoError
 from twgrpo_data.formats import atomic_write_json, atomic_write_text
 
-from .runner import (CONFIG, PROMPTS, PROTOCOL_KEYS, RESULTS, SAMPLES, load_eval_records, read_samples, shard_of,
-                     write_results)
+from .runner import (
+    CONFIG,
+    PROMPTS,
+    PROTOCOL_KEYS,
+    RESULTS,
+    SAMPLES,
+    load_eval_records,
+    read_samples,
+    shard_of,
+    write_results,
+)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -60,8 +70,11 @@ def merge_runs(shards: Sequence[str | Path], out: str | Path) -> dict[str, Any]:
     if ks != list(range(1, n + 1)):
         missing = sorted(set(range(1, n + 1)) - set(ks))
         dup = sorted({k for k in ks if ks.count(k) > 1})
-        raise TwgrpoError(f"need each of the {n} shards exactly once" + (f"; missing {missing}" if missing else "")
-                          + (f"; given twice {dup}" if dup else ""))
+        raise TwgrpoError(
+            f"need each of the {n} shards exactly once"
+            + (f"; missing {missing}" if missing else "")
+            + (f"; given twice {dup}" if dup else "")
+        )
     first = configs[0]
     for folder, config in zip(folders[1:], configs[1:]):
         diffs = [k for k in PROTOCOL_KEYS if k != "shard" and config.get(k) != first.get(k)]
@@ -89,12 +102,28 @@ def merge_runs(shards: Sequence[str | Path], out: str | Path) -> dict[str, Any]:
     if prompts:
         atomic_write_json(out / PROMPTS, prompts)
     merged_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    config_doc = {**first, "shard": None, "out": str(out),
-                  "sessions": [{"merged_at": merged_at, "merged_from": [str(f) for f in folders],
-                                "shard_sessions": {c["shard"]: c.get("sessions", []) for c in configs}}]}
+    config_doc = {
+        **first,
+        "shard": None,
+        "out": str(out),
+        "sessions": [
+            {
+                "merged_at": merged_at,
+                "merged_from": [str(f) for f in folders],
+                "shard_sessions": {c["shard"]: c.get("sessions", []) for c in configs},
+            }
+        ],
+    }
     atomic_write_json(out / CONFIG, config_doc)
     run = results[0]["run"]
-    run_info = {"bench": run["bench"], "model": run["model"], "backend": run["backend"], "prompt": run["prompt"],
-                "parser": run["parser"], "selected": sum(r["run"]["selected"] for r in results),
-                "complete": True, "session": {"merged_at": merged_at, "shards": n}}
+    run_info = {
+        "bench": run["bench"],
+        "model": run["model"],
+        "backend": run["backend"],
+        "prompt": run["prompt"],
+        "parser": run["parser"],
+        "selected": sum(r["run"]["selected"] for r in results),
+        "complete": True,
+        "session": {"merged_at": merged_at, "shards": n},
+    }
     return write_results(out, first["parser"], run_info)

@@ -1,21 +1,21 @@
 """Evaluation protocols: what a run feeds the model, chosen with `--protocol`.
 
-    standard          (default) TW-GRPO's prompts, decoding and pixel budget, with frames done right:
-                      `--frames` (16) distinct uniform frames, and the model told their real sampling rate.
-    twgrpo-official   an exact replica of what TW-GRPO's released evaluation scripts really fed the model,
-                      accidents included (research: eval_anchors §1.4):
-                      - their environment variables were set after qwen-vl-utils was imported, so they never
-                        took effect: frames follow the vendored 2 fps rule (at least 4, at most 16, even
-                        counts, `linspace(0, total-1, n).round()`), then — `SAMPLE_MODE` stayed "false" — are
-                        re-indexed to 16 with `linspace(0, n-1, 16).long()` (truncation: frames repeat;
-                        10 distinct frames on CLEVRER's 5.12 s clips);
-                      - no frame rate was told to the model, so Qwen2.5-VL assumed 2.0 (we tell it 2.0,
-                        which gives the same temporal positions);
-                      - prompts use the data file's own `problem` and option strings verbatim (e.g. "A text"
-                        lines inside CLEVRER's `problem`), not options rebuilt as "A. text".
-                      Both protocols use 153,664 px per frame at most, temperature 0.1, top_p 0.001,
-                      4,096 new tokens and honour the checkpoint's `generation_config` (repetition penalty,
-                      top_k) in every backend.
+standard          (default) TW-GRPO's prompts, decoding and pixel budget, with frames done right:
+                  `--frames` (16) distinct uniform frames, and the model told their real sampling rate.
+twgrpo-official   an exact replica of what TW-GRPO's released evaluation scripts really fed the model,
+                  accidents included (research: eval_anchors §1.4):
+                  - their environment variables were set after qwen-vl-utils was imported, so they never
+                    took effect: frames follow the vendored 2 fps rule (at least 4, at most 16, even
+                    counts, `linspace(0, total-1, n).round()`), then — `SAMPLE_MODE` stayed "false" — are
+                    re-indexed to 16 with `linspace(0, n-1, 16).long()` (truncation: frames repeat;
+                    10 distinct frames on CLEVRER's 5.12 s clips);
+                  - no frame rate was told to the model, so Qwen2.5-VL assumed 2.0 (we tell it 2.0,
+                    which gives the same temporal positions);
+                  - prompts use the data file's own `problem` and option strings verbatim (e.g. "A text"
+                    lines inside CLEVRER's `problem`), not options rebuilt as "A. text".
+                  Both protocols use 153,664 px per frame at most, temperature 0.1, top_p 0.001,
+                  4,096 new tokens and honour the checkpoint's `generation_config` (repetition penalty,
+                  top_k) in every backend.
 """
 
 from __future__ import annotations

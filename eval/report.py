@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -134,8 +135,10 @@ def data_records(settings: dict[str, Any]) -> tuple[dict[str, Record], str | Non
 def option_views(options: Sequence[str], gold: Sequence[str], parsed: str) -> list[dict[str, Any]]:
     """Options with their letter and whether each is gold and/or predicted."""
     predicted = answer_set(parsed) if parsed else set()
-    return [{"letter": letter(i), "text": text, "gold": letter(i) in gold, "predicted": letter(i) in predicted}
-            for i, text in enumerate(options)]
+    return [
+        {"letter": letter(i), "text": text, "gold": letter(i) in gold, "predicted": letter(i) in predicted}
+        for i, text in enumerate(options)
+    ]
 
 
 def select_samples(rows: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
@@ -180,8 +183,11 @@ def _frames_at(path: str, indices: Sequence[int]) -> np.ndarray:
         for i in indices:
             with image.open(files[i]) as img:
                 img.draft("RGB", (4 * THUMB_HEIGHT, 2 * THUMB_HEIGHT))
-                frames.append(np.asarray(img.convert("RGB").resize(
-                    (max(1, round(img.width * THUMB_HEIGHT / img.height)), THUMB_HEIGHT))))
+                frames.append(
+                    np.asarray(
+                        img.convert("RGB").resize((max(1, round(img.width * THUMB_HEIGHT / img.height)), THUMB_HEIGHT))
+                    )
+                )
         return np.stack(frames)
     decord = require("decord", "video")
     reader = decord.VideoReader(path, num_threads=1)
@@ -189,8 +195,9 @@ def _frames_at(path: str, indices: Sequence[int]) -> np.ndarray:
     return reader.get_batch(unique.tolist()).asnumpy()[inverse]
 
 
-def frame_strip(row: dict[str, Any], record: Record | None, settings: dict[str, Any],
-                run_dir: Path) -> tuple[list[dict[str, str]], str | None]:
+def frame_strip(
+    row: dict[str, Any], record: Record | None, settings: dict[str, Any], run_dir: Path
+) -> tuple[list[dict[str, str]], str | None]:
     """Thumbnails of the frames the model saw, and a note (reconstructed, or why there is no strip).
 
     The recorded `frame_indices` are decoded when the sample has them; otherwise the video is sampled again
@@ -213,8 +220,11 @@ def frame_strip(row: dict[str, Any], record: Record | None, settings: dict[str, 
 
             if record is None:
                 return [], "no frames: the sample has no frame_indices and its data record is not available"
-            sampling = {**(settings.get("video_sampling") or {}), "min_pixels": _THUMB_MIN_PIXELS,
-                        "max_pixels": _THUMB_MAX_PIXELS}
+            sampling = {
+                **(settings.get("video_sampling") or {}),
+                "min_pixels": _THUMB_MIN_PIXELS,
+                "max_pixels": _THUMB_MAX_PIXELS,
+            }
             if "num_frames" in sampling:  # runs written before the setting was named `frames`
                 sampling["frames"] = sampling.pop("num_frames")
             sampled = locate_video(record, settings.get("video_root")).sample(**sampling)
@@ -275,8 +285,14 @@ class RunView:
         return Counter(status_of(r) for r in self.samples)
 
 
-def sample_views(index: int, summary: RunSummary, rows: list[dict[str, Any]], max_samples: int,
-                 max_strips: int, progress: Callable[[int], None] = lambda n: None) -> list[SampleView]:
+def sample_views(
+    index: int,
+    summary: RunSummary,
+    rows: list[dict[str, Any]],
+    max_samples: int,
+    max_strips: int,
+    progress: Callable[[int], None] = lambda n: None,
+) -> list[SampleView]:
     """Page views of the selected samples, with question/options from the data file where not recorded."""
     chosen = select_samples(rows, max_samples)
     need_data = any(not r.get("question") or not r.get("options") or not r.get("frame_indices") for r in chosen)
@@ -288,15 +304,30 @@ def sample_views(index: int, summary: RunSummary, rows: list[dict[str, Any]], ma
         question, note = row.get("question"), None
         if not question:
             question = record.question if record else None
-            note = ("reconstructed from the data file: not recorded in samples.jsonl" if record else
-                    f"question not recorded and not found in the data file ({why or 'no record with this id'})")
+            note = (
+                "reconstructed from the data file: not recorded in samples.jsonl"
+                if record
+                else f"question not recorded and not found in the data file ({why or 'no record with this id'})"
+            )
         options = row.get("options") or (record.options if record else [])
         gold = [str(g) for g in row.get("gold") or (record.answer if record else [])]
         parsed = str(row.get("parsed") or "")
-        view = SampleView(index, item_id, status_of(row), question, note, option_views(options, gold, parsed),
-                          gold, parsed, float(row.get("strict") or 0.0), float(row.get("soft") or 0.0),
-                          row.get("category"), row.get("error"), output_parts(row.get("output")),
-                          len(row.get("output") or ""))
+        view = SampleView(
+            index,
+            item_id,
+            status_of(row),
+            question,
+            note,
+            option_views(options, gold, parsed),
+            gold,
+            parsed,
+            float(row.get("strict") or 0.0),
+            float(row.get("soft") or 0.0),
+            row.get("category"),
+            row.get("error"),
+            output_parts(row.get("output")),
+            len(row.get("output") or ""),
+        )
         if n < max_strips:
             view.frames, view.frames_note = frame_strip(row, record, summary.settings, summary.path)
             progress(1)
@@ -326,9 +357,17 @@ def disagreements(a: RunView, b: RunView) -> list[dict[str, Any]]:
         if rb is None:
             continue
         if (status_of(ra), ra.get("parsed")) != (status_of(rb), rb.get("parsed")):
-            out.append({"id": str(ra["id"]), "gold": ",".join(ra.get("gold") or []),
-                        "a": ra.get("parsed") or "", "a_status": status_of(ra),
-                        "b": rb.get("parsed") or "", "b_status": status_of(rb), "category": ra.get("category")})
+            out.append(
+                {
+                    "id": str(ra["id"]),
+                    "gold": ",".join(ra.get("gold") or []),
+                    "a": ra.get("parsed") or "",
+                    "a_status": status_of(ra),
+                    "b": rb.get("parsed") or "",
+                    "b_status": status_of(rb),
+                    "category": ra.get("category"),
+                }
+            )
     return out
 
 
@@ -343,14 +382,21 @@ def model_bench_table(runs: list[RunView]) -> dict[str, Any]:
     cells: dict[tuple[str, str], dict[str, Any]] = {}
     for run in runs:
         base = next(r for r in runs if r.bench == run.bench)
-        cell = {"run": run, "accuracy": run.summary.results.get("accuracy"),
-                "ci": run.summary.results.get("accuracy_ci95"), "diff": None}
+        cell = {
+            "run": run,
+            "accuracy": run.summary.results.get("accuracy"),
+            "ci": run.summary.results.get("accuracy_ci95"),
+            "diff": None,
+        }
         if base is not run:
             cell["diff"] = paired_difference(base.samples, run.samples)
             cell["base"] = base.label
         cells[(row_of[run.index], run.bench)] = cell
-    return {"models": list(dict.fromkeys(row_of.values())), "benches": list(dict.fromkeys(r.bench for r in runs)),
-            "cells": cells}
+    return {
+        "models": list(dict.fromkeys(row_of.values())),
+        "benches": list(dict.fromkeys(r.bench for r in runs)),
+        "cells": cells,
+    }
 
 
 def category_chart(runs: list[RunView], width: int = 760) -> dict[str, Any]:
@@ -379,10 +425,17 @@ def category_chart(runs: list[RunView], width: int = 760) -> dict[str, Any]:
             b = block(run, group)
             if b and b.get("accuracy") is not None:
                 acc, ci = float(b["accuracy"]), b.get("accuracy_ci95")
-                bar = {"x": label_w, "y": y, "w": max(0.5, x(acc) - label_w), "h": bar_h - 2,
-                       "cls": f"s{run.index % SERIES}",
-                       "title": f"{run.label} · {group}: {acc:.1f}" + (f" [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else "")
-                                + f" (n={b.get('n')})", "value": f"{acc:.1f}"}
+                bar = {
+                    "x": label_w,
+                    "y": y,
+                    "w": max(0.5, x(acc) - label_w),
+                    "h": bar_h - 2,
+                    "cls": f"s{run.index % SERIES}",
+                    "title": f"{run.label} · {group}: {acc:.1f}"
+                    + (f" [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else "")
+                    + f" (n={b.get('n')})",
+                    "value": f"{acc:.1f}",
+                }
                 if ci and all(v == v for v in ci):  # NaN-free
                     bar.update(ci_x1=x(ci[0]), ci_x2=x(ci[1]), cy=y + (bar_h - 2) / 2)
                 bar["tx"] = max(x(acc), bar.get("ci_x2", 0)) + 4
@@ -390,35 +443,65 @@ def category_chart(runs: list[RunView], width: int = 760) -> dict[str, Any]:
             y += bar_h
         y += gap
     ticks = [{"x": x(v), "label": str(v)} for v in (0, 25, 50, 75, 100)]
-    return {"width": width, "height": y + 8, "top": top - 6, "bottom": y - gap + 2, "bars": bars,
-            "labels": labels, "ticks": ticks, "label_w": label_w, "legend": [(r.label, r.index % SERIES) for r in runs],
-            "by": by_group}
+    return {
+        "width": width,
+        "height": y + 8,
+        "top": top - 6,
+        "bottom": y - gap + 2,
+        "bars": bars,
+        "labels": labels,
+        "ticks": ticks,
+        "label_w": label_w,
+        "legend": [(r.label, r.index % SERIES) for r in runs],
+        "by": by_group,
+    }
 
 
 def protocol_rows(runs: list[RunView]) -> list[tuple[str, list[str], bool]]:
     """The protocol table as `(label, value per run, is a setting)`: `eval compare`'s counts and settings,
     then data, video, seed, versions and folder. Settings that differ between runs are highlighted."""
+
     def fmt(value: Any) -> str:
         if isinstance(value, dict):
             return ", ".join(f"{k}={v}" for k, v in value.items() if v is not None) or "–"
         return "–" if value in (None, "") else str(value)
 
-    rows = [("status", [f"{'complete' if r.complete else 'incomplete'} ({len(r.samples)} of "
-                        f"{r.run_info.get('selected', '?')} items)" for r in runs])]
+    rows = [
+        (
+            "status",
+            [
+                f"{'complete' if r.complete else 'incomplete'} ({len(r.samples)} of "
+                f"{r.run_info.get('selected', '?')} items)"
+                for r in runs
+            ],
+        )
+    ]
     rows += info_rows([r.summary for r in runs])
-    rows += [(label, [fmt(r.summary.settings.get(key)) for r in runs])
-             for label, key in (("data", "data"), ("video root", "video_root"), ("video sampling", "video_sampling"),
-                                ("seed", "seed"))]
-    rows += [("sessions", [str(len(r.summary.settings.get("sessions") or [])) for r in runs]),
-             ("versions", [fmt(r.versions).replace("=", " ") for r in runs]),
-             ("run folder", [str(r.summary.path) for r in runs])]
+    rows += [
+        (label, [fmt(r.summary.settings.get(key)) for r in runs])
+        for label, key in (
+            ("data", "data"),
+            ("video root", "video_root"),
+            ("video sampling", "video_sampling"),
+            ("seed", "seed"),
+        )
+    ]
+    rows += [
+        ("sessions", [str(len(r.summary.settings.get("sessions") or [])) for r in runs]),
+        ("versions", [fmt(r.versions).replace("=", " ") for r in runs]),
+        ("run folder", [str(r.summary.path) for r in runs]),
+    ]
     settings = {*SETTING_ROWS, "bench", "model", "data", "video sampling", "seed", "versions"}
     return [(label, values, label in settings) for label, values in rows]
 
 
-def build_report(paths: Sequence[str | Path], *, max_samples: int = DEFAULT_MAX_SAMPLES,
-                 max_strips: int = DEFAULT_MAX_STRIPS,
-                 progress: Callable[[int, int], None] = lambda done, total: None) -> str:
+def build_report(
+    paths: Sequence[str | Path],
+    *,
+    max_samples: int = DEFAULT_MAX_SAMPLES,
+    max_strips: int = DEFAULT_MAX_STRIPS,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> str:
     """The report page (HTML text) for the run folders `paths`; `progress(done, total)` follows the frame
     strips, the slow part (each decodes its video)."""
     if max_samples < 0 or max_strips < 0:
@@ -435,19 +518,40 @@ def build_report(paths: Sequence[str | Path], *, max_samples: int = DEFAULT_MAX_
 
     for i, (summary, rows) in enumerate(zip(summaries, all_rows)):
         runs.append(RunView(i, summary, rows, sample_views(i, summary, rows, max_samples, max_strips, advance)))
-    items = [{"key": s.key, "id": s.id, "run": str(s.run), "status": s.status, "category": s.category or "",
-              "answers": "multi" if s.multi else "single"} for run in runs for s in run.shown]
+    items = [
+        {
+            "key": s.key,
+            "id": s.id,
+            "run": str(s.run),
+            "status": s.status,
+            "category": s.category or "",
+            "answers": "multi" if s.multi else "single",
+        }
+        for run in runs
+        for s in run.shown
+    ]
     categories = sorted({s.category for run in runs for s in run.shown if s.category})
-    title = (f"{runs[0].bench} · {runs[0].model_name}" if len(runs) == 1 else
-             f"{len(runs)} runs · {', '.join(dict.fromkeys(r.bench for r in runs))}")
+    title = (
+        f"{runs[0].bench} · {runs[0].model_name}"
+        if len(runs) == 1
+        else f"{len(runs)} runs · {', '.join(dict.fromkeys(r.bench for r in runs))}"
+    )
     return render_page(
-        "eval_report.html.j2", title=f"twgrpo eval report — {title}", heading=title, runs=runs,
-        metric_rows=metric_rows(summaries), protocol_rows=protocol_rows(runs),
+        "eval_report.html.j2",
+        title=f"twgrpo eval report — {title}",
+        heading=title,
+        runs=runs,
+        metric_rows=metric_rows(summaries),
+        protocol_rows=protocol_rows(runs),
         matrix=model_bench_table(runs) if len(runs) > 1 else None,
         disagree=disagreements(runs[0], runs[1]) if len(runs) == 2 else None,
-        chart=category_chart(runs), categories=categories, n_shown=len(items),
-        generated=datetime.now(timezone.utc).isoformat(timespec="seconds"), twgrpo_version=__version__,
-        page_data=json_for_script({"items": items}))
+        chart=category_chart(runs),
+        categories=categories,
+        n_shown=len(items),
+        generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        twgrpo_version=__version__,
+        page_data=json_for_script({"items": items}),
+    )
 
 
 def write_report(paths: Sequence[str | Path], out: str | Path, **options: Any) -> Path:

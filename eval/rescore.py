@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from twgrpo_data.errors import InputFormatError, RecordError
 from twgrpo_data.benchmarks import categories_of
+from twgrpo_data.errors import InputFormatError, RecordError
 from twgrpo_data.formats import guess_source, parse_json, read_text, strip_option_prefix, unified_to_record
 from twgrpo_data.metrics import ItemScore, score_output, summarize
 
@@ -34,7 +34,7 @@ class RescoredLog:
     """The scores of one log after de-duplication."""
 
     file: str
-    kind: str                # "twgrpo" or "samples"
+    kind: str  # "twgrpo" or "samples"
     parser: str
     items: list[ItemScore]
     lines: int
@@ -43,8 +43,14 @@ class RescoredLog:
     warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
-        out = {"file": self.file, "kind": self.kind, "parser": self.parser, "parser_reason": self.parser_reason,
-               "lines": self.lines, "duplicates_removed": self.duplicates_removed}
+        out = {
+            "file": self.file,
+            "kind": self.kind,
+            "parser": self.parser,
+            "parser_reason": self.parser_reason,
+            "lines": self.lines,
+            "duplicates_removed": self.duplicates_removed,
+        }
         out.update(summarize(self.items))
         return out
 
@@ -54,8 +60,9 @@ def log_kind(row: dict[str, Any]) -> str:
         return "twgrpo"
     if {"id", "output", "gold"} <= set(row):
         return "samples"
-    raise InputFormatError(f"unknown log layout (keys {sorted(row)[:8]}); expected a TW-GRPO eval log "
-                           "or a twgrpo samples.jsonl")
+    raise InputFormatError(
+        f"unknown log layout (keys {sorted(row)[:8]}); expected a TW-GRPO eval log or a twgrpo samples.jsonl"
+    )
 
 
 def _twgrpo_category(question: dict[str, Any], source: str) -> str | None:
@@ -89,11 +96,20 @@ def _twgrpo_items(rows: list[dict[str, Any]], path: Path, parser: str) -> tuple[
         q = row.get("question") if isinstance(row.get("question"), dict) else {}
         for fld in ("model_output", "ground_truth"):
             if not isinstance(row.get(fld), str):
-                raise RecordError("missing or not a string", file=str(path), index=i,
-                                  record_id=str(q.get("problem_id")), field=fld)
+                raise RecordError(
+                    "missing or not a string", file=str(path), index=i, record_id=str(q.get("problem_id")), field=fld
+                )
         options = [strip_option_prefix(o, k) for k, o in enumerate(q.get("options") or [])]
-        items.append(score_output(str(q.get("problem_id", i)), row["model_output"], row["ground_truth"],
-                                  parser=parser, options=options, category=_twgrpo_category(q, source)))
+        items.append(
+            score_output(
+                str(q.get("problem_id", i)),
+                row["model_output"],
+                row["ground_truth"],
+                parser=parser,
+                options=options,
+                category=_twgrpo_category(q, source),
+            )
+        )
     return items, len(rows) - len(latest)
 
 
@@ -101,12 +117,22 @@ def _sample_items(rows: list[dict[str, Any]], path: Path, parser: str) -> tuple[
     latest: dict[str, tuple[int, dict[str, Any]]] = {}
     for i, row in enumerate(rows):
         if not isinstance(row.get("gold"), list) or not row["gold"]:
-            raise RecordError("missing or empty gold letters", file=str(path), index=i,
-                              record_id=str(row.get("id")), field="gold")
+            raise RecordError(
+                "missing or empty gold letters", file=str(path), index=i, record_id=str(row.get("id")), field="gold"
+            )
         latest[str(row["id"])] = (i, row)
-    items = [score_output(str(row["id"]), row.get("output"), row["gold"], parser=parser,
-                          options=row.get("options"), category=row.get("category"), error=row.get("error"))
-             for _, row in sorted(latest.values(), key=lambda t: t[0])]
+    items = [
+        score_output(
+            str(row["id"]),
+            row.get("output"),
+            row["gold"],
+            parser=parser,
+            options=row.get("options"),
+            category=row.get("category"),
+            error=row.get("error"),
+        )
+        for _, row in sorted(latest.values(), key=lambda t: t[0])
+    ]
     return items, len(rows) - len(latest)
 
 
@@ -125,9 +151,15 @@ def detect_parser(rows: list[dict[str, Any]], kind: str) -> tuple[str, str]:
     """`(parser, reason)`: how the log was scored, judged from its own lines."""
     out_key = "model_output" if kind == "twgrpo" else "output"
     outputs = [r.get(out_key) for r in rows if isinstance(r.get(out_key), str)]
-    if kind == "twgrpo" and outputs and all(isinstance(r.get("extracted_answer"), str) and
-                                            r["extracted_answer"].strip() == str(r.get(out_key, "")).strip()
-                                            for r in rows):
+    if (
+        kind == "twgrpo"
+        and outputs
+        and all(
+            isinstance(r.get("extracted_answer"), str)
+            and r["extracted_answer"].strip() == str(r.get(out_key, "")).strip()
+            for r in rows
+        )
+    ):
         return "raw", "its extracted_answer equals the raw output on every line (zero-shot scoring)"
     tagged = sum("<answer>" in o for o in outputs)
     if outputs and tagged * 2 < len(outputs):
@@ -188,6 +220,8 @@ def rescore_log(path: str | Path, parser: str | None = None) -> RescoredLog:
     unparsed = sum(1 for i in answered if not i.parsed)
     if answered and unparsed > UNPARSED_WARNING_SHARE * len(answered):
         other = "raw" if parser != "raw" else "twgrpo"
-        warnings.append(f"{path}: the {parser} parser read no answer from {unparsed} of {len(answered)} outputs; "
-                        f"check the log's scoring (e.g. --parser {other})")
+        warnings.append(
+            f"{path}: the {parser} parser read no answer from {unparsed} of {len(answered)} outputs; "
+            f"check the log's scoring (e.g. --parser {other})"
+        )
     return RescoredLog(str(path), kind, parser, items, len(rows), dups, reason, warnings)

@@ -32,26 +32,52 @@ import os
 import platform
 import shutil
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.text import Text
 
 from twgrpo_data.errors import InputFormatError, OutputPathError, TwgrpoError, VideoError
 from twgrpo_data.formats import atomic_write_json, read_jsonl
 from twgrpo_data.metrics import score_output
-from twgrpo_data.prompts import (PROMPT_STYLES, Prompt, build_prompt, default_parser, resolve_style, short_hash,
-                                 template_of)
+from twgrpo_data.prompts import (
+    PROMPT_STYLES,
+    Prompt,
+    build_prompt,
+    default_parser,
+    resolve_style,
+    short_hash,
+    template_of,
+)
 from twgrpo_data.record import Record
 from twgrpo_data.scoring import PARSERS
 
-from .backends import (BACKENDS, VLLM_DISTRIBUTIONS, Backend, PixelBudget, Request, SamplingSettings,
-                       backend_class, check_vllm_version, default_backend, installed_version)
+from .backends import (
+    BACKENDS,
+    VLLM_DISTRIBUTIONS,
+    Backend,
+    PixelBudget,
+    Request,
+    SamplingSettings,
+    backend_class,
+    check_vllm_version,
+    default_backend,
+    installed_version,
+)
 from .backends.base import Generation, one_line
 from .protocol import OFFICIAL, OFFICIAL_MODEL_FPS, OFFICIAL_SAMPLING, PROTOCOLS, source_texts
 from .rescore import rescore_log
@@ -68,9 +94,27 @@ PATCH_AREA = 28 * 28
 # (`data_fingerprint`), not by path; the prompt by its template's hash, so an edited template is a new
 # protocol. (Batch size, workers, limit, video root, secrets and engine options only change how fast, or how
 # much, is evaluated.)
-PROTOCOL_KEYS = ("bench", "model", "backend", "protocol", "data_fingerprint", "prompt", "prompt_template_hash",
-                 "parser", "frames", "sample_fps", "model_fps", "min_pixels", "max_pixels", "temperature", "top_p",
-                 "max_new_tokens", "seed", "shard", "allow_text_only")
+PROTOCOL_KEYS = (
+    "bench",
+    "model",
+    "backend",
+    "protocol",
+    "data_fingerprint",
+    "prompt",
+    "prompt_template_hash",
+    "parser",
+    "frames",
+    "sample_fps",
+    "model_fps",
+    "min_pixels",
+    "max_pixels",
+    "temperature",
+    "top_p",
+    "max_new_tokens",
+    "seed",
+    "shard",
+    "allow_text_only",
+)
 # Before the model loads, this many of the first pending records' videos are looked up: if none exists, the
 # run stops naming the first missing path and the --video-root it tried (a wrong root, not a few gaps).
 FIRST_VIDEOS_CHECKED = 8
@@ -89,44 +133,73 @@ class EvalConfig:
     bench: str = field(metadata={"help": "benchmark name (mvbench, tempcompass, videomme, mmvu, nextgqa, clevrer…)"})
     model: str = field(metadata={"help": "local model folder or Hub id (the served model name for openai)"})
     backend: str = field(default="auto", metadata={"help": "vllm | transformers | openai | auto (vllm if installed)"})
-    protocol: str = field(default="standard", metadata={
-        "help": "standard (16 distinct frames, real fps) | twgrpo-official (exact replica of the released "
-                "scripts' inputs: 2 fps frames re-indexed to 16, fps 2.0 told, prompts verbatim from the file)"})
-    data: str | None = field(default=None, metadata={
-        "help": "unified/records/parquet/HF file, the benchmark's native files or a Hub dataset (default: its usual "
-                "path if present, else its Hub repository: annotations + the selected records' videos)"})
+    protocol: str = field(
+        default="standard",
+        metadata={
+            "help": "standard (16 distinct frames, real fps) | twgrpo-official (exact replica of the released "
+            "scripts' inputs: 2 fps frames re-indexed to 16, fps 2.0 told, prompts verbatim from the file)"
+        },
+    )
+    data: str | None = field(
+        default=None,
+        metadata={
+            "help": "unified/records/parquet/HF file, the benchmark's native files or a Hub dataset (default: its usual "
+            "path if present, else its Hub repository: annotations + the selected records' videos)"
+        },
+    )
     video_root: str | None = field(default=None, metadata={"help": "folder that record video paths are relative to"})
     out: str | None = field(default=None, metadata={"help": "run folder (default runs/BENCH-MODELNAME)"})
     limit: int | None = field(default=None, metadata={"help": "evaluate only the first N records (of the shard)"})
-    shard: str | None = field(default=None, metadata={
-        "help": "K/N: evaluate the K-th of N deterministic parts of the records (by id; merge the N runs with "
-                "`twgrpo eval merge`)"})
-    allow_text_only: bool = field(default=False, metadata={
-        "help": "answer records without a video text-only (default: such a record fails its item)"})
-    allow_outside_video_root: bool = field(default=False, metadata={
-        "help": "allow absolute video paths outside --video-root and paths with '..' (default: refused)"})
-    prompt: str = field(default="auto", metadata={
-        "help": "cot | zeroshot | clevrer | auto (clevrer for CLEVRER and multi-answer sets, else cot)"})
+    shard: str | None = field(
+        default=None,
+        metadata={
+            "help": "K/N: evaluate the K-th of N deterministic parts of the records (by id; merge the N runs with "
+            "`twgrpo eval merge`)"
+        },
+    )
+    allow_text_only: bool = field(
+        default=False,
+        metadata={"help": "answer records without a video text-only (default: such a record fails its item)"},
+    )
+    allow_outside_video_root: bool = field(
+        default=False,
+        metadata={"help": "allow absolute video paths outside --video-root and paths with '..' (default: refused)"},
+    )
+    prompt: str = field(
+        default="auto",
+        metadata={"help": "cot | zeroshot | clevrer | auto (clevrer for CLEVRER and multi-answer sets, else cot)"},
+    )
     frames: int = field(default=16, metadata={"help": "frames per video (uniform; the cap when --sample-fps is set)"})
-    sample_fps: float | None = field(default=None, metadata={
-        "help": "sample at this rate (4..--frames frames) instead of exactly --frames uniform frames"})
-    model_fps: float | None = field(default=None, metadata={
-        "help": "frame rate told to the model (default: the real sampling rate; TW-GRPO's eval told none, so "
-                "Qwen2.5-VL assumed 2.0)"})
+    sample_fps: float | None = field(
+        default=None,
+        metadata={"help": "sample at this rate (4..--frames frames) instead of exactly --frames uniform frames"},
+    )
+    model_fps: float | None = field(
+        default=None,
+        metadata={
+            "help": "frame rate told to the model (default: the real sampling rate; TW-GRPO's eval told none, so "
+            "Qwen2.5-VL assumed 2.0)"
+        },
+    )
     min_pixels: int = field(default=128 * PATCH_AREA, metadata={"help": "per-frame pixel floor (128·28²)"})
     max_pixels: int = field(default=196 * PATCH_AREA, metadata={"help": "per-frame pixel budget (196·28² = 153,664)"})
     temperature: float = field(default=0.1, metadata={"help": "sampling temperature (0 = greedy)"})
     top_p: float = field(default=0.001, metadata={"help": "nucleus sampling top_p"})
     max_new_tokens: int = field(default=4096, metadata={"help": "generation budget per answer"})
-    parser: str | None = field(default=None, metadata={
-        "help": "twgrpo | raw | lenient (default: raw for --prompt zeroshot, else twgrpo)"})
+    parser: str | None = field(
+        default=None, metadata={"help": "twgrpo | raw | lenient (default: raw for --prompt zeroshot, else twgrpo)"}
+    )
     seed: int = field(default=42, metadata={"help": "sampling seed (per item: derived from seed and id)"})
     batch_size: int = field(default=16, metadata={"help": "requests per backend call (and per flush)"})
     workers: int = field(default=4, metadata={"help": "video decoding threads running ahead of the model"})
-    backend_options: dict[str, Any] = field(default_factory=dict, metadata={
-        "help": "backend keyword arguments (vLLM engine args, from_pretrained args, server options)"})
-    data_source: dict[str, Any] | None = field(default=None, metadata={
-        "help": "where the data came from when --data was not given (local default, or Hub repo and commit)"})
+    backend_options: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={"help": "backend keyword arguments (vLLM engine args, from_pretrained args, server options)"},
+    )
+    data_source: dict[str, Any] | None = field(
+        default=None,
+        metadata={"help": "where the data came from when --data was not given (local default, or Hub repo and commit)"},
+    )
 
     def check(self) -> None:
         """Raise `TwgrpoError` for values no run can use."""
@@ -134,10 +207,13 @@ class EvalConfig:
             raise TwgrpoError(f"--backend: expected auto or one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.protocol not in PROTOCOLS:
             raise TwgrpoError(f"--protocol: expected one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
-        if self.protocol == OFFICIAL and (self.sample_fps is not None or self.model_fps is not None
-                                          or self.frames != 16):
-            raise TwgrpoError("--protocol twgrpo-official fixes the frames (2 fps, re-indexed to 16) and the fps told "
-                              "to the model (2.0): drop --frames/--sample-fps/--model-fps")
+        if self.protocol == OFFICIAL and (
+            self.sample_fps is not None or self.model_fps is not None or self.frames != 16
+        ):
+            raise TwgrpoError(
+                "--protocol twgrpo-official fixes the frames (2 fps, re-indexed to 16) and the fps told "
+                "to the model (2.0): drop --frames/--sample-fps/--model-fps"
+            )
         shard_of(self.shard)
         if self.prompt != "auto" and self.prompt not in PROMPT_STYLES:
             raise TwgrpoError(f"--prompt: expected auto or one of {', '.join(PROMPT_STYLES)}, got {self.prompt!r}")
@@ -215,19 +291,24 @@ def load_eval_records(bench: str, data: str | None) -> tuple[list[Record], str]:
     path = Path(data if data is not None else module.DEFAULT_PATH)
     result = load_benchmark(bench, path)
     if result.errors:
-        raise TwgrpoError(f"{len(result.errors)} invalid record(s) in {path}, first: {result.errors[0]} "
-                          f"(`twgrpo data validate {path}` lists them)")
+        raise TwgrpoError(
+            f"{len(result.errors)} invalid record(s) in {path}, first: {result.errors[0]} "
+            f"(`twgrpo data validate {path}` lists them)"
+        )
     if not result.records:
         raise InputFormatError(f"{path}: no records to evaluate")
     return result.records, str(path.resolve())
 
 
-NO_VIDEO = ("the record has no video (video: null) in a video benchmark; fix the data or pass "
-            "--allow-text-only to answer it without one")
+NO_VIDEO = (
+    "the record has no video (video: null) in a video benchmark; fix the data or pass "
+    "--allow-text-only to answer it without one"
+)
 
 
-def video_loader(video_root: str | None, settings: dict[str, Any], *, allow_text_only: bool = False,
-                 allow_outside: bool = False) -> Callable[[Record], Any]:
+def video_loader(
+    video_root: str | None, settings: dict[str, Any], *, allow_text_only: bool = False, allow_outside: bool = False
+) -> Callable[[Record], Any]:
     """`record -> VideoFrames | None` for the prefetcher; any failure becomes a `VideoError` naming the file.
     A record without a video fails its item unless `allow_text_only` (then it is answered text-only)."""
     from twgrpo_data.benchmarks import locate_video
@@ -257,8 +338,12 @@ def sampling_settings(config: EvalConfig) -> dict[str, Any]:
     elif config.sample_fps is None:
         frames = {"frames": config.frames, "fps": None}
     else:
-        frames = {"frames": None, "fps": config.sample_fps, "min_frames": min(4, config.frames),
-                  "max_frames": config.frames}
+        frames = {
+            "frames": None,
+            "fps": config.sample_fps,
+            "min_frames": min(4, config.frames),
+            "max_frames": config.frames,
+        }
     return {**frames, "min_pixels": config.min_pixels, "max_pixels": config.max_pixels}
 
 
@@ -268,8 +353,10 @@ def sampling_settings(config: EvalConfig) -> dict[str, Any]:
 
 def package_versions() -> dict[str, str | None]:
     """Versions of Python and of the packages that change numbers, for config.json."""
-    return {"python": platform.python_version(),
-            **{name: installed_version(*dists) for name, dists in VERSION_PACKAGES.items()}}
+    return {
+        "python": platform.python_version(),
+        **{name: installed_version(*dists) for name, dists in VERSION_PACKAGES.items()},
+    }
 
 
 def read_samples(path: Path) -> dict[str, dict[str, Any]]:
@@ -292,8 +379,10 @@ def check_resumable(out: Path, protocol: dict[str, Any]) -> dict[str, Any] | Non
         # else's files: they are never mixed with (or mistaken for) a run.
         foreign = sorted(p.name for p in out.iterdir() if p.name != LOCK)
         if foreign:
-            raise OutputPathError(f"--out {out}: holds files that are not a twgrpo run ({', '.join(foreign[:3])}"
-                                  f"{', …' if len(foreign) > 3 else ''}); choose another --out")
+            raise OutputPathError(
+                f"--out {out}: holds files that are not a twgrpo run ({', '.join(foreign[:3])}"
+                f"{', …' if len(foreign) > 3 else ''}); choose another --out"
+            )
         return None
     try:
         old = json.loads(config_path.read_text(encoding="utf-8"))
@@ -309,8 +398,10 @@ def check_resumable(out: Path, protocol: dict[str, Any]) -> dict[str, Any] | Non
         missing = [k for k in PROTOCOL_KEYS if k not in old]
         if missing:
             why += f" (the folder was written by an older twgrpo that did not record {', '.join(missing)})"
-        raise TwgrpoError(f"{out} holds a run with other settings ({'; '.join(diffs)}){why}; resume it with the same "
-                          "settings or pass a new --out")
+        raise TwgrpoError(
+            f"{out} holds a run with other settings ({'; '.join(diffs)}){why}; resume it with the same "
+            "settings or pass a new --out"
+        )
     return old
 
 
@@ -338,9 +429,19 @@ class RateColumn(ProgressColumn):
 
 
 def _progress(console: Console, enabled: bool) -> Progress:
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
-                    TextColumn("failed {task.fields[failed]}"), TimeElapsedColumn(), TextColumn("ETA"),
-                    TimeRemainingColumn(), console=console, disable=not enabled, transient=False)
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TextColumn("failed {task.fields[failed]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not enabled,
+        transient=False,
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -358,33 +459,64 @@ def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
-def sample_line(record: Record, prompt: Prompt, generation: Generation, parser: str, video: Any,
-                seconds: float, template_hash: str | None = None) -> dict[str, Any]:
+def sample_line(
+    record: Record,
+    prompt: Prompt,
+    generation: Generation,
+    parser: str,
+    video: Any,
+    seconds: float,
+    template_hash: str | None = None,
+) -> dict[str, Any]:
     """The samples.jsonl line for one answered (or failed) item: what was asked (question, options, the
     prompt's hash; its template is in prompts.json under `template_hash`), which frames were shown, the raw
     output, what was parsed from it and how it scored against the gold."""
     category = record.meta.get("category")
     category = str(category) if category is not None else None
-    score = score_output(record.id, generation.text, record.answer, parser=parser, options=record.options,
-                         category=category, error=generation.error)
+    score = score_output(
+        record.id,
+        generation.text,
+        record.answer,
+        parser=parser,
+        options=record.options,
+        category=category,
+        error=generation.error,
+    )
     return {
-        "id": record.id, "question": record.question, "options": list(record.options), "gold": list(record.answer),
-        "category": category, "prompt_hash": prompt.hash, "template_hash": template_hash,
+        "id": record.id,
+        "question": record.question,
+        "options": list(record.options),
+        "gold": list(record.answer),
+        "category": category,
+        "prompt_hash": prompt.hash,
+        "template_hash": template_hash,
         "frame_indices": list(getattr(video, "indices", ()) or []) if video is not None else None,
         "frame_timestamps": list(video.timestamps) if video is not None else None,
-        "output": generation.text, "parsed": score.parsed, "strict": score.strict, "soft": score.soft,
-        "format": score.format, "error": score.error,
-        "video": getattr(video, "path", None), "frames": getattr(video, "num_frames", None),
-        "fps": round(float(video.fps), 6) if video is not None else None, "usage": generation.usage,
+        "output": generation.text,
+        "parsed": score.parsed,
+        "strict": score.strict,
+        "soft": score.soft,
+        "format": score.format,
+        "error": score.error,
+        "video": getattr(video, "path", None),
+        "frames": getattr(video, "num_frames", None),
+        "fps": round(float(video.fps), 6) if video is not None else None,
+        "usage": generation.usage,
         "seconds": round(seconds, 4),
     }
 
 
-def evaluate_batches(batches: Iterable[list[tuple[Record, Any]]], backend: Backend, prompts: dict[str, Prompt],
-                     parser: str, write: Callable[[list[dict[str, Any]]], None],
-                     advance: Callable[[int, int], None] = lambda n, failed: None,
-                     model_fps: float | None = None, template_hash: str | None = None,
-                     secrets: Iterable[str] = ()) -> int:
+def evaluate_batches(
+    batches: Iterable[list[tuple[Record, Any]]],
+    backend: Backend,
+    prompts: dict[str, Prompt],
+    parser: str,
+    write: Callable[[list[dict[str, Any]]], None],
+    advance: Callable[[int, int], None] = lambda n, failed: None,
+    model_fps: float | None = None,
+    template_hash: str | None = None,
+    secrets: Iterable[str] = (),
+) -> int:
     """Answer, score and write batches of `(record, VideoFrames | VideoError | None)`; returns items written.
 
     A `VideoError` fails its item without reaching the backend. `model_fps` replaces the sampling rate the
@@ -419,18 +551,23 @@ def evaluate_batches(batches: Iterable[list[tuple[Record, Any]]], backend: Backe
         written += len(lines)
         advance(len(lines), failed)
         if first and failed == len(lines):
-            raise TwgrpoError(f"every item of the first batch ({len(lines)}) failed, e.g. {lines[0]['id']!r}: "
-                              f"{lines[0]['error']}; stopped — fix it and re-run the same command to resume")
+            raise TwgrpoError(
+                f"every item of the first batch ({len(lines)}) failed, e.g. {lines[0]['id']!r}: "
+                f"{lines[0]['error']}; stopped — fix it and re-run the same command to resume"
+            )
         dead = dead + 1 if requests and backend_failed == len(requests) else 0
         if dead >= MAX_DEAD_BATCHES:
             last = next(line["error"] for line in reversed(lines) if line["error"])
-            raise TwgrpoError(f"the {backend.name} backend failed on every item of {dead} batches in a row "
-                              f"(last: {last}); stopped — fix it and re-run the same command to resume")
+            raise TwgrpoError(
+                f"the {backend.name} backend failed on every item of {dead} batches in a row "
+                f"(last: {last}); stopped — fix it and re-run the same command to resume"
+            )
     return written
 
 
 def append_lines(path: Path) -> Callable[[list[dict[str, Any]]], None]:
     """A writer that appends lines to samples.jsonl in one write and makes them durable (flush + fsync)."""
+
     def write(lines: list[dict[str, Any]]) -> None:
         blob = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
         with path.open("a", encoding="utf-8") as fh:
@@ -499,12 +636,19 @@ def check_first_videos(records: Sequence[Record], config: EvalConfig) -> None:
             break
     if looked:
         root = config.video_root if config.video_root is not None else "(none: paths are used as written)"
-        raise TwgrpoError(f"none of the first {len(looked)} videos exists, e.g. {looked[0]} (--video-root {root}); "
-                          "pass the folder the data's video paths are relative to")
+        raise TwgrpoError(
+            f"none of the first {len(looked)} videos exists, e.g. {looked[0]} (--video-root {root}); "
+            "pass the folder the data's video paths are relative to"
+        )
 
 
-def run_eval(config: EvalConfig, *, console: Console | None = None, progress: bool = True,
-             backend_factory: Callable[[str, EvalConfig], Backend] = build_backend) -> RunResult:
+def run_eval(
+    config: EvalConfig,
+    *,
+    console: Console | None = None,
+    progress: bool = True,
+    backend_factory: Callable[[str, EvalConfig], Backend] = build_backend,
+) -> RunResult:
     """Evaluate `config.model` on the benchmark, resuming the run folder if it exists.
 
     Secret settings never reach the run folder or a message; the error raised says why a run stopped.
@@ -523,8 +667,13 @@ def run_eval(config: EvalConfig, *, console: Console | None = None, progress: bo
         raise TwgrpoError(text) from None
 
 
-def _run_eval(config: EvalConfig, console: Console, progress: bool,
-              backend_factory: Callable[[str, EvalConfig], Backend], secrets: list[str]) -> RunResult:
+def _run_eval(
+    config: EvalConfig,
+    console: Console,
+    progress: bool,
+    backend_factory: Callable[[str, EvalConfig], Backend],
+    secrets: list[str],
+) -> RunResult:
     config.check()
     started = time.perf_counter()
     all_records, records, data_path = select_records(config)
@@ -532,18 +681,29 @@ def _run_eval(config: EvalConfig, console: Console, progress: bool,
     style = resolve_style(config.prompt, config.bench, all_records)
     parser = config.parser or default_parser(style)
     backend_name = default_backend() if config.backend == "auto" else config.backend
-    if backend_name != "openai" and config.model.startswith(("/", "./", "../", "~")) \
-            and not Path(config.model).expanduser().exists():
+    if (
+        backend_name != "openai"
+        and config.model.startswith(("/", "./", "../", "~"))
+        and not Path(config.model).expanduser().exists()
+    ):
         raise TwgrpoError(f"{config.model}: no such model folder")  # before any run folder is made
     if backend_name == "vllm":
         check_vllm_version(installed_version(*VLLM_DISTRIBUTIONS))
     template = template_of(style)
     template_hash = short_hash(template)
     out = Path(config.out) if config.out else default_out(config.bench, config.model)
-    settings = {**asdict(config), "backend": backend_name, "prompt": style, "parser": parser, "data": data_path,
-                "data_fingerprint": records_fingerprint(all_records), "prompt_template_hash": template_hash,
-                "out": str(out), "model": _model_path(config.model),
-                "backend_options": redact(config.backend_options)}
+    settings = {
+        **asdict(config),
+        "backend": backend_name,
+        "prompt": style,
+        "parser": parser,
+        "data": data_path,
+        "data_fingerprint": records_fingerprint(all_records),
+        "prompt_template_hash": template_hash,
+        "out": str(out),
+        "model": _model_path(config.model),
+        "backend_options": redact(config.backend_options),
+    }
     from filelock import FileLock, Timeout
 
     created = not out.exists()
@@ -552,8 +712,9 @@ def _run_eval(config: EvalConfig, console: Console, progress: bool,
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise TwgrpoError(f"{out} is being written by another twgrpo eval (lock {out / LOCK}); wait for it or "
-                          "pass another --out") from None
+        raise TwgrpoError(
+            f"{out} is being written by another twgrpo eval (lock {out / LOCK}); wait for it or pass another --out"
+        ) from None
     samples_path = out / SAMPLES
     wrote = False
     try:
@@ -563,28 +724,41 @@ def _run_eval(config: EvalConfig, console: Console, progress: bool,
         if outside:
             # results.json scores the whole samples.jsonl (so that rescore reproduces it): items from a larger
             # earlier selection would be counted in a smaller one
-            raise TwgrpoError(f"{out}: already holds {len(outside)} answered item(s) outside this selection "
-                              f"(e.g. id {outside[0]!r}); --limit, --shard or --data changed: use another --out")
+            raise TwgrpoError(
+                f"{out}: already holds {len(outside)} answered item(s) outside this selection "
+                f"(e.g. id {outside[0]!r}); --limit, --shard or --data changed: use another --out"
+            )
         done = {i for i, row in previous.items() if row.get("error") is None}
         pending = [r for r in records if r.id not in done]
         check_first_videos(pending, config)
         sources = source_texts(data_path) if config.protocol == OFFICIAL else {}
         prompts = {r.id: build_prompt(r, style, sources.get(r.id)) for r in pending}
-        session: dict[str, Any] = {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                                   "versions": package_versions(), "selected": len(records),
-                                   "pending": len(pending)}
-        config_doc = {**settings, "prompt_template": template, "video_sampling": sampling_settings(config),
-                      "sessions": (old or {}).get("sessions", []) + [session]}
+        session: dict[str, Any] = {
+            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "versions": package_versions(),
+            "selected": len(records),
+            "pending": len(pending),
+        }
+        config_doc = {
+            **settings,
+            "prompt_template": template,
+            "video_sampling": sampling_settings(config),
+            "sessions": (old or {}).get("sessions", []) + [session],
+        }
         new = 0
         with _progress(console, progress) as bar:
-            task = bar.add_task(f"{config.bench} · {Path(config.model).name}", total=len(records),
-                                completed=len(records) - len(pending), failed=0)
+            task = bar.add_task(
+                f"{config.bench} · {Path(config.model).name}",
+                total=len(records),
+                completed=len(records) - len(pending),
+                failed=0,
+            )
             if pending:
                 load_start = time.perf_counter()
                 backend = backend_factory(backend_name, config)
-                session["backend"] = redact({"name": backend.name,
-                                             "load_s": round(time.perf_counter() - load_start, 2),
-                                             **backend.describe()})
+                session["backend"] = redact(
+                    {"name": backend.name, "load_s": round(time.perf_counter() - load_start, 2), **backend.describe()}
+                )
             # written only now that the model loaded: a start that fails leaves the folder as it was
             atomic_write_json(out / CONFIG, config_doc)
             write_prompts(out, template_hash, style, template)
@@ -600,15 +774,26 @@ def _run_eval(config: EvalConfig, console: Console, progress: bool,
 
                 from twgrpo_data.video import VideoPrefetcher
 
-                load = video_loader(config.video_root, sampling_settings(config),
-                                    allow_text_only=config.allow_text_only,
-                                    allow_outside=config.allow_outside_video_root)
+                load = video_loader(
+                    config.video_root,
+                    sampling_settings(config),
+                    allow_text_only=config.allow_text_only,
+                    allow_outside=config.allow_outside_video_root,
+                )
                 prefetch = VideoPrefetcher(pending, load, workers=config.workers, queue_size=2 * config.batch_size)
                 try:
                     with backend, prefetch:
-                        evaluate_batches(_batches(prefetch, config.batch_size), backend, prompts, parser,
-                                         append_lines(samples_path), advance, config.told_fps, template_hash,
-                                         secrets)
+                        evaluate_batches(
+                            _batches(prefetch, config.batch_size),
+                            backend,
+                            prompts,
+                            parser,
+                            append_lines(samples_path),
+                            advance,
+                            config.told_fps,
+                            template_hash,
+                            secrets,
+                        )
                 finally:
                     session["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
                     session["written"] = new
@@ -621,21 +806,31 @@ def _run_eval(config: EvalConfig, console: Console, progress: bool,
     try:
         elapsed = time.perf_counter() - started
         answered = read_samples(samples_path)
-        run_info = {"bench": config.bench, "model": settings["model"], "backend": backend_name, "prompt": style,
-                    "parser": parser, "selected": len(records),
-                    "complete": all(r.id in answered for r in records),
-                    "session": {"new_samples": new, "elapsed_s": round(elapsed, 2),
-                                "samples_per_s": round(new / elapsed, 3) if new else None}}
+        run_info = {
+            "bench": config.bench,
+            "model": settings["model"],
+            "backend": backend_name,
+            "prompt": style,
+            "parser": parser,
+            "selected": len(records),
+            "complete": all(r.id in answered for r in records),
+            "session": {
+                "new_samples": new,
+                "elapsed_s": round(elapsed, 2),
+                "samples_per_s": round(new / elapsed, 3) if new else None,
+            },
+        }
         if config.shard is not None:
             run_info["shard"] = config.shard
         results = write_results(out, parser, run_info) if answered else {"run": run_info}
     finally:
         lock.release()
-    if answered and all(answered[r.id].get("error") for r in records if r.id in answered) \
-            and run_info["complete"]:
+    if answered and all(answered[r.id].get("error") for r in records if r.id in answered) and run_info["complete"]:
         first = next(answered[r.id] for r in records)
-        raise TwgrpoError(f"every one of the {len(records)} items failed (e.g. {first['id']!r}: {first['error']}); "
-                          f"nothing was answered — see {out / SAMPLES}")
+        raise TwgrpoError(
+            f"every one of the {len(records)} items failed (e.g. {first['id']!r}: {first['error']}); "
+            f"nothing was answered — see {out / SAMPLES}"
+        )
     return RunResult(out, results, new, elapsed)
 
 

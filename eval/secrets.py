@@ -9,7 +9,8 @@ it was given), and its value is scrubbed from any text we write or print.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 REDACTED = "<redacted>"
 # Names that END in one of these words (`api_key`, `hf_token`, `X-API-Key`, `Authorization`), so engine settings
@@ -27,8 +28,9 @@ def is_secret_name(name: str) -> bool:
 def redact(value: Any) -> Any:
     """`value` with every secret-named setting (at any depth of dicts and lists) replaced by `"<redacted>"`."""
     if isinstance(value, dict):
-        return {k: (REDACTED if is_secret_name(str(k)) and v not in (None, "") else redact(v))
-                for k, v in value.items()}
+        return {
+            k: (REDACTED if is_secret_name(str(k)) and v not in (None, "") else redact(v)) for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
         return [redact(v) for v in value]
     return value

@@ -19,9 +19,20 @@ from twgrpo_data.formats import atomic_path
 
 # Special tokens in Qwen2.5's order, so ids follow the same layout as the real vocabulary's tail.
 SPECIAL_TOKENS = [
-    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>",
-    "<|box_start|>", "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>", "<|vision_end|>",
-    "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>",
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|quad_start|>",
+    "<|quad_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
 ]
 # The reasoning tags the TW-GRPO prompt asks for; single (non-special) tokens so a tiny model can emit them
 # in one step and `skip_special_tokens=True` still keeps them in the decoded text.
@@ -120,8 +131,7 @@ def build_tiny_model(out_dir: str | Path, vocab_size: int = 448, seed: int = 0) 
 
     tokenizer = _train_tokenizer(vocab_size)
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
-    pixels = dict(min_pixels=4 * 28 * 28, max_pixels=16 * 28 * 28, patch_size=14, temporal_patch_size=2,
-                  merge_size=2)
+    pixels = dict(min_pixels=4 * 28 * 28, max_pixels=16 * 28 * 28, patch_size=14, temporal_patch_size=2, merge_size=2)
     processor = Qwen2_5_VLProcessor(
         image_processor=Qwen2VLImageProcessor(**pixels),
         video_processor=Qwen2VLVideoProcessor(**pixels, cap_pixels_per_frame=True),
@@ -131,19 +141,37 @@ def build_tiny_model(out_dir: str | Path, vocab_size: int = 448, seed: int = 0) 
     hidden, heads = 64, 4
     config = Qwen2_5_VLConfig(
         text_config=dict(
-            vocab_size=_padded(len(tokenizer)), hidden_size=hidden, intermediate_size=128, num_hidden_layers=2,
-            num_attention_heads=heads, num_key_value_heads=2, max_position_embeddings=4096,
+            vocab_size=_padded(len(tokenizer)),
+            hidden_size=hidden,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=heads,
+            num_key_value_heads=2,
+            max_position_embeddings=4096,
             # mrope sections (temporal, height, width) must sum to head_dim / 2.
             rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
-            bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"],
+            bos_token_id=ids["<|endoftext|>"],
+            eos_token_id=ids["<|im_end|>"],
+            pad_token_id=ids["<|endoftext|>"],
             tie_word_embeddings=True,
         ),
         vision_config=dict(
-            depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=hidden, patch_size=14,
-            spatial_merge_size=2, temporal_patch_size=2, window_size=56, fullatt_block_indexes=[1], in_channels=3,
+            depth=2,
+            hidden_size=32,
+            intermediate_size=64,
+            num_heads=2,
+            out_hidden_size=hidden,
+            patch_size=14,
+            spatial_merge_size=2,
+            temporal_patch_size=2,
+            window_size=56,
+            fullatt_block_indexes=[1],
+            in_channels=3,
         ),
-        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
         tie_word_embeddings=True,
     )
     torch.manual_seed(seed)
@@ -165,9 +193,17 @@ def build_tiny_text_model(out_dir: str | Path, head_dim: int = 64, vocab_size: i
     tokenizer = _train_tokenizer(vocab_size)
     eos, pad = tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.convert_tokens_to_ids("<|endoftext|>")
     config = Qwen2Config(
-        vocab_size=_padded(len(tokenizer)), hidden_size=2 * head_dim, intermediate_size=4 * head_dim,
-        num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1, head_dim=head_dim,
-        max_position_embeddings=4096, bos_token_id=pad, eos_token_id=eos, pad_token_id=pad,
+        vocab_size=_padded(len(tokenizer)),
+        hidden_size=2 * head_dim,
+        intermediate_size=4 * head_dim,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=head_dim,
+        max_position_embeddings=4096,
+        bos_token_id=pad,
+        eos_token_id=eos,
+        pad_token_id=pad,
         tie_word_embeddings=True,
     )
     torch.manual_seed(seed)

@@ -25,9 +25,17 @@ from packaging.version import Version
 
 LIMIT_MIB = 64
 # The GPU image's interpreter, for evaluating environment markers.
-TARGET_ENV = {"python_version": "3.12", "python_full_version": "3.12.3", "implementation_name": "cpython",
-              "platform_python_implementation": "CPython", "sys_platform": "linux", "platform_system": "Linux",
-              "platform_machine": "x86_64", "os_name": "posix", "extra": ""}
+TARGET_ENV = {
+    "python_version": "3.12",
+    "python_full_version": "3.12.3",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "platform_machine": "x86_64",
+    "os_name": "posix",
+    "extra": "",
+}
 MIB = 2**20
 
 
@@ -76,16 +84,24 @@ def check(wheels: list[Path], image: dict[str, Version | None]) -> list[str]:
 
 def repo_bytes(repo: Path) -> int:
     """Bytes of the files that travel with the working tree: tracked, or untracked and not ignored."""
-    out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=repo,
-                         check=True, capture_output=True).stdout
+    out = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    ).stdout
     return sum((repo / f).stat().st_size for f in out.decode().split("\0") if f and (repo / f).is_file())
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path, help="the carried folder (.gpu-wheels)")
-    parser.add_argument("--image", type=Path, default=Path(__file__).with_name("gpu-image.txt"),
-                        help="the GPU image's distributions (default scripts/gpu-image.txt)")
+    parser.add_argument(
+        "--image",
+        type=Path,
+        default=Path(__file__).with_name("gpu-image.txt"),
+        help="the GPU image's distributions (default scripts/gpu-image.txt)",
+    )
     args = parser.parse_args(argv)
     runtime = sorted(args.folder.glob("*.whl"))
     if not runtime:
@@ -99,8 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     carried = sum(f.stat().st_size for f in args.folder.rglob("*") if f.is_file())
     repo = repo_bytes(Path(__file__).resolve().parent.parent)
     total = carried + repo
-    print(f"{args.folder}: {carried / MIB:.1f} MiB (wheels, build wheels, videos) + repository {repo / MIB:.1f} MiB "
-          f"= {total / MIB:.1f} MiB of the {LIMIT_MIB} MiB that may travel")
+    print(
+        f"{args.folder}: {carried / MIB:.1f} MiB (wheels, build wheels, videos) + repository {repo / MIB:.1f} MiB "
+        f"= {total / MIB:.1f} MiB of the {LIMIT_MIB} MiB that may travel"
+    )
     if total > LIMIT_MIB * MIB:
         problems.append(f"{total / MIB:.1f} MiB would travel, over the {LIMIT_MIB} MiB limit")
     for problem in problems:

@@ -50,9 +50,21 @@ def run_cli(*args: str | os.PathLike, input: str | None = None, cwd: str | os.Pa
     return Result(code if isinstance(code, int) else (0 if code is None else 1), out.getvalue(), err.getvalue())
 
 
-def run_cli_subprocess(*args: str | os.PathLike, input: str | None = None, cwd: str | os.PathLike | None = None,
-                       env: dict[str, str] | None = None, timeout: float = 600) -> Result:
+def run_cli_subprocess(
+    *args: str | os.PathLike,
+    input: str | None = None,
+    cwd: str | os.PathLike | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 600,
+) -> Result:
     """Run `python -m twgrpo_cli ARGS` as a separate process."""
-    proc = subprocess.run([*TWGRPO, *map(str, args)], input=input, cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=None if env is None else {**os.environ, **env})
+    proc = subprocess.run(
+        [*TWGRPO, *map(str, args)],
+        input=input,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=None if env is None else {**os.environ, **env},
+    )
     return Result(proc.returncode, proc.stdout, proc.stderr)

@@ -47,15 +47,31 @@ def write_set(path: Path, records: list[Record]) -> Path:
 
 
 def text_records(n: int) -> list[Record]:
-    return [Record(f"q{i}", f"Question {i}?", ["red", "green", "blue"], ["A"] if i % 3 else ["A", "C"],
-                   source="mmvu", meta={"category": "even" if i % 2 == 0 else "odd"}) for i in range(n)]
+    return [
+        Record(
+            f"q{i}",
+            f"Question {i}?",
+            ["red", "green", "blue"],
+            ["A"] if i % 3 else ["A", "C"],
+            source="mmvu",
+            meta={"category": "even" if i % 2 == 0 else "odd"},
+        )
+        for i in range(n)
+    ]
 
 
 def run_with(tmp_path: Path, data: Path, backend: Backend, **kw) -> dict:
-    config = EvalConfig(bench=kw.pop("bench", "mmvu"), model="answer-key", backend="transformers", data=str(data),
-                        out=str(tmp_path / "run"), **{**SMALL, **kw})
-    return run_eval(config, console=Console(file=io.StringIO()), progress=False,
-                    backend_factory=lambda name, cfg: backend).results
+    config = EvalConfig(
+        bench=kw.pop("bench", "mmvu"),
+        model="answer-key",
+        backend="transformers",
+        data=str(data),
+        out=str(tmp_path / "run"),
+        **{**SMALL, **kw},
+    )
+    return run_eval(
+        config, console=Console(file=io.StringIO()), progress=False, backend_factory=lambda name, cfg: backend
+    ).results
 
 
 def metrics(summary: dict) -> dict:
@@ -76,8 +92,12 @@ class FakeOpenAIServer:
 
             def do_GET(self):
                 outer.auth.append(self.headers.get("Authorization"))
-                data = json.dumps({"object": "list", "data": [{"id": m, "object": "model", "created": 0,
-                                                               "owned_by": "test"} for m in outer.models]}).encode()
+                data = json.dumps(
+                    {
+                        "object": "list",
+                        "data": [{"id": m, "object": "model", "created": 0, "owned_by": "test"} for m in outer.models],
+                    }
+                ).encode()
                 self.send_response(200 if self.path.endswith("/models") else 404)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -96,10 +116,20 @@ class FakeOpenAIServer:
                     self.wfile.write(b'{"error": {"message": "overloaded"}}')
                     return
                 threading.Event().wait(outer.delay)
-                reply = {"id": "c", "object": "chat.completion", "created": 0, "model": body["model"],
-                         "choices": [{"index": 0, "finish_reason": "stop",
-                                      "message": {"role": "assistant", "content": "<answer>A</answer>"}}],
-                         "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14}}
+                reply = {
+                    "id": "c",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body["model"],
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": "<answer>A</answer>"},
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14},
+                }
                 data = json.dumps(reply).encode()
                 try:
                     self.send_response(200)

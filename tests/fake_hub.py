@@ -24,9 +24,8 @@ import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlparse
 
-from huggingface_hub import DatasetCard
-
 from conftest import FIXTURES, VIDEOS
+from huggingface_hub import DatasetCard
 
 GATED_TOKEN = "hf_accepted"
 
@@ -89,12 +88,17 @@ class FakeHub:
     def downloads(self, repo_id: str, methods: tuple[str, ...] = ("GET",)) -> list[str]:
         """Files of `repo_id` asked for with `methods` (GET: bytes sent; HEAD: metadata), in order."""
         prefix = f"/datasets/{repo_id}/resolve/"
-        return [p[len(prefix):].split("/", 1)[1] for m, p, _, _ in self.requests if m in methods and p.startswith(prefix)]
+        return [
+            p[len(prefix) :].split("/", 1)[1] for m, p, _, _ in self.requests if m in methods and p.startswith(prefix)
+        ]
 
     def commits(self, repo_id: str) -> list[list[dict]]:
         """The NDJSON operations of every commit sent to `repo_id`."""
-        return [[json.loads(line) for line in body.decode().splitlines()]
-                for method, path, _, body in self.requests if path == f"/api/datasets/{repo_id}/commit/main"]
+        return [
+            [json.loads(line) for line in body.decode().splitlines()]
+            for method, path, _, body in self.requests
+            if path == f"/api/datasets/{repo_id}/commit/main"
+        ]
 
     def close(self) -> None:
         self.server.shutdown()
@@ -120,33 +124,56 @@ class FakeHub:
         if not (api or parts[:1] == ["datasets"]) or len(parts) < (4 if api else 3):
             return self.reply(handler, 500, {"error": f"unexpected {method} {path}"})
         base = 2 if api else 1
-        repo_id, rest = "/".join(parts[base:base + 2]), parts[base + 2:]
+        repo_id, rest = "/".join(parts[base : base + 2]), parts[base + 2 :]
         repo = self.repos.get(repo_id)
         if repo is None:
             return self.reply(handler, 404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
         if repo.get("gated") and auth != f"Bearer {GATED_TOKEN}":
-            return self.reply(handler, 401, {"error": "gated"}, {
-                "X-Error-Code": "GatedRepo",
-                "X-Error-Message": f"Access to dataset {repo_id} is restricted. You must have access to it and "
-                                   "be authenticated to access it. Please log in."})
+            return self.reply(
+                handler,
+                401,
+                {"error": "gated"},
+                {
+                    "X-Error-Code": "GatedRepo",
+                    "X-Error-Message": f"Access to dataset {repo_id} is restricted. You must have access to it and "
+                    "be authenticated to access it. Please log in.",
+                },
+            )
         sha = self.sha(repo)
         if not api:
             if rest[:1] != ["resolve"] or len(rest) < 3:
                 return self.reply(handler, 500, {"error": f"unexpected {method} {path}"})
             return self.serve_file(handler, method, repo, "/".join(rest[2:]), sha)
         if not rest or rest[0] == "revision":
-            return self.reply(handler, 200, {"id": repo_id, "sha": sha, "private": repo.get("private", False),
-                                             "gated": "auto" if repo.get("gated") else False,
-                                             "siblings": [{"rfilename": p} for p in sorted(repo["files"])]})
+            return self.reply(
+                handler,
+                200,
+                {
+                    "id": repo_id,
+                    "sha": sha,
+                    "private": repo.get("private", False),
+                    "gated": "auto" if repo.get("gated") else False,
+                    "siblings": [{"rfilename": p} for p in sorted(repo["files"])],
+                },
+            )
         if rest[0] == "tree":
             prefix = "/".join(rest[2:])
-            return self.reply(handler, 200, [{"type": "file", "path": p, "size": len(b),
-                                              "oid": hashlib.sha1(b).hexdigest()}
-                                             for p, b in sorted(repo["files"].items()) if p.startswith(prefix)])
+            return self.reply(
+                handler,
+                200,
+                [
+                    {"type": "file", "path": p, "size": len(b), "oid": hashlib.sha1(b).hexdigest()}
+                    for p, b in sorted(repo["files"].items())
+                    if p.startswith(prefix)
+                ],
+            )
         if rest[0] == "preupload":
             files = json.loads(body)["files"]
-            return self.reply(handler, 200, {"files": [{"path": f["path"], "uploadMode": "regular",
-                                                        "shouldIgnore": False} for f in files]})
+            return self.reply(
+                handler,
+                200,
+                {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]},
+            )
         if rest[0] == "commit":
             if self.fail_commit:
                 return self.reply(handler, self.fail_commit, {"error": "You don't have the rights"})
@@ -157,19 +184,28 @@ class FakeHub:
                 elif op["key"] == "deletedFile":
                     del repo["files"][op["value"]["path"]]
             oid = hashlib.sha1(body).hexdigest()
-            return self.reply(handler, 200, {"success": True, "commitOid": oid, "pullRequestUrl": None,
-                                             "commitUrl": f"{self.url}/datasets/{repo_id}/commit/{oid}"})
+            return self.reply(
+                handler,
+                200,
+                {
+                    "success": True,
+                    "commitOid": oid,
+                    "pullRequestUrl": None,
+                    "commitUrl": f"{self.url}/datasets/{repo_id}/commit/{oid}",
+                },
+            )
         return self.reply(handler, 500, {"error": f"unexpected {method} {path}"})
 
     def serve_file(self, handler, method: str, repo: dict, name: str, sha: str) -> None:
         data = repo["files"].get(name)
         if data is None:
-            return self.reply(handler, 404, {"error": "Entry not found"},
-                              {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": sha})
+            return self.reply(
+                handler, 404, {"error": "Entry not found"}, {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": sha}
+            )
         start, status = 0, 200
         ranged = handler.headers.get("Range")
         if ranged and ranged.startswith("bytes="):
-            start, status = int(ranged[len("bytes="):].split("-")[0]), 206
+            start, status = int(ranged[len("bytes=") :].split("-")[0]), 206
             self.ranges.append((name, ranged))
         handler.send_response(status)
         handler.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()}"')
@@ -222,8 +258,13 @@ def benchmark_repos() -> dict[str, dict]:
     items = json.loads((FIXTURES / "mmvu" / "validation.json").read_text())
     template = next(i for i in items if i["question_type"] == "multiple-choice")
     for n in range(MMVU_EXTRA):
-        items.append({**template, "id": f"validation_9{n}", "video": template["video"].replace(
-            "/Thermodynamics/0.mp4", f"/Physics/{n}.mp4")})
+        items.append(
+            {
+                **template,
+                "id": f"validation_9{n}",
+                "video": template["video"].replace("/Thermodynamics/0.mp4", f"/Physics/{n}.mp4"),
+            }
+        )
     files = {"validation.json": json.dumps(items, indent=2).encode()}
     for item in items:
         files[item["video"].split("/resolve/main/", 1)[1]] = video
@@ -232,11 +273,15 @@ def benchmark_repos() -> dict[str, dict]:
     rows = json.loads((FIXTURES / "videomme" / "videomme_rows.json").read_text())
     ids = sorted({r["videoID"] for r in rows})
     half = (len(ids) + 1) // 2
-    repos["lmms-lab/Video-MME"] = {"files": {
-        "videomme/test-00000-of-00001.parquet": (FIXTURES / "videomme/videomme/test-00000-of-00001.parquet").read_bytes(),
-        "videos_chunked_01.zip": zipped({f"data/{v}.mp4": video for v in ids[:half]}),
-        "videos_chunked_02.zip": zipped({f"data/{v}.mp4": video for v in ids[half:]}),
-    }}
+    repos["lmms-lab/Video-MME"] = {
+        "files": {
+            "videomme/test-00000-of-00001.parquet": (
+                FIXTURES / "videomme/videomme/test-00000-of-00001.parquet"
+            ).read_bytes(),
+            "videos_chunked_01.zip": zipped({f"data/{v}.mp4": video for v in ids[:half]}),
+            "videos_chunked_02.zip": zipped({f"data/{v}.mp4": video for v in ids[half:]}),
+        }
+    }
 
     files = {f"json/{p.name}": p.read_bytes() for p in sorted((FIXTURES / "mvbench" / "json").glob("*.json"))}
     archives: dict[str, dict[str, bytes]] = {}
@@ -256,7 +301,10 @@ def benchmark_repos() -> dict[str, dict]:
 
     mc = FIXTURES / "nextqa" / "lmms-lab_CONSTRUCTED" / "MC"
     videos = {str(r["video"]) for r in json.loads((mc / "test_rows.json").read_text())}
-    repos["lmms-lab/NExTQA"] = {"files": {
-        "MC/test-00000-of-00001.parquet": (mc / "test-00000-of-00001.parquet").read_bytes(),
-        "videos.zip": zipped({f"{v}.mp4": video for v in sorted(videos)})}}
+    repos["lmms-lab/NExTQA"] = {
+        "files": {
+            "MC/test-00000-of-00001.parquet": (mc / "test-00000-of-00001.parquet").read_bytes(),
+            "videos.zip": zipped({f"{v}.mp4": video for v in sorted(videos)}),
+        }
+    }
     return repos

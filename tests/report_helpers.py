@@ -8,6 +8,7 @@ import io
 import json
 from pathlib import Path
 
+from conftest import REPO, VIDEOS
 from rich.console import Console
 
 from twgrpo_data.formats import read_records
@@ -15,14 +16,12 @@ from twgrpo_data.record import Record
 from twgrpo_eval.backends import Backend, Generation, PixelBudget, SamplingSettings
 from twgrpo_eval.runner import EvalConfig, run_eval
 
-from conftest import REPO, VIDEOS
-
 SAMPLE_DATA = REPO / "examples" / "eval_sample.json"
 # each payload sets window.__pwned if it ever runs
 HOSTILE = [
     '<img src=x onerror="window.__pwned=1">',
     "<script>window.__pwned=2</script>",
-    '</textarea><script>window.__pwned=3</script><textarea>',
+    "</textarea><script>window.__pwned=3</script><textarea>",
     '<a href="javascript:window.__pwned=4" id="jslink">click me</a>',
     "</script><script>window.__pwned=5</script>",
     '"><svg onload="window.__pwned=6">',
@@ -40,23 +39,45 @@ class Scripted(Backend):
         self.outputs, self.fail = outputs, fail or {}
 
     def _generate(self, requests):
-        return [Generation(error=self.fail[r.id]) if r.id in self.fail else
-                Generation(text=self.outputs.get(r.id, "<think>no idea</think><answer>A</answer>"))
-                for r in requests]
+        return [
+            Generation(error=self.fail[r.id])
+            if r.id in self.fail
+            else Generation(text=self.outputs.get(r.id, "<think>no idea</think><answer>A</answer>"))
+            for r in requests
+        ]
 
 
 def sample_records() -> list[Record]:
     return read_records(SAMPLE_DATA).records
 
 
-def make_run(out: Path, outputs: dict[str, str], *, fail: dict[str, str] | None = None, data: Path = SAMPLE_DATA,
-             bench: str = "mmvu") -> Path:
+def make_run(
+    out: Path,
+    outputs: dict[str, str],
+    *,
+    fail: dict[str, str] | None = None,
+    data: Path = SAMPLE_DATA,
+    bench: str = "mmvu",
+) -> Path:
     """A run folder written by `run_eval` over `data` with the sample videos and a scripted backend."""
-    config = EvalConfig(bench=bench, model="scripted-model", backend="transformers", data=str(data),
-                        video_root=str(VIDEOS), out=str(out), frames=4, min_pixels=4 * 28 * 28,
-                        max_pixels=16 * 28 * 28, prompt="cot")
-    run_eval(config, console=Console(file=io.StringIO()), progress=False,
-             backend_factory=lambda name, cfg: Scripted(outputs, fail))
+    config = EvalConfig(
+        bench=bench,
+        model="scripted-model",
+        backend="transformers",
+        data=str(data),
+        video_root=str(VIDEOS),
+        out=str(out),
+        frames=4,
+        min_pixels=4 * 28 * 28,
+        max_pixels=16 * 28 * 28,
+        prompt="cot",
+    )
+    run_eval(
+        config,
+        console=Console(file=io.StringIO()),
+        progress=False,
+        backend_factory=lambda name, cfg: Scripted(outputs, fail),
+    )
     return out
 
 
@@ -66,11 +87,13 @@ def mixed_outputs() -> tuple[dict[str, str], dict[str, str]]:
     outputs = {}
     for i, rec in enumerate(records):
         gold = ",".join(rec.answer)
-        outputs[rec.id] = {0: f"<think>the weight reads {gold}</think><answer>{gold}</answer>",
-                           1: "<think>hmm</think><answer>E</answer>",
-                           2: f"<answer>{gold}</answer>",
-                           3: f"<think>at least one</think><answer>{rec.answer[0]}</answer>",
-                           4: "I cannot tell."}.get(i, "<think>x</think><answer>A</answer>")
+        outputs[rec.id] = {
+            0: f"<think>the weight reads {gold}</think><answer>{gold}</answer>",
+            1: "<think>hmm</think><answer>E</answer>",
+            2: f"<answer>{gold}</answer>",
+            3: f"<think>at least one</think><answer>{rec.answer[0]}</answer>",
+            4: "I cannot tell.",
+        }.get(i, "<think>x</think><answer>A</answer>")
     fail = {records[-1].id: "backend: server returned 500"}
     return outputs, fail
 

@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import FIXTURES, VIDEOS
 from typer.testing import CliRunner
 
-from conftest import FIXTURES, VIDEOS
 from twgrpo_cli.app import app
 
 TWGRPO = [sys.executable, "-m", "twgrpo_cli"]
@@ -44,8 +44,9 @@ def test_load_writes_records_that_validate(name, tmp_path):
 
 
 def test_load_mmvu_reports_skipped_open_ended():
-    out = subprocess.run(TWGRPO + ["data", "load", "--bench", "mmvu", str(FIXTURE_OF["mmvu"])],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        TWGRPO + ["data", "load", "--bench", "mmvu", str(FIXTURE_OF["mmvu"])], capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stderr
     assert "skipped 2: open-ended" in out.stdout and "Thermodynamics" in out.stdout
 
@@ -65,11 +66,14 @@ def test_load_help_lists_names_and_default_paths():
     assert "MVBench/json" in out and "Example: twgrpo data load" in out
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--bench", "mmvu", str(FIXTURE_OF["mmvu"]), "--types", "x"], "--types does not apply to mmvu"),
-    (["--bench", "nope", str(FIXTURE_OF["mmvu"])], "unknown benchmark 'nope'"),
-    ([str(FIXTURES)], "cannot tell which benchmark"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--bench", "mmvu", str(FIXTURE_OF["mmvu"]), "--types", "x"], "--types does not apply to mmvu"),
+        (["--bench", "nope", str(FIXTURE_OF["mmvu"])], "unknown benchmark 'nope'"),
+        ([str(FIXTURES)], "cannot tell which benchmark"),
+    ],
+)
 def test_load_user_errors_are_one_line(args, message):
     out = subprocess.run(TWGRPO + ["data", "load", *args], capture_output=True, text=True)
     assert out.returncode == 1 and message in out.stderr
@@ -83,8 +87,9 @@ def test_validate_video_root_lists_missing_and_unreadable_videos(tmp_path):
     (root / "videos").mkdir(parents=True)
     shutil.copy(VIDEOS / "video1.mp4", root / "videos" / "1034419625.mp4")
     (root / "videos" / "1034419625_reverse.mp4").write_bytes(b"\x00" * 4096)
-    out = subprocess.run(TWGRPO + ["data", "validate", str(data), "--video-root", str(root)],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        TWGRPO + ["data", "validate", str(data), "--video-root", str(root)], capture_output=True, text=True
+    )
     assert out.returncode == 1 and "Traceback" not in out.stderr
     lines = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
     assert len(lines) == 16  # every question on the reversed video, one line each
@@ -109,6 +114,9 @@ def test_load_invalid_item_fails_in_one_line_unless_skipped(tmp_path):
     (tmp_path / "json" / "action_antonym.json").write_text(json.dumps(items))
     out = subprocess.run(TWGRPO + ["data", "load", "--bench", "mvbench", str(tmp_path)], capture_output=True, text=True)
     assert out.returncode == 1 and out.stderr.count("\n") == 1
-    assert "action_antonym.json: record 0 (id 'action_antonym_0'), field 'answer'" in out.stderr and "--skip-invalid" in out.stderr
+    assert (
+        "action_antonym.json: record 0 (id 'action_antonym_0'), field 'answer'" in out.stderr
+        and "--skip-invalid" in out.stderr
+    )
     kept = runner.invoke(app, ["data", "load", "--bench", "mvbench", str(tmp_path), "--skip-invalid", "--json"])
     assert kept.exit_code == 0 and json.loads(kept.stdout)["records"] == 1

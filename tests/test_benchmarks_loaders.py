@@ -6,8 +6,8 @@ import json
 from collections import Counter
 
 import pytest
-
 from conftest import DATA, FIXTURES
+
 from twgrpo_data.benchmarks import clevrer, mmvu, mvbench, nextgqa, star, tempcompass, videomme
 from twgrpo_data.errors import InputFormatError, TwgrpoError
 from twgrpo_data.record import validate_records
@@ -24,9 +24,18 @@ def by_id(result):
 def test_mvbench_reads_every_task_file_with_task_categories():
     result = mvbench.load(FIXTURES / "mvbench")
     assert len(result.records) == 14 and not result.errors
-    assert Counter(r.meta["category"] for r in result.records) == {t: 2 for t in (
-        "action_antonym", "action_localization", "action_sequence", "counterfactual_inference",
-        "egocentric_navigation", "episodic_reasoning", "fine_grained_pose")}
+    assert Counter(r.meta["category"] for r in result.records) == {
+        t: 2
+        for t in (
+            "action_antonym",
+            "action_localization",
+            "action_sequence",
+            "counterfactual_inference",
+            "egocentric_navigation",
+            "episodic_reasoning",
+            "fine_grained_pose",
+        )
+    }
     assert all(r.source == "mvbench" for r in result.records)
 
 
@@ -64,7 +73,8 @@ def test_mvbench_keeps_clip_bounds_and_frame_folder_facts():
 
 def test_mvbench_task_filter_and_single_file():
     assert {r.meta["task"] for r in mvbench.load(FIXTURES / "mvbench", types=["action_sequence"]).records} == {
-        "action_sequence"}
+        "action_sequence"
+    }
     assert len(mvbench.load(FIXTURES / "mvbench" / "json" / "episodic_reasoning.json").records) == 2
     with pytest.raises(TwgrpoError, match="unknown MVBench task"):
         mvbench.load(FIXTURES / "mvbench", types=["no_such_task"])
@@ -89,14 +99,20 @@ def test_mvbench_bad_item_is_a_located_problem_and_the_rest_load(tmp_path):
 def test_tempcompass_counts_per_task_type_and_dimension():
     result = tempcompass.load(FIXTURES / "tempcompass")
     assert Counter(r.meta["task_type"] for r in result.records) == {
-        "multi-choice": 10, "yes_no": 19, "caption_matching": 9, "captioning": 12}
+        "multi-choice": 10,
+        "yes_no": 19,
+        "caption_matching": 9,
+        "captioning": 12,
+    }
     assert Counter(r.meta["category"] for r in result.records) == {"action": 18, "direction": 32}
     assert not result.problems
 
 
 def test_tempcompass_original_json_and_lmms_parquet_give_the_same_records():
-    assert tempcompass.load(FIXTURES / "tempcompass").records == \
-        tempcompass.load(FIXTURES / "tempcompass" / "lmms-lab").records
+    assert (
+        tempcompass.load(FIXTURES / "tempcompass").records
+        == tempcompass.load(FIXTURES / "tempcompass" / "lmms-lab").records
+    )
 
 
 def test_tempcompass_parses_each_option_style():
@@ -148,8 +164,10 @@ def test_videomme_invalid_json_template_is_read():
 
 def test_videomme_subtitles_are_attached_without_markup():
     recs = by_id(videomme.load(FIXTURES / "videomme", subtitles=True))
-    assert recs["001-1"].meta["subtitles"] == [[0.0, 2.5, "CONSTRUCTED placeholder subtitle line one"],
-                                               [2.5, 5.0, "CONSTRUCTED placeholder subtitle line two"]]
+    assert recs["001-1"].meta["subtitles"] == [
+        [0.0, 2.5, "CONSTRUCTED placeholder subtitle line one"],
+        [2.5, 5.0, "CONSTRUCTED placeholder subtitle line two"],
+    ]
     assert recs["002-1"].meta["subtitles"] == []
 
 
@@ -189,16 +207,25 @@ def test_nextgqa_json_and_csv_agree_on_every_question():
     assert csv_recs.keys() == json_recs.keys()
     for rid, rec in json_recs.items():
         other = csv_recs[rid]
-        assert (rec.question, rec.options, rec.answer, rec.video) == (other.question, other.options, other.answer,
-                                                                      other.video)
+        assert (rec.question, rec.options, rec.answer, rec.video) == (
+            other.question,
+            other.options,
+            other.answer,
+            other.video,
+        )
         assert rec.meta["glue"] == other.meta["glue"] and rec.meta["category"] == other.meta["category"]
 
 
 def test_nextgqa_reads_the_full_videochat_r1_val_file(shared):
     result = nextgqa.load(DATA / "nextgqa_val.json")
     assert len(result.records) == 3358 and not result.problems
-    assert Counter(r.meta["category"] for r in result.records) == {"CW": 1474, "TN": 879, "CH": 481, "TC": 472,
-                                                                   "TP": 52}
+    assert Counter(r.meta["category"] for r in result.records) == {
+        "CW": 1474,
+        "TN": 879,
+        "CH": 481,
+        "TC": 472,
+        "TP": 52,
+    }
     assert not validate_records(result.records)
 
 
@@ -210,8 +237,9 @@ def test_nextgqa_mixed_file_keeps_multi_answer_gold():
 
 def test_nextqa_csv_answer_is_an_index():
     result = nextgqa.load_nextqa(FIXTURES / "nextqa" / "dataset" / "nextqa" / "test.csv")
-    assert sorted(r.meta["category"] for r in result.records) == sorted(["CW", "CH", "TN", "TC", "TP", "DC",
-                                                                          "DL", "DO"])
+    assert sorted(r.meta["category"] for r in result.records) == sorted(
+        ["CW", "CH", "TN", "TC", "TP", "DC", "DL", "DO"]
+    )
     recs = by_id(result)
     assert recs["2574374895_8"].answer == ["C"] and recs["9072405003_9"].answer == ["A"]
     assert all(r.source == "nextqa" and "glue" not in r.meta for r in result.records)
@@ -219,11 +247,11 @@ def test_nextqa_csv_answer_is_an_index():
 
 def test_nextqa_parquet_matches_csv():
     csv_recs = by_id(nextgqa.load_nextqa(FIXTURES / "nextqa" / "dataset" / "nextqa" / "test.csv"))
-    pq_recs = by_id(nextgqa.load_nextqa(FIXTURES / "nextqa" / "lmms-lab_CONSTRUCTED" / "MC" /
-                                        "test-00000-of-00001.parquet"))
+    pq_recs = by_id(
+        nextgqa.load_nextqa(FIXTURES / "nextqa" / "lmms-lab_CONSTRUCTED" / "MC" / "test-00000-of-00001.parquet")
+    )
     assert csv_recs.keys() == pq_recs.keys()
-    assert all(csv_recs[k].answer == pq_recs[k].answer and csv_recs[k].options == pq_recs[k].options
-               for k in csv_recs)
+    assert all(csv_recs[k].answer == pq_recs[k].answer and csv_recs[k].options == pq_recs[k].options for k in csv_recs)
 
 
 def test_nextgqa_forced_format_and_bad_format():
@@ -252,7 +280,8 @@ def test_clevrer_all_types_skips_open_answers_and_reads_explanatory():
     (rec,) = result.records
     assert rec.id == "4760_12" and rec.answer == ["C", "D"] and rec.meta["category"] == "explanatory"
     assert clevrer.load(FIXTURES / "clevrer", types=["all"]).skipped == {
-        "descriptive (open answer, not multiple choice)": 2}
+        "descriptive (open answer, not multiple choice)": 2
+    }
 
 
 def test_clevrer_question_without_a_correct_choice_is_skipped(tmp_path):
@@ -268,8 +297,12 @@ def test_clevrer_question_without_a_correct_choice_is_skipped(tmp_path):
 # STAR
 
 
-STAR_GOLD = {"Interaction_T1_2297": ["B"], "Sequence_T4_1391": ["A"], "Prediction_T1_843": ["A"],
-             "Feasibility_T6_467": ["B"]}
+STAR_GOLD = {
+    "Interaction_T1_2297": ["B"],
+    "Sequence_T4_1391": ["A"],
+    "Prediction_T1_843": ["A"],
+    "Feasibility_T6_467": ["B"],
+}
 
 
 def test_star_official_layout_gold_from_answer_text():

@@ -7,10 +7,16 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES, VIDEOS
-from twgrpo_data.benchmarks import (BENCHMARKS, check_record_videos, detect_benchmark, list_benchmarks,
-                                    load_benchmark, locate_video)
+
+from twgrpo_data.benchmarks import (
+    BENCHMARKS,
+    check_record_videos,
+    detect_benchmark,
+    list_benchmarks,
+    load_benchmark,
+    locate_video,
+)
 from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.formats import write_records
 
@@ -18,24 +24,44 @@ UNIFIED = FIXTURES / "unified" / "evaluation"
 
 
 def test_registry_lists_every_benchmark_with_the_same_interface():
-    assert list_benchmarks() == ["mvbench", "tempcompass", "videomme", "mmvu", "nextgqa", "nextqa", "clevrer",
-                                 "star", "unified"]
+    assert list_benchmarks() == [
+        "mvbench",
+        "tempcompass",
+        "videomme",
+        "mmvu",
+        "nextgqa",
+        "nextqa",
+        "clevrer",
+        "star",
+        "unified",
+    ]
     for name, module in BENCHMARKS.items():
         assert module.NAME == name and module.DEFAULT_PATH and module.DESCRIPTION
         assert callable(module.load) and callable(module.categories) and callable(module.detect)
 
 
 DETECT = {
-    "mvbench": "mvbench", "mvbench/json/action_antonym.json": "mvbench",
-    "tempcompass": "tempcompass", "tempcompass/lmms-lab": "tempcompass",
+    "mvbench": "mvbench",
+    "mvbench/json/action_antonym.json": "mvbench",
+    "tempcompass": "tempcompass",
+    "tempcompass/lmms-lab": "tempcompass",
     "tempcompass/lmms-lab/yes_no/test-00000-of-00001.parquet": "tempcompass",
-    "videomme": "videomme", "videomme/output_test_template.json": "videomme",
-    "mmvu": "mmvu", "mmvu/validation.json": "mmvu",
-    "nextgqa": "nextgqa", "nextgqa/datasets/nextgqa/test.csv": "nextgqa",
-    "nextqa": "nextqa", "nextqa/dataset/nextqa/val.csv": "nextqa", "nextqa/lmms-lab_CONSTRUCTED": "nextqa",
-    "clevrer": "clevrer", "star": "star", "star/homepage_data/selected_examples_keyframes_dict.json": "star",
-    "unified/evaluation/eval_mvbench.json": "unified", "unified/evaluation/eval_mmvu.json": "unified",
-    "unified/evaluation/nextgqa_val.json": "nextgqa", "unified/evaluation/STAR.json": "star",
+    "videomme": "videomme",
+    "videomme/output_test_template.json": "videomme",
+    "mmvu": "mmvu",
+    "mmvu/validation.json": "mmvu",
+    "nextgqa": "nextgqa",
+    "nextgqa/datasets/nextgqa/test.csv": "nextgqa",
+    "nextqa": "nextqa",
+    "nextqa/dataset/nextqa/val.csv": "nextqa",
+    "nextqa/lmms-lab_CONSTRUCTED": "nextqa",
+    "clevrer": "clevrer",
+    "star": "star",
+    "star/homepage_data/selected_examples_keyframes_dict.json": "star",
+    "unified/evaluation/eval_mvbench.json": "unified",
+    "unified/evaluation/eval_mmvu.json": "unified",
+    "unified/evaluation/nextgqa_val.json": "nextgqa",
+    "unified/evaluation/STAR.json": "star",
     "unified/CLEVRER/clevrer_counterfactual_val.json": "unified",
 }
 
@@ -52,21 +78,32 @@ def test_detect_benchmark_unknown_is_none(tmp_path):
 
 def test_unified_eval_files_get_each_benchmarks_categories():
     mv = load_benchmark("mvbench", UNIFIED / "eval_mvbench.json")  # problem_id 1, 401, … → alphabetical tasks
-    assert [r.meta["category"] for r in mv.records] == ["action_antonym", "action_localization", "action_sequence",
-                                                        "counterfactual_inference", "episodic_reasoning",
-                                                        "fine_grained_pose"]
+    assert [r.meta["category"] for r in mv.records] == [
+        "action_antonym",
+        "action_localization",
+        "action_sequence",
+        "counterfactual_inference",
+        "episodic_reasoning",
+        "fine_grained_pose",
+    ]
     mmvu = load_benchmark("unified", UNIFIED / "eval_mmvu.json")
     assert [r.meta["category"] for r in mmvu.records] == ["Chemistry", "Thermodynamics", "Materials Science"]
     tc = load_benchmark("tempcompass", UNIFIED / "eval_tempcompass.json")
-    assert [r.meta["task_type"] for r in tc.records] == ["caption_matching", "captioning", "multi-choice",
-                                                         "yes_no", "yes_no"]
+    assert [r.meta["task_type"] for r in tc.records] == [
+        "caption_matching",
+        "captioning",
+        "multi-choice",
+        "yes_no",
+        "yes_no",
+    ]
     assert {r.meta["category"] for r in tc.records} == {"action", "direction"}
-    assert {r.meta["category"] for r in load_benchmark("videomme", UNIFIED / "eval_videomme.json").records} == {
-        "short"}
+    assert {r.meta["category"] for r in load_benchmark("videomme", UNIFIED / "eval_videomme.json").records} == {"short"}
 
 
 def test_unified_mvbench_answers_match_the_native_loader():
-    native = {(r.meta["task"], r.meta["video_name"]): r for r in load_benchmark("mvbench", FIXTURES / "mvbench").records}
+    native = {
+        (r.meta["task"], r.meta["video_name"]): r for r in load_benchmark("mvbench", FIXTURES / "mvbench").records
+    }
     for rec in load_benchmark("mvbench", UNIFIED / "eval_mvbench.json").records:
         twin = native[(rec.meta["task"], rec.meta["ori_video"])]
         assert (rec.options, rec.answer) == (twin.options, twin.answer)
@@ -140,8 +177,9 @@ def _tempcompass_root(tmp_path: Path) -> Path:
 def test_check_record_videos_reports_each_record_of_a_broken_video(tmp_path):
     recs = load_benchmark("tempcompass", FIXTURES / "tempcompass").records
     calls = []
-    problems = check_record_videos(recs, _tempcompass_root(tmp_path), file="tc.json",
-                                   progress=lambda done, total: calls.append((done, total)))
+    problems = check_record_videos(
+        recs, _tempcompass_root(tmp_path), file="tc.json", progress=lambda done, total: calls.append((done, total))
+    )
     broken = [r.id for r in recs if r.meta["video_id"] == "1034419625_reverse"]
     assert [p.record_id for p in problems] == broken
     assert all(p.field == "video" and "1034419625_reverse.mp4: unreadable video" in p.message for p in problems)

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import datasets
 import pytest
-from huggingface_hub import DatasetCard, DatasetCardData
-from hypothesis import given, strategies as st
-
 from conftest import DATA, FIXTURES
+from huggingface_hub import DatasetCard, DatasetCardData
+from hypothesis import given
+from hypothesis import strategies as st
+
 from twgrpo_data import cards
 from twgrpo_data.errors import InputFormatError, TwgrpoError
 from twgrpo_data.formats import read_records
@@ -25,28 +26,62 @@ def qai_records(n_negated: int = 2, n_plain: int = 3, source: str = "nextgqa", s
     """Records as `qai convert` writes them: inverted ones carry `qai`, the others `qai=None`."""
     out = []
     for i in range(n_negated):
-        out.append(Record(
-            id=f"neg{i}", question="why didn't the boy open the box", options=["cry", "smile", "run", "wave"],
-            answer=["B", "C", "D"][: 2 + i % 2], video=f"1104/{i}.mp4", source=source,
-            meta={"type": "CW", "glue": [[1.5, 3.0]]},
-            qai={"negated": True, "original_question": "why did the boy open the box",
-                 "original_answer": ["A"], "removed_options": ["jump"], "seed": seed}))
+        out.append(
+            Record(
+                id=f"neg{i}",
+                question="why didn't the boy open the box",
+                options=["cry", "smile", "run", "wave"],
+                answer=["B", "C", "D"][: 2 + i % 2],
+                video=f"1104/{i}.mp4",
+                source=source,
+                meta={"type": "CW", "glue": [[1.5, 3.0]]},
+                qai={
+                    "negated": True,
+                    "original_question": "why did the boy open the box",
+                    "original_answer": ["A"],
+                    "removed_options": ["jump"],
+                    "seed": seed,
+                },
+            )
+        )
     for i in range(n_plain):
-        out.append(Record(id=f"plain{i}", question="what is on the table", options=["cup", "pen", "book", "key", "hat"],
-                          answer=["C"], video=f"1104/p{i}.mp4", source=source, meta={"type": "DL"}))
+        out.append(
+            Record(
+                id=f"plain{i}",
+                question="what is on the table",
+                options=["cup", "pen", "book", "key", "hat"],
+                answer=["C"],
+                video=f"1104/p{i}.mp4",
+                source=source,
+                meta={"type": "DL"},
+            )
+        )
     return out
 
 
 def report_for(records: list[Record], tmp_path: Path, **changes) -> Path:
     negated = sum(1 for r in records if r.qai and r.qai["negated"])
     report = {
-        "input": "/data/somewhere/nextgqa_val.json", "output": "qai.jsonl", "n_records": len(records), "seed": 0,
-        "ratio": 0.5, "min_keep": 1,
-        "counts": {"negated": negated, "not_selected": 1, "unnegatable": 2, "already_negative": 0,
-                   "already_multi": 0, "skipped_invalid": 0},
+        "input": "/data/somewhere/nextgqa_val.json",
+        "output": "qai.jsonl",
+        "n_records": len(records),
+        "seed": 0,
+        "ratio": 0.5,
+        "min_keep": 1,
+        "counts": {
+            "negated": negated,
+            "not_selected": 1,
+            "unnegatable": 2,
+            "already_negative": 0,
+            "already_multi": 0,
+            "skipped_invalid": 0,
+        },
         "unnegatable_reasons": {"how_question": 1, "yes_no": 1},
-        "answer_count_histogram": {"1": 3}, "option_count_histogram": {"5": 3},
-        "spacy_model": "en_core_web_sm", "spacy_model_version": "3.8.0", "spacy_version": "3.8.7",
+        "answer_count_histogram": {"1": 3},
+        "option_count_histogram": {"5": 3},
+        "spacy_model": "en_core_web_sm",
+        "spacy_model_version": "3.8.0",
+        "spacy_version": "3.8.7",
         "twgrpo_version": "0.1.0",
     }
     report.update(changes)
@@ -140,23 +175,28 @@ def test_shipped_templates_are_the_documented_four():
     assert set(cards.available_templates()) >= {"nextgqa-qai", "star-qai", "clevrer-counterfactual", "generic"}
 
 
-@pytest.mark.parametrize(("sources", "qai", "expected"), [
-    ({"nextgqa"}, True, "nextgqa-qai"),
-    ({"star"}, True, "star-qai"),
-    ({"clevrer"}, False, "clevrer-counterfactual"),
-    ({"nextgqa"}, False, "generic"),
-    ({"nextgqa", "star"}, True, "generic"),
-])
+@pytest.mark.parametrize(
+    ("sources", "qai", "expected"),
+    [
+        ({"nextgqa"}, True, "nextgqa-qai"),
+        ({"star"}, True, "star-qai"),
+        ({"clevrer"}, False, "clevrer-counterfactual"),
+        ({"nextgqa"}, False, "generic"),
+        ({"nextgqa", "star"}, True, "generic"),
+    ],
+)
 def test_template_is_chosen_from_sources_and_qai(sources, qai, expected):
-    records = [r for s in sorted(sources)
-               for r in (qai_records(source=s) if qai else qai_records(n_negated=0, source=s))]
+    records = [
+        r for s in sorted(sources) for r in (qai_records(source=s) if qai else qai_records(n_negated=0, source=s))
+    ]
     records = [r.replace(id=f"{r.source}-{r.id}") for r in records]
     assert cards.choose_template(cards.DatasetStats.from_splits({"train": records})) == expected
 
 
 def test_mixed_sources_list_every_licence_and_citation():
     records = qai_records(n_negated=0, source="clevrer") + [
-        r.replace(id="m" + r.id, source="mvbench") for r in qai_records(n_negated=0)]
+        r.replace(id="m" + r.id, source="mvbench") for r in qai_records(n_negated=0)
+    ]
     card = reparse(cards.render_card({"train": records}, repo_id="me/mix"))
     assert card.data.license == ["cc0-1.0", "mit"]
     assert card.data.source_datasets == ["OpenGVLab/MVBench"]  # Hub ids only; CLEVRER has none
@@ -184,16 +224,20 @@ def test_official_mixed_file_counts_is_negated_flags():
     multi = sum(1 for item in raw if "," in item["solution"])
     records = read_records(path).records
     text = str(cards.render_card({"validation": records}, repo_id="me/nextgqa-mixed"))
-    assert f"{flagged} of {len(raw)} questions ({100 * flagged / len(raw):.1f}%) were negated by the\noriginal " \
-           "TW-GRPO conversion script" in text
+    assert (
+        f"{flagged} of {len(raw)} questions ({100 * flagged / len(raw):.1f}%) were negated by the\noriginal "
+        "TW-GRPO conversion script" in text
+    )
     assert f"Multi-answer questions: {multi} ({100 * multi / len(raw):.1f}%)" in text
     assert f"Videos referenced: {len({item['video'] for item in raw})}" in text
 
 
 def test_custom_card_file_can_extend_the_layout_and_set_licence(tmp_path):
     custom = tmp_path / "CARD.md"
-    custom.write_text("---\nlicense: cc-by-4.0\npretty_name: My QAI set\n---\n{% extends '_layout.md' %}\n"
-                      "{% block summary %}Hand-picked questions, {{ stats.n_records }} of them.{% endblock %}\n")
+    custom.write_text(
+        "---\nlicense: cc-by-4.0\npretty_name: My QAI set\n---\n{% extends '_layout.md' %}\n"
+        "{% block summary %}Hand-picked questions, {{ stats.n_records }} of them.{% endblock %}\n"
+    )
     card = reparse(cards.render_card({"train": qai_records()}, repo_id="me/x", template=custom))
     assert card.data.license == "cc-by-4.0"
     assert card.text.startswith("# My QAI set\n\nHand-picked questions, 5 of them.")
@@ -218,14 +262,15 @@ def test_unknown_template_lists_the_shipped_ones():
         cards.template_path("nope")
 
 
-@given(st.integers(min_value=0, max_value=10 ** 13))
+@given(st.integers(min_value=0, max_value=10**13))
 def test_size_category_is_a_hub_bucket_containing_n(n):
     label = cards.size_category(n)
     assert label in SIZE_CATEGORIES
-    value = {"K": 10 ** 3, "M": 10 ** 6, "B": 10 ** 9, "T": 10 ** 12}
+    value = {"K": 10**3, "M": 10**6, "B": 10**9, "T": 10**12}
 
     def parse(bound: str) -> int:
         return int(bound[:-1]) * value[bound[-1]]
+
     if label.startswith("n<"):
         assert n < parse(label[2:])
     elif label.startswith("n>"):

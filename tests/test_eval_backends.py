@@ -8,10 +8,11 @@ import io
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
-
 from conftest import VIDEOS
 from eval_helpers import FakeOpenAIServer
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.record import Record
 from twgrpo_data.video import VideoFrames, sample_video
@@ -97,8 +98,9 @@ def hf_backend(tiny_model_dir):
 
 
 def test_transformers_inputs_keep_frames_as_sampled_with_their_fps(hf_backend):
-    video = sample_video(VIDEOS / "video_12176.mp4", frames=6, min_pixels=PIXELS.min_pixels,
-                         max_pixels=PIXELS.max_pixels)
+    video = sample_video(
+        VIDEOS / "video_12176.mp4", frames=6, min_pixels=PIXELS.min_pixels, max_pixels=PIXELS.max_pixels
+    )
     inputs = hf_backend.prepare([_request("v", video)])
     t, h, w = inputs["video_grid_thw"][0].tolist()
     # 14-pixel patches, 2 frames per temporal patch: the processor did not resize or resample
@@ -115,10 +117,13 @@ def test_transformers_batches_video_and_text_only_requests(hf_backend):
 
 
 def test_transformers_chat_template_renders_the_default_system_turn(hf_backend):
-    text = hf_backend.processor.apply_chat_template(_request("v", _frames()).prompt.messages(), tokenize=False,
-                                                    add_generation_prompt=True)
-    assert text.startswith("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
-                           "<|vision_start|><|video_pad|><|vision_end|>What moves?Options:\nA. the cube\n")
+    text = hf_backend.processor.apply_chat_template(
+        _request("v", _frames()).prompt.messages(), tokenize=False, add_generation_prompt=True
+    )
+    assert text.startswith(
+        "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
+        "<|vision_start|><|video_pad|><|vision_end|>What moves?Options:\nA. the cube\n"
+    )
     assert text.endswith("<|im_start|>assistant\n")
 
 
@@ -160,8 +165,15 @@ def test_generation_config_fills_what_the_run_does_not_set():
 
     from twgrpo_eval.backends.vllm_backend import generation_defaults, sampling_kwargs
 
-    defaults = SimpleNamespace(repetition_penalty=1.05, top_k=1, min_p=0.0, presence_penalty=0.0,
-                               frequency_penalty=0.0, temperature=0.7, top_p=0.8)
+    defaults = SimpleNamespace(
+        repetition_penalty=1.05,
+        top_k=1,
+        min_p=0.0,
+        presence_penalty=0.0,
+        frequency_penalty=0.0,
+        temperature=0.7,
+        top_p=0.8,
+    )
     llm = SimpleNamespace(get_default_sampling_params=lambda: defaults)
     merged = {**generation_defaults(llm), **sampling_kwargs(SamplingSettings(0.1, 0.001, 64, 7), "v")}
     assert merged["repetition_penalty"] == 1.05 and merged["top_k"] == 1  # the checkpoint's

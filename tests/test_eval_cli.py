@@ -12,22 +12,36 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, VIDEOS
 from eval_helpers import AnswerKey, run_with, text_records, write_set
+
 from twgrpo_data.formats import read_records, record_to_unified
 from twgrpo_data.record import Record
 from twgrpo_eval.prompts import build_prompt
 
 TWGRPO = str(Path(sys.executable).with_name("twgrpo"))
 # A few frames at a tiny pixel budget and short answers keep each run to seconds on a CPU.
-FAST = ["--backend", "transformers", "--frames", "4", "--min-pixels", "3136", "--max-pixels", "12544",
-        "--max-new-tokens", "8", "--video-root", str(VIDEOS), "--no-progress"]
+FAST = [
+    "--backend",
+    "transformers",
+    "--frames",
+    "4",
+    "--min-pixels",
+    "3136",
+    "--max-pixels",
+    "12544",
+    "--max-new-tokens",
+    "8",
+    "--video-root",
+    str(VIDEOS),
+    "--no-progress",
+]
 
 
 def _twgrpo(*args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    proc = subprocess.run([TWGRPO, *args], cwd=REPO, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, **(env or {})})
+    proc = subprocess.run(
+        [TWGRPO, *args], cwd=REPO, capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})}
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"twgrpo {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
     return proc
@@ -44,8 +58,18 @@ def _ids(run: Path) -> list[str]:
 @pytest.mark.slow
 def test_eval_on_the_example_set_is_reproduced_by_rescore(tiny_model_dir, tmp_path):
     run = tmp_path / "run"
-    _twgrpo("eval", "--bench", "mmvu", "--data", "examples/eval_sample.json", "--model", str(tiny_model_dir),
-            "--out", str(run), *FAST)
+    _twgrpo(
+        "eval",
+        "--bench",
+        "mmvu",
+        "--data",
+        "examples/eval_sample.json",
+        "--model",
+        str(tiny_model_dir),
+        "--out",
+        str(run),
+        *FAST,
+    )
     results = json.loads((run / "results.json").read_text())
     rescored = json.loads(_twgrpo("eval", "rescore", str(run / "samples.jsonl"), "--json").stdout)
     assert _metrics(results) == _metrics(rescored)
@@ -62,8 +86,18 @@ def test_eval_on_the_example_set_is_reproduced_by_rescore(tiny_model_dir, tmp_pa
 @pytest.mark.slow
 def test_clevrer_style_multi_answer_set(tiny_model_dir, tmp_path):
     run = tmp_path / "run"
-    proc = _twgrpo("eval", "--bench", "clevrer", "--data", "examples/eval_clevrer_sample.json", "--model",
-                   str(tiny_model_dir), "--out", str(run), *FAST)
+    proc = _twgrpo(
+        "eval",
+        "--bench",
+        "clevrer",
+        "--data",
+        "examples/eval_clevrer_sample.json",
+        "--model",
+        str(tiny_model_dir),
+        "--out",
+        str(run),
+        *FAST,
+    )
     assert "multi-answer" in proc.stdout and "accuracy" in proc.stdout
     results = json.loads((run / "results.json").read_text())
     assert (results["single"]["n"], results["multi"]["n"]) == (1, 2)
@@ -77,16 +111,28 @@ def test_clevrer_style_multi_answer_set(tiny_model_dir, tmp_path):
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_same_results_without_duplicates(tiny_model_dir, tmp_path):
     videos = ["clevrer_8.mp4", "video1.mp4", "video_12176.mp4"]
-    records = [Record(f"k{i}", f"Question number {i}?", ["left", "right", "up", "down"],
-                      ["A", "C"] if i % 4 == 0 else [chr(65 + i % 4)], video=videos[i % 3], source="mmvu")
-               for i in range(14)]
+    records = [
+        Record(
+            f"k{i}",
+            f"Question number {i}?",
+            ["left", "right", "up", "down"],
+            ["A", "C"] if i % 4 == 0 else [chr(65 + i % 4)],
+            video=videos[i % 3],
+            source="mmvu",
+        )
+        for i in range(14)
+    ]
     data = tmp_path / "set.json"
     data.write_text(json.dumps([record_to_unified(r) for r in records]))
-    args = ["eval", "--bench", "mmvu", "--data", str(data), "--model", str(tiny_model_dir), *FAST,
-            "--batch-size", "2"]
+    args = ["eval", "--bench", "mmvu", "--data", str(data), "--model", str(tiny_model_dir), *FAST, "--batch-size", "2"]
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([TWGRPO, *args, "--out", str(killed)], cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [TWGRPO, *args, "--out", str(killed)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     samples = killed / "samples.jsonl"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
@@ -109,9 +155,11 @@ def test_killed_run_resumes_to_the_same_results_without_duplicates(tiny_model_di
     by_id = {json.loads(line)["id"]: json.loads(line) for line in (fresh / "samples.jsonl").read_text().splitlines()}
     for line in (killed / "samples.jsonl").read_text().splitlines():
         row = json.loads(line)
-        assert (row["output"], row["prompt_hash"], row["fps"]) == (by_id[row["id"]]["output"],
-                                                                  by_id[row["id"]]["prompt_hash"],
-                                                                  by_id[row["id"]]["fps"])
+        assert (row["output"], row["prompt_hash"], row["fps"]) == (
+            by_id[row["id"]]["output"],
+            by_id[row["id"]]["prompt_hash"],
+            by_id[row["id"]]["fps"],
+        )
     assert len(json.loads((killed / "config.json").read_text())["sessions"]) == 2
 
 
@@ -149,9 +197,18 @@ def test_eval_errors_are_one_line(tmp_path):
 
 def _video_set(tmp_path: Path, n: int = 6) -> Path:
     videos = ["clevrer_8.mp4", "video1.mp4", "video_12176.mp4"]
-    records = [Record(f"k{i}", f"Question number {i}?", ["left", "right", "up", "down"],
-                      ["A", "C"] if i % 4 == 0 else [chr(65 + i % 4)], video=videos[i % 3], source="mmvu",
-                      meta={"category": videos[i % 3]}) for i in range(n)]
+    records = [
+        Record(
+            f"k{i}",
+            f"Question number {i}?",
+            ["left", "right", "up", "down"],
+            ["A", "C"] if i % 4 == 0 else [chr(65 + i % 4)],
+            video=videos[i % 3],
+            source="mmvu",
+            meta={"category": videos[i % 3]},
+        )
+        for i in range(n)
+    ]
     data = tmp_path / "set.json"
     data.write_text(json.dumps([record_to_unified(r) for r in records]))
     return data
@@ -165,8 +222,9 @@ def test_three_shards_merged_equal_one_run_with_the_tiny_model(tiny_model_dir, t
     _twgrpo(*args, "--out", str(tmp_path / "single"))
     for k in (1, 2, 3):
         _twgrpo(*args, "--shard", f"{k}/3", "--out", str(tmp_path / f"shard{k}"))
-    proc = _twgrpo("eval", "merge", *(str(tmp_path / f"shard{k}") for k in (1, 2, 3)), "--out",
-                   str(tmp_path / "merged"))
+    proc = _twgrpo(
+        "eval", "merge", *(str(tmp_path / f"shard{k}") for k in (1, 2, 3)), "--out", str(tmp_path / "merged")
+    )
     assert "complete" in proc.stdout
     single = json.loads((tmp_path / "single" / "results.json").read_text())
     merged = json.loads((tmp_path / "merged" / "results.json").read_text())
@@ -178,9 +236,22 @@ def test_three_shards_merged_equal_one_run_with_the_tiny_model(tiny_model_dir, t
 
 def test_a_run_whose_videos_are_all_missing_exits_1_with_one_line(tiny_model_dir, tmp_path):
     data = _video_set(tmp_path)
-    proc = _twgrpo("eval", "--bench", "mmvu", "--data", str(data), "--model", str(tiny_model_dir), "--out",
-                   str(tmp_path / "run"), *FAST[:-3], "--video-root", str(tmp_path / "nowhere"), "--no-progress",
-                   check=False)
+    proc = _twgrpo(
+        "eval",
+        "--bench",
+        "mmvu",
+        "--data",
+        str(data),
+        "--model",
+        str(tiny_model_dir),
+        "--out",
+        str(tmp_path / "run"),
+        *FAST[:-3],
+        "--video-root",
+        str(tmp_path / "nowhere"),
+        "--no-progress",
+        check=False,
+    )
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "none of the first" in lines[0] and "clevrer_8.mp4" in lines[0]
@@ -189,10 +260,15 @@ def test_a_run_whose_videos_are_all_missing_exits_1_with_one_line(tiny_model_dir
 
 
 def test_unknown_choices_are_refused_before_any_folder_is_made(tmp_path):
-    for option, value in (("--backend", "vllmm"), ("--prompt", "cott"), ("--parser", "strict"),
-                          ("--protocol", "official")):
-        proc = _twgrpo("eval", "--bench", "mmvu", "--model", "m", "--out", str(tmp_path / "run"), option, value,
-                       check=False)
+    for option, value in (
+        ("--backend", "vllmm"),
+        ("--prompt", "cott"),
+        ("--parser", "strict"),
+        ("--protocol", "official"),
+    ):
+        proc = _twgrpo(
+            "eval", "--bench", "mmvu", "--model", "m", "--out", str(tmp_path / "run"), option, value, check=False
+        )
         assert proc.returncode == 2 and value in proc.stderr, option
     assert not (tmp_path / "run").exists()
     help_text = _twgrpo("eval", "--help", env={"COLUMNS": "200"}).stdout
@@ -273,21 +349,50 @@ def test_an_openai_key_appears_in_no_file_and_no_output(tmp_path):
     server = FakeOpenAIServer()
     try:
         run = tmp_path / "run"
-        args = ["eval", "--bench", "mmvu", "--data", str(data), "--model", "served-model", "--backend", "openai",
-                "--api-base", server.url, "--frames", "4", "--min-pixels", "3136", "--max-pixels", "12544",
-                "--video-root", str(VIDEOS), "--out", str(run)]
+        args = [
+            "eval",
+            "--bench",
+            "mmvu",
+            "--data",
+            str(data),
+            "--model",
+            "served-model",
+            "--backend",
+            "openai",
+            "--api-base",
+            server.url,
+            "--frames",
+            "4",
+            "--min-pixels",
+            "3136",
+            "--max-pixels",
+            "12544",
+            "--video-root",
+            str(VIDEOS),
+            "--out",
+            str(run),
+        ]
         proc = _twgrpo(*args, "--api-key", secret, "--backend-arg", f"hf_token={secret}")
         outputs = [proc.stdout + proc.stderr]
         assert json.loads((run / "results.json").read_text())["n"] == 3
         assert set(server.auth) == {f"Bearer {secret}"}  # the key was used
         env_proc = _twgrpo(*args[:-2], "--out", str(tmp_path / "env"), env={"OPENAI_API_KEY": secret})
         outputs.append(env_proc.stdout + env_proc.stderr)
-        bad = _twgrpo(*args[:-2], "--out", str(tmp_path / "bad"), "--api-key", secret, "--backend-arg",
-                      f"broken{secret}", check=False)
+        bad = _twgrpo(
+            *args[:-2],
+            "--out",
+            str(tmp_path / "bad"),
+            "--api-key",
+            secret,
+            "--backend-arg",
+            f"broken{secret}",
+            check=False,
+        )
         outputs.append(bad.stdout + bad.stderr)
         assert bad.returncode == 2
-        wrong = _twgrpo(*args[:-2], "--model", "other", "--out", str(tmp_path / "wrong"), "--api-key", secret,
-                        check=False)
+        wrong = _twgrpo(
+            *args[:-2], "--model", "other", "--out", str(tmp_path / "wrong"), "--api-key", secret, check=False
+        )
         outputs.append(wrong.stdout + wrong.stderr)
         assert wrong.returncode == 1 and "not 'other'" in wrong.stderr
     finally:
@@ -296,4 +401,6 @@ def test_an_openai_key_appears_in_no_file_and_no_output(tmp_path):
     files = [p for p in tmp_path.rglob("*") if p.is_file() and p != data]
     assert files and all(secret.encode() not in p.read_bytes() for p in files)
     config = json.loads((run / "config.json").read_text())
-    assert config["backend_options"]["api_key"] == "<redacted>" and config["backend_options"]["hf_token"] == "<redacted>"
+    assert (
+        config["backend_options"]["api_key"] == "<redacted>" and config["backend_options"]["hf_token"] == "<redacted>"
+    )

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, strategies as st
-
 from conftest import DATA, FIXTURES
+from hypothesis import given
+from hypothesis import strategies as st
+
 from twgrpo_data.formats import read_records, unified_to_record
 from twgrpo_data.record import Record
 from twgrpo_eval.prompts import (
@@ -57,8 +58,10 @@ def test_clevrer_prompt_is_the_unified_problem_plus_template(shared):
     records = read_records(path).records
     for raw, record in zip(raws, records):
         prompt = build_prompt(record, "clevrer")
-        assert prompt.text == raw["problem"] + (" Output the thinking process in <think> </think> and final answer "
-                                                "(letters separated by , if multiple) in <answer> </answer> tags. ")
+        assert prompt.text == raw["problem"] + (
+            " Output the thinking process in <think> </think> and final answer "
+            "(letters separated by , if multiple) in <answer> </answer> tags. "
+        )
         assert prompt.system == CLEVRER_SYSTEM
         assert prompt.messages()[0] == {"role": "system", "content": CLEVRER_SYSTEM}
 
@@ -95,8 +98,11 @@ def test_template_of_covers_every_style_and_rejects_others():
 _text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40).filter(str.strip)
 
 
-@given(question=_text, options=st.lists(_text, min_size=2, max_size=6),
-       style=st.sampled_from(["cot", "zeroshot", "clevrer"]))
+@given(
+    question=_text,
+    options=st.lists(_text, min_size=2, max_size=6),
+    style=st.sampled_from(["cot", "zeroshot", "clevrer"]),
+)
 def test_prompt_contains_question_and_every_lettered_option_in_order(question, options, style):
     record = Record("x", question.strip(), [o.strip() for o in options], ["A"], video="v.mp4")
     text = build_prompt(record, style).text
@@ -113,8 +119,10 @@ def test_prompt_contains_question_and_every_lettered_option_in_order(question, o
 def test_prompt_hash_changes_with_what_the_model_is_asked(options):
     a = Record("x", "Which one?", [o.strip() for o in options], ["A"], video="v.mp4")
     b = Record("y", "Which one?", list(reversed(a.options)), ["A"], video="v.mp4")
-    assert build_prompt(a, "cot").hash == build_prompt(Record("z", a.question, a.options, ["B"], video="w.mp4"),
-                                                       "cot").hash
+    assert (
+        build_prompt(a, "cot").hash
+        == build_prompt(Record("z", a.question, a.options, ["B"], video="w.mp4"), "cot").hash
+    )
     if a.options != b.options:
         assert build_prompt(a, "cot").hash != build_prompt(b, "cot").hash
 

@@ -10,9 +10,9 @@ import json
 import math
 
 import pytest
-
 from conftest import VIDEOS
 from eval_helpers import AnswerKey, run_with, write_set
+
 from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.record import Record
 from twgrpo_data.video import sample_video, torch_linspace, twgrpo_official_indices
@@ -37,20 +37,29 @@ def _reference(total: int, video_fps: float) -> list[int]:
 def _ours(total: int, video_fps: float) -> list[int]:
     from twgrpo_data.video import frame_count
 
-    n = frame_count(total, video_fps, frames=None, fps=OFFICIAL_SAMPLING["fps"],
-                    min_frames=OFFICIAL_SAMPLING["min_frames"], max_frames=OFFICIAL_SAMPLING["max_frames"])
+    n = frame_count(
+        total,
+        video_fps,
+        frames=None,
+        fps=OFFICIAL_SAMPLING["fps"],
+        min_frames=OFFICIAL_SAMPLING["min_frames"],
+        max_frames=OFFICIAL_SAMPLING["max_frames"],
+    )
     return twgrpo_official_indices(0, total - 1, n, OFFICIAL_SAMPLING["resample_to"]).tolist()
 
 
-@pytest.mark.parametrize("total,fps", [
-    (12, 30.0),      # a 0.4 s clip: 4 frames, each shown four times
-    (30, 30.0),      # 1 s
-    (128, 25.0),     # CLEVRER's 5.12 s
-    (200, 25.0),     # 8 s: 16 frames
-    (241, 29.97),
-    (5400, 30.0),    # 3 minutes
-    (108000, 30.0),  # an hour
-])
+@pytest.mark.parametrize(
+    "total,fps",
+    [
+        (12, 30.0),  # a 0.4 s clip: 4 frames, each shown four times
+        (30, 30.0),  # 1 s
+        (128, 25.0),  # CLEVRER's 5.12 s
+        (200, 25.0),  # 8 s: 16 frames
+        (241, 29.97),
+        (5400, 30.0),  # 3 minutes
+        (108000, 30.0),  # an hour
+    ],
+)
 def test_official_frame_indices_match_the_vendored_rule(total, fps):
     assert _ours(total, fps) == _reference(total, fps)
 
@@ -69,8 +78,9 @@ def test_torch_linspace_is_reproduced_bit_for_bit():
 
 
 def test_clevrer_video_gets_ten_distinct_frames_repeated_to_sixteen():
-    video = sample_video(VIDEOS / "video_12176.mp4", frames=None, min_pixels=3136, max_pixels=12544,
-                         **OFFICIAL_SAMPLING)
+    video = sample_video(
+        VIDEOS / "video_12176.mp4", frames=None, min_pixels=3136, max_pixels=12544, **OFFICIAL_SAMPLING
+    )
     assert list(video.indices) == CLEVRER_12176
     assert video.num_frames == 16 and len(set(video.indices)) == 10
     assert (video.frames[0] == video.frames[1]).all()  # repeated frames are the same pixels
@@ -78,15 +88,27 @@ def test_clevrer_video_gets_ten_distinct_frames_repeated_to_sixteen():
 
 def test_official_run_feeds_the_replica_frames_fps_and_verbatim_prompts(tmp_path):
     # a TW-GRPO CLEVRER-style file: option lines "A text" inside `problem`, no separate options
-    raw = [{"id": "c1", "problem": "What will happen?\nA the cube moves\nB the sphere stops",
-            "solution": "<answer>A,B</answer>", "video": "video_12176.mp4"},
-           {"id": "c2", "problem": "Which is red?", "options": ["A. the cube", "B. the sphere"],
-            "solution": "<answer>B</answer>", "video": "video_12176.mp4"}]
+    raw = [
+        {
+            "id": "c1",
+            "problem": "What will happen?\nA the cube moves\nB the sphere stops",
+            "solution": "<answer>A,B</answer>",
+            "video": "video_12176.mp4",
+        },
+        {
+            "id": "c2",
+            "problem": "Which is red?",
+            "options": ["A. the cube", "B. the sphere"],
+            "solution": "<answer>B</answer>",
+            "video": "video_12176.mp4",
+        },
+    ]
     data = tmp_path / "set.json"
     data.write_text(json.dumps(raw))
     key = AnswerKey({"c1": "A,B", "c2": "B"})
-    results = run_with(tmp_path, data, key, protocol="twgrpo-official", video_root=str(VIDEOS), frames=16,
-                       bench="clevrer")
+    results = run_with(
+        tmp_path, data, key, protocol="twgrpo-official", video_root=str(VIDEOS), frames=16, bench="clevrer"
+    )
     assert results["accuracy"] == 100.0
     assert key.fps == {"c1": 2.0, "c2": 2.0}  # no fps told: Qwen2.5-VL's implicit 2.0
     lines = read_samples(tmp_path / "run" / "samples.jsonl")
@@ -109,8 +131,15 @@ def test_official_run_feeds_the_replica_frames_fps_and_verbatim_prompts(tmp_path
 
     runner.build_prompt, saved = spy, runner.build_prompt
     try:
-        run_with(tmp_path / "again", data, AnswerKey({"c1": "A,B", "c2": "B"}), protocol="twgrpo-official",
-                 video_root=str(VIDEOS), frames=16, bench="clevrer")
+        run_with(
+            tmp_path / "again",
+            data,
+            AnswerKey({"c1": "A,B", "c2": "B"}),
+            protocol="twgrpo-official",
+            video_root=str(VIDEOS),
+            frames=16,
+            bench="clevrer",
+        )
     finally:
         runner.build_prompt = saved
     assert prompts["c1"].startswith("What will happen?\nA the cube moves\nB the sphere stops Output the thinking")
@@ -118,8 +147,9 @@ def test_official_run_feeds_the_replica_frames_fps_and_verbatim_prompts(tmp_path
 
 
 def test_standard_protocol_uses_distinct_frames_and_the_real_rate(tmp_path):
-    data = write_set(tmp_path / "set.json", [Record("v", "q?", ["x", "y"], ["A"], video="video_12176.mp4",
-                                                    source="mmvu")])
+    data = write_set(
+        tmp_path / "set.json", [Record("v", "q?", ["x", "y"], ["A"], video="video_12176.mp4", source="mmvu")]
+    )
     key = AnswerKey({"v": "A"})
     run_with(tmp_path, data, key, video_root=str(VIDEOS), frames=16)
     line = read_samples(tmp_path / "run" / "samples.jsonl")["v"]

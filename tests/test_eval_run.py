@@ -9,19 +9,22 @@ import json
 import shutil
 
 import pytest
-
 from conftest import VIDEOS
 from eval_helpers import AnswerKey, metrics, run_with, text_records, write_set
+
 from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.record import Record
 from twgrpo_eval.rescore import rescore_log
 from twgrpo_eval.runner import read_samples
 
+
 def test_results_are_the_rescore_of_samples_with_known_numbers(tmp_path):
-    records = [Record("a", "q?", ["x", "y"], ["A"], source="mmvu", meta={"category": "k1"}),
-               Record("b", "q?", ["x", "y", "z"], ["A", "B"], source="mmvu", meta={"category": "k1"}),
-               Record("c", "q?", ["x", "y", "z"], ["B"], source="mmvu", meta={"category": "k2"}),
-               Record("d", "q?", ["x", "y", "z"], ["B", "C"], source="mmvu", meta={"category": "k2"})]
+    records = [
+        Record("a", "q?", ["x", "y"], ["A"], source="mmvu", meta={"category": "k1"}),
+        Record("b", "q?", ["x", "y", "z"], ["A", "B"], source="mmvu", meta={"category": "k1"}),
+        Record("c", "q?", ["x", "y", "z"], ["B"], source="mmvu", meta={"category": "k2"}),
+        Record("d", "q?", ["x", "y", "z"], ["B", "C"], source="mmvu", meta={"category": "k2"}),
+    ]
     data = write_set(tmp_path / "set.json", records)
     results = run_with(tmp_path, data, AnswerKey({"a": "A", "b": "A", "c": "C", "d": "C, B"}))
     assert results["accuracy"] == 50.0 and results["soft_accuracy"] == 62.5
@@ -47,16 +50,21 @@ def test_missing_and_corrupt_videos_fail_their_items_only(tmp_path):
     corrupt = tmp_path / "corrupt.mp4"
     corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(2000))
     shutil.copy(VIDEOS / "clevrer_8.mp4", tmp_path / "ok.mp4")
-    records = [Record("ok1", "q?", ["x", "y"], ["A"], video="ok.mp4", source="mmvu"),
-               Record("missing", "q?", ["x", "y"], ["A"], video="nowhere/missing.mp4", source="mmvu"),
-               Record("corrupt", "q?", ["x", "y"], ["A"], video="corrupt.mp4", source="mmvu"),
-               Record("ok2", "q?", ["x", "y"], ["B"], video="ok.mp4", source="mmvu")]
+    records = [
+        Record("ok1", "q?", ["x", "y"], ["A"], video="ok.mp4", source="mmvu"),
+        Record("missing", "q?", ["x", "y"], ["A"], video="nowhere/missing.mp4", source="mmvu"),
+        Record("corrupt", "q?", ["x", "y"], ["A"], video="corrupt.mp4", source="mmvu"),
+        Record("ok2", "q?", ["x", "y"], ["B"], video="ok.mp4", source="mmvu"),
+    ]
     data = write_set(tmp_path / "set.json", records)
     key = AnswerKey({r.id: r.answer[0] for r in records})
     results = run_with(tmp_path, data, key, video_root=str(tmp_path), batch_size=4)
     lines = read_samples(tmp_path / "run" / "samples.jsonl")
     assert results["n"] == 4 and results["n_failed"] == 2 and results["accuracy"] == 50.0
-    assert lines["missing"]["error"].startswith("video: ") and "missing.mp4: no such video file" in lines["missing"]["error"]
+    assert (
+        lines["missing"]["error"].startswith("video: ")
+        and "missing.mp4: no such video file" in lines["missing"]["error"]
+    )
     assert "corrupt.mp4" in lines["corrupt"]["error"]
     assert key.seen == [["ok1", "ok2"]]  # failed videos never reach the model; the rest share one batch
     assert lines["ok1"]["frames"] == 4 and lines["ok1"]["fps"] > 0 and lines["ok1"]["error"] is None
@@ -95,9 +103,11 @@ def test_interrupted_run_resumes_without_counting_anything_twice(tmp_path):
 
 def test_failed_items_are_retried_on_resume_and_the_last_line_wins(tmp_path):
     shutil.copy(VIDEOS / "clevrer_8.mp4", tmp_path / "ok.mp4")
-    records = [Record("w", "q?", ["x", "y"], ["A"], video="ok.mp4", source="mmvu"),
-               Record("v", "q?", ["x", "y"], ["A"], video="late.mp4", source="mmvu"),
-               Record("t", "q?", ["x", "y"], ["B"], source="mmvu")]
+    records = [
+        Record("w", "q?", ["x", "y"], ["A"], video="ok.mp4", source="mmvu"),
+        Record("v", "q?", ["x", "y"], ["A"], video="late.mp4", source="mmvu"),
+        Record("t", "q?", ["x", "y"], ["B"], source="mmvu"),
+    ]
     data = write_set(tmp_path / "set.json", records)
     answers = {"w": "A", "v": "A", "t": "B"}
     first = run_with(tmp_path, data, AnswerKey(answers), video_root=str(tmp_path))
@@ -170,8 +180,14 @@ def test_config_records_every_setting_used(tmp_path):
     assert (config["temperature"], config["top_p"], config["seed"]) == (0.1, 0.001, 7)
     assert config["data"] == str(data.resolve())
     assert config["prompt_template"]["template"].startswith("{Question} Answer with the option's letter")
-    assert config["video_sampling"] == {"frames": None, "fps": 2.0, "min_frames": 4, "max_frames": 4,
-                                        "min_pixels": 3136, "max_pixels": 12544}
+    assert config["video_sampling"] == {
+        "frames": None,
+        "fps": 2.0,
+        "min_frames": 4,
+        "max_frames": 4,
+        "min_pixels": 3136,
+        "max_pixels": 12544,
+    }
     session = config["sessions"][0]
     assert session["versions"]["twgrpo"] and session["versions"]["python"]
     assert session["backend"]["name"] == "answer-key" and session["written"] == 1
@@ -194,8 +210,22 @@ def test_sample_lines_say_what_was_asked_shown_answered_and_scored(tmp_path):
     data = write_set(tmp_path / "set.json", records)
     run_with(tmp_path, data, AnswerKey({"v": "B"}), video_root=str(VIDEOS))
     line = read_samples(tmp_path / "run" / "samples.jsonl")["v"]
-    for key in ("id", "question", "options", "gold", "prompt_hash", "frame_indices", "frame_timestamps", "output",
-                "parsed", "strict", "soft", "format", "error", "category"):
+    for key in (
+        "id",
+        "question",
+        "options",
+        "gold",
+        "prompt_hash",
+        "frame_indices",
+        "frame_timestamps",
+        "output",
+        "parsed",
+        "strict",
+        "soft",
+        "format",
+        "error",
+        "category",
+    ):
         assert key in line, key
     assert (line["question"], line["options"], line["gold"]) == ("What moves?", ["the cube", "the ball"], ["B"])
     assert line["frame_indices"] == [0, 42, 85, 127] and line["frame_timestamps"][0] == 0.0
@@ -223,8 +253,9 @@ def test_an_edited_prompt_template_is_a_protocol_change(tmp_path, monkeypatch):
     data = write_set(tmp_path / "set.json", text_records(2))
     run_with(tmp_path, data, AnswerKey({"q0": "A", "q1": "A"}), prompt="cot")
     original = runner.template_of
-    monkeypatch.setattr(runner, "template_of", lambda style: {**original(style),
-                                                              "template": original(style)["template"] + " Be brief."})
+    monkeypatch.setattr(
+        runner, "template_of", lambda style: {**original(style), "template": original(style)["template"] + " Be brief."}
+    )
     with pytest.raises(TwgrpoError, match="prompt_template_hash.*the prompt template changed"):
         run_with(tmp_path, data, AnswerKey({"q0": "A", "q1": "A"}), prompt="cot")
 
@@ -247,8 +278,14 @@ def test_a_start_that_fails_leaves_no_folder_behind(tmp_path):
     def broken(name, config):
         raise TwgrpoError("--backend transformers could not load 'nowhere': no such model")
 
-    config_kw = dict(bench="mmvu", model="nowhere", backend="transformers", data=str(data), out=str(tmp_path / "run"),
-                     allow_text_only=True)
+    config_kw = dict(
+        bench="mmvu",
+        model="nowhere",
+        backend="transformers",
+        data=str(data),
+        out=str(tmp_path / "run"),
+        allow_text_only=True,
+    )
     from twgrpo_eval.runner import EvalConfig, run_eval
 
     with pytest.raises(TwgrpoError, match="could not load"):
@@ -262,21 +299,27 @@ def test_a_start_that_fails_leaves_no_folder_behind(tmp_path):
 
 
 def test_a_record_without_video_fails_its_item_in_a_video_benchmark(tmp_path):
-    records = [Record("v", "q?", ["x", "y"], ["A"], video="video_12176.mp4", source="mmvu"),
-               Record("t", "q?", ["x", "y"], ["A"], source="mmvu")]
+    records = [
+        Record("v", "q?", ["x", "y"], ["A"], video="video_12176.mp4", source="mmvu"),
+        Record("t", "q?", ["x", "y"], ["A"], source="mmvu"),
+    ]
     data = write_set(tmp_path / "set.json", records)
-    results = run_with(tmp_path, data, AnswerKey({"v": "A", "t": "A"}), video_root=str(VIDEOS),
-                       allow_text_only=False)
+    results = run_with(tmp_path, data, AnswerKey({"v": "A", "t": "A"}), video_root=str(VIDEOS), allow_text_only=False)
     line = read_samples(tmp_path / "run" / "samples.jsonl")["t"]
-    assert results["n_failed"] == 1 and "no video (video: null)" in line["error"] and "--allow-text-only" in line["error"]
+    assert (
+        results["n_failed"] == 1 and "no video (video: null)" in line["error"] and "--allow-text-only" in line["error"]
+    )
 
 
 def test_all_videos_missing_stops_before_the_model_loads_naming_path_and_root(tmp_path):
     records = [Record(f"m{i}", "q?", ["x", "y"], ["A"], video=f"clips/m{i}.mp4", source="mmvu") for i in range(20)]
     data = write_set(tmp_path / "set.json", records)
     key = AnswerKey({})
-    with pytest.raises(TwgrpoError, match=rf"none of the first 8 videos exists, e.g. {tmp_path}/clips/m0.mp4 "
-                                          rf"\(--video-root {tmp_path}\)"):
+    with pytest.raises(
+        TwgrpoError,
+        match=rf"none of the first 8 videos exists, e.g. {tmp_path}/clips/m0.mp4 "
+        rf"\(--video-root {tmp_path}\)",
+    ):
         run_with(tmp_path, data, key, video_root=str(tmp_path))
     assert key.seen == [] and not (tmp_path / "run").exists()
 
@@ -320,8 +363,9 @@ def test_shards_split_by_id_and_merge_to_the_single_run(tmp_path):
     for doc in (single, merged):
         doc["run"].pop("session")
     assert merged == single
-    assert [json.loads(x)["id"] for x in (tmp_path / "merged" / "samples.jsonl").read_text().splitlines()] == \
-        [r.id for r in records]  # the data file's order
+    assert [json.loads(x)["id"] for x in (tmp_path / "merged" / "samples.jsonl").read_text().splitlines()] == [
+        r.id for r in records
+    ]  # the data file's order
     with pytest.raises(TwgrpoError, match=r"missing \[2\]"):
         merge_runs([tmp_path / "s1" / "run", tmp_path / "s3" / "run"], tmp_path / "m2")
     with pytest.raises(TwgrpoError, match="not a shard run"):
@@ -337,18 +381,26 @@ def test_shards_split_by_id_and_merge_to_the_single_run(tmp_path):
 def test_secret_backend_options_never_reach_the_run_folder(tmp_path):
     secret = "sk-test-SECRET-123"
     data = write_set(tmp_path / "set.json", text_records(2))
-    run_with(tmp_path, data, AnswerKey({"q0": "A", "q1": "A"}),
-             backend_options={"api_key": secret, "hf_token": secret, "max_num_batched_tokens": 512})
+    run_with(
+        tmp_path,
+        data,
+        AnswerKey({"q0": "A", "q1": "A"}),
+        backend_options={"api_key": secret, "hf_token": secret, "max_num_batched_tokens": 512},
+    )
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["backend_options"] == {"api_key": "<redacted>", "hf_token": "<redacted>",
-                                         "max_num_batched_tokens": 512}
+    assert config["backend_options"] == {
+        "api_key": "<redacted>",
+        "hf_token": "<redacted>",
+        "max_num_batched_tokens": 512,
+    }
     assert "argv" not in config["sessions"][0]
     for path in (tmp_path / "run").iterdir():
         assert secret not in path.read_text(encoding="utf-8"), path
     # a failure whose message carries the secret is scrubbed, in the samples and in the error
     with pytest.raises(TwgrpoError) as info:
-        run_with(tmp_path / "err", data, AnswerKey({}, error=f"401 bad key {secret}"),
-                 backend_options={"api_key": secret})
+        run_with(
+            tmp_path / "err", data, AnswerKey({}, error=f"401 bad key {secret}"), backend_options={"api_key": secret}
+        )
     assert secret not in str(info.value) and "<redacted>" in str(info.value)
     assert secret not in (tmp_path / "err" / "run" / "samples.jsonl").read_text()
     # resuming does not need the same secret
@@ -360,15 +412,22 @@ def test_a_video_path_escaping_the_root_fails_its_item(tmp_path):
     root.mkdir()
     shutil.copy(VIDEOS / "clevrer_8.mp4", root / "ok.mp4")
     shutil.copy(VIDEOS / "clevrer_8.mp4", tmp_path / "outside.mp4")
-    records = [Record("ok", "q?", ["x", "y"], ["A"], video="ok.mp4", source="mmvu"),
-               Record("up", "q?", ["x", "y"], ["A"], video="../outside.mp4", source="mmvu"),
-               Record("abs", "q?", ["x", "y"], ["A"], video=str(tmp_path / "outside.mp4"), source="mmvu")]
+    records = [
+        Record("ok", "q?", ["x", "y"], ["A"], video="ok.mp4", source="mmvu"),
+        Record("up", "q?", ["x", "y"], ["A"], video="../outside.mp4", source="mmvu"),
+        Record("abs", "q?", ["x", "y"], ["A"], video=str(tmp_path / "outside.mp4"), source="mmvu"),
+    ]
     data = write_set(tmp_path / "set.json", records)
     key = AnswerKey({"ok": "A", "up": "A", "abs": "A"})
     results = run_with(tmp_path, data, key, video_root=str(root))
     lines = read_samples(tmp_path / "run" / "samples.jsonl")
     assert results["n_failed"] == 2 and key.seen == [["ok"]]
     assert "escapes the video root" in lines["up"]["error"] and "outside the video root" in lines["abs"]["error"]
-    allowed = run_with(tmp_path / "allowed", data, AnswerKey({"ok": "A", "up": "A", "abs": "A"}),
-                       video_root=str(root), allow_outside_video_root=True)
+    allowed = run_with(
+        tmp_path / "allowed",
+        data,
+        AnswerKey({"ok": "A", "up": "A", "abs": "A"}),
+        video_root=str(root),
+        allow_outside_video_root=True,
+    )
     assert allowed["n_failed"] == 0

@@ -5,23 +5,46 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import DATA, FIXTURES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import DATA, FIXTURES
 from twgrpo_data.errors import InputFormatError, RecordError
-from twgrpo_data.formats import (QAI_KEYS, UNIFIED_DEFAULTS, detect_format, read_dataset, read_records,
-                                 record_to_unified, split_problem, unified_to_record, write_records)
+from twgrpo_data.formats import (
+    QAI_KEYS,
+    UNIFIED_DEFAULTS,
+    detect_format,
+    read_dataset,
+    read_records,
+    record_to_unified,
+    split_problem,
+    unified_to_record,
+    write_records,
+)
 from twgrpo_data.record import Record, validate_records
 
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30).filter(
-    lambda s: s.strip() == s and s and "\n" not in s)
-json_value = st.recursive(st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=10),
-                          lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=5), kids, max_size=3),
-                          max_leaves=6)
+    lambda s: s.strip() == s and s and "\n" not in s
+)
+json_value = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.text(max_size=10),
+    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=5), kids, max_size=3),
+    max_leaves=6,
+)
 # keys the unified format itself uses are reserved and cannot live in `meta`
-RESERVED = {"id", "problem", "options", "solution", "video", "path", "source", "qai", "question", "is_negated",
-            *UNIFIED_DEFAULTS}
+RESERVED = {
+    "id",
+    "problem",
+    "options",
+    "solution",
+    "video",
+    "path",
+    "source",
+    "qai",
+    "question",
+    "is_negated",
+    *UNIFIED_DEFAULTS,
+}
 meta_key = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8).filter(lambda k: k not in RESERVED)
 
 
@@ -30,18 +53,36 @@ def records(draw):
     n = draw(st.integers(1, 6))
     options = draw(st.lists(text, min_size=n, max_size=n, unique=True))
     answer = sorted(draw(st.sets(st.sampled_from("ABCDEF"[:n]), min_size=1)))
-    qai = draw(st.none() | st.fixed_dictionaries({
-        "negated": st.booleans(), "original_question": text, "original_answer": st.lists(st.sampled_from("ABCDE"), max_size=2),
-        "removed_options": st.lists(text, max_size=2), "seed": st.integers(0, 2**31),
-        "strategy": st.sampled_from(["negation", "template"])}))
-    return Record(id=draw(text), question=draw(text), options=options, answer=answer,
-                  video=draw(st.none() | text), source=draw(st.sampled_from(["", "nextgqa", "mmvu"])),
-                  meta=draw(st.dictionaries(meta_key, json_value, max_size=3)), qai=qai)
+    qai = draw(
+        st.none()
+        | st.fixed_dictionaries(
+            {
+                "negated": st.booleans(),
+                "original_question": text,
+                "original_answer": st.lists(st.sampled_from("ABCDE"), max_size=2),
+                "removed_options": st.lists(text, max_size=2),
+                "seed": st.integers(0, 2**31),
+                "strategy": st.sampled_from(["negation", "template"]),
+            }
+        )
+    )
+    return Record(
+        id=draw(text),
+        question=draw(text),
+        options=options,
+        answer=answer,
+        video=draw(st.none() | text),
+        source=draw(st.sampled_from(["", "nextgqa", "mmvu"])),
+        meta=draw(st.dictionaries(meta_key, json_value, max_size=3)),
+        qai=qai,
+    )
 
 
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
-@given(recs=st.lists(records(), min_size=1, max_size=4, unique_by=lambda r: r.id),
-       suffix=st.sampled_from([".json", ".jsonl", ".parquet", ""]))
+@given(
+    recs=st.lists(records(), min_size=1, max_size=4, unique_by=lambda r: r.id),
+    suffix=st.sampled_from([".json", ".jsonl", ".parquet", ""]),
+)
 def test_every_format_round_trips_records_exactly(tmp_path_factory, recs, suffix):
     path = tmp_path_factory.mktemp("rt") / f"data{suffix}"
     write_records(recs, path)
@@ -87,13 +128,16 @@ def test_mmvu_eval_set_is_valid(shared):
     assert len(result.records) == 625 and result.problems == []
 
 
-@pytest.mark.parametrize("mutate, field, needle", [
-    (lambda r: r.pop("solution"), "solution", "missing"),
-    (lambda r: r.update(solution="<answer>(F)</answer>"), "answer", "not a capital letter"),
-    (lambda r: r.update(solution="<answer>F</answer>"), "answer", "outside the 5 options"),
-    (lambda r: r.update(options=[]), "options", "no options"),
-    (lambda r: r.update(problem="  "), "problem", "missing or empty"),
-])
+@pytest.mark.parametrize(
+    "mutate, field, needle",
+    [
+        (lambda r: r.pop("solution"), "solution", "missing"),
+        (lambda r: r.update(solution="<answer>(F)</answer>"), "answer", "not a capital letter"),
+        (lambda r: r.update(solution="<answer>F</answer>"), "answer", "outside the 5 options"),
+        (lambda r: r.update(options=[]), "options", "no options"),
+        (lambda r: r.update(problem="  "), "problem", "missing or empty"),
+    ],
+)
 def test_bad_record_error_names_file_record_and_field(tmp_path, mutate, field, needle):
     raw = json.loads((DATA / "eval_mmvu.json").read_text())[:3]
     mutate(raw[1])

@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from cli_helpers import REPO, TWGRPO, Result, run_cli, run_cli_subprocess
 from conftest import DATA, FIXTURES
 
@@ -83,13 +82,30 @@ READERS = {
     "eval rescore": (lambda f: ["eval", "rescore", f], ".jsonl", None),
     "eval compare": (lambda f: ["eval", "compare", Path(f).parent], ".json", "results.json"),
     "publish": (lambda f: ["publish", f, "--repo-id", "me/x", "--dry-run", "-o", "preview"], ".json", None),
-    "publish --report": (lambda f: ["publish", _write_json(Path(f).parent / "good.json", [RECORD]), "--repo-id",
-                                    "me/x", "--dry-run", "-o", "preview", "--report", f], ".json", None),
+    "publish --report": (
+        lambda f: [
+            "publish",
+            _write_json(Path(f).parent / "good.json", [RECORD]),
+            "--repo-id",
+            "me/x",
+            "--dry-run",
+            "-o",
+            "preview",
+            "--report",
+            f,
+        ],
+        ".json",
+        None,
+    ),
     "train plot": (lambda f: ["train", "plot", Path(f).parent, "-o", "curves.png"], ".jsonl", "metrics.jsonl"),
 }
 # bad contents a reader may legitimately accept as valid (nothing to assert then)
-ACCEPTS = {("qai negate text", "wrong_format"), ("qai negate text", "not_records"), ("qai negate text", "truncated"),
-           ("qai negate text", "deep")}
+ACCEPTS = {
+    ("qai negate text", "wrong_format"),
+    ("qai negate text", "not_records"),
+    ("qai negate text", "truncated"),
+    ("qai negate text", "deep"),
+}
 
 
 def place(tmp: Path, suffix: str, run_file: str | None, content: bytes) -> str:
@@ -139,8 +155,11 @@ def good_arrow(tmp_path_factory) -> tuple[Path, Path]:
 
 def _break_parquet(kind: str, good: Path, target: Path) -> None:
     data = good.read_bytes()
-    target.write_bytes({"truncated": data[: len(data) // 2], "zero_byte": b"", "random": os.urandom(4096),
-                        "tail_only": data[-64:]}[kind])
+    target.write_bytes(
+        {"truncated": data[: len(data) // 2], "zero_byte": b"", "random": os.urandom(4096), "tail_only": data[-64:]}[
+            kind
+        ]
+    )
 
 
 @pytest.mark.parametrize("kind", ["truncated", "zero_byte", "random", "tail_only"])
@@ -148,8 +167,12 @@ def _break_parquet(kind: str, good: Path, target: Path) -> None:
 def test_bad_parquet(tmp_path, good_arrow, command, kind):
     bad = tmp_path / "bad.parquet"
     _break_parquet(kind, good_arrow[0], bad)
-    args = {"qai convert": ["qai", "convert", bad, "-o", "out.json"], "data validate": ["data", "validate", bad],
-            "data stats": ["data", "stats", bad], "data load": ["data", "load", "--bench", "nextqa", bad]}[command]
+    args = {
+        "qai convert": ["qai", "convert", bad, "-o", "out.json"],
+        "data validate": ["data", "validate", bad],
+        "data stats": ["data", "stats", bad],
+        "data load": ["data", "load", "--bench", "nextqa", bad],
+    }[command]
     assert "bad.parquet" in run_in(tmp_path, *args)
 
 
@@ -173,8 +196,11 @@ def test_broken_hf_folder(tmp_path, good_arrow, command, kind):
     bad = tmp_path / "bad_hf"
     shutil.copytree(good_arrow[1], bad)
     _break_hf(kind, bad)
-    args = {"qai convert": ["qai", "convert", bad, "-o", "out.json"], "data validate": ["data", "validate", bad],
-            "data stats": ["data", "stats", bad]}[command]
+    args = {
+        "qai convert": ["qai", "convert", bad, "-o", "out.json"],
+        "data validate": ["data", "validate", bad],
+        "data stats": ["data", "stats", bad],
+    }[command]
     assert "bad_hf" in run_in(tmp_path, *args)
 
 
@@ -193,17 +219,27 @@ def _native(**changes):
     return {k: v for k, v in item.items() if v is not None}
 
 
-RECORD = {"id": "r1", "question": "what did the boy do", "options": ["sat", "ran"], "answer": ["B"],
-          "video": "v.mp4", "source": "nextgqa", "meta": {}}
+RECORD = {
+    "id": "r1",
+    "question": "what did the boy do",
+    "options": ["sat", "ran"],
+    "answer": ["B"],
+    "video": "v.mp4",
+    "source": "nextgqa",
+    "meta": {},
+}
 
 
-@pytest.mark.parametrize("name, content, words", [
-    ("native_no_question", [_native(question=None)], ["4882821564_1", "'question'"]),
-    ("meta_list", [{**RECORD, "meta": [1, 2]}], ["'r1'", "'meta'", "must be an object"]),
-    ("qai_string", [{**RECORD, "qai": "yes"}], ["'r1'", "'qai'", "must be an object"]),
-    ("answer_int", [{**RECORD, "answer": 1}], ["'r1'", "'answer'", "list of letters"]),
-    ("empty_list", [], ["no records"]),
-])
+@pytest.mark.parametrize(
+    "name, content, words",
+    [
+        ("native_no_question", [_native(question=None)], ["4882821564_1", "'question'"]),
+        ("meta_list", [{**RECORD, "meta": [1, 2]}], ["'r1'", "'meta'", "must be an object"]),
+        ("qai_string", [{**RECORD, "qai": "yes"}], ["'r1'", "'qai'", "must be an object"]),
+        ("answer_int", [{**RECORD, "answer": 1}], ["'r1'", "'answer'", "list of letters"]),
+        ("empty_list", [], ["no records"]),
+    ],
+)
 def test_wrong_field_messages(tmp_path, name, content, words):
     bad = _write_json(tmp_path / f"{name}.json", content)
     line = run_in(tmp_path, "qai", "convert", bad, "-o", "out.json")
@@ -239,10 +275,13 @@ def test_csv_problems_are_csv_problems(tmp_path):
     assert "CSV" in line and "JSON" not in line
 
 
-@pytest.mark.parametrize("bench, fixture, looks_like", [
-    ("mmvu", FIXTURES / "clevrer/questions/validation.json", "clevrer"),
-    ("mmvu", FIXTURES / "star/STAR_val.json", "star"),
-])
+@pytest.mark.parametrize(
+    "bench, fixture, looks_like",
+    [
+        ("mmvu", FIXTURES / "clevrer/questions/validation.json", "clevrer"),
+        ("mmvu", FIXTURES / "star/STAR_val.json", "star"),
+    ],
+)
 def test_wrong_benchmark_names_the_right_one(tmp_path, bench, fixture, looks_like):
     line = run_in(tmp_path, "data", "load", "--bench", bench, fixture, "-o", "out.json")
     assert f"--bench {looks_like}" in line
@@ -252,12 +291,22 @@ def test_skip_invalid_lists_skipped_ids_in_the_report(tmp_path):
     items = json.loads(SAMPLE.read_text(encoding="utf-8"))[:3]
     del items[1]["question"]
     data = _write_json(tmp_path / "mixed.json", items)
-    result = run_cli("qai", "convert", data, "-o", tmp_path / "out.json", "--report", tmp_path / "rep.json",
-                     "--skip-invalid", "--json")
+    result = run_cli(
+        "qai",
+        "convert",
+        data,
+        "-o",
+        tmp_path / "out.json",
+        "--report",
+        tmp_path / "rep.json",
+        "--skip-invalid",
+        "--json",
+    )
     assert result.code == 0, result.stderr
     report = json.loads((tmp_path / "rep.json").read_text(encoding="utf-8"))
-    assert report["skipped_records"] == [{"file": str(data), "index": 1, "id": items[1]["id"], "field": "question",
-                                          "reason": "missing or not a string"}]
+    assert report["skipped_records"] == [
+        {"file": str(data), "index": 1, "id": items[1]["id"], "field": "question", "reason": "missing or not a string"}
+    ]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -274,8 +323,9 @@ def _records_jsonl(tmp: Path) -> Path:
 def _run_folder(tmp: Path) -> Path:
     run = tmp / "run1"
     run.mkdir()
-    (run / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "reward_std": 0.1 * s}) + "\n"
-                                               for s in range(1, 4)), encoding="utf-8")
+    (run / "metrics.jsonl").write_text(
+        "".join(json.dumps({"step": s, "reward_std": 0.1 * s}) + "\n" for s in range(1, 4)), encoding="utf-8"
+    )
     return run
 
 
@@ -322,8 +372,15 @@ def test_dot_is_refused(tmp_path, command):
 @pytest.mark.parametrize("command", sorted(WRITERS))
 def test_parent_that_is_a_file(tmp_path, command):
     (tmp_path / "afile").write_text("x", encoding="utf-8")
-    name = "x.png" if "plot" in command else "x.json" if command.startswith(("qai convert", "data")) else "x.jsonl" \
-        if command == "qai negate" else "x"
+    name = (
+        "x.png"
+        if "plot" in command
+        else "x.json"
+        if command.startswith(("qai convert", "data"))
+        else "x.jsonl"
+        if command == "qai negate"
+        else "x"
+    )
     line = run_in(tmp_path, *_args(command, tmp_path, f"afile/{name}"), code=1)
     assert "afile" in line
 
@@ -344,8 +401,13 @@ def test_report_is_checked_before_the_output_is_written(tmp_path):
 @pytest.mark.parametrize("command", ["data load", "publish", "train plot", "qai convert --report"])
 def test_unwritable_filesystem(tmp_path, monkeypatch, command, failure):
     """ENOSPC at the flush, or EROFS at the rename, of the atomic write: one line, nothing left behind."""
-    args = _args(command, tmp_path, {"data load": "out.json", "publish": "preview", "train plot": "c.png",
-                                     "qai convert --report": "rep.json"}[command])
+    args = _args(
+        command,
+        tmp_path,
+        {"data load": "out.json", "publish": "preview", "train plot": "c.png", "qai convert --report": "rep.json"}[
+            command
+        ],
+    )
     code, where = {"full disk": (errno.ENOSPC, "fsync"), "read-only filesystem": (errno.EROFS, "replace")}[failure]
 
     def fail(*args):
@@ -363,16 +425,33 @@ def test_unwritable_filesystem(tmp_path, monkeypatch, command, failure):
 def test_publish_never_prints_the_token(tmp_path):
     token = "hf_" + "Zx9" * 12
     records = _records_jsonl(tmp_path)
-    result = run_cli_subprocess("publish", records, "--repo-id", "me/x", cwd=tmp_path, timeout=300,
-                                env={"HF_TOKEN": token, "HF_ENDPOINT": "http://127.0.0.1:9"})
+    result = run_cli_subprocess(
+        "publish",
+        records,
+        "--repo-id",
+        "me/x",
+        cwd=tmp_path,
+        timeout=300,
+        env={"HF_TOKEN": token, "HF_ENDPOINT": "http://127.0.0.1:9"},
+    )
     assert_one_line_error(result, 1)
     assert token not in result.stdout + result.stderr
 
 
 def test_eval_input_and_output_paths(tmp_path):
     """The eval command at the CLI level: a bad --data file and a --out that is a file are one line each."""
-    base = ["eval", "--bench", "mmvu", "--model", "m", "--backend", "openai", "--api-base", "http://127.0.0.1:9/v1",
-            "--no-progress"]
+    base = [
+        "eval",
+        "--bench",
+        "mmvu",
+        "--model",
+        "m",
+        "--backend",
+        "openai",
+        "--api-base",
+        "http://127.0.0.1:9/v1",
+        "--no-progress",
+    ]
     bad = tmp_path / "bad.json"
     bad.write_bytes(BAD_CONTENT["latin1"])
     assert "bad.json" in run_in(tmp_path, *base, "--data", bad, "--out", "run")
@@ -381,11 +460,16 @@ def test_eval_input_and_output_paths(tmp_path):
 
 
 def test_bad_option_values_are_usage_errors_before_work(tmp_path):
-    for args in (["qai", "convert", SAMPLE, "--ratio", "1.5"], ["qai", "convert", SAMPLE, "--from", "xml"],
-                 ["qai", "convert", SAMPLE, "--to", "xml"], ["qai", "convert", SAMPLE, "--min-keep", "-1"],
-                 ["data", "stats", SAMPLE, "--format", "csv"], ["data", "load", SAMPLE, "--from", "xml"],
-                 ["eval", "--bench", "mmvu", "--model", "m", "--timeout", "-1", "--backend", "openai"],
-                 ["train", "plot", "nowhere", "--smooth", "0"]):
+    for args in (
+        ["qai", "convert", SAMPLE, "--ratio", "1.5"],
+        ["qai", "convert", SAMPLE, "--from", "xml"],
+        ["qai", "convert", SAMPLE, "--to", "xml"],
+        ["qai", "convert", SAMPLE, "--min-keep", "-1"],
+        ["data", "stats", SAMPLE, "--format", "csv"],
+        ["data", "load", SAMPLE, "--from", "xml"],
+        ["eval", "--bench", "mmvu", "--model", "m", "--timeout", "-1", "--backend", "openai"],
+        ["train", "plot", "nowhere", "--smooth", "0"],
+    ):
         run_in(tmp_path, *args, code=2)
 
 
@@ -456,8 +540,10 @@ def _count(out: Path) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command, name", [(["qai", "convert", SAMPLE], "out.json"),
-                                           (["data", "load", "--bench", "nextgqa", SAMPLE], "out_hf")])
+@pytest.mark.parametrize(
+    "command, name",
+    [(["qai", "convert", SAMPLE], "out.json"), (["data", "load", "--bench", "nextgqa", SAMPLE], "out_hf")],
+)
 def test_kill_during_write_leaves_old_or_new_output(tmp_path, command, name):
     """SIGKILL the real command at several moments: the output is always the old one or a complete new one,
     and the next run leaves nothing but the output behind."""
@@ -466,8 +552,12 @@ def test_kill_during_write_leaves_old_or_new_output(tmp_path, command, name):
     first = run_cli_subprocess(*command[:-1], small, "-o", out, cwd=tmp_path)
     assert first.code == 0, first.stderr
     for delay in (0.5, 2.0, 4.0):
-        proc = subprocess.Popen([*TWGRPO, *map(str, command), "-o", str(out)], cwd=tmp_path,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [*TWGRPO, *map(str, command), "-o", str(out)],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -489,10 +579,25 @@ def test_version_and_module_entry():
     assert result.code == 0 and result.stdout.strip() == f"twgrpo {__version__}"
 
 
-@pytest.mark.parametrize("command", [[], ["qai"], ["qai", "convert"], ["qai", "negate"], ["data", "load"],
-                                     ["data", "validate"], ["data", "stats"], ["eval"], ["eval", "rescore"],
-                                     ["eval", "compare"], ["train"], ["train", "plot"], ["publish"],
-                                     ["dev", "tiny-model"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["qai"],
+        ["qai", "convert"],
+        ["qai", "negate"],
+        ["data", "load"],
+        ["data", "validate"],
+        ["data", "stats"],
+        ["eval"],
+        ["eval", "rescore"],
+        ["eval", "compare"],
+        ["train"],
+        ["train", "plot"],
+        ["publish"],
+        ["dev", "tiny-model"],
+    ],
+)
 def test_every_help_shows_debug(command):
     result = run_cli(*command, "--help")
     assert result.code == 0 and "--debug" in result.stdout

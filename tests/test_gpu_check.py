@@ -36,19 +36,29 @@ gpu_wheels = _load(REPO / "scripts" / "gpu_wheels.py")
 def test_dry_run_measures_every_part(tmp_path, shared):
     env = {**os.environ, "PYTHON": sys.executable, "OUT": str(tmp_path)}
     # a generous budget: on a loaded machine parts must not be skipped (CI finishes in well under 3 minutes)
-    done = subprocess.run(["bash", "scripts/gpu_check.sh", "--dry-run", "--budget-s", "900"], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        ["bash", "scripts/gpu_check.sh", "--dry-run", "--budget-s", "900"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "twgrpo GPU check (dry run" in done.stdout
     report = json.loads((tmp_path / "gpu_check.json").read_text())
     assert report["dry_run"] is True
     parts = report["parts"]
     assert {name: part["status"] for name, part in parts.items()} == {
-        "token_weights": "ok", "train_tiny": "ok", "eval": "ok"}
+        "token_weights": "ok",
+        "train_tiny": "ok",
+        "eval": "ok",
+    }
 
     weights = parts["token_weights"]
     assert {(r["dtype"], r["path"]) for r in weights["rows"]} == {
-        (d, p) for d in ("bfloat16", "float32") for p in ("chunked", "from_logits")}
+        (d, p) for d in ("bfloat16", "float32") for p in ("chunked", "from_logits")
+    }
     assert all(r["time_s"] > 0 and r["peak_gib"] is None for r in weights["rows"])  # no CUDA memory on the CPU
     assert all(r["max_abs_diff"] <= gpu_check.WEIGHT_TOLERANCE[r["dtype"]] for r in weights["rows"])
 
@@ -85,8 +95,15 @@ def _run(fn, budget_s: float, need: float = 0.0):
     plan = gpu_check.Plan(**{**gpu_check.DRY_PLAN.__dict__, "estimates": {"part": need}})
     report = {"parts": {}}
     saves = []
-    gpu_check.run_part("part", fn, plan, gpu_check.Budget(budget_s), report, gpu_check.Console(quiet=True),
-                       lambda: saves.append(dict(report["parts"])))
+    gpu_check.run_part(
+        "part",
+        fn,
+        plan,
+        gpu_check.Budget(budget_s),
+        report,
+        gpu_check.Console(quiet=True),
+        lambda: saves.append(dict(report["parts"])),
+    )
     assert saves and saves[-1] == report["parts"]  # saved after every part
     return report["parts"]["part"]
 
@@ -101,8 +118,11 @@ def test_run_part_records_failure_and_goes_on(capsys):
         raise RuntimeError("CUDA error: an illegal memory access\nsecond line")
 
     part = _run(broken, budget_s=10)
-    assert part == {"status": "failed", "reason": "RuntimeError: CUDA error: an illegal memory access",
-                    "wall_s": part["wall_s"]}
+    assert part == {
+        "status": "failed",
+        "reason": "RuntimeError: CUDA error: an illegal memory access",
+        "wall_s": part["wall_s"],
+    }
     assert "Traceback" in capsys.readouterr().err
 
 
@@ -141,7 +161,8 @@ def test_architectures_are_qwen25_vl():
 def _wheel(folder: Path, name: str, version: str, requires: list[str]) -> Path:
     path = folder / f"{name}-{version}-py3-none-any.whl"
     meta = "Metadata-Version: 2.1\nName: {}\nVersion: {}\n{}\n".format(
-        name, version, "".join(f"Requires-Dist: {r}\n" for r in requires))
+        name, version, "".join(f"Requires-Dist: {r}\n" for r in requires)
+    )
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr(f"{name}-{version}.dist-info/METADATA", meta)
     return path
@@ -151,8 +172,12 @@ def test_wheel_closure_names_each_unmet_dependency(tmp_path):
     image = gpu_wheels.read_image(REPO / "scripts" / "gpu-image.txt")
     assert image["transformers"] is not None and image["rich"] is None  # known version vs presence only
     wheels = [
-        _wheel(tmp_path, "alpha", "1.0", ["beta>=1", "rich", "torch>=2.4", "pytest; extra == 'test'",
-                                          "ancient; python_version < '3.0'"]),
+        _wheel(
+            tmp_path,
+            "alpha",
+            "1.0",
+            ["beta>=1", "rich", "torch>=2.4", "pytest; extra == 'test'", "ancient; python_version < '3.0'"],
+        ),
         _wheel(tmp_path, "beta", "1.2", []),
     ]
     assert gpu_wheels.check(wheels, image) == []

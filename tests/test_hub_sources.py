@@ -11,9 +11,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES, REPO
 from fake_hub import GATED_TOKEN, MMVU_EXTRA, FakeHub, benchmark_repos, zipped
+
 from twgrpo_data import hub_sources
 from twgrpo_data.benchmarks import detect_benchmark, load_benchmark
 from twgrpo_data.errors import HubError
@@ -30,7 +30,9 @@ def hub(monkeypatch, tmp_path):
 
     server = FakeHub(benchmark_repos())
     monkeypatch.setattr(constants, "ENDPOINT", server.url)
-    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", server.url + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(
+        constants, "HUGGINGFACE_CO_URL_TEMPLATE", server.url + "/{repo_id}/resolve/{revision}/{filename}"
+    )
     monkeypatch.setattr(constants, "HF_HOME", str(tmp_path / "hf_home"))
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf_home" / "hub"))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
@@ -57,13 +59,19 @@ def offline(monkeypatch) -> None:
 # references
 
 
-@pytest.mark.parametrize(("text", "ref"), [
-    ("lmms-lab/Video-MME", HubRef("lmms-lab/Video-MME")),
-    ("hf://datasets/lmms-lab/Video-MME", HubRef("lmms-lab/Video-MME")),
-    ("hf:/datasets/me/x/data/train.parquet", HubRef("me/x", "data/train.parquet")),  # as pathlib writes it
-    ("hf://datasets/me/x@v1.0/a.json", HubRef("me/x", "a.json", "v1.0")),
-    ("MMVU/validation.json", None), ("runs/out", HubRef("runs/out")), ("./me/x", None), ("file.json", None),
-])
+@pytest.mark.parametrize(
+    ("text", "ref"),
+    [
+        ("lmms-lab/Video-MME", HubRef("lmms-lab/Video-MME")),
+        ("hf://datasets/lmms-lab/Video-MME", HubRef("lmms-lab/Video-MME")),
+        ("hf:/datasets/me/x/data/train.parquet", HubRef("me/x", "data/train.parquet")),  # as pathlib writes it
+        ("hf://datasets/me/x@v1.0/a.json", HubRef("me/x", "a.json", "v1.0")),
+        ("MMVU/validation.json", None),
+        ("runs/out", HubRef("runs/out")),
+        ("./me/x", None),
+        ("file.json", None),
+    ],
+)
 def test_hub_references_are_recognised(text, ref):
     assert parse_hub_ref(text) == ref
 
@@ -103,21 +111,31 @@ def test_limit_downloads_only_the_selected_records_videos(hub):
     assert asked == wanted
     assert all((data.video_root / v).is_file() for v in wanted)
     assert not (data.video_root / records[-1].video).exists()
-    assert data.provenance == {"kind": "hub", "repo_id": "yale-nlp/MMVU", "revision": "main",
-                               "commit": data.records_path.parent.name, "path": "validation.json", "videos": 4}
+    assert data.provenance == {
+        "kind": "hub",
+        "repo_id": "yale-nlp/MMVU",
+        "revision": "main",
+        "commit": data.records_path.parent.name,
+        "path": "validation.json",
+        "videos": 4,
+    }
 
 
 def test_gated_repo_names_the_repo_and_what_to_do(hub, monkeypatch):
-    with pytest.raises(HubError, match=r"^OpenGVLab/MVBench is gated: accept its terms at http://127\.0\.0\.1:\d+/"
-                                       r"datasets/OpenGVLab/MVBench while logged in, then set HF_TOKEN"):
+    with pytest.raises(
+        HubError,
+        match=r"^OpenGVLab/MVBench is gated: accept its terms at http://127\.0\.0\.1:\d+/"
+        r"datasets/OpenGVLab/MVBench while logged in, then set HF_TOKEN",
+    ):
         resolve_benchmark_data("mvbench", limit=2)
     monkeypatch.setenv("HF_TOKEN", GATED_TOKEN)
     data = resolve_benchmark_data("mvbench", limit=2)
     first = load_benchmark("mvbench", data.records_path).records[:2]
     # one zip per source folder: only the archives that hold the two selected videos
-    assert sorted(set(hub.downloads("OpenGVLab/MVBench")) - {f for f in hub.downloads("OpenGVLab/MVBench")
-                                                               if f.startswith("json/")}) == sorted(
-        {f"video/{r.video.split('/')[0]}.zip" for r in first})
+    assert sorted(
+        set(hub.downloads("OpenGVLab/MVBench"))
+        - {f for f in hub.downloads("OpenGVLab/MVBench") if f.startswith("json/")}
+    ) == sorted({f"video/{r.video.split('/')[0]}.zip" for r in first})
     assert all((data.video_root / r.video).is_file() for r in first)
 
 
@@ -138,8 +156,11 @@ def test_video_archives_are_unpacked_once_and_reused_offline(hub, monkeypatch):
     data = resolve_benchmark_data("videomme")
     records = load_benchmark("videomme", data.records_path).records
     assert all((data.video_root / r.video).is_file() for r in records)
-    assert sorted(hub.downloads("lmms-lab/Video-MME")) == ["videomme/test-00000-of-00001.parquet",
-                                                          "videos_chunked_01.zip", "videos_chunked_02.zip"]
+    assert sorted(hub.downloads("lmms-lab/Video-MME")) == [
+        "videomme/test-00000-of-00001.parquet",
+        "videos_chunked_01.zip",
+        "videos_chunked_02.zip",
+    ]
     assert str(data.video_root).startswith(str(Path(hub_sources.unpack_root("lmms-lab/Video-MME", "x")).parent))
     offline(monkeypatch)
     hub.requests.clear()
@@ -158,8 +179,10 @@ def test_every_hub_layout_gives_records_whose_videos_are_found(hub, monkeypatch,
 
 
 def test_a_benchmark_not_on_the_hub_says_where_to_get_it(hub):
-    with pytest.raises(Exception, match="clevrer is not distributed on the Hugging Face Hub; download it from "
-                                        "http://clevrer.csail.mit.edu/"):
+    with pytest.raises(
+        Exception,
+        match="clevrer is not distributed on the Hugging Face Hub; download it from http://clevrer.csail.mit.edu/",
+    ):
         resolve_benchmark_data("clevrer")
 
 
@@ -173,11 +196,16 @@ def _link(name: str, target: str) -> tuple[zipfile.ZipInfo, bytes]:
     return info, target.encode()
 
 
-@pytest.mark.parametrize(("member", "reason"), [
-    ("../escape.mp4", "has a '..' component"), ("data/../../escape.mp4", "has a '..' component"),
-    ("/tmp/absolute.mp4", "is an absolute path"), ("link.mp4", "is a symbolic link"),
-    ("C:/windows.mp4", "is an absolute path"),
-])
+@pytest.mark.parametrize(
+    ("member", "reason"),
+    [
+        ("../escape.mp4", "has a '..' component"),
+        ("data/../../escape.mp4", "has a '..' component"),
+        ("/tmp/absolute.mp4", "is an absolute path"),
+        ("link.mp4", "is a symbolic link"),
+        ("C:/windows.mp4", "is an absolute path"),
+    ],
+)
 def test_crafted_zip_from_the_hub_is_refused_and_writes_nothing(hub, tmp_path, member, reason):
     import io
 
@@ -191,8 +219,11 @@ def test_crafted_zip_from_the_hub_is_refused_and_writes_nothing(hub, tmp_path, m
         else:
             zf.writestr(member, b"evil")
     hub.repos["evil/videos"] = {"files": {"videos.zip": buf.getvalue()}}
-    local = Path(hf_hub_download("evil/videos", "videos.zip", repo_type="dataset", endpoint=hub.url,
-                                 cache_dir=constants.HF_HUB_CACHE))
+    local = Path(
+        hf_hub_download(
+            "evil/videos", "videos.zip", repo_type="dataset", endpoint=hub.url, cache_dir=constants.HF_HUB_CACHE
+        )
+    )
     dest = hub_sources.unpack_root("evil/videos", "c0ffee")
     before = sorted(p for p in tmp_path.rglob("*"))
     with pytest.raises(HubError, match=f"videos.zip: member {member!r} {reason}; refusing to unpack"):
@@ -257,8 +288,7 @@ def test_publish_then_load_back_from_the_hub_is_the_same_records(hub, tmp_path):
 
     records = load_benchmark("mmvu", FIXTURES / "mmvu").records
     write_records(records, tmp_path / "mmvu.jsonl")
-    publishing.publish(tmp_path / "mmvu.jsonl", "me/mmvu-copy", endpoint=hub.url, token="hf_test",
-                       split="validation")
+    publishing.publish(tmp_path / "mmvu.jsonl", "me/mmvu-copy", endpoint=hub.url, token="hf_test", split="validation")
     assert read_records("hf://datasets/me/mmvu-copy").records == records
     assert read_records("me/mmvu-copy", split="validation").records == records
 
@@ -285,9 +315,14 @@ def test_cli_fetch_says_how_much_before_downloading(hub, tmp_path, capsys):
 @pytest.mark.slow
 def test_cli_data_load_from_hf_id_acceptance(hub, tmp_path):
     """`twgrpo data load --bench videomme hf://datasets/lmms-lab/Video-MME -o vm.jsonl` (issue 15)."""
-    proc = subprocess.run([TWGRPO, "data", "load", "--bench", "videomme", "hf://datasets/lmms-lab/Video-MME",
-                           "-o", "vm.jsonl"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          env=cli_env(tmp_path, HF_ENDPOINT=hub.url))
+    proc = subprocess.run(
+        [TWGRPO, "data", "load", "--bench", "videomme", "hf://datasets/lmms-lab/Video-MME", "-o", "vm.jsonl"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=cli_env(tmp_path, HF_ENDPOINT=hub.url),
+    )
     assert proc.returncode == 0, proc.stderr
     got = read_records(tmp_path / "vm.jsonl").records
     expected = load_benchmark("videomme", FIXTURES / "videomme").records
@@ -298,10 +333,29 @@ def test_cli_data_load_from_hf_id_acceptance(hub, tmp_path):
 def test_eval_bench_without_data_fetches_then_runs_offline(hub, tmp_path, tiny_model_dir):
     """Issue 15 acceptance: `twgrpo eval --bench mmvu --model T --backend transformers --limit 4
     --max-new-tokens 8` with an empty cache, then the same with HF_HUB_OFFLINE=1 from the cache."""
-    base = [TWGRPO, "eval", "--bench", "mmvu", "--model", str(tiny_model_dir), "--backend", "transformers",
-            "--limit", "4", "--max-new-tokens", "8", "--no-progress"]
-    proc = subprocess.run(base + ["--out", "run1"], cwd=tmp_path, capture_output=True, text=True, timeout=600,
-                          env=cli_env(tmp_path, HF_ENDPOINT=hub.url))
+    base = [
+        TWGRPO,
+        "eval",
+        "--bench",
+        "mmvu",
+        "--model",
+        str(tiny_model_dir),
+        "--backend",
+        "transformers",
+        "--limit",
+        "4",
+        "--max-new-tokens",
+        "8",
+        "--no-progress",
+    ]
+    proc = subprocess.run(
+        base + ["--out", "run1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=cli_env(tmp_path, HF_ENDPOINT=hub.url),
+    )
     assert proc.returncode == 0, proc.stderr
     config = json.loads((tmp_path / "run1" / "config.json").read_text())
     assert config["data_source"]["kind"] == "hub" and config["data_source"]["repo_id"] == "yale-nlp/MMVU"
@@ -310,8 +364,14 @@ def test_eval_bench_without_data_fetches_then_runs_offline(hub, tmp_path, tiny_m
     assert len(samples) == 4 and all(s["error"] is None for s in samples)
     assert len({f for f in hub.downloads("yale-nlp/MMVU") if f.startswith("videos/")}) <= 4
     hub.requests.clear()
-    proc = subprocess.run(base + ["--out", "run2"], cwd=tmp_path, capture_output=True, text=True, timeout=600,
-                          env=cli_env(tmp_path, HF_ENDPOINT=hub.url, HF_HUB_OFFLINE="1"))
+    proc = subprocess.run(
+        base + ["--out", "run2"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=cli_env(tmp_path, HF_ENDPOINT=hub.url, HF_HUB_OFFLINE="1"),
+    )
     assert proc.returncode == 0, proc.stderr
     assert hub.requests == []
     offline_samples = (tmp_path / "run2" / "samples.jsonl").read_text().splitlines()

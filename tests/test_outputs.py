@@ -12,9 +12,19 @@ from pathlib import Path
 import pytest
 
 from twgrpo_data.errors import OutputPathError, OutputWriteError
-from twgrpo_data.outputs import (LEGACY_TEMP_AGE_S, MARKER, REPORT, OutputSpec, atomic_path, atomic_write_text,
-                                 clean_stale_temporaries, default_output_name, is_replaceable_folder, records_spec,
-                                 resolve_output)
+from twgrpo_data.outputs import (
+    LEGACY_TEMP_AGE_S,
+    MARKER,
+    REPORT,
+    OutputSpec,
+    atomic_path,
+    atomic_write_text,
+    clean_stale_temporaries,
+    default_output_name,
+    is_replaceable_folder,
+    records_spec,
+    resolve_output,
+)
 
 RECORDS = records_spec("in.qai.json")
 MODEL = OutputSpec("model folder", folder=True, default_name="Qwen2.5-VL-tiny")
@@ -75,8 +85,12 @@ def test_replaceable_folders(tmp_path):
 
     assert is_replaceable_folder(folder("empty", []))
     assert is_replaceable_folder(folder("hf", ["dataset_info.json", "state.json", "data-00000-of-00001.arrow"]))
-    assert is_replaceable_folder(folder("hfdict", ["dataset_dict.json", "train/state.json",
-                                                   "train/dataset_info.json", "train/data-00000-of-00001.arrow"]))
+    assert is_replaceable_folder(
+        folder(
+            "hfdict",
+            ["dataset_dict.json", "train/state.json", "train/dataset_info.json", "train/data-00000-of-00001.arrow"],
+        )
+    )
     assert is_replaceable_folder(folder("preview", ["README.md", "data/train-00000-of-00001.parquet"]))
     assert not is_replaceable_folder(folder("user_data", ["data/thesis.docx"]))
     assert not is_replaceable_folder(folder("readme_and_data", ["README.md", "data/notes.txt"]))

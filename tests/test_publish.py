@@ -9,13 +9,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from datasets import load_dataset
-from huggingface_hub import DatasetCard
-from hypothesis import HealthCheck, given, settings, strategies as st
-
 from conftest import DATA, FIXTURES, REPO
+from datasets import load_dataset
 from fake_hub import FakeHub
+from huggingface_hub import DatasetCard
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_cards import qai_records, report_for
+
 from twgrpo_data import hub
 from twgrpo_data.errors import HubError, TwgrpoError
 from twgrpo_data.formats import from_hf_dataset, hf_features, meta_struct_feature, read_records, write_records
@@ -82,8 +83,7 @@ def test_folder_loads_like_the_hub_repo_through_its_card_configs(qai_jsonl, tmp_
     assert loaded["validation"].features == hf_features(meta_struct_feature(read_records(qai_jsonl).records))
     card = DatasetCard((tmp_path / "preview/README.md").read_text())
     info = card.data.to_dict()["dataset_info"]
-    assert info["splits"] == [{"name": "validation", "num_bytes": loaded["validation"].data.nbytes,
-                               "num_examples": 5}]
+    assert info["splits"] == [{"name": "validation", "num_bytes": loaded["validation"].data.nbytes, "num_examples": 5}]
     assert info["download_size"] == (tmp_path / "preview/data/validation-00000-of-00001.parquet").stat().st_size
 
 
@@ -106,7 +106,8 @@ def test_small_shard_limit_splits_into_ordered_shards(qai_jsonl, tmp_path):
 def test_never_more_shards_than_rows(qai_jsonl, tmp_path):
     hub.publish(qai_jsonl, "me/x", dry_run=True, out=tmp_path / "p", max_shard_size=1)
     assert [p for p in layout(tmp_path / "p") if p.startswith("data/")] == [
-        f"data/train-{i:05d}-of-00005.parquet" for i in range(5)]
+        f"data/train-{i:05d}-of-00005.parquet" for i in range(5)
+    ]
 
 
 def test_hf_folder_with_two_splits_publishes_both_or_the_named_one(tmp_path):
@@ -115,29 +116,47 @@ def test_hf_folder_with_two_splits_publishes_both_or_the_named_one(tmp_path):
     from twgrpo_data.formats import to_hf_dataset
 
     recs = qai_records()
-    DatasetDict({"train": to_hf_dataset(recs[:3]), "test": to_hf_dataset(recs[3:])}).save_to_disk(
-        str(tmp_path / "dd"))
+    DatasetDict({"train": to_hf_dataset(recs[:3]), "test": to_hf_dataset(recs[3:])}).save_to_disk(str(tmp_path / "dd"))
     both = hub.publish(tmp_path / "dd", "me/x", dry_run=True, out=tmp_path / "both")
     assert both.splits == {"train": 3, "test": 2}
     assert {p for p in layout(tmp_path / "both")} == {
-        "README.md", "data/train-00000-of-00001.parquet", "data/test-00000-of-00001.parquet"}
+        "README.md",
+        "data/train-00000-of-00001.parquet",
+        "data/test-00000-of-00001.parquet",
+    }
     one = hub.publish(tmp_path / "dd", "me/x", dry_run=True, out=tmp_path / "one", split="test")
     assert one.splits == {"test": 2}
 
 
 record_strategy = st.builds(
     lambda rid, question, options, n_gold, video, meta, negated: Record(
-        id=rid, question=question, options=options, answer=[chr(65 + i) for i in range(min(n_gold, len(options)))],
-        video=video, source="nextgqa", meta=meta,
-        qai=None if negated is None else {"negated": negated, "original_question": question + "?",
-                                          "original_answer": ["A"], "removed_options": options[:1], "seed": 7}),
+        id=rid,
+        question=question,
+        options=options,
+        answer=[chr(65 + i) for i in range(min(n_gold, len(options)))],
+        video=video,
+        source="nextgqa",
+        meta=meta,
+        qai=None
+        if negated is None
+        else {
+            "negated": negated,
+            "original_question": question + "?",
+            "original_answer": ["A"],
+            "removed_options": options[:1],
+            "seed": 7,
+        },
+    ),
     rid=st.text("abc123_", min_size=1, max_size=8),
     question=st.text(min_size=1, max_size=40).filter(str.strip),
     options=st.lists(st.text(max_size=12), min_size=1, max_size=6),
     n_gold=st.integers(1, 6),
     video=st.none() | st.text(max_size=20),
-    meta=st.dictionaries(st.text(max_size=6), st.integers() | st.text(max_size=6) | st.lists(st.floats(
-        allow_nan=False, allow_infinity=False), max_size=2), max_size=3),
+    meta=st.dictionaries(
+        st.text(max_size=6),
+        st.integers() | st.text(max_size=6) | st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=2),
+        max_size=3,
+    ),
     negated=st.none() | st.booleans(),
 )
 
@@ -151,15 +170,20 @@ def test_any_records_survive_record_to_hub_layout_to_record(tmp_path_factory, re
     assert from_hf_dataset(loaded) == records
 
 
-@pytest.mark.parametrize("metas", [
-    [{"n": 1}, {"n": "one"}],          # one key, two types: no struct holds both
-    [{"n": 1}, {"n": None}],           # an explicit None would read back as a missing key
-    [{"n": 1}, {"n": 1.5}],            # arrow would make 1 a float
-    [{}, {}],                          # nothing to make a struct of
-])
+@pytest.mark.parametrize(
+    "metas",
+    [
+        [{"n": 1}, {"n": "one"}],  # one key, two types: no struct holds both
+        [{"n": 1}, {"n": None}],  # an explicit None would read back as a missing key
+        [{"n": 1}, {"n": 1.5}],  # arrow would make 1 a float
+        [{}, {}],  # nothing to make a struct of
+    ],
+)
 def test_meta_stays_json_text_when_no_struct_keeps_it_exact(metas, tmp_path):
-    records = [Record(id=str(i), question="q", options=["a", "b"], answer=["A"], source="nextgqa", meta=m)
-               for i, m in enumerate(metas)]
+    records = [
+        Record(id=str(i), question="q", options=["a", "b"], answer=["A"], source="nextgqa", meta=m)
+        for i, m in enumerate(metas)
+    ]
     assert meta_struct_feature(records) is None
     folder = hub.write_hub_folder({"train": records}, tmp_path / "p", repo_id="me/x", card="generic")
     loaded = load_dataset("parquet", data_files=[str(folder.root / f) for f in folder.files[1:]])["train"]
@@ -191,8 +215,9 @@ def test_dry_run_without_out_writes_under_hub_preview(qai_jsonl, tmp_path, monke
 # licences and repo ids
 
 
-@pytest.mark.parametrize(("fixture", "source"), [("eval_videomme.json", "videomme"),
-                                                   ("eval_tempcompass.json", "tempcompass")])
+@pytest.mark.parametrize(
+    ("fixture", "source"), [("eval_videomme.json", "videomme"), ("eval_tempcompass.json", "tempcompass")]
+)
 def test_restricted_sources_are_refused_without_permission(fixture, source, tmp_path):
     path = FIXTURES / "unified" / "evaluation" / fixture
     info = hub.cards.source_table()[source]
@@ -205,8 +230,9 @@ def test_restricted_sources_are_refused_without_permission(fixture, source, tmp_
 
 def test_source_without_known_licence_is_published_with_a_warning(tmp_path):
     result = hub.publish(FIXTURES / "unified/evaluation/eval_mmvu.json", "me/x", dry_run=True, out=tmp_path / "p")
-    assert result.warnings == ["MMVU: licence unknown (not stated in the yale-nlp/MMVU repository); "
-                               "check its terms before publishing"]
+    assert result.warnings == [
+        "MMVU: licence unknown (not stated in the yale-nlp/MMVU repository); check its terms before publishing"
+    ]
 
 
 def test_licence_is_decided_by_content_not_file_name(tmp_path):
@@ -225,11 +251,13 @@ def test_licence_is_decided_by_content_not_file_name(tmp_path):
 
 
 def test_data_of_no_known_benchmark_needs_a_stated_licence(tmp_path):
-    records = [Record(id=str(i), question="why?", options=["a", "b"], answer=["A"], source="mydata")
-               for i in range(3)]
+    records = [Record(id=str(i), question="why?", options=["a", "b"], answer=["A"], source="mydata") for i in range(3)]
     write_records(records, tmp_path / "mine.jsonl")
-    with pytest.raises(hub.LicenceError, match=r"records from no benchmark twgrpo knows \(3 with source 'mydata'; "
-                                               r".*--license ID"):
+    with pytest.raises(
+        hub.LicenceError,
+        match=r"records from no benchmark twgrpo knows \(3 with source 'mydata'; "
+        r".*--license ID",
+    ):
         hub.publish(tmp_path / "mine.jsonl", "me/x", dry_run=True, out=tmp_path / "p")
     result = hub.publish(tmp_path / "mine.jsonl", "me/x", dry_run=True, out=tmp_path / "p", license="cc-by-4.0")
     assert result.warnings == []
@@ -238,8 +266,14 @@ def test_data_of_no_known_benchmark_needs_a_stated_licence(tmp_path):
 
 def test_records_with_a_local_absolute_path_are_refused(tmp_path):
     (tmp_path / "videos").mkdir()
-    local = Record(id="1", question="why?", options=["a", "b"], answer=["A"], source="nextgqa",
-                   video=str(tmp_path / "videos" / "1.mp4"))
+    local = Record(
+        id="1",
+        question="why?",
+        options=["a", "b"],
+        answer=["A"],
+        source="nextgqa",
+        video=str(tmp_path / "videos" / "1.mp4"),
+    )
     write_records([local], tmp_path / "r.jsonl")
     with pytest.raises(TwgrpoError, match=r"record '1', field 'video': holds a local absolute path"):
         hub.publish(tmp_path / "r.jsonl", "me/x", dry_run=True, out=tmp_path / "p")
@@ -248,8 +282,9 @@ def test_records_with_a_local_absolute_path_are_refused(tmp_path):
     with pytest.raises(TwgrpoError, match=r"field 'meta': holds a local absolute path"):
         hub.publish(tmp_path / "r.jsonl", "me/x", dry_run=True, out=tmp_path / "p")
     # TW-GRPO's rooted paths ("/MMVU/videos/…") name no folder of this machine
-    assert hub.publish(FIXTURES / "unified/evaluation/eval_mmvu.json", "me/x", dry_run=True, out=tmp_path / "q",
-                       license="cc-by-4.0").splits == {"train": 3}
+    assert hub.publish(
+        FIXTURES / "unified/evaluation/eval_mmvu.json", "me/x", dry_run=True, out=tmp_path / "q", license="cc-by-4.0"
+    ).splits == {"train": 3}
 
 
 @pytest.mark.parametrize("repo_id", ["nextgqa-qai", "me/too/deep", "/name", "me/bad..name", "me/-x"])
@@ -278,7 +313,9 @@ def test_push_is_one_commit_with_readme_and_shards(qai_jsonl, tmp_path, fake_hub
     (commit,) = fake_hub.commits("me/nextgqa-qai")
     assert commit[0]["key"] == "header"
     assert [(op["key"], op["value"]["path"]) for op in commit[1:]] == [
-        ("file", "README.md"), ("file", "data/train-00000-of-00001.parquet")]
+        ("file", "README.md"),
+        ("file", "data/train-00000-of-00001.parquet"),
+    ]
     assert result.push.created and result.push.deleted == []
     assert result.push.commit_url.startswith(f"{fake_hub.url}/datasets/me/nextgqa-qai/commit/")
 
@@ -312,9 +349,12 @@ def test_private_push_to_an_existing_public_repo_is_refused(qai_jsonl, fake_hub)
 
 def test_rejected_commit_leaves_nothing_committed(qai_jsonl, fake_hub):
     fake_hub.fail_commit = 403
-    with pytest.raises(HubError, match=r"^me/x: could not commit: the token has no write access to this "
-                                       r"repository \(HTTP 403\); nothing was committed \(the repository was "
-                                       r"created empty\)$"):
+    with pytest.raises(
+        HubError,
+        match=r"^me/x: could not commit: the token has no write access to this "
+        r"repository \(HTTP 403\); nothing was committed \(the repository was "
+        r"created empty\)$",
+    ):
         hub.publish(qai_jsonl, "me/x", endpoint=fake_hub.url, token="hf_test")
     assert fake_hub.repos["me/x"]["files"] == {}
 
@@ -340,9 +380,13 @@ def test_offline_mode_refuses_to_push(qai_jsonl, monkeypatch):
 
 def test_cli_push_reads_endpoint_and_token_from_the_environment(qai_jsonl, tmp_path, fake_hub):
     report = report_for(qai_records(), tmp_path)
-    proc = subprocess.run([TWGRPO, "publish", str(qai_jsonl), "--repo-id", "me/nextgqa-qai", "--report",
-                           str(report), "--json"], capture_output=True, text=True,
-                          env=cli_env(tmp_path, HF_ENDPOINT=fake_hub.url, HF_TOKEN="hf_env"), timeout=120)
+    proc = subprocess.run(
+        [TWGRPO, "publish", str(qai_jsonl), "--repo-id", "me/nextgqa-qai", "--report", str(report), "--json"],
+        capture_output=True,
+        text=True,
+        env=cli_env(tmp_path, HF_ENDPOINT=fake_hub.url, HF_TOKEN="hf_env"),
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["commit_url"].startswith(f"{fake_hub.url}/datasets/me/nextgqa-qai/commit/")
@@ -357,17 +401,29 @@ def test_cli_push_reads_endpoint_and_token_from_the_environment(qai_jsonl, tmp_p
 
 
 def test_cli_without_token_fails_with_one_line(qai_jsonl, tmp_path, fake_hub):
-    proc = subprocess.run([TWGRPO, "publish", str(qai_jsonl), "--repo-id", "me/x"], capture_output=True,
-                          text=True, env=cli_env(tmp_path, HF_ENDPOINT=fake_hub.url), timeout=120)
+    proc = subprocess.run(
+        [TWGRPO, "publish", str(qai_jsonl), "--repo-id", "me/x"],
+        capture_output=True,
+        text=True,
+        env=cli_env(tmp_path, HF_ENDPOINT=fake_hub.url),
+        timeout=120,
+    )
     assert proc.returncode == 1
-    assert proc.stderr.strip() == ("error: no Hugging Face token: set HF_TOKEN or run `hf auth login`; "
-                                   "nothing was uploaded")
+    assert proc.stderr.strip() == (
+        "error: no Hugging Face token: set HF_TOKEN or run `hf auth login`; nothing was uploaded"
+    )
     assert fake_hub.requests == []
 
 
 def test_cli_dry_run_prints_the_tree(qai_jsonl, tmp_path):
-    proc = subprocess.run([TWGRPO, "publish", str(qai_jsonl), "--repo-id", "me/nextgqa-qai", "--dry-run"],
-                          capture_output=True, text=True, cwd=tmp_path, env=cli_env(tmp_path), timeout=120)
+    proc = subprocess.run(
+        [TWGRPO, "publish", str(qai_jsonl), "--repo-id", "me/nextgqa-qai", "--dry-run"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=cli_env(tmp_path),
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "hub_preview/me/nextgqa-qai/" in proc.stdout
     assert "README.md" in proc.stdout and "train-00000-of-00001.parquet" in proc.stdout
@@ -379,12 +435,25 @@ def test_cli_dry_run_hint_repeats_every_flag_the_push_needs(tmp_path, capsys):
 
     data = FIXTURES / "unified/evaluation/eval_tempcompass.json"
     with pytest.raises(SystemExit) as exc:
-        main(["publish", str(data), "--repo-id", "me/tc", "--split", "test", "--i-have-permission", "--dry-run",
-              "--out", str(tmp_path / "p")])
+        main(
+            [
+                "publish",
+                str(data),
+                "--repo-id",
+                "me/tc",
+                "--split",
+                "test",
+                "--i-have-permission",
+                "--dry-run",
+                "--out",
+                str(tmp_path / "p"),
+            ]
+        )
     assert exc.value.code in (0, None)
     out = " ".join(capsys.readouterr().out.split())
-    assert (f"nothing uploaded; to publish: twgrpo publish {data} --repo-id me/tc --split test "
-            "--i-have-permission") in out
+    assert (
+        f"nothing uploaded; to publish: twgrpo publish {data} --repo-id me/tc --split test --i-have-permission"
+    ) in out
 
 
 def test_cli_bad_repo_id_exits_1_with_one_line(qai_jsonl, tmp_path, capsys):
@@ -401,13 +470,34 @@ def test_cli_bad_repo_id_exits_1_with_one_line(qai_jsonl, tmp_path, capsys):
 def test_acceptance_qai_convert_then_publish_dry_run(tmp_path):
     """The README's two commands: real QAI on NExT-GQA val, then a dry run with the report."""
     env = cli_env(tmp_path)
-    convert = subprocess.run([TWGRPO, "qai", "convert", str(DATA / "nextgqa_val.json"), "-o", "qai.jsonl",
-                              "--report", "qai_report.json"], cwd=tmp_path, env=env, capture_output=True,
-                             text=True, timeout=300)
+    convert = subprocess.run(
+        [TWGRPO, "qai", "convert", str(DATA / "nextgqa_val.json"), "-o", "qai.jsonl", "--report", "qai_report.json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert convert.returncode == 0, convert.stderr
-    proc = subprocess.run([TWGRPO, "publish", "qai.jsonl", "--repo-id", "me/nextgqa-qai", "--report",
-                           "qai_report.json", "--dry-run", "--out", "hub_preview"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            TWGRPO,
+            "publish",
+            "qai.jsonl",
+            "--repo-id",
+            "me/nextgqa-qai",
+            "--report",
+            "qai_report.json",
+            "--dry-run",
+            "--out",
+            "hub_preview",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     records = read_records(tmp_path / "qai.jsonl").records
     report = json.loads((tmp_path / "qai_report.json").read_text())

@@ -8,13 +8,25 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import DATA, FIXTURES, REPO
 
 TWGRPO = str(REPO / ".venv" / "bin" / "twgrpo")
-REPORT_KEYS = {"input", "output", "n_records", "seed", "ratio", "min_keep", "counts", "unnegatable_reasons",
-               "answer_count_histogram", "option_count_histogram", "spacy_model", "spacy_model_version",
-               "spacy_version", "twgrpo_version"}
+REPORT_KEYS = {
+    "input",
+    "output",
+    "n_records",
+    "seed",
+    "ratio",
+    "min_keep",
+    "counts",
+    "unnegatable_reasons",
+    "answer_count_histogram",
+    "option_count_histogram",
+    "spacy_model",
+    "spacy_model_version",
+    "spacy_version",
+    "twgrpo_version",
+}
 
 
 def twgrpo(*args: str, cwd: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -27,8 +39,19 @@ def nextgqa_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("qai")
     runs = []
     for name in ("a", "b"):
-        proc = twgrpo("qai", "convert", DATA / "nextgqa_val.json", "-o", out / f"{name}.json", "--seed", "0",
-                      "--report", out / f"{name}.report.json", "--compare", DATA / "nextgqa_val_mixed.official.json")
+        proc = twgrpo(
+            "qai",
+            "convert",
+            DATA / "nextgqa_val.json",
+            "-o",
+            out / f"{name}.json",
+            "--seed",
+            "0",
+            "--report",
+            out / f"{name}.report.json",
+            "--compare",
+            DATA / "nextgqa_val_mixed.official.json",
+        )
         assert proc.returncode == 0, proc.stderr
         runs.append(proc)
     return out, runs
@@ -70,8 +93,21 @@ def test_convert_star_native_file_to_records_jsonl(tmp_path):
 
 def test_convert_nextgqa_csv_to_parquet(tmp_path):
     out = tmp_path / "val.parquet"
-    proc = twgrpo("qai", "convert", FIXTURES / "nextgqa" / "datasets" / "nextgqa" / "val.csv", "--from", "csv",
-                  "-o", out, "--to", "parquet", "--ratio", "1", "--no-contractions", "--json")
+    proc = twgrpo(
+        "qai",
+        "convert",
+        FIXTURES / "nextgqa" / "datasets" / "nextgqa" / "val.csv",
+        "--from",
+        "csv",
+        "-o",
+        out,
+        "--to",
+        "parquet",
+        "--ratio",
+        "1",
+        "--no-contractions",
+        "--json",
+    )
     assert proc.returncode == 0, proc.stderr
     import pyarrow.parquet as pq
 
@@ -90,11 +126,14 @@ def _broken(tmp_path: Path, change) -> Path:
     return path
 
 
-@pytest.mark.parametrize("change,expect", [
-    (lambda items: items[1].update(answer="(F)"), ["record 1", "'answer'", "'F'"]),
-    (lambda items: items[2].pop("options"), ["record 2", "'options'"]),
-    (lambda items: items[3].update(question=""), ["record 3", "'question'"]),
-])
+@pytest.mark.parametrize(
+    "change,expect",
+    [
+        (lambda items: items[1].update(answer="(F)"), ["record 1", "'answer'", "'F'"]),
+        (lambda items: items[2].pop("options"), ["record 2", "'options'"]),
+        (lambda items: items[3].update(question=""), ["record 3", "'question'"]),
+    ],
+)
 def test_malformed_record_is_one_line_naming_file_record_and_field(tmp_path, change, expect):
     path = _broken(tmp_path, change)
     proc = twgrpo("qai", "convert", path, "-o", tmp_path / "out.json")
@@ -128,8 +167,12 @@ def test_negate_text_file_gives_one_json_line_per_question_in_order(tmp_path):
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [x["question"] for x in lines] == questions
     assert [x["status"] for x in lines] == ["negated", "unnegatable", "negated", "already_negative"]
-    assert lines[2] == {"question": "who picked up the ball", "negated": "who didn't pick up the ball",
-                        "status": "negated", "reason": "do_support"}
+    assert lines[2] == {
+        "question": "who picked up the ball",
+        "negated": "who didn't pick up the ball",
+        "status": "negated",
+        "reason": "do_support",
+    }
 
 
 def test_negate_jsonl_to_file_and_stdin(tmp_path):
@@ -185,17 +228,42 @@ def _dev_records_file(tmp_path: Path, step: int) -> Path:
     """A records .jsonl built from every `step`-th development question (id, question, options, answer)."""
     rows = [json.loads(line) for line in DEV.read_text().splitlines()]
     path = tmp_path / "dev.records.jsonl"
-    path.write_text("".join(json.dumps({"id": f"{r['source']}-{i}", "question": r["question"], "options": r["options"],
-                                        "answer": [r["answer"]], "source": r["source"]}) + "\n"
-                            for i, r in enumerate(rows) if r.get("options") and i % step == 0))
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"{r['source']}-{i}",
+                    "question": r["question"],
+                    "options": r["options"],
+                    "answer": [r["answer"]],
+                    "source": r["source"],
+                }
+            )
+            + "\n"
+            for i, r in enumerate(rows)
+            if r.get("options") and i % step == 0
+        )
+    )
     return path
 
 
 def test_convert_with_template_fallback_sets_the_strategy_and_counts_add_up(tmp_path):
     src = _dev_records_file(tmp_path, 20)
     out = tmp_path / "out.jsonl"
-    proc = twgrpo("qai", "convert", src, "-o", out, "--ratio", "1", "--fallback", "template", "--json",
-                  "--report", tmp_path / "report.json")
+    proc = twgrpo(
+        "qai",
+        "convert",
+        src,
+        "-o",
+        out,
+        "--ratio",
+        "1",
+        "--fallback",
+        "template",
+        "--json",
+        "--report",
+        tmp_path / "report.json",
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     rows = [json.loads(line) for line in out.read_text().splitlines()]

@@ -9,9 +9,10 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
-
 from conftest import DATA
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from twgrpo_data.formats import QAI_KEYS
 from twgrpo_data.invert import compare_official, convert, invert_record, load_input, options_overlap, record_rng
 from twgrpo_data.negate import Negator
@@ -32,8 +33,9 @@ POOL = [
     "which side of the phone did the person show the camera at the end",
 ]
 
-option_texts = st.lists(st.text("abcdefgh ", min_size=1, max_size=8).map(str.strip).filter(bool),
-                        min_size=1, max_size=6, unique=True)
+option_texts = st.lists(
+    st.text("abcdefgh ", min_size=1, max_size=8).map(str.strip).filter(bool), min_size=1, max_size=6, unique=True
+)
 
 
 @st.composite
@@ -71,8 +73,9 @@ def test_inverted_records_satisfy_the_qai_invariants(recs, seed, ratio, min_keep
         assert len(gold) >= min(min_keep, len(before.options) - 1)
         assert sorted(after.options + after.qai["removed_options"]) == sorted(before.options)
     counts = report.counts
-    assert sum(counts[k] for k in ("negated", "not_selected", "unnegatable", "already_negative",
-                                   "already_multi")) == len(recs)
+    assert sum(
+        counts[k] for k in ("negated", "not_selected", "unnegatable", "already_negative", "already_multi")
+    ) == len(recs)
     assert counts["negated"] == sum(r.qai is not None for r in out)
 
 
@@ -88,8 +91,9 @@ def test_same_seed_gives_same_records_in_any_order_and_batch_size(recs, seed, rn
 
 def test_record_rng_is_stable_across_processes():
     code = "from twgrpo_data.invert import record_rng; print(record_rng(7, 'vid_3').random())"
-    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                           env={"PYTHONHASHSEED": "123"}).stdout.strip()
+    other = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONHASHSEED": "123"}
+    ).stdout.strip()
     assert float(other) == record_rng(7, "vid_3").random()
     assert record_rng(7, "vid_3").random() != record_rng(8, "vid_3").random()
 
@@ -109,8 +113,11 @@ def test_ratio_zero_leaves_everything_unchanged_and_unparsed():
 
 
 def test_structural_refusals_are_counted_with_a_reason():
-    recs = [Record("one", POOL[0], ["only"], ["A"]), Record("dup", POOL[0], ["run", "Run", "walk"], ["A"]),
-            Record("multi", POOL[0], ["a", "b", "c"], ["A", "B"])]
+    recs = [
+        Record("one", POOL[0], ["only"], ["A"]),
+        Record("dup", POOL[0], ["run", "Run", "walk"], ["A"]),
+        Record("multi", POOL[0], ["a", "b", "c"], ["A", "B"]),
+    ]
     out, report = convert(recs, 1.0, 0, negator=NEGATOR)
     assert out == recs
     assert report.unnegatable_reasons == {"too_few_options": 1, "duplicate_options": 1}
@@ -172,32 +179,45 @@ def test_official_output_label_noise(nextgqa):
 # option-aware refusals, the template rewrite and the report's totals (issue 14)
 
 
-@pytest.mark.parametrize("options,overlap", [
-    (["At the end of the video.", "At the beginning of the video.", "Throughout the entire video.",
-      "In the middle of the video."], True),  # MVBench action localization
-    (["Introduction to jury trials.", "Give a review of the show.", "None of the above."], True),
-    (["running", "jumping", "All of the above"], True),
-    (["Ted and Robin", "Lily and Robin", "Mom and Marcus"], True),
-    (["Monday, Wednesday", "Wednesday, Friday"], True),
-    (["running", "jumping", "running and jumping"], True),
-    (["0:10-0:30", "0:20-0:40"], True),
-    (["Not sure", "Scattering something down", "Piling something up"], True),
-    (["Netherlands.", "It's not mentioned in the video.", "Germany."], True),
-    # mutually exclusive options
-    (["0:10-0:20", "0:20-0:40"], False),
-    (["a, b, c", "c, b, a"], False),  # orders of the same items
-    (["Up and to the right.", "Up and to the left.", "Down and to the left."], False),
-    (["The cube and the sphere collide", "The cube and the cylinder collide"], False),
-    (["the man jumps first", "the dog jumps first", "both events happen at the same time"], False),
-])
+@pytest.mark.parametrize(
+    "options,overlap",
+    [
+        (
+            [
+                "At the end of the video.",
+                "At the beginning of the video.",
+                "Throughout the entire video.",
+                "In the middle of the video.",
+            ],
+            True,
+        ),  # MVBench action localization
+        (["Introduction to jury trials.", "Give a review of the show.", "None of the above."], True),
+        (["running", "jumping", "All of the above"], True),
+        (["Ted and Robin", "Lily and Robin", "Mom and Marcus"], True),
+        (["Monday, Wednesday", "Wednesday, Friday"], True),
+        (["running", "jumping", "running and jumping"], True),
+        (["0:10-0:30", "0:20-0:40"], True),
+        (["Not sure", "Scattering something down", "Piling something up"], True),
+        (["Netherlands.", "It's not mentioned in the video.", "Germany."], True),
+        # mutually exclusive options
+        (["0:10-0:20", "0:20-0:40"], False),
+        (["a, b, c", "c, b, a"], False),  # orders of the same items
+        (["Up and to the right.", "Up and to the left.", "Down and to the left."], False),
+        (["The cube and the sphere collide", "The cube and the cylinder collide"], False),
+        (["the man jumps first", "the dog jumps first", "both events happen at the same time"], False),
+    ],
+)
 def test_options_overlap(options, overlap):
     assert options_overlap(options) is overlap
 
 
 def _dev_records(source: str | None = None, limit: int | None = None) -> list[Record]:
     rows = [json.loads(line) for line in (DATA / "qai_dev" / "questions.jsonl").read_text().splitlines()]
-    out = [Record(f"{row['source']}-{i}", row["question"], row["options"], [row["answer"]], source=row["source"])
-           for i, row in enumerate(rows) if row.get("options") and (source is None or row["source"] == source)]
+    out = [
+        Record(f"{row['source']}-{i}", row["question"], row["options"], [row["answer"]], source=row["source"])
+        for i, row in enumerate(rows)
+        if row.get("options") and (source is None or row["source"] == source)
+    ]
     return out[:limit]
 
 

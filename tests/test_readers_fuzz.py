@@ -17,18 +17,39 @@ from twgrpo_data.formats import read_dataset, read_json_objects, read_jsonl
 from twgrpo_data.record import Record, check_record
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
     max_leaves=6,
 )
 
-RECORD = {"id": "r1", "question": "what did the boy do", "options": ["sat", "ran"], "answer": ["B"],
-          "video": "v.mp4", "source": "nextgqa", "meta": {"category": "CW"}}
-UNIFIED = {"id": "u1", "problem": "what did the boy do\nA. sat\nB. ran", "options": ["A. sat", "B. ran"],
-           "solution": "<answer>B</answer>", "video": "v.mp4"}
-NATIVE = {"id": "4882821564_1", "video": "1104/4882821564.mp4", "question": "why did the boy pick it up",
-          "options": ["(A) share", "(B) approach", "(C) unwrap"], "type": "CW", "answer": "(C)"}
+RECORD = {
+    "id": "r1",
+    "question": "what did the boy do",
+    "options": ["sat", "ran"],
+    "answer": ["B"],
+    "video": "v.mp4",
+    "source": "nextgqa",
+    "meta": {"category": "CW"},
+}
+UNIFIED = {
+    "id": "u1",
+    "problem": "what did the boy do\nA. sat\nB. ran",
+    "options": ["A. sat", "B. ran"],
+    "solution": "<answer>B</answer>",
+    "video": "v.mp4",
+}
+NATIVE = {
+    "id": "4882821564_1",
+    "video": "1104/4882821564.mp4",
+    "question": "why did the boy pick it up",
+    "options": ["(A) share", "(B) approach", "(C) unwrap"],
+    "type": "CW",
+    "answer": "(C)",
+}
 
 
 def mutated(base: dict) -> st.SearchStrategy[dict]:
@@ -63,7 +84,10 @@ FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 
 
 @FUZZ
-@given(st.lists(mutated(RECORD) | mutated(UNIFIED) | json_values, min_size=1, max_size=4), st.sampled_from([".json", ".jsonl"]))
+@given(
+    st.lists(mutated(RECORD) | mutated(UNIFIED) | json_values, min_size=1, max_size=4),
+    st.sampled_from([".json", ".jsonl"]),
+)
 def test_malformed_records_and_unified_items(items, suffix):
     text = json.dumps(items) if suffix == ".json" else "".join(json.dumps(i) + "\n" for i in items)
     path = _write(text.encode("utf-8"), suffix)

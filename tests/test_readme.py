@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, SHARED
 
 PLACEHOLDER = "# placeholder"
@@ -47,10 +46,14 @@ def test_every_readme_command_runs(tmp_path):
     work = tmp_path / "repo"
     work.mkdir()
     (work / "examples").symlink_to(REPO / "examples")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "HF_HUB_OFFLINE": "1",
+    }
     for command in runnable:
-        proc = subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=work, env=env, capture_output=True,
-                              text=True, timeout=600)
+        proc = subprocess.run(
+            ["bash", "-o", "pipefail", "-c", command], cwd=work, env=env, capture_output=True, text=True, timeout=600
+        )
         assert proc.returncode == 0, f"README command failed: {command}\n{proc.stderr[-2000:]}"
         assert "Traceback" not in proc.stderr, command

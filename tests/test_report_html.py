@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from html import unescape
 import json
 import re
+from html import unescape
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from report_helpers import HOSTILE, make_run, mixed_outputs, sample_records, samples, status
+
 from twgrpo_data.formats import write_records
 from twgrpo_data.html_page import json_for_script
 from twgrpo_data.invert import convert
@@ -23,9 +23,11 @@ from twgrpo_data.qai_report_html import build_qai_page, qai_page_from_file
 from twgrpo_data.record import Record
 from twgrpo_eval.report import build_report, output_parts, paired_difference, select_samples
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
-                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-                           max_leaves=12)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
 
 
 @given(json_values)
@@ -35,15 +37,22 @@ def test_json_for_script_cannot_leave_its_script_block_and_reads_back(value):
     assert json.loads(text) == value
 
 
-@given(st.lists(st.sampled_from(["<think>", "</think>", "<answer>", "</ANSWER>", "A", " ", "\n", "<"]), max_size=12)
-       .map("".join))
+@given(
+    st.lists(st.sampled_from(["<think>", "</think>", "<answer>", "</ANSWER>", "A", " ", "\n", "<"]), max_size=12).map(
+        "".join
+    )
+)
 def test_output_parts_keep_every_character(text):
     assert "".join(part for _, part in output_parts(text)) == text
 
 
 def test_output_parts_set_think_and_answer_apart():
     assert output_parts("pre <think>why\nso</think> <answer>B</answer>") == [
-        ("text", "pre "), ("think", "<think>why\nso</think>"), ("text", " "), ("answer", "<answer>B</answer>")]
+        ("text", "pre "),
+        ("think", "<think>why\nso</think>"),
+        ("text", " "),
+        ("answer", "<answer>B</answer>"),
+    ]
     assert output_parts("<THINK>cut short") == [("think", "<THINK>cut short")]
 
 
@@ -77,10 +86,15 @@ def test_csp_allows_exactly_the_pages_own_style_and_script(mixed_html):
 def test_table_cells_are_the_numbers_of_results_json(mixed_run, mixed_html):
     results = json.loads((mixed_run / "results.json").read_text())
     cells = re.findall(r'data-group="([^"]+)" data-metric="([^"]+)" data-run="0">([^<]+)<', mixed_html)
-    blocks = {"all": results, "single-answer": results["single"], "multi-answer": results["multi"],
-              **{f"category {c}": b for c, b in results["by_category"].items()}}
-    assert {(g, m) for g, m, _ in cells} == {(g, m) for g in blocks for m in ("accuracy", "soft_accuracy")
-                                             if blocks[g]["n"]}
+    blocks = {
+        "all": results,
+        "single-answer": results["single"],
+        "multi-answer": results["multi"],
+        **{f"category {c}": b for c, b in results["by_category"].items()},
+    }
+    assert {(g, m) for g, m, _ in cells} == {
+        (g, m) for g in blocks for m in ("accuracy", "soft_accuracy") if blocks[g]["n"]
+    }
     for group, metric, text in cells:
         assert text == f"{blocks[group][metric]:.2f}"
     assert 0 < results["accuracy"] < 100
@@ -100,8 +114,9 @@ def test_failed_and_wrong_items_come_first_when_samples_are_capped(mixed_run):
     order = {"failed": 0, "wrong": 1, "right": 2}
     assert [order[status(r)] for r in chosen] == sorted(order[status(r)] for r in rows)[:3]
     calls = []
-    html = build_report([mixed_run], max_samples=2, max_strips=1,
-                        progress=lambda done, total: calls.append((done, total)))
+    html = build_report(
+        [mixed_run], max_samples=2, max_strips=1, progress=lambda done, total: calls.append((done, total))
+    )
     assert html.count('<details class="item"') == 2 and "first 2 of 6" in html
     assert calls == [(1, 1)]
     assert html.count('<div class="strip">') <= 1
@@ -131,7 +146,7 @@ def test_two_runs_page_lists_the_disagreements(mixed_run, tmp_path):
     a = {r["id"]: r for r in samples(mixed_run)}
     b = {r["id"]: r for r in samples(other)}
     expected = {i for i in a if (status(a[i]), a[i]["parsed"]) != (status(b[i]), b[i]["parsed"])}
-    section = html[html.index('id="disagree"'):html.index('id="samples"')]
+    section = html[html.index('id="disagree"') : html.index('id="samples"')]
     assert set(re.findall(r"<tr><td>([^<]+)</td>", section)) == expected
     assert 'data-delta="1"' in html
 
@@ -140,11 +155,12 @@ def test_two_runs_page_lists_the_disagreements(mixed_run, tmp_path):
 # QAI page
 
 
-QAI_RECORDS = [Record("r1", "why did the boy run", ["to play", "to hide", "to eat"], ["A"], source="nextgqa"),
-               Record("r2", "how did the girl react", ["smile", "cry"], ["B"], source="nextgqa"),
-               Record("r3", "what did the man <b>hold</b>", ["a cup", "a pen", "a hat", "a bag"], ["C"],
-                      source="nextgqa"),
-               Record("r4", "which ones are red", ["x", "y", "z"], ["A", "B"], source="nextgqa")]
+QAI_RECORDS = [
+    Record("r1", "why did the boy run", ["to play", "to hide", "to eat"], ["A"], source="nextgqa"),
+    Record("r2", "how did the girl react", ["smile", "cry"], ["B"], source="nextgqa"),
+    Record("r3", "what did the man <b>hold</b>", ["a cup", "a pen", "a hat", "a bag"], ["C"], source="nextgqa"),
+    Record("r4", "which ones are red", ["x", "y", "z"], ["A", "B"], source="nextgqa"),
+]
 
 
 def test_qai_page_counts_and_outcomes_match_the_conversion(tmp_path):

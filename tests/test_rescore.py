@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import DATA
+
 from twgrpo_eval.rescore import rescore_log
 
 LOG = DATA / "logs" / "twgrpo_mmvu_eval.jsonl"
@@ -37,7 +37,7 @@ def _zero_shot_log(tmp_path, n=40):
     """A zero-shot style log: bare letters, a few tagged outputs the zero-shot script scores as wrong."""
     rows = [json.loads(line) for line in LOG.read_text().splitlines()[:n]]
     for k, r in enumerate(rows):
-        gold = r["ground_truth"][len("<answer>"):-len("</answer>")]
+        gold = r["ground_truth"][len("<answer>") : -len("</answer>")]
         r["model_output"] = f"<answer>{gold}</answer>" if k % 10 == 0 else (gold if k % 3 else "E")
     path = tmp_path / "zs.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -64,17 +64,24 @@ def test_duplicates_from_restarts_keep_last_line(tmp_path, shared):
 
 def test_samples_jsonl_rescore_uses_run_parser_and_counts_errors(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"parser": "lenient"}))
-    lines = [{"id": "a", "output": "(A)", "gold": ["A"], "options": ["x", "y"], "category": "c", "error": None},
-             {"id": "b", "output": None, "gold": ["A", "B"], "options": ["x", "y"], "category": "c",
-              "error": "video missing"}]
+    lines = [
+        {"id": "a", "output": "(A)", "gold": ["A"], "options": ["x", "y"], "category": "c", "error": None},
+        {
+            "id": "b",
+            "output": None,
+            "gold": ["A", "B"],
+            "options": ["x", "y"],
+            "category": "c",
+            "error": "video missing",
+        },
+    ]
     (tmp_path / "samples.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     s = rescore_log(tmp_path / "samples.jsonl").summary()
     assert s["parser"] == "lenient" and s["accuracy"] == 50.0 and s["n_failed"] == 1
 
 
 def test_cli_rescore_json_output(shared):
-    out = subprocess.run(TWGRPO + ["eval", "rescore", str(LOG), "--json"], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(TWGRPO + ["eval", "rescore", str(LOG), "--json"], capture_output=True, text=True, check=True)
     s = json.loads(out.stdout)
     assert (s["accuracy"], s["soft_accuracy"], s["n"]) == (65.76, 65.76, 625)
 
@@ -101,7 +108,7 @@ def test_a_zero_shot_log_is_scored_raw_without_flags(tmp_path, shared):
     give ~0; the log's own scoring is detected instead, and said."""
     rows = [json.loads(line) for line in LOG.read_text().splitlines()[:50]]
     for k, r in enumerate(rows):
-        gold = r["ground_truth"][len("<answer>"):-len("</answer>")]
+        gold = r["ground_truth"][len("<answer>") : -len("</answer>")]
         r["model_output"] = r["extracted_answer"] = gold if k % 4 else "E"
     path = tmp_path / "zero_shot.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -111,8 +118,9 @@ def test_a_zero_shot_log_is_scored_raw_without_flags(tmp_path, shared):
     assert log.summary()["accuracy"] == pytest.approx(expected) and expected > 50
     assert rescore_log(path, "twgrpo").summary()["accuracy"] == 0.0  # the silent zero this avoids
     assert any("read no answer from 50 of 50" in w for w in rescore_log(path, "twgrpo").warnings)
-    out = subprocess.run(TWGRPO + ["eval", "rescore", str(path)], capture_output=True, text=True,
-                         env={**os.environ, "COLUMNS": "200"})
+    out = subprocess.run(
+        TWGRPO + ["eval", "rescore", str(path)], capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}
+    )
     assert out.returncode == 0 and "parser raw (its extracted_answer equals the raw output" in out.stdout
 
 

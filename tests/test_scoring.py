@@ -7,46 +7,66 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from twgrpo_data.metrics import mcnemar_exact, score_output, summarize, wilson_ci
-from twgrpo_data.scoring import (answer_set, format_reward, parse_answer, parse_lenient, parse_twgrpo,
-                                 soft_reward, strict_reward)
+from twgrpo_data.scoring import (
+    answer_set,
+    format_reward,
+    parse_answer,
+    parse_lenient,
+    parse_twgrpo,
+    soft_reward,
+    strict_reward,
+)
 
 
-@pytest.mark.parametrize("output, expected", [
-    ("<think>hmm</think><answer> B </answer>", "B"),
-    ("<answer>A</answer> later <answer>C</answer>", "A"),            # first block wins
-    ("<think>the answer Based on the video</think> nothing", "B"),   # fallback grabs a capital of a word
-    ("Answer: A, C", "A, C"),
-    ("C", ""),                                                       # bare letter, no tag, no 'answer'
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    "output, expected",
+    [
+        ("<think>hmm</think><answer> B </answer>", "B"),
+        ("<answer>A</answer> later <answer>C</answer>", "A"),  # first block wins
+        ("<think>the answer Based on the video</think> nothing", "B"),  # fallback grabs a capital of a word
+        ("Answer: A, C", "A, C"),
+        ("C", ""),  # bare letter, no tag, no 'answer'
+        ("", ""),
+    ],
+)
 def test_twgrpo_parser_matches_reference_extraction(output, expected):
     assert parse_twgrpo(output) == expected
 
 
-@pytest.mark.parametrize("pred, gold, reward", [
-    ("A,C", "<answer>A,C</answer>", 1.0),
-    ("C, A", ["A", "C"], 1.0),                 # order-insensitive, spaces removed
-    ("A", ["A", "C"], 0.5),
-    ("A,A", ["A", "B"], 0.5),                  # duplicates collapse
-    ("A,B", ["A"], 0.0),                       # a superset scores nothing
-    ("A,", ["A"], 0.0),                        # trailing comma makes an empty member
-    ("a", ["A"], 0.0),                         # case-sensitive
-    ("A.", ["A"], 0.0),
-    ("(A)", ["A"], 0.0),
-    ("", ["A"], 0.0),
-])
+@pytest.mark.parametrize(
+    "pred, gold, reward",
+    [
+        ("A,C", "<answer>A,C</answer>", 1.0),
+        ("C, A", ["A", "C"], 1.0),  # order-insensitive, spaces removed
+        ("A", ["A", "C"], 0.5),
+        ("A,A", ["A", "B"], 0.5),  # duplicates collapse
+        ("A,B", ["A"], 0.0),  # a superset scores nothing
+        ("A,", ["A"], 0.0),  # trailing comma makes an empty member
+        ("a", ["A"], 0.0),  # case-sensitive
+        ("A.", ["A"], 0.0),
+        ("(A)", ["A"], 0.0),
+        ("", ["A"], 0.0),
+    ],
+)
 def test_soft_reward_reproduces_twgrpo_set_arithmetic(pred, gold, reward):
     assert soft_reward(pred, gold) == reward
     assert strict_reward(pred, gold) == float(reward == 1.0)
 
 
-@pytest.mark.parametrize("output, expected", [
-    ("(A)", "A"), ("A.", "A"), ("a", "A"), ("A and C", "A,C"), ("c, a", "A,C"),
-    ("<answer>B</answer> then <answer>(D)</answer>", "D"),          # last block
-    ("<think>x</think> Option B", "B"),
-    ("<answer>B. 5.0</answer>", "B"),
-    ("The answer is C.", "C"),
-])
+@pytest.mark.parametrize(
+    "output, expected",
+    [
+        ("(A)", "A"),
+        ("A.", "A"),
+        ("a", "A"),
+        ("A and C", "A,C"),
+        ("c, a", "A,C"),
+        ("<answer>B</answer> then <answer>(D)</answer>", "D"),  # last block
+        ("<think>x</think> Option B", "B"),
+        ("<answer>B. 5.0</answer>", "B"),
+        ("The answer is C.", "C"),
+    ],
+)
 def test_lenient_parser_understands_common_slips(output, expected):
     assert parse_lenient(output) == expected
 
@@ -62,13 +82,16 @@ def test_raw_parser_keeps_whole_output():
         parse_answer("A", "nope")
 
 
-@pytest.mark.parametrize("text, train, evalmode", [
-    ("<think>a</think><answer>B</answer>", 1.0, 1.0),
-    ("<think>a</think>\n<answer>B</answer>!", 1.0, 0.0),
-    ("preamble <think>a</think><answer>B</answer>", 1.0, 0.0),
-    ("<think>a</think><answer>B</answer><answer>C</answer>", 0.0, 0.0),
-    ("<answer>B</answer>", 0.0, 0.0),
-])
+@pytest.mark.parametrize(
+    "text, train, evalmode",
+    [
+        ("<think>a</think><answer>B</answer>", 1.0, 1.0),
+        ("<think>a</think>\n<answer>B</answer>!", 1.0, 0.0),
+        ("preamble <think>a</think><answer>B</answer>", 1.0, 0.0),
+        ("<think>a</think><answer>B</answer><answer>C</answer>", 0.0, 0.0),
+        ("<answer>B</answer>", 0.0, 0.0),
+    ],
+)
 def test_format_reward_train_and_eval_modes(text, train, evalmode):
     assert format_reward(text) == train
     assert format_reward(text, "eval") == evalmode
@@ -83,9 +106,11 @@ def test_soft_reward_is_subset_share(gold, pred):
 
 
 def test_summary_splits_single_multi_and_categories_and_counts_failures():
-    items = [score_output("1", "<answer>A</answer>", ["A"], category="x"),
-             score_output("2", "<answer>A</answer>", ["A", "B"], category="y"),
-             score_output("3", None, ["B"], category="x", error="video missing: v.mp4")]
+    items = [
+        score_output("1", "<answer>A</answer>", ["A"], category="x"),
+        score_output("2", "<answer>A</answer>", ["A", "B"], category="y"),
+        score_output("3", None, ["B"], category="x", error="video missing: v.mp4"),
+    ]
     s = summarize(items)
     assert s["n"] == 3 and s["n_failed"] == 1
     assert s["accuracy"] == pytest.approx(100 / 3, abs=1e-3)

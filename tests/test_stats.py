@@ -14,9 +14,13 @@ def _rec(rid: str, answer: list[str], **kw) -> Record:
 
 
 def test_negated_counts_qai_provenance_and_the_official_flag():
-    recs = [_rec("1", ["A"], qai={"negated": True}), _rec("2", ["A"], qai={"negated": False}),
-            _rec("3", ["A", "B"], meta={"is_negated": True}), _rec("4", ["A"], meta={"is_negated": False}),
-            _rec("5", ["C"])]
+    recs = [
+        _rec("1", ["A"], qai={"negated": True}),
+        _rec("2", ["A"], qai={"negated": False}),
+        _rec("3", ["A", "B"], meta={"is_negated": True}),
+        _rec("4", ["A"], meta={"is_negated": False}),
+        _rec("5", ["C"]),
+    ]
     s = summarize(recs)
     assert s["qai_negated"] == 2 and s["multi_answer"] == 1 and s["single_answer"] == 4
 
@@ -27,8 +31,12 @@ def test_a_non_boolean_flag_is_an_error_naming_the_record():
 
 
 def test_histograms_sources_and_categories():
-    recs = [_rec("1", ["A"], source="y", meta={"category": 7}), _rec("2", ["A", "B"], source="x"),
-            _rec("3", ["C"], source="x", meta={"category": "CW"}), _rec("4", ["B"], meta={"category": "CW"})]
+    recs = [
+        _rec("1", ["A"], source="y", meta={"category": 7}),
+        _rec("2", ["A", "B"], source="x"),
+        _rec("3", ["C"], source="x", meta={"category": "CW"}),
+        _rec("4", ["B"], meta={"category": "CW"}),
+    ]
     s = summarize(recs)
     assert s["sources"] == {"x": 2, "y": 1, "(none)": 1} and list(s["sources"])[:2] == ["x", "y"]
     assert s["categories"] == {"CW": 2, "7": 1}

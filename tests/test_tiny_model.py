@@ -55,8 +55,9 @@ def test_video_prompt_generates_groups_with_real_fps(tiny_model_dir):
     msgs = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": "Why?"}]}]
     text = proc.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
     video = np.random.default_rng(0).integers(0, 255, (16, 60, 90, 3), dtype=np.uint8)
-    inputs = proc(text=[text], videos=[video], video_metadata=[VideoMetadata(total_num_frames=16, fps=4.0)],
-                  return_tensors="pt")
+    inputs = proc(
+        text=[text], videos=[video], video_metadata=[VideoMetadata(total_num_frames=16, fps=4.0)], return_tensors="pt"
+    )
     # temporal patch 2 → 8 grid steps; second_per_grid_ts = 2 frames / 4 fps.
     assert inputs["video_grid_thw"][0, 0].item() == 8
     assert inputs["second_per_grid_ts"].tolist() == [0.5]
@@ -73,8 +74,9 @@ def test_text_model_has_vllm_friendly_head_dim(tmp_path):
     assert type(model).__name__ == "Qwen2ForCausalLM"
     assert model.config.head_dim == 64
     assert tok.tokenize("<answer>") == ["<answer>"]
-    ids = tok.apply_chat_template([{"role": "user", "content": "hi"}], add_generation_prompt=True,
-                                  return_tensors="pt", return_dict=True)["input_ids"]
+    ids = tok.apply_chat_template(
+        [{"role": "user", "content": "hi"}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )["input_ids"]
     with torch.no_grad():
         logits = model(ids).logits
     assert logits.shape == (1, ids.shape[1], model.config.vocab_size)

@@ -7,15 +7,21 @@ import re
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, VIDEOS
+
 from twgrpo_data.errors import RecordError, TwgrpoError
+from twgrpo_data.prompts import TRAIN_TEMPLATE, problem_text
 from twgrpo_data.record import Record
 from twgrpo_train.config import RESUME_KEYS, TrainConfigError, TWGRPOConfig, load_config, parse_overrides
-from twgrpo_data.prompts import TRAIN_TEMPLATE, problem_text
 from twgrpo_train.data import load_train_dataset, record_to_prompt_row
 from twgrpo_train.plot import plot_training_curves, read_metrics
-from twgrpo_train.rewards import accuracy_reward, answer_metrics, build_reward_funcs, completion_text, format_reward_func
+from twgrpo_train.rewards import (
+    accuracy_reward,
+    answer_metrics,
+    build_reward_funcs,
+    completion_text,
+    format_reward_func,
+)
 
 TINY_YAML = REPO / "examples" / "train_tiny.yaml"
 CONFIGS = REPO / "train" / "configs"
@@ -47,25 +53,28 @@ def test_alpha_zero_or_none_disables_weighting(alpha):
     assert not load_config(TINY_YAML, ["model=/m", f"alpha={alpha}"]).token_weighting
 
 
-@pytest.mark.parametrize(("override", "message"), [
-    ("alpah=1.2", "unknown setting 'alpah' (did you mean 'alpha'?)"),
-    ("divergence=js", "divergence must be one of kl, reference"),
-    ("weight_mapping=linear", "weight_mapping must be one of reference, paper"),
-    ("learning_rate=fast", "learning_rate must be a number"),
-    ("per_device_train_batch_size=6", "generation_batch_size (6) must be divisible by num_generations (4)"),
-    # types and ranges of every setting, before anything loads (issue 11.7)
-    ("max_steps=four", "max_steps must be an integer, got 'four'"),
-    ("seed=1.5", "seed must be an integer, got 1.5"),
-    ("use_cpu=maybe", "use_cpu must be true or false, got 'maybe'"),
-    ("loss_type=foo", "loss_type must be one of tw_grpo, grpo"),
-    ("frames=0", "frames must be ≥ 1, got 0"),
-    ("num_frames=0", "frames must be ≥ 1, got 0"),
-    ("max_completion_length=-5", "max_completion_length must be ≥ 1, got -5"),
-    ("min_pixels=4000", "min_pixels (4000) must not exceed max_pixels (3136)"),
-    ("plot_file=curves.jpg", "plot_file must end in .png, .pdf, .svg"),
-    ("accuracy_reward=partial", "accuracy_reward must be one of soft, strict"),
-    ("weight_chunk_size=0", "weight_chunk_size must be ≥ 1"),
-])
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("alpah=1.2", "unknown setting 'alpah' (did you mean 'alpha'?)"),
+        ("divergence=js", "divergence must be one of kl, reference"),
+        ("weight_mapping=linear", "weight_mapping must be one of reference, paper"),
+        ("learning_rate=fast", "learning_rate must be a number"),
+        ("per_device_train_batch_size=6", "generation_batch_size (6) must be divisible by num_generations (4)"),
+        # types and ranges of every setting, before anything loads (issue 11.7)
+        ("max_steps=four", "max_steps must be an integer, got 'four'"),
+        ("seed=1.5", "seed must be an integer, got 1.5"),
+        ("use_cpu=maybe", "use_cpu must be true or false, got 'maybe'"),
+        ("loss_type=foo", "loss_type must be one of tw_grpo, grpo"),
+        ("frames=0", "frames must be ≥ 1, got 0"),
+        ("num_frames=0", "frames must be ≥ 1, got 0"),
+        ("max_completion_length=-5", "max_completion_length must be ≥ 1, got -5"),
+        ("min_pixels=4000", "min_pixels (4000) must not exceed max_pixels (3136)"),
+        ("plot_file=curves.jpg", "plot_file must end in .png, .pdf, .svg"),
+        ("accuracy_reward=partial", "accuracy_reward must be one of soft, strict"),
+        ("weight_chunk_size=0", "weight_chunk_size must be ≥ 1"),
+    ],
+)
 def test_bad_settings_fail_with_one_clear_line(override, message):
     with pytest.raises(TrainConfigError, match=re.escape(message)):
         load_config(TINY_YAML, ["model=/m", override])
@@ -98,7 +107,12 @@ def test_paper_config_is_the_released_method_and_ours_differs_only_where_documen
     paper = load_config(CONFIGS / "paper_clevrer_7b.yaml", ["use_cpu=true", "bf16=false", "train_file=/data/x.json"])
     assert "Qwen2.5-VL-7B" in paper.model
     assert (paper.num_generations, paper.temperature, paper.learning_rate, paper.max_steps, paper.alpha) == (
-        8, 1.0, 1e-6, 500, 1.7)
+        8,
+        1.0,
+        1e-6,
+        500,
+        1.7,
+    )
     assert (paper.frames, paper.max_pixels, paper.loss_type, paper.beta) == (16, 128 * 28 * 28, "tw_grpo", 0.0)
     assert paper.max_train_samples == 1000 and paper.accuracy_reward == "soft"
     assert (paper.divergence, paper.top_k, paper.attn_implementation) == ("reference", 50, "auto")
@@ -119,8 +133,12 @@ def test_deepspeed_configs_are_valid_json_with_their_stage(path):
     zero = ds["zero_optimization"]
     assert zero["stage"] == (2 if "zero2" in path.name else 3)
     # "auto" values are filled in by the HF Trainer's DeepSpeed integration from TrainingArguments
-    for key in ("train_micro_batch_size_per_gpu", "gradient_accumulation_steps", "train_batch_size",
-                "gradient_clipping"):
+    for key in (
+        "train_micro_batch_size_per_gpu",
+        "gradient_accumulation_steps",
+        "train_batch_size",
+        "gradient_clipping",
+    ):
         assert ds[key] == "auto", key
     assert ds["bf16"]["enabled"] == "auto"
     if "offload" in path.name:
@@ -157,15 +175,25 @@ def test_the_released_two_gpu_setting_ships():
 
 
 def test_prompt_row_uses_the_released_training_template():
-    rec = Record(id="q", question="why didn't the boy move", options=["unwrap it", "play"], answer=["A", "B"],
-                 video="v.mp4")
+    rec = Record(
+        id="q", question="why didn't the boy move", options=["unwrap it", "play"], answer=["A", "B"], video="v.mp4"
+    )
     row = record_to_prompt_row(rec, video="/videos/v.mp4")
     assert problem_text(rec) == "why didn't the boy move\nA unwrap it\nB play"
-    assert row["prompt"] == [{"role": "user", "content": [
-        {"type": "video", "video": "/videos/v.mp4", "video_start": None, "video_end": None, "frame_fps": None},
-        {"type": "text", "text": "why didn't the boy move\nA unwrap it\nB play  Output the thinking process in "
-                                 "<think> </think> and final answer (letters separated by , if multiple) in "
-                                 "<answer> </answer> tags."}]}]
+    assert row["prompt"] == [
+        {
+            "role": "user",
+            "content": [
+                {"type": "video", "video": "/videos/v.mp4", "video_start": None, "video_end": None, "frame_fps": None},
+                {
+                    "type": "text",
+                    "text": "why didn't the boy move\nA unwrap it\nB play  Output the thinking process in "
+                    "<think> </think> and final answer (letters separated by , if multiple) in "
+                    "<answer> </answer> tags.",
+                },
+            ],
+        }
+    ]
     assert row["answer"] == ["A", "B"] and TRAIN_TEMPLATE.startswith("{Question}  Output")
 
 
@@ -184,8 +212,10 @@ def test_tiny_training_file_loads_with_real_videos():
 
 def test_missing_video_names_file_record_and_field(tmp_path):
     src = tmp_path / "train.jsonl"
-    rows = [Record(id="ok", question="q", options=["a", "b"], answer=["A"], video="clevrer_8.mp4"),
-            Record(id="gone", question="q", options=["a", "b"], answer=["B"], video="nope.mp4")]
+    rows = [
+        Record(id="ok", question="q", options=["a", "b"], answer=["A"], video="clevrer_8.mp4"),
+        Record(id="gone", question="q", options=["a", "b"], answer=["B"], video="nope.mp4"),
+    ]
     src.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in rows))
     with pytest.raises(RecordError) as err:
         load_train_dataset(src, video_root=VIDEOS)
@@ -216,8 +246,15 @@ def conversation(text):
 
 
 def test_soft_and_strict_accuracy_rewards():
-    completions = [conversation(t) for t in ["<think>x</think><answer>A</answer>", "<answer>A,C</answer>",
-                                             "<answer>A,D</answer>", "no tags at all"]]
+    completions = [
+        conversation(t)
+        for t in [
+            "<think>x</think><answer>A</answer>",
+            "<answer>A,C</answer>",
+            "<answer>A,D</answer>",
+            "no tags at all",
+        ]
+    ]
     gold = [["A", "C"]] * 4
     assert accuracy_reward("soft")(prompts=[None] * 4, completions=completions, answer=gold) == [0.5, 1.0, 0.0, 0.0]
     assert accuracy_reward("strict")(prompts=[None] * 4, completions=completions, answer=gold) == [0.0, 1.0, 0.0, 0.0]
@@ -235,8 +272,12 @@ def test_format_reward_and_metrics():
 
 def test_completion_text_reads_strings_and_structured_turns():
     assert completion_text("plain") == "plain"
-    assert completion_text([{"role": "assistant", "content": [{"type": "text", "text": "a"},
-                                                               {"type": "text", "text": "b"}]}]) == "ab"
+    assert (
+        completion_text(
+            [{"role": "assistant", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}]
+        )
+        == "ab"
+    )
 
 
 def test_unknown_reward_options_are_rejected():
@@ -294,8 +335,9 @@ def test_cli_bad_override_is_one_line_exit_1(capsys):
 def test_cli_resume_without_checkpoint_is_a_user_error(tmp_path, capsys):
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "config.json").write_text("{}")
-    code, out = run_cli(["train", "--config", str(TINY_YAML), f"model={tmp_path / 'm'}", f"output_dir={tmp_path}",
-                         "--resume"], capsys)
+    code, out = run_cli(
+        ["train", "--config", str(TINY_YAML), f"model={tmp_path / 'm'}", f"output_dir={tmp_path}", "--resume"], capsys
+    )
     assert code == 1 and "no checkpoint to resume from" in out.err
 
 
@@ -315,14 +357,18 @@ def test_cli_train_without_settings_is_a_usage_error(capsys):
 
 
 def test_old_spellings_still_work_with_a_note(capsys):
-    cfg = load_config(TINY_YAML, ["model=/m", "num_frames=8", "video_min_pixels=1568", "video_max_pixels=6272",
-                                  "accuracy_reward=fixed"])
+    cfg = load_config(
+        TINY_YAML,
+        ["model=/m", "num_frames=8", "video_min_pixels=1568", "video_max_pixels=6272", "accuracy_reward=fixed"],
+    )
     assert (cfg.frames, cfg.min_pixels, cfg.max_pixels, cfg.accuracy_reward) == (8, 1568, 6272, "strict")
     notes = capsys.readouterr().err.strip().splitlines()
-    assert notes == ["note: num_frames is deprecated, use frames",
-                     "note: video_min_pixels is deprecated, use min_pixels",
-                     "note: video_max_pixels is deprecated, use max_pixels",
-                     "note: accuracy_reward=fixed is deprecated, use accuracy_reward=strict"]
+    assert notes == [
+        "note: num_frames is deprecated, use frames",
+        "note: video_min_pixels is deprecated, use min_pixels",
+        "note: video_max_pixels is deprecated, use max_pixels",
+        "note: accuracy_reward=fixed is deprecated, use accuracy_reward=strict",
+    ]
 
 
 def test_shipped_configs_use_one_vocabulary():
@@ -339,8 +385,10 @@ def test_non_utf8_config_is_one_line(tmp_path):
         load_config(bad, [])
 
 
-@pytest.mark.parametrize(("model", "message"), [("/no/such/model", "model: /no/such/model does not exist"),
-                                                 ("./runs/missing", "does not exist")])
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [("/no/such/model", "model: /no/such/model does not exist"), ("./runs/missing", "does not exist")],
+)
 def test_missing_model_folder_fails_before_loading(model, message):
     from twgrpo_train.config import check_model_path
 
@@ -351,22 +399,56 @@ def test_missing_model_folder_fails_before_loading(model, message):
 def test_split_settings_reads_every_spelling():
     from twgrpo_cli.train import split_settings
 
-    own, settings = split_settings(["--config", "x.yaml", "alpha=1.4", "--max_steps", "3", "--learning-rate=1e-5",
-                                    "--use_cpu", "--bf16", "false", "--max_completion_length", "-5", "-o", "out",
-                                    "--resume"])
+    own, settings = split_settings(
+        [
+            "--config",
+            "x.yaml",
+            "alpha=1.4",
+            "--max_steps",
+            "3",
+            "--learning-rate=1e-5",
+            "--use_cpu",
+            "--bf16",
+            "false",
+            "--max_completion_length",
+            "-5",
+            "-o",
+            "out",
+            "--resume",
+        ]
+    )
     assert own == ["--config", "x.yaml", "-o", "out", "--resume"]
-    assert settings == ["alpha=1.4", "max_steps=3", "learning_rate=1e-5", "use_cpu=true", "bf16=false",
-                        "max_completion_length=-5"]
+    assert settings == [
+        "alpha=1.4",
+        "max_steps=3",
+        "learning_rate=1e-5",
+        "use_cpu=true",
+        "bf16=false",
+        "max_completion_length=-5",
+    ]
 
 
 def test_cli_option_forms_reach_the_config(monkeypatch, tmp_path, capsys):
     import twgrpo_train.trainer as trainer_module
 
     seen = {}
-    monkeypatch.setattr(trainer_module, "run_training", lambda cfg, resume=False, log=None: seen.setdefault("cfg", cfg)
-                        and tmp_path)
-    code, _ = run_cli(["train", "--config", str(TINY_YAML), "model=/m", "--alpha", "1.4", "--max-steps=3",
-                       "-o", str(tmp_path / "out")], capsys)
+    monkeypatch.setattr(
+        trainer_module, "run_training", lambda cfg, resume=False, log=None: seen.setdefault("cfg", cfg) and tmp_path
+    )
+    code, _ = run_cli(
+        [
+            "train",
+            "--config",
+            str(TINY_YAML),
+            "model=/m",
+            "--alpha",
+            "1.4",
+            "--max-steps=3",
+            "-o",
+            str(tmp_path / "out"),
+        ],
+        capsys,
+    )
     cfg = seen["cfg"]
     assert code == 0 and (cfg.alpha, cfg.max_steps, cfg.output_dir) == (1.4, 3, str(tmp_path / "out"))
     code, out = run_cli(["train", "--config", str(TINY_YAML), "model=/m", "--alpah", "2"], capsys)
@@ -400,8 +482,7 @@ def test_plot_labels_runs_with_the_same_name_apart(tmp_path):
     for parent in ("A", "B"):
         write_metrics(tmp_path / parent / "run" / "metrics.jsonl", rows)
     write_metrics(tmp_path / "solo" / "metrics.jsonl", rows)
-    assert run_labels([tmp_path / "A" / "run", tmp_path / "B" / "run", tmp_path / "solo"]) == ["A/run", "B/run",
-                                                                                               "solo"]
+    assert run_labels([tmp_path / "A" / "run", tmp_path / "B" / "run", tmp_path / "solo"]) == ["A/run", "B/run", "solo"]
     import matplotlib.pyplot as plt
 
     drawn = []
@@ -446,9 +527,18 @@ def test_training_rows_carry_the_benchmark_clip(tmp_path):
     from twgrpo_data.benchmarks import locate_video
     from twgrpo_train.trainer import _video_ref
 
-    rows = [Record(id="star_1", question="q", options=["a", "b"], answer=["A"], video="video1.mp4", source="star",
-                   meta={"start": 1.0, "end": 2.5}),
-            Record(id="plain", question="q", options=["a", "b"], answer=["B"], video="clevrer_8.mp4", source="demo")]
+    rows = [
+        Record(
+            id="star_1",
+            question="q",
+            options=["a", "b"],
+            answer=["A"],
+            video="video1.mp4",
+            source="star",
+            meta={"start": 1.0, "end": 2.5},
+        ),
+        Record(id="plain", question="q", options=["a", "b"], answer=["B"], video="clevrer_8.mp4", source="demo"),
+    ]
     src = tmp_path / "train.jsonl"
     src.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in rows))
     ds = load_train_dataset(src, video_root=VIDEOS)
@@ -466,11 +556,12 @@ def test_attention_defaults_to_sdpa_without_flash_attn(monkeypatch):
 
     from twgrpo_train.trainer import _attn_implementation
 
-    assert _attn_implementation(load_config(TINY_YAML, ["model=/m"])) == "sdpa"          # CPU run
+    assert _attn_implementation(load_config(TINY_YAML, ["model=/m"])) == "sdpa"  # CPU run
     gpu = load_config(TINY_YAML, ["model=/m", "use_cpu=false"])
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object() if name == "flash_attn" else
-                        real_find_spec(name))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: object() if name == "flash_attn" else real_find_spec(name)
+    )
     monkeypatch.setattr("torch.cuda.is_available", lambda: True)
     assert _attn_implementation(gpu) == "flash_attention_2"
     assert _attn_implementation(load_config(TINY_YAML, ["model=/m", "attn_implementation=eager"])) == "eager"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from conftest import REPO
+
 from twgrpo_train.config import TrainConfigError, load_config
 from twgrpo_train.weights import token_weights_from_logits, token_weights_with_grad
 
@@ -20,8 +20,9 @@ def test_weights_with_grad_equal_the_detached_ones_and_carry_a_gradient(divergen
     mask[1, 4:] = 0
     mask[6, 2:] = 0
     w = token_weights_with_grad(logits, mask, 4, 1.7, divergence=divergence)
-    torch.testing.assert_close(w.detach().float(), token_weights_from_logits(logits.detach(), mask, 4, 1.7,
-                                                                             divergence=divergence).float())
+    torch.testing.assert_close(
+        w.detach().float(), token_weights_from_logits(logits.detach(), mask, 4, 1.7, divergence=divergence).float()
+    )
     (grad,) = torch.autograd.grad((w * torch.arange(7.0, dtype=w.dtype)).sum(), logits)
     assert grad.abs().sum() > 0
 
@@ -39,14 +40,27 @@ def test_replica_loss_has_the_released_gradient(tiny_model_dir, tmp_path):
     from twgrpo_train.trainer import TWGRPOTrainer
 
     torch.set_num_threads(1)
-    cfg = load_config(TINY_YAML, [f"model={tiny_model_dir}", f"output_dir={tmp_path}", "save_strategy=no",
-                                  "divergence=reference", "detach_weights=false", "max_completion_length=6"])
+    cfg = load_config(
+        TINY_YAML,
+        [
+            f"model={tiny_model_dir}",
+            f"output_dir={tmp_path}",
+            "save_strategy=no",
+            "divergence=reference",
+            "detach_weights=false",
+            "max_completion_length=6",
+        ],
+    )
     ds = load_train_dataset(cfg.train_file, video_root=cfg.video_root)
-    trainer = TWGRPOTrainer(model=cfg.model, args=cfg, train_dataset=ds,
-                            reward_funcs=build_reward_funcs(cfg.accuracy_reward, cfg.answer_parser))
+    trainer = TWGRPOTrainer(
+        model=cfg.model,
+        args=cfg,
+        train_dataset=ds,
+        reward_funcs=build_reward_funcs(cfg.accuracy_reward, cfg.answer_parser),
+    )
     trainer.model.train()
     torch.manual_seed(3)
-    for _ in range(10):   # a batch whose rewards differ within a group
+    for _ in range(10):  # a batch whose rewards differ within a group
         out = trainer._generate_and_score_completions([ds[0]] * 4 + [ds[4]] * 4)
         if out["sequence_advantages"].abs().sum() > 0:
             break
@@ -58,12 +72,13 @@ def test_replica_loss_has_the_released_gradient(tiny_model_dir, tmp_path):
         trainer.args.detach_weights = detach
         loss = trainer.compute_loss(trainer.model, out)
         grads = torch.autograd.grad(loss, params, allow_unused=True)
-        return loss.item(), torch.cat([(g if g is not None else torch.zeros_like(p)).flatten()
-                                       for g, p in zip(grads, params)])
+        return loss.item(), torch.cat(
+            [(g if g is not None else torch.zeros_like(p)).flatten() for g, p in zip(grads, params)]
+        )
 
     ours_loss, ours = loss_and_grad(True)
     replica_loss, replica = loss_and_grad(False)
-    assert replica_loss == pytest.approx(ours_loss, abs=1e-6)      # the surrogate adds gradient, not value
+    assert replica_loss == pytest.approx(ours_loss, abs=1e-6)  # the surrogate adds gradient, not value
     relative = ((replica - ours).norm() / ours.norm()).item()
     print(f"replica vs ours: relative gradient difference {relative:.3f}")
     assert relative > 1e-3, relative

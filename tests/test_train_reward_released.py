@@ -12,10 +12,10 @@ from __future__ import annotations
 import random
 
 import pytest
-
 from released_twgrpo_reward import accuracy_reward as released_soft
 from released_twgrpo_reward import format_reward as released_format
 from released_twgrpo_reward import origin_accuracy_reward as released_strict
+
 from twgrpo_train.rewards import accuracy_reward, format_reward_func
 
 N = 1200
@@ -25,17 +25,17 @@ def answer_text(rng: random.Random, gold: list[str]) -> str:
     letters = "ABCDE"
     kind = rng.randrange(8)
     if kind == 0:
-        picked = rng.sample(gold, rng.randint(1, len(gold)))          # a correct subset (or all)
+        picked = rng.sample(gold, rng.randint(1, len(gold)))  # a correct subset (or all)
     elif kind == 1:
-        picked = rng.sample(letters, rng.randint(1, 3))                # anything
+        picked = rng.sample(letters, rng.randint(1, 3))  # anything
     elif kind == 2:
-        picked = [g.lower() for g in gold]                             # lower case
+        picked = [g.lower() for g in gold]  # lower case
     elif kind == 3:
-        picked = gold + [gold[0]]                                      # duplicates
+        picked = gold + [gold[0]]  # duplicates
     elif kind == 4:
-        picked = [f"({g})" for g in gold]                              # punctuation
+        picked = [f"({g})" for g in gold]  # punctuation
     elif kind == 5:
-        picked = gold[:1] + [""]                                       # trailing comma
+        picked = gold[:1] + [""]  # trailing comma
     elif kind == 6:
         return rng.choice(["", " ", "Depends", "none", "$A$", "\\boxed{B}", "A and C"])
     else:
@@ -47,26 +47,27 @@ def answer_text(rng: random.Random, gold: list[str]) -> str:
 
 def completion(rng: random.Random, gold: list[str]) -> str:
     ans = answer_text(rng, gold)
-    think = rng.choice(["the ball moves", f"answer: {rng.choice('ABCD')} maybe", "The answer Depends on it",
-                        "answer: A, C", "hmm"])
+    think = rng.choice(
+        ["the ball moves", f"answer: {rng.choice('ABCD')} maybe", "The answer Depends on it", "answer: A, C", "hmm"]
+    )
     shape = rng.randrange(10)
     if shape == 0:
         text = f"<think>{think}</think><answer>{ans}</answer>"
     elif shape == 1:
         text = f"<think>{think}</think>\n<answer>{ans}</answer>"
     elif shape == 2:
-        text = ans                                                          # tags missing
+        text = ans  # tags missing
     elif shape == 3:
-        text = f"<think>{think}</think> {ans}"                              # answer outside tags
+        text = f"<think>{think}</think> {ans}"  # answer outside tags
     elif shape == 4:
         other = answer_text(rng, gold)
-        text = f"<think>{think}</think><answer>{ans}</answer><answer>{other}</answer>"   # several blocks
+        text = f"<think>{think}</think><answer>{ans}</answer><answer>{other}</answer>"  # several blocks
     elif shape == 5:
-        text = f"<think>{think}</think><answer>{ans}"                       # truncated: never closed
+        text = f"<think>{think}</think><answer>{ans}"  # truncated: never closed
     elif shape == 6:
-        text = f"<think>{think}"                                            # truncated inside the thinking
+        text = f"<think>{think}"  # truncated inside the thinking
     elif shape == 7:
-        text = f"<ANSWER>{ans}</ANSWER>"                                    # upper-case tags
+        text = f"<ANSWER>{ans}</ANSWER>"  # upper-case tags
     elif shape == 8:
         text = f"The answer is {ans}. <answer>{ans}</answer>!"
     else:
@@ -85,14 +86,16 @@ def cases(seed: int = 0) -> list[tuple[str, list[str]]]:
 
 def released(func, texts: list[str], golds: list[list[str]]) -> list[float]:
     # the released script's columns: completions as [{"content": …}], solution "<answer>B,C</answer>"
-    return func(completions=[[{"role": "assistant", "content": t}] for t in texts],
-                solution=[f"<answer>{','.join(g)}</answer>" for g in golds])
+    return func(
+        completions=[[{"role": "assistant", "content": t}] for t in texts],
+        solution=[f"<answer>{','.join(g)}</answer>" for g in golds],
+    )
 
 
 def ours(kind: str, parser: str, texts: list[str], golds: list[list[str]]) -> list[float]:
-    return accuracy_reward(kind, parser)(prompts=[None] * len(texts),
-                                         completions=[[{"role": "assistant", "content": t}] for t in texts],
-                                         answer=golds)
+    return accuracy_reward(kind, parser)(
+        prompts=[None] * len(texts), completions=[[{"role": "assistant", "content": t}] for t in texts], answer=golds
+    )
 
 
 @pytest.fixture(scope="module")

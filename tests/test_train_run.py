@@ -11,8 +11,8 @@ import sys
 
 import pytest
 import torch
-
 from conftest import REPO, VIDEOS
+
 from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.video import sample_video
 from twgrpo_train.config import TWGRPOConfig, load_config
@@ -40,8 +40,9 @@ def distinct_characters(prompts, completions, **_):
 
 
 def tiny_config(model_dir, out_dir, *extra):
-    return load_config(TINY_YAML, [f"model={model_dir}", f"output_dir={out_dir}", "frames=4",
-                                   "max_completion_length=8", *extra])
+    return load_config(
+        TINY_YAML, [f"model={model_dir}", f"output_dir={out_dir}", "frames=4", "max_completion_length=8", *extra]
+    )
 
 
 def test_video_step_applies_token_weights_to_the_loss(tiny_model_dir, tmp_path):
@@ -49,12 +50,11 @@ def test_video_step_applies_token_weights_to_the_loss(tiny_model_dir, tmp_path):
     ds = load_train_dataset(cfg.train_file, video_root=cfg.video_root)
     trainer = TWGRPOTrainer(model=cfg.model, reward_funcs=[distinct_characters], args=cfg, train_dataset=ds)
     trainer.model.train()
-    out = trainer._generate_and_score_completions([ds[0]] * 4 + [ds[4]] * 4)   # two groups of G=4
+    out = trainer._generate_and_score_completions([ds[0]] * 4 + [ds[4]] * 4)  # two groups of G=4
 
     # video reached the batch with its real sampling rate
     assert out["video_grid_thw"].shape == (8, 3) and len(out["pixel_values_videos"]) == 8
-    clip = sample_video(VIDEOS / "video_12176.mp4", frames=4, min_pixels=cfg.min_pixels,
-                        max_pixels=cfg.max_pixels)
+    clip = sample_video(VIDEOS / "video_12176.mp4", frames=4, min_pixels=cfg.min_pixels, max_pixels=cfg.max_pixels)
     assert out["second_per_grid_ts"][0].item() == pytest.approx(2 / clip.fps)
 
     # weights in [1, alpha] on completion tokens, shared by the group, advantages = A_i · w_t
@@ -68,7 +68,7 @@ def test_video_step_applies_token_weights_to_the_loss(tiny_model_dir, tmp_path):
 
     # the loss is DAPO's token mean of −A_i·w_t (the ratio is 1 on fresh samples) and its gradient moves
     params = [p for p in trainer.model.parameters() if p.requires_grad]
-    trainer.current_gradient_accumulation_steps = 1        # set by the training loop
+    trainer.current_gradient_accumulation_steps = 1  # set by the training loop
     loss = trainer.compute_loss(trainer.model, out)
     assert math.isfinite(loss.item())
     expected = -(out["advantages"] * mask).sum() / out["num_items_in_batch"]
@@ -87,16 +87,19 @@ def test_video_frames_change_the_scored_log_probs(tiny_model_dir, tmp_path):
     trainer = TWGRPOTrainer(model=cfg.model, reward_funcs=[distinct_characters], args=cfg, train_dataset=ds)
     trainer.model.train()
     out = trainer._generate_and_score_completions([ds[0]] * 4)
-    assert "token_weights" not in out and out["advantages"].dim() == 1          # plain GRPO: no weights
+    assert "token_weights" not in out and out["advantages"].dim() == 1  # plain GRPO: no weights
     ids = torch.cat([out["prompt_ids"], out["completion_ids"]], 1)
     attention = torch.cat([out["prompt_mask"], out["completion_mask"]], 1)
 
     def logps(pixels):
-        trainer._active_video = {**{k: out[k] for k in ("video_grid_thw", "second_per_grid_ts")},
-                                 "pixel_values_videos": pixels}
+        trainer._active_video = {
+            **{k: out[k] for k in ("video_grid_thw", "second_per_grid_ts")},
+            "pixel_values_videos": pixels,
+        }
         with torch.no_grad():
-            return trainer._get_per_token_logps_and_entropies(trainer.model, ids, attention, ids.size(1) -
-                                                              out["prompt_ids"].size(1), batch_size=2)[0]
+            return trainer._get_per_token_logps_and_entropies(
+                trainer.model, ids, attention, ids.size(1) - out["prompt_ids"].size(1), batch_size=2
+            )[0]
 
     real = logps(out["pixel_values_videos"])
     blank = logps([torch.zeros_like(p) for p in out["pixel_values_videos"]])
@@ -112,8 +115,18 @@ def test_smoke_run_writes_metrics_checkpoints_plot_and_resumes(tiny_model_dir, t
     rows = read_jsonl(tmp_path / "metrics.jsonl")
     steps = [r for r in rows if "reward" in r]
     assert [r["step"] for r in steps] == [1, 2]
-    for key in ("loss", "reward", "reward_std", "soft_accuracy", "accuracy", "format_rate",
-                "completions/mean_length", "tw/weight_mean", "tw/weight_max", "tw/weight_entropy"):
+    for key in (
+        "loss",
+        "reward",
+        "reward_std",
+        "soft_accuracy",
+        "accuracy",
+        "format_rate",
+        "completions/mean_length",
+        "tw/weight_mean",
+        "tw/weight_max",
+        "tw/weight_entropy",
+    ):
         assert all(r[key] is not None and math.isfinite(r[key]) for r in steps), key
     assert all(1.0 <= r["tw/weight_mean"] <= r["tw/weight_max"] <= 1.7 + 1e-6 for r in steps)
     for name in ("checkpoint-1", "checkpoint-2", "model.safetensors", "training_curves.png", "twgrpo_config.json"):
@@ -125,7 +138,7 @@ def test_smoke_run_writes_metrics_checkpoints_plot_and_resumes(tiny_model_dir, t
     after = (tmp_path / "metrics.jsonl").read_text().splitlines()
     # the logged steps 1–2 are kept as they were (not re-run), and training continued at step 3
     kept = [line for line in before if json.loads(line)["step"] <= 2]
-    assert after[:len(kept)] == kept
+    assert after[: len(kept)] == kept
     assert [r["step"] for r in map(json.loads, after) if "reward" in r] == [1, 2, 3]
     state = json.loads((tmp_path / "checkpoint-3" / "trainer_state.json").read_text())
     assert state["global_step"] == 3
@@ -169,8 +182,13 @@ def uninterrupted(tmp_path_factory):
     """`twgrpo dev tiny-model T && twgrpo train --config examples/train_tiny.yaml model=T -o A`, from another folder."""
     root = tmp_path_factory.mktemp("acceptance")
     subprocess.run(TWGRPO + ["dev", "tiny-model", "T"], check=True, env=ENV, cwd=root, capture_output=True)
-    done = subprocess.run(TWGRPO + ["train", "--config", str(TINY_YAML), "model=T", "-o", "A"], env=ENV, cwd=root,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        TWGRPO + ["train", "--config", str(TINY_YAML), "model=T", "-o", "A"],
+        env=ENV,
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return root
 
@@ -179,14 +197,18 @@ def test_the_tiny_config_learns_and_writes_its_outputs(uninterrupted):
     run = uninterrupted / "A"
     rows = [r for r in read_jsonl(run / "metrics.jsonl") if "reward" in r]
     assert [r["step"] for r in rows] == [1, 2, 3, 4]
-    assert any(r["reward_std"] > 0 for r in rows) and any(r["grad_norm"] > 0 for r in rows)   # it trains
+    assert any(r["reward_std"] > 0 for r in rows) and any(r["grad_norm"] > 0 for r in rows)  # it trains
     before, after = weights(uninterrupted / "T" / "model.safetensors"), weights(run / "model.safetensors")
     assert max((after[k] - before[k]).abs().max().item() for k in before) > 1e-4
     for name in ("checkpoint-2", "checkpoint-4", "training_curves.png", "README.md"):
         assert (run / name).exists(), name
     assert "arXiv:2505.24718" in (run / "README.md").read_text()
-    plot = subprocess.run(TWGRPO + ["train", "plot", str(run), "-o", str(uninterrupted / "curves.pdf")], env=ENV,
-                          capture_output=True, text=True)
+    plot = subprocess.run(
+        TWGRPO + ["train", "plot", str(run), "-o", str(uninterrupted / "curves.pdf")],
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
     assert plot.returncode == 0 and (uninterrupted / "curves.pdf").read_bytes()[:4] == b"%PDF"
 
 
@@ -195,8 +217,13 @@ def test_a_killed_run_resumed_ends_like_the_uninterrupted_one(uninterrupted, mod
     root, out = uninterrupted, f"B-{mode}"
     args = ["--config", str(TINY_YAML), "model=T", "-o", out]
     # after-save: SIGKILL once checkpoint-2 is complete; during-save: SIGKILL inside checkpoint-4's save
-    killed = subprocess.run(KILLED + [mode, "2" if mode == "after-save" else "4", "--", *args], env=ENV, cwd=root,
-                            capture_output=True, text=True)
+    killed = subprocess.run(
+        KILLED + [mode, "2" if mode == "after-save" else "4", "--", *args],
+        env=ENV,
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
     assert killed.returncode == -9, killed.stderr[-2000:]
     if mode == "during-save":
         assert (root / out / "checkpoint-4" / "model.safetensors").is_file()
@@ -204,9 +231,14 @@ def test_a_killed_run_resumed_ends_like_the_uninterrupted_one(uninterrupted, mod
     resumed = subprocess.run(TWGRPO + ["train", *args, "--resume"], env=ENV, cwd=root, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     notes = [line for line in resumed.stderr.splitlines() if line.startswith("note:")]
-    assert notes == ([] if mode == "after-save" else
-                     ["note: checkpoint-4 is incomplete (no trainer_state.json; killed while saving?): removed, resuming "
-                      "from the checkpoint before it"])
+    assert notes == (
+        []
+        if mode == "after-save"
+        else [
+            "note: checkpoint-4 is incomplete (no trainer_state.json; killed while saving?): removed, resuming "
+            "from the checkpoint before it"
+        ]
+    )
     assert "Missing key" not in resumed.stderr and "missing keys" not in resumed.stderr.lower()
     a, b = weights(root / "A" / "model.safetensors"), weights(root / out / "model.safetensors")
     assert a.keys() == b.keys()
@@ -224,15 +256,21 @@ def test_resuming_a_finished_run_does_nothing(uninterrupted, capsys):
     assert (run / "metrics.jsonl").read_text() == before and not (run / "checkpoint-5").exists()
 
 
-@pytest.mark.parametrize(("override", "setting"), [("per_device_train_batch_size=4", "per_device_train_batch_size"),
-                                                   ("seed=1", "seed"), ("max_completion_length=5",
-                                                                         "max_completion_length"),
-                                                   ("num_generations=2", "num_generations"),
-                                                   ("accuracy_reward=strict", "accuracy_reward"),
-                                                   ("max_train_samples=10", "max_train_samples")])
+@pytest.mark.parametrize(
+    ("override", "setting"),
+    [
+        ("per_device_train_batch_size=4", "per_device_train_batch_size"),
+        ("seed=1", "seed"),
+        ("max_completion_length=5", "max_completion_length"),
+        ("num_generations=2", "num_generations"),
+        ("accuracy_reward=strict", "accuracy_reward"),
+        ("max_train_samples=10", "max_train_samples"),
+    ],
+)
 def test_resume_refuses_settings_that_change_the_run(uninterrupted, override, setting):
-    cfg = load_config(TINY_YAML, [f"model={uninterrupted / 'T'}", f"output_dir={uninterrupted / 'A'}",
-                                  "max_steps=6", override])
+    cfg = load_config(
+        TINY_YAML, [f"model={uninterrupted / 'T'}", f"output_dir={uninterrupted / 'A'}", "max_steps=6", override]
+    )
     with pytest.raises(TwgrpoError, match=rf"cannot resume with other settings \({setting}: "):
         run_training(cfg, resume=True)
 
@@ -251,25 +289,47 @@ def test_a_torn_checkpoint_is_never_chosen(tmp_path):
     notes = []
     assert last_complete_checkpoint(tmp_path, note=notes.append) == tmp_path / "checkpoint-2"
     assert len(notes) == 1 and not (tmp_path / "checkpoint-4").exists()
-    (tmp_path / "checkpoint-2" / "optimizer.pt").unlink()      # save_only_model: complete, but not resumable
+    (tmp_path / "checkpoint-2" / "optimizer.pt").unlink()  # save_only_model: complete, but not resumable
     from twgrpo_train.trainer import _check_resumable
 
-    with pytest.raises(TwgrpoError, match=r"checkpoint-2: cannot continue this run exactly, the checkpoint has no "
-                                          r"optimizer\.pt"):
+    with pytest.raises(
+        TwgrpoError,
+        match=r"checkpoint-2: cannot continue this run exactly, the checkpoint has no "
+        r"optimizer\.pt",
+    ):
         _check_resumable(tmp_path / "checkpoint-2")
 
 
 def test_two_processes_train_and_write_metrics_once(uninterrupted):
     """The launch a multi-GPU user copies, on CPU: `accelerate launch --num_processes 2` (gloo)."""
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "twgrpo_cli"]
-    done = subprocess.run(launch + ["train", "--config", str(TINY_YAML), "model=T", "-o", "D", "max_steps=2",
-                                    "save_steps=2"], env=ENV, cwd=uninterrupted, capture_output=True, text=True)
+    launch = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "-m",
+        "twgrpo_cli",
+    ]
+    done = subprocess.run(
+        launch + ["train", "--config", str(TINY_YAML), "model=T", "-o", "D", "max_steps=2", "save_steps=2"],
+        env=ENV,
+        cwd=uninterrupted,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.count("done: model") == 2            # both ranks finished
+    assert done.stdout.count("done: model") == 2  # both ranks finished
     run = uninterrupted / "D"
     rows = read_jsonl(run / "metrics.jsonl")
-    assert [r["step"] for r in rows if "reward" in r] == [1, 2]    # written once, by rank 0
+    assert [r["step"] for r in rows if "reward" in r] == [1, 2]  # written once, by rank 0
     assert json.loads((run / "twgrpo_config.json").read_text())["world_size"] == 2
     assert (run / "checkpoint-2" / "rng_state_1.pth").is_file()
 
@@ -300,16 +360,38 @@ def test_soft_reward_rises_well_above_chance(tiny_text_model, tmp_path, loss_typ
     tok = AutoTokenizer.from_pretrained(tiny_text_model)
     allowed = {tok.convert_tokens_to_ids(t) for t in "ABCDE,"} | {tok.eos_token_id}
     cfg = TWGRPOConfig(
-        model=str(tiny_text_model), train_file="-", output_dir=str(tmp_path), loss_type=loss_type, alpha=1.7,
-        num_generations=8, per_device_train_batch_size=64, max_completion_length=3, learning_rate=1e-3,
-        lr_scheduler_type="constant", max_steps=200, seed=1, use_cpu=True, bf16=False, gradient_checkpointing=False,
-        report_to="none", save_strategy="no", disable_tqdm=True, answer_parser="raw", format_reward=False,
-        require_video=False, freeze_vision=False,
+        model=str(tiny_text_model),
+        train_file="-",
+        output_dir=str(tmp_path),
+        loss_type=loss_type,
+        alpha=1.7,
+        num_generations=8,
+        per_device_train_batch_size=64,
+        max_completion_length=3,
+        learning_rate=1e-3,
+        lr_scheduler_type="constant",
+        max_steps=200,
+        seed=1,
+        use_cpu=True,
+        bf16=False,
+        gradient_checkpointing=False,
+        report_to="none",
+        save_strategy="no",
+        disable_tqdm=True,
+        answer_parser="raw",
+        format_reward=False,
+        require_video=False,
+        freeze_vision=False,
         # sample only letters, commas and the end token, so random completions are answers half of the time
-        generation_kwargs={"suppress_tokens": [i for i in range(len(tok)) if i not in allowed]})
-    trainer = TWGRPOTrainer(model=cfg.model, reward_funcs=build_reward_funcs("soft", "raw", use_format=False),
-                            args=cfg, train_dataset=Dataset.from_list(copy_task_rows()),
-                            callbacks=[MetricsJsonlCallback(tmp_path / "metrics.jsonl")])
+        generation_kwargs={"suppress_tokens": [i for i in range(len(tok)) if i not in allowed]},
+    )
+    trainer = TWGRPOTrainer(
+        model=cfg.model,
+        reward_funcs=build_reward_funcs("soft", "raw", use_format=False),
+        args=cfg,
+        train_dataset=Dataset.from_list(copy_task_rows()),
+        callbacks=[MetricsJsonlCallback(tmp_path / "metrics.jsonl")],
+    )
     trainer.train()
     soft = [r["soft_accuracy"] for r in read_jsonl(tmp_path / "metrics.jsonl") if "soft_accuracy" in r]
     start, end = sum(soft[:10]) / 10, sum(soft[-30:]) / 30
@@ -329,7 +411,7 @@ def test_checkpoint_weights_load_through_the_model_key_mapping(tiny_model_dir, t
             p.add_(0.01)
     trained.save_pretrained(tmp_path / "ckpt")
     saved = load_file(str(tmp_path / "ckpt" / "model.safetensors"))
-    assert not any(k.startswith("model.language_model.") for k in saved)        # legacy names on disk
+    assert not any(k.startswith("model.language_model.") for k in saved)  # legacy names on disk
     fresh = AutoModelForImageTextToText.from_pretrained(tiny_model_dir)
     load_checkpoint_weights(fresh, tmp_path / "ckpt")
     for (name, a), b in zip(trained.state_dict().items(), fresh.state_dict().values()):

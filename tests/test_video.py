@@ -10,13 +10,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import VIDEOS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import VIDEOS
 from twgrpo_data.errors import VideoError
-from twgrpo_data.video import (DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, VideoFrames, VideoPrefetcher, VideoRef,
-                               check_video, frame_count, resolve_video, sample_video, smart_resize)
+from twgrpo_data.video import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MIN_PIXELS,
+    VideoFrames,
+    VideoPrefetcher,
+    VideoRef,
+    check_video,
+    frame_count,
+    resolve_video,
+    sample_video,
+    smart_resize,
+)
 
 REAL = sorted(VIDEOS.glob("*.mp4"))
 # frames, fps of the three shared videos (decord's count; ffprobe agrees)
@@ -164,11 +174,14 @@ def test_damaged_stream_fails_at_decode_with_a_video_error(tmp_path):
         stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
         rng = np.random.default_rng(0)
         for _ in range(48):
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(
-                rng.integers(0, 255, (120, 160, 3), dtype=np.uint8), format="rgb24")))
+            container.mux(
+                stream.encode(
+                    av.VideoFrame.from_ndarray(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8), format="rgb24")
+                )
+            )
         container.mux(stream.encode())
     data = bytearray(good.read_bytes())
-    data[len(data) // 3: len(data) // 3 + 20000] = bytes(20000)
+    data[len(data) // 3 : len(data) // 3 + 20000] = bytes(20000)
     bad = tmp_path / "damaged.mp4"
     bad.write_bytes(bytes(data))
     assert check_video(good) is None
@@ -201,8 +214,11 @@ def test_importing_the_video_module_does_not_import_torch():
 # pixel budget
 
 
-@given(st.integers(20, 4000), st.integers(20, 4000),
-       st.integers(4, 512).flatmap(lambda lo: st.tuples(st.just(lo), st.integers(lo, 2048))))
+@given(
+    st.integers(20, 4000),
+    st.integers(20, 4000),
+    st.integers(4, 512).flatmap(lambda lo: st.tuples(st.just(lo), st.integers(lo, 2048))),
+)
 @settings(max_examples=300, deadline=None)
 def test_smart_resize_sides_are_multiples_of_28_and_never_over_budget(h, w, budget):
     lo, hi = budget[0] * 784, budget[1] * 784

@@ -22,10 +22,18 @@ def weight_problems(draw):
     width, vocab, hidden = draw(st.integers(1, 12)), draw(st.integers(3, 40)), draw(st.integers(2, 8))
     lengths = draw(st.lists(st.integers(0, width), min_size=groups * group_size, max_size=groups * group_size))
     return dict(
-        groups=groups, group_size=group_size, width=width, vocab=vocab, hidden=hidden, lengths=lengths,
-        chunk=draw(st.integers(1, 16)), seed=draw(st.integers(0, 2**31 - 1)),
-        scale=draw(st.sampled_from([0.5, 1.0, 2.0, 4.0])), alpha=draw(st.floats(0.2, 3.0)),
-        divergence=draw(st.sampled_from(["kl", "reference"])), mapping=draw(st.sampled_from(["reference", "paper"])),
+        groups=groups,
+        group_size=group_size,
+        width=width,
+        vocab=vocab,
+        hidden=hidden,
+        lengths=lengths,
+        chunk=draw(st.integers(1, 16)),
+        seed=draw(st.integers(0, 2**31 - 1)),
+        scale=draw(st.sampled_from([0.5, 1.0, 2.0, 4.0])),
+        alpha=draw(st.floats(0.2, 3.0)),
+        divergence=draw(st.sampled_from(["kl", "reference"])),
+        mapping=draw(st.sampled_from(["reference", "paper"])),
         temperature=draw(st.sampled_from([1.0, 0.7])),
     )
 
@@ -41,8 +49,13 @@ def test_chunked_weights_equal_from_logits(prob):
     hidden = torch.randint(-8, 9, (rows, prob["width"], prob["hidden"]), generator=gen).float() / 4 * prob["scale"]
     head = torch.randint(-8, 9, (prob["vocab"], prob["hidden"]), generator=gen).float() / 4
     mask = prefix_mask(prob["lengths"], prob["width"])
-    kw = dict(group_size=prob["group_size"], alpha=prob["alpha"], divergence=prob["divergence"],
-              mapping=prob["mapping"], temperature=prob["temperature"])
+    kw = dict(
+        group_size=prob["group_size"],
+        alpha=prob["alpha"],
+        divergence=prob["divergence"],
+        mapping=prob["mapping"],
+        temperature=prob["temperature"],
+    )
     expected = token_weights_from_logits(hidden @ head.T, mask, **kw)
     chunked = token_weights_from_hidden(hidden, head, mask, chunk_size=prob["chunk"], **kw)
     torch.testing.assert_close(chunked, expected, rtol=1e-5, atol=1e-6)
@@ -62,22 +75,25 @@ def logits_of(probs: list[float]) -> list[float]:
 
 def test_hand_computed_kl_weights():
     # One group of 2 completions, vocabulary of 2, 3 positions; completion 2 ends after position 1.
-    logits = torch.tensor([
-        [logits_of([0.5, 0.5]), logits_of([0.8, 0.2]), logits_of([0.8, 0.2])],
-        [logits_of([0.5, 0.5]), logits_of([0.2, 0.8]), logits_of([0.3, 0.7])],   # last row: finished → uniform
-    ])
+    logits = torch.tensor(
+        [
+            [logits_of([0.5, 0.5]), logits_of([0.8, 0.2]), logits_of([0.8, 0.2])],
+            [logits_of([0.5, 0.5]), logits_of([0.2, 0.8]), logits_of([0.3, 0.7])],  # last row: finished → uniform
+        ]
+    )
     mask = torch.tensor([[1, 1, 1], [1, 1, 0]])
     # position 0: identical rows → 0. position 1: m = (.5,.5), KL = .8 ln 1.6 + .2 ln .4 for both rows.
     d1 = 0.8 * math.log(1.6) + 0.2 * math.log(0.4)
     # position 2: rows (.8,.2) and uniform (.5,.5): m = (.65,.35).
-    d2 = 0.5 * ((0.8 * math.log(0.8 / 0.65) + 0.2 * math.log(0.2 / 0.35))
-                + (0.5 * math.log(0.5 / 0.65) + 0.5 * math.log(0.5 / 0.35)))
+    d2 = 0.5 * (
+        (0.8 * math.log(0.8 / 0.65) + 0.2 * math.log(0.2 / 0.35))
+        + (0.5 * math.log(0.5 / 0.65) + 0.5 * math.log(0.5 / 0.35))
+    )
     w2 = 1 + 0.7 * d2 / d1
     w = token_weights_from_logits(logits, mask, group_size=2, alpha=1.7)
     torch.testing.assert_close(w, torch.tensor([[1.0, 1.7, w2], [1.0, 1.7, 0.0]]), rtol=1e-5, atol=1e-6)
     paper = token_weights_from_logits(logits, mask, group_size=2, alpha=1.7, mapping="paper")
-    torch.testing.assert_close(paper, torch.tensor([[0.0, 2.7, 2.7 * d2 / d1], [0.0, 2.7, 0.0]]),
-                               rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(paper, torch.tensor([[0.0, 2.7, 2.7 * d2 / d1], [0.0, 2.7, 0.0]]), rtol=1e-5, atol=1e-6)
 
 
 def released_code_weights(logits, mask, group_size, max_weight):
@@ -124,7 +140,7 @@ def test_finished_positions_use_uniform_and_ignore_their_logits():
     mask = prefix_mask([6, 3, 6, 2], 6)
     base = token_weights_from_logits(logits, mask, group_size=2, alpha=1.7)
     changed = logits.clone()
-    changed[1, 3:] = torch.randn(3, 9, generator=gen) * 10      # logits after row 1's end
+    changed[1, 3:] = torch.randn(3, 9, generator=gen) * 10  # logits after row 1's end
     torch.testing.assert_close(token_weights_from_logits(changed, mask, group_size=2, alpha=1.7), base)
     # replacing them with an explicit uniform row (equal logits) and unmasking gives the same weights
     uniform = logits.clone()

@@ -23,17 +23,34 @@ def model_card_text(config: TWGRPOConfig, num_prompts: int) -> str:
     from huggingface_hub import ModelCardData
 
     base_is_hub = bool(_HUB_ID.match(config.model)) and not Path(config.model).exists()
-    method = ("TW-GRPO (token-weighted GRPO)" if config.token_weighting else
-              f"GRPO (loss_type {config.loss_type}, no token weights)")
+    method = (
+        "TW-GRPO (token-weighted GRPO)"
+        if config.token_weighting
+        else f"GRPO (loss_type {config.loss_type}, no token weights)"
+    )
     data = ModelCardData(
-        base_model=config.model if base_is_hub else None, library_name="transformers",
-        pipeline_tag="video-text-to-text", tags=["twgrpo", "tw-grpo" if config.token_weighting else "grpo", "trl"])
-    settings = [("loss_type", config.loss_type), ("alpha", config.alpha), ("divergence", config.divergence),
-                ("weight_mapping", config.weight_mapping), ("accuracy_reward", config.accuracy_reward),
-                ("format_reward", config.format_reward), ("answer_parser", config.answer_parser),
-                ("num_generations", config.num_generations), ("temperature", config.temperature),
-                ("learning_rate", config.learning_rate), ("beta", config.beta), ("max_steps", config.max_steps),
-                ("frames", config.frames), ("max_pixels", config.max_pixels), ("seed", config.seed)]
+        base_model=config.model if base_is_hub else None,
+        library_name="transformers",
+        pipeline_tag="video-text-to-text",
+        tags=["twgrpo", "tw-grpo" if config.token_weighting else "grpo", "trl"],
+    )
+    settings = [
+        ("loss_type", config.loss_type),
+        ("alpha", config.alpha),
+        ("divergence", config.divergence),
+        ("weight_mapping", config.weight_mapping),
+        ("accuracy_reward", config.accuracy_reward),
+        ("format_reward", config.format_reward),
+        ("answer_parser", config.answer_parser),
+        ("num_generations", config.num_generations),
+        ("temperature", config.temperature),
+        ("learning_rate", config.learning_rate),
+        ("beta", config.beta),
+        ("max_steps", config.max_steps),
+        ("frames", config.frames),
+        ("max_pixels", config.max_pixels),
+        ("seed", config.seed),
+    ]
     rows = "\n".join(f"| `{key}` | `{value}` |" for key, value in settings)
     body = f"""
 # {Path(config.output_dir).name}

@@ -42,23 +42,66 @@ ATTN_IMPLEMENTATIONS = ("auto", "sdpa", "eager", "flash_attention_2")
 # Settings that define what a run computes: resuming with another value would not continue the same run
 # (the batch split and world size decide which rows each step sees; max_steps, save/logging intervals and
 # output paths may change between sessions).
-RESUME_KEYS = ("model", "train_file", "data_format", "question_type", "max_train_samples", "data_seed", "seed",
-               "prompt_template", "system_prompt", "frames", "min_pixels", "max_pixels", "freeze_vision",
-               "accuracy_reward", "format_reward", "answer_parser", "completion_alphabet", "loss_type", "alpha",
-               "divergence", "weight_mapping", "detach_weights", "weight_kl", "num_generations",
-               "max_completion_length", "temperature", "top_k",
-               "top_p", "learning_rate", "lr_scheduler_type", "beta", "per_device_train_batch_size",
-               "gradient_accumulation_steps", "steps_per_generation", "num_iterations", "world_size")
+RESUME_KEYS = (
+    "model",
+    "train_file",
+    "data_format",
+    "question_type",
+    "max_train_samples",
+    "data_seed",
+    "seed",
+    "prompt_template",
+    "system_prompt",
+    "frames",
+    "min_pixels",
+    "max_pixels",
+    "freeze_vision",
+    "accuracy_reward",
+    "format_reward",
+    "answer_parser",
+    "completion_alphabet",
+    "loss_type",
+    "alpha",
+    "divergence",
+    "weight_mapping",
+    "detach_weights",
+    "weight_kl",
+    "num_generations",
+    "max_completion_length",
+    "temperature",
+    "top_k",
+    "top_p",
+    "learning_rate",
+    "lr_scheduler_type",
+    "beta",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "steps_per_generation",
+    "num_iterations",
+    "world_size",
+)
 # Old spellings of settings (issue 13.5): still read, with a one-line note.
 DEPRECATED_KEYS = {"num_frames": "frames", "video_min_pixels": "min_pixels", "video_max_pixels": "max_pixels"}
 DEPRECATED_VALUES = {("accuracy_reward", "fixed"): "strict"}
 # Lower bounds checked before anything loads: (bound, inclusive).
-_LOWER_BOUNDS = {"frames": (1, True), "min_pixels": (PATCH_PIXELS, True), "max_completion_length": (1, True),
-                 "num_generations": (2, True), "per_device_train_batch_size": (1, True),
-                 "gradient_accumulation_steps": (1, True), "weight_chunk_size": (1, True),
-                 "max_train_samples": (1, True), "learning_rate": (0, True), "temperature": (0, False),
-                 "beta": (0, True), "alpha": (0, True), "num_train_epochs": (0, False), "top_k": (0, True),
-                 "save_steps": (0, False), "logging_steps": (0, False)}
+_LOWER_BOUNDS = {
+    "frames": (1, True),
+    "min_pixels": (PATCH_PIXELS, True),
+    "max_completion_length": (1, True),
+    "num_generations": (2, True),
+    "per_device_train_batch_size": (1, True),
+    "gradient_accumulation_steps": (1, True),
+    "weight_chunk_size": (1, True),
+    "max_train_samples": (1, True),
+    "learning_rate": (0, True),
+    "temperature": (0, False),
+    "beta": (0, True),
+    "alpha": (0, True),
+    "num_train_epochs": (0, False),
+    "top_k": (0, True),
+    "save_steps": (0, False),
+    "logging_steps": (0, False),
+}
 # Fields holding data paths: relative values are taken relative to the YAML file that sets them.
 _CONFIG_RELATIVE = ("train_file", "video_root")
 
@@ -69,9 +112,11 @@ class _ConfigLoader(yaml.SafeLoader):
 
 _ConfigLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-_ConfigLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                                    list("tTfF"))
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 def _yaml(text: str) -> Any:
@@ -93,85 +138,160 @@ class TWGRPOConfig(GRPOConfig):
     """
 
     # --- model and data
-    model: str = field(default="", metadata={"help": "Model folder or Hub id (a Qwen2.5-VL-style video model, "
-                                                     "or a text-only causal LM for text data)."})
-    train_file: str = field(default="", metadata={"help": "Training records: a unified JSON, records JSONL/JSON, "
-                                                          "parquet or HF dataset folder (e.g. `qai convert` output)."})
-    data_format: str = field(default="auto", metadata={"help": "Format of `train_file` (auto, unified, records, "
-                                                               "parquet, hf)."})
-    video_root: str | None = field(default=None, metadata={"help": "Folder that relative (and TW-GRPO-style "
-                                                                   "absolute) video paths are resolved under."})
-    question_type: str = field(default="mixed", metadata={"help": f"Which records to train on: "
-                                                                  f"{', '.join(QUESTION_TYPES)}."})
-    max_train_samples: int | None = field(default=None, metadata={"help": "Shuffle with `data_seed` (or 42) and "
-                                                                          "keep this many records (None: all)."})
-    require_video: bool = field(default=True, metadata={"help": "Fail on records without a video (set false for "
-                                                                "text-only training)."})
-    prompt_template: str = field(default=TRAIN_TEMPLATE, metadata={"help": "User prompt; `{Question}` is replaced "
-                                                                           "by the question and its option lines."})
-    system_prompt: str | None = field(default=None, metadata={"help": "Optional system turn (the released training "
-                                                                      "script has none)."})
-    attn_implementation: str = field(default="auto", metadata={"help": "Attention kernel: auto (flash_attention_2 "
-                                                                       "when flash-attn is installed and a GPU is "
-                                                                       "used, else sdpa), sdpa, eager, "
-                                                                       "flash_attention_2."})
+    model: str = field(
+        default="",
+        metadata={
+            "help": "Model folder or Hub id (a Qwen2.5-VL-style video model, or a text-only causal LM for text data)."
+        },
+    )
+    train_file: str = field(
+        default="",
+        metadata={
+            "help": "Training records: a unified JSON, records JSONL/JSON, "
+            "parquet or HF dataset folder (e.g. `qai convert` output)."
+        },
+    )
+    data_format: str = field(
+        default="auto", metadata={"help": "Format of `train_file` (auto, unified, records, parquet, hf)."}
+    )
+    video_root: str | None = field(
+        default=None,
+        metadata={"help": "Folder that relative (and TW-GRPO-style absolute) video paths are resolved under."},
+    )
+    question_type: str = field(
+        default="mixed", metadata={"help": f"Which records to train on: {', '.join(QUESTION_TYPES)}."}
+    )
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Shuffle with `data_seed` (or 42) and keep this many records (None: all)."}
+    )
+    require_video: bool = field(
+        default=True, metadata={"help": "Fail on records without a video (set false for text-only training)."}
+    )
+    prompt_template: str = field(
+        default=TRAIN_TEMPLATE,
+        metadata={"help": "User prompt; `{Question}` is replaced by the question and its option lines."},
+    )
+    system_prompt: str | None = field(
+        default=None, metadata={"help": "Optional system turn (the released training script has none)."}
+    )
+    attn_implementation: str = field(
+        default="auto",
+        metadata={
+            "help": "Attention kernel: auto (flash_attention_2 "
+            "when flash-attn is installed and a GPU is "
+            "used, else sdpa), sdpa, eager, "
+            "flash_attention_2."
+        },
+    )
     # --- video
     frames: int = field(default=16, metadata={"help": "Frames sampled uniformly from each video (clip)."})
-    min_pixels: int = field(default=128 * PATCH_PIXELS, metadata={"help": "Minimum pixels per frame "
-                                                                          "(sides are multiples of 28)."})
-    max_pixels: int = field(default=128 * PATCH_PIXELS, metadata={"help": "Maximum pixels per frame "
-                                                                          "(paper: 128·28·28)."})
-    freeze_vision: bool = field(default=True, metadata={"help": "Freeze the vision tower (as the released TW-GRPO "
-                                                                "run did)."})
+    min_pixels: int = field(
+        default=128 * PATCH_PIXELS, metadata={"help": "Minimum pixels per frame (sides are multiples of 28)."}
+    )
+    max_pixels: int = field(
+        default=128 * PATCH_PIXELS, metadata={"help": "Maximum pixels per frame (paper: 128·28·28)."}
+    )
+    freeze_vision: bool = field(
+        default=True, metadata={"help": "Freeze the vision tower (as the released TW-GRPO run did)."}
+    )
     # --- rewards
-    accuracy_reward: str = field(default="soft", metadata={"help": "Accuracy reward: soft (|P|/|G| for a correct "
-                                                                   "subset, TW-GRPO) or strict (all-or-nothing, the "
-                                                                   "GRPO baseline)."})
-    format_reward: bool = field(default=True, metadata={"help": "Add the <think>…</think><answer>…</answer> format "
-                                                                "reward (summed with accuracy)."})
-    answer_parser: str = field(default="twgrpo_train", metadata={"help": f"How answers are read from completions: "
-                                                                         f"{', '.join(TRAIN_PARSERS)} (twgrpo_train: "
-                                                                         "the released training reward's reading)."})
-    completion_alphabet: str | None = field(default=None, metadata={"help": "Only these characters (and the end "
-                                                                            "token) may be generated, e.g. \"ABC,\" "
-                                                                            "for smoke runs of random tiny models "
-                                                                            "(None: no restriction)."})
+    accuracy_reward: str = field(
+        default="soft",
+        metadata={
+            "help": "Accuracy reward: soft (|P|/|G| for a correct "
+            "subset, TW-GRPO) or strict (all-or-nothing, the "
+            "GRPO baseline)."
+        },
+    )
+    format_reward: bool = field(
+        default=True,
+        metadata={"help": "Add the <think>…</think><answer>…</answer> format reward (summed with accuracy)."},
+    )
+    answer_parser: str = field(
+        default="twgrpo_train",
+        metadata={
+            "help": f"How answers are read from completions: "
+            f"{', '.join(TRAIN_PARSERS)} (twgrpo_train: "
+            "the released training reward's reading)."
+        },
+    )
+    completion_alphabet: str | None = field(
+        default=None,
+        metadata={
+            "help": "Only these characters (and the end "
+            'token) may be generated, e.g. "ABC," '
+            "for smoke runs of random tiny models "
+            "(None: no restriction)."
+        },
+    )
     # --- TW-GRPO
-    loss_type: str = field(default="tw_grpo", metadata={"help": "tw_grpo (token-weighted, DAPO token-level "
-                                                                "normalisation) | grpo (sequence mean, no weights) | "
-                                                                "any other TRL loss_type (unweighted)."})
-    alpha: float | None = field(default=1.7, metadata={"help": "Maximum token weight α (reference mapping: weights "
-                                                               "in [1, α]); 0 or None disables weighting."})
-    divergence: str = field(default="kl", metadata={"help": "kl: exact mean KL(p_i‖mean p) over the group; "
-                                                            "reference: the released code's estimator."})
-    weight_mapping: str = field(default="reference", metadata={"help": "reference: 1+(α−1)·norm (released code); "
-                                                                       "paper: (1+α)·norm."})
-    detach_weights: bool = field(default=True, metadata={"help": "Treat token weights as constants (ours). false: "
-                                                                 "gradients flow through them as in the released "
-                                                                 "code (needs the full-vocabulary logits with "
-                                                                 "their graph)."})
-    weight_kl: bool = field(default=False, metadata={"help": "Multiply the KL term by the token weights too, as the "
-                                                             "released code does (only matters with beta > 0)."})
-    weight_chunk_size: int = field(default=32, metadata={"help": "Completion positions per chunk when computing "
-                                                                 "weights from hidden states (memory ∝ G·chunk·V)."})
+    loss_type: str = field(
+        default="tw_grpo",
+        metadata={
+            "help": "tw_grpo (token-weighted, DAPO token-level "
+            "normalisation) | grpo (sequence mean, no weights) | "
+            "any other TRL loss_type (unweighted)."
+        },
+    )
+    alpha: float | None = field(
+        default=1.7,
+        metadata={
+            "help": "Maximum token weight α (reference mapping: weights in [1, α]); 0 or None disables weighting."
+        },
+    )
+    divergence: str = field(
+        default="kl",
+        metadata={"help": "kl: exact mean KL(p_i‖mean p) over the group; reference: the released code's estimator."},
+    )
+    weight_mapping: str = field(
+        default="reference", metadata={"help": "reference: 1+(α−1)·norm (released code); paper: (1+α)·norm."}
+    )
+    detach_weights: bool = field(
+        default=True,
+        metadata={
+            "help": "Treat token weights as constants (ours). false: "
+            "gradients flow through them as in the released "
+            "code (needs the full-vocabulary logits with "
+            "their graph)."
+        },
+    )
+    weight_kl: bool = field(
+        default=False,
+        metadata={
+            "help": "Multiply the KL term by the token weights too, as the "
+            "released code does (only matters with beta > 0)."
+        },
+    )
+    weight_chunk_size: int = field(
+        default=32,
+        metadata={
+            "help": "Completion positions per chunk when computing weights from hidden states (memory ∝ G·chunk·V)."
+        },
+    )
     # --- outputs
-    metrics_file: str = field(default="metrics.jsonl", metadata={"help": "Per-step metrics JSONL, relative to "
-                                                                         "output_dir."})
-    plot_file: str | None = field(default="training_curves.png", metadata={"help": "Training-curve plot written at "
-                                                                                   "the end, relative to output_dir; "
-                                                                                   ".png, .pdf or .svg (None: none)."})
+    metrics_file: str = field(
+        default="metrics.jsonl", metadata={"help": "Per-step metrics JSONL, relative to output_dir."}
+    )
+    plot_file: str | None = field(
+        default="training_curves.png",
+        metadata={
+            "help": "Training-curve plot written at the end, relative to output_dir; .png, .pdf or .svg (None: none)."
+        },
+    )
     # --- TRL defaults changed for this task
     logging_steps: float = field(default=1, metadata={"help": "Log every N steps (1: per-step metrics)."})
     save_steps: float = field(default=100, metadata={"help": "Save a checkpoint every N steps."})
 
     def __post_init__(self):
-        for name, value, allowed in [("divergence", self.divergence, DIVERGENCES),
-                                     ("weight_mapping", self.weight_mapping, MAPPINGS),
-                                     ("accuracy_reward", self.accuracy_reward, ACCURACY_KINDS),
-                                     ("answer_parser", self.answer_parser, TRAIN_PARSERS),
-                                     ("question_type", self.question_type, QUESTION_TYPES),
-                                     ("loss_type", self.loss_type, LOSS_TYPES),
-                                     ("attn_implementation", self.attn_implementation, ATTN_IMPLEMENTATIONS)]:
+        for name, value, allowed in [
+            ("divergence", self.divergence, DIVERGENCES),
+            ("weight_mapping", self.weight_mapping, MAPPINGS),
+            ("accuracy_reward", self.accuracy_reward, ACCURACY_KINDS),
+            ("answer_parser", self.answer_parser, TRAIN_PARSERS),
+            ("question_type", self.question_type, QUESTION_TYPES),
+            ("loss_type", self.loss_type, LOSS_TYPES),
+            ("attn_implementation", self.attn_implementation, ATTN_IMPLEMENTATIONS),
+        ]:
             if value not in allowed:
                 raise TrainConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
         for name, (bound, inclusive) in _LOWER_BOUNDS.items():
@@ -191,16 +311,23 @@ class TWGRPOConfig(GRPOConfig):
         if local % self.num_generations:
             raise TrainConfigError(
                 f"per_device_train_batch_size × steps_per_generation = {local} is not a multiple of "
-                f"num_generations = {self.num_generations}: each device must hold whole groups")
-        if self.token_weighting and (not self.detach_weights or (self.weight_kl and self.beta)) and (
-                self.steps_per_generation != 1 or self.num_iterations != 1):
-            raise TrainConfigError("detach_weights=false and weight_kl recompute the weights in the loss step, which "
-                                   "needs whole groups there: set steps_per_generation=1 and num_iterations=1")
+                f"num_generations = {self.num_generations}: each device must hold whole groups"
+            )
+        if (
+            self.token_weighting
+            and (not self.detach_weights or (self.weight_kl and self.beta))
+            and (self.steps_per_generation != 1 or self.num_iterations != 1)
+        ):
+            raise TrainConfigError(
+                "detach_weights=false and weight_kl recompute the weights in the loss step, which "
+                "needs whole groups there: set steps_per_generation=1 and num_iterations=1"
+            )
         eval_group = self.num_generations_eval or self.num_generations
         if self.eval_strategy != "no" and self.per_device_eval_batch_size % eval_group:
             raise TrainConfigError(
                 f"per_device_eval_batch_size = {self.per_device_eval_batch_size} is not a multiple of "
-                f"{eval_group} generations: each device must hold whole groups")
+                f"{eval_group} generations: each device must hold whole groups"
+            )
 
     @property
     def token_weighting(self) -> bool:
@@ -353,7 +480,7 @@ def check_model_path(model: str) -> None:
         if not (path / "config.json").is_file():
             raise TrainConfigError(f"model: {model} has no config.json (not a saved model folder)")
         return
-    looks_like_path = (model.startswith(("/", ".", "~")) or model.count("/") > 1 or os.sep != "/" and os.sep in model)
+    looks_like_path = model.startswith(("/", ".", "~")) or model.count("/") > 1 or os.sep != "/" and os.sep in model
     if looks_like_path or HF_HUB_OFFLINE:
         offline = "" if looks_like_path else " (and the Hub is offline)"
         raise TrainConfigError(f"model: {model} does not exist{offline}")

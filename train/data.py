@@ -13,8 +13,9 @@ multi-answer data): the question with one "L text" line per option, then the ins
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from twgrpo_data.errors import RecordError, TwgrpoError, VideoError
 from twgrpo_data.formats import read_records
@@ -26,15 +27,29 @@ QUESTION_TYPES = ("mixed", "multi", "single")
 
 
 def record_to_prompt_row(
-    record: Record, *, template: str = TRAIN_TEMPLATE, system_prompt: str | None = None,
+    record: Record,
+    *,
+    template: str = TRAIN_TEMPLATE,
+    system_prompt: str | None = None,
     video: str | VideoRef | None = None,
 ) -> dict[str, Any]:
     """One TRL row for `record`; `video` is the located video (a path, or a `VideoRef` with the clip to
     sample; None: a text-only prompt). The clip bounds travel in the video part as `video_start`,
     `video_end` and `frame_fps` (seconds, seconds, frames per second of a frame folder)."""
     ref = VideoRef(path=video) if isinstance(video, str) else video
-    content: list[dict[str, Any]] = [{"type": "video", "video": ref.path, "video_start": ref.start,
-                                      "video_end": ref.end, "frame_fps": ref.frame_fps}] if ref else []
+    content: list[dict[str, Any]] = (
+        [
+            {
+                "type": "video",
+                "video": ref.path,
+                "video_start": ref.start,
+                "video_end": ref.end,
+                "frame_fps": ref.frame_fps,
+            }
+        ]
+        if ref
+        else []
+    )
     content.append({"type": "text", "text": training_text(record, template)})
     # content stays a list of parts in every turn: arrow needs one type per column
     prompt = [{"role": "system", "content": [{"type": "text", "text": system_prompt}]}] if system_prompt else []
@@ -86,11 +101,17 @@ def load_train_dataset(
             video = None
         if video is not None:
             if not Path(video.path).exists():
-                raise RecordError(f"video not found: {video.path}", file=file, index=index, record_id=record.id,
-                                  field="video")
+                raise RecordError(
+                    f"video not found: {video.path}", file=file, index=index, record_id=record.id, field="video"
+                )
         elif require_video:
-            raise RecordError("no video (set require_video=false for text-only training)", file=file, index=index,
-                              record_id=record.id, field="video")
+            raise RecordError(
+                "no video (set require_video=false for text-only training)",
+                file=file,
+                index=index,
+                record_id=record.id,
+                field="video",
+            )
         rows.append(record_to_prompt_row(record, template=template, system_prompt=system_prompt, video=video))
     dataset = Dataset.from_list(rows)
     if max_samples is not None and max_samples < len(dataset):

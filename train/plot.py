@@ -10,8 +10,8 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.formats import atomic_path

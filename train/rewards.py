@@ -16,7 +16,8 @@ else the whole completion); the evaluation parsers (`twgrpo`, `raw`, `lenient`) 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from twgrpo_data.scoring import PARSERS, format_reward, parse_answer, parse_twgrpo_train, soft_reward, strict_reward
 
@@ -73,8 +74,9 @@ def format_reward_func(prompts: list, completions: list, **_: Any) -> list[float
 format_reward_func.__name__ = "format"
 
 
-def build_reward_funcs(accuracy: str = "soft", parser: str = DEFAULT_PARSER,
-                       use_format: bool = True) -> list[RewardFunc]:
+def build_reward_funcs(
+    accuracy: str = "soft", parser: str = DEFAULT_PARSER, use_format: bool = True
+) -> list[RewardFunc]:
     """The paper's reward: accuracy (soft for TW-GRPO, strict for the GRPO baseline) plus, optionally, format."""
     funcs = [accuracy_reward(accuracy, parser)]
     if use_format:
@@ -82,8 +84,9 @@ def build_reward_funcs(accuracy: str = "soft", parser: str = DEFAULT_PARSER,
     return funcs
 
 
-def answer_metrics(completions: Sequence[Any], answers: Sequence[Sequence[str]],
-                   parser: str = DEFAULT_PARSER) -> dict[str, float]:
+def answer_metrics(
+    completions: Sequence[Any], answers: Sequence[Sequence[str]], parser: str = DEFAULT_PARSER
+) -> dict[str, float]:
     """Mean soft accuracy, strict accuracy and format rate of a batch of completions (each in [0, 1])."""
     texts = [completion_text(c) for c in completions]
     preds = [read_answer(t, parser) for t in texts]

@@ -62,8 +62,12 @@ def _video_ref(prompt: str | list[dict[str, Any]]) -> VideoRef | None:
         if isinstance(content, list):
             for part in content:
                 if part.get("type") == "video" and part.get("video"):
-                    return VideoRef(path=part["video"], start=part.get("video_start"), end=part.get("video_end"),
-                                    frame_fps=part.get("frame_fps"))
+                    return VideoRef(
+                        path=part["video"],
+                        start=part.get("video_start"),
+                        end=part.get("video_end"),
+                        frame_fps=part.get("frame_fps"),
+                    )
     return None
 
 
@@ -73,8 +77,10 @@ def _renderable(prompt: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for message in prompt:
         content = message.get("content")
         if isinstance(content, list):
-            content = [{"type": "video"} if part["type"] == "video" else
-                       {k: v for k, v in part.items() if v is not None} for part in content]
+            content = [
+                {"type": "video"} if part["type"] == "video" else {k: v for k, v in part.items() if v is not None}
+                for part in content
+            ]
         out.append({**message, "content": content})
     return out
 
@@ -125,12 +131,29 @@ class TWGRPOTrainer(GRPOTrainer):
     _tag_names = ["trl", "grpo", "tw-grpo"]
     _name = "TW-GRPO"
 
-    def __init__(self, model, reward_funcs, args: TWGRPOConfig, train_dataset=None, eval_dataset=None,
-                 processing_class=None, callbacks=None, **kwargs):
+    def __init__(
+        self,
+        model,
+        reward_funcs,
+        args: TWGRPOConfig,
+        train_dataset=None,
+        eval_dataset=None,
+        processing_class=None,
+        callbacks=None,
+        **kwargs,
+    ):
         if not isinstance(args, TWGRPOConfig):
             raise TypeError("TWGRPOTrainer needs a TWGRPOConfig")
-        super().__init__(model=model, reward_funcs=reward_funcs, args=args, train_dataset=train_dataset,
-                         eval_dataset=eval_dataset, processing_class=processing_class, callbacks=callbacks, **kwargs)
+        super().__init__(
+            model=model,
+            reward_funcs=reward_funcs,
+            args=args,
+            train_dataset=train_dataset,
+            eval_dataset=eval_dataset,
+            processing_class=processing_class,
+            callbacks=callbacks,
+            **kwargs,
+        )
         self.loss_type = args.trl_loss_type
         # Video tensors of the batch being scored or trained on (rows aligned with the ids passed to forward).
         self._active_video: dict[str, Any] | None = None
@@ -146,8 +169,10 @@ class TWGRPOTrainer(GRPOTrainer):
         if self.use_vllm and train_dataset is not None:
             video_rows = [i for i, row in enumerate(train_dataset) if _video_ref(row["prompt"])]
             if video_rows:
-                raise TrainConfigError(f"vLLM generation is wired for text prompts only, and training row "
-                                       f"{video_rows[0]} has a video; set use_vllm=false for video data")
+                raise TrainConfigError(
+                    f"vLLM generation is wired for text prompts only, and training row "
+                    f"{video_rows[0]} has a video; set use_vllm=false for video data"
+                )
 
     # ------------------------------------------------------------------------------------------------------
     # model parts
@@ -156,8 +181,12 @@ class TWGRPOTrainer(GRPOTrainer):
         from accelerate.utils import is_peft_model
 
         target = self.accelerator.unwrap_model(model if model is not None else self.model)
-        if self.is_deepspeed_enabled or self.is_fsdp_enabled or is_peft_model(target) or not _weight_files(
-                Path(resume_from_checkpoint)):
+        if (
+            self.is_deepspeed_enabled
+            or self.is_fsdp_enabled
+            or is_peft_model(target)
+            or not _weight_files(Path(resume_from_checkpoint))
+        ):
             return super()._load_from_checkpoint(resume_from_checkpoint, model)
         load_checkpoint_weights(target, Path(resume_from_checkpoint))
 
@@ -187,8 +216,9 @@ class TWGRPOTrainer(GRPOTrainer):
         if visual is None:
             visual = getattr(core.base_model, "visual", None)
         if visual is None:
-            raise TrainConfigError(f"freeze_vision: {type(core).__name__} has no `visual` module; "
-                                   "set freeze_vision=false")
+            raise TrainConfigError(
+                f"freeze_vision: {type(core).__name__} has no `visual` module; set freeze_vision=false"
+            )
         visual.requires_grad_(False)
 
     # ------------------------------------------------------------------------------------------------------
@@ -197,8 +227,10 @@ class TWGRPOTrainer(GRPOTrainer):
     def _sample_frames(self, refs: list[VideoRef]) -> dict[VideoRef, Any]:
         """Frames of each distinct video clip once (a group repeats its prompt G times)."""
         args = self.args
-        return {ref: ref.sample(frames=args.frames, min_pixels=args.min_pixels, max_pixels=args.max_pixels)
-                for ref in dict.fromkeys(refs)}
+        return {
+            ref: ref.sample(frames=args.frames, min_pixels=args.min_pixels, max_pixels=args.max_pixels)
+            for ref in dict.fromkeys(refs)
+        }
 
     def _tokenize_prompts(self, prompts: list):
         paths = [_video_ref(p) for p in prompts]
@@ -213,14 +245,22 @@ class TWGRPOTrainer(GRPOTrainer):
         sampled = self._sample_frames(paths)
         clips = [sampled[p] for p in paths]
         texts = self.processing_class.apply_chat_template(
-            [_renderable(p) for p in prompts], chat_template=self.chat_template, add_generation_prompt=True,
-            tokenize=False, **self.chat_template_kwargs)
+            [_renderable(p) for p in prompts],
+            chat_template=self.chat_template,
+            add_generation_prompt=True,
+            tokenize=False,
+            **self.chat_template_kwargs,
+        )
         # The frames already fit the pixel budget; the same bounds keep the processor from resizing again.
         size = {"shortest_edge": self.args.min_pixels, "longest_edge": self.args.max_pixels}
         enc = self.processing_class(
-            text=texts, videos=[c.frames for c in clips], padding=True, return_tensors="pt",
+            text=texts,
+            videos=[c.frames for c in clips],
+            padding=True,
+            return_tensors="pt",
             video_metadata=[VideoMetadata(total_num_frames=c.num_frames, fps=c.fps) for c in clips],
-            videos_kwargs={"size": size})
+            videos_kwargs={"size": size},
+        )
         keep = enc["attention_mask"].bool()
         prompt_ids = [row[m].tolist() for row, m in zip(enc["input_ids"], keep)]
         device = self.accelerator.device
@@ -234,8 +274,9 @@ class TWGRPOTrainer(GRPOTrainer):
         fields["mm_token_type_ids"] = [row[m].tolist() for row, m in zip(enc["mm_token_type_ids"], keep)]
         return prompt_ids, None, fields
 
-    def _video_kwargs(self, video: dict[str, Any] | None, start: int, end: int, input_ids: torch.Tensor,
-                      rows: list[int] | None = None) -> dict:
+    def _video_kwargs(
+        self, video: dict[str, Any] | None, start: int, end: int, input_ids: torch.Tensor, rows: list[int] | None = None
+    ) -> dict:
         """Forward kwargs for rows [start, end) (or the listed `rows`) of the active video batch ({} for text)."""
         if video is None:
             return {}
@@ -247,12 +288,14 @@ class TWGRPOTrainer(GRPOTrainer):
             "mm_token_type_ids": (input_ids == self._video_pad_token_id).long() * _VIDEO_TOKEN_TYPE,
         }
 
-    def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep,
-                                           batch_size=None, **kwargs):
+    def _get_per_token_logps_and_entropies(
+        self, model, input_ids, attention_mask, logits_to_keep, batch_size=None, **kwargs
+    ):
         video = self._active_video
         if video is None:
-            return super()._get_per_token_logps_and_entropies(model, input_ids, attention_mask, logits_to_keep,
-                                                              batch_size=batch_size, **kwargs)
+            return super()._get_per_token_logps_and_entropies(
+                model, input_ids, attention_mask, logits_to_keep, batch_size=batch_size, **kwargs
+            )
         # TRL's forward only knows image fields: run it per row chunk with that chunk's video bound in.
         kwargs.pop("mm_token_type_ids", None)
         batch_size = batch_size or input_ids.size(0)
@@ -262,22 +305,35 @@ class TWGRPOTrainer(GRPOTrainer):
             fields = self._video_kwargs(video, start, end, input_ids[start:end])
             mm_token_type_ids = fields.pop("mm_token_type_ids")
             lp, ent, aux_loss = super()._get_per_token_logps_and_entropies(
-                functools.partial(model, **fields), input_ids[start:end], attention_mask[start:end],
-                logits_to_keep, batch_size=end - start, mm_token_type_ids=mm_token_type_ids, **kwargs)
+                functools.partial(model, **fields),
+                input_ids[start:end],
+                attention_mask[start:end],
+                logits_to_keep,
+                batch_size=end - start,
+                mm_token_type_ids=mm_token_type_ids,
+                **kwargs,
+            )
             logps.append(lp)
             entropies.append(ent)
             aux.append(aux_loss)
-        return (torch.cat(logps), None if entropies[0] is None else torch.cat(entropies),
-                None if aux[0] is None else torch.stack(aux).mean())
+        return (
+            torch.cat(logps),
+            None if entropies[0] is None else torch.cat(entropies),
+            None if aux[0] is None else torch.stack(aux).mean(),
+        )
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         self._active_video = {key: inputs[key] for key in VIDEO_KEYS} if VIDEO_KEYS[0] in inputs else None
         try:
-            loss = super().compute_loss(model, inputs, return_outputs=return_outputs,
-                                        num_items_in_batch=num_items_in_batch)
+            loss = super().compute_loss(
+                model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
+            )
             args = self.args
-            if model.training and "group_index" in inputs and (
-                    not args.detach_weights or (args.weight_kl and self.beta != 0.0)):
+            if (
+                model.training
+                and "group_index" in inputs
+                and (not args.detach_weights or (args.weight_kl and self.beta != 0.0))
+            ):
                 loss = loss + self._released_weight_terms(model, inputs)
             return loss
         finally:
@@ -304,16 +360,30 @@ class TWGRPOTrainer(GRPOTrainer):
             rows = (inputs["group_index"] == group).nonzero().squeeze(1).tolist()
             if len(rows) != self.num_generations:
                 raise TwgrpoError(f"group {group} is split across loss steps; set steps_per_generation=1")
-            logits = model(input_ids=ids[rows], attention_mask=attention[rows], use_cache=False,
-                           **self._video_kwargs(self._active_video, 0, 0, ids[rows], rows=rows)).logits
-            logits = logits[:, -length - 1:-1]
+            logits = model(
+                input_ids=ids[rows],
+                attention_mask=attention[rows],
+                use_cache=False,
+                **self._video_kwargs(self._active_video, 0, 0, ids[rows], rows=rows),
+            ).logits
+            logits = logits[:, -length - 1 : -1]
             m = mask[rows].float()
-            w = token_weights_with_grad(logits, mask[rows], len(rows), args.alpha, divergence=args.divergence,
-                                        mapping=args.weight_mapping, temperature=self.temperature)
+            w = token_weights_with_grad(
+                logits,
+                mask[rows],
+                len(rows),
+                args.alpha,
+                divergence=args.divergence,
+                mapping=args.weight_mapping,
+                temperature=self.temperature,
+            )
             coef = -advantages[rows].unsqueeze(1).expand_as(m)
             if weighted_kl:
-                logp = torch.log_softmax(logits.float() / self.temperature, -1).gather(
-                    -1, inputs["completion_ids"][rows].unsqueeze(-1)).squeeze(-1)
+                logp = (
+                    torch.log_softmax(logits.float() / self.temperature, -1)
+                    .gather(-1, inputs["completion_ids"][rows].unsqueeze(-1))
+                    .squeeze(-1)
+                )
                 ref = inputs["ref_per_token_logps"][rows]
                 kl = torch.exp(ref - logp) - (ref - logp) - 1
                 coef = coef + self.beta * kl.detach()
@@ -334,8 +404,11 @@ class TWGRPOTrainer(GRPOTrainer):
             mode = "train" if self.model.training else "eval"
             stats = answer_metrics(completions, [x["answer"] for x in inputs], self.args.answer_parser)
             n = len(completions)
-            local = torch.tensor([stats["soft_accuracy"] * n, stats["accuracy"] * n, stats["format_rate"] * n, n],
-                                 dtype=torch.float64, device=self.accelerator.device)
+            local = torch.tensor(
+                [stats["soft_accuracy"] * n, stats["accuracy"] * n, stats["format_rate"] * n, n],
+                dtype=torch.float64,
+                device=self.accelerator.device,
+            )
             total = self.accelerator.gather(local.unsqueeze(0)).sum(0)
             for i, key in enumerate(("soft_accuracy", "accuracy", "format_rate")):
                 self._metrics[mode][key].append((total[i] / total[3]).item())
@@ -378,24 +451,43 @@ class TWGRPOTrainer(GRPOTrainer):
         if hasattr(weight, "full_tensor"):  # FSDP2 DTensor shard
             weight = weight.full_tensor()
         args, parts = self.args, []
-        with (disable_gradient_checkpointing(self.model, args.gradient_checkpointing_kwargs),
-              self.accelerator.autocast(), maybe_gather_lm_head_ctx(head.weight)):
+        with (
+            disable_gradient_checkpointing(self.model, args.gradient_checkpointing_kwargs),
+            self.accelerator.autocast(),
+            maybe_gather_lm_head_ctx(head.weight),
+        ):
             for start in range(0, ids.size(0), group):
                 rows = slice(start, start + group)
-                hidden = backbone(input_ids=ids[rows], attention_mask=attention[rows], use_cache=False,
-                                  **self._video_kwargs(video, start, start + group, ids[rows])).last_hidden_state
+                hidden = backbone(
+                    input_ids=ids[rows],
+                    attention_mask=attention[rows],
+                    use_cache=False,
+                    **self._video_kwargs(video, start, start + group, ids[rows]),
+                ).last_hidden_state
                 # the state at position P+t−1 predicts completion token t
-                parts.append(token_weights_from_hidden(
-                    hidden[:, -length - 1:-1], weight, mask[rows], group, args.alpha,
-                    chunk_size=args.weight_chunk_size, divergence=args.divergence, mapping=args.weight_mapping,
-                    temperature=self.temperature))
+                parts.append(
+                    token_weights_from_hidden(
+                        hidden[:, -length - 1 : -1],
+                        weight,
+                        mask[rows],
+                        group,
+                        args.alpha,
+                        chunk_size=args.weight_chunk_size,
+                        divergence=args.divergence,
+                        mapping=args.weight_mapping,
+                        temperature=self.temperature,
+                    )
+                )
         return torch.cat(parts)
 
     def _log_weight_stats(self, weights: torch.Tensor, mask: torch.Tensor, mode: str) -> None:
         stats = weight_stats(weights, mask)
         tokens = float(mask.sum())
-        local = torch.tensor([[stats["mean"] * tokens, tokens, stats["max"], stats["entropy"]]],
-                             dtype=torch.float64, device=self.accelerator.device)
+        local = torch.tensor(
+            [[stats["mean"] * tokens, tokens, stats["max"], stats["entropy"]]],
+            dtype=torch.float64,
+            device=self.accelerator.device,
+        )
         every = self.accelerator.gather(local)
         self._metrics[mode]["tw/weight_mean"].append((every[:, 0].nansum() / every[:, 1].sum()).item())
         self._metrics[mode]["tw/weight_max"].append(every[:, 2].nan_to_num(-math.inf).max().item())
@@ -436,18 +528,22 @@ def load_checkpoint_weights(model: torch.nn.Module, folder: Path) -> None:
         for key, tensor in load_file(str(file), device="cpu").items():
             name, converter = rename_source_key(key, renamings, converters, model.base_model_prefix, expected)
             if converter is not None:
-                raise TwgrpoError(f"{folder}: weight {key} needs a conversion resuming cannot apply; "
-                                  "start a new run from this checkpoint as model=")
+                raise TwgrpoError(
+                    f"{folder}: weight {key} needs a conversion resuming cannot apply; "
+                    "start a new run from this checkpoint as model="
+                )
             state[name] = tensor
     result = model.load_state_dict(state, strict=False)
     loaded = {expected[k].data_ptr() for k in state if k in expected}
     missing = [k for k in result.missing_keys if expected[k].data_ptr() not in loaded]
     if missing or result.unexpected_keys:
-        parts = [f"{len(missing)} missing (first {missing[0]})" if missing else "",
-                 f"{len(result.unexpected_keys)} unexpected (first {result.unexpected_keys[0]})"
-                 if result.unexpected_keys else ""]
-        raise TwgrpoError(f"{folder}: checkpoint weights do not match the model: "
-                          + ", ".join(p for p in parts if p))
+        parts = [
+            f"{len(missing)} missing (first {missing[0]})" if missing else "",
+            f"{len(result.unexpected_keys)} unexpected (first {result.unexpected_keys[0]})"
+            if result.unexpected_keys
+            else "",
+        ]
+        raise TwgrpoError(f"{folder}: checkpoint weights do not match the model: " + ", ".join(p for p in parts if p))
 
 
 def checkpoint_problem(folder: Path) -> str | None:
@@ -472,8 +568,10 @@ def _check_resumable(folder: Path) -> None:
     missing += [] if list(folder.glob("rng_state*.pth")) else ["rng_state.pth"]
     missing += [] if _weight_files(folder) else ["model weights"]
     if missing:
-        raise TwgrpoError(f"{folder}: cannot continue this run exactly, the checkpoint has no {', '.join(missing)} "
-                          "(saved with save_only_model?)")
+        raise TwgrpoError(
+            f"{folder}: cannot continue this run exactly, the checkpoint has no {', '.join(missing)} "
+            "(saved with save_only_model?)"
+        )
 
 
 def last_complete_checkpoint(out: Path, note=print) -> Path | None:
@@ -490,8 +588,10 @@ def last_complete_checkpoint(out: Path, note=print) -> Path | None:
         if problem is None:
             return folder
         if int(os.environ.get("RANK", "0")) == 0:
-            note(f"note: {folder.name} is incomplete ({problem}; killed while saving?): removed, resuming from "
-                 "the checkpoint before it")
+            note(
+                f"note: {folder.name} is incomplete ({problem}; killed while saving?): removed, resuming from "
+                "the checkpoint before it"
+            )
             shutil.rmtree(folder)
     return None
 
@@ -508,9 +608,11 @@ def _check_output_dir(out: Path, config: TWGRPOConfig, resume: bool) -> Path | N
     """
     if not resume:
         if (out.is_dir() and any(p.name.startswith("checkpoint-") for p in out.iterdir())) or (
-                out / config.metrics_file).exists():
-            raise TwgrpoError(f"{out}: holds an earlier run; pass --resume to continue it, or give another "
-                              "output_dir=DIR")
+            out / config.metrics_file
+        ).exists():
+            raise TwgrpoError(
+                f"{out}: holds an earlier run; pass --resume to continue it, or give another output_dir=DIR"
+            )
         return None
     checkpoint = last_complete_checkpoint(out, note=lambda line: print(line, file=sys.stderr)) if out.is_dir() else None
     if checkpoint is None:
@@ -524,8 +626,10 @@ def _check_output_dir(out: Path, config: TWGRPOConfig, resume: bool) -> Path | N
                 old[after] = old.pop(before)
         changed = [f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in RESUME_KEYS if k in old and old[k] != new.get(k)]
         if changed:
-            raise TwgrpoError(f"{out}: cannot resume with other settings ({'; '.join(changed)}); restore them or "
-                              "use another output_dir")
+            raise TwgrpoError(
+                f"{out}: cannot resume with other settings ({'; '.join(changed)}); restore them or "
+                "use another output_dir"
+            )
     return checkpoint
 
 
@@ -567,9 +671,16 @@ def run_training(config: TWGRPOConfig, resume: bool = False, log=print) -> Path:
         log(f"{out}: the run already finished at step {step} (max_steps {config.max_steps}); nothing to do")
         return out
     dataset = load_train_dataset(
-        config.train_file, fmt=config.data_format, video_root=config.video_root, question_type=config.question_type,
-        max_samples=config.max_train_samples, seed=config.data_seed if config.data_seed is not None else 42,
-        template=config.prompt_template, system_prompt=config.system_prompt, require_video=config.require_video)
+        config.train_file,
+        fmt=config.data_format,
+        video_root=config.video_root,
+        question_type=config.question_type,
+        max_samples=config.max_train_samples,
+        seed=config.data_seed if config.data_seed is not None else 42,
+        template=config.prompt_template,
+        system_prompt=config.system_prompt,
+        require_video=config.require_video,
+    )
     attn = _attn_implementation(config)
     config.model_init_kwargs = {**(config.model_init_kwargs or {}), "attn_implementation": attn}
     log(f"attention: {attn}")
@@ -577,8 +688,12 @@ def run_training(config: TWGRPOConfig, resume: bool = False, log=print) -> Path:
     atomic_write_text(out / "twgrpo_config.json", json.dumps(_run_record(config), indent=2) + "\n")
     metrics = out / config.metrics_file
     trainer = TWGRPOTrainer(
-        model=config.model, args=config, train_dataset=dataset, callbacks=[MetricsJsonlCallback(metrics)],
-        reward_funcs=build_reward_funcs(config.accuracy_reward, config.answer_parser, config.format_reward))
+        model=config.model,
+        args=config,
+        train_dataset=dataset,
+        callbacks=[MetricsJsonlCallback(metrics)],
+        reward_funcs=build_reward_funcs(config.accuracy_reward, config.answer_parser, config.format_reward),
+    )
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint is not None else None)
     trainer.save_model(str(out))
     if trainer.is_world_process_zero():

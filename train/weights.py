@@ -30,7 +30,8 @@ ever exists.
 from __future__ import annotations
 
 import math
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 import torch
 
@@ -55,8 +56,12 @@ def _check(completion_mask: torch.Tensor, group_size: int, divergence: str, mapp
 
 
 def _group_divergence(
-    logits: torch.Tensor, active: torch.Tensor, divergence: Divergence, temperature: float,
-    lp_out: torch.Tensor | None = None, scratch: torch.Tensor | None = None,
+    logits: torch.Tensor,
+    active: torch.Tensor,
+    divergence: Divergence,
+    temperature: float,
+    lp_out: torch.Tensor | None = None,
+    scratch: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """(C,) divergence of one group from its (G, C, V) logits; finished rows (`~active`) count as uniform.
 
@@ -68,16 +73,17 @@ def _group_divergence(
     lp = torch.log_softmax(scaled, dim=-1, out=lp_out)
     lp.masked_fill_(~active.unsqueeze(-1), -math.log(vocab))
     if divergence == "kl":
-        log_mix = torch.logsumexp(lp, dim=0) - math.log(group)          # log m, (C, V)
+        log_mix = torch.logsumexp(lp, dim=0) - math.log(group)  # log m, (C, V)
         p = torch.exp(lp, out=scratch)
-        return lp.sub_(log_mix).mul_(p).sum(-1).mean(0)                 # (1/G) Σ_i Σ_v p_i (log p_i − log m)
+        return lp.sub_(log_mix).mul_(p).sum(-1).mean(0)  # (1/G) Σ_i Σ_v p_i (log p_i − log m)
     mean_lp = lp.mean(0)
-    delta = lp.neg_().add_(mean_lp).clamp_(-REFERENCE_CLAMP, REFERENCE_CLAMP)   # mean log p − log p_i
+    delta = lp.neg_().add_(mean_lp).clamp_(-REFERENCE_CLAMP, REFERENCE_CLAMP)  # mean log p − log p_i
     return torch.exp(delta, out=scratch).sub_(delta).sub_(1.0).sum(-1).mean(0)
 
 
-def _group_divergence_differentiable(logits: torch.Tensor, active: torch.Tensor, divergence: Divergence,
-                                     temperature: float) -> torch.Tensor:
+def _group_divergence_differentiable(
+    logits: torch.Tensor, active: torch.Tensor, divergence: Divergence, temperature: float
+) -> torch.Tensor:
     """`_group_divergence` without in-place steps, so autograd can differentiate it (same formulas)."""
     vocab = logits.shape[-1]
     lp = torch.log_softmax(logits.float() / temperature, dim=-1)
@@ -94,11 +100,11 @@ def _weights_from_divergence(
 ) -> torch.Tensor:
     """(B, L) divergences → (B·G, L) weights (min-max over each group's valid positions, mapped, masked)."""
     mask = completion_mask.bool()
-    valid = mask.view(-1, group_size, mask.shape[-1]).any(dim=1)                       # (B, L)
+    valid = mask.view(-1, group_size, mask.shape[-1]).any(dim=1)  # (B, L)
     d_max = div.masked_fill(~valid, -math.inf).amax(dim=1, keepdim=True)
     d_min = div.masked_fill(~valid, math.inf).amin(dim=1, keepdim=True)
     spread = d_max - d_min
-    flat = ~(spread > _FLAT_ATOL + _FLAT_RTOL * d_max.abs())                             # also catches no valid position
+    flat = ~(spread > _FLAT_ATOL + _FLAT_RTOL * d_max.abs())  # also catches no valid position
     norm = ((div - d_min) / (spread + _NORM_EPS)).clamp(0.0, 1.0)
     w = 1.0 + (alpha - 1.0) * norm if mapping == "reference" else (1.0 + alpha) * norm
     w = torch.where(flat | ~valid, torch.ones_like(w), w)
@@ -146,8 +152,9 @@ def token_weights_from_logits(
         >>> w.shape, bool(((w >= 1) & (w <= 1.7)).all())
         (torch.Size([4, 6]), True)
     """
-    return _weights_from_logits(logits, completion_mask, group_size, alpha, divergence, mapping, temperature,
-                                _group_divergence)
+    return _weights_from_logits(
+        logits, completion_mask, group_size, alpha, divergence, mapping, temperature, _group_divergence
+    )
 
 
 def token_weights_with_grad(
@@ -164,8 +171,9 @@ def token_weights_with_grad(
     Holds the whole (B·G, L, V) log-softmax and its graph (the released path's memory), so it is only used
     when training with `detach_weights: false`.
     """
-    return _weights_from_logits(logits, completion_mask, group_size, alpha, divergence, mapping, temperature,
-                                _group_divergence_differentiable)
+    return _weights_from_logits(
+        logits, completion_mask, group_size, alpha, divergence, mapping, temperature, _group_divergence_differentiable
+    )
 
 
 @torch.no_grad()
@@ -218,8 +226,9 @@ def token_weights_from_hidden(
                 # a 2-D GEMM on the (copied, contiguous) chunk is markedly faster than a batched one on the view
                 flat_out = logits_buf.view(-1, shape[-1]) if lm_head.dtype == torch.float32 else None
                 logits = torch.mm(h.reshape(-1, h.shape[-1]).to(lm_head.dtype), lm_head.T, out=flat_out).view(shape)
-                div[b, cols] = _group_divergence(logits, mask[rows, cols], divergence, temperature, lp_out=lp_buf,
-                                                 scratch=logits_buf)
+                div[b, cols] = _group_divergence(
+                    logits, mask[rows, cols], divergence, temperature, lp_out=lp_buf, scratch=logits_buf
+                )
             else:
                 logits = lm_head(h)
                 scratch = logits if logits.dtype == torch.float32 and logits.is_contiguous() else None

@@ -24,9 +24,10 @@ import dataclasses
 import importlib.resources
 import json
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .benchmarks.facts import Source
@@ -66,9 +67,15 @@ def source_table() -> dict[str, SourceInfo]:
 
 
 UNKNOWN_SOURCE = SourceInfo(
-    name="unknown source", license="unknown", license_note="no licence recorded for this source",
-    redistribution="unknown", homepage="", hub_id=None,
-    videos="the source dataset's own release.", citation="")
+    name="unknown source",
+    license="unknown",
+    license_note="no licence recorded for this source",
+    redistribution="unknown",
+    homepage="",
+    hub_id=None,
+    videos="the source dataset's own release.",
+    citation="",
+)
 
 
 def source_info(source: str) -> SourceInfo:
@@ -81,9 +88,13 @@ def source_info(source: str) -> SourceInfo:
 
 def stated_source(name: str, license_id: str) -> SourceInfo:
     """A source the registry does not know, under the licence the publisher states (`--license`)."""
-    return dataclasses.replace(UNKNOWN_SOURCE, name=name or "unknown source", license=license_id,
-                               license_note=f"{license_id}, as stated by the publisher",
-                               redistribution="allowed")
+    return dataclasses.replace(
+        UNKNOWN_SOURCE,
+        name=name or "unknown source",
+        license=license_id,
+        license_note=f"{license_id}, as stated by the publisher",
+        redistribution="allowed",
+    )
 
 
 def record_source(record: Record) -> str:
@@ -127,7 +138,7 @@ class DatasetStats:
         return self.n_multi / self.n_records if self.n_records else 0.0
 
     @classmethod
-    def from_splits(cls, splits: Mapping[str, Sequence[Record]]) -> "DatasetStats":
+    def from_splits(cls, splits: Mapping[str, Sequence[Record]]) -> DatasetStats:
         records = [r for recs in splits.values() for r in recs]
         flagged = sum(1 for r in records if r.qai is None and r.meta.get("is_negated") is True)
         with_qai = [r for r in records if r.qai is not None]
@@ -175,15 +186,16 @@ def check_report(stats: DatasetStats, report: QaiReport) -> None:
 
 def size_category(n: int) -> str:
     """HF `size_categories` bucket of `n` examples: 999 → 'n<1K', 3358 → '1K<n<10K', 10**12 → 'n>1T'."""
+
     def short(x: int) -> str:
         for unit, exp in (("T", 12), ("B", 9), ("M", 6), ("K", 3)):
-            if x >= 10 ** exp:
-                return f"{x // 10 ** exp}{unit}"
+            if x >= 10**exp:
+                return f"{x // 10**exp}{unit}"
         return str(x)
 
-    if n < 10 ** 3:
+    if n < 10**3:
         return "n<1K"
-    if n >= 10 ** 12:
+    if n >= 10**12:
         return "n>1T"
     low = 10 ** (len(str(n)) - 1)
     return f"{short(low)}<n<{short(low * 10)}"
@@ -202,8 +214,12 @@ def source_uses(stats: DatasetStats, stated_license: str | None = None) -> list[
     """Each source of the data with its facts; sources the registry does not know get `stated_license`
     (`--license`) when given."""
     table = source_table()
-    return [SourceUse(key, stated_source(key, stated_license) if key not in table and stated_license
-                      else source_info(key), n) for key, n in stats.sources.items()]
+    return [
+        SourceUse(
+            key, stated_source(key, stated_license) if key not in table and stated_license else source_info(key), n
+        )
+        for key, n in stats.sources.items()
+    ]
 
 
 def licence_metadata(uses: Sequence[SourceUse]) -> dict[str, Any]:
@@ -269,9 +285,15 @@ def _example(splits: Mapping[str, Sequence[Record]]) -> str:
     return "{\n" + ",\n".join(f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in fields) + "\n}"
 
 
-def render_card(splits: Mapping[str, Sequence[Record]], *, repo_id: str, template: str | Path | None = None,
-                report: QaiReport | None = None, hub_metadata: Mapping[str, Any] | None = None,
-                stated_license: str | None = None) -> DatasetCard:
+def render_card(
+    splits: Mapping[str, Sequence[Record]],
+    *,
+    repo_id: str,
+    template: str | Path | None = None,
+    report: QaiReport | None = None,
+    hub_metadata: Mapping[str, Any] | None = None,
+    stated_license: str | None = None,
+) -> DatasetCard:
     """Render a `huggingface_hub.DatasetCard` for `splits` (split name → records).
 
     `template`: a shipped template name or a file (default: `choose_template`); `report`: the QAI report
@@ -296,27 +318,49 @@ def render_card(splits: Mapping[str, Sequence[Record]], *, repo_id: str, templat
     uses = source_uses(stats, stated_license)
     name = repo_id.split("/")[-1]
     static = source.data.to_dict()
-    metadata: dict[str, Any] = {"pretty_name": name, **licence_metadata(uses),
-                                "size_categories": [size_category(stats.n_records)]}
+    metadata: dict[str, Any] = {
+        "pretty_name": name,
+        **licence_metadata(uses),
+        "size_categories": [size_category(stats.n_records)],
+    }
     metadata.update(static)
     metadata.update(hub_metadata or {})
     arxiv_tag = f"arxiv:{TWGRPO_ARXIV}"
     metadata["tags"] = [*(t for t in metadata.get("tags") or [] if t != arxiv_tag), arxiv_tag]
 
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader([str(path.parent), str(CARDS_DIR)]),
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(path.parent), str(CARDS_DIR)]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
     env.filters["pct"] = lambda x, digits=1: f"{100 * x:.{digits}f}%"
-    context = dict(repo_id=repo_id, pretty_name=metadata["pretty_name"], stats=stats, report=report,
-                   sources=uses, example=_example(splits), toolkit_version=__version__,
-                   twgrpo_citation=TWGRPO_CITATION)
+    context = dict(
+        repo_id=repo_id,
+        pretty_name=metadata["pretty_name"],
+        stats=stats,
+        report=report,
+        sources=uses,
+        example=_example(splits),
+        toolkit_version=__version__,
+        twgrpo_citation=TWGRPO_CITATION,
+    )
     try:
         body = env.from_string(source.text).render(**context)
     except jinja2.TemplateError as exc:
         # syntax errors know their line in the body (or in an extended template, named by `exc.name`)
         lineno = getattr(exc, "lineno", None)
-        where = "" if not lineno else (f" line {lineno + header_lines}" if getattr(exc, "name", None) is None
-                                       else f" ({exc.name} line {lineno})")
+        where = (
+            ""
+            if not lineno
+            else (
+                f" line {lineno + header_lines}"
+                if getattr(exc, "name", None) is None
+                else f" ({exc.name} line {lineno})"
+            )
+        )
         raise InputFormatError(f"{path}{where}: template error: {exc}") from None
     data = DatasetCardData(**metadata)
     return DatasetCard(f"---\n{data.to_yaml()}\n---\n{body.lstrip()}")

@@ -31,8 +31,15 @@ class InputFormatError(TwgrpoError):
 class RecordError(TwgrpoError):
     """One record is invalid. The message names the file, the record (index and id) and the field."""
 
-    def __init__(self, message: str, *, file: str | None = None, index: int | None = None,
-                 record_id: str | None = None, field: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        index: int | None = None,
+        record_id: str | None = None,
+        field: str | None = None,
+    ):
         self.file, self.index, self.record_id, self.field, self.reason = file, index, record_id, field, message
         super().__init__(format_location(file, index, record_id, field) + message)
 

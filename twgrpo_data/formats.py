@@ -17,9 +17,10 @@ import json
 import os
 import re
 from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 from .errors import InputFormatError, RecordError, TwgrpoError, UsageError
 from .outputs import atomic_path, atomic_write_json, atomic_write_text  # noqa: F401  (re-exported)
@@ -63,7 +64,7 @@ class LoadResult:
         """Records left out for errors (a record with several errors counts once; loaders may read many files)."""
         return len({(p.file, p.index) for p in self.errors})
 
-    def raise_or_skip(self, skip_invalid: bool) -> "LoadResult":
+    def raise_or_skip(self, skip_invalid: bool) -> LoadResult:
         """Raise the first record error, or with `skip_invalid` count the invalid records as skipped."""
         if self.errors:
             if not skip_invalid:
@@ -104,7 +105,7 @@ def strip_option_prefix(text: str, position: int) -> str:
     """'B. cube' → 'cube' when the prefix letter matches the option's position; otherwise unchanged."""
     m = _OPTION_PREFIX.match(text)
     if m and m.group(1) == letter(position):
-        return text[m.end():]
+        return text[m.end() :]
     return text
 
 
@@ -160,6 +161,7 @@ def parse_answer_letters(text: str) -> list[str]:
 
 def unified_to_record(raw: dict[str, Any], index: int, source: str = "", file: str | None = None) -> Record:
     """One unified-format dict → `Record`. Native extra keys are kept verbatim in `meta`."""
+
     def fail(fld: str, msg: str) -> RecordError:
         rid = raw.get("id", raw.get("problem_id")) if isinstance(raw, dict) else None
         return RecordError(msg, file=file, index=index, record_id=None if rid is None else str(rid), field=fld)
@@ -194,9 +196,16 @@ def unified_to_record(raw: dict[str, Any], index: int, source: str = "", file: s
         raise fail("qai", f"must be an object of QAI provenance, got {type(qai).__name__}")
     if qai is not None:
         meta.pop("is_negated", None)  # derived from qai by the writer
-    return Record(id=str(rid), question=question, options=options, answer=answer,
-                  video=raw.get("video", raw.get("path")), source=raw.get("source") or source,
-                  meta=meta, qai=qai)
+    return Record(
+        id=str(rid),
+        question=question,
+        options=options,
+        answer=answer,
+        video=raw.get("video", raw.get("path")),
+        source=raw.get("source") or source,
+        meta=meta,
+        qai=qai,
+    )
 
 
 def record_to_unified(record: Record) -> dict[str, Any]:
@@ -206,13 +215,15 @@ def record_to_unified(record: Record) -> dict[str, Any]:
     out.update(UNIFIED_DEFAULTS)
     out.update(record.meta)
     out.setdefault("question", record.question)
-    out.update({
-        "problem": record.question + "\n" + "\n".join(option_lines),
-        "options": option_lines,
-        "solution": f"<answer>{','.join(record.answer)}</answer>",
-        "video": record.video,
-        "source": record.source,
-    })
+    out.update(
+        {
+            "problem": record.question + "\n" + "\n".join(option_lines),
+            "options": option_lines,
+            "solution": f"<answer>{','.join(record.answer)}</answer>",
+            "video": record.video,
+            "source": record.source,
+        }
+    )
     if record.qai is not None:
         out["qai"] = record.qai
         out["is_negated"] = bool(record.qai.get("negated"))
@@ -254,8 +265,10 @@ def detect_format(path: str | os.PathLike) -> str:
     if p.suffix == ".parquet":
         return "parquet"
     if p.suffix.lower() in (".csv", ".tsv"):
-        raise InputFormatError(f"{p}: a CSV table that is not a NExT-GQA/NExT-QA file (expected columns "
-                               "video_id or video, question, answer, qid, a0-a4)")
+        raise InputFormatError(
+            f"{p}: a CSV table that is not a NExT-GQA/NExT-QA file (expected columns "
+            "video_id or video, question, answer, qid, a0-a4)"
+        )
     first = _first_object(p)
     if first is None:
         raise InputFormatError(f"{p}: no records (an empty file or list)")
@@ -263,8 +276,10 @@ def detect_format(path: str | os.PathLike) -> str:
         return "records"
     if _looks_like_unified(first):
         return "unified"
-    raise InputFormatError(f"{p}: not a records or unified file (first record has keys {sorted(first)[:8]}); "
-                           "for native benchmark files use `twgrpo data load --bench NAME`")
+    raise InputFormatError(
+        f"{p}: not a records or unified file (first record has keys {sorted(first)[:8]}); "
+        "for native benchmark files use `twgrpo data load --bench NAME`"
+    )
 
 
 def _first_object(p: Path) -> dict | None:
@@ -301,8 +316,12 @@ def _json_lines(text: str, p: Path) -> list[tuple[int, Any]]:
     return out
 
 
-_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"),
-         (b"\xfe\xff", "UTF-16"))
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
 
 
 def read_text(path: str | os.PathLike) -> str:
@@ -325,8 +344,7 @@ def read_text(path: str | os.PathLike) -> str:
     except UnicodeDecodeError as exc:
         kind = "binary data" if b"\x00" in data[:8192] else "not UTF-8 text (Latin-1 or another encoding?)"
         line = data[: exc.start].count(b"\n") + 1
-        raise InputFormatError(f"{p}: {kind}: byte 0x{data[exc.start]:02x} on line {line} "
-                               "is not valid UTF-8") from None
+        raise InputFormatError(f"{p}: {kind}: byte 0x{data[exc.start]:02x} on line {line} is not valid UTF-8") from None
 
 
 def parse_json(text: str, p: Path) -> Any:
@@ -345,7 +363,9 @@ def read_json_objects(p: Path) -> list[Any]:
             data = parse_json(text, p)
         except json.JSONDecodeError as exc:
             if not text.lstrip().startswith("{"):
-                raise InputFormatError(f"{p}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+                raise InputFormatError(
+                    f"{p}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+                ) from None
         else:
             if isinstance(data, dict):
                 return [data]
@@ -370,8 +390,9 @@ def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
 
 
 @gc_paused()
-def read_dataset(path: str | os.PathLike, fmt: str = "auto", *, source: str | None = None,
-                 split: str | None = None) -> LoadResult:
+def read_dataset(
+    path: str | os.PathLike, fmt: str = "auto", *, source: str | None = None, split: str | None = None
+) -> LoadResult:
     """Read every record of `path`, collecting (not raising) record-level problems.
 
     Records that fail to convert or have schema errors are left out of `records` and listed in
@@ -399,8 +420,9 @@ def read_dataset(path: str | os.PathLike, fmt: str = "auto", *, source: str | No
                     rec = Record.from_dict(raw)
             except RecordError as exc:
                 rid = raw.get("id") if isinstance(raw, dict) else None
-                problems.append(Problem(exc.reason, file, i, exc.record_id or (None if rid is None else str(rid)),
-                                        exc.field))
+                problems.append(
+                    Problem(exc.reason, file, i, exc.record_id or (None if rid is None else str(rid)), exc.field)
+                )
                 continue
             except (TypeError, ValueError) as exc:
                 problems.append(Problem(f"malformed record: {exc}", file, i))
@@ -426,13 +448,19 @@ def read_dataset(path: str | os.PathLike, fmt: str = "auto", *, source: str | No
         problems.append(Problem(prob.message, file, pos, prob.record_id, prob.field, prob.severity))
         if prob.severity == "error":
             bad_index.add(pos)
-    problems.sort(key=lambda pr: (pr.index if pr.index is not None else -1))
+    problems.sort(key=lambda pr: pr.index if pr.index is not None else -1)
     records = [r for i, r in candidates if i not in bad_index]
     return LoadResult(records, problems, file=file)
 
 
-def read_records(path: str | os.PathLike, fmt: str = "auto", *, skip_invalid: bool = False,
-                 source: str | None = None, split: str | None = None) -> LoadResult:
+def read_records(
+    path: str | os.PathLike,
+    fmt: str = "auto",
+    *,
+    skip_invalid: bool = False,
+    source: str | None = None,
+    split: str | None = None,
+) -> LoadResult:
     """Read `path`; raise the first record error unless `skip_invalid` (then invalid records are counted)."""
     return read_dataset(path, fmt, source=source, split=split).raise_or_skip(skip_invalid)
 
@@ -446,23 +474,25 @@ def hf_features(meta=None):
     `meta` (a `datasets` feature from `meta_struct_feature`), as that struct."""
     from datasets import Features, List, Value
 
-    return Features({
-        "id": Value("string"),
-        "question": Value("string"),
-        "options": List(Value("string")),
-        "answer": List(Value("string")),
-        "video": Value("string"),
-        "source": Value("string"),
-        "meta": Value("string") if meta is None else meta,
-        "qai": {
-            "negated": Value("bool"),
-            "original_question": Value("string"),
-            "original_answer": List(Value("string")),
-            "removed_options": List(Value("string")),
-            "seed": Value("int64"),
-            "strategy": Value("string"),
-        },
-    })
+    return Features(
+        {
+            "id": Value("string"),
+            "question": Value("string"),
+            "options": List(Value("string")),
+            "answer": List(Value("string")),
+            "video": Value("string"),
+            "source": Value("string"),
+            "meta": Value("string") if meta is None else meta,
+            "qai": {
+                "negated": Value("bool"),
+                "original_question": Value("string"),
+                "original_answer": List(Value("string")),
+                "removed_options": List(Value("string")),
+                "seed": Value("int64"),
+                "strategy": Value("string"),
+            },
+        }
+    )
 
 
 def _without_nulls(value: Any) -> Any:
@@ -503,8 +533,11 @@ def meta_struct_feature(records: Iterable[Record]):
     def storable(t) -> bool:
         if pa.types.is_null(t) or (pa.types.is_struct(t) and t.num_fields == 0):
             return False
-        return all(storable(t.field(i).type) for i in range(t.num_fields)) if pa.types.is_struct(t) else (
-            storable(t.value_type) if pa.types.is_list(t) or pa.types.is_large_list(t) else True)
+        return (
+            all(storable(t.field(i).type) for i in range(t.num_fields))
+            if pa.types.is_struct(t)
+            else (storable(t.value_type) if pa.types.is_list(t) or pa.types.is_large_list(t) else True)
+        )
 
     if not pa.types.is_struct(array.type) or not storable(array.type):
         return None
@@ -570,8 +603,13 @@ def records_to_table(records: Sequence[Record], meta=None):
     schema = hf_features(meta).arrow_schema
     columns = _arrow_columns(records, meta_struct=meta is not None)
     # qai is built child by child (`_struct_array`); a struct meta has keys missing per row, which pa.array fills
-    return pa.Table.from_arrays([_struct_array(columns[f.name], f.type) if f.name == "qai"
-                                 else pa.array(columns[f.name], f.type) for f in schema], schema=schema)
+    return pa.Table.from_arrays(
+        [
+            _struct_array(columns[f.name], f.type) if f.name == "qai" else pa.array(columns[f.name], f.type)
+            for f in schema
+        ],
+        schema=schema,
+    )
 
 
 def _struct_array(rows: list[dict[str, Any] | None], struct_type):
@@ -599,13 +637,24 @@ def table_to_records(table, file: str | None = None) -> list[Record]:
     empty = [None] * table.num_rows
     cols = {n: table.column(n).to_pylist() if n in table.column_names else empty for n in names}
     unknown = [n for n in table.column_names if n not in names]
-    extra = [dict(zip(unknown, row)) for row in zip(*(table.column(n).to_pylist() for n in unknown))] \
-        if unknown else [{}] * table.num_rows
-    return [Record(id=str(rid), question=question, options=options if options is not None else [],
-                   answer=answer if answer is not None else [], video=video, source=source or "",
-                   meta={**more, **_meta_from_arrow(meta)}, qai=_qai_from_arrow(qai))
-            for rid, question, options, answer, video, source, meta, qai, more
-            in zip(*(cols[n] for n in names), extra)]
+    extra = (
+        [dict(zip(unknown, row)) for row in zip(*(table.column(n).to_pylist() for n in unknown))]
+        if unknown
+        else [{}] * table.num_rows
+    )
+    return [
+        Record(
+            id=str(rid),
+            question=question,
+            options=options if options is not None else [],
+            answer=answer if answer is not None else [],
+            video=video,
+            source=source or "",
+            meta={**more, **_meta_from_arrow(meta)},
+            qai=_qai_from_arrow(qai),
+        )
+        for rid, question, options, answer, video, source, meta, qai, more in zip(*(cols[n] for n in names), extra)
+    ]
 
 
 @gc_paused()
@@ -651,8 +700,10 @@ def output_format(path: str | os.PathLike, fmt: str = "auto") -> str:
         return "unified" if fmt == "json" else fmt
     suffix = Path(path).suffix.lower()
     if suffix and suffix not in (".json", ".jsonl", ".parquet"):
-        raise UsageError(f"{path}: unknown output suffix {suffix!r}; expected .json, .jsonl, .parquet or no "
-                         "suffix (an HF dataset folder)")
+        raise UsageError(
+            f"{path}: unknown output suffix {suffix!r}; expected .json, .jsonl, .parquet or no "
+            "suffix (an HF dataset folder)"
+        )
     return {".json": "unified", ".jsonl": "jsonl", ".parquet": "parquet"}.get(suffix, "hf")
 
 

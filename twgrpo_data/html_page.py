@@ -45,8 +45,13 @@ def environment():
     """The jinja2 environment of the report templates (autoescape on for every template)."""
     import jinja2
 
-    env = jinja2.Environment(loader=jinja2.PackageLoader("twgrpo_data", "templates"), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("twgrpo_data", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["pct"] = format_pct
     return env
 
@@ -62,16 +67,21 @@ def _sha256(text: str) -> str:
 
 def content_security_policy(style: str, script: str) -> str:
     """Only this inline style and script (by hash), images from data: URIs, nothing remote, no forms."""
-    return ("default-src 'none'; "
-            f"style-src {_sha256(style)}; script-src {_sha256(script)}; img-src data:; "
-            "base-uri 'none'; form-action 'none'")
+    return (
+        "default-src 'none'; "
+        f"style-src {_sha256(style)}; script-src {_sha256(script)}; img-src data:; "
+        "base-uri 'none'; form-action 'none'"
+    )
 
 
 def render_page(template: str, **context: Any) -> str:
     """Render `template` (which extends `base.html.j2`) with the shared style, script and CSP."""
     style, script = _asset("page.css"), _asset("page.js")
-    return environment().get_template(template).render(
-        page_style=style, page_script=script, csp=content_security_policy(style, script), **context)
+    return (
+        environment()
+        .get_template(template)
+        .render(page_style=style, page_script=script, csp=content_security_policy(style, script), **context)
+    )
 
 
 def write_page(path: str | Path, html: str) -> Path:

@@ -24,9 +24,10 @@ import importlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 from . import __version__, cards
 from .errors import HubError, TwgrpoError
@@ -85,10 +86,13 @@ class PublishResult:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "repo_id": self.repo_id, "dry_run": self.dry_run,
+            "repo_id": self.repo_id,
+            "dry_run": self.dry_run,
             "folder": None if self.folder is None else str(self.folder),
             "files": [{"path": p, "bytes": n} for p, n in self.files],
-            "splits": self.splits, "template": self.template, "warnings": self.warnings,
+            "splits": self.splits,
+            "template": self.template,
+            "warnings": self.warnings,
         }
         if self.push is not None:
             out.update(commit_url=self.push.commit_url, deleted=self.push.deleted, created=self.push.created)
@@ -149,17 +153,24 @@ def check_licences(uses: Sequence[cards.SourceUse], permission: bool, stated_lic
     unknown = [u for u in uses if u.key not in known]
     if unknown and stated_license is None:
         what = ", ".join(f"{u.n} with source {u.key!r}" if u.key else f"{u.n} without a source" for u in unknown)
-        raise LicenceError(f"refusing to publish: records from no benchmark twgrpo knows ({what}; judged by their "
-                           "fields and `source`). State their licence with --license ID (a Hub licence id, e.g. "
-                           "cc-by-4.0) if you hold the rights to publish them")
+        raise LicenceError(
+            f"refusing to publish: records from no benchmark twgrpo knows ({what}; judged by their "
+            "fields and `source`). State their licence with --license ID (a Hub licence id, e.g. "
+            "cc-by-4.0) if you hold the rights to publish them"
+        )
     restricted = cards.restricted_sources(uses)
     if restricted and not permission:
         terms = "; ".join(f"{u.info.name}: {u.info.license_note}" for u in restricted)
-        raise LicenceError(f"refusing to publish: {terms}. Pass --i-have-permission only if the rights holders "
-                           "allowed you to publish this derived copy")
+        raise LicenceError(
+            f"refusing to publish: {terms}. Pass --i-have-permission only if the rights holders "
+            "allowed you to publish this derived copy"
+        )
     notes = [f"publishing {u.info.name} data under your permission ({u.info.license_note})" for u in restricted]
-    notes += [f"{u.info.name}: licence unknown ({u.info.license_note}); check its terms before publishing"
-              for u in uses if u.info.redistribution == "unknown"]
+    notes += [
+        f"{u.info.name}: licence unknown ({u.info.license_note}); check its terms before publishing"
+        for u in uses
+        if u.info.redistribution == "unknown"
+    ]
     return notes
 
 
@@ -186,8 +197,10 @@ def check_no_local_paths(splits: Mapping[str, Sequence[Record]]) -> None:
             for name, value in (("video", record.video), ("meta", record.meta)):
                 found = next(_local_paths(value), None)
                 if found is not None:
-                    raise TwgrpoError(f"record {record.id!r}, field {name!r}: holds a local absolute path "
-                                      f"({found}); publish paths relative to the video root instead")
+                    raise TwgrpoError(
+                        f"record {record.id!r}, field {name!r}: holds a local absolute path "
+                        f"({found}); publish paths relative to the video root instead"
+                    )
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -247,13 +260,17 @@ def hub_metadata(dataset_dict, download_size: int) -> dict[str, Any]:
     for name, ds in dataset_dict.items():
         splits.add(SplitInfo(name=name, num_bytes=ds.data.nbytes, num_examples=len(ds)))
     dataset_size = sum(ds.data.nbytes for ds in dataset_dict.values())
-    info = DatasetInfo(features=next(iter(dataset_dict.values())).features, splits=splits,
-                       download_size=download_size,
-                       dataset_size=dataset_size)
+    info = DatasetInfo(
+        features=next(iter(dataset_dict.values())).features,
+        splits=splits,
+        download_size=download_size,
+        dataset_size=dataset_size,
+    )
     data = DatasetCardData()
     DatasetInfosDict({"default": info}).to_dataset_card_data(data)
-    MetadataConfigs({"default": {"data_files": [{"split": name, "path": f"{DATA_DIR}/{name}-*"}
-                                                for name in dataset_dict]}}).to_dataset_card_data(data)
+    MetadataConfigs(
+        {"default": {"data_files": [{"split": name, "path": f"{DATA_DIR}/{name}-*"} for name in dataset_dict]}}
+    ).to_dataset_card_data(data)
     return data.to_dict()
 
 
@@ -262,9 +279,16 @@ def _replaceable(out: Path) -> bool:
     return not out.exists() or (out.is_dir() and is_replaceable_folder(out))
 
 
-def write_hub_folder(splits: Mapping[str, Sequence[Record]], out: str | os.PathLike, *, repo_id: str,
-                     card: str | Path | None = None, report: cards.QaiReport | None = None,
-                     max_shard_size: int | str | None = None, stated_license: str | None = None) -> HubFolder:
+def write_hub_folder(
+    splits: Mapping[str, Sequence[Record]],
+    out: str | os.PathLike,
+    *,
+    repo_id: str,
+    card: str | Path | None = None,
+    report: cards.QaiReport | None = None,
+    max_shard_size: int | str | None = None,
+    stated_license: str | None = None,
+) -> HubFolder:
     """Write the parquet shards and the rendered card to `out` (atomically: a crash keeps the old folder).
 
     `card` is a template name or file (default: `cards.choose_template`); `max_shard_size` as in
@@ -272,19 +296,26 @@ def write_hub_folder(splits: Mapping[str, Sequence[Record]], out: str | os.PathL
     """
     out = Path(out)
     if not _replaceable(out):
-        raise TwgrpoError(f"{out}: exists and is not a hub preview folder (README.md + data/); "
-                          "choose a new or empty folder")
+        raise TwgrpoError(
+            f"{out}: exists and is not a hub preview folder (README.md + data/); choose a new or empty folder"
+        )
     template = str(card) if card is not None else cards.choose_template(cards.DatasetStats.from_splits(splits))
     dataset_dict = to_dataset_dict(splits)
     with atomic_path(out, directory=True, marker=False) as tmp, _quiet_datasets():
         files = [rel for name, ds in dataset_dict.items() for rel in _write_shards(ds, name, tmp, max_shard_size)]
         download_size = sum((tmp / rel).stat().st_size for rel in files)
-        rendered = cards.render_card(splits, repo_id=repo_id, template=template, report=report,
-                                     hub_metadata=hub_metadata(dataset_dict, download_size),
-                                     stated_license=stated_license)
+        rendered = cards.render_card(
+            splits,
+            repo_id=repo_id,
+            template=template,
+            report=report,
+            hub_metadata=hub_metadata(dataset_dict, download_size),
+            stated_license=stated_license,
+        )
         (tmp / CARD_FILE).write_text(str(rendered), encoding="utf-8")
-    return HubFolder(root=out, files=[CARD_FILE, *files], splits={n: len(r) for n, r in splits.items()},
-                     template=template)
+    return HubFolder(
+        root=out, files=[CARD_FILE, *files], splits={n: len(r) for n, r in splits.items()}, template=template
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -310,7 +341,8 @@ def _describe(exc: BaseException) -> str:
     if status == 403:
         return "the token has no write access to this repository (HTTP 403)"
     message = getattr(exc, "server_message", None) or next(
-        (line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        (line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__
+    )
     return f"HTTP {status}: {message}" if status else message
 
 
@@ -327,8 +359,15 @@ def hub_token(token: str | None = None) -> str:
     return token
 
 
-def push_folder(folder: HubFolder, repo_id: str, *, private: bool = False, token: str | None = None,
-                endpoint: str | None = None, commit_message: str | None = None) -> PushResult:
+def push_folder(
+    folder: HubFolder,
+    repo_id: str,
+    *,
+    private: bool = False,
+    token: str | None = None,
+    endpoint: str | None = None,
+    commit_message: str | None = None,
+) -> PushResult:
     """Upload `folder` to the dataset repository `repo_id` in one commit; stale `data/` files are deleted.
 
     The token comes from `token` or huggingface_hub's usual sources (`HF_TOKEN`, `hf auth login`); the
@@ -348,8 +387,10 @@ def push_folder(folder: HubFolder, repo_id: str, *, private: bool = False, token
     except failures as exc:
         raise HubError(f"{repo_id}: could not reach {api.endpoint}: {_describe(exc)}; nothing was uploaded") from None
     if existing is not None and private and not existing.private:
-        raise HubError(f"{repo_id} exists and is public; --private does not change an existing repository "
-                       "(make it private on the Hub first); nothing was uploaded")
+        raise HubError(
+            f"{repo_id} exists and is public; --private does not change an existing repository "
+            "(make it private on the Hub first); nothing was uploaded"
+        )
     step, created = "create the repository", False
     try:
         if existing is None:
@@ -363,14 +404,21 @@ def push_folder(folder: HubFolder, repo_id: str, *, private: bool = False, token
         step = "commit"
         total = sum(folder.splits.values())
         info = api.create_commit(
-            repo_id, operations, repo_type="dataset",
-            commit_message=commit_message or f"Upload {total} records with twgrpo {__version__}")
+            repo_id,
+            operations,
+            repo_type="dataset",
+            commit_message=commit_message or f"Upload {total} records with twgrpo {__version__}",
+        )
     except (*failures, ValueError) as exc:  # ValueError: the Hub rejected README.md's metadata
-        state = "the repository was created empty" if created else (
-            "the repository is unchanged" if existing is not None else "no repository was created")
+        state = (
+            "the repository was created empty"
+            if created
+            else ("the repository is unchanged" if existing is not None else "no repository was created")
+        )
         raise HubError(f"{repo_id}: could not {step}: {_describe(exc)}; nothing was committed ({state})") from None
-    return PushResult(repo_id=repo_id, commit_url=info.commit_url, added=list(folder.files), deleted=stale,
-                      created=created)
+    return PushResult(
+        repo_id=repo_id, commit_url=info.commit_url, added=list(folder.files), deleted=stale, created=created
+    )
 
 
 def default_preview_dir(repo_id: str) -> Path:
@@ -378,11 +426,22 @@ def default_preview_dir(repo_id: str) -> Path:
     return Path(PREVIEW_ROOT, *check_repo_id(repo_id).split("/"))
 
 
-def publish(dataset: str | os.PathLike, repo_id: str, *, card: str | Path | None = None,
-            report: str | os.PathLike | None = None, private: bool = False, split: str | None = None,
-            dry_run: bool = False, out: str | os.PathLike | None = None, permission: bool = False,
-            token: str | None = None, endpoint: str | None = None,
-            max_shard_size: int | str | None = None, license: str | None = None) -> PublishResult:
+def publish(
+    dataset: str | os.PathLike,
+    repo_id: str,
+    *,
+    card: str | Path | None = None,
+    report: str | os.PathLike | None = None,
+    private: bool = False,
+    split: str | None = None,
+    dry_run: bool = False,
+    out: str | os.PathLike | None = None,
+    permission: bool = False,
+    token: str | None = None,
+    endpoint: str | None = None,
+    max_shard_size: int | str | None = None,
+    license: str | None = None,
+) -> PublishResult:
     """Publish `dataset` to `repo_id`, or with `dry_run` only write what would be uploaded to `out`.
 
     `out` also keeps a copy of the uploaded files on a real push. Each record's source is judged by its
@@ -405,8 +464,23 @@ def publish(dataset: str | os.PathLike, repo_id: str, *, card: str | Path | None
             target = Path(out) if out is not None else default_preview_dir(repo_id)
         else:
             target = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="twgrpo-publish-"))) / "hub"
-        folder = write_hub_folder(splits, target, repo_id=repo_id, card=card, report=qai_report,
-                                  max_shard_size=max_shard_size, stated_license=license)
+        folder = write_hub_folder(
+            splits,
+            target,
+            repo_id=repo_id,
+            card=card,
+            report=qai_report,
+            max_shard_size=max_shard_size,
+            stated_license=license,
+        )
         pushed = None if dry_run else push_folder(folder, repo_id, private=private, token=token, endpoint=endpoint)
-        return PublishResult(repo_id, dry_run, folder.root if keep else None, folder.sizes(), folder.splits,
-                             folder.template, warnings, pushed)
+        return PublishResult(
+            repo_id,
+            dry_run,
+            folder.root if keep else None,
+            folder.sizes(),
+            folder.splits,
+            folder.template,
+            warnings,
+            pushed,
+        )

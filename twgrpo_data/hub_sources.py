@@ -31,9 +31,10 @@ import shutil
 import stat
 import tempfile
 import zipfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterable, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 from .errors import HubError, InputFormatError, TwgrpoError
 from .record import Record
@@ -78,12 +79,12 @@ def parse_hub_ref(value: str | os.PathLike) -> HubRef | None:
     exists; None for anything else (a local path)."""
     text = str(value)
     if text.startswith("hf:/") and not text.startswith(HF_SCHEME):
-        text = HF_SCHEME + text[len("hf:/"):]  # `pathlib.Path` (e.g. a typer Path argument) collapses the '//'
+        text = HF_SCHEME + text[len("hf:/") :]  # `pathlib.Path` (e.g. a typer Path argument) collapses the '//'
     if text.startswith(HF_SCHEME):
-        rest = text[len(HF_SCHEME):]
+        rest = text[len(HF_SCHEME) :]
         if not rest.startswith("datasets/"):
             raise TwgrpoError(f"{text}: only dataset repositories are read (hf://datasets/OWNER/NAME[/path])")
-        parts = [p for p in rest[len("datasets/"):].split("/") if p]
+        parts = [p for p in rest[len("datasets/") :].split("/") if p]
         if len(parts) < 2:
             raise TwgrpoError(f"{text}: expected hf://datasets/OWNER/NAME[/path]")
         name, _, revision = parts[1].partition("@")
@@ -95,12 +96,19 @@ def parse_hub_ref(value: str | os.PathLike) -> HubRef | None:
 
 def _hub_error(exc: BaseException, repo_id: str, endpoint: str) -> HubError:
     """One line for a failed download: gated, missing, offline, or unreachable, and what to do."""
-    from huggingface_hub.errors import (GatedRepoError, LocalEntryNotFoundError, OfflineModeIsEnabled,
-                                        RepositoryNotFoundError, RevisionNotFoundError)
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        LocalEntryNotFoundError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     if isinstance(exc, GatedRepoError):
-        return HubError(f"{repo_id} is gated: accept its terms at {endpoint}/datasets/{repo_id} while logged in, "
-                        "then set HF_TOKEN (or run `hf auth login`) with that account")
+        return HubError(
+            f"{repo_id} is gated: accept its terms at {endpoint}/datasets/{repo_id} while logged in, "
+            "then set HF_TOKEN (or run `hf auth login`) with that account"
+        )
     if isinstance(exc, RepositoryNotFoundError):
         return HubError(f"{repo_id}: no such dataset on {endpoint} (a private one needs HF_TOKEN)")
     if isinstance(exc, RevisionNotFoundError):
@@ -109,13 +117,16 @@ def _hub_error(exc: BaseException, repo_id: str, endpoint: str) -> HubError:
         from huggingface_hub import constants
 
         if constants.HF_HUB_OFFLINE:
-            return HubError(f"{repo_id}: not (completely) in the cache and HF_HUB_OFFLINE is set; run once "
-                            "online (e.g. `twgrpo data fetch`) or unset HF_HUB_OFFLINE")
+            return HubError(
+                f"{repo_id}: not (completely) in the cache and HF_HUB_OFFLINE is set; run once "
+                "online (e.g. `twgrpo data fetch`) or unset HF_HUB_OFFLINE"
+            )
         return HubError(f"{repo_id}: could not reach {endpoint} and the files are not in the cache")
     status = getattr(getattr(exc, "response", None), "status_code", None)
     detail = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-    return HubError(f"{repo_id}: download from {endpoint} failed" + (f" (HTTP {status})" if status else "")
-                    + f": {detail}")
+    return HubError(
+        f"{repo_id}: download from {endpoint} failed" + (f" (HTTP {status})" if status else "") + f": {detail}"
+    )
 
 
 @contextlib.contextmanager
@@ -141,9 +152,16 @@ def snapshot(repo_id: str, patterns: Iterable[str] | None = None, *, revision: s
     from huggingface_hub import constants, snapshot_download
 
     with _downloads(repo_id) as endpoint:
-        return Path(snapshot_download(repo_id, repo_type="dataset", revision=revision,
-                                      allow_patterns=None if patterns is None else list(patterns),
-                                      cache_dir=constants.HF_HUB_CACHE, endpoint=endpoint))
+        return Path(
+            snapshot_download(
+                repo_id,
+                repo_type="dataset",
+                revision=revision,
+                allow_patterns=None if patterns is None else list(patterns),
+                cache_dir=constants.HF_HUB_CACHE,
+                endpoint=endpoint,
+            )
+        )
 
 
 def planned_downloads(repo_id: str, patterns: Iterable[str], revision: str) -> tuple[int, int]:
@@ -153,8 +171,15 @@ def planned_downloads(repo_id: str, patterns: Iterable[str], revision: str) -> t
     if constants.HF_HUB_OFFLINE:
         return 0, 0
     with _downloads(repo_id) as endpoint:
-        plan = snapshot_download(repo_id, repo_type="dataset", revision=revision, allow_patterns=list(patterns),
-                                 cache_dir=constants.HF_HUB_CACHE, endpoint=endpoint, dry_run=True)
+        plan = snapshot_download(
+            repo_id,
+            repo_type="dataset",
+            revision=revision,
+            allow_patterns=list(patterns),
+            cache_dir=constants.HF_HUB_CACHE,
+            endpoint=endpoint,
+            dry_run=True,
+        )
     todo = [f for f in plan if f.will_download]
     return len(todo), sum(f.file_size or 0 for f in todo)
 
@@ -172,8 +197,13 @@ def _repo_files(snapshot_dir: Path, patterns: Iterable[str], repo_id: str, commi
         names = [p.relative_to(snapshot_dir).as_posix() for p in snapshot_dir.rglob("*") if p.is_file()]
     else:
         with _downloads(repo_id) as endpoint:
-            names = [f.path for f in HfApi(endpoint=endpoint).list_repo_tree(
-                repo_id, repo_type="dataset", revision=commit, recursive=True) if hasattr(f, "size")]
+            names = [
+                f.path
+                for f in HfApi(endpoint=endpoint).list_repo_tree(
+                    repo_id, repo_type="dataset", revision=commit, recursive=True
+                )
+                if hasattr(f, "size")
+            ]
     return sorted(filter_repo_objects(names, allow_patterns=list(patterns)))
 
 
@@ -236,8 +266,10 @@ def unpack_archive(archive: Path, dest: Path, *, name: str | None = None) -> int
             if problem is None and root not in target.parents and target != root:
                 problem = "resolves outside the unpack folder"
             if problem:
-                raise HubError(f"{label}: member {info.filename!r} {problem}; refusing to unpack this archive "
-                               "(nothing was written)")
+                raise HubError(
+                    f"{label}: member {info.filename!r} {problem}; refusing to unpack this archive "
+                    "(nothing was written)"
+                )
         written = 0
         root.mkdir(parents=True, exist_ok=True)
         for info in members:
@@ -269,8 +301,10 @@ def _hub_of(name: str):
 
     hub = get_benchmark(name).HUB
     if hub is None:
-        raise TwgrpoError(f"{name} is not distributed on the Hugging Face Hub; download it from "
-                          f"{get_benchmark(name).SOURCE.homepage} and pass its path")
+        raise TwgrpoError(
+            f"{name} is not distributed on the Hugging Face Hub; download it from "
+            f"{get_benchmark(name).SOURCE.homepage} and pass its path"
+        )
     return hub
 
 
@@ -289,13 +323,17 @@ def fetch_annotations(name: str, *, split: str | None = None, revision: str | No
     if split is not None and module.DEFAULT_SPLIT and hub.data_path != ".":
         data = snap / hub.data_path.replace(module.DEFAULT_SPLIT, split)
     if not data.exists():
-        raise HubError(f"{hub.repo_id}: no {data.relative_to(snap).as_posix()} in the repository "
-                       f"(patterns {patterns})")
+        raise HubError(f"{hub.repo_id}: no {data.relative_to(snap).as_posix()} in the repository (patterns {patterns})")
     return data
 
 
-def fetch_videos(name: str, data_path: Path, records: list[Record] | None = None, *,
-                 announce: Callable[[str], None] = lambda line: None) -> Path:
+def fetch_videos(
+    name: str,
+    data_path: Path,
+    records: list[Record] | None = None,
+    *,
+    announce: Callable[[str], None] = lambda line: None,
+) -> Path:
     """Download the videos of `records` (every video of the benchmark when None) next to the annotations
     at `data_path` (same commit); return the video root the records' `video` paths are relative to.
 
@@ -325,14 +363,22 @@ def fetch_videos(name: str, data_path: Path, records: list[Record] | None = None
         archives = [a for a in archives if a in needed]
     todo = [a for a in archives if not (root / UNPACKED_MARKERS / (a.replace("/", "--") + ".done")).is_file()]
     files, size = planned_downloads(hub.repo_id, todo, commit) if todo else (0, 0)
-    announce(f"{hub.repo_id}: {len(todo)} video archive(s) to unpack, {files} to download ({human_size(size)})"
-             + ("" if missing is None or hub.archive_of is not None else "; stopping once the wanted videos are in"))
+    announce(
+        f"{hub.repo_id}: {len(todo)} video archive(s) to unpack, {files} to download ({human_size(size)})"
+        + ("" if missing is None or hub.archive_of is not None else "; stopping once the wanted videos are in")
+    )
     from huggingface_hub import constants, hf_hub_download
 
     for archive in todo:
         with _downloads(hub.repo_id) as endpoint:
-            local = hf_hub_download(hub.repo_id, archive, repo_type="dataset", revision=commit,
-                                    cache_dir=constants.HF_HUB_CACHE, endpoint=endpoint)
+            local = hf_hub_download(
+                hub.repo_id,
+                archive,
+                repo_type="dataset",
+                revision=commit,
+                cache_dir=constants.HF_HUB_CACHE,
+                endpoint=endpoint,
+            )
         unpack_archive(Path(local), root, name=archive)
         if missing is not None and all((root / v).exists() for v in missing):
             break
@@ -347,9 +393,14 @@ def _snapshot_dir(path: Path) -> Path:
     raise TwgrpoError(f"{path}: not inside a Hugging Face cache snapshot")
 
 
-def resolve_benchmark_data(name: str, limit: int | None = None, videos: bool = True, *,
-                           split: str | None = None,
-                           announce: Callable[[str], None] = lambda line: None) -> BenchmarkData:
+def resolve_benchmark_data(
+    name: str,
+    limit: int | None = None,
+    videos: bool = True,
+    *,
+    split: str | None = None,
+    announce: Callable[[str], None] = lambda line: None,
+) -> BenchmarkData:
     """The data of benchmark `name` when no path is given: its local `DEFAULT_PATH` if present, else its
     Hub repository — the annotations, and with `videos` the videos of the first `limit` records only.
 
@@ -364,8 +415,13 @@ def resolve_benchmark_data(name: str, limit: int | None = None, videos: bool = T
     hub = _hub_of(name)
     data = fetch_annotations(name, split=split)
     snap = _snapshot_dir(data)
-    provenance: dict[str, Any] = {"kind": "hub", "repo_id": hub.repo_id, "revision": hub.revision,
-                                  "commit": _commit_of(snap), "path": data.relative_to(snap).as_posix()}
+    provenance: dict[str, Any] = {
+        "kind": "hub",
+        "repo_id": hub.repo_id,
+        "revision": hub.revision,
+        "commit": _commit_of(snap),
+        "path": data.relative_to(snap).as_posix(),
+    }
     root = None
     if videos and hub.has_videos:
         records = load_benchmark(name, data).records
@@ -397,8 +453,14 @@ def resolve_data_path(path: str | os.PathLike, *, bench: str | None = None) -> P
             raise InputFormatError(f"{path}: no such file or folder (nor a Hub dataset: {exc})") from None
     from .benchmarks import BENCHMARKS
 
-    hub = next((m.HUB for n, m in BENCHMARKS.items() if m.HUB is not None and m.HUB.repo_id == ref.repo_id
-                and (bench is None or n == bench)), None)
+    hub = next(
+        (
+            m.HUB
+            for n, m in BENCHMARKS.items()
+            if m.HUB is not None and m.HUB.repo_id == ref.repo_id and (bench is None or n == bench)
+        ),
+        None,
+    )
     if ref.path is not None:
         patterns = [ref.path, f"{ref.path}/**"]
     else:
@@ -433,8 +495,9 @@ def _as_saved_dataset(folder: Path, repo_id: str) -> Path:
     if not any(p.suffix == ".parquet" for p in files):
         if len(files) == 1:
             return files[0]
-        raise HubError(f"{repo_id}: {len(files)} record files and no parquet shards; name one "
-                       f"(hf://datasets/{repo_id}/PATH)")
+        raise HubError(
+            f"{repo_id}: {len(files)} record files and no parquet shards; name one (hf://datasets/{repo_id}/PATH)"
+        )
     from huggingface_hub import constants
 
     from .formats import atomic_path

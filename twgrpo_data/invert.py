@@ -14,15 +14,25 @@ import hashlib
 import random
 import re
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from . import __version__
 from .errors import InputFormatError, TwgrpoError
 from .formats import LoadResult, detect_format, read_records
-from .negate import (ALREADY_NEGATIVE, NEGATED, NEGATION, NO_TEMPLATE, TEMPLATE, NegationResult, Negator,
-                     is_why_question, template_question)
+from .negate import (
+    ALREADY_NEGATIVE,
+    NEGATED,
+    NEGATION,
+    NO_TEMPLATE,
+    TEMPLATE,
+    NegationResult,
+    Negator,
+    is_why_question,
+    template_question,
+)
 from .record import Record, letter, letter_index
 
 #: Interchange formats QAI reads besides the benchmarks' native layouts (`input_formats()` lists all).
@@ -41,10 +51,32 @@ _SUBSUMING_OPTION = re.compile(
     r"|^\W*(?:both|neither|all|none)\W*$|^\W*(?:both|neither)\s+\(?[a-f]\)?\s+(?:and|nor)\s+\(?[a-f]\)?\W*$"
     r"|\b(?:throughout|during|in|for)\s+the\s+(?:entire|whole|full)\s+(?:video|clip|time)\b|\ball\s+the\s+time\b"
     r"|^\W*not\s+sure\W*$|\b(?:can(?:no|')t|cannot|unable\s+to|impossible\s+to)\s+(?:be\s+)?(?:determine|deduce|tell|answer|know|judge)"
-    r"|\bnot\s+(?:mentioned|shown|specified|stated|determinable|enough\s+information)\b", re.IGNORECASE | re.MULTILINE)
+    r"|\bnot\s+(?:mentioned|shown|specified|stated|determinable|enough\s+information)\b",
+    re.IGNORECASE | re.MULTILINE,
+)
 # one of these occurs in every match of _SUBSUMING_OPTION: most option sets need no regex search at all
-_SUBSUMING_KEYS = ("all", "none", "both", "neither", "any", "entire", "whole", "full", "sure", "determin", "deduc",
-                   "tell", "answer", "know", "judge", "mention", "shown", "specified", "stated", "enough")
+_SUBSUMING_KEYS = (
+    "all",
+    "none",
+    "both",
+    "neither",
+    "any",
+    "entire",
+    "whole",
+    "full",
+    "sure",
+    "determin",
+    "deduc",
+    "tell",
+    "answer",
+    "know",
+    "judge",
+    "mention",
+    "shown",
+    "specified",
+    "stated",
+    "enough",
+)
 _NON_WORD = re.compile(r"\W+")
 _DIGIT = re.compile(r"\d")
 _LIST_SPLIT = re.compile(r"\s*(?:,|;|&|\band\b)\s*", re.IGNORECASE)
@@ -54,12 +86,19 @@ _SPAN = re.compile(rf"^\W*(?:from\s+|between\s+)?{_TIME}\s*(?:-|–|—|to|and|u
 
 def record_rng(seed: int, record_id: str) -> random.Random:
     """The record's own random stream: same (seed, id) → same draws, in any process and any order."""
-    digest = hashlib.sha256(f"{seed}\x1f{record_id}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"{seed}\x1f{record_id}".encode()).digest()
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
-def invert_record(record: Record, negated_question: str, rng: random.Random, *, min_keep: int = 1,
-                  seed: int = 0, strategy: str = NEGATION) -> Record:
+def invert_record(
+    record: Record,
+    negated_question: str,
+    rng: random.Random,
+    *,
+    min_keep: int = 1,
+    seed: int = 0,
+    strategy: str = NEGATION,
+) -> Record:
     """The inverted record: negated question, gold = the originally wrong options minus a random number
     of removed ones (at least `min_keep` stay), options shuffled and relabelled, `qai` provenance set."""
     correct = letter_index(record.answer[0])
@@ -72,8 +111,14 @@ def invert_record(record: Record, negated_question: str, rng: random.Random, *, 
         question=negated_question,
         options=[record.options[i] for i in kept],
         answer=sorted(letter(pos) for pos, i in enumerate(kept) if i != correct),
-        qai={"negated": True, "original_question": record.question, "original_answer": list(record.answer),
-             "removed_options": [record.options[i] for i in sorted(removed)], "seed": seed, "strategy": strategy},
+        qai={
+            "negated": True,
+            "original_question": record.question,
+            "original_answer": list(record.answer),
+            "removed_options": [record.options[i] for i in sorted(removed)],
+            "seed": seed,
+            "strategy": strategy,
+        },
     )
 
 
@@ -126,12 +171,12 @@ def options_overlap(options: Sequence[str]) -> bool:
             items = [x.strip() for x in _LIST_SPLIT.split(texts[i].lower().rstrip(".!")) if x.strip()]
             if len(items) >= 2 and all(len(x.split()) <= 2 for x in items):
                 lists.append(set(items))
-        if any(a & b and a != b for k, a in enumerate(lists) for b in lists[k + 1:]):
+        if any(a & b and a != b for k, a in enumerate(lists) for b in lists[k + 1 :]):
             return True
     if not _DIGIT.search(joined):
         return False
     spans = [sorted((_seconds(m.group(1)), _seconds(m.group(2)))) for m in map(_SPAN.match, texts) if m]
-    return any(min(a[1], b[1]) > max(a[0], b[0]) for i, a in enumerate(spans) for b in spans[i + 1:])
+    return any(min(a[1], b[1]) > max(a[0], b[0]) for i, a in enumerate(spans) for b in spans[i + 1 :])
 
 
 @dataclass
@@ -173,7 +218,7 @@ class QaiReport:
         return self.model.get("spacy_version")
 
     @classmethod
-    def load(cls, path: str | Path) -> "QaiReport":
+    def load(cls, path: str | Path) -> QaiReport:
         """Read a `--report` JSON; a file that is not one raises `InputFormatError` naming the file."""
         import json
 
@@ -184,35 +229,56 @@ class QaiReport:
             raw = parse_json(read_text(p), p)  # one line for a missing, non-UTF-8 or too deeply nested file
         except json.JSONDecodeError as exc:
             raise InputFormatError(f"{p}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-        if not isinstance(raw, dict) or not isinstance(raw.get("counts"), dict) \
-                or not isinstance(raw.get("n_records"), int):
-            raise InputFormatError(f"{p}: not a QAI report (expected an object with 'n_records' and 'counts', "
-                                   "as written by `twgrpo qai convert --report`)")
+        if (
+            not isinstance(raw, dict)
+            or not isinstance(raw.get("counts"), dict)
+            or not isinstance(raw.get("n_records"), int)
+        ):
+            raise InputFormatError(
+                f"{p}: not a QAI report (expected an object with 'n_records' and 'counts', "
+                "as written by `twgrpo qai convert --report`)"
+            )
 
         def counter(key: str) -> Counter:
             return Counter({str(k): int(v) for k, v in (raw.get(key) or {}).items()})
 
         known = {f for f in cls.__dataclass_fields__} | {"spacy_model", "spacy_model_version", "spacy_version"}
         return cls(
-            n_records=raw["n_records"], seed=raw.get("seed"), ratio=raw.get("ratio"), min_keep=raw.get("min_keep"),
-            fallback=raw.get("fallback", "none"), why=raw.get("why", "negate"), counts=counter("counts"),
+            n_records=raw["n_records"],
+            seed=raw.get("seed"),
+            ratio=raw.get("ratio"),
+            min_keep=raw.get("min_keep"),
+            fallback=raw.get("fallback", "none"),
+            why=raw.get("why", "negate"),
+            counts=counter("counts"),
             unnegatable_reasons=Counter(dict(sorted(counter("unnegatable_reasons").items(), key=lambda kv: -kv[1]))),
-            negation_rules=counter("negation_rules"), strategies=counter("strategies"),
+            negation_rules=counter("negation_rules"),
+            strategies=counter("strategies"),
             template_reasons=counter("template_reasons"),
             answer_count_histogram=counter("answer_count_histogram"),
             option_count_histogram=counter("option_count_histogram"),
             parsed_questions=raw.get("parsed_questions", 0),
             model={k: raw[k] for k in ("spacy_model", "spacy_model_version", "spacy_version") if raw.get(k)},
-            input=raw.get("input"), output=raw.get("output"), twgrpo_version=raw.get("twgrpo_version"),
-            extra={k: v for k, v in raw.items() if k not in known}, file=p.name)
+            input=raw.get("input"),
+            output=raw.get("output"),
+            twgrpo_version=raw.get("twgrpo_version"),
+            extra={k: v for k, v in raw.items() if k not in known},
+            file=p.name,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         def histogram(c: Counter) -> dict[str, int]:
             return {str(k): c[k] for k in sorted(c)}
 
         out: dict[str, Any] = {
-            "input": self.input, "output": self.output, "n_records": self.n_records, "seed": self.seed,
-            "ratio": self.ratio, "min_keep": self.min_keep, "fallback": self.fallback, "why": self.why,
+            "input": self.input,
+            "output": self.output,
+            "n_records": self.n_records,
+            "seed": self.seed,
+            "ratio": self.ratio,
+            "min_keep": self.min_keep,
+            "fallback": self.fallback,
+            "why": self.why,
             "counts": {k: self.counts.get(k, 0) for k in COUNT_KEYS},
             "unnegatable_reasons": dict(sorted(self.unnegatable_reasons.items())),
             "negation_rules": dict(sorted(self.negation_rules.items())),
@@ -234,19 +300,31 @@ class QaiReport:
         inverted records. A mismatch is a bug, never a number to print."""
         c = self.counts
         outcomes = sum(c[k] for k in COUNT_KEYS if k != "skipped_invalid")
-        problems = [f"{name}: {got} != {want}" for name, got, want in (
-            ("outcomes vs records", outcomes, self.n_records),
-            ("unnegatable reasons vs unnegatable", sum(self.unnegatable_reasons.values()), c["unnegatable"]),
-            ("strategies vs negated", sum(self.strategies.values()), c["negated"]),
-            ("template reasons vs template", sum(self.template_reasons.values()), self.strategies[TEMPLATE]),
-        ) if got != want]
+        problems = [
+            f"{name}: {got} != {want}"
+            for name, got, want in (
+                ("outcomes vs records", outcomes, self.n_records),
+                ("unnegatable reasons vs unnegatable", sum(self.unnegatable_reasons.values()), c["unnegatable"]),
+                ("strategies vs negated", sum(self.strategies.values()), c["negated"]),
+                ("template reasons vs template", sum(self.template_reasons.values()), self.strategies[TEMPLATE]),
+            )
+            if got != want
+        ]
         if problems:
             raise AssertionError("QAI report does not add up: " + "; ".join(problems))
 
 
-def convert(records: Sequence[Record], ratio: float = 0.5, seed: int = 0, min_keep: int = 1, *,
-            negator: Negator | None = None, progress: Callable[[int], None] | None = None,
-            fallback: str = "none", why: str = "negate") -> tuple[list[Record], QaiReport]:
+def convert(
+    records: Sequence[Record],
+    ratio: float = 0.5,
+    seed: int = 0,
+    min_keep: int = 1,
+    *,
+    negator: Negator | None = None,
+    progress: Callable[[int], None] | None = None,
+    fallback: str = "none",
+    why: str = "negate",
+) -> tuple[list[Record], QaiReport]:
     """Apply QAI to `records` (order kept). Returns the new records and the report.
 
     `fallback="template"` rewrites a question that negation refuses (how-questions, unparsable or already
@@ -270,8 +348,7 @@ def convert(records: Sequence[Record], ratio: float = 0.5, seed: int = 0, min_ke
     if why not in WHY_MODES:
         raise TwgrpoError(f"--why must be one of {', '.join(WHY_MODES)}, got {why!r}")
     negator = negator or Negator()
-    report = QaiReport(n_records=len(records), seed=seed, ratio=ratio, min_keep=min_keep, fallback=fallback,
-                       why=why)
+    report = QaiReport(n_records=len(records), seed=seed, ratio=ratio, min_keep=min_keep, fallback=fallback, why=why)
     out: list[Record] = list(records)
     rngs: dict[int, random.Random] = {}
     for i, rec in enumerate(records):
@@ -371,8 +448,9 @@ def _load_benchmark(name: str, path: str | Path, skip_invalid: bool) -> LoadResu
 # comparison with the official TW-GRPO output
 
 
-def compare_official(official: Iterable[Record], originals: Iterable[Record],
-                     negator: Negator | None = None) -> dict[str, Any]:
+def compare_official(
+    official: Iterable[Record], originals: Iterable[Record], negator: Negator | None = None
+) -> dict[str, Any]:
     """Label noise in an official QAI file (e.g. `nextgqa_val_mixed.json`): records marked `is_negated`
     whose question did not become a negation, though their answers were inverted.
 
@@ -390,7 +468,9 @@ def compare_official(official: Iterable[Record], originals: Iterable[Record],
         source = by_id.get(rec.id, rec).question
         return " ".join(source.lower().split()[:2])
 
-    unchanged = sum(1 for r in noise if r.id in by_id and r.question.strip().lower() == by_id[r.id].question.strip().lower())
+    unchanged = sum(
+        1 for r in noise if r.id in by_id and r.question.strip().lower() == by_id[r.id].question.strip().lower()
+    )
     # negations the paper's script made that ours refuses (e.g. "how didn't …")
     sound = [r for r, neg in zip(marked, negative) if neg and r.id in by_id]
     ours = negator.negate_many([by_id[r.id].question for r in sound])

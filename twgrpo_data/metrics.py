@@ -7,8 +7,9 @@ so a number means the same everywhere.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -37,17 +38,25 @@ class ItemScore:
         return asdict(self)
 
 
-def score_output(item_id: str, output: str | None, gold: str | Sequence[str], *, parser: str = "twgrpo",
-                 options: Sequence[str] | None = None, category: str | None = None,
-                 error: str | None = None) -> ItemScore:
+def score_output(
+    item_id: str,
+    output: str | None,
+    gold: str | Sequence[str],
+    *,
+    parser: str = "twgrpo",
+    options: Sequence[str] | None = None,
+    category: str | None = None,
+    error: str | None = None,
+) -> ItemScore:
     """Parse `output` and score it against `gold` (letters, 'A,C' or '<answer>A,C</answer>')."""
     letters = sorted(gold_set(gold))
     if error is not None or output is None:
         return ItemScore(item_id, "", letters, 0.0, 0.0, 0.0, category, error or "no output", 0)
     parsed = parse_answer(output, parser, options)
     soft = soft_reward(parsed, letters)
-    return ItemScore(item_id, parsed, letters, soft, float(soft == 1.0), format_reward(output, "eval"),
-                     category, None, len(output))
+    return ItemScore(
+        item_id, parsed, letters, soft, float(soft == 1.0), format_reward(output, "eval"), category, None, len(output)
+    )
 
 
 Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
@@ -98,7 +107,7 @@ def mcnemar_exact(a_right: Sequence[bool], b_right: Sequence[bool]) -> dict[str,
     b = sum(1 for x, y in zip(a_right, b_right) if x and not y)
     c = sum(1 for x, y in zip(a_right, b_right) if y and not x)
     n = b + c
-    tail = sum(math.comb(n, k) for k in range(min(b, c) + 1)) / 2 ** n if n else 1.0
+    tail = sum(math.comb(n, k) for k in range(min(b, c) + 1)) / 2**n if n else 1.0
     return {"n": len(a_right), "a_only": b, "b_only": c, "p_value": round(min(1.0, 2 * tail), 6)}
 
 

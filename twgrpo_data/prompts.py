@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from .record import Record, letter
 
@@ -158,8 +159,7 @@ def build_prompt(record: Record, style: str, source: SourceText | None = None) -
     """The prompt for `record` in one of `PROMPT_STYLES`; `source` feeds the file's own text verbatim."""
     template = template_of(style)
     question = clevrer_question(record, source) if style == "clevrer" else general_question(record, source)
-    return Prompt(style, template["template"].format(Question=question), template["system"],
-                  record.video is not None)
+    return Prompt(style, template["template"].format(Question=question), template["system"], record.video is not None)
 
 
 def resolve_style(requested: str, bench: str, records: Iterable[Record]) -> str:

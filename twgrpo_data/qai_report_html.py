@@ -15,10 +15,11 @@ from __future__ import annotations
 import inspect
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from . import __version__
 from .errors import InputFormatError, TwgrpoError
@@ -50,8 +51,11 @@ def replay_outcomes(records: Sequence[Record], report: dict[str, Any], negator: 
     from .invert import convert
     from .negate import Negator
 
-    settings = {name: report[name] for name in inspect.signature(convert).parameters
-                if name not in ("records", "negator", "progress") and name in report}
+    settings = {
+        name: report[name]
+        for name in inspect.signature(convert).parameters
+        if name not in ("records", "negator", "progress") and name in report
+    }
     negator = negator or Negator()
     out = {}
     for record in records:
@@ -64,16 +68,19 @@ def replay_outcomes(records: Sequence[Record], report: dict[str, Any], negator: 
 
 def _option_rows(options: Sequence[str], gold: Sequence[str], removed: Sequence[str] = ()) -> list[dict[str, Any]]:
     removed_set = {o.strip().lower() for o in removed}
-    return [{"letter": letter(i), "text": text, "gold": letter(i) in gold,
-             "removed": text.strip().lower() in removed_set} for i, text in enumerate(options)]
+    return [
+        {"letter": letter(i), "text": text, "gold": letter(i) in gold, "removed": text.strip().lower() in removed_set}
+        for i, text in enumerate(options)
+    ]
 
 
 def _strategy(record: Record) -> str:
     return str((record.qai or {}).get("strategy") or "negation")
 
 
-def item_views(inputs: Sequence[Record] | None, outputs: Sequence[Record] | None,
-               outcomes: dict[str, Outcome]) -> tuple[list[dict[str, Any]], int]:
+def item_views(
+    inputs: Sequence[Record] | None, outputs: Sequence[Record] | None, outcomes: dict[str, Outcome]
+) -> tuple[list[dict[str, Any]], int]:
     """The listed items (rewritten records and refusals) and how many output records differ from the replay."""
     by_output = {r.id: r for r in outputs or []}
     mismatches = 0
@@ -82,29 +89,54 @@ def item_views(inputs: Sequence[Record] | None, outputs: Sequence[Record] | None
         for rec in outputs or []:
             if rec.qai and rec.qai.get("negated"):
                 prov = rec.qai
-                items.append({"id": rec.id, "status": "negated", "reason": None, "strategy": _strategy(rec),
-                              "question": prov.get("original_question", ""), "rewritten": rec.question,
-                              "before": None, "original_answer": prov.get("original_answer") or [],
-                              "removed": prov.get("removed_options") or [],
-                              "after": _option_rows(rec.options, rec.answer)})
+                items.append(
+                    {
+                        "id": rec.id,
+                        "status": "negated",
+                        "reason": None,
+                        "strategy": _strategy(rec),
+                        "question": prov.get("original_question", ""),
+                        "rewritten": rec.question,
+                        "before": None,
+                        "original_answer": prov.get("original_answer") or [],
+                        "removed": prov.get("removed_options") or [],
+                        "after": _option_rows(rec.options, rec.answer),
+                    }
+                )
         return items, 0
     for rec in inputs:
         outcome = outcomes[rec.id]
         written = by_output.get(rec.id)
-        if written is not None and (written.question, written.options, written.answer) != \
-                (outcome.record.question, outcome.record.options, outcome.record.answer):
+        if written is not None and (written.question, written.options, written.answer) != (
+            outcome.record.question,
+            outcome.record.options,
+            outcome.record.answer,
+        ):
             mismatches += 1
         if outcome.status not in LISTED:
             continue
-        item = {"id": rec.id, "status": outcome.status, "reason": outcome.reason, "question": rec.question,
-                "strategy": "", "rewritten": None, "after": None, "removed": [],
-                "original_answer": list(rec.answer), "before": _option_rows(rec.options, rec.answer)}
+        item = {
+            "id": rec.id,
+            "status": outcome.status,
+            "reason": outcome.reason,
+            "question": rec.question,
+            "strategy": "",
+            "rewritten": None,
+            "after": None,
+            "removed": [],
+            "original_answer": list(rec.answer),
+            "before": _option_rows(rec.options, rec.answer),
+        }
         if outcome.status == "negated":
             new = written or outcome.record
             prov = new.qai or {}
-            item.update(strategy=_strategy(new), rewritten=new.question, removed=prov.get("removed_options") or [],
-                        before=_option_rows(rec.options, rec.answer, prov.get("removed_options") or []),
-                        after=_option_rows(new.options, new.answer))
+            item.update(
+                strategy=_strategy(new),
+                rewritten=new.question,
+                removed=prov.get("removed_options") or [],
+                before=_option_rows(rec.options, rec.answer, prov.get("removed_options") or []),
+                after=_option_rows(new.options, new.answer),
+            )
         items.append(item)
     return items, mismatches
 
@@ -117,43 +149,69 @@ def strategy_counts(report: dict[str, Any] | None, outputs: Sequence[Record] | N
     return dict(Counter(_strategy(r) for r in outputs or [] if r.qai and r.qai.get("negated")))
 
 
-def build_qai_page(report: dict[str, Any] | None, inputs: Sequence[Record] | None,
-                   outputs: Sequence[Record] | None, *, outcomes: dict[str, Outcome] | None = None,
-                   source: str = "", max_items: int = DEFAULT_MAX_ITEMS, negator: Any = None) -> str:
+def build_qai_page(
+    report: dict[str, Any] | None,
+    inputs: Sequence[Record] | None,
+    outputs: Sequence[Record] | None,
+    *,
+    outcomes: dict[str, Outcome] | None = None,
+    source: str = "",
+    max_items: int = DEFAULT_MAX_ITEMS,
+    negator: Any = None,
+) -> str:
     """The page for a conversion. `report` is its `--report` JSON (None: an output file alone), `inputs` the
     original records (None when unreachable), `outputs` the converted ones."""
     if max_items < 0:
         raise TwgrpoError("--max-items must be at least 0")
     notes = []
     if report is None:
-        notes.append("no report given: counts by status and reason need the conversion's --report JSON; "
-                     "only the rewritten records (with their provenance) are listed")
+        notes.append(
+            "no report given: counts by status and reason need the conversion's --report JSON; "
+            "only the rewritten records (with their provenance) are listed"
+        )
     if report is not None and inputs is None:
-        notes.append(f"the input file {report.get('input')!r} is not reachable from here: refusals and the "
-                     "options before rewriting cannot be listed")
+        notes.append(
+            f"the input file {report.get('input')!r} is not reachable from here: refusals and the "
+            "options before rewriting cannot be listed"
+        )
     if report is not None and inputs is not None and outcomes is None:
         outcomes = replay_outcomes(inputs, report, negator)
     items, mismatches = item_views(inputs if report is not None else None, outputs, outcomes or {})
     if mismatches:
-        notes.append(f"{mismatches} output record(s) differ from a re-run of the conversion with the report's "
-                     "settings (another twgrpo version or other options?): the listed outcomes may not be the "
-                     "ones that made this output")
+        notes.append(
+            f"{mismatches} output record(s) differ from a re-run of the conversion with the report's "
+            "settings (another twgrpo version or other options?): the listed outcomes may not be the "
+            "ones that made this output"
+        )
     total = len(items)
     items = items[:max_items]
     reasons = sorted({i["reason"] for i in items if i["status"] != "negated" and i["reason"]})
     strategies = sorted({i["strategy"] for i in items if i["strategy"]})
-    index = [{"key": i["id"], "status": i["status"], "reason": i["reason"] or "", "strategy": i["strategy"]}
-             for i in items]
+    index = [
+        {"key": i["id"], "status": i["status"], "reason": i["reason"] or "", "strategy": i["strategy"]} for i in items
+    ]
     counts = (report or {}).get("counts")
     heading = f"QAI conversion · {(report or {}).get('input') or source}"
     return render_page(
-        "qai_report.html.j2", title=f"twgrpo QAI report — {heading}", heading=heading, report=report,
-        counts=counts, reasons_count=(report or {}).get("unnegatable_reasons") or {},
-        rules=(report or {}).get("negation_rules") or {}, strategies_count=strategy_counts(report, outputs),
-        items=items, total_items=total, reasons=reasons, strategies=strategies, notes=notes,
-        n_outputs=len(outputs or []), source=source,
-        generated=datetime.now(timezone.utc).isoformat(timespec="seconds"), twgrpo_version=__version__,
-        page_data=json_for_script({"items": index}))
+        "qai_report.html.j2",
+        title=f"twgrpo QAI report — {heading}",
+        heading=heading,
+        report=report,
+        counts=counts,
+        reasons_count=(report or {}).get("unnegatable_reasons") or {},
+        rules=(report or {}).get("negation_rules") or {},
+        strategies_count=strategy_counts(report, outputs),
+        items=items,
+        total_items=total,
+        reasons=reasons,
+        strategies=strategies,
+        notes=notes,
+        n_outputs=len(outputs or []),
+        source=source,
+        generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        twgrpo_version=__version__,
+        page_data=json_for_script({"items": index}),
+    )
 
 
 def _existing(path: str | None, beside: Path) -> Path | None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 import string
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from .errors import RecordError, format_location
 
@@ -60,7 +61,7 @@ class Record:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Record":
+    def from_dict(cls, data: dict[str, Any]) -> Record:
         """Build a record from a plain dict (records JSON/JSONL, parquet rows). Unknown keys are an error."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - names
@@ -74,8 +75,11 @@ class Record:
             raise RecordError(f"must be a string, got {type(rid).__name__}", field="id")
 
         def wrong(name: str, expected: str) -> RecordError:
-            return RecordError(f"must be {expected}, got {type(data[name]).__name__} {data[name]!r:.40}",
-                               record_id=str(rid), field=name)
+            return RecordError(
+                f"must be {expected}, got {type(data[name]).__name__} {data[name]!r:.40}",
+                record_id=str(rid),
+                field=name,
+            )
 
         for name in ("options", "answer"):
             if data[name] is not None and not isinstance(data[name], list):
@@ -94,7 +98,7 @@ class Record:
             qai=dict(data["qai"]) if data.get("qai") else None,
         )
 
-    def replace(self, **changes: Any) -> "Record":
+    def replace(self, **changes: Any) -> Record:
         return dataclasses.replace(self, **changes)
 
 
@@ -113,8 +117,7 @@ class Problem:
         return format_location(self.file, self.index, self.record_id, self.field) + self.message
 
     def to_error(self) -> RecordError:
-        return RecordError(self.message, file=self.file, index=self.index, record_id=self.record_id,
-                           field=self.field)
+        return RecordError(self.message, file=self.file, index=self.index, record_id=self.record_id, field=self.field)
 
 
 def check_record(record: Record) -> list[tuple[str, str, str]]:
@@ -143,8 +146,14 @@ def check_record(record: Record) -> list[tuple[str, str, str]]:
         elif isinstance(record.options, list) and record.options:
             outside = [a for a in record.answer if letter_index(a) >= len(record.options)]
             if outside:
-                out.append(("answer", f"gold letter {outside[0]!r} is outside the {len(record.options)} options "
-                                      f"(A-{letter(min(len(record.options), len(LETTERS)) - 1)})", "error"))
+                out.append(
+                    (
+                        "answer",
+                        f"gold letter {outside[0]!r} is outside the {len(record.options)} options "
+                        f"(A-{letter(min(len(record.options), len(LETTERS)) - 1)})",
+                        "error",
+                    )
+                )
             if len(set(record.answer)) != len(record.answer):
                 out.append(("answer", "duplicate gold letters", "error"))
             elif record.answer != sorted(record.answer):
@@ -156,8 +165,7 @@ def check_record(record: Record) -> list[tuple[str, str, str]]:
     return out
 
 
-def validate_records(records: Iterable[Record], file: str | None = None,
-                     start_index: int = 0) -> list[Problem]:
+def validate_records(records: Iterable[Record], file: str | None = None, start_index: int = 0) -> list[Problem]:
     """Every schema problem of `records`, duplicate ids included, in record order."""
     records = list(records)
     problems: list[Problem] = []

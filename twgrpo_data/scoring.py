@@ -9,7 +9,7 @@ scorer count a right answer as wrong ("(A)", "A.", "a", "A and C", option text).
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 PARSERS = ("twgrpo", "raw", "lenient")
 
@@ -18,7 +18,8 @@ _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 _ANSWER_WORD = re.compile(r"(?:answer|Answer|ANSWER)[:\s]+([A-Z](?:\s*,\s*[A-Z])*)")
 _FORMAT_TRAIN = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>[\s!]*$", re.DOTALL)
 _FORMAT_EVAL = re.compile(
-    r"^(?!.*<think>.*<think>)(?!.*<answer>.*<answer>)<think>.*?</think>\s*<answer>.*?</answer>$", re.DOTALL)
+    r"^(?!.*<think>.*<think>)(?!.*<answer>.*<answer>)<think>.*?</think>\s*<answer>.*?</answer>$", re.DOTALL
+)
 
 # lenient parsing
 _LETTER = r"\(?([A-Za-z])\)?"

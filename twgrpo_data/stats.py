@@ -17,7 +17,8 @@ Example:
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .errors import RecordError
 from .record import Record
@@ -29,8 +30,13 @@ def is_negated(record: Record, index: int | None = None, file: str | None = None
         return bool(record.qai.get("negated"))
     flag = record.meta.get("is_negated", False)
     if not isinstance(flag, bool):
-        raise RecordError(f"is_negated must be true or false, got {flag!r}", file=file, index=index,
-                          record_id=record.id, field="is_negated")
+        raise RecordError(
+            f"is_negated must be true or false, got {flag!r}",
+            file=file,
+            index=index,
+            record_id=record.id,
+            field="is_negated",
+        )
     return flag
 
 

@@ -25,10 +25,11 @@ import os
 import re
 import threading
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -85,8 +86,14 @@ class VideoRef:
 # frame count, indices and pixel budget
 
 
-def smart_resize(height: int, width: int, *, factor: int = PATCH, min_pixels: int = DEFAULT_MIN_PIXELS,
-                 max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+def smart_resize(
+    height: int,
+    width: int,
+    *,
+    factor: int = PATCH,
+    min_pixels: int = DEFAULT_MIN_PIXELS,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> tuple[int, int]:
     """Target (H, W) for a frame: both sides multiples of `factor`, about `min_pixels <= H*W <= max_pixels`.
 
     Qwen2.5-VL's rule: round each side to the nearest multiple of `factor`; if the area is then above
@@ -126,8 +133,9 @@ def smart_resize(height: int, width: int, *, factor: int = PATCH, min_pixels: in
     return h, w
 
 
-def frame_count(clip_frames: int, source_fps: float, *, frames: int | None, fps: float | None,
-                min_frames: int, max_frames: int) -> int:
+def frame_count(
+    clip_frames: int, source_fps: float, *, frames: int | None, fps: float | None, min_frames: int, max_frames: int
+) -> int:
     """How many frames to sample from a clip of `clip_frames` frames.
 
     Uniform mode (`fps is None`): exactly `frames`. FPS mode: `clip duration × fps`, clamped to
@@ -159,8 +167,9 @@ def torch_linspace(start: float, end: float, steps: int) -> np.ndarray:
     step = np.float64(np.float32((e - s) / np.float32(steps - 1)))
     i = np.arange(steps, dtype=np.float64)
     half = steps // 2
-    return np.concatenate([np.float64(s) + step * i[:half],
-                           np.float64(e) - step * (steps - 1 - i[half:])]).astype(np.float32)
+    return np.concatenate([np.float64(s) + step * i[:half], np.float64(e) - step * (steps - 1 - i[half:])]).astype(
+        np.float32
+    )
 
 
 def twgrpo_official_indices(first: int, last: int, n: int, resample_to: int) -> np.ndarray:
@@ -286,11 +295,21 @@ def _load_images(files: Sequence[str], min_pixels: int, max_pixels: int) -> np.n
     return _resize(out, size)
 
 
-def sample_video(path: str | os.PathLike, *, frames: int | None = 16, fps: float | None = None,
-                 min_frames: int = 4, max_frames: int = 16, start: float | None = None,
-                 end: float | None = None, min_pixels: int = DEFAULT_MIN_PIXELS,
-                 max_pixels: int = DEFAULT_MAX_PIXELS, frame_fps: float | None = None,
-                 decode_threads: int = 1, resample_to: int | None = None) -> VideoFrames:
+def sample_video(
+    path: str | os.PathLike,
+    *,
+    frames: int | None = 16,
+    fps: float | None = None,
+    min_frames: int = 4,
+    max_frames: int = 16,
+    start: float | None = None,
+    end: float | None = None,
+    min_pixels: int = DEFAULT_MIN_PIXELS,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    frame_fps: float | None = None,
+    decode_threads: int = 1,
+    resample_to: int | None = None,
+) -> VideoFrames:
     """Sample frames from a video file (or a folder of JPEG frames) the Qwen2.5-VL way.
 
     `fps` given → fps-based count (`frames` ignored), else `frames` uniform frames. `start`/`end`
@@ -326,14 +345,28 @@ def sample_video(path: str | os.PathLike, *, frames: int | None = 16, fps: float
         times = [round(float(t), 6) for t in reader.get_frame_timestamp(unique.tolist())[:, 0][inverse]]
         pixels = _resize(raw, _frame_size(path, raw.shape[1], raw.shape[2], min_pixels, max_pixels))[inverse]
     clip_seconds = (last - first + 1) / source_fps
-    return VideoFrames(frames=pixels, fps=len(idx) / clip_seconds, timestamps=times, source_fps=source_fps,
-                       duration=total / source_fps, path=path, indices=tuple(int(i) for i in idx))
+    return VideoFrames(
+        frames=pixels,
+        fps=len(idx) / clip_seconds,
+        timestamps=times,
+        source_fps=source_fps,
+        duration=total / source_fps,
+        path=path,
+        indices=tuple(int(i) for i in idx),
+    )
 
 
-def _indices(first: int, last: int, source_fps: float, frames: int | None, fps: float | None,
-             min_frames: int, max_frames: int, resample_to: int | None) -> np.ndarray:
-    n = frame_count(last - first + 1, source_fps, frames=frames, fps=fps, min_frames=min_frames,
-                    max_frames=max_frames)
+def _indices(
+    first: int,
+    last: int,
+    source_fps: float,
+    frames: int | None,
+    fps: float | None,
+    min_frames: int,
+    max_frames: int,
+    resample_to: int | None,
+) -> np.ndarray:
+    n = frame_count(last - first + 1, source_fps, frames=frames, fps=fps, min_frames=min_frames, max_frames=max_frames)
     if resample_to is None:
         return frame_indices(first, last, n)
     return twgrpo_official_indices(first, last, n, resample_to)
@@ -351,8 +384,9 @@ def _inside(root: Path, path: Path) -> bool:
     return target == base or target.startswith(base.rstrip(os.sep) + os.sep)
 
 
-def resolve_video(record_video: str | None, video_root: str | os.PathLike | None, *,
-                  allow_outside: bool = False) -> str:
+def resolve_video(
+    record_video: str | None, video_root: str | os.PathLike | None, *, allow_outside: bool = False
+) -> str:
     """The file (or frame folder) a record's `video` points to.
 
     Relative paths are joined to `video_root`. Absolute paths that do not exist — TW-GRPO writes
@@ -381,14 +415,18 @@ def resolve_video(record_video: str | None, video_root: str | os.PathLike | None
     if p.is_absolute() and p.exists():
         if allow_outside or _inside(root, p):
             return str(p)
-        raise VideoError(f"{text}: absolute video path outside the video root {root}; move the videos under it "
-                         "or allow it explicitly (--allow-outside-video-root)")
+        raise VideoError(
+            f"{text}: absolute video path outside the video root {root}; move the videos under it "
+            "or allow it explicitly (--allow-outside-video-root)"
+        )
     parts = [part for part in (p.parts[1:] if p.is_absolute() else p.parts) if part not in (".", "")]
     candidates = [root.joinpath(*parts[i:]) for i in range(len(parts))] or [root]
     if not allow_outside:
         if not _inside(root, candidates[0]):  # the path as written climbs out
-            raise VideoError(f"{text}: video path escapes the video root {root} ('..'); allow it explicitly "
-                             "(--allow-outside-video-root)")
+            raise VideoError(
+                f"{text}: video path escapes the video root {root} ('..'); allow it explicitly "
+                "(--allow-outside-video-root)"
+            )
         candidates = [c for c in candidates if _inside(root, c)]
     for candidate in candidates:
         if candidate.exists():
@@ -450,8 +488,16 @@ class VideoPrefetcher:
         ...         ...
     """
 
-    def __init__(self, items: Iterable[Any], load: Callable[[Any], VideoFrames] | None = None, *,
-                 workers: int = 2, queue_size: int = 4, processes: bool = False, **settings: Any):
+    def __init__(
+        self,
+        items: Iterable[Any],
+        load: Callable[[Any], VideoFrames] | None = None,
+        *,
+        workers: int = 2,
+        queue_size: int = 4,
+        processes: bool = False,
+        **settings: Any,
+    ):
         if workers < 1 or queue_size < 1:
             raise ValueError("workers and queue_size must be >= 1")
         if load is not None and settings:
@@ -480,8 +526,7 @@ class VideoPrefetcher:
                     import multiprocessing
 
                     # spawn: forking a process that holds decord/ffmpeg threads can deadlock the child
-                    self._executor = ProcessPoolExecutor(self._workers,
-                                                         mp_context=multiprocessing.get_context("spawn"))
+                    self._executor = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"))
                 else:
                     self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="video-prefetch")
         try:
@@ -504,9 +549,8 @@ class VideoPrefetcher:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
 
-    def __enter__(self) -> "VideoPrefetcher":
+    def __enter__(self) -> VideoPrefetcher:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-

@@ -49,8 +49,10 @@ def check_vllm_version(version: str | None) -> None:
     except InvalidVersion:
         return  # a local build with an unusual version string: let vLLM itself decide
     if too_old:
-        raise TwgrpoError(f"--backend vllm: vLLM {version} is installed, but sending video frames with their "
-                          f"metadata (the real fps) to Qwen2.5-VL needs vLLM >= {MIN_VLLM_VERSION}: {upgrade}")
+        raise TwgrpoError(
+            f"--backend vllm: vLLM {version} is installed, but sending video frames with their "
+            f"metadata (the real fps) to Qwen2.5-VL needs vLLM >= {MIN_VLLM_VERSION}: {upgrade}"
+        )
 
 
 def default_backend() -> str:
@@ -66,5 +68,17 @@ def backend_class(name: str) -> type[Backend]:
     return getattr(importlib.import_module(module), cls)
 
 
-__all__ = ["BACKENDS", "MIN_VLLM_VERSION", "VLLM_DISTRIBUTIONS", "check_vllm_version", "Backend", "Generation", "PixelBudget", "Request", "SamplingSettings",
-           "backend_class", "default_backend", "installed_version"]
+__all__ = [
+    "BACKENDS",
+    "MIN_VLLM_VERSION",
+    "VLLM_DISTRIBUTIONS",
+    "check_vllm_version",
+    "Backend",
+    "Generation",
+    "PixelBudget",
+    "Request",
+    "SamplingSettings",
+    "backend_class",
+    "default_backend",
+    "installed_version",
+]

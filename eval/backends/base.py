@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from twgrpo_data.prompts import Prompt
 
@@ -56,7 +57,7 @@ class Request:
 
     id: str
     prompt: Prompt
-    video: "VideoFrames | None" = None
+    video: VideoFrames | None = None
 
 
 @dataclass
@@ -78,11 +79,11 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
 def request_seed(seed: int, item_id: str) -> int:
     """A per-request sampling seed from the run seed and the item id, so an item's sample does not depend on
     which batch it lands in (resumed runs re-batch the remaining items)."""
-    digest = hashlib.sha256(f"{seed}:{item_id}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"{seed}:{item_id}".encode()).digest()
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
-def video_metadata(video: "VideoFrames") -> dict[str, Any]:
+def video_metadata(video: VideoFrames) -> dict[str, Any]:
     """HF `VideoMetadata` fields describing the sampled clip: its frames at the real sampling rate.
 
     Qwen2.5-VL's processor derives `second_per_grid_ts = temporal_patch_size / sampled_fps` from this, where
@@ -135,7 +136,7 @@ class Backend(ABC):
     def close(self) -> None:  # noqa: B027 — optional hook: backends without resources keep this no-op
         """Release the model / engine / connections."""
 
-    def __enter__(self) -> "Backend":
+    def __enter__(self) -> Backend:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -18,8 +18,9 @@ from __future__ import annotations
 import base64
 import io
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Sequence
+from typing import Any
 
 from twgrpo_data.errors import TwgrpoError, require
 
@@ -49,9 +50,20 @@ class OpenAIBackend(Backend):
 
     name = "openai"
 
-    def __init__(self, model: str, sampling: SamplingSettings, pixels: PixelBudget, *,
-                 api_base: str = "http://127.0.0.1:8000/v1", api_key: str | None = None, concurrency: int = 8,
-                 timeout: float = 600.0, max_retries: int = 5, jpeg_quality: int = 95, **extra_body: Any) -> None:
+    def __init__(
+        self,
+        model: str,
+        sampling: SamplingSettings,
+        pixels: PixelBudget,
+        *,
+        api_base: str = "http://127.0.0.1:8000/v1",
+        api_key: str | None = None,
+        concurrency: int = 8,
+        timeout: float = 600.0,
+        max_retries: int = 5,
+        jpeg_quality: int = 95,
+        **extra_body: Any,
+    ) -> None:
         super().__init__(model, sampling, pixels)
         openai = require("openai", "eval")
         self.api_base = api_base
@@ -69,17 +81,21 @@ class OpenAIBackend(Backend):
     def check_server(self) -> None:
         """Stop with one line when no server answers at `api_base` or it does not serve `model`."""
         try:
-            served = [m.id for m in self.client.with_options(max_retries=1, timeout=min(self.timeout, 30.0))
-                      .models.list()]
+            served = [
+                m.id for m in self.client.with_options(max_retries=1, timeout=min(self.timeout, 30.0)).models.list()
+            ]
         except Exception as exc:  # noqa: BLE001 — connection refused, 401, a non-OpenAI server…
             self.client.close()
-            raise TwgrpoError(f"--backend openai: no usable OpenAI-compatible server at {self.api_base} "
-                              f"(GET /models: {one_line(exc)}); start it (e.g. `vllm serve MODEL`) or fix --api-base"
-                              ) from None
+            raise TwgrpoError(
+                f"--backend openai: no usable OpenAI-compatible server at {self.api_base} "
+                f"(GET /models: {one_line(exc)}); start it (e.g. `vllm serve MODEL`) or fix --api-base"
+            ) from None
         if self.model not in served:
             self.client.close()
-            raise TwgrpoError(f"--backend openai: the server at {self.api_base} serves {served or 'no model'}, not "
-                              f"{self.model!r}; pass the served name as --model")
+            raise TwgrpoError(
+                f"--backend openai: the server at {self.api_base} serves {served or 'no model'}, not "
+                f"{self.model!r}; pass the served name as --model"
+            )
 
     def request_body(self, request: Request) -> dict[str, Any]:
         """The keyword arguments of `client.chat.completions.create` for one request."""
@@ -88,13 +104,19 @@ class OpenAIBackend(Backend):
         video_part = None
         if request.video is not None:
             video_part = video_url_part(request.video.frames, self.jpeg_quality)
-            extra["media_io_kwargs"] = {"video": {"num_frames": int(request.video.frames.shape[0]),
-                                                  "fps": float(request.video.fps)}}
+            extra["media_io_kwargs"] = {
+                "video": {"num_frames": int(request.video.frames.shape[0]), "fps": float(request.video.fps)}
+            }
             extra["mm_processor_kwargs"] = {"min_pixels": self.pixels.min_pixels, "max_pixels": self.pixels.max_pixels}
         extra.update(self.extra_body)
-        body: dict[str, Any] = {"model": self.model, "messages": request.prompt.messages(video_part),
-                                "temperature": s.temperature, "top_p": s.top_p, "max_tokens": s.max_new_tokens,
-                                "seed": request_seed(s.seed, request.id)}
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": request.prompt.messages(video_part),
+            "temperature": s.temperature,
+            "top_p": s.top_p,
+            "max_tokens": s.max_new_tokens,
+            "seed": request_seed(s.seed, request.id),
+        }
         if extra:
             body["extra_body"] = extra
         return body
@@ -107,16 +129,25 @@ class OpenAIBackend(Backend):
         text = resp.choices[0].message.content if resp.choices else None
         if text is None:
             return Generation(error="server returned no message content")
-        usage = {"prompt_tokens": resp.usage.prompt_tokens, "completion_tokens": resp.usage.completion_tokens} \
-            if resp.usage else {}
+        usage = (
+            {"prompt_tokens": resp.usage.prompt_tokens, "completion_tokens": resp.usage.completion_tokens}
+            if resp.usage
+            else {}
+        )
         return Generation(text=text, usage=usage)
 
     def _generate(self, requests: Sequence[Request]) -> list[Generation]:
         return list(self._pool.map(self._one, requests))
 
     def describe(self) -> dict[str, Any]:
-        return {"api_base": self.api_base, "concurrency": self.concurrency, "timeout": self.timeout,
-                "max_retries": self.max_retries, "jpeg_quality": self.jpeg_quality, "extra_body": self.extra_body}
+        return {
+            "api_base": self.api_base,
+            "concurrency": self.concurrency,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+            "jpeg_quality": self.jpeg_quality,
+            "extra_body": self.extra_body,
+        }
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -11,12 +11,21 @@ frames it sees, and with the run's pixel bounds, so the processor keeps them as 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from twgrpo_data.errors import require
 
-from .base import (GENERATION_CONFIG_KEYS, Backend, Generation, PixelBudget, Request, SamplingSettings, request_seed,
-                   video_metadata)
+from .base import (
+    GENERATION_CONFIG_KEYS,
+    Backend,
+    Generation,
+    PixelBudget,
+    Request,
+    SamplingSettings,
+    request_seed,
+    video_metadata,
+)
 
 
 class TransformersBackend(Backend):
@@ -29,8 +38,17 @@ class TransformersBackend(Backend):
 
     name = "transformers"
 
-    def __init__(self, model: str, sampling: SamplingSettings, pixels: PixelBudget, *, device: str = "auto",
-                 dtype: str = "auto", trust_remote_code: bool = False, **from_pretrained: Any) -> None:
+    def __init__(
+        self,
+        model: str,
+        sampling: SamplingSettings,
+        pixels: PixelBudget,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        trust_remote_code: bool = False,
+        **from_pretrained: Any,
+    ) -> None:
         super().__init__(model, sampling, pixels)
         require("transformers", "eval")
         import torch
@@ -56,8 +74,10 @@ class TransformersBackend(Backend):
 
     def prepare(self, requests: Sequence[Request]):
         """Processor outputs (token ids, pixel values, grids, `second_per_grid_ts`) for a batch, on the device."""
-        texts = [self.processor.apply_chat_template(r.prompt.messages(), tokenize=False, add_generation_prompt=True)
-                 for r in requests]
+        texts = [
+            self.processor.apply_chat_template(r.prompt.messages(), tokenize=False, add_generation_prompt=True)
+            for r in requests
+        ]
         videos = [r.video for r in requests if r.video is not None]
         kwargs: dict[str, Any] = {}
         if videos:
@@ -67,8 +87,10 @@ class TransformersBackend(Backend):
 
             kwargs = dict(
                 videos=[v.frames for v in videos],
-                video_metadata=[VideoMetadata(**{k: val for k, val in video_metadata(v).items()
-                                                 if k != "do_sample_frames"}) for v in videos],
+                video_metadata=[
+                    VideoMetadata(**{k: val for k, val in video_metadata(v).items() if k != "do_sample_frames"})
+                    for v in videos
+                ],
                 do_sample_frames=False,
                 size={"shortest_edge": self.pixels.min_pixels, "longest_edge": self.pixels.max_pixels},
             )
@@ -92,16 +114,26 @@ class TransformersBackend(Backend):
         texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         pad = self.tokenizer.pad_token_id
         prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist()
-        completion_tokens = (new_tokens != pad).sum(dim=1).tolist() if pad is not None else [new_tokens.shape[1]] * len(texts)
-        return [Generation(text=t, usage={"prompt_tokens": int(p), "completion_tokens": int(c)})
-                for t, p, c in zip(texts, prompt_tokens, completion_tokens)]
+        completion_tokens = (
+            (new_tokens != pad).sum(dim=1).tolist() if pad is not None else [new_tokens.shape[1]] * len(texts)
+        )
+        return [
+            Generation(text=t, usage={"prompt_tokens": int(p), "completion_tokens": int(c)})
+            for t, p, c in zip(texts, prompt_tokens, completion_tokens)
+        ]
 
     def describe(self) -> dict[str, Any]:
         gen = self.hf_model.generation_config
         honoured = {k: getattr(gen, k, None) for k in GENERATION_CONFIG_KEYS if getattr(gen, k, None) is not None}
-        return {"device": self.device, "dtype": self.dtype, "multimodal": self.multimodal,
-                "model_class": type(self.hf_model).__name__, "from_pretrained": self.from_pretrained,
-                "trust_remote_code": self.trust_remote_code, "generation_config": honoured}
+        return {
+            "device": self.device,
+            "dtype": self.dtype,
+            "multimodal": self.multimodal,
+            "model_class": type(self.hf_model).__name__,
+            "from_pretrained": self.from_pretrained,
+            "trust_remote_code": self.trust_remote_code,
+            "generation_config": honoured,
+        }
 
     def close(self) -> None:
         self.hf_model = None

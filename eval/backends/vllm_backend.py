@@ -22,7 +22,8 @@ from __future__ import annotations
 import gc
 import multiprocessing as mp
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from twgrpo_data.errors import require
 
@@ -49,16 +50,35 @@ def vllm_prompt(request: Request, chat_text: str) -> dict[str, Any]:
 
 def sampling_kwargs(sampling: SamplingSettings, item_id: str) -> dict[str, Any]:
     """`vllm.SamplingParams` arguments for one item (its own seed, so batching does not change its sample)."""
-    return {"temperature": sampling.temperature, "top_p": sampling.top_p, "max_tokens": sampling.max_new_tokens,
-            "seed": request_seed(sampling.seed, item_id)}
+    return {
+        "temperature": sampling.temperature,
+        "top_p": sampling.top_p,
+        "max_tokens": sampling.max_new_tokens,
+        "seed": request_seed(sampling.seed, item_id),
+    }
 
 
-def engine_kwargs(model: str, pixels: PixelBudget, multimodal: bool, *, seed: int, tensor_parallel_size: int = 1,
-                  max_model_len: int | None = None, gpu_memory_utilization: float | None = None,
-                  dtype: str = "auto", trust_remote_code: bool = False, **extra: Any) -> dict[str, Any]:
+def engine_kwargs(
+    model: str,
+    pixels: PixelBudget,
+    multimodal: bool,
+    *,
+    seed: int,
+    tensor_parallel_size: int = 1,
+    max_model_len: int | None = None,
+    gpu_memory_utilization: float | None = None,
+    dtype: str = "auto",
+    trust_remote_code: bool = False,
+    **extra: Any,
+) -> dict[str, Any]:
     """Arguments for `vllm.LLM`; `extra` (from `--backend-arg`) overrides the rest."""
-    kwargs: dict[str, Any] = {"model": model, "tensor_parallel_size": tensor_parallel_size, "dtype": dtype,
-                              "seed": seed, "trust_remote_code": bool(trust_remote_code)}
+    kwargs: dict[str, Any] = {
+        "model": model,
+        "tensor_parallel_size": tensor_parallel_size,
+        "dtype": dtype,
+        "seed": seed,
+        "trust_remote_code": bool(trust_remote_code),
+    }
     if max_model_len is not None:
         kwargs["max_model_len"] = max_model_len
     if gpu_memory_utilization is not None:
@@ -84,8 +104,13 @@ def _run_engine(llm, prompts: list[dict[str, Any]], params: list[dict[str, Any]]
 
     defaults = generation_defaults(llm)
     outputs = llm.generate(prompts, [SamplingParams(**{**defaults, **p}) for p in params], use_tqdm=False)
-    return [(o.outputs[0].text, {"prompt_tokens": len(o.prompt_token_ids or []),
-                                 "completion_tokens": len(o.outputs[0].token_ids)}) for o in outputs]
+    return [
+        (
+            o.outputs[0].text,
+            {"prompt_tokens": len(o.prompt_token_ids or []), "completion_tokens": len(o.outputs[0].token_ids)},
+        )
+        for o in outputs
+    ]
 
 
 def _engine_process(conn, engine_args: dict[str, Any], devices: str | None) -> None:
@@ -127,10 +152,20 @@ class VLLMBackend(Backend):
 
     name = "vllm"
 
-    def __init__(self, model: str, sampling: SamplingSettings, pixels: PixelBudget, *, tensor_parallel_size: int = 1,
-                 data_parallel_size: int = 1, max_model_len: int | None = None,
-                 gpu_memory_utilization: float | None = None, dtype: str = "auto", trust_remote_code: bool = False,
-                 **extra: Any) -> None:
+    def __init__(
+        self,
+        model: str,
+        sampling: SamplingSettings,
+        pixels: PixelBudget,
+        *,
+        tensor_parallel_size: int = 1,
+        data_parallel_size: int = 1,
+        max_model_len: int | None = None,
+        gpu_memory_utilization: float | None = None,
+        dtype: str = "auto",
+        trust_remote_code: bool = False,
+        **extra: Any,
+    ) -> None:
         super().__init__(model, sampling, pixels)
         vllm = require("vllm", "vllm")
         from transformers import AutoConfig, AutoProcessor
@@ -140,10 +175,18 @@ class VLLMBackend(Backend):
         self.multimodal = getattr(AutoConfig.from_pretrained(model, **remote), "vision_config", None) is not None
         # The model's own processor renders the chat template (for a text-only model it is the tokenizer).
         self.processor = AutoProcessor.from_pretrained(model, **remote)
-        self.engine_args = engine_kwargs(model, pixels, self.multimodal, seed=sampling.seed,
-                                         tensor_parallel_size=tensor_parallel_size, max_model_len=max_model_len,
-                                         gpu_memory_utilization=gpu_memory_utilization, dtype=dtype, **remote,
-                                         **extra)
+        self.engine_args = engine_kwargs(
+            model,
+            pixels,
+            self.multimodal,
+            seed=sampling.seed,
+            tensor_parallel_size=tensor_parallel_size,
+            max_model_len=max_model_len,
+            gpu_memory_utilization=gpu_memory_utilization,
+            dtype=dtype,
+            **remote,
+            **extra,
+        )
         self.data_parallel_size = data_parallel_size
         self._llm = None
         self._ranks: list[tuple[Any, Any]] = []
@@ -157,8 +200,11 @@ class VLLMBackend(Backend):
         visible = os.environ.get("CUDA_VISIBLE_DEVICES")
         gpus = visible.split(",") if visible else None
         for rank in range(dp):
-            devices = ",".join(gpus[rank * tp:(rank + 1) * tp]) if gpus else (
-                ",".join(str(i) for i in range(rank * tp, (rank + 1) * tp)) if _has_cuda() else None)
+            devices = (
+                ",".join(gpus[rank * tp : (rank + 1) * tp])
+                if gpus
+                else (",".join(str(i) for i in range(rank * tp, (rank + 1) * tp)) if _has_cuda() else None)
+            )
             parent, child = ctx.Pipe()
             # not a daemon: vLLM starts processes of its own; a rank exits when its pipe closes
             proc = ctx.Process(target=_engine_process, args=(child, self.engine_args, devices))
@@ -172,8 +218,7 @@ class VLLMBackend(Backend):
 
     def render(self, request: Request) -> str:
         """The request's prompt text from the model's chat template."""
-        return self.processor.apply_chat_template(request.prompt.messages(), tokenize=False,
-                                                  add_generation_prompt=True)
+        return self.processor.apply_chat_template(request.prompt.messages(), tokenize=False, add_generation_prompt=True)
 
     def _generate(self, requests: Sequence[Request]) -> list[Generation]:
         prompts = [vllm_prompt(r, self.render(r)) for r in requests]
@@ -190,7 +235,7 @@ class VLLMBackend(Backend):
         busy = []
         for k, (conn, _) in enumerate(self._ranks):
             if bounds[k] < bounds[k + 1]:
-                conn.send((prompts[bounds[k]:bounds[k + 1]], params[bounds[k]:bounds[k + 1]]))
+                conn.send((prompts[bounds[k] : bounds[k + 1]], params[bounds[k] : bounds[k + 1]]))
                 busy.append(conn)
         results, failure = [], None
         for conn in busy:  # collect every reply, even after a failure, so the pipes stay in step
@@ -204,9 +249,13 @@ class VLLMBackend(Backend):
         return results
 
     def describe(self) -> dict[str, Any]:
-        return {"vllm": self.vllm_version, "engine_args": {k: v for k, v in self.engine_args.items() if k != "model"},
-                "data_parallel_size": self.data_parallel_size, "multimodal": self.multimodal,
-                "generation_config": generation_defaults(self._llm) if self._llm is not None else None}
+        return {
+            "vllm": self.vllm_version,
+            "engine_args": {k: v for k, v in self.engine_args.items() if k != "model"},
+            "data_parallel_size": self.data_parallel_size,
+            "multimodal": self.multimodal,
+            "generation_config": generation_defaults(self._llm) if self._llm is not None else None,
+        }
 
     def close(self) -> None:
         for conn, proc in self._ranks:

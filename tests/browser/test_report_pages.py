@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from rich.console import Console
-
 from conftest import REPO, VIDEOS
 from eval_helpers import write_set
 from report_helpers import HOSTILE, SAMPLE_DATA, make_run, mixed_outputs, sample_records, samples, status
+from rich.console import Console
+
 from twgrpo_data.html_page import write_page
 from twgrpo_data.invert import convert
 from twgrpo_data.qai_report_html import build_qai_page
@@ -31,9 +31,20 @@ FRAMES = 4
 def tiny_run(tiny_model_dir, tmp_path_factory) -> Path:
     """The tiny random Qwen2.5-VL evaluated on the sample set and the sample videos (transformers backend)."""
     out = tmp_path_factory.mktemp("tiny") / "mmvu-tiny"
-    run_eval(EvalConfig(bench="mmvu", model=str(tiny_model_dir), backend="transformers", data=str(SAMPLE_DATA),
-                        video_root=str(VIDEOS), out=str(out), frames=FRAMES, max_new_tokens=8),
-             console=Console(file=io.StringIO()), progress=False)
+    run_eval(
+        EvalConfig(
+            bench="mmvu",
+            model=str(tiny_model_dir),
+            backend="transformers",
+            data=str(SAMPLE_DATA),
+            video_root=str(VIDEOS),
+            out=str(out),
+            frames=FRAMES,
+            max_new_tokens=8,
+        ),
+        console=Console(file=io.StringIO()),
+        progress=False,
+    )
     return out
 
 
@@ -46,9 +57,11 @@ def mixed_run(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def pages(tiny_run, mixed_run, tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("pages")
-    return {"tiny": write_report([tiny_run], folder / "tiny.html"),
-            "mixed": write_report([mixed_run], folder / "mixed.html"),
-            "two": write_report([tiny_run, mixed_run], folder / "two.html")}
+    return {
+        "tiny": write_report([tiny_run], folder / "tiny.html"),
+        "mixed": write_report([mixed_run], folder / "mixed.html"),
+        "two": write_report([tiny_run, mixed_run], folder / "two.html"),
+    }
 
 
 def _results(run: Path) -> dict:
@@ -59,7 +72,7 @@ def _block(results: dict, group: str) -> dict:
     if group == "all":
         return results
     if group.startswith("category "):
-        return results["by_category"][group[len("category "):]]
+        return results["by_category"][group[len("category ") :]]
     return results[{"single-answer": "single", "multi-answer": "multi"}[group]]
 
 
@@ -82,12 +95,14 @@ def test_table_numbers_equal_results_json(open_page, pages, tiny_run, mixed_run,
     results = _results({"tiny": tiny_run, "mixed": mixed_run}[which])
     view = open_page(pages[which])
     cells = view.page.eval_on_selector_all(
-        "table.results span.v", "els => els.map(e => [e.dataset.group, e.dataset.metric, e.textContent])")
+        "table.results span.v", "els => els.map(e => [e.dataset.group, e.dataset.metric, e.textContent])"
+    )
     assert len(cells) >= 2 * (3 + len(results["by_category"])) - 2
     for group, metric, text in cells:
         assert text == f"{_block(results, group)[metric]:.2f}", (group, metric)
     for group, text in view.page.eval_on_selector_all(
-            "table.results td.n", "els => els.map(e => [e.dataset.group, e.textContent])"):
+        "table.results td.n", "els => els.map(e => [e.dataset.group, e.textContent])"
+    ):
         assert text == str(_block(results, group)["n"]), group
     assert view.page.locator("[data-failed='0']").text_content() == str(results["n_failed"])
     if which == "mixed":
@@ -112,7 +127,8 @@ def test_filters_show_exactly_the_matching_items(open_page, pages, mixed_run):
     page.fill("#search", "billiards")
     by_id = {r.id: r for r in sample_records()}
     assert sorted(_visible_ids(page)) == sorted(
-        i for i, r in by_id.items() if "billiards" in (r.question + " ".join(r.options)).lower())
+        i for i, r in by_id.items() if "billiards" in (r.question + " ".join(r.options)).lower()
+    )
     page.fill("#search", "")
     page.select_option("#filter-status", "wrong")
     view.screenshot("eval_report_wrong_filter.png", full_page=True)
@@ -153,16 +169,34 @@ def test_two_runs_show_matrix_and_disagreements(open_page, pages, tiny_run, mixe
 
 def test_qai_page_counts_equal_the_report(open_page, tmp_path):
     report_path, html = tmp_path / "report.json", tmp_path / "qai.html"
-    subprocess.run([TWGRPO, "qai", "convert", "examples/nextgqa_val_sample.json", "-o", str(tmp_path / "qai.json"),
-                    "--seed", "0", "--report", str(report_path), "--html", str(html)],
-                   cwd=REPO, check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [
+            TWGRPO,
+            "qai",
+            "convert",
+            "examples/nextgqa_val_sample.json",
+            "-o",
+            str(tmp_path / "qai.json"),
+            "--seed",
+            "0",
+            "--report",
+            str(report_path),
+            "--html",
+            str(html),
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     report = json.loads(report_path.read_text(encoding="utf-8"))
     view = open_page(html)
     page = view.page
     counts = dict(page.eval_on_selector_all("td[data-count]", "els => els.map(e => [e.dataset.count, e.textContent])"))
     assert counts == {k: str(v) for k, v in report["counts"].items()}
-    reasons = dict(page.eval_on_selector_all("td[data-reason]",
-                                             "els => els.map(e => [e.dataset.reason, e.textContent])"))
+    reasons = dict(
+        page.eval_on_selector_all("td[data-reason]", "els => els.map(e => [e.dataset.reason, e.textContent])")
+    )
     assert reasons == {k: str(v) for k, v in report["unnegatable_reasons"].items()}
     listed = report["counts"]["negated"] + report["counts"]["unnegatable"] + report["counts"]["already_negative"]
     assert page.locator("details.item").count() == listed
@@ -201,14 +235,20 @@ def test_hostile_outputs_and_questions_stay_text(open_page, tmp_path):
     records = []
     for i, rec in enumerate(sample_records()):
         payload = HOSTILE[i % len(HOSTILE)]
-        records.append(rec.replace(question=f"{payload} {rec.question}",
-                                   options=[HOSTILE[(i + 1) % len(HOSTILE)], *rec.options[1:]],
-                                   meta={**rec.meta, "category": HOSTILE[(i + 2) % len(HOSTILE)]}))
+        records.append(
+            rec.replace(
+                question=f"{payload} {rec.question}",
+                options=[HOSTILE[(i + 1) % len(HOSTILE)], *rec.options[1:]],
+                meta={**rec.meta, "category": HOSTILE[(i + 2) % len(HOSTILE)]},
+            )
+        )
     records[0] = records[0].replace(id='x"><script>window.__pwned=8</script>')
     records[1] = records[1].replace(video='<img src=x onerror="window.__pwned=9">.mp4')
     data = write_set(tmp_path / "hostile.json", records)
-    outputs = {r.id: f"<think>{HOSTILE[i % len(HOSTILE)]}</think><answer>A</answer>{HOSTILE[-1 - i % 3]}"
-               for i, r in enumerate(records)}
+    outputs = {
+        r.id: f"<think>{HOSTILE[i % len(HOSTILE)]}</think><answer>A</answer>{HOSTILE[-1 - i % 3]}"
+        for i, r in enumerate(records)
+    }
     run = make_run(tmp_path / "hostile-run", outputs, fail={records[2].id: HOSTILE[1]}, data=data)
     page_path = write_report([run], tmp_path / "hostile.html")
     html = page_path.read_text(encoding="utf-8")
@@ -222,8 +262,17 @@ def test_hostile_outputs_and_questions_stay_text(open_page, tmp_path):
 
 
 def test_hostile_questions_in_the_qai_page_stay_text(open_page, tmp_path):
-    records = [Record(f"h{i}", f"why did the boy {payload} run", ["to play", "to hide", "to eat"], ["A"],
-                      video="v.mp4", source="nextgqa") for i, payload in enumerate(HOSTILE)]
+    records = [
+        Record(
+            f"h{i}",
+            f"why did the boy {payload} run",
+            ["to play", "to hide", "to eat"],
+            ["A"],
+            video="v.mp4",
+            source="nextgqa",
+        )
+        for i, payload in enumerate(HOSTILE)
+    ]
     records.append(Record("h-how", f"how did the girl {HOSTILE[0]} react", ["smile", "cry"], ["B"], source="nextgqa"))
     outputs, report = convert(records, ratio=1.0, seed=0)
     html = build_qai_page(report.to_dict(), records, outputs, source="hostile")

@@ -18,8 +18,9 @@ PIXELS = PixelBudget(4 * 28 * 28, 16 * 28 * 28)
 def _video(n: int = 6, fps: float = 1.75) -> VideoFrames:
     # smooth gradients that move from frame to frame (JPEG keeps them close; noise it would not)
     y, x = np.mgrid[0:56, 0:84]
-    frames = np.stack([np.stack([(x * 3 + 20 * t) % 256, (y * 4) % 256, np.full_like(x, 40 * t % 256)], -1)
-                       for t in range(n)]).astype(np.uint8)
+    frames = np.stack(
+        [np.stack([(x * 3 + 20 * t) % 256, (y * 4) % 256, np.full_like(x, 40 * t % 256)], -1) for t in range(n)]
+    ).astype(np.uint8)
     return VideoFrames(frames, fps, [i / fps for i in range(n)], 30.0, n / fps, "v.mp4")
 
 
@@ -78,9 +79,10 @@ def test_openai_request_is_a_valid_vllm_chat_request_and_decodes_to_our_frames(m
     assert request.media_io_kwargs == {"video": {"num_frames": 6, "fps": 1.75}}
     assert request.mm_processor_kwargs == {"min_pixels": PIXELS.min_pixels, "max_pixels": PIXELS.max_pixels}
     url = body["messages"][-1]["content"][0]["video_url"]["url"]
-    media_type, data = url[len("data:"):].split(";base64,", 1)
-    decoded = VideoMediaIO(ImageMediaIO(), **body["extra_body"]["media_io_kwargs"]["video"]).load_base64(media_type,
-                                                                                                         data)
+    media_type, data = url[len("data:") :].split(";base64,", 1)
+    decoded = VideoMediaIO(ImageMediaIO(), **body["extra_body"]["media_io_kwargs"]["video"]).load_base64(
+        media_type, data
+    )
     frames, metadata = decoded.media
     assert frames.shape == video.frames.shape  # one video of all our frames, not separate images
     assert np.abs(frames.astype(int) - video.frames.astype(int)).mean() < 3  # JPEG at quality 95

@@ -17,16 +17,28 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from eval_helpers import metrics, text_records, write_set
+
 from twgrpo_data.scoring import parse_answer
 from twgrpo_eval.rescore import rescore_log
 
 REPO = Path(__file__).resolve().parents[2]
 TWGRPO = str(Path(sys.executable).with_name("twgrpo"))
 CPU_ENGINE = ["--max-model-len", "1024", "--dtype", "float32"]
-PROTOCOL = ["--temperature", "1.0", "--top-p", "1.0", "--max-new-tokens", "12", "--parser", "lenient",
-            "--batch-size", "4", "--no-progress", "--allow-text-only"]  # text-only records on purpose
+PROTOCOL = [
+    "--temperature",
+    "1.0",
+    "--top-p",
+    "1.0",
+    "--max-new-tokens",
+    "12",
+    "--parser",
+    "lenient",
+    "--batch-size",
+    "4",
+    "--no-progress",
+    "--allow-text-only",
+]  # text-only records on purpose
 pytestmark = pytest.mark.slow
 
 
@@ -52,9 +64,25 @@ def offline_run(tiny_text_model, text_set, tmp_path_factory) -> Path:
     """Five items, then the same command without --limit: the resumed run adds the other four."""
     data, _ = text_set
     run = tmp_path_factory.mktemp("offline") / "run"
-    args = ["eval", "--bench", "mmvu", "--data", str(data), "--model", str(tiny_text_model), "--backend", "vllm",
-            "--out", str(run), *PROTOCOL, *CPU_ENGINE, "--gpu-memory-utilization", "0.15",
-            "--backend-arg", "enforce_eager=true"]
+    args = [
+        "eval",
+        "--bench",
+        "mmvu",
+        "--data",
+        str(data),
+        "--model",
+        str(tiny_text_model),
+        "--backend",
+        "vllm",
+        "--out",
+        str(run),
+        *PROTOCOL,
+        *CPU_ENGINE,
+        "--gpu-memory-utilization",
+        "0.15",
+        "--backend-arg",
+        "enforce_eager=true",
+    ]
     _twgrpo(*args, "--limit", "5")
     _twgrpo(*args)
     return run
@@ -81,9 +109,27 @@ def test_vllm_backend_resumes_and_scores_with_the_runs_parser(offline_run, text_
 def test_data_parallel_engines_give_the_same_answers(offline_run, tiny_text_model, text_set, tmp_path):
     data, _ = text_set
     run = tmp_path / "dp"
-    _twgrpo("eval", "--bench", "mmvu", "--data", str(data), "--model", str(tiny_text_model), "--backend", "vllm",
-            "--out", str(run), *PROTOCOL, *CPU_ENGINE, "--gpu-memory-utilization", "0.08", "--dp", "2",
-            "--backend-arg", "enforce_eager=true")
+    _twgrpo(
+        "eval",
+        "--bench",
+        "mmvu",
+        "--data",
+        str(data),
+        "--model",
+        str(tiny_text_model),
+        "--backend",
+        "vllm",
+        "--out",
+        str(run),
+        *PROTOCOL,
+        *CPU_ENGINE,
+        "--gpu-memory-utilization",
+        "0.08",
+        "--dp",
+        "2",
+        "--backend-arg",
+        "enforce_eager=true",
+    )
     assert json.loads((run / "config.json").read_text())["sessions"][0]["backend"]["data_parallel_size"] == 2
     assert {r["id"]: r["output"] for r in _lines(run)} == {r["id"]: r["output"] for r in _lines(offline_run)}
 
@@ -100,10 +146,26 @@ def vllm_server(tiny_text_model, tmp_path_factory):
     port = _free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model",
-                                 str(tiny_text_model), "--host", "127.0.0.1", "--port", str(port), *CPU_ENGINE,
-                                 "--gpu-memory-utilization", "0.15", "--enforce-eager"],
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "vllm.entrypoints.openai.api_server",
+                "--model",
+                str(tiny_text_model),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                *CPU_ENGINE,
+                "--gpu-memory-utilization",
+                "0.15",
+                "--enforce-eager",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 300
@@ -128,12 +190,29 @@ def vllm_server(tiny_text_model, tmp_path_factory):
             proc.wait()
 
 
-def test_openai_backend_against_vllm_server_matches_the_offline_engine(vllm_server, offline_run, tiny_text_model,
-                                                                      text_set, tmp_path):
+def test_openai_backend_against_vllm_server_matches_the_offline_engine(
+    vllm_server, offline_run, tiny_text_model, text_set, tmp_path
+):
     data, records = text_set
     run = tmp_path / "served"
-    _twgrpo("eval", "--bench", "mmvu", "--data", str(data), "--model", str(tiny_text_model), "--backend", "openai",
-            "--api-base", vllm_server, "--concurrency", "3", "--out", str(run), *PROTOCOL)
+    _twgrpo(
+        "eval",
+        "--bench",
+        "mmvu",
+        "--data",
+        str(data),
+        "--model",
+        str(tiny_text_model),
+        "--backend",
+        "openai",
+        "--api-base",
+        vllm_server,
+        "--concurrency",
+        "3",
+        "--out",
+        str(run),
+        *PROTOCOL,
+    )
     lines = _lines(run)
     assert sorted(line["id"] for line in lines) == sorted(r.id for r in records)
     assert all(line["error"] is None for line in lines)

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import inspect
 import os
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Protocol
 
 from ..errors import InputFormatError, TwgrpoError, VideoError
 from ..formats import LoadResult, gc_paused
@@ -143,8 +144,10 @@ def load_benchmark(name: str, path: str | os.PathLike | None = None, **options: 
     module = get_benchmark(name)
     p = (resolve_data_path(path, bench=name) if path is not None else Path(module.DEFAULT_PATH)).expanduser()
     if not p.exists():
-        raise InputFormatError(f"{p}: no such file or folder" + ("" if path is not None else
-                               f" (the default {name} location; pass the path)"))
+        raise InputFormatError(
+            f"{p}: no such file or folder"
+            + ("" if path is not None else f" (the default {name} location; pass the path)")
+        )
     if not module.READS_INTERCHANGE and _is_interchange(p):
         if options:
             raise TwgrpoError(f"{p}: options {sorted(options)} apply to native {name} files, not unified ones")
@@ -162,8 +165,11 @@ def _some_records(result: LoadResult, name: str, path: Path) -> LoadResult:
     if result.records or result.problems:
         return result
     skipped = sum(result.skipped.values())
-    why = (f" (all {skipped} items skipped: " + ", ".join(f"{k} {v}" for k, v in result.skipped.items()) + ")"
-           if skipped else " (the file holds no items)")
+    why = (
+        f" (all {skipped} items skipped: " + ", ".join(f"{k} {v}" for k, v in result.skipped.items()) + ")"
+        if skipped
+        else " (the file holds no items)"
+    )
     looks = detect_benchmark(path)
     hint = f"; it looks like a {looks} file (--bench {looks})" if looks not in (None, name, "unified") else ""
     raise InputFormatError(f"{path}: no {name} records{why}{hint}")
@@ -235,9 +241,14 @@ def _seconds(value: Any) -> float | None:
         return None
 
 
-def check_record_videos(records: Iterable[Record], video_root: str | os.PathLike | None, *,
-                        file: str | None = None, workers: int = 4,
-                        progress: Callable[[int, int], None] | None = None) -> list[Problem]:
+def check_record_videos(
+    records: Iterable[Record],
+    video_root: str | os.PathLike | None,
+    *,
+    file: str | None = None,
+    workers: int = 4,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Problem]:
     """One problem per record whose video is missing or unreadable (each distinct video is checked once,
     `workers` at a time). Missing MVBench videos get the known reason (NTU removed, .webm renamed, …).
     `progress(done, total)` is called after each distinct video.
@@ -271,7 +282,23 @@ def check_record_videos(records: Iterable[Record], video_root: str | os.PathLike
     return problems
 
 
-__all__ = ["BENCHMARKS", "BenchmarkModule", "HubSource", "Source", "benchmark_of", "categories_of",
-           "check_record_videos", "detect_benchmark", "get_benchmark", "guess_from_name", "list_benchmarks",
-           "load_benchmark", "load_options", "locate_video", "native_benchmarks", "prompt_style", "source_table",
-           "with_categories"]
+__all__ = [
+    "BENCHMARKS",
+    "BenchmarkModule",
+    "HubSource",
+    "Source",
+    "benchmark_of",
+    "categories_of",
+    "check_record_videos",
+    "detect_benchmark",
+    "get_benchmark",
+    "guess_from_name",
+    "list_benchmarks",
+    "load_benchmark",
+    "load_options",
+    "locate_video",
+    "native_benchmarks",
+    "prompt_style",
+    "source_table",
+    "with_categories",
+]

@@ -29,10 +29,14 @@ PROMPT_STYLE = "clevrer"  # multi-answer: "letters separated by , if multiple"
 READS_INTERCHANGE = False
 SIGNATURES = (("scene_index", "video_filename"),)
 SOURCE = Source(
-    name="CLEVRER", license="cc0-1.0", license_note="CC0 (data.csail.mit.edu/clevrer README)",
-    redistribution="allowed", homepage="http://clevrer.csail.mit.edu/", hub_id=None,
+    name="CLEVRER",
+    license="cc0-1.0",
+    license_note="CC0 (data.csail.mit.edu/clevrer README)",
+    redistribution="allowed",
+    homepage="http://clevrer.csail.mit.edu/",
+    hub_id=None,
     videos="CLEVRER videos: `video_train.zip` / `video_validation.zip` from http://data.csail.mit.edu/clevrer/ "
-           "(5 s, 128 frames, 480x320).",
+    "(5 s, 128 frames, 480x320).",
     citation="""\
 @inproceedings{yi2020clevrer,
   title     = {CLEVRER: Collision Events for Video Representation and Reasoning},
@@ -40,7 +44,8 @@ SOURCE = Source(
                and Tenenbaum, Joshua B.},
   booktitle = {International Conference on Learning Representations (ICLR)},
   year      = {2020}
-}""")
+}""",
+)
 HUB = None  # distributed from data.csail.mit.edu, not the Hub
 QUESTION_TYPES = ("descriptive", "explanatory", "predictive", "counterfactual")
 DEFAULT_TYPES = ("counterfactual",)
@@ -80,15 +85,27 @@ def _convert(types: tuple[str, ...], split: str, index: int, pair: tuple[dict, d
     if not gold:
         raise Skip("no correct choice")
     video_file = scene["video_filename"]
-    meta: dict[str, Any] = {"category": qtype, "question_type": qtype, "scene_index": scene["scene_index"],
-                            "question_id": q["question_id"], "video_filename": video_file, "split": split}
+    meta: dict[str, Any] = {
+        "category": qtype,
+        "question_type": qtype,
+        "scene_index": scene["scene_index"],
+        "question_id": q["question_id"],
+        "video_filename": video_file,
+        "split": split,
+    }
     if "question_subtype" in q:
         meta["question_subtype"] = q["question_subtype"]
     if q.get("program"):
         meta["program"] = q["program"]
-    return Record(id=f"{scene['scene_index']}_{q['question_id']}", question=q["question"],
-                  options=[c["choice"] for c in choices], answer=gold, video=f"video_{split}/{video_file}",
-                  source=NAME, meta=meta)
+    return Record(
+        id=f"{scene['scene_index']}_{q['question_id']}",
+        question=q["question"],
+        options=[c["choice"] for c in choices],
+        answer=gold,
+        video=f"video_{split}/{video_file}",
+        source=NAME,
+        meta=meta,
+    )
 
 
 def load(path: str | os.PathLike = DEFAULT_PATH, *, types: list[str] | None = None) -> LoadResult:
@@ -101,14 +118,21 @@ def load(path: str | os.PathLike = DEFAULT_PATH, *, types: list[str] | None = No
     if unknown:
         raise TwgrpoError(f"unknown CLEVRER question type(s) {unknown}; expected {', '.join(QUESTION_TYPES)} or all")
     root = existing(path)
-    file = find_first(root, ["validation.json", "questions/validation.json", "train.json", "questions/train.json"],
-                      "CLEVRER question file")
+    file = find_first(
+        root,
+        ["validation.json", "questions/validation.json", "train.json", "questions/train.json"],
+        "CLEVRER question file",
+    )
     scenes = read_json(file)
     if not isinstance(scenes, list):
         raise InputFormatError(f"{file}: expected a JSON list of scenes")
     convert = functools.partial(_convert, chosen, _split_of(file))
-    part = collect(_questions(scenes, file), convert, file=str(file),
-                   id_of=lambda i, pair: f"{pair[0].get('scene_index')}_{pair[1].get('question_id')}")
+    part = collect(
+        _questions(scenes, file),
+        convert,
+        file=str(file),
+        id_of=lambda i, pair: f"{pair[0].get('scene_index')}_{pair[1].get('question_id')}",
+    )
     return finish([(*part, str(file))], root)
 
 
@@ -120,8 +144,11 @@ def categories(record: Record) -> dict[str, Any]:
 
 def detect(path: Path) -> bool:
     if path.is_dir():
-        return any(detect(path / rel) for rel in ("validation.json", "questions/validation.json", "train.json",
-                                                  "questions/train.json") if (path / rel).is_file())
+        return any(
+            detect(path / rel)
+            for rel in ("validation.json", "questions/validation.json", "train.json", "questions/train.json")
+            if (path / rel).is_file()
+        )
     head = head_text(path, 4096) if path.suffix == ".json" else ""
     return '"scene_index"' in head and '"video_filename"' in head
 

@@ -18,8 +18,8 @@ the licence gate, `guess_source`, the QAI input formats and the prompt style.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 #: `redistribution` values; the last two are refused by `twgrpo publish` without `--i-have-permission`.
 REDISTRIBUTION = ("allowed", "unknown", "non-commercial", "forbidden")

@@ -8,8 +8,9 @@ import io
 import json
 import os
 from collections import Counter
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from ..errors import InputFormatError, RecordError
 from ..formats import LoadResult, parse_json, read_text
@@ -123,8 +124,13 @@ def letter_of_text(options: list[str], text: Any, field: str = "answer") -> str:
     raise RecordError(f"answer {text!r} is not one of the {len(options)} options", field=field)
 
 
-def collect(items: Iterable[tuple[int, Any]], convert: Callable[[int, Any], Record], *, file: str,
-            id_of: Callable[[int, Any], Any] = lambda index, raw: None) -> tuple[list[tuple[int, Record]], list[Problem], Counter]:
+def collect(
+    items: Iterable[tuple[int, Any]],
+    convert: Callable[[int, Any], Record],
+    *,
+    file: str,
+    id_of: Callable[[int, Any], Any] = lambda index, raw: None,
+) -> tuple[list[tuple[int, Record]], list[Problem], Counter]:
     """Convert native `(index, item)` pairs one by one with `convert(index, item)`. A `RecordError` becomes a
     problem located at the item's position in `file` (its id from `id_of(index, item)` when the error has
     none); a `Skip` is counted by reason."""
@@ -150,13 +156,21 @@ def collect(items: Iterable[tuple[int, Any]], convert: Callable[[int, Any], Reco
                 rid = id_of(index, raw)
             except (KeyError, TypeError, AttributeError):
                 rid = None
-            problems.append(Problem("missing" if missing else f"malformed item: {exc}", file, index,
-                                    None if rid is None else str(rid), field=str(missing) if missing else None))
+            problems.append(
+                Problem(
+                    "missing" if missing else f"malformed item: {exc}",
+                    file,
+                    index,
+                    None if rid is None else str(rid),
+                    field=str(missing) if missing else None,
+                )
+            )
     return records, problems, skipped
 
 
-def finish(parts: Iterable[tuple[list[tuple[int, Record]], list[Problem], Counter, str]],
-           file: str | os.PathLike) -> LoadResult:
+def finish(
+    parts: Iterable[tuple[list[tuple[int, Record]], list[Problem], Counter, str]], file: str | os.PathLike
+) -> LoadResult:
     """Merge per-file conversions, validate the records (ids unique across files) and drop invalid ones.
 
     Every dropped record stays listed in `problems`; warnings (e.g. a one-option MVBench item) keep theirs.

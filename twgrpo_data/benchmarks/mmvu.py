@@ -26,8 +26,12 @@ PROMPT_STYLE = "cot"
 READS_INTERCHANGE = False
 SIGNATURES = (("youtube_url", "question_type"),)
 SOURCE = Source(
-    name="MMVU", license="unknown", license_note="not stated in the yale-nlp/MMVU repository",
-    redistribution="unknown", homepage="https://github.com/yale-nlp/MMVU", hub_id="yale-nlp/MMVU",
+    name="MMVU",
+    license="unknown",
+    license_note="not stated in the yale-nlp/MMVU repository",
+    redistribution="unknown",
+    homepage="https://github.com/yale-nlp/MMVU",
+    hub_id="yale-nlp/MMVU",
     videos="the videos of the Hub dataset `yale-nlp/MMVU`.",
     citation="""\
 @inproceedings{zhao2025mmvu,
@@ -35,10 +39,10 @@ SOURCE = Source(
   author    = {Zhao, Yilun and others},
   booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
   year      = {2025}
-}""")
+}""",
+)
 # validation.json + plain videos/<Subject>/<n>.mp4 (a record's `video` is that repository path)
-HUB = HubSource("yale-nlp/MMVU", annotations=("validation.json",), data_path="validation.json",
-                video_files="videos/**")
+HUB = HubSource("yale-nlp/MMVU", annotations=("validation.json",), data_path="validation.json", video_files="videos/**")
 _HUB_VIDEO = re.compile(r"/resolve/[^/]+/(videos/.+)$")
 _VIDEO_DIR = re.compile(r"(?:^|/)videos/([^/]+)/[^/]+$")
 
@@ -61,8 +65,15 @@ def _convert(index: int, raw: dict[str, Any]) -> Record:
     m = _HUB_VIDEO.search(video or "")
     meta = dict(raw.get("metadata") or {})
     meta.update({"category": meta.get("subject"), "question_type": qtype, "youtube_url": raw.get("youtube_url")})
-    return Record(id=str(raw["id"]), question=raw["question"], options=options, answer=[gold],
-                  video=m.group(1) if m else video, source=NAME, meta=meta)
+    return Record(
+        id=str(raw["id"]),
+        question=raw["question"],
+        options=options,
+        answer=[gold],
+        video=m.group(1) if m else video,
+        source=NAME,
+        meta=meta,
+    )
 
 
 def load(path: str | os.PathLike = DEFAULT_PATH) -> LoadResult:

@@ -29,10 +29,13 @@ PROMPT_STYLE = "cot"
 READS_INTERCHANGE = False
 SIGNATURES = (("task", "video_name"), ("ori_video", "problem_id"))
 SOURCE = Source(
-    name="MVBench", license="mit",
+    name="MVBench",
+    license="mit",
     license_note="MIT (OpenGVLab/MVBench card); videos belong to their creators, academic use only",
-    redistribution="allowed", homepage="https://huggingface.co/datasets/OpenGVLab/MVBench",
-    hub_id="OpenGVLab/MVBench", gated=True,
+    redistribution="allowed",
+    homepage="https://huggingface.co/datasets/OpenGVLab/MVBench",
+    hub_id="OpenGVLab/MVBench",
+    gated=True,
     videos="the `video/` archives of the gated Hub dataset `OpenGVLab/MVBench` (academic research use).",
     citation="""\
 @inproceedings{li2024mvbench,
@@ -40,19 +43,25 @@ SOURCE = Source(
   author    = {Li, Kunchang and others},
   booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
   year      = {2024}
-}""")
+}""",
+)
 # `main` branch: json/<task>.json and one zip per source folder (video/star.zip holds star/Charades_v1_480/…)
-HUB = HubSource("OpenGVLab/MVBench", annotations=("json/*.json",), data_path="json",
-                video_archives=("video/*.zip",), archive_of=lambda video: f"video/{video.split('/', 1)[0]}.zip",
-                gated=True)
+HUB = HubSource(
+    "OpenGVLab/MVBench",
+    annotations=("json/*.json",),
+    data_path="json",
+    video_archives=("video/*.zip",),
+    archive_of=lambda video: f"video/{video.split('/', 1)[0]}.zip",
+    gated=True,
+)
 # Native keys copied to `meta` verbatim (clip bounds, TVQA subtitle/show/fps).
 _EXTRA_KEYS = ("start", "end", "accurate_start", "accurate_end", "subtitle", "show_name", "fps")
 
 
 class Task(NamedTuple):
-    folder: str          # video folder on the dataset's `main` branch (Ask-Anything's mvbench.ipynb)
-    branch_folder: str   # the same videos on the `video` branch (what lmms-eval reads)
-    data_type: str       # "video" or "frame" (a folder of 00001.jpg … frames)
+    folder: str  # video folder on the dataset's `main` branch (Ask-Anything's mvbench.ipynb)
+    branch_folder: str  # the same videos on the `video` branch (what lmms-eval reads)
+    data_type: str  # "video" or "frame" (a folder of 00001.jpg … frames)
 
 
 _CLEVRER = Task("clevrer/video_validation", "clevrer/video_validation", "video")
@@ -87,11 +96,11 @@ _PER_TASK = 200
 # Why a video of a task is often not where the annotation says (printed by `twgrpo data validate`).
 _MISSING_HINTS = {
     "fine_grained_pose": "NTU RGB+D videos were removed from OpenGVLab/MVBench (license; list in "
-                         "video/MVBench_videos_ntu.txt): get them from the NTU ROSE lab, as .mp4 under nturgbd/",
+    "video/MVBench_videos_ntu.txt): get them from the NTU ROSE lab, as .mp4 under nturgbd/",
     "action_antonym": "main-branch ssv2 files are .webm; the `video` branch has ssv2_video_mp4/, Video-R1 "
-                      "ssv2_video/<id>.mp4",
+    "ssv2_video/<id>.mp4",
     "episodic_reasoning": "TVQA items are JPEG frame folders tvqa/frames_fps3_hq/<clip>/ (main branch) or "
-                          "tvqa/video_fps3_hq_segment/ (video branch) or tvqa/frames_fps3/<clip>.mp4 (Video-R1)",
+    "tvqa/video_fps3_hq_segment/ (video branch) or tvqa/frames_fps3/<clip>.mp4 (Video-R1)",
 }
 _GENERIC_HINT = "some MVBench videos are missing from the release (see TW-GRPO README / Video-R1 issue #24)"
 
@@ -117,12 +126,22 @@ def _convert(task: str, index: int, raw: dict[str, Any]) -> Record:
     if not isinstance(candidates, list) or not all(isinstance(c, str) for c in candidates):
         raise RecordError("must be a list of strings", field="candidates")
     video = raw["video"]
-    meta: dict[str, Any] = {"category": task, "task": task,
-                            "data_type": info.data_type if info else "video", "video_name": video}
+    meta: dict[str, Any] = {
+        "category": task,
+        "task": task,
+        "data_type": info.data_type if info else "video",
+        "video_name": video,
+    }
     meta.update({k: raw[k] for k in _EXTRA_KEYS if k in raw})
-    return Record(id=_record_id(task, index), question=raw["question"], options=list(candidates),
-                  answer=[letter_of_text(candidates, raw["answer"])],
-                  video=f"{info.folder}/{video}" if info else video, source=NAME, meta=meta)
+    return Record(
+        id=_record_id(task, index),
+        question=raw["question"],
+        options=list(candidates),
+        answer=[letter_of_text(candidates, raw["answer"])],
+        video=f"{info.folder}/{video}" if info else video,
+        source=NAME,
+        meta=meta,
+    )
 
 
 def load(path: str | os.PathLike = DEFAULT_PATH, *, types: list[str] | None = None) -> LoadResult:
@@ -146,8 +165,9 @@ def load(path: str | os.PathLike = DEFAULT_PATH, *, types: list[str] | None = No
         if not isinstance(items, list):
             raise InputFormatError(f"{f}: expected a JSON list of MVBench items")
         convert = functools.partial(_convert, f.stem)
-        parts.append((*collect(enumerate(items), convert, file=str(f), id_of=functools.partial(_record_id, f.stem)),
-                      str(f)))
+        parts.append(
+            (*collect(enumerate(items), convert, file=str(f), id_of=functools.partial(_record_id, f.stem)), str(f))
+        )
     return finish(parts, root)
 
 

@@ -52,10 +52,14 @@ PROMPT_STYLE = "cot"
 READS_INTERCHANGE = True  # VideoChat-R1 / TW-GRPO JSON lists
 SIGNATURES = (("glue", "type", "duration"),)
 SOURCE = Source(
-    name="NExT-GQA", license="mit", license_note="MIT (doc-doc/NExT-GQA annotations)", redistribution="allowed",
-    homepage="https://github.com/doc-doc/NExT-GQA", hub_id=None,
+    name="NExT-GQA",
+    license="mit",
+    license_note="MIT (doc-doc/NExT-GQA annotations)",
+    redistribution="allowed",
+    homepage="https://github.com/doc-doc/NExT-GQA",
+    hub_id=None,
     videos="NExT-QA videos (from VidOR), e.g. `videos.zip` of the Hub dataset `lmms-lab/NExTQA` or the NExT-QA "
-           "release; `map_vid_vidorID.json` maps a video id to its VidOR folder.",
+    "release; `map_vid_vidorID.json` maps a video id to its VidOR folder.",
     citation="""\
 @inproceedings{xiao2024nextgqa,
   title     = {Can I Trust Your Answer? Visually Grounded Video Question Answering},
@@ -63,11 +67,16 @@ SOURCE = Source(
   booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
   pages     = {13204--13214},
   year      = {2024}
-}""")
+}""",
+)
 HUB = None  # the annotations are on GitHub (doc-doc/NExT-GQA); the videos are NExT-QA's (see NEXTQA_HUB)
 NEXTQA_SOURCE = Source(
-    name="NExT-QA", license="mit", license_note="MIT (doc-doc/NExT-QA annotations)", redistribution="allowed",
-    homepage="https://github.com/doc-doc/NExT-QA", hub_id="lmms-lab/NExTQA",
+    name="NExT-QA",
+    license="mit",
+    license_note="MIT (doc-doc/NExT-QA annotations)",
+    redistribution="allowed",
+    homepage="https://github.com/doc-doc/NExT-QA",
+    hub_id="lmms-lab/NExTQA",
     videos="NExT-QA videos (from VidOR), e.g. `videos.zip` of the Hub dataset `lmms-lab/NExTQA`.",
     citation="""\
 @inproceedings{xiao2021nextqa,
@@ -76,13 +85,20 @@ NEXTQA_SOURCE = Source(
   booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
   pages     = {9777--9786},
   year      = {2021}
-}""")
+}""",
+)
 # lmms-lab/NExTQA: the MC config (MC/test-00000-of-00001.parquet) and videos.zip (flat <video>.mp4)
-NEXTQA_HUB = HubSource("lmms-lab/NExTQA", annotations=("MC/*.parquet",), data_path=".",
-                       video_archives=("videos.zip",))
-QUESTION_TYPES = {"CW": "causal why", "CH": "causal how", "TN": "temporal next", "TC": "temporal current",
-                  "TP": "temporal previous", "DC": "descriptive count", "DL": "descriptive location",
-                  "DO": "descriptive other"}
+NEXTQA_HUB = HubSource("lmms-lab/NExTQA", annotations=("MC/*.parquet",), data_path=".", video_archives=("videos.zip",))
+QUESTION_TYPES = {
+    "CW": "causal why",
+    "CH": "causal how",
+    "TN": "temporal next",
+    "TC": "temporal current",
+    "TP": "temporal previous",
+    "DC": "descriptive count",
+    "DL": "descriptive location",
+    "DO": "descriptive other",
+}
 FORMATS = ("auto", "json", "csv", "parquet")
 _OPTION_COLUMNS = ("a0", "a1", "a2", "a3", "a4")
 _PAREN_LETTER = re.compile(r"\(([A-Z])\)")
@@ -118,16 +134,18 @@ def _json_item(source: str, index: int, raw: dict[str, Any]) -> Record:
     rid = raw.get("id")
     if rid is None:
         raise RecordError("missing", field="id")
-    return Record(id=str(rid), question=question, options=options, answer=gold, video=raw.get("video"),
-                  source=source, meta=meta)
+    return Record(
+        id=str(rid), question=question, options=options, answer=gold, video=raw.get("video"), source=source, meta=meta
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------
 # CSV / parquet (native)
 
 
-def _table_item(source: str, index_answers: bool, spans: dict[str, Any], paths: dict[str, str],
-                index: int, row: dict[str, Any]) -> Record:
+def _table_item(
+    source: str, index_answers: bool, spans: dict[str, Any], paths: dict[str, str], index: int, row: dict[str, Any]
+) -> Record:
     video = str(row.get("video_id", row.get("video")))
     qid = str(row["qid"])
     options = [str(row[c]) for c in _OPTION_COLUMNS if row.get(c) not in (None, "")]
@@ -150,8 +168,15 @@ def _table_item(source: str, index_answers: bool, spans: dict[str, Any], paths: 
         meta["video_fps"] = grounding.get("fps")
         if qid in grounding.get("location", {}):
             meta["glue"] = grounding["location"][qid]
-    return Record(id=f"{video}_{qid}", question=row["question"], options=options, answer=[gold],
-                  video=f"{paths.get(video, video)}.mp4", source=source, meta=meta)
+    return Record(
+        id=f"{video}_{qid}",
+        question=row["question"],
+        options=options,
+        answer=[gold],
+        video=f"{paths.get(video, video)}.mp4",
+        source=source,
+        meta=meta,
+    )
 
 
 def _sidecar(file: Path, name: str) -> dict[str, Any]:
@@ -174,8 +199,10 @@ def _resolve_input(root: Path, fmt: str, split: str) -> tuple[Path, str]:
     if root.is_dir():
         hits = [f for d in _folders(root) for f in [d / f"{split}.csv", *sorted(d.glob("*.parquet"))] if f.is_file()]
         if not hits:
-            raise InputFormatError(f"{root}: no {split}.csv (or datasets/nextgqa/{split}.csv, "
-                                   f"dataset/nextqa/{split}.csv, MC/*.parquet) here")
+            raise InputFormatError(
+                f"{root}: no {split}.csv (or datasets/nextgqa/{split}.csv, "
+                f"dataset/nextqa/{split}.csv, MC/*.parquet) here"
+            )
         file = hits[0]
     if fmt == "auto":
         fmt = {".csv": "csv", ".parquet": "parquet", ".json": "json", ".jsonl": "json"}.get(file.suffix, "")
@@ -191,23 +218,31 @@ def _load(path: str | os.PathLike, *, source: str, fmt: str = "auto", split: str
         items = read_json(file)
         if not isinstance(items, list):
             raise InputFormatError(f"{file}: expected a JSON list of questions")
-        part = collect(enumerate(items), functools.partial(_json_item, source), file=str(file),
-                       id_of=lambda i, raw: raw.get("id"))
+        part = collect(
+            enumerate(items), functools.partial(_json_item, source), file=str(file), id_of=lambda i, raw: raw.get("id")
+        )
         return finish([(*part, str(file))], root)
     rows = read_csv(file) if fmt == "csv" else read_parquet(file)
     if rows and not {"question", "answer", "qid", "a0"} <= set(rows[0]):
         raise InputFormatError(f"{file}: not a NExT-QA/NExT-GQA table (columns {sorted(rows[0])[:10]})")
     absent = [c for c in _OPTION_COLUMNS if rows and c not in rows[0]]
     if absent:
-        raise InputFormatError(f"{file}: option column(s) {', '.join(absent)} missing; NExT-QA/NExT-GQA tables "
-                               f"have {', '.join(_OPTION_COLUMNS)}")
+        raise InputFormatError(
+            f"{file}: option column(s) {', '.join(absent)} missing; NExT-QA/NExT-GQA tables "
+            f"have {', '.join(_OPTION_COLUMNS)}"
+        )
     # NExT-GQA names the column video_id and gives the answer text; NExT-QA (and lmms-lab) an index
     index_answers = bool(rows) and "video_id" not in rows[0]
     stem = file.stem if fmt == "csv" else split
-    convert = functools.partial(_table_item, source, index_answers, _sidecar(file, f"gsub_{stem}.json"),
-                                _sidecar(file, "map_vid_vidorID.json"))
-    part = collect(enumerate(rows), convert, file=str(file),
-                   id_of=lambda i, row: f"{row.get('video_id', row.get('video'))}_{row.get('qid')}")
+    convert = functools.partial(
+        _table_item, source, index_answers, _sidecar(file, f"gsub_{stem}.json"), _sidecar(file, "map_vid_vidorID.json")
+    )
+    part = collect(
+        enumerate(rows),
+        convert,
+        file=str(file),
+        id_of=lambda i, row: f"{row.get('video_id', row.get('video'))}_{row.get('qid')}",
+    )
     return finish([(*part, str(file))], root)
 
 
@@ -223,8 +258,7 @@ def load(path: str | os.PathLike = DEFAULT_PATH, *, fmt: str = "auto", split: st
     return _load(path, source=NAME, fmt=fmt, split=split)
 
 
-def load_nextqa(path: str | os.PathLike = NEXTQA_DEFAULT_PATH, *, fmt: str = "auto",
-                split: str = "val") -> LoadResult:
+def load_nextqa(path: str | os.PathLike = NEXTQA_DEFAULT_PATH, *, fmt: str = "auto", split: str = "val") -> LoadResult:
     """Read NExT-QA multiple choice: `dataset/nextqa/<split>.csv` (answer = option index) or the lmms-lab
     `MC/test-00000-of-00001.parquet`; same record layout as NExT-GQA with `source="nextqa"`."""
     return _load(path, source="nextqa", fmt=fmt, split=split)
@@ -273,7 +307,17 @@ def detect_nextqa(path: Path) -> bool:
 
 
 # NExT-QA shares this module's readers; the registry lists it under its own name.
-NEXTQA = SimpleNamespace(NAME="nextqa", DESCRIPTION=NEXTQA_DESCRIPTION, DEFAULT_PATH=NEXTQA_DEFAULT_PATH,
-                         DEFAULT_SPLIT="test", PROMPT_STYLE=PROMPT_STYLE, READS_INTERCHANGE=True,
-                         SIGNATURES=(), SOURCE=NEXTQA_SOURCE, HUB=NEXTQA_HUB,
-                         load=load_nextqa, categories=categories, detect=detect_nextqa)
+NEXTQA = SimpleNamespace(
+    NAME="nextqa",
+    DESCRIPTION=NEXTQA_DESCRIPTION,
+    DEFAULT_PATH=NEXTQA_DEFAULT_PATH,
+    DEFAULT_SPLIT="test",
+    PROMPT_STYLE=PROMPT_STYLE,
+    READS_INTERCHANGE=True,
+    SIGNATURES=(),
+    SOURCE=NEXTQA_SOURCE,
+    HUB=NEXTQA_HUB,
+    load=load_nextqa,
+    categories=categories,
+    detect=detect_nextqa,
+)

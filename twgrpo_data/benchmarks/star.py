@@ -27,17 +27,22 @@ PROMPT_STYLE = "cot"
 READS_INTERCHANGE = True  # TW-GRPO's converted STAR.json
 SIGNATURES = (("question_id", "video_id", "start", "end"),)
 SOURCE = Source(
-    name="STAR", license="apache-2.0", license_note="Apache-2.0 (csbobby/STAR repositories)",
-    redistribution="allowed", homepage="https://bobbywu.com/STAR/", hub_id=None,
+    name="STAR",
+    license="apache-2.0",
+    license_note="Apache-2.0 (csbobby/STAR repositories)",
+    redistribution="allowed",
+    homepage="https://bobbywu.com/STAR/",
+    hub_id=None,
     videos="Charades videos (480p release), trimmed per question to its `start`/`end` seconds; the videos are "
-           "under the Charades terms of use.",
+    "under the Charades terms of use.",
     citation="""\
 @inproceedings{wu2021star,
   title     = {STAR: A Benchmark for Situated Reasoning in Real-World Videos},
   author    = {Wu, Bo and Yu, Shoubin and Chen, Zhenfang and Tenenbaum, Joshua B. and Gan, Chuang},
   booktitle = {Thirty-fifth Conference on Neural Information Processing Systems Datasets and Benchmarks Track},
   year      = {2021}
-}""")
+}""",
+)
 HUB = None  # distributed from the STAR site, not the Hub
 
 
@@ -52,14 +57,22 @@ def _convert(index: int, raw: dict[str, Any]) -> Record:
         gold = [letter_of_text(options, raw.get("answer"))]
     qtype = qid.split("_", 1)[0]
     if qtype not in QUESTION_TYPES:
-        raise RecordError(f"question type {qtype!r} (from the id) is not one of {', '.join(QUESTION_TYPES)}",
-                          field="question_id")
+        raise RecordError(
+            f"question type {qtype!r} (from the id) is not one of {', '.join(QUESTION_TYPES)}", field="question_id"
+        )
     meta: dict[str, Any] = {"category": qtype, "question_type": qtype, "video_id": raw["video_id"]}
     for key in ("start", "end"):
         if raw.get(key) is not None:
             meta[key] = float(raw[key])
-    return Record(id=qid, question=raw["question"], options=options, answer=gold,
-                  video=f"Charades_v1_480/{raw['video_id']}.mp4", source=NAME, meta=meta)
+    return Record(
+        id=qid,
+        question=raw["question"],
+        options=options,
+        answer=gold,
+        video=f"Charades_v1_480/{raw['video_id']}.mp4",
+        source=NAME,
+        meta=meta,
+    )
 
 
 def load(path: str | os.PathLike = DEFAULT_PATH) -> LoadResult:
@@ -96,4 +109,5 @@ def detect(path: Path) -> bool:
         return any(path.glob("STAR_*.json"))
     head = head_text(path, 8192) if path.suffix == ".json" else ""
     return ('"question_id"' in head and '"video_id"' in head and '"choices"' in head) or (
-        path.name.upper().startswith("STAR") and '"solution"' in head)
+        path.name.upper().startswith("STAR") and '"solution"' in head
+    )

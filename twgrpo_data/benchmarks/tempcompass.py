@@ -14,8 +14,9 @@ import functools
 import os
 import re
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import InputFormatError, RecordError, TwgrpoError
 from ..formats import LoadResult
@@ -31,19 +32,25 @@ PROMPT_STYLE = "cot"
 READS_INTERCHANGE = False
 SIGNATURES = (("video_id", "dim"),)
 SOURCE = Source(
-    name="TempCompass", license="cc-by-nc-4.0", license_note="CC BY-NC 4.0 (llyx97/TempCompass): non-commercial",
-    redistribution="non-commercial", homepage="https://github.com/llyx97/TempCompass",
-    hub_id="lmms-lab/TempCompass", videos="the videos of the Hub dataset `lmms-lab/TempCompass` (CC BY-NC 4.0).",
+    name="TempCompass",
+    license="cc-by-nc-4.0",
+    license_note="CC BY-NC 4.0 (llyx97/TempCompass): non-commercial",
+    redistribution="non-commercial",
+    homepage="https://github.com/llyx97/TempCompass",
+    hub_id="lmms-lab/TempCompass",
+    videos="the videos of the Hub dataset `lmms-lab/TempCompass` (CC BY-NC 4.0).",
     citation="""\
 @inproceedings{liu2024tempcompass,
   title     = {TempCompass: Do Video LLMs Really Understand Videos?},
   author    = {Liu, Yuanxin and others},
   booktitle = {Findings of the Association for Computational Linguistics: ACL 2024},
   year      = {2024}
-}""")
+}""",
+)
 # lmms-lab: one parquet config per task type; tempcompass_videos.zip unpacks to videos/<video_id>.mp4
-HUB = HubSource("lmms-lab/TempCompass", annotations=("*/test-*.parquet",), data_path=".",
-                video_archives=("tempcompass_videos.zip",))
+HUB = HubSource(
+    "lmms-lab/TempCompass", annotations=("*/test-*.parquet",), data_path=".", video_archives=("tempcompass_videos.zip",)
+)
 TASK_TYPES = ("multi-choice", "yes_no", "caption_matching", "captioning")
 _MC_LINE = re.compile(r"^([A-Z])\.\s+(.*)$")
 _MATCH_LINE = re.compile(r"^(Option \d+|Sentence [A-Z]|Caption [A-Z]):\s*(.*)$")
@@ -111,8 +118,15 @@ def _convert(task_type: str, index: int, numbered: tuple[int, dict[str, Any]]) -
     for key in ("mc_question", "mc_answer"):
         if row.get(key) is not None:
             meta[key] = row[key]
-    return Record(id=_record_id(task_type, index, numbered), question=question, options=options,
-                  answer=[gold], video=f"videos/{video_id}.mp4", source=NAME, meta=meta)
+    return Record(
+        id=_record_id(task_type, index, numbered),
+        question=question,
+        options=options,
+        answer=[gold],
+        video=f"videos/{video_id}.mp4",
+        source=NAME,
+        meta=meta,
+    )
 
 
 def _numbered(rows: list[dict[str, Any]]) -> Iterator[tuple[int, tuple[int, dict[str, Any]]]]:
@@ -153,8 +167,9 @@ def _sources(root: Path) -> list[tuple[str, Path]]:
     if root.is_file():
         stem = root.parent.name if root.suffix == ".parquet" else root.stem
         if stem not in TASK_TYPES:
-            raise InputFormatError(f"{root}: cannot tell the TempCompass task type from the name "
-                                   f"(expected one of {', '.join(TASK_TYPES)})")
+            raise InputFormatError(
+                f"{root}: cannot tell the TempCompass task type from the name (expected one of {', '.join(TASK_TYPES)})"
+            )
         return [(stem, root)]
     folder = root / "questions" if (root / "questions").is_dir() else root
     found = [(t, folder / f"{t}.json") for t in TASK_TYPES if (folder / f"{t}.json").is_file()]
@@ -164,8 +179,10 @@ def _sources(root: Path) -> list[tuple[str, Path]]:
         for t in TASK_TYPES:
             found += [(t, p) for p in sorted((root / t).glob("*.parquet"))]
     if not found:
-        raise InputFormatError(f"{root}: no TempCompass files (questions/<type>.json or <type>/test-*.parquet "
-                               f"for types {', '.join(TASK_TYPES)})")
+        raise InputFormatError(
+            f"{root}: no TempCompass files (questions/<type>.json or <type>/test-*.parquet "
+            f"for types {', '.join(TASK_TYPES)})"
+        )
     return found
 
 
@@ -189,8 +206,17 @@ def load(path: str | os.PathLike = DEFAULT_PATH, *, types: list[str] | None = No
             rows = _json_rows(f)
             if task_type == "captioning" and (f.parent / "multi-choice.json").is_file():
                 _add_mc_reference(rows, f.parent / "multi-choice.json")
-        parts.append((*collect(_numbered(rows), functools.partial(_convert, task_type), file=str(f),
-                               id_of=functools.partial(_record_id, task_type)), str(f)))
+        parts.append(
+            (
+                *collect(
+                    _numbered(rows),
+                    functools.partial(_convert, task_type),
+                    file=str(f),
+                    id_of=functools.partial(_record_id, task_type),
+                ),
+                str(f),
+            )
+        )
     return finish(parts, root)
 
 
@@ -218,8 +244,11 @@ def categories(record: Record) -> dict[str, Any]:
 def detect(path: Path) -> bool:
     if path.is_dir():
         folder = path / "questions" if (path / "questions").is_dir() else path
-        return ((folder / "multi-choice.json").is_file() or any((path / t).is_dir() for t in TASK_TYPES)
-                or (path.name in TASK_TYPES and any(path.glob("*.parquet"))))
+        return (
+            (folder / "multi-choice.json").is_file()
+            or any((path / t).is_dir() for t in TASK_TYPES)
+            or (path.name in TASK_TYPES and any(path.glob("*.parquet")))
+        )
     if path.suffix == ".parquet":
         return path.parent.name in TASK_TYPES
     return path.suffix == ".json" and path.stem in TASK_TYPES

@@ -35,8 +35,7 @@ def load(path: str | os.PathLike = DEFAULT_PATH, *, source: str | None = None) -
     from . import with_categories
 
     result = read_dataset(path, "auto", source=source)
-    return LoadResult([with_categories(r) for r in result.records], result.problems, result.skipped,
-                      file=result.file)
+    return LoadResult([with_categories(r) for r in result.records], result.problems, result.skipped, file=result.file)
 
 
 def categories(record) -> dict:

@@ -19,8 +19,16 @@ from ..errors import InputFormatError, RecordError
 from ..formats import LoadResult, strip_option_prefix
 from ..record import LETTERS, Record
 from .facts import HubSource, Source
-from .loading import (collect, existing, finish, head_text, is_saved_dataset, read_parquet, read_saved_rows,
-                      saved_dataset_columns)
+from .loading import (
+    collect,
+    existing,
+    finish,
+    head_text,
+    is_saved_dataset,
+    read_parquet,
+    read_saved_rows,
+    saved_dataset_columns,
+)
 
 NAME = "videomme"
 DESCRIPTION = "Video-MME: videomme/test-*.parquet (2,700 questions; short/medium/long), optional subtitles"
@@ -30,10 +38,14 @@ PROMPT_STYLE = "cot"
 READS_INTERCHANGE = False
 SIGNATURES = (("videoID", "duration", "domain"),)
 SOURCE = Source(
-    name="Video-MME", license="other", license_name="video-mme-terms",
+    name="Video-MME",
+    license="other",
+    license_name="video-mme-terms",
     license_link="https://github.com/BradyFU/Video-MME",
     license_note="academic research only; no redistribution or modification without the authors' approval",
-    redistribution="forbidden", homepage="https://github.com/BradyFU/Video-MME", hub_id="lmms-lab/Video-MME",
+    redistribution="forbidden",
+    homepage="https://github.com/BradyFU/Video-MME",
+    hub_id="lmms-lab/Video-MME",
     videos="the Video-MME release (on request from the authors, academic use only).",
     citation="""\
 @inproceedings{fu2025videomme,
@@ -41,10 +53,12 @@ SOURCE = Source(
   author    = {Fu, Chaoyou and others},
   booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
   year      = {2025}
-}""")
+}""",
+)
 # videomme/test-00000-of-00001.parquet; videos_chunked_NN.zip each unpack to data/<videoID>.mp4
-HUB = HubSource("lmms-lab/Video-MME", annotations=("videomme/*.parquet",), data_path=".",
-                video_archives=("videos_chunked_*.zip",))
+HUB = HubSource(
+    "lmms-lab/Video-MME", annotations=("videomme/*.parquet",), data_path=".", video_archives=("videos_chunked_*.zip",)
+)
 _META_KEYS = ("duration", "domain", "sub_category", "task_type", "video_id", "videoID", "url")
 # Fields read into the record itself, and the template's example `response`s (not data); any other column
 # (a later card revision's `language`, `Subtitle`, …) is kept in `meta`.
@@ -69,7 +83,7 @@ def parse_srt(text: str) -> list[list[Any]]:
             m = _SRT_TIME.search(line)
             if m:
                 h1, m1, s1, ms1, h2, m2, s2, ms2 = (int(g) for g in m.groups())
-                words = " ".join(_TAG.sub("", ln).strip() for ln in lines[i + 1:]).strip()
+                words = " ".join(_TAG.sub("", ln).strip() for ln in lines[i + 1 :]).strip()
                 if words:
                     out.append([h1 * 3600 + m1 * 60 + s1 + ms1 / 1000, h2 * 3600 + m2 * 60 + s2 + ms2 / 1000, words])
                 break
@@ -118,12 +132,20 @@ def _convert(subtitles: dict[str, Path] | None, index: int, row: dict[str, Any])
     if subtitles is not None and video_file:
         srt = subtitles.get(video_file)
         meta["subtitles"] = parse_srt(srt.read_text(encoding="utf-8", errors="replace")) if srt else []
-    return Record(id=str(row["question_id"]), question=row["question"], options=options, answer=[gold],
-                  video=f"data/{video_file}.mp4" if video_file else None, source=NAME, meta=meta)
+    return Record(
+        id=str(row["question_id"]),
+        question=row["question"],
+        options=options,
+        answer=[gold],
+        video=f"data/{video_file}.mp4" if video_file else None,
+        source=NAME,
+        meta=meta,
+    )
 
 
-def load(path: str | os.PathLike = DEFAULT_PATH, *, subtitles: bool = False,
-         subtitle_dir: str | os.PathLike | None = None) -> LoadResult:
+def load(
+    path: str | os.PathLike = DEFAULT_PATH, *, subtitles: bool = False, subtitle_dir: str | os.PathLike | None = None
+) -> LoadResult:
     """Read Video-MME: the dataset folder (with `videomme/*.parquet`), a parquet file, or the official
     `output_test_template.json`. `subtitles=True` attaches `subtitle_dir/<videoID>.srt` (default: the
     dataset folder's `subtitle/`) as `meta["subtitles"]` (`[start, end, text]` lines; `[]` when a video has
@@ -138,8 +160,9 @@ def load(path: str | os.PathLike = DEFAULT_PATH, *, subtitles: bool = False,
         if not folder.is_dir():
             raise InputFormatError(f"{folder}: no subtitle folder (unzip subtitle.zip there or pass subtitle_dir)")
         found = {p.stem: p for p in folder.glob("*.srt")}
-    part = collect(enumerate(rows), functools.partial(_convert, found), file=str(file),
-                   id_of=lambda i, row: row.get("question_id"))
+    part = collect(
+        enumerate(rows), functools.partial(_convert, found), file=str(file), id_of=lambda i, row: row.get("question_id")
+    )
     return finish([(*part, str(file))], root)
 
 
