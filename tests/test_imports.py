@@ -12,7 +12,7 @@ import pytest
 CHECK = """
 import importlib, pkgutil, sys
 import twgrpo_data, twgrpo_data.benchmarks, twgrpo_cli.app
-heavy = ("torch", "transformers", "trl", "vllm", "decord", "datasets", "matplotlib", "spacy", "thinc", "pyarrow")
+heavy = ("torch", "transformers", "trl", "vllm", "decord", "datasets", "matplotlib", "spacy", "thinc", "pyarrow", "numpy")
 cli = sorted(m for m in heavy if m in sys.modules)
 for mod in pkgutil.walk_packages(twgrpo_data.__path__, "twgrpo_data."):
     importlib.import_module(mod.name)

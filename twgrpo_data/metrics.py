@@ -9,11 +9,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from .scoring import format_reward, gold_set, parse_answer, soft_reward
+
+if TYPE_CHECKING:  # numpy loads when something is scored, not when the CLI starts
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, seed: int = 0, level: f
     Used for paired per-item differences between two runs, which take values in {-1, 0, 1} (no Wilson form)."""
     if len(values) == 0:
         return [float("nan"), float("nan")]
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     means = np.empty(n_boot)
     # resample in slices so memory stays bounded for large n
@@ -114,6 +117,8 @@ def mcnemar_exact(a_right: Sequence[bool], b_right: Sequence[bool]) -> dict[str,
 def _block(items: list[ItemScore]) -> dict[str, Any]:
     if not items:
         return {"n": 0, "accuracy": None, "soft_accuracy": None}
+    import numpy as np
+
     strict = float(np.mean([i.strict for i in items]))
     soft = float(np.mean([i.soft for i in items]))
     return {

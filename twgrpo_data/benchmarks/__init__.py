@@ -27,15 +27,17 @@ import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import InputFormatError, TwgrpoError, VideoError
 from ..formats import LoadResult, gc_paused
 from ..record import Problem, Record
-from ..video import VideoRef, check_video, resolve_video
 from . import clevrer, mmvu, mvbench, nextgqa, star, tempcompass, unified, videomme
 from .facts import HubSource, Source
 from .loading import head_text
+
+if TYPE_CHECKING:  # the video module (numpy) loads when a video is located, not when the registry is read
+    from ..video import VideoRef
 
 
 class BenchmarkModule(Protocol):
@@ -215,6 +217,8 @@ def locate_video(record: Record, video_root: str | os.PathLike | None, *, allow_
     first candidate is returned (for `check_video` to report as missing). A path that escapes `video_root`
     raises `VideoError` unless `allow_outside` (see `resolve_video`).
     """
+    from ..video import VideoRef, resolve_video
+
     module = BENCHMARKS.get(record.source)
     hook: Callable[[Record], list[tuple[str, bool]]] | None = getattr(module, "video_candidates", None)
     candidates = hook(record) if hook else ([(record.video, True)] if record.video else [])
@@ -254,6 +258,8 @@ def check_record_videos(
     `progress(done, total)` is called after each distinct video.
     """
     records = list(records)
+    from ..video import VideoRef, check_video
+
     refs: list[VideoRef | VideoError] = []
     for rec in records:
         try:
