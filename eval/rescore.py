@@ -22,7 +22,14 @@ from typing import Any
 
 from twgrpo_data.benchmarks import categories_of
 from twgrpo_data.errors import InputFormatError, RecordError
-from twgrpo_data.formats import guess_source, parse_json, read_text, strip_option_prefix, unified_to_record
+from twgrpo_data.formats import (
+    guess_source,
+    parse_json,
+    read_jsonl_log,
+    read_text,
+    strip_option_prefix,
+    unified_to_record,
+)
 from twgrpo_data.metrics import ItemScore, score_output, summarize
 
 # Record keys that name a benchmark category in TW-GRPO's eval files, in order of preference.
@@ -167,33 +174,6 @@ def detect_parser(rows: list[dict[str, Any]], kind: str) -> tuple[str, str]:
     return "twgrpo", f"{tagged} of {len(outputs)} outputs have an <answer> block"
 
 
-def read_log_rows(path: Path) -> tuple[list[dict[str, Any]], bool]:
-    """The JSON objects of a log and whether a last line cut short by a kill was dropped.
-
-    Any other bad line is an error naming the file and line."""
-    if not path.is_file():
-        raise InputFormatError(f"{path}: no such file")
-    lines = read_text(path).split("\n")
-    torn = False
-    if lines and lines[-1].strip():  # no newline after the last line: maybe cut short by a kill
-        try:
-            parse_json(lines[-1], path)
-        except json.JSONDecodeError:
-            lines, torn = lines[:-1], True
-    rows = []
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            value = parse_json(line, path)
-        except json.JSONDecodeError as exc:
-            raise InputFormatError(f"{path}: invalid JSON on line {lineno}: {exc.msg}") from None
-        if not isinstance(value, dict):
-            raise InputFormatError(f"{path}: line {lineno}: expected a JSON object")
-        rows.append(value)
-    return rows, torn
-
-
 # A parser that reads nothing from more than this share of the answered items is probably the wrong one.
 UNPARSED_WARNING_SHARE = 0.5
 
@@ -202,7 +182,7 @@ def rescore_log(path: str | Path, parser: str | None = None) -> RescoredLog:
     """Re-score one log. `parser=None` uses the run's own parser (samples) or the one the log's lines show
     (`detect_parser`)."""
     path = Path(path)
-    rows, torn = read_log_rows(path)
+    rows, torn = read_jsonl_log(path)
     if not rows:
         raise InputFormatError(f"{path}: empty log")
     try:

@@ -306,6 +306,17 @@ def test_plot_overlays_runs_and_skips_eval_rows(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_plot_drops_a_torn_last_line_but_not_a_bad_middle_line(tmp_path):
+    path = tmp_path / "run" / "metrics.jsonl"
+    write_metrics(path, [{"step": s, "reward_std": 0.1, "completions/mean_length": 9} for s in (1, 2)])
+    with path.open("a") as fh:
+        fh.write('{"step": 3, "reward_st')  # a kill in the middle of a write
+    assert [r["step"] for r in read_metrics(path.parent)] == [1, 2]
+    path.write_text('{"step": 1}\n{"ste\n{"step": 2}\n')
+    with pytest.raises(TwgrpoError, match="invalid JSON on line 2"):
+        read_metrics(path.parent)
+
+
 def test_plot_errors_are_user_errors(tmp_path):
     with pytest.raises(TwgrpoError, match="no metrics file"):
         plot_training_curves([tmp_path], tmp_path / "x.png")

@@ -35,12 +35,13 @@ def metrics_path(run: str | os.PathLike) -> Path:
 
 def read_metrics(run: str | os.PathLike) -> list[dict]:
     """Training-step rows (those with a `step`, without eval keys) of a run's metrics JSONL, in step order."""
-    from twgrpo_data.formats import read_jsonl
+    from twgrpo_data.formats import read_jsonl_log
 
     path = metrics_path(run)
     if not path.is_file():
         raise TwgrpoError(f"{path}: no metrics file (is this a `twgrpo train` output folder?)")
-    rows = [r for r in read_jsonl(path) if "step" in r and not any(key.startswith("eval_") for key in r)]
+    # a run being written (or killed mid-line) may end in a torn line: it is dropped, as the trainer drops it
+    rows = [r for r in read_jsonl_log(path)[0] if "step" in r and not any(key.startswith("eval_") for key in r)]
     return sorted(rows, key=lambda r: r["step"])
 
 

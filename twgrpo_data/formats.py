@@ -375,18 +375,40 @@ def read_json_objects(p: Path) -> list[Any]:
     return [value for _, value in _json_lines(text, p)]
 
 
+def _json_objects(text: str, p: Path) -> list[dict[str, Any]]:
+    rows = []
+    for lineno, value in _json_lines(text, p):
+        if not isinstance(value, dict):
+            raise InputFormatError(f"{p}: line {lineno}: expected a JSON object")
+        rows.append(value)
+    return rows
+
+
 def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
     """The JSON objects of a JSON Lines file (eval logs, samples, metrics; any suffix, TW-GRPO names its
     logs *.json); errors name the file and line."""
     p = Path(path)
     if not p.is_file():
         raise InputFormatError(f"{p}: no such file")
-    rows = []
-    for lineno, value in _json_lines(read_text(p), p):
-        if not isinstance(value, dict):
-            raise InputFormatError(f"{p}: line {lineno}: expected a JSON object")
-        rows.append(value)
-    return rows
+    return _json_objects(read_text(p), p)
+
+
+def read_jsonl_log(path: str | os.PathLike) -> tuple[list[dict[str, Any]], bool]:
+    """`read_jsonl` for a log another process appends to: a last line without its newline that does not parse
+    (a write cut short by a kill) is dropped. Returns the objects and whether a line was dropped; any other bad
+    line is an error naming the file and line."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputFormatError(f"{p}: no such file")
+    text = read_text(p)
+    head, _, last = text.rpartition("\n")
+    torn = False
+    if last.strip():
+        try:
+            parse_json(last, p)
+        except json.JSONDecodeError:
+            text, torn = head, True
+    return _json_objects(text, p), torn
 
 
 @gc_paused()
