@@ -533,19 +533,32 @@ def _has_nulls(value: Any) -> bool:
     return False
 
 
+_FIELD_NAME = re.compile(r"[^\W][\w .\-]*")
+
+
+def _plain_keys(value: Any) -> bool:
+    """Every mapping key in `value` (at any depth) can be a struct field name."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _FIELD_NAME.fullmatch(k) and _plain_keys(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain_keys(v) for v in value)
+    return True
+
+
 def meta_struct_feature(records: Iterable[Record]):
     """The `datasets` struct feature that stores every record's `meta` exactly, so the Hub's Dataset Viewer
     can filter on its fields; None when no struct does (then `meta` stays JSON text).
 
     A struct stores missing keys as None, so it is used only when no `meta` holds a None itself, the arrow
     type has no null or empty part, and reading it back (None fields dropped) gives every `meta` unchanged,
-    value types included (an int never comes back as a float).
+    value types included (an int never comes back as a float). Keys must be plain field names (letters,
+    digits, `_`, `-`, `.`, space; not empty): parquet and `datasets` drop or merge others ("" and "\\x00").
     """
     import pyarrow as pa
     from datasets import Features
 
     metas = [r.meta for r in records]
-    if not metas or any(_has_nulls(m) for m in metas):
+    if not metas or any(_has_nulls(m) or not _plain_keys(m) for m in metas):
         return None
     try:
         array = pa.array(metas)
