@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
+from cli_helpers import run_cli_subprocess as run
 from conftest import DATA
-
-TWGRPO = [sys.executable, "-m", "twgrpo_cli"]
-
-
-def run(*args):
-    return subprocess.run(TWGRPO + list(args), capture_output=True, text=True)
 
 
 def test_validate_accepts_the_mmvu_eval_set(shared):
     out = run("data", "validate", str(DATA / "eval_mmvu.json"))
-    assert out.returncode == 0, out.stderr
+    assert out.code == 0, out.stderr
     assert "625 records, 0 error(s)" in out.stdout
 
 
@@ -29,7 +22,7 @@ def test_validate_lists_each_problem_on_one_line_and_exits_1(tmp_path, shared):
     bad = tmp_path / "corrupt.json"
     bad.write_text(json.dumps(raw))
     out = run("data", "validate", str(bad))
-    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.code == 1 and "Traceback" not in out.stderr
     lines = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 3
     assert "record 1 (id '2'), field 'solution'" in lines[0]
@@ -41,7 +34,7 @@ def test_validate_bad_json_is_one_line(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("[{")
     out = run("data", "validate", str(bad))
-    assert out.returncode == 1 and out.stderr.count("\n") == 1 and "invalid JSON" in out.stderr
+    assert out.code == 1 and out.stderr.count("\n") == 1 and "invalid JSON" in out.stderr
 
 
 def test_stats_json_counts_official_qai_file(shared):
@@ -56,4 +49,4 @@ def test_stats_json_counts_official_qai_file(shared):
 def test_every_command_has_help_with_an_example():
     for cmd in (["data", "validate"], ["data", "stats"], ["eval", "rescore"]):
         out = run(*cmd, "--help")
-        assert out.returncode == 0 and "Example: twgrpo" in out.stdout
+        assert out.code == 0 and "Example: twgrpo" in out.stdout

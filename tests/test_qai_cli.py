@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import DATA, FIXTURES, REPO
+from cli_helpers import Result, run_cli_subprocess
+from conftest import DATA, FIXTURES
 
-TWGRPO = str(REPO / ".venv" / "bin" / "twgrpo")
 REPORT_KEYS = {
     "input",
     "output",
@@ -29,8 +28,8 @@ REPORT_KEYS = {
 }
 
 
-def twgrpo(*args: str, cwd: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([TWGRPO, *map(str, args)], capture_output=True, text=True, cwd=cwd, input=stdin)
+def twgrpo(*args: str, cwd: Path | None = None, stdin: str | None = None) -> Result:
+    return run_cli_subprocess(*args, cwd=cwd, input=stdin)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +51,7 @@ def nextgqa_run(tmp_path_factory):
             "--compare",
             DATA / "nextgqa_val_mixed.official.json",
         )
-        assert proc.returncode == 0, proc.stderr
+        assert proc.code == 0, proc.stderr
         runs.append(proc)
     return out, runs
 
@@ -82,7 +81,7 @@ def test_convert_nextgqa_val_writes_unified_records_and_a_report(nextgqa_run):
 def test_convert_star_native_file_to_records_jsonl(tmp_path):
     out = tmp_path / "star.jsonl"
     proc = twgrpo("qai", "convert", FIXTURES / "star" / "STAR_val.json", "-o", out, "--ratio", "1", "--json")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.code == 0, proc.stderr
     report = json.loads(proc.stdout)
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == report["n_records"] == 4
@@ -108,7 +107,7 @@ def test_convert_nextgqa_csv_to_parquet(tmp_path):
         "--no-contractions",
         "--json",
     )
-    assert proc.returncode == 0, proc.stderr
+    assert proc.code == 0, proc.stderr
     import pyarrow.parquet as pq
 
     rows = pq.read_table(out).to_pylist()
@@ -137,7 +136,7 @@ def _broken(tmp_path: Path, change) -> Path:
 def test_malformed_record_is_one_line_naming_file_record_and_field(tmp_path, change, expect):
     path = _broken(tmp_path, change)
     proc = twgrpo("qai", "convert", path, "-o", tmp_path / "out.json")
-    assert proc.returncode == 1
+    assert proc.code == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "broken.json" in lines[0] and "Traceback" not in proc.stderr
     for part in expect:
@@ -145,7 +144,7 @@ def test_malformed_record_is_one_line_naming_file_record_and_field(tmp_path, cha
     assert not (tmp_path / "out.json").exists()
 
     skipped = twgrpo("qai", "convert", path, "-o", tmp_path / "out.json", "--skip-invalid", "--json")
-    assert skipped.returncode == 0, skipped.stderr
+    assert skipped.code == 0, skipped.stderr
     report = json.loads(skipped.stdout)
     assert report["counts"]["skipped_invalid"] == 1 and report["n_records"] == 5
 
@@ -154,7 +153,7 @@ def test_bad_json_is_one_line(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text('[{"id": "a", "question": "why did')
     proc = twgrpo("qai", "convert", path)
-    assert proc.returncode == 1 and "bad.json" in proc.stderr and "invalid JSON" in proc.stderr
+    assert proc.code == 1 and "bad.json" in proc.stderr and "invalid JSON" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
@@ -163,7 +162,7 @@ def test_negate_text_file_gives_one_json_line_per_question_in_order(tmp_path):
     src = tmp_path / "q.txt"
     src.write_text("\n".join(questions) + "\n")
     proc = twgrpo("qai", "negate", src)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.code == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [x["question"] for x in lines] == questions
     assert [x["status"] for x in lines] == ["negated", "unnegatable", "negated", "already_negative"]
@@ -180,7 +179,7 @@ def test_negate_jsonl_to_file_and_stdin(tmp_path):
     src.write_text(json.dumps({"question": "What is the man doing?", "id": 1}) + "\n")
     out = tmp_path / "neg.jsonl"
     proc = twgrpo("qai", "negate", src, "-o", out, "--no-contractions")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.code == 0, proc.stderr
     assert json.loads(out.read_text())["negated"] == "What is the man not doing?"
     piped = twgrpo("qai", "negate", "-", stdin="where did the man go\n")
     assert json.loads(piped.stdout)["negated"] == "where didn't the man go"
@@ -190,7 +189,7 @@ def test_negate_jsonl_without_question_field_is_a_user_error(tmp_path):
     src = tmp_path / "q.jsonl"
     src.write_text('{"text": "why"}\n')
     proc = twgrpo("qai", "negate", src)
-    assert proc.returncode == 1 and "record 0" in proc.stderr and "'question'" in proc.stderr
+    assert proc.code == 1 and "record 0" in proc.stderr and "'question'" in proc.stderr
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -204,7 +203,7 @@ DEV = DATA / "qai_dev" / "questions.jsonl"
 def test_negate_dev_questions_prints_per_status_counts(tmp_path):
     out = tmp_path / "neg.jsonl"
     proc = twgrpo("qai", "negate", DEV, "-o", out)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.code == 0, proc.stderr
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(lines) == len(DEV.read_text().splitlines()) == 8330
     summary = proc.stderr.strip().splitlines()[-1]
@@ -218,7 +217,7 @@ def test_negate_to_stdout_prints_counts_on_stderr(tmp_path):
     rows = DEV.read_text().splitlines()[::400]
     src.write_text("\n".join(rows) + "\n")
     proc = twgrpo("qai", "negate", src)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.code == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert len(lines) == len(rows)
     assert f"{len(rows)} questions → stdout: " in proc.stderr and "negated: " in proc.stderr
@@ -264,7 +263,7 @@ def test_convert_with_template_fallback_sets_the_strategy_and_counts_add_up(tmp_
         "--report",
         tmp_path / "report.json",
     )
-    assert proc.returncode == 0, proc.stderr
+    assert proc.code == 0, proc.stderr
     report = json.loads(proc.stdout)
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     counts = report["counts"]
@@ -280,4 +279,4 @@ def test_convert_with_template_fallback_sets_the_strategy_and_counts_add_up(tmp_
 def test_convert_rejects_an_unknown_fallback(tmp_path):
     src = _dev_records_file(tmp_path, 400)
     proc = twgrpo("qai", "convert", src, "-o", tmp_path / "o.jsonl", "--fallback", "paraphrase")
-    assert proc.returncode == 2 and "--fallback" in proc.stderr
+    assert proc.code == 2 and "--fallback" in proc.stderr

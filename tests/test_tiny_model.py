@@ -83,10 +83,8 @@ def test_text_model_has_vllm_friendly_head_dim(tmp_path):
 
 
 def test_dev_tiny_model_cli_writes_loadable_model(tmp_path):
-    from typer.testing import CliRunner
+    from cli_helpers import run_cli
 
-    from twgrpo_cli.app import app
-
-    result = CliRunner().invoke(app, ["dev", "tiny-model", str(tmp_path / "m"), "--text-only"])
-    assert result.exit_code == 0, result.output
+    result = run_cli("dev", "tiny-model", tmp_path / "m", "--text-only")
+    assert result.code == 0, result.stderr
     assert AutoModelForCausalLM.from_pretrained(tmp_path / "m").config.model_type == "qwen2"
