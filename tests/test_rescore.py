@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+from cli_helpers import run_cli_subprocess
 from conftest import DATA
 
 from twgrpo_eval.rescore import rescore_log
 
 LOG = DATA / "logs" / "twgrpo_mmvu_eval.jsonl"
-TWGRPO = [sys.executable, "-m", "twgrpo_cli"]
 
 
 def test_mmvu_log_rescore_reproduces_published_figure(shared):
@@ -81,7 +78,8 @@ def test_samples_jsonl_rescore_uses_run_parser_and_counts_errors(tmp_path):
 
 
 def test_cli_rescore_json_output(shared):
-    out = subprocess.run(TWGRPO + ["eval", "rescore", str(LOG), "--json"], capture_output=True, text=True, check=True)
+    out = run_cli_subprocess("eval", "rescore", LOG, "--json")
+    assert out.code == 0, out.stderr
     s = json.loads(out.stdout)
     assert (s["accuracy"], s["soft_accuracy"], s["n"]) == (65.76, 65.76, 625)
 
@@ -89,8 +87,8 @@ def test_cli_rescore_json_output(shared):
 def test_cli_rescore_bad_log_is_one_line_error(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"model_output": "x", "ground_truth": "<answer>A</answer>"}\nnot json\n')
-    out = subprocess.run(TWGRPO + ["eval", "rescore", str(bad)], capture_output=True, text=True)
-    assert out.returncode == 1
+    out = run_cli_subprocess("eval", "rescore", bad)
+    assert out.code == 1
     assert out.stderr.strip().count("\n") == 0 and "invalid JSON on line 2" in out.stderr
     assert "Traceback" not in out.stderr
 
@@ -118,10 +116,8 @@ def test_a_zero_shot_log_is_scored_raw_without_flags(tmp_path, shared):
     assert log.summary()["accuracy"] == pytest.approx(expected) and expected > 50
     assert rescore_log(path, "twgrpo").summary()["accuracy"] == 0.0  # the silent zero this avoids
     assert any("read no answer from 50 of 50" in w for w in rescore_log(path, "twgrpo").warnings)
-    out = subprocess.run(
-        TWGRPO + ["eval", "rescore", str(path)], capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}
-    )
-    assert out.returncode == 0 and "parser raw (its extracted_answer equals the raw output" in out.stdout
+    out = run_cli_subprocess("eval", "rescore", path, env={"COLUMNS": "200"})
+    assert out.code == 0 and "parser raw (its extracted_answer equals the raw output" in out.stdout
 
 
 def test_a_mostly_untagged_log_is_scored_raw_and_a_cot_log_twgrpo(tmp_path, shared):
