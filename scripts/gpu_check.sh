@@ -9,7 +9,7 @@
 #
 # Other arguments go to benchmarks/gpu_check.py. Results: a table on stdout and, when $OUT is set,
 # $OUT/gpu_check.json and the whole log in $OUT/gpu_check.log. Environment: PYTHON (default python3; the
-# repo's .venv for --dry-run), GPU_WHEELS (default .gpu-wheels), GPU_SITE (default /tmp/twgrpo-gpu-site).
+# repo's .venv for --dry-run), GPU_WHEELS (default .gpu-wheels), GPU_SITE (default .gpu-site, beside .gpu-wheels).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1
@@ -31,7 +31,7 @@ if [[ -n ${OUT:-} ]]; then
 fi
 PYTHON=${PYTHON:-python3}
 WHEELS=${GPU_WHEELS:-.gpu-wheels}
-SITE=${GPU_SITE:-/tmp/twgrpo-gpu-site}
+SITE=$(realpath -m "${GPU_SITE:-.gpu-site}")  # absolute: PYTHONPATH must not depend on the cwd
 TOTAL_S=465  # whole run, install included: under 8 minutes with room for the final report
 started=$SECONDS
 if ! compgen -G "$WHEELS/*.whl" >/dev/null; then
