@@ -14,11 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from twgrpo_data.errors import TwgrpoError
+from twgrpo_data.prompts import build_prompt
 from twgrpo_data.record import Record
 from twgrpo_data.video import VideoFrames, sample_video
 from twgrpo_eval.backends import Backend, Generation, PixelBudget, Request, SamplingSettings, backend_class
 from twgrpo_eval.backends.base import request_seed, video_metadata
-from twgrpo_eval.prompts import build_prompt
 
 PIXELS = PixelBudget(4 * 28 * 28, 16 * 28 * 28)
 

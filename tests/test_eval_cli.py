@@ -16,8 +16,8 @@ from conftest import REPO, VIDEOS
 from eval_helpers import AnswerKey, run_with, text_records, write_set
 
 from twgrpo_data.formats import read_records, record_to_unified
+from twgrpo_data.prompts import build_prompt
 from twgrpo_data.record import Record
-from twgrpo_eval.prompts import build_prompt
 
 TWGRPO = str(Path(sys.executable).with_name("twgrpo"))
 # A few frames at a tiny pixel budget and short answers keep each run to seconds on a CPU.

@@ -10,8 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from twgrpo_data.formats import read_records, unified_to_record
-from twgrpo_data.record import Record
-from twgrpo_eval.prompts import (
+from twgrpo_data.prompts import (
     CLEVRER_SYSTEM,
     MULTIPLE_CHOICE_SUFFIX,
     build_prompt,
@@ -19,6 +18,7 @@ from twgrpo_eval.prompts import (
     resolve_style,
     template_of,
 )
+from twgrpo_data.record import Record
 
 
 def _mmvu_first() -> tuple[dict, Record]:

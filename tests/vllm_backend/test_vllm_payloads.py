@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from twgrpo_data.prompts import build_prompt
 from twgrpo_data.record import Record
 from twgrpo_data.video import VideoFrames
 from twgrpo_eval.backends import PixelBudget, Request, SamplingSettings
 from twgrpo_eval.backends.openai_backend import OpenAIBackend
 from twgrpo_eval.backends.vllm_backend import sampling_kwargs, vllm_prompt
-from twgrpo_eval.prompts import build_prompt
 
 PIXELS = PixelBudget(4 * 28 * 28, 16 * 28 * 28)
 
