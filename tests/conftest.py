@@ -21,6 +21,13 @@ DATA = SHARED / "data"
 VIDEOS = DATA / "videos"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache(tmp_path_factory) -> None:
+    """twgrpo's derived-data cache (the verb-lemma table) in a folder of this session: tests neither read a
+    stale table from the home folder nor leave one there. CLI subprocesses inherit it."""
+    os.environ["TWGRPO_CACHE"] = str(tmp_path_factory.mktemp("twgrpo_cache"))
+
+
 @pytest.fixture(scope="session")
 def shared() -> Path:
     if not SHARED.is_dir():

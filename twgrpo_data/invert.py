@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import installed_version
 from .errors import InputFormatError, TwgrpoError
 from .formats import LoadResult, detect_format, read_records
 from .negate import (
@@ -202,7 +202,7 @@ class QaiReport:
     input: str | None = None
     output: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-    twgrpo_version: str | None = __version__
+    twgrpo_version: str | None = field(default_factory=installed_version)
     file: str | None = None  # the report file's name, when read back with `load`
 
     @property

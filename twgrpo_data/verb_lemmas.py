@@ -1,0 +1,117 @@
+"""Verb lemmas from lemminflect, answered from a table cached on disk.
+
+Negation needs a verb's base form ("picked" → "pick") and whether a word is a known verb. lemminflect answers
+both from a 70,000-word dictionary that it parses from CSV on first use — about half a second, paid by every
+`qai negate` process before its first answer. The verb entries of that dictionary (27,000 words) are kept here as
+a marshal file that loads in ~10 ms. The table holds lemminflect's own answers (`getAllLemmas(word, "VERB")` for
+every word of its dictionary and overrides), so looking a word up here is the same as asking lemminflect; a word
+not in the table is one lemminflect has no dictionary lemma for, and `verb_lemma` then asks lemminflect's
+out-of-vocabulary rules, as `getLemma` does.
+
+The cache lives in `$TWGRPO_CACHE`, else `$XDG_CACHE_HOME/twgrpo`, else `~/.cache/twgrpo`; its name carries
+the size and time of lemminflect's code and dictionary files, so an upgrade builds a new table. When the
+folder cannot be written the table is built in memory for the process.
+"""
+
+from __future__ import annotations
+
+import functools
+import marshal
+import os
+from pathlib import Path
+
+_FORMAT = 2  # bump when the table's layout changes
+_SEP = "|"  # between the lemmas of a word: plain strings load without waking the garbage collector
+
+
+def cache_dir() -> Path:
+    """Where twgrpo keeps derived data that is cheaper to load than to rebuild."""
+    if os.environ.get("TWGRPO_CACHE"):
+        return Path(os.environ["TWGRPO_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "twgrpo"
+
+
+def _resource_stamp() -> str:
+    """Size and mtime of lemminflect's code and of the dictionary files the table is built from (found without
+    importing lemminflect, which is only needed to build the table)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("lemminflect")
+    if spec is None or spec.origin is None:
+        raise ImportError("lemminflect is not installed: pip install lemminflect")
+    package = Path(spec.origin).parent
+    parts = []
+    for path in (
+        package / "__init__.py",
+        package / "resources" / "lemma_lu.csv.gz",
+        package / "resources" / "lemma_overrides.csv",
+    ):
+        st = path.stat()
+        parts.append(f"{st.st_size}-{st.st_mtime_ns}")
+    return "_".join(parts)
+
+
+def build_table() -> dict[str, str]:
+    """Every word lemminflect has a dictionary verb lemma for → those lemmas, as lemminflect returns them
+    (joined by `_SEP`)."""
+    from lemminflect import Lemmatizer, getAllLemmas
+
+    lemmatizer = Lemmatizer()
+    # The dictionaries are read only to list the candidate words; the answers come from the public call.
+    # Only lower-case words: lemminflect lower-cases a word before its lookup, and negation asks in lower case.
+    words = {w for w in (*lemmatizer._getLemmaDict(), *lemmatizer._getOverridesDict()) if w == w.lower()}
+    table = {}
+    for word in words:
+        lemmas = getAllLemmas(word, upos="VERB").get("VERB")
+        if lemmas:
+            table[word] = _SEP.join(lemmas)
+    return table
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@functools.cache
+def table() -> dict[str, str]:
+    """The verb table: read from the cache, or built from lemminflect and cached."""
+    path = cache_dir() / f"lemminflect_verbs_v{_FORMAT}_{_resource_stamp()}.marshal"
+    try:
+        loaded = marshal.loads(path.read_bytes())
+        if isinstance(loaded, dict) and loaded:
+            return loaded
+    except (OSError, EOFError, ValueError, TypeError):
+        pass  # no cache yet, or a damaged one: rebuild it
+    built = build_table()
+    try:
+        _write_atomic(path, marshal.dumps(built))
+        for stale in path.parent.glob("lemminflect_verbs_*.marshal"):  # tables of an earlier lemminflect
+            if stale != path:
+                stale.unlink(missing_ok=True)
+    except OSError:
+        pass  # a read-only home: the table still serves this process
+    return built
+
+
+def dictionary_lemmas(word: str) -> tuple[str, ...]:
+    """lemminflect's dictionary verb lemmas of lower-case `word` (`getAllLemmas(word, "VERB")`), or ()."""
+    found = table().get(word)
+    return tuple(found.split(_SEP)) if found else ()
+
+
+def verb_lemma(word: str) -> tuple[str, ...]:
+    """The verb lemmas of lower-case `word` as lemminflect's `getLemma(word, "VERB")` gives them: the
+    dictionary's, else its out-of-vocabulary rules'."""
+    found = dictionary_lemmas(word)
+    if found:
+        return found
+    from lemminflect import getAllLemmasOOV
+
+    return tuple(getAllLemmasOOV(word, upos="VERB").get("VERB", ()))
