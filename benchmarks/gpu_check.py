@@ -343,42 +343,15 @@ def check_token_weights(plan: Plan) -> dict[str, Any]:
 
 def qwen_vl_config(arch: str, tokenizer):
     """A `Qwen2_5_VLConfig` with `arch`'s sizes and the tiny tokenizer's special-token ids."""
-    from transformers import Qwen2_5_VLConfig
+    from twgrpo_eval.tiny_model import qwen_vl_config as wired_config
 
     spec = ARCHITECTURES[arch]
     text = dict(spec["text"])
-    ids = {
-        t: tokenizer.convert_tokens_to_ids(t)
-        for t in ("<|endoftext|>", "<|im_end|>", "<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>")
-    }
     if text["vocab_size"] < len(tokenizer):
         raise ValueError(f"{arch}: vocabulary {text['vocab_size']} is smaller than the tokenizer's {len(tokenizer)}")
     rope = {"rope_type": "default", "rope_theta": text.pop("rope_theta"), "mrope_section": text.pop("mrope_section")}
-    tie = text["tie_word_embeddings"]
-    return Qwen2_5_VLConfig(
-        text_config=dict(
-            **text,
-            rope_parameters=rope,
-            max_position_embeddings=32768,
-            rms_norm_eps=1e-6,
-            bos_token_id=ids["<|endoftext|>"],
-            eos_token_id=ids["<|im_end|>"],
-            pad_token_id=ids["<|endoftext|>"],
-        ),
-        vision_config=dict(
-            **spec["vision"],
-            out_hidden_size=text["hidden_size"],
-            patch_size=14,
-            spatial_merge_size=2,
-            temporal_patch_size=2,
-            in_channels=3,
-        ),
-        image_token_id=ids["<|image_pad|>"],
-        video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"],
-        tie_word_embeddings=tie,
-    )
+    text.update(rope_parameters=rope, max_position_embeddings=32768, rms_norm_eps=1e-6)
+    return wired_config(tokenizer, text=text, vision=spec["vision"])
 
 
 def random_model(arch: str, processor, device: str):

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from twgrpo_data.errors import require
 from twgrpo_data.formats import atomic_path
@@ -112,6 +113,36 @@ def _padded(n: int, multiple: int = 64) -> int:
     return -(-n // multiple) * multiple
 
 
+def qwen_vl_config(tokenizer, text: dict[str, Any], vision: dict[str, Any]):
+    """A `Qwen2_5_VLConfig` of the given text and vision sizes, wired to `tokenizer`'s special tokens (those the
+    chat template and the video processor put in prompts); the vision tower's patching is Qwen2.5-VL's (14-pixel
+    patches, 2×2 merge, 2-frame temporal patches) and its output width is the text model's."""
+    from transformers import Qwen2_5_VLConfig
+
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
+    return Qwen2_5_VLConfig(
+        text_config=dict(
+            **text,
+            bos_token_id=ids["<|endoftext|>"],
+            eos_token_id=ids["<|im_end|>"],
+            pad_token_id=ids["<|endoftext|>"],
+        ),
+        vision_config=dict(
+            **vision,
+            out_hidden_size=text["hidden_size"],
+            patch_size=14,
+            spatial_merge_size=2,
+            temporal_patch_size=2,
+            in_channels=3,
+        ),
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+        tie_word_embeddings=text["tie_word_embeddings"],
+    )
+
+
 def build_tiny_model(out_dir: str | Path, vocab_size: int = 448, seed: int = 0) -> Path:
     """Write a tiny random Qwen2.5-VL (vision + text, ~0.25M parameters) with tokenizer and processors.
 
@@ -122,7 +153,6 @@ def build_tiny_model(out_dir: str | Path, vocab_size: int = 448, seed: int = 0) 
     require("transformers", "eval")
     import torch
     from transformers import (
-        Qwen2_5_VLConfig,
         Qwen2_5_VLForConditionalGeneration,
         Qwen2_5_VLProcessor,
         Qwen2VLImageProcessor,
@@ -138,41 +168,23 @@ def build_tiny_model(out_dir: str | Path, vocab_size: int = 448, seed: int = 0) 
         tokenizer=tokenizer,
         chat_template=CHAT_TEMPLATE,
     )
-    hidden, heads = 64, 4
-    config = Qwen2_5_VLConfig(
-        text_config=dict(
+    config = qwen_vl_config(
+        tokenizer,
+        text=dict(
             vocab_size=_padded(len(tokenizer)),
-            hidden_size=hidden,
+            hidden_size=64,
             intermediate_size=128,
             num_hidden_layers=2,
-            num_attention_heads=heads,
+            num_attention_heads=4,
             num_key_value_heads=2,
             max_position_embeddings=4096,
             # mrope sections (temporal, height, width) must sum to head_dim / 2.
             rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
-            bos_token_id=ids["<|endoftext|>"],
-            eos_token_id=ids["<|im_end|>"],
-            pad_token_id=ids["<|endoftext|>"],
             tie_word_embeddings=True,
         ),
-        vision_config=dict(
-            depth=2,
-            hidden_size=32,
-            intermediate_size=64,
-            num_heads=2,
-            out_hidden_size=hidden,
-            patch_size=14,
-            spatial_merge_size=2,
-            temporal_patch_size=2,
-            window_size=56,
-            fullatt_block_indexes=[1],
-            in_channels=3,
+        vision=dict(
+            depth=2, hidden_size=32, intermediate_size=64, num_heads=2, window_size=56, fullatt_block_indexes=[1]
         ),
-        image_token_id=ids["<|image_pad|>"],
-        video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"],
-        tie_word_embeddings=True,
     )
     torch.manual_seed(seed)
     model = Qwen2_5_VLForConditionalGeneration(config)
