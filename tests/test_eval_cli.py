@@ -7,11 +7,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from cli_helpers import TWGRPO
 from conftest import REPO, VIDEOS
 from eval_helpers import AnswerKey, run_with, text_records, write_set
 
@@ -19,7 +19,6 @@ from twgrpo_data.formats import read_records, record_to_unified
 from twgrpo_data.prompts import build_prompt
 from twgrpo_data.record import Record
 
-TWGRPO = str(Path(sys.executable).with_name("twgrpo"))
 # A few frames at a tiny pixel budget and short answers keep each run to seconds on a CPU.
 FAST = [
     "--backend",
@@ -40,7 +39,7 @@ FAST = [
 
 def _twgrpo(*args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     proc = subprocess.run(
-        [TWGRPO, *args], cwd=REPO, capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})}
+        [*TWGRPO, *args], cwd=REPO, capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})}
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"twgrpo {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
@@ -127,7 +126,7 @@ def test_killed_run_resumes_to_the_same_results_without_duplicates(tiny_model_di
     args = ["eval", "--bench", "mmvu", "--data", str(data), "--model", str(tiny_model_dir), *FAST, "--batch-size", "2"]
     killed = tmp_path / "killed"
     proc = subprocess.Popen(
-        [TWGRPO, *args, "--out", str(killed)],
+        [*TWGRPO, *args, "--out", str(killed)],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -11,7 +11,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, REPO
+from cli_helpers import TWGRPO
+from conftest import FIXTURES
 from fake_hub import GATED_TOKEN, MMVU_EXTRA, FakeHub, benchmark_repos, zipped
 
 from twgrpo_data import hub_sources
@@ -19,8 +20,6 @@ from twgrpo_data.benchmarks import detect_benchmark, load_benchmark
 from twgrpo_data.errors import HubError
 from twgrpo_data.formats import read_records, write_records
 from twgrpo_data.hub_sources import HubRef, parse_hub_ref, resolve_benchmark_data, resolve_data_path
-
-TWGRPO = str(REPO / ".venv" / "bin" / "twgrpo")
 
 
 @pytest.fixture()
@@ -316,7 +315,7 @@ def test_cli_fetch_says_how_much_before_downloading(hub, tmp_path, capsys):
 def test_cli_data_load_from_hf_id_acceptance(hub, tmp_path):
     """`twgrpo data load --bench videomme hf://datasets/lmms-lab/Video-MME -o vm.jsonl` (issue 15)."""
     proc = subprocess.run(
-        [TWGRPO, "data", "load", "--bench", "videomme", "hf://datasets/lmms-lab/Video-MME", "-o", "vm.jsonl"],
+        [*TWGRPO, "data", "load", "--bench", "videomme", "hf://datasets/lmms-lab/Video-MME", "-o", "vm.jsonl"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -334,7 +333,7 @@ def test_eval_bench_without_data_fetches_then_runs_offline(hub, tmp_path, tiny_m
     """Issue 15 acceptance: `twgrpo eval --bench mmvu --model T --backend transformers --limit 4
     --max-new-tokens 8` with an empty cache, then the same with HF_HUB_OFFLINE=1 from the cache."""
     base = [
-        TWGRPO,
+        *TWGRPO,
         "eval",
         "--bench",
         "mmvu",

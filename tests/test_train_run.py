@@ -11,6 +11,7 @@ import sys
 
 import pytest
 import torch
+from cli_helpers import TWGRPO
 from conftest import REPO, VIDEOS
 
 from twgrpo_data.errors import TwgrpoError
@@ -21,7 +22,6 @@ from twgrpo_train.trainer import MetricsJsonlCallback, TWGRPOTrainer, run_traini
 
 pytestmark = pytest.mark.slow
 TINY_YAML = REPO / "examples" / "train_tiny.yaml"
-TWGRPO = [os.path.join(os.path.dirname(sys.executable), "twgrpo")]
 
 
 @pytest.fixture(autouse=True)

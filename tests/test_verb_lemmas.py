@@ -25,7 +25,11 @@ def _question_words() -> set[str]:
     texts = [item["question"] for item in json.loads((DATA / "nextgqa_val.json").read_text())]
     for path in sorted((DATA / "qai_dev").glob("*.json*")):
         text = path.read_text(encoding="utf-8")
-        rows = [json.loads(line) for line in text.splitlines() if line.strip()] if path.suffix == ".jsonl" else json.loads(text)
+        rows = (
+            [json.loads(line) for line in text.splitlines() if line.strip()]
+            if path.suffix == ".jsonl"
+            else json.loads(text)
+        )
         texts += [row.get("question", "") for row in rows if isinstance(row, dict)]
     return {w for text in texts for w in re.findall(r"[a-z][a-z'-]*", text.lower())}
 
