@@ -558,6 +558,7 @@ def _null_list_item(array) -> bool:
     return False
 
 
+@gc_paused()
 def meta_column(records: Sequence[Record]):
     """The Arrow `meta` column of `records` and its `datasets` feature: a struct the Hub's Dataset Viewer can
     filter on when one stores every record's `meta` exactly, else JSON text and None.
@@ -576,7 +577,8 @@ def meta_column(records: Sequence[Record]):
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
         array = None  # e.g. one key holding an int here and a string there
     if array is not None and _struct_arrow_type(array.type) and not _null_list_item(array):
-        back = (_without_nulls(m) for m in array.to_pylist())
+        # read back in slices, so that data whose first records already differ is not converted whole
+        back = (_without_nulls(m) for i in range(0, len(array), 4096) for m in array.slice(i, 4096).to_pylist())
         if all(json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True) for a, b in zip(metas, back)):
             from datasets import Features
 
@@ -663,6 +665,7 @@ def records_to_table(records: Sequence[Record], meta=None, *, meta_array=None):
     )
 
 
+@gc_paused()
 def hub_tables(splits: Mapping[str, Sequence[Record]]):
     """Split name → `pyarrow.Table` for the Hub, and the `meta` feature they share (`meta_column`, decided once
     over every split: a struct when one stores every split's `meta` exactly, else None for JSON text)."""
