@@ -526,6 +526,9 @@ def _without_nulls(value: Any) -> Any:
 
 
 _FIELD_NAME = re.compile(r"[^\W][\w .\-]*")
+# `json.dumps(meta, ensure_ascii=False, sort_keys=True)` with one encoder: `dumps` builds a new one per call
+# when given options, a third of the cost for ~10^5 small mappings
+_meta_json = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 
 
 def _struct_arrow_type(t) -> bool:
@@ -579,7 +582,7 @@ def meta_column(records: Sequence[Record]):
     if array is not None and _struct_arrow_type(array.type) and not _null_list_item(array):
         # read back in slices, so that data whose first records already differ is not converted whole
         back = (_without_nulls(m) for i in range(0, len(array), 4096) for m in array.slice(i, 4096).to_pylist())
-        if all(json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True) for a, b in zip(metas, back)):
+        if all(_meta_json(a) == _meta_json(b) for a, b in zip(metas, back)):
             from datasets import Features
 
             feature = Features.from_arrow_schema(pa.schema([pa.field("meta", array.type)]))["meta"]
@@ -596,7 +599,7 @@ def meta_struct_feature(records: Iterable[Record]):
 def _meta_to_arrow(meta: dict[str, Any], struct: bool = False) -> str | dict[str, Any]:
     """`meta` as stored in the Arrow `meta` column: JSON text, or the mapping itself for a struct column
     (`meta_struct_feature`); the one place that representation is made."""
-    return meta if struct else json.dumps(meta, ensure_ascii=False, sort_keys=True)
+    return meta if struct else _meta_json(meta)
 
 
 def _meta_from_arrow(value: Any) -> dict[str, Any]:
