@@ -9,7 +9,7 @@ import json
 import pyarrow as pa
 import pytest
 from conftest import DATA
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from test_cards import qai_records
 
@@ -118,7 +118,7 @@ _typed_meta = st.fixed_dictionaries(
     {},
     optional={
         "n": st.integers(-5, 5),
-        "x y": st.text(max_size=3),
+        "x y": st.text(max_size=3) | st.none(),
         "f": st.lists(st.floats(allow_nan=False) | st.none(), max_size=2),
         "d": st.dictionaries(st.sampled_from(["e", "g"]), st.integers(0, 3) | st.booleans(), max_size=2),
     },
@@ -126,6 +126,9 @@ _typed_meta = st.fixed_dictionaries(
 
 
 @settings(max_examples=150, deadline=None)
+@example([{"x y": "a"}, {"x y": None}])  # a None among strings: a null cell, read back as a missing key
+@example([{"n": 1, "d": {"e": 2}}, {"d": {"e": None}}])  # the same one level down
+@example([{"n": 1}, {"n": 2, "f": [0.5]}, {"f": [1]}])  # an int where the column holds floats
 @given(st.lists(_typed_meta | _typed_meta | _any_meta, min_size=1, max_size=5))
 def test_meta_column_decides_as_the_per_record_definition_and_keeps_every_meta(metas):
     records = [Record(id=str(i), question="q", options=["a", "b"], answer=["A"], meta=m) for i, m in enumerate(metas)]

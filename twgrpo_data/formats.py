@@ -561,6 +561,28 @@ def _null_list_item(array) -> bool:
     return False
 
 
+def _reads_back_unchanged(array, metas: list[dict[str, Any]]) -> bool:
+    """Reading the struct `array` back (None fields dropped) gives every one of `metas` unchanged.
+
+    When every field is an int, bool or string (or a list of them), values come back as they went in, and a
+    record changes only where a key holds None (a null cell, read back as a missing key): then it is a count,
+    the keys present against the non-null cells. Otherwise (floats, which an int would turn into, or nested
+    structs) records are read back and compared as JSON, in slices, stopping at the first that differs.
+    """
+    import pyarrow as pa
+
+    def exact(t) -> bool:
+        if pa.types.is_list(t) or pa.types.is_large_list(t):
+            return exact(t.value_type)
+        return pa.types.is_int64(t) or pa.types.is_boolean(t) or pa.types.is_string(t)
+
+    if all(exact(f.type) for f in array.type):
+        present = sum(len(child) - child.null_count for child in array.flatten())
+        return present == sum(map(len, metas))
+    back = (_without_nulls(m) for i in range(0, len(array), 4096) for m in array.slice(i, 4096).to_pylist())
+    return all(_meta_json(a) == _meta_json(b) for a, b in zip(metas, back))
+
+
 @gc_paused()
 def meta_column(records: Sequence[Record]):
     """The Arrow `meta` column of `records` and its `datasets` feature: a struct the Hub's Dataset Viewer can
@@ -580,9 +602,7 @@ def meta_column(records: Sequence[Record]):
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
         array = None  # e.g. one key holding an int here and a string there
     if array is not None and _struct_arrow_type(array.type) and not _null_list_item(array):
-        # read back in slices, so that data whose first records already differ is not converted whole
-        back = (_without_nulls(m) for i in range(0, len(array), 4096) for m in array.slice(i, 4096).to_pylist())
-        if all(_meta_json(a) == _meta_json(b) for a, b in zip(metas, back)):
+        if _reads_back_unchanged(array, metas):
             from datasets import Features
 
             feature = Features.from_arrow_schema(pa.schema([pa.field("meta", array.type)]))["meta"]
