@@ -311,9 +311,10 @@ def render_card(
     `template`: a shipped template name or a file (default: `choose_template`); `report`: the QAI report
     (checked against the data with `check_report`); `hub_metadata`: `dataset_info`/`configs` to merge
     into the YAML (from `twgrpo_data.hub`); `stated_license`: the licence of sources the registry does not
-    know (`--license`); `stats` (`DatasetStats.from_splits(splits)`) and `meta_struct` (whether the Hub stores
-    `meta` as a struct) when the caller has them already. Template metadata wins over computed licence metadata, so a card file can state a
-    licence the source table does not know. The paper's `arxiv:` tag is always added.
+    know (`--license`); `stats` (`DatasetStats.from_splits(splits)`) and `meta_struct` (whether the Hub
+    stores `meta` as a struct) when the caller has them already. Template metadata wins over computed licence
+    metadata, so a card file can state a licence the source table does not know. The paper's `arxiv:` tag is
+    always added.
     """
     import jinja2
     from huggingface_hub import DatasetCard, DatasetCardData
