@@ -181,20 +181,26 @@ def check_licences(uses: Sequence[cards.SourceUse], permission: bool, stated_lic
     return notes
 
 
-def _local_paths(value: Any) -> Iterator[str]:
-    """Absolute paths of this machine inside `value` (strings in nested lists/dicts): an absolute path whose
-    folder exists here. Paths that only look absolute, such as TW-GRPO's "/MMVU/videos/…", pass."""
+_LOOKS_ABSOLUTE = re.compile(r"[/~]|[A-Za-z]:[\\/]")
+
+
+def _local_path(value: Any) -> str | None:
+    """The first absolute path of this machine inside `value` (strings in nested lists/dicts): an absolute
+    path whose folder exists here. Paths that only look absolute, such as TW-GRPO's "/MMVU/videos/…", pass.
+    Numbers and other scalars are skipped without a call (a `glue` list of floats costs one loop)."""
     if isinstance(value, str):
-        if value.startswith(("/", "~")) or re.match(r"^[A-Za-z]:[\\/]", value):
+        if _LOOKS_ABSOLUTE.match(value):
             folder = os.path.dirname(os.path.expanduser(value))
             if folder not in ("", "/") and os.path.isdir(folder):
-                yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _local_paths(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _local_paths(item)
+                return value
+        return None
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    for item in items:
+        if isinstance(item, (str, dict, list, tuple)):
+            found = _local_path(item)
+            if found is not None:
+                return found
+    return None
 
 
 def check_no_local_paths(splits: Mapping[str, Sequence[Record]]) -> None:
@@ -202,7 +208,7 @@ def check_no_local_paths(splits: Mapping[str, Sequence[Record]]) -> None:
     for records in splits.values():
         for record in records:
             for name, value in (("video", record.video), ("meta", record.meta)):
-                found = next(_local_paths(value), None)
+                found = _local_path(value)
                 if found is not None:
                     raise TwgrpoError(
                         f"record {record.id!r}, field {name!r}: holds a local absolute path "
