@@ -14,6 +14,7 @@ from rich.tree import Tree
 
 from twgrpo_data.outputs import OutputSpec
 
+from .feedback import status
 from .options import out_help, output_path
 
 console = Console(highlight=False)
@@ -83,19 +84,19 @@ def publish(
         spec = OutputSpec("hub preview folder", folder=True, default_name=repo_id.rsplit("/", 1)[-1] or None)
         out = output_path(out, spec, inputs=[dataset, report])
 
-    with err_console.status("preparing parquet shards and dataset card" + ("" if dry_run else ", then uploading")):
-        result = publish_dataset(
-            dataset,
-            repo_id,
-            card=card,
-            report=report,
-            private=private,
-            split=split,
-            dry_run=dry_run,
-            out=out,
-            permission=permission,
-            license=license,
-        )
+    result = publish_dataset(
+        dataset,
+        repo_id,
+        card=card,
+        report=report,
+        private=private,
+        split=split,
+        dry_run=dry_run,
+        out=out,
+        permission=permission,
+        license=license,
+        status=lambda message: status(message, err_console),  # reading, checking, table, shards, card, upload
+    )
     if as_json:
         console.print_json(json.dumps(result.to_dict()))
         return

@@ -3,6 +3,7 @@ tested offline against a fake Hub on 127.0.0.1 that records every request."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -510,3 +511,15 @@ def test_acceptance_qai_convert_then_publish_dry_run(tmp_path):
         assert f"| {reason.replace('_', ' ')} | {n} |" in card.text
     loaded = load_dataset("parquet", data_files=str(tmp_path / "hub_preview/data/*.parquet"))["train"]
     assert from_hf_dataset(loaded) == records
+
+
+def test_publish_shows_each_slow_step(qai_jsonl, tmp_path):
+    steps: list[str] = []
+
+    def status(message: str):
+        steps.append(message)
+        return contextlib.nullcontext()
+
+    hub.publish(qai_jsonl, "me/x", dry_run=True, out=tmp_path / "p", status=status)
+    assert [s.split()[0] for s in steps] == ["reading", "checking", "building", "writing", "rendering"]
+    assert str(qai_jsonl) in steps[0]

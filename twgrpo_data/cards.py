@@ -140,6 +140,12 @@ class DatasetStats:
     @classmethod
     def from_splits(cls, splits: Mapping[str, Sequence[Record]]) -> DatasetStats:
         records = [r for recs in splits.values() for r in recs]
+        # `record_source` depends only on a record's `source` and `meta` keys: judge each such pair once
+        judged: dict[tuple[str, tuple[str, ...]], str] = {}
+        for r in records:
+            key = (r.source, tuple(r.meta))
+            if key not in judged:
+                judged[key] = record_source(r)
         flagged = sum(1 for r in records if r.qai is None and r.meta.get("is_negated") is True)
         with_qai = [r for r in records if r.qai is not None]
         negated = sum(1 for r in with_qai if r.qai.get("negated")) + flagged
@@ -148,13 +154,13 @@ class DatasetStats:
         return cls(
             n_records=len(records),
             splits={name: len(recs) for name, recs in splits.items()},
-            sources=dict(Counter(record_source(r) for r in records).most_common()),
+            sources=dict(Counter([judged[r.source, tuple(r.meta)] for r in records]).most_common()),
             n_videos=len(set(videos)),
             n_negated=negated,
             n_multi=sum(1 for r in records if r.is_multi_answer),
             qai_origin=origin,
-            answer_counts=dict(sorted(Counter(len(r.answer) for r in records).items())),
-            option_counts=dict(sorted(Counter(len(r.options) for r in records).items())),
+            answer_counts=dict(sorted(Counter([len(r.answer) for r in records]).items())),
+            option_counts=dict(sorted(Counter([len(r.options) for r in records]).items())),
             seeds=sorted({r.qai["seed"] for r in with_qai if r.qai.get("seed") is not None}),
             video_examples=list(dict.fromkeys(videos))[:2],
         )
@@ -274,14 +280,18 @@ def choose_template(stats: DatasetStats) -> str:
     return GENERIC
 
 
-def _example(splits: Mapping[str, Sequence[Record]]) -> str:
-    """One Hub row (a negated record when there is one) as JSON, one field a line: the real layout."""
+def _example(splits: Mapping[str, Sequence[Record]], meta_struct: bool | None = None) -> str:
+    """One Hub row (a negated record when there is one) as JSON, one field a line: the real layout.
+
+    `meta` is shown as the Hub stores it: a struct when one holds every record's meta (`meta_struct`, decided
+    by `formats.meta_column` when not given), else JSON text."""
     records = [r for recs in splits.values() for r in recs]
     chosen = next((r for r in records if r.qai and r.qai.get("negated")), records[0] if records else None)
     if chosen is None:
         return "{}"
-    # `meta` as the Hub stores it: a struct when one holds every record's meta (see `meta_struct_feature`)
-    fields = record_to_row(chosen, meta_struct=meta_struct_feature(records) is not None).items()
+    if meta_struct is None:
+        meta_struct = meta_struct_feature(records) is not None
+    fields = record_to_row(chosen, meta_struct=meta_struct).items()
     return "{\n" + ",\n".join(f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in fields) + "\n}"
 
 
@@ -293,19 +303,23 @@ def render_card(
     report: QaiReport | None = None,
     hub_metadata: Mapping[str, Any] | None = None,
     stated_license: str | None = None,
+    stats: DatasetStats | None = None,
+    meta_struct: bool | None = None,
 ) -> DatasetCard:
     """Render a `huggingface_hub.DatasetCard` for `splits` (split name → records).
 
     `template`: a shipped template name or a file (default: `choose_template`); `report`: the QAI report
     (checked against the data with `check_report`); `hub_metadata`: `dataset_info`/`configs` to merge
     into the YAML (from `twgrpo_data.hub`); `stated_license`: the licence of sources the registry does not
-    know (`--license`). Template metadata wins over computed licence metadata, so a card file can state a
-    licence the source table does not know. The paper's `arxiv:` tag is always added.
+    know (`--license`); `stats` (`DatasetStats.from_splits(splits)`) and `meta_struct` (whether the Hub
+    stores `meta` as a struct) when the caller has them already. Template metadata wins over computed licence
+    metadata, so a card file can state a licence the source table does not know. The paper's `arxiv:` tag is
+    always added.
     """
     import jinja2
     from huggingface_hub import DatasetCard, DatasetCardData
 
-    stats = DatasetStats.from_splits(splits)
+    stats = DatasetStats.from_splits(splits) if stats is None else stats
     if report is not None:
         check_report(stats, report)
     path = template_path(template or choose_template(stats))
@@ -343,7 +357,7 @@ def render_card(
         stats=stats,
         report=report,
         sources=uses,
-        example=_example(splits),
+        example=_example(splits, meta_struct),
         toolkit_version=__version__,
         twgrpo_citation=TWGRPO_CITATION,
     )

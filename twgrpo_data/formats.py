@@ -17,7 +17,7 @@ import json
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -525,67 +525,101 @@ def _without_nulls(value: Any) -> Any:
     return value
 
 
-def _has_nulls(value: Any) -> bool:
-    if isinstance(value, dict):
-        return any(v is None or _has_nulls(v) for v in value.values())
-    if isinstance(value, list):
-        return any(v is None or _has_nulls(v) for v in value)
-    return False
-
-
 _FIELD_NAME = re.compile(r"[^\W][\w .\-]*")
+# `json.dumps(meta, ensure_ascii=False, sort_keys=True)` with one encoder: `dumps` builds a new one per call
+# when given options, a third of the cost for ~10^5 small mappings
+_meta_json = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 
 
-def _plain_keys(value: Any) -> bool:
-    """Every mapping key in `value` (at any depth) can be a struct field name."""
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _FIELD_NAME.fullmatch(k) and _plain_keys(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_plain_keys(v) for v in value)
-    return True
-
-
-def meta_struct_feature(records: Iterable[Record]):
-    """The `datasets` struct feature that stores every record's `meta` exactly, so the Hub's Dataset Viewer
-    can filter on its fields; None when no struct does (then `meta` stays JSON text).
-
-    A struct stores missing keys as None, so it is used only when no `meta` holds a None itself, the arrow
-    type has no null or empty part, and reading it back (None fields dropped) gives every `meta` unchanged,
-    value types included (an int never comes back as a float). Keys must be plain field names (letters,
-    digits, `_`, `-`, `.`, space; not empty): parquet and `datasets` drop or merge others ("" and "\\x00").
-    """
+def _struct_arrow_type(t) -> bool:
+    """`t` (the type pyarrow inferred for every `meta`) is a struct that stores them: no null or empty part
+    anywhere, and every field name (at any depth) plain — letters, digits, `_`, `-`, `.`, space; not empty —
+    since parquet and `datasets` drop or merge other keys ("" and "\\x00")."""
     import pyarrow as pa
-    from datasets import Features
-
-    metas = [r.meta for r in records]
-    if not metas or any(_has_nulls(m) or not _plain_keys(m) for m in metas):
-        return None
-    try:
-        array = pa.array(metas)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
-        return None  # e.g. one key holding an int here and a string there
 
     def storable(t) -> bool:
         if pa.types.is_null(t) or (pa.types.is_struct(t) and t.num_fields == 0):
             return False
-        return (
-            all(storable(t.field(i).type) for i in range(t.num_fields))
-            if pa.types.is_struct(t)
-            else (storable(t.value_type) if pa.types.is_list(t) or pa.types.is_large_list(t) else True)
-        )
+        if pa.types.is_struct(t):
+            return all(_FIELD_NAME.fullmatch(f.name) and storable(f.type) for f in t)
+        return storable(t.value_type) if pa.types.is_list(t) or pa.types.is_large_list(t) else True
 
-    if not pa.types.is_struct(array.type) or not storable(array.type):
-        return None
-    back = [_without_nulls(m) for m in array.to_pylist()]
-    if any(json.dumps(a, sort_keys=True) != json.dumps(b, sort_keys=True) for a, b in zip(metas, back)):
-        return None
-    return Features.from_arrow_schema(pa.schema([pa.field("meta", array.type)]))["meta"]
+    return pa.types.is_struct(t) and storable(t)
+
+
+def _null_list_item(array) -> bool:
+    """A list somewhere in `array` holds a null item (a None in a JSON list; a struct can not store it apart
+    from a missing key, a list item it can, but `meta` stays exact only without None anywhere)."""
+    import pyarrow as pa
+
+    t = array.type
+    if pa.types.is_struct(t):
+        return any(_null_list_item(child) for child in array.flatten())
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        items = array.flatten()
+        return items.null_count > 0 or _null_list_item(items)
+    return False
+
+
+def _reads_back_unchanged(array, metas: list[dict[str, Any]]) -> bool:
+    """Reading the struct `array` back (None fields dropped) gives every one of `metas` unchanged.
+
+    When every field is an int, bool or string (or a list of them), values come back as they went in, and a
+    record changes only where a key holds None (a null cell, read back as a missing key): then it is a count,
+    the keys present against the non-null cells. Otherwise (floats, which an int would turn into, or nested
+    structs) records are read back and compared as JSON, in slices, stopping at the first that differs.
+    """
+    import pyarrow as pa
+
+    def exact(t) -> bool:
+        if pa.types.is_list(t) or pa.types.is_large_list(t):
+            return exact(t.value_type)
+        return pa.types.is_int64(t) or pa.types.is_boolean(t) or pa.types.is_string(t)
+
+    if all(exact(f.type) for f in array.type):
+        present = sum(len(child) - child.null_count for child in array.flatten())
+        return present == sum(map(len, metas))
+    back = (_without_nulls(m) for i in range(0, len(array), 4096) for m in array.slice(i, 4096).to_pylist())
+    return all(_meta_json(a) == _meta_json(b) for a, b in zip(metas, back))
+
+
+@gc_paused()
+def meta_column(records: Sequence[Record]):
+    """The Arrow `meta` column of `records` and its `datasets` feature: a struct the Hub's Dataset Viewer can
+    filter on when one stores every record's `meta` exactly, else JSON text and None.
+
+    The struct type is decided once for the column, by pyarrow's own type inference (`pa.array`) and checks on
+    that type; the inferred array is the column. A struct stores missing keys as None, so it is used only when
+    no `meta` holds a None itself, the type has no null or empty part and only plain field names (see
+    `_struct_arrow_type`), and reading it back (None fields dropped) gives every `meta` unchanged, value types
+    included (an int never comes back as a float: that check stops at the first record that differs).
+    """
+    import pyarrow as pa
+
+    metas = [r.meta for r in records]
+    try:
+        array = pa.array(metas) if metas else None
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+        array = None  # e.g. one key holding an int here and a string there
+    if array is not None and _struct_arrow_type(array.type) and not _null_list_item(array):
+        if _reads_back_unchanged(array, metas):
+            from datasets import Features
+
+            feature = Features.from_arrow_schema(pa.schema([pa.field("meta", array.type)]))["meta"]
+            return array.cast(hf_features(feature).arrow_schema.field("meta").type), feature
+    return pa.array([_meta_to_arrow(m) for m in metas], pa.string()), None
+
+
+def meta_struct_feature(records: Iterable[Record]):
+    """The `datasets` struct feature that stores every record's `meta` exactly (`meta_column`), so the Hub's
+    Dataset Viewer can filter on its fields; None when no struct does (then `meta` stays JSON text)."""
+    return meta_column(list(records))[1]
 
 
 def _meta_to_arrow(meta: dict[str, Any], struct: bool = False) -> str | dict[str, Any]:
     """`meta` as stored in the Arrow `meta` column: JSON text, or the mapping itself for a struct column
     (`meta_struct_feature`); the one place that representation is made."""
-    return meta if struct else json.dumps(meta, ensure_ascii=False, sort_keys=True)
+    return meta if struct else _meta_json(meta)
 
 
 def _meta_from_arrow(value: Any) -> dict[str, Any]:
@@ -612,18 +646,20 @@ def _qai_from_arrow(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: v for k, v in value.items() if not (k in _LATER_QAI_KEYS and v is None)}
 
 
-def _arrow_columns(records: Sequence[Record], meta_struct: bool = False) -> dict[str, list[Any]]:
-    """The Arrow columns of `records` as Python lists, one list per field (pyarrow converts each in one call)."""
-    return {
+def _arrow_columns(records: Sequence[Record], meta_struct: bool | None = False) -> dict[str, list[Any]]:
+    """The Arrow columns of `records` as Python lists, one list per field (pyarrow converts each in one call);
+    `meta_struct` None leaves `meta` out (a column already built by `meta_column`)."""
+    columns = {
         "id": [r.id for r in records],
         "question": [r.question for r in records],
         "options": [r.options for r in records],
         "answer": [r.answer for r in records],
         "video": [r.video for r in records],
         "source": [r.source for r in records],
-        "meta": [_meta_to_arrow(r.meta, meta_struct) for r in records],
+        "meta": None if meta_struct is None else [_meta_to_arrow(r.meta, meta_struct) for r in records],
         "qai": [_qai_to_arrow(r) for r in records],
     }
+    return columns if meta_struct is not None else {k: v for k, v in columns.items() if k != "meta"}
 
 
 def record_to_row(record: Record, meta_struct: bool = False) -> dict[str, Any]:
@@ -631,20 +667,37 @@ def record_to_row(record: Record, meta_struct: bool = False) -> dict[str, Any]:
     return {name: column[0] for name, column in _arrow_columns([record], meta_struct).items()}
 
 
-def records_to_table(records: Sequence[Record], meta=None):
-    """Records → `pyarrow.Table` with the schema of `hf_features(meta)`, built column by column."""
+def records_to_table(records: Sequence[Record], meta=None, *, meta_array=None):
+    """Records → `pyarrow.Table` with the schema of `hf_features(meta)`, built column by column;
+    `meta_array` is the `meta` column when it is already built (`meta_column` gives it with `meta`)."""
     import pyarrow as pa
 
     schema = hf_features(meta).arrow_schema
-    columns = _arrow_columns(records, meta_struct=meta is not None)
+    columns: dict[str, Any] = _arrow_columns(records, meta_struct=None if meta_array is not None else meta is not None)
+    if meta_array is not None:
+        columns["meta"] = meta_array
     # qai is built child by child (`_struct_array`); a struct meta has keys missing per row, which pa.array fills
     return pa.Table.from_arrays(
         [
-            _struct_array(columns[f.name], f.type) if f.name == "qai" else pa.array(columns[f.name], f.type)
+            _struct_array(columns[f.name], f.type)
+            if f.name == "qai"
+            else (columns[f.name] if isinstance(columns[f.name], pa.Array) else pa.array(columns[f.name], f.type))
             for f in schema
         ],
         schema=schema,
     )
+
+
+@gc_paused()
+def hub_tables(splits: Mapping[str, Sequence[Record]]):
+    """Split name → `pyarrow.Table` for the Hub, and the `meta` feature they share (`meta_column`, decided once
+    over every split: a struct when one stores every split's `meta` exactly, else None for JSON text)."""
+    array, meta = meta_column([r for records in splits.values() for r in records])
+    tables, start = {}, 0
+    for name, records in splits.items():
+        tables[name] = records_to_table(records, meta, meta_array=array.slice(start, len(records)))
+        start += len(records)
+    return tables, meta
 
 
 def _struct_array(rows: list[dict[str, Any] | None], struct_type):
@@ -693,13 +746,15 @@ def table_to_records(table, file: str | None = None) -> list[Record]:
 
 
 @gc_paused()
-def to_hf_dataset(records: Sequence[Record], meta=None):
+def to_hf_dataset(records: Sequence[Record], meta=None, *, table=None):
     """Records → `datasets.Dataset` with `hf_features(meta)` (`meta`: a struct from `meta_struct_feature`, or
-    None for JSON text), from an Arrow table (no per-row encoding)."""
+    None for JSON text), from an Arrow table (no per-row encoding): `table` when already built
+    (`records_to_table(records, meta)`)."""
     from datasets import Dataset, DatasetInfo, disable_progress_bars
 
     disable_progress_bars()  # a per-shard bar for a one-shot local write is noise
-    return Dataset(records_to_table(records, meta), info=DatasetInfo(features=hf_features(meta)))
+    table = records_to_table(records, meta) if table is None else table
+    return Dataset(table, info=DatasetInfo(features=hf_features(meta)))
 
 
 def from_hf_dataset(dataset) -> list[Record]:

@@ -24,14 +24,14 @@ import importlib
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import __version__, cards
 from .errors import HubError, TwgrpoError
-from .formats import atomic_path, detect_format, meta_struct_feature, read_records, to_hf_dataset
+from .formats import atomic_path, detect_format, hub_tables, read_records, to_hf_dataset
 from .outputs import is_replaceable_folder
 from .record import Record
 
@@ -41,6 +41,13 @@ DEFAULT_SPLIT = "train"
 PREVIEW_ROOT = "hub_preview"
 # Split names `datasets` accepts (the pattern of `datasets.naming._split_re`).
 _SPLIT_NAME = re.compile(r"^\w+(\.\w+)*$")
+
+#: `status("writing parquet shards")` → a context manager shown while that step runs (the CLI's status line).
+Status = Callable[[str], contextlib.AbstractContextManager]
+
+
+def _no_status(message: str) -> contextlib.AbstractContextManager:
+    return contextlib.nullcontext()
 
 
 class LicenceError(HubError):
@@ -174,20 +181,26 @@ def check_licences(uses: Sequence[cards.SourceUse], permission: bool, stated_lic
     return notes
 
 
-def _local_paths(value: Any) -> Iterator[str]:
-    """Absolute paths of this machine inside `value` (strings in nested lists/dicts): an absolute path whose
-    folder exists here. Paths that only look absolute, such as TW-GRPO's "/MMVU/videos/…", pass."""
+_LOOKS_ABSOLUTE = re.compile(r"[/~]|[A-Za-z]:[\\/]")
+
+
+def _local_path(value: Any) -> str | None:
+    """The first absolute path of this machine inside `value` (strings in nested lists/dicts): an absolute
+    path whose folder exists here. Paths that only look absolute, such as TW-GRPO's "/MMVU/videos/…", pass.
+    Numbers and other scalars are skipped without a call (a `glue` list of floats costs one loop)."""
     if isinstance(value, str):
-        if value.startswith(("/", "~")) or re.match(r"^[A-Za-z]:[\\/]", value):
+        if _LOOKS_ABSOLUTE.match(value):
             folder = os.path.dirname(os.path.expanduser(value))
             if folder not in ("", "/") and os.path.isdir(folder):
-                yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _local_paths(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _local_paths(item)
+                return value
+        return None
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    for item in items:
+        if isinstance(item, (str, dict, list, tuple)):
+            found = _local_path(item)
+            if found is not None:
+                return found
+    return None
 
 
 def check_no_local_paths(splits: Mapping[str, Sequence[Record]]) -> None:
@@ -195,7 +208,7 @@ def check_no_local_paths(splits: Mapping[str, Sequence[Record]]) -> None:
     for records in splits.values():
         for record in records:
             for name, value in (("video", record.video), ("meta", record.meta)):
-                found = next(_local_paths(value), None)
+                found = _local_path(value)
                 if found is not None:
                     raise TwgrpoError(
                         f"record {record.id!r}, field {name!r}: holds a local absolute path "
@@ -209,11 +222,11 @@ def check_no_local_paths(splits: Mapping[str, Sequence[Record]]) -> None:
 
 def to_dataset_dict(splits: Mapping[str, Sequence[Record]]):
     """Split name → records as a `datasets.DatasetDict` with `hf_features()`; `meta` is a struct the Dataset
-    Viewer can filter whenever one stores every split's `meta` exactly (`meta_struct_feature`), else JSON."""
+    Viewer can filter whenever one stores every split's `meta` exactly (`formats.meta_column`), else JSON."""
     from datasets import DatasetDict
 
-    meta = meta_struct_feature([r for records in splits.values() for r in records])
-    return DatasetDict({name: to_hf_dataset(records, meta) for name, records in splits.items()})
+    tables, meta = hub_tables(splits)
+    return DatasetDict({name: to_hf_dataset(splits[name], meta, table=table) for name, table in tables.items()})
 
 
 @contextlib.contextmanager
@@ -288,30 +301,43 @@ def write_hub_folder(
     report: cards.QaiReport | None = None,
     max_shard_size: int | str | None = None,
     stated_license: str | None = None,
+    stats: cards.DatasetStats | None = None,
+    status: Status = _no_status,
 ) -> HubFolder:
     """Write the parquet shards and the rendered card to `out` (atomically: a crash keeps the old folder).
 
     `card` is a template name or file (default: `cards.choose_template`); `max_shard_size` as in
-    `push_to_hub` ("500MB" default).
+    `push_to_hub` ("500MB" default); `stats`: `cards.DatasetStats.from_splits(splits)` when the caller has
+    it already; `status` shows each slow step (building the table, writing shards, rendering the card).
     """
+    import pyarrow
+
     out = Path(out)
     if not _replaceable(out):
         raise TwgrpoError(
             f"{out}: exists and is not a hub preview folder (README.md + data/); choose a new or empty folder"
         )
-    template = str(card) if card is not None else cards.choose_template(cards.DatasetStats.from_splits(splits))
-    dataset_dict = to_dataset_dict(splits)
+    stats = cards.DatasetStats.from_splits(splits) if stats is None else stats
+    template = str(card) if card is not None else cards.choose_template(stats)
+    with status(f"building the Arrow table of {stats.n_records:,} records"):
+        dataset_dict = to_dataset_dict(splits)
+    # the card's example row shows `meta` as the shards store it: a struct, or JSON text
+    meta_struct = not pyarrow.types.is_string(next(iter(dataset_dict.values())).data.schema.field("meta").type)
     with atomic_path(out, directory=True, marker=False) as tmp, _quiet_datasets():
-        files = [rel for name, ds in dataset_dict.items() for rel in _write_shards(ds, name, tmp, max_shard_size)]
+        with status(f"writing parquet shards to {out}"):
+            files = [rel for n, ds in dataset_dict.items() for rel in _write_shards(ds, n, tmp, max_shard_size)]
         download_size = sum((tmp / rel).stat().st_size for rel in files)
-        rendered = cards.render_card(
-            splits,
-            repo_id=repo_id,
-            template=template,
-            report=report,
-            hub_metadata=hub_metadata(dataset_dict, download_size),
-            stated_license=stated_license,
-        )
+        with status("rendering the dataset card"):
+            rendered = cards.render_card(
+                splits,
+                repo_id=repo_id,
+                template=template,
+                report=report,
+                hub_metadata=hub_metadata(dataset_dict, download_size),
+                stated_license=stated_license,
+                stats=stats,
+                meta_struct=meta_struct,
+            )
         (tmp / CARD_FILE).write_text(str(rendered), encoding="utf-8")
     return HubFolder(
         root=out, files=[CARD_FILE, *files], splits={n: len(r) for n, r in splits.items()}, template=template
@@ -441,6 +467,7 @@ def publish(
     endpoint: str | None = None,
     max_shard_size: int | str | None = None,
     license: str | None = None,
+    status: Status = _no_status,
 ) -> PublishResult:
     """Publish `dataset` to `repo_id`, or with `dry_run` only write what would be uploaded to `out`.
 
@@ -448,15 +475,17 @@ def publish(
     content: sources that forbid redistribution (Video-MME) or are non-commercial (TempCompass) raise
     `LicenceError` unless `permission`; records of no known benchmark unless `license` states their licence.
     A record holding an absolute path of this machine (`video`, or any `meta` text) is refused: a card and
-    its records never carry local paths.
+    its records never carry local paths. `status` shows each slow step (e.g. the CLI's status line).
     """
     check_repo_id(repo_id)
     if not dry_run:
         token = hub_token(token)  # fail before any work when the push cannot happen
-    splits = load_splits(dataset, split)
-    check_no_local_paths(splits)
-    uses = cards.source_uses(cards.DatasetStats.from_splits(splits), license)
-    warnings = check_licences(uses, permission, license)
+    with status(f"reading {dataset}"):
+        splits = load_splits(dataset, split)
+    with status("checking the records (local paths, sources, licences)"):
+        check_no_local_paths(splits)
+        stats = cards.DatasetStats.from_splits(splits)  # computed once: licences, template and card use it
+        warnings = check_licences(cards.source_uses(stats, license), permission, license)
     qai_report = cards.load_report(report) if report is not None else None
     keep = dry_run or out is not None
     with contextlib.ExitStack() as stack:
@@ -472,8 +501,13 @@ def publish(
             report=qai_report,
             max_shard_size=max_shard_size,
             stated_license=license,
+            stats=stats,
+            status=status,
         )
-        pushed = None if dry_run else push_folder(folder, repo_id, private=private, token=token, endpoint=endpoint)
+        pushed = None
+        if not dry_run:
+            with status(f"uploading {len(folder.files)} file(s) to {repo_id}"):
+                pushed = push_folder(folder, repo_id, private=private, token=token, endpoint=endpoint)
         return PublishResult(
             repo_id,
             dry_run,
