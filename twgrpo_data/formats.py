@@ -230,7 +230,7 @@ def unified_to_record(raw: dict[str, Any], index: int, source: str = "", file: s
 def record_to_unified(record: Record) -> dict[str, Any]:
     """`Record` → unified dict that the TW-GRPO (`problem` has the options) and Video-R1 trainers read."""
     if len(record.options) > len(LETTERS):
-        letter(len(record.options) - 1)  # raises: the last option has no letter
+        letter(len(LETTERS))  # raises, naming the first option without a letter
     option_lines = [f"{mark}. {text}" for mark, text in zip(LETTERS, record.options)]
     # key order: id, the defaults, meta, question, then the fields below (a key meta already has keeps its place)
     out: dict[str, Any] = {"id": record.id, **UNIFIED_DEFAULTS, **record.meta}
@@ -762,9 +762,10 @@ def dumps_indented(obj: Any) -> str:
     """`json.dumps(obj, ensure_ascii=False, indent=2)`, byte for byte, in a fraction of its time.
 
     The stdlib writes indented JSON with its pure-Python encoder (about 2.5 s for 67,160 unified records);
-    its C encoder writes compact JSON in a quarter of that and msgspec re-indents it, copying every number and
-    string token as it is, so the bytes are the stdlib's. NaN and Infinity, which the stdlib writes but JSON
-    does not have, leave msgspec unable to read the text: then the stdlib's own indented writer is used.
+    its C encoder writes compact JSON in well under half of that, and msgspec re-indents it, copying every
+    number and string token as it is, so the bytes are the stdlib's. NaN and Infinity, which the stdlib
+    writes but JSON does not have, leave msgspec unable to read the text: then the stdlib's own indented
+    writer is used.
     """
     import msgspec
 
