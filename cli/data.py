@@ -226,7 +226,7 @@ def load(
             raise TwgrpoError(f"{', '.join(unused)} does not apply to {bench}")
     if out is not None:
         out = output_path(out, records_spec(f"{bench}.json"), inputs=[path])
-    with _status(f"reading {bench}"):
+    with _status(f"reading and validating {bench} ({path if path is not None else 'its default path'})"):
         result = load_benchmark(bench, path, **options)
     invalid = result.n_invalid
     if result.errors and not skip_invalid:

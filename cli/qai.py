@@ -112,7 +112,7 @@ def convert_cmd(
     if fallback not in FALLBACKS or why not in WHY_MODES:
         bad = ("--fallback", fallback, FALLBACKS) if fallback not in FALLBACKS else ("--why", why, WHY_MODES)
         raise typer.BadParameter(f"{bad[1]!r}; expected one of {', '.join(bad[2])}", param_hint=bad[0])
-    with status(f"reading {input}", console):
+    with status(f"reading and validating {input}", console):
         loaded = load_input(input, from_.value, skip_invalid=skip_invalid)
         official = load_input(compare, "auto").records if compare is not None else None  # every input read first
     negator = Negator(contractions=contractions)
@@ -145,17 +145,22 @@ def convert_cmd(
     if report_path is not None:
         from twgrpo_data.outputs import atomic_write_json
 
-        atomic_write_json(report_path, data)
+        with status(f"writing {report_path}", console):
+            atomic_write_json(report_path, data)
     if as_json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
         _print_report(data)
     if html is not None:
         from twgrpo_data.html_page import write_page
-        from twgrpo_data.qai_report_html import build_qai_page
+        from twgrpo_data.qai_report_html import build_qai_page, outcomes_by_id
 
-        page = build_qai_page(data, loaded.records, records, source=str(input), negator=negator)
-        console.print(f"wrote {write_page(html, page)}")
+        with status(f"writing {html}", console):
+            page = build_qai_page(
+                data, loaded.records, records, outcomes=outcomes_by_id(records, report), source=str(input)
+            )
+            written_page = write_page(html, page)
+        console.print(f"wrote {written_page}")
 
 
 @app.command("report")

@@ -14,10 +14,13 @@ from twgrpo_data.formats import (
     QAI_KEYS,
     UNIFIED_DEFAULTS,
     detect_format,
+    dumps_indented,
+    option_texts,
     read_dataset,
     read_records,
     record_to_unified,
     split_problem,
+    strip_option_prefix,
     unified_to_record,
     write_records,
 )
@@ -190,3 +193,51 @@ def test_failed_write_leaves_previous_file_intact(tmp_path):
 
 def test_qai_keys_are_the_design_keys():
     assert QAI_KEYS == ("negated", "original_question", "original_answer", "removed_options", "seed", "strategy")
+
+
+# every JSON value the stdlib writes: floats of any magnitude (exponent forms), big ints, control characters,
+# line separators and non-ASCII text in strings and keys
+any_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**80), 2**80)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12),
+    lambda kids: (
+        st.lists(kids, max_size=4)
+        | st.dictionaries(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=6), kids, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_json)
+def test_dumps_indented_is_the_stdlib_indented_json_byte_for_byte(value):
+    assert dumps_indented(value) == json.dumps(value, ensure_ascii=False, indent=2)
+
+
+def test_dumps_indented_writes_nan_and_infinity_as_the_stdlib_does():
+    value = {"x": [float("nan"), float("inf"), -float("inf"), 1e16, 1.5e-7, {}, []]}
+    assert dumps_indented(value) == json.dumps(value, ensure_ascii=False, indent=2)
+
+
+def test_unified_and_records_json_writes_equal_the_stdlib_writer_on_real_data(shared, tmp_path):
+    """The fast writer against the per-record reference (`record_to_unified` + `json.dumps(indent=2)`)."""
+    recs = (
+        read_records(DATA / "nextgqa_val_mixed.official.json").records + read_records(DATA / "eval_mmvu.json").records
+    )
+    write_records(recs, tmp_path / "u.json")
+    want = json.dumps([record_to_unified(r) for r in recs], ensure_ascii=False, indent=2) + "\n"
+    assert (tmp_path / "u.json").read_text(encoding="utf-8") == want
+    write_records(recs, tmp_path / "r.json", "records-json")
+    want = json.dumps([r.to_dict() for r in recs], ensure_ascii=False, indent=2) + "\n"
+    assert (tmp_path / "r.json").read_text(encoding="utf-8") == want
+
+
+@given(st.lists(st.sampled_from(["(A) ball", " B. cube ", "(C) (C) c", "A) x", "D: y", "E", "(B) z", ""]), max_size=6))
+def test_option_texts_strips_each_prefix_like_strip_option_prefix(options):
+    expected = [strip_option_prefix(o.strip(), i) for i, o in enumerate(options)]
+    assert option_texts(options) == expected
+    assert option_texts(options) == expected  # the cached parse, as a new list
+    assert option_texts(options) is not option_texts(options)

@@ -143,6 +143,26 @@ def converted(nextgqa):
     return convert(nextgqa, 0.5, 0, negator=NEGATOR)
 
 
+@pytest.mark.parametrize("fallback", ["none", "template"])
+def test_outcomes_of_one_conversion_are_those_of_each_record_converted_alone(nextgqa, fallback):
+    """`report.outcomes` (what the HTML page lists) against the reference: every record converted on its own."""
+    overlap = Record("ov", "what did the boy do", ["run", "jump", "run and jump"], ["A"])
+    negative = [Record(f"neg{k}", "why didn't the boy run", ["play", "cry", "hide"], ["A"]) for k in range(5)]
+    recs = [*nextgqa[:150], overlap, *negative, Record("multi", "what did the boy do", ["run", "jump"], ["A", "B"])]
+    out, report = convert(recs, 0.8, 3, negator=NEGATOR, fallback=fallback)
+    assert len(report.outcomes) == len(recs) and "outcomes" not in report.to_dict()
+    seen = set()
+    for rec, got, (status, reason) in zip(recs, out, report.outcomes):
+        alone, single = convert([rec], 0.8, 3, negator=NEGATOR, fallback=fallback)
+        assert alone == [got] and dict(single.counts) == {status: 1}, rec.id
+        reasons = single.unnegatable_reasons if status == "unnegatable" else single.negation_rules
+        assert reason == next(iter(reasons), None), rec.id
+        seen.add(status)
+    # with the template fallback, the already negative questions are rewritten by the template
+    expected = {"negated", "not_selected", "unnegatable", "already_multi"}
+    assert seen == (expected | {"already_negative"} if fallback == "none" else expected)
+
+
 def test_nextgqa_val_half_of_the_negatable_questions_are_negated(nextgqa, converted):
     out, report = converted
     counts = report.counts

@@ -10,6 +10,7 @@ counted in the report. The output does not depend on record order, batch size or
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import re
@@ -21,7 +22,7 @@ from typing import Any
 
 from . import installed_version
 from .errors import InputFormatError, TwgrpoError
-from .formats import LoadResult, detect_format, read_records
+from .formats import LoadResult, detect_format, gc_paused, read_records
 from .negate import (
     ALREADY_NEGATIVE,
     NEGATED,
@@ -124,12 +125,18 @@ def invert_record(
 
 def _structural_refusal(record: Record) -> str | None:
     """Why a single-answer record cannot be inverted whatever its question says."""
-    if len(record.options) < 2:
+    return _options_refusal(tuple(record.options), record.answer[0])
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _options_refusal(options: tuple[str, ...], gold: str) -> str | None:
+    # datasets repeat option sets (and a selected record's check is ~20 µs): each distinct one is checked once
+    if len(options) < 2:
         return "too_few_options"
-    correct = record.options[letter_index(record.answer[0])].strip().lower()
-    if sum(o.strip().lower() == correct for o in record.options) > 1:
+    correct = options[letter_index(gold)].strip().lower()
+    if sum(o.strip().lower() == correct for o in options) > 1:
         return "duplicate_options"  # the "wrong" copy would become gold: a contradiction
-    if options_overlap(record.options):
+    if options_overlap(options):
         return "options_overlap"
     return None
 
@@ -204,6 +211,9 @@ class QaiReport:
     extra: dict[str, Any] = field(default_factory=dict)
     twgrpo_version: str | None = field(default_factory=installed_version)
     file: str | None = None  # the report file's name, when read back with `load`
+    # each converted record's (status, reason): a count key, and the refusal reason or the negation rule (None
+    # for the others); not part of the JSON, it lets the HTML page list outcomes without converting again
+    outcomes: list[tuple[str, str | None]] = field(default_factory=list, repr=False)
 
     @property
     def spacy_model(self) -> str | None:
@@ -314,6 +324,7 @@ class QaiReport:
             raise AssertionError("QAI report does not add up: " + "; ".join(problems))
 
 
+@gc_paused()
 def convert(
     records: Sequence[Record],
     ratio: float = 0.5,
@@ -350,15 +361,16 @@ def convert(
     negator = negator or Negator()
     report = QaiReport(n_records=len(records), seed=seed, ratio=ratio, min_keep=min_keep, fallback=fallback, why=why)
     out: list[Record] = list(records)
+    outcomes: list[tuple[str, str | None]] = [("", None)] * len(records)
     rngs: dict[int, random.Random] = {}
     for i, rec in enumerate(records):
         rng = record_rng(seed, rec.id)
         if rec.is_multi_answer:
-            report.counts["already_multi"] += 1
+            outcomes[i] = ("already_multi", None)
         elif rng.random() >= ratio:
-            report.counts["not_selected"] += 1
+            outcomes[i] = ("not_selected", None)
         elif (reason := _structural_refusal(rec)) is not None:
-            report.counts["unnegatable"] += 1
+            outcomes[i] = ("unnegatable", reason)
             report.unnegatable_reasons[reason] += 1
         else:
             rngs[i] = rng
@@ -376,19 +388,21 @@ def convert(
         rewritten = template_question(question) if template_reason is not None else None
         if rewritten is not None:
             out[i] = invert_record(records[i], rewritten, rngs[i], min_keep=min_keep, seed=seed, strategy=TEMPLATE)
-            report.counts["negated"] += 1
+            outcomes[i] = ("negated", None)
             report.strategies[TEMPLATE] += 1
             report.template_reasons[template_reason] += 1
         elif result.status == NEGATED:
             out[i] = invert_record(records[i], result.negated, rngs[i], min_keep=min_keep, seed=seed)
-            report.counts["negated"] += 1
+            outcomes[i] = ("negated", result.reason)
             report.strategies[NEGATION] += 1
             report.negation_rules[result.reason] += 1
         elif result.status == ALREADY_NEGATIVE:
-            report.counts["already_negative"] += 1
+            outcomes[i] = ("already_negative", None)
         else:
-            report.counts["unnegatable"] += 1
+            outcomes[i] = ("unnegatable", result.reason)
             report.unnegatable_reasons[result.reason] += 1
+    report.outcomes = outcomes
+    report.counts.update(status for status, _ in outcomes)
     report.check_totals()
     report.parsed_questions = negator.parsed
     for rec in out:

@@ -45,9 +45,16 @@ def is_report(obj: Any) -> bool:
     return isinstance(obj, dict) and {"counts", "n_records", "seed", "ratio", "min_keep"} <= set(obj)
 
 
+def outcomes_by_id(converted: Sequence[Record], report: Any) -> dict[str, Outcome]:
+    """Each record's outcome from what `invert.convert` returned: its records and its `QaiReport`."""
+    return {rec.id: Outcome(status, reason, rec) for rec, (status, reason) in zip(converted, report.outcomes)}
+
+
 def replay_outcomes(records: Sequence[Record], report: dict[str, Any], negator: Any = None) -> dict[str, Outcome]:
-    """Each input record's outcome, by converting it alone with the report's settings (every keyword of
-    `invert.convert` that the report records under its own name: seed, ratio, min_keep, …)."""
+    """Each input record's outcome, by converting the records again with the report's settings (every keyword
+    of `invert.convert` that the report records under its own name: seed, ratio, min_keep, …). A record's
+    outcome depends only on itself and the settings, so one conversion of them all gives each the outcome it
+    would get alone."""
     from .invert import convert
     from .negate import Negator
 
@@ -56,14 +63,8 @@ def replay_outcomes(records: Sequence[Record], report: dict[str, Any], negator: 
         for name in inspect.signature(convert).parameters
         if name not in ("records", "negator", "progress") and name in report
     }
-    negator = negator or Negator()
-    out = {}
-    for record in records:
-        converted, single = convert([record], negator=negator, **settings)
-        status = next((k for k, n in single.counts.items() if n), "not_selected")
-        reasons = single.unnegatable_reasons if status == "unnegatable" else single.negation_rules
-        out[record.id] = Outcome(status, next(iter(reasons), None), converted[0])
-    return out
+    converted, replayed = convert(records, negator=negator or Negator(), **settings)
+    return outcomes_by_id(converted, replayed)
 
 
 def _option_rows(options: Sequence[str], gold: Sequence[str], removed: Sequence[str] = ()) -> list[dict[str, Any]]:

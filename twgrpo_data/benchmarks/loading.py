@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputFormatError, RecordError
-from ..formats import LoadResult, parse_json, read_text
+from ..formats import LoadResult, gc_paused, parse_json, read_text
 from ..record import Problem, Record, letter, validate_records
 
 
@@ -43,6 +43,7 @@ def find_first(root: Path, candidates: Iterable[str], what: str) -> Path:
     raise InputFormatError(f"{root}: no {what} here (looked for {', '.join(tried)})")
 
 
+@gc_paused()  # builds ~10^5 objects; see `gc_paused`
 def read_json(path: Path) -> Any:
     try:
         return parse_json(read_text(path), path)
@@ -124,6 +125,7 @@ def letter_of_text(options: list[str], text: Any, field: str = "answer") -> str:
     raise RecordError(f"answer {text!r} is not one of the {len(options)} options", field=field)
 
 
+@gc_paused()  # builds ~10^5 objects; see `gc_paused`
 def collect(
     items: Iterable[tuple[int, Any]],
     convert: Callable[[int, Any], Record],
@@ -168,6 +170,7 @@ def collect(
     return records, problems, skipped
 
 
+@gc_paused()  # builds ~10^5 objects; see `gc_paused`
 def finish(
     parts: Iterable[tuple[list[tuple[int, Record]], list[Problem], Counter, str]], file: str | os.PathLike
 ) -> LoadResult:
