@@ -6,7 +6,7 @@ import json
 
 import pytest
 from conftest import DATA, FIXTURES
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from twgrpo_data.errors import InputFormatError, RecordError
@@ -24,7 +24,7 @@ from twgrpo_data.formats import (
     unified_to_record,
     write_records,
 )
-from twgrpo_data.record import Record, validate_records
+from twgrpo_data.record import Record, check_record, is_clean, validate_records
 
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30).filter(
     lambda s: s.strip() == s and s and "\n" not in s
@@ -159,6 +159,43 @@ def test_duplicate_ids_are_reported():
     recs = [Record("a", "q?", ["x", "y"], ["A"]), Record("a", "q?", ["x", "y"], ["B"])]
     problems = validate_records(recs, "f.json")
     assert [(p.index, p.field) for p in problems] == [(1, "id")]
+
+
+_odd = st.one_of(
+    st.none(),
+    st.integers(-2, 30),
+    st.just(""),
+    st.just(" "),
+    st.text(max_size=3),
+    st.lists(st.text(max_size=2), max_size=3),
+)
+
+
+@st.composite
+def _near_valid_records(draw) -> Record:
+    """A valid record with, most of the time, one field swapped for something odd or borderline."""
+    n = draw(st.integers(1, 27))
+    options = [f"o{k}" for k in range(n)]
+    answer = sorted(draw(st.sets(st.sampled_from(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"[: min(n, 26)])), min_size=1)))
+    fields = {"id": "r1", "question": "why?", "options": options, "answer": answer, "video": "v.mp4", "meta": {}}
+    name = draw(st.sampled_from([None, *fields]))
+    if name == "answer":
+        extra = draw(st.sampled_from(["A", "B", "Z", "", "a", "AB", 1, ["A"]]))
+        fields["answer"] = draw(st.one_of(_odd, st.permutations(answer + [extra]), st.permutations(answer)))
+    elif name == "options":
+        fields["options"] = draw(st.one_of(_odd, st.lists(st.one_of(st.text(max_size=2), st.integers()), max_size=28)))
+    elif name is not None:
+        fields[name] = draw(st.one_of(_odd, st.dictionaries(st.text(max_size=2), st.integers(), max_size=2)))
+    return Record(**fields)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_near_valid_records())
+@example(Record("r1", "why?", ["a", "b"], ["A", ["A"]]))  # an unhashable gold "letter"
+@example(Record("r1", "why?", ["a", "b"], ["B", "A"]))
+def test_is_clean_agrees_with_check_record(record):
+    # validation takes the cheap pass for clean records and check_record's messages for the rest: the two must agree
+    assert is_clean(record) == (check_record(record) == [])
 
 
 def test_single_option_question_is_a_warning_not_an_error():
