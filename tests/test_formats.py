@@ -11,8 +11,10 @@ from hypothesis import strategies as st
 
 from twgrpo_data.errors import InputFormatError, RecordError
 from twgrpo_data.formats import (
+    _OPTION_LINE,
     QAI_KEYS,
     UNIFIED_DEFAULTS,
+    _spells_options,
     detect_format,
     dumps_indented,
     option_texts,
@@ -24,7 +26,7 @@ from twgrpo_data.formats import (
     unified_to_record,
     write_records,
 )
-from twgrpo_data.record import Record, check_record, is_clean, validate_records
+from twgrpo_data.record import Record, check_record, is_clean, letter, validate_records
 
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30).filter(
     lambda s: s.strip() == s and s and "\n" not in s
@@ -196,6 +198,33 @@ def _near_valid_records(draw) -> Record:
 def test_is_clean_agrees_with_check_record(record):
     # validation takes the cheap pass for clean records and check_record's messages for the rest: the two must agree
     assert is_clean(record) == (check_record(record) == [])
+
+
+def _spells_options_by_pattern(lines, options):
+    # the definition: every line reads back, through the option-line pattern, as its letter and its option
+    for i, (line, option) in enumerate(zip(lines, options)):
+        m = _OPTION_LINE.match(line.strip())
+        if not (m and m.group(1) == letter(i) and m.group(2) == option.strip()):
+            return False
+    return True
+
+
+_option_text = st.text(alphabet=st.sampled_from(list("ab .:()\t\u00a0\u2028\r") + ["A", "B"]), max_size=5)
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(_option_text, min_size=1, max_size=4), st.data())
+def test_spells_options_fast_path_agrees_with_the_pattern(options, data):
+    # the lines twgrpo writes, or odd variants of them
+    lines = [
+        data.draw(
+            st.sampled_from(
+                [f"{letter(i)}. {o.strip()}", f"{letter(i)}. {o}", f"({letter(i)}) {o}", o, f" {letter(i)}.  {o} "]
+            )
+        )
+        for i, o in enumerate(options)
+    ]
+    assert _spells_options(lines, options) == _spells_options_by_pattern(lines, options)
 
 
 def test_single_option_question_is_a_warning_not_an_error():

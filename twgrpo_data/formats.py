@@ -125,6 +125,9 @@ def option_texts(options: list[str]) -> list[str]:
 def _spells_options(lines: list[str], options: list[str]) -> bool:
     """Whether `lines` are the option lines of `options`, in order ("A. text", "(B) text", "C text")."""
     for i, (line, option) in enumerate(zip(lines, options)):
+        text = option.strip()
+        if text and i < len(LETTERS) and line == f"{LETTERS[i]}. {text}":
+            continue  # the line as twgrpo writes it, which `_OPTION_LINE` reads back as (letter, text)
         m = _OPTION_LINE.match(line.strip())
         if not (m and m.group(1) == letter(i) and m.group(2) == option.strip()):
             return False
