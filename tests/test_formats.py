@@ -17,6 +17,7 @@ from twgrpo_data.formats import (
     _spells_options,
     detect_format,
     dumps_indented,
+    msgspec_writes_alike,
     option_texts,
     read_dataset,
     read_records,
@@ -281,6 +282,39 @@ any_json = st.recursive(
 @given(any_json)
 def test_dumps_indented_is_the_stdlib_indented_json_byte_for_byte(value):
     assert dumps_indented(value) == json.dumps(value, ensure_ascii=False, indent=2)
+
+
+# JSON-like values with every kind of float, odd keys and types: what `msgspec_writes_alike` must judge
+odd_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats()
+    | st.sampled_from([1e16, 1.5e-7, 1e-4, 9.999e-5, 1e-5, 0.0, -0.0, 123456789012345678.0, 1e15, 5e-324])
+    | st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=6),
+    lambda kids: (
+        st.lists(kids, max_size=4)
+        | st.tuples(kids, kids)
+        | st.dictionaries(st.one_of(st.text(max_size=3), st.integers(0, 3), st.booleans()), kids, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(odd_json)
+def test_what_msgspec_writes_alike_it_writes_as_the_stdlib_does(value):
+    import msgspec
+
+    stdlib = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if msgspec_writes_alike(value):
+        assert msgspec.json.encode(value).decode() == stdlib
+        assert dumps_indented(value, checked=True) == json.dumps(value, ensure_ascii=False, indent=2)
+
+
+def test_msgspec_writes_alike_refuses_what_it_would_change():
+    for value in ([1e16], {"x": float("nan")}, {1: "a"}, [{"y": (1.5e-7,)}], [float("inf")], {True: 1}, b"x"):
+        assert not msgspec_writes_alike(value), value
 
 
 def test_dumps_indented_writes_nan_and_infinity_as_the_stdlib_does():

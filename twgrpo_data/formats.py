@@ -816,17 +816,46 @@ def output_format(path: str | os.PathLike, fmt: str = "auto") -> str:
     return {".json": "unified", ".jsonl": "jsonl", ".parquet": "parquet"}.get(suffix, "hf")
 
 
-def dumps_indented(obj: Any) -> str:
+_JSON_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def msgspec_writes_alike(value: Any) -> bool:
+    """Whether msgspec writes `value` as compact JSON exactly as `json.dumps(value, ensure_ascii=False)` does:
+    true for nested dicts (str keys), lists and tuples of strings, ints, bools, None and floats that are 0 or
+    1e-4 ≤ |x| < 1e16. Outside that range Python's repr and msgspec spell a float differently ("1e+16" /
+    "1e16"), msgspec writes NaN and ±Infinity as null, and other keys or types are not written alike."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is dict:
+            if any(type(k) is not str for k in v):
+                return False
+            stack.extend(x for x in v.values() if type(x) not in _JSON_SCALARS)
+        elif t is list or t is tuple:
+            stack.extend(x for x in v if type(x) not in _JSON_SCALARS)
+        elif t is float:
+            if not (v == 0.0 or 1e-4 <= abs(v) < 1e16):  # NaN fails both comparisons
+                return False
+        elif t not in _JSON_SCALARS:
+            return False
+    return True
+
+
+def dumps_indented(obj: Any, *, checked: bool = False) -> str:
     """`json.dumps(obj, ensure_ascii=False, indent=2)`, byte for byte, in a fraction of its time.
 
     The stdlib writes indented JSON with its pure-Python encoder (about 2.5 s for 67,160 unified records);
     its C encoder writes compact JSON in well under half of that, and msgspec re-indents it, copying every
     number and string token as it is, so the bytes are the stdlib's. NaN and Infinity, which the stdlib
     writes but JSON does not have, leave msgspec unable to read the text: then the stdlib's own indented
-    writer is used.
+    writer is used. `checked=True` says the caller knows `msgspec_writes_alike(obj)`: msgspec then writes the
+    compact text too, five times faster than the C encoder.
     """
     import msgspec
 
+    if checked:
+        return msgspec.json.format(msgspec.json.encode(obj), indent=2).decode()
     compact = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
     try:
         return msgspec.json.format(compact, indent=2)
@@ -840,7 +869,17 @@ def write_records(records: Iterable[Record], path: str | os.PathLike, fmt: str =
     records = list(records)
     fmt = output_format(path, fmt)
     if fmt == "unified":
-        atomic_write_text(path, dumps_indented([record_to_unified(r) for r in records]) + "\n")
+        rows = [record_to_unified(r) for r in records]
+        # a unified row is strings twgrpo builds plus the record's own fields: only those need the check
+        checked = all(
+            type(r.id) is str
+            and type(r.source) is str
+            and (r.video is None or type(r.video) is str)
+            and msgspec_writes_alike(r.meta)
+            and msgspec_writes_alike(r.qai)
+            for r in records
+        )
+        atomic_write_text(path, dumps_indented(rows, checked=checked) + "\n")
     elif fmt == "records-json":
         atomic_write_text(path, dumps_indented([r.to_dict() for r in records]) + "\n")
     elif fmt == "jsonl":
