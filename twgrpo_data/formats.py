@@ -665,25 +665,25 @@ def _qai_from_arrow(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: v for k, v in value.items() if not (k in _LATER_QAI_KEYS and v is None)}
 
 
-def _arrow_columns(records: Sequence[Record], meta_struct: bool | None = False) -> dict[str, list[Any]]:
-    """The Arrow columns of `records` as Python lists, one list per field (pyarrow converts each in one call);
-    `meta_struct` None leaves `meta` out (a column already built by `meta_column`)."""
-    columns = {
+def _arrow_columns(records: Sequence[Record], meta: Sequence[Any]) -> dict[str, Sequence[Any]]:
+    """The Arrow columns of `records`, one list per field (pyarrow converts each in one call); `meta` is that
+    column as the caller built it (`_meta_to_arrow` of each record, or `meta_column`'s array)."""
+    return {
         "id": [r.id for r in records],
         "question": [r.question for r in records],
         "options": [r.options for r in records],
         "answer": [r.answer for r in records],
         "video": [r.video for r in records],
         "source": [r.source for r in records],
-        "meta": None if meta_struct is None else [_meta_to_arrow(r.meta, meta_struct) for r in records],
+        "meta": meta,
         "qai": [_qai_to_arrow(r) for r in records],
     }
-    return columns if meta_struct is not None else {k: v for k, v in columns.items() if k != "meta"}
 
 
 def record_to_row(record: Record, meta_struct: bool = False) -> dict[str, Any]:
     """One record as the row `records_to_table` stores (`meta` as JSON text or a struct, `qai` with every key)."""
-    return {name: column[0] for name, column in _arrow_columns([record], meta_struct).items()}
+    columns = _arrow_columns([record], [_meta_to_arrow(record.meta, meta_struct)])
+    return {name: column[0] for name, column in columns.items()}
 
 
 def records_to_table(records: Sequence[Record], meta=None, *, meta_array=None):
@@ -692,15 +692,15 @@ def records_to_table(records: Sequence[Record], meta=None, *, meta_array=None):
     import pyarrow as pa
 
     schema = hf_features(meta).arrow_schema
-    columns: dict[str, Any] = _arrow_columns(records, meta_struct=None if meta_array is not None else meta is not None)
-    if meta_array is not None:
-        columns["meta"] = meta_array
+    if meta_array is None:
+        meta_array = pa.array([_meta_to_arrow(r.meta, meta is not None) for r in records], schema.field("meta").type)
+    columns = _arrow_columns(records, meta_array)
     # qai is built child by child (`_struct_array`); a struct meta has keys missing per row, which pa.array fills
     return pa.Table.from_arrays(
         [
             _struct_array(columns[f.name], f.type)
             if f.name == "qai"
-            else (columns[f.name] if isinstance(columns[f.name], pa.Array) else pa.array(columns[f.name], f.type))
+            else (columns[f.name] if f.name == "meta" else pa.array(columns[f.name], f.type))
             for f in schema
         ],
         schema=schema,

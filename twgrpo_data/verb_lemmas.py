@@ -20,6 +20,9 @@ import marshal
 import os
 from pathlib import Path
 
+from .errors import OutputWriteError
+from .outputs import atomic_path
+
 _FORMAT = 2  # bump when the table's layout changes
 _SEP = "|"  # between the lemmas of a word: plain strings load without waking the garbage collector
 
@@ -69,16 +72,6 @@ def build_table() -> dict[str, str]:
     return table
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 @functools.cache
 def table() -> dict[str, str]:
     """The verb table: read from the cache, or built from lemminflect and cached."""
@@ -91,11 +84,12 @@ def table() -> dict[str, str]:
         pass  # no cache yet, or a damaged one: rebuild it
     built = build_table()
     try:
-        _write_atomic(path, marshal.dumps(built))
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(marshal.dumps(built))
         for stale in path.parent.glob("lemminflect_verbs_*.marshal"):  # tables of an earlier lemminflect
             if stale != path:
                 stale.unlink(missing_ok=True)
-    except OSError:
+    except (OSError, OutputWriteError):
         pass  # a read-only home: the table still serves this process
     return built
 
