@@ -14,6 +14,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from twgrpo_data.errors import TwgrpoError
+from twgrpo_data.garbage_collection import gc_frozen_results
 
 try:  # typer >= 0.2x ships its own copy of click; older typer raises click's exceptions
     from typer._click import exceptions as click_exceptions
@@ -164,7 +165,8 @@ def main(argv: list[str] | None = None) -> None:
     _Debug.on = False
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        code = build_command().main(args=args, prog_name="twgrpo", standalone_mode=False)
+        with gc_frozen_results():  # one command, its dataset kept to the end: see `gc_frozen_results`
+            code = build_command().main(args=args, prog_name="twgrpo", standalone_mode=False)
     except click_exceptions.NoArgsIsHelpError as exc:
         typer.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
         code = exc.exit_code

@@ -59,6 +59,20 @@ def test_a_damaged_cache_is_rebuilt_and_answers_stay_right(fresh_cache):
     assert cached.read_bytes() != b"\x00not marshal"  # replaced by a good table
 
 
+def test_a_cache_damaged_into_other_lemmas_is_rebuilt(fresh_cache):
+    """A flipped byte inside a string still unmarshals, into a wrong lemma: the file's digest catches it."""
+    assert verb_lemmas.verb_lemma("picked") == ("pick",)
+    (cached,) = fresh_cache.iterdir()
+    data = cached.read_bytes()
+    entry = data.index(b"\x06picked")  # marshal's short-string record: length byte, then the text
+    lemma = data.index(b"pick", entry + 7)
+    damaged = data[:lemma] + b"kcip" + data[lemma + 4 :]
+    cached.write_bytes(damaged)
+    verb_lemmas.table.cache_clear()
+    assert verb_lemmas.verb_lemma("picked") == ("pick",)
+    assert cached.read_bytes() == data
+
+
 def test_an_unwritable_cache_folder_still_answers(tmp_path, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

@@ -22,7 +22,8 @@ from typing import Any
 
 from . import installed_version
 from .errors import InputFormatError, TwgrpoError
-from .formats import LoadResult, detect_format, gc_paused, read_records
+from .formats import LoadResult, detect_format, read_records
+from .garbage_collection import gc_paused
 from .negate import (
     ALREADY_NEGATIVE,
     NEGATED,

@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from . import verb_lemmas
+from .garbage_collection import gc_resumed
 
 NEGATED, UNNEGATABLE, ALREADY_NEGATIVE = "negated", "unnegatable", "already_negative"
 STATUSES = (NEGATED, UNNEGATABLE, ALREADY_NEGATIVE)
@@ -289,25 +290,26 @@ def load_pipeline(model: str | None = None):
     from .errors import TwgrpoError
 
     name = resolve_model(model)
-    spacy = import_spacy(name)
-    overrides = {}
-    if name in PREFERRED_MODELS:
-        spacy.registry.tokenizers.register(EMPTY_TOKENIZER, func=_empty_tokenizer)
-        overrides = {"nlp": {"tokenizer": {"@tokenizers": EMPTY_TOKENIZER}}}
-    try:
-        return spacy.load(name, exclude=list(UNUSED_COMPONENTS), config=overrides)
-    except OSError as exc:
-        raise TwgrpoError(f"spaCy model {name!r} is not installed: pip install {name}") from exc
-    except (ImportError, ValueError) as exc:
-        import thinc.compat
+    with gc_resumed():  # spaCy's loader switches the collector on by itself
+        spacy = import_spacy(name)
+        overrides = {}
+        if name in PREFERRED_MODELS:
+            spacy.registry.tokenizers.register(EMPTY_TOKENIZER, func=_empty_tokenizer)
+            overrides = {"nlp": {"tokenizer": {"@tokenizers": EMPTY_TOKENIZER}}}
+        try:
+            return spacy.load(name, exclude=list(UNUSED_COMPONENTS), config=overrides)
+        except OSError as exc:
+            raise TwgrpoError(f"spaCy model {name!r} is not installed: pip install {name}") from exc
+        except (ImportError, ValueError) as exc:
+            import thinc.compat
 
-        if name not in PREFERRED_MODELS and not thinc.compat.has_torch and importlib.util.find_spec("torch"):
-            raise TwgrpoError(
-                f"spaCy model {name!r} failed to load ({exc}); this process loaded spaCy without "
-                f"torch for {'/'.join(PREFERRED_MODELS)}: if {name!r} needs torch, load it in a "
-                "new process"
-            ) from exc
-        raise
+            if name not in PREFERRED_MODELS and not thinc.compat.has_torch and importlib.util.find_spec("torch"):
+                raise TwgrpoError(
+                    f"spaCy model {name!r} failed to load ({exc}); this process loaded spaCy without "
+                    f"torch for {'/'.join(PREFERRED_MODELS)}: if {name!r} needs torch, load it in a "
+                    "new process"
+                ) from exc
+            raise
 
 
 def model_info(model: str | None = None) -> dict[str, str]:

@@ -9,13 +9,15 @@ not in the table is one lemminflect has no dictionary lemma for, and `verb_lemma
 out-of-vocabulary rules, as `getLemma` does.
 
 The cache lives in `$TWGRPO_CACHE`, else `$XDG_CACHE_HOME/twgrpo`, else `~/.cache/twgrpo`; its name carries
-the size and time of lemminflect's code and dictionary files, so an upgrade builds a new table. When the
-folder cannot be written the table is built in memory for the process.
+the size and time of lemminflect's code and dictionary files, so an upgrade builds a new table, and the file
+starts with the SHA-256 of the table, so a damaged file (which marshal may still read, with wrong lemmas) is
+rebuilt too. When the folder cannot be written the table is built in memory for the process.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import marshal
 import os
 from pathlib import Path
@@ -23,7 +25,8 @@ from pathlib import Path
 from .errors import OutputWriteError
 from .outputs import atomic_path
 
-_FORMAT = 2  # bump when the table's layout changes
+_FORMAT = 3  # bump when the file's layout changes
+_DIGEST = 32  # bytes of SHA-256 before the marshal data
 _SEP = "|"  # between the lemmas of a word: plain strings load without waking the garbage collector
 
 
@@ -77,15 +80,19 @@ def table() -> dict[str, str]:
     """The verb table: read from the cache, or built from lemminflect and cached."""
     path = cache_dir() / f"lemminflect_verbs_v{_FORMAT}_{_resource_stamp()}.marshal"
     try:
-        loaded = marshal.loads(path.read_bytes())
-        if isinstance(loaded, dict) and loaded:
-            return loaded
+        data = path.read_bytes()
+        body = data[_DIGEST:]
+        if hashlib.sha256(body).digest() == data[:_DIGEST]:
+            loaded = marshal.loads(body)
+            if isinstance(loaded, dict) and loaded:
+                return loaded
     except (OSError, EOFError, ValueError, TypeError):
-        pass  # no cache yet, or a damaged one: rebuild it
-    built = build_table()
+        pass  # no cache yet: build it
+    built = build_table()  # also when the file was damaged
     try:
+        body = marshal.dumps(built)
         with atomic_path(path) as tmp:
-            tmp.write_bytes(marshal.dumps(built))
+            tmp.write_bytes(hashlib.sha256(body).digest() + body)
         for stale in path.parent.glob("lemminflect_verbs_*.marshal"):  # tables of an earlier lemminflect
             if stale != path:
                 stale.unlink(missing_ok=True)

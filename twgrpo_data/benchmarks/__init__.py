@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import InputFormatError, TwgrpoError, VideoError
-from ..formats import LoadResult, gc_paused
+from ..formats import LoadResult
+from ..garbage_collection import gc_paused
 from ..record import Problem, Record
 from . import clevrer, mmvu, mvbench, nextgqa, star, tempcompass, unified, videomme
 from .facts import HubSource, Source

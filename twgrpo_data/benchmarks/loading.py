@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputFormatError, RecordError
-from ..formats import LoadResult, gc_paused, parse_json, read_text
+from ..formats import LoadResult, parse_json, read_text
+from ..garbage_collection import gc_paused
 from ..record import Problem, Record, letter, validate_records
 
 
