@@ -17,6 +17,19 @@ class _State:
     freeze = False  # true inside `gc_frozen_results`
 
 
+def _pause() -> None:
+    gc.disable()
+    _State.paused = True
+
+
+def _end_pause() -> None:
+    """Switch the collector back on; inside `gc_frozen_results`, what exists now is left out of its walks."""
+    _State.paused = False
+    if _State.freeze:
+        gc.freeze()
+    gc.enable()
+
+
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while a whole file becomes records (or records a file).
@@ -28,15 +41,11 @@ def gc_paused() -> Iterator[None]:
     if not gc.isenabled():
         yield
         return
-    gc.disable()
-    _State.paused = True
+    _pause()
     try:
         yield
     finally:
-        _State.paused = False
-        if _State.freeze:
-            gc.freeze()
-        gc.enable()
+        _end_pause()
 
 
 @contextlib.contextmanager
@@ -51,17 +60,11 @@ def gc_resumed() -> Iterator[None]:
     if not _State.paused:
         yield
         return
-    if _State.freeze:
-        gc.freeze()
-    gc.enable()
-    _State.paused = False
+    _end_pause()
     try:
         yield
     finally:
-        if _State.freeze:
-            gc.freeze()
-        gc.disable()
-        _State.paused = True
+        _pause()
 
 
 @contextlib.contextmanager
