@@ -200,6 +200,9 @@ def load(
     subtitles: bool = typer.Option(False, "--subtitles", help="Video-MME: attach subtitle/<videoID>.srt lines"),
     source_fmt: NativeFormat = typer.Option("auto", "--from", help="NExT-GQA/NExT-QA input format"),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="drop invalid items (listed) instead of failing"),
+    allow_empty: bool = typer.Option(
+        False, "--allow-empty", help="with -o: write an empty output when no record is left (default: exit 1)"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> None:
     from twgrpo_data.benchmarks import BENCHMARKS, detect_benchmark, load_benchmark, load_options
@@ -232,6 +235,11 @@ def load(
     if result.errors and not skip_invalid:
         raise TwgrpoError(f"{result.errors[0]} ({invalid} invalid item(s); --skip-invalid drops them)")
     written = None
+    if out is not None and not result.records and not allow_empty:
+        raise TwgrpoError(
+            f"{path}: no {bench} records to write ({invalid} invalid item(s) dropped); pass --allow-empty to write an "
+            "empty output"
+        )
     if out is not None:
         with _status(f"writing {out}"):
             written = write_records(result.records, out)

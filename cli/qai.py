@@ -14,7 +14,7 @@ from rich.table import Table
 
 from twgrpo_data.errors import InputFormatError
 from twgrpo_data.invert import input_formats
-from twgrpo_data.outputs import HTML_PAGE, REPORT, OutputSpec, default_output_name, records_spec
+from twgrpo_data.outputs import HTML_PAGE, REPORT, OutputSpec, default_output_name, default_output_path, records_spec
 
 from .feedback import status
 from .options import choices, deprecated_output, out_help, output_path
@@ -52,7 +52,7 @@ def convert_cmd(
         "--out",
         help=out_help(
             "Output: .json (unified), .jsonl (records), .parquet, or no suffix for an HF dataset folder "
-            "(default: ./<input name>.qai.json; the input itself is never overwritten)."
+            "(default: <input name>.qai.json beside the input; the input itself is never overwritten)."
         ),
     ),
     old_output: str | None = typer.Option(None, "--output", hidden=True),
@@ -88,23 +88,28 @@ def convert_cmd(
     html: str | None = typer.Option(
         None, "--html", help=out_help("Also write an HTML page (.html) to audit the conversion.")
     ),
+    allow_empty: bool = typer.Option(
+        False, "--allow-empty", help="Write an empty output when the input has no records (default: exit 1)."
+    ),
 ) -> None:
     """Invert a dataset: negate questions, invert answers, drop some new gold options, shuffle.
 
     Example: twgrpo qai convert ../shared/data/nextgqa_val.json -o nextgqa_val_qai.json --seed 0 --report report.json
     """
-    from twgrpo_data.formats import write_records
+    from twgrpo_data.formats import output_format, write_records
     from twgrpo_data.invert import FALLBACKS, WHY_MODES, compare_official, convert, load_input
     from twgrpo_data.negate import Negator
 
     to_fmt = to.value if to is not None else None
-    default_name = default_output_name(input, "qai", _SUFFIX[to_fmt or "json"])
+    suffix = _SUFFIX[to_fmt or "json"]
+    default_name = default_output_name(input, "qai", suffix)
     output = output_path(
-        deprecated_output(output, old_output) or default_name,
+        deprecated_output(output, old_output) or default_output_path(input, "qai", suffix),
         records_spec(default_name),
         inputs=[input, compare],
         folder=True if to_fmt == "hf" else None,
     )
+    output_format(output, to_fmt or "auto")  # `--to parquet -o x.json` is refused before any work
     if report_path is not None:
         report_path = output_path(report_path, REPORT, inputs=[input, compare, output], option="--report")
     if html is not None:
@@ -115,6 +120,13 @@ def convert_cmd(
     with status(f"reading and validating {input}", console):
         loaded = load_input(input, from_.value, skip_invalid=skip_invalid)
         official = load_input(compare, "auto").records if compare is not None else None  # every input read first
+    if not loaded.records and not allow_empty:
+        skipped = sum(loaded.skipped.values())
+        raise InputFormatError(
+            f"{input}: no records to convert"
+            + (f" ({skipped} skipped as invalid)" if skipped else "")
+            + "; pass --allow-empty to write an empty output"
+        )
     negator = Negator(contractions=contractions)
     with _progress() as bar:
         task = bar.add_task("inverting", total=len(loaded.records))
@@ -236,7 +248,13 @@ def _read_questions(path: Path) -> list[str]:
     from twgrpo_data.formats import read_text
 
     text = sys.stdin.read() if str(path) == "-" else read_text(path)
-    return [line for line in text.splitlines() if line.strip()]
+    lines = [line for line in text.splitlines() if line.strip()]
+    for number, line in enumerate(lines, start=1):
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:  # stdin decoded with surrogateescape: bytes that are not UTF-8
+            raise InputFormatError(f"stdin: question {number} is not UTF-8 text; save it as UTF-8") from None
+    return lines
 
 
 @app.command("negate")
@@ -248,7 +266,9 @@ def negate_cmd(
         None,
         "-o",
         "--out",
-        help=out_help("Write JSON lines (.jsonl) here instead of stdout (default name: <input name>.negated.jsonl)."),
+        help=out_help(
+            "Write JSON lines (.jsonl) here instead of stdout ('-'; default name: <input name>.negated.jsonl)."
+        ),
     ),
     old_output: str | None = typer.Option(None, "--output", hidden=True),
     contractions: bool = typer.Option(True, "--contractions/--no-contractions", help='"didn\'t" or "did … not".'),
@@ -261,6 +281,8 @@ def negate_cmd(
     from twgrpo_data.outputs import atomic_write_text
 
     output = deprecated_output(output, old_output)
+    if output == "-":
+        output = None  # standard output, as without -o
     if output is not None:
         default_name = default_output_name("questions" if str(input) == "-" else input, "negated", ".jsonl")
         output = output_path(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import warnings
@@ -12,7 +13,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from twgrpo_data.outputs import PLOT_SUFFIXES, OutputSpec
+from twgrpo_data.outputs import PLOT_SUFFIXES, TRAIN_RUN, OutputSpec, refuse_stdout, resolve_run_folder, run_folder
 
 from .options import out_help, output_path
 
@@ -141,6 +142,8 @@ def train(
     """Train with the settings in CONFIG (key=value arguments override them)."""
     if ctx.invoked_subcommand is not None:
         return
+    if out is not None:
+        refuse_stdout(str(out), TRAIN_RUN, "-o/--out")
     overrides = ctx.meta.get("train_overrides", []) + ([f"output_dir={out}"] if out is not None else [])
     if config is None and not overrides:
         raise typer.BadParameter("give --config CONFIG.yaml and/or key=value settings", param_hint="--config")
@@ -150,15 +153,29 @@ def train(
     # transformers deprecates the `gradient_checkpointing` field TRL still defines; not actionable for users.
     warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*deprecated", category=FutureWarning)
     cfg = load_config(config, overrides)
+    folder = _run_folder(cfg, config, "-o/--out" if out is not None else "output_dir")
     console.print(
         f"training [bold]{cfg.model}[/] on {cfg.train_file} → {cfg.output_dir} "
         f"(loss {cfg.loss_type}, alpha {cfg.alpha}, G={cfg.num_generations})"
     )
-    folder = run_training(cfg, resume=resume, log=lambda line: print(line, file=sys.stderr))
+    main = int(os.environ.get("RANK", "0")) == 0  # the launch's main process locks the folder for all of them
+    with run_folder(folder, TRAIN_RUN, "twgrpo train", "-o/--out", main=main):
+        folder = run_training(cfg, resume=resume, log=lambda line: print(line, file=sys.stderr))
     console.print(
         f"done: model, checkpoints, {cfg.metrics_file}"
         + (f" and {cfg.plot_file}" if cfg.plot_file else "")
         + f" in [bold]{folder}[/]"
+    )
+
+
+def _run_folder(cfg, config: Path | None, option: str) -> Path:
+    """`output_dir` under the output-path policy: a new or empty folder or an earlier training run's, never the
+    model, the data, the config or a folder holding one of them."""
+    inputs = [config, cfg.train_file, cfg.video_root]
+    if Path(cfg.model).expanduser().exists():
+        inputs.append(Path(cfg.model).expanduser())
+    return resolve_run_folder(
+        cfg.output_dir, TRAIN_RUN, inputs=inputs, legacy=("twgrpo_config.json", cfg.metrics_file), option=option
     )
 
 

@@ -21,6 +21,7 @@ from test_cards import qai_records, report_for
 from twgrpo_data import hub
 from twgrpo_data.errors import HubError, TwgrpoError
 from twgrpo_data.formats import from_hf_dataset, hf_features, meta_struct_feature, read_records, write_records
+from twgrpo_data.outputs import MARKER, read_marker
 from twgrpo_data.record import Record
 
 TWGRPO = str(REPO / ".venv" / "bin" / "twgrpo")
@@ -45,7 +46,10 @@ def qai_jsonl(tmp_path) -> Path:
 
 
 def layout(folder: Path) -> list[str]:
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    """The files of a preview folder that a push uploads: all but twgrpo's marker (which lists them)."""
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    assert MARKER in files and list(read_marker(folder).files) == [f for f in files if f != MARKER]
+    return [f for f in files if f != MARKER]
 
 
 def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:

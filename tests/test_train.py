@@ -347,7 +347,8 @@ def test_cli_resume_without_checkpoint_is_a_user_error(tmp_path, capsys):
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "config.json").write_text("{}")
     code, out = run_cli(
-        ["train", "--config", str(TINY_YAML), f"model={tmp_path / 'm'}", f"output_dir={tmp_path}", "--resume"], capsys
+        ["train", "--config", str(TINY_YAML), f"model={tmp_path / 'm'}", f"output_dir={tmp_path / 'run'}", "--resume"],
+        capsys,
     )
     assert code == 1 and "no checkpoint to resume from" in out.err
 

@@ -288,7 +288,8 @@ def hub_metadata(dataset_dict, download_size: int) -> dict[str, Any]:
 
 
 def _replaceable(out: Path) -> bool:
-    """Only a new folder or one twgrpo wrote (e.g. an earlier preview, README.md + data/) may be replaced."""
+    """Only a new or empty folder, or an earlier output of twgrpo (its marker lists the files to replace), is
+    written; a README.md and data/ of the user's are not a preview."""
     return not out.exists() or (out.is_dir() and is_replaceable_folder(out))
 
 
@@ -315,7 +316,8 @@ def write_hub_folder(
     out = Path(out)
     if not _replaceable(out):
         raise TwgrpoError(
-            f"{out}: exists and is not a hub preview folder (README.md + data/); choose a new or empty folder"
+            f"{out}: exists and is not a hub preview folder that twgrpo wrote (no .twgrpo marker); choose a new or "
+            "empty folder"
         )
     stats = cards.DatasetStats.from_splits(splits) if stats is None else stats
     template = str(card) if card is not None else cards.choose_template(stats)
@@ -323,7 +325,7 @@ def write_hub_folder(
         dataset_dict = to_dataset_dict(splits)
     # the card's example row shows `meta` as the shards store it: a struct, or JSON text
     meta_struct = not pyarrow.types.is_string(next(iter(dataset_dict.values())).data.schema.field("meta").type)
-    with atomic_path(out, directory=True, marker=False) as tmp, _quiet_datasets():
+    with atomic_path(out, directory=True) as tmp, _quiet_datasets():
         with status(f"writing parquet shards to {out}"):
             files = [rel for n, ds in dataset_dict.items() for rel in _write_shards(ds, n, tmp, max_shard_size)]
         download_size = sum((tmp / rel).stat().st_size for rel in files)

@@ -1,17 +1,21 @@
-"""Where twgrpo may write (issue 10): one output-path policy for every command, and atomic writes.
+"""Where twgrpo may write (issues 10, 25): one output-path policy for every command, and atomic writes.
 
 The policy, as every `--help` states it:
 
 - a file output needs one of the command's suffixes (`-o notes.txt` is a usage error, exit 2); an existing
-  file with that suffix is replaced, the command's input never is;
+  file with that suffix is replaced, the command's input never is; `-o -` is refused (a command that can
+  write to standard output handles `-` itself);
 - a path ending in `/` (or `os.sep`) means *into* that folder, under the command's default file name
   (`-o results/` writes `results/<input>.qai.json` and leaves the rest of `results/` alone);
-- a folder output (HF dataset, tiny model, hub preview) replaces an existing folder only when twgrpo wrote
-  it (it holds our `.twgrpo` marker, or only the files an HF `save_to_disk` / hub preview writes) or when
-  it is empty; any other existing folder is refused with one line;
-- writes go to a temporary sibling (named after the target and our process id), are fsynced, then renamed
-  over the target, so a crash never leaves a half-written output; the temporaries of a run that was killed
-  are removed when the next run writes the same target.
+- a folder output (HF dataset, tiny model, hub preview) goes only into a new or empty folder or one holding
+  our `.twgrpo` marker, which lists the files twgrpo wrote there; replacing it removes only those files, and
+  anything else in the folder stays (a README.md of the user's is never mistaken for a hub preview, nor a
+  `save_to_disk` folder of the user's for ours);
+- a run folder (training) is a new or empty folder, or one an earlier run of the same kind wrote; it is
+  locked while a run writes it, so a second run on it stops at once;
+- writes go to a temporary sibling named `.<target>.twgrpo-tmp-<pid>-<random>`, are fsynced, then renamed
+  over the target, so a crash never leaves a half-written output; the next write of the same target removes
+  only such temporaries whose process is gone, never a file a user named.
 
 Usage errors (a path the policy refuses) raise `OutputPathError` (exit 2); a path that cannot be written
 (read-only folder, a parent that is a file, a full disk) raises `OutputWriteError` (exit 1).
@@ -26,21 +30,23 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import OutputPathError, OutputWriteError
+from .errors import OutputPathError, OutputWriteError, TwgrpoError
 
 MARKER = ".twgrpo"
-"""Empty file inside every folder twgrpo writes: the folder may be replaced by a later run."""
-
-# what `Dataset.save_to_disk` / `DatasetDict.save_to_disk` and a hub preview (README.md + data/) leave
-_HF_FILES = re.compile(r"^(dataset_info\.json|state\.json|dataset_dict\.json|data-\d+-of-\d+\.arrow)$")
-_HUB_PREVIEW = {"README.md", "data"}
+"""File inside every folder twgrpo writes: JSON naming its kind and (for outputs) the files twgrpo wrote."""
+LOCK = ".lock"
+"""Lock file of a run folder, held while a run writes it."""
+OUTPUT = "output"
+"""Marker kind of a folder output written at once (HF dataset, tiny model, hub preview): replaceable."""
+TRAIN_RUN = "training run"
+"""Marker kind of a `twgrpo train` output folder: continued by its own runs, never replaced."""
 
 POLICY_HELP = (
     "A PATH ending in '/' writes into that folder under the default name; an existing folder that "
@@ -66,37 +72,94 @@ class OutputSpec:
         return ", ".join(kinds)
 
 
-def is_replaceable_folder(path: Path) -> bool:
-    """An empty folder, one with our marker, or one holding only HF `save_to_disk` / hub-preview files."""
+# ----------------------------------------------------------------------------------------------------------
+# the marker: what twgrpo wrote in a folder
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A folder's `.twgrpo` marker: its `kind` and the files twgrpo wrote (relative POSIX path → size and
+    modification time in ns, as `git` tells a changed file); `files` is None for a run folder and for the empty
+    marker an older twgrpo wrote (see `owned_files`)."""
+
+    kind: str
+    files: Mapping[str, tuple[int, int]] | None = None
+
+
+def read_marker(folder: Path) -> Marker | None:
+    """The marker of `folder`, or None when it has none. An empty or unreadable marker (an older twgrpo wrote
+    empty ones) is an output marker without a file list."""
+    path = folder / MARKER
+    if not path.is_file():
+        return None
     try:
-        names = {p.name for p in path.iterdir()}
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return Marker(OUTPUT)
+    if not isinstance(doc, dict):
+        return Marker(OUTPUT)
+    files = doc.get("files")
+    try:
+        listed = {str(name): (int(size), int(mtime)) for name, (size, mtime) in files.items()}
+    except (AttributeError, TypeError, ValueError):
+        listed = None
+    return Marker(str(doc.get("kind", OUTPUT)), listed)
+
+
+def write_marker(folder: Path, kind: str, files: Iterable[str] | None = None) -> None:
+    """Mark `folder` as twgrpo's: its kind and, for an output, the files written there (with their size and
+    modification time, so that a file the user edits later is theirs)."""
+    from . import __version__
+
+    doc: dict[str, Any] = {"written_by": f"twgrpo {__version__}", "kind": kind}
+    if files is not None:
+        doc["files"] = {rel: _stamp(folder / rel) for rel in sorted(files)}
+    (folder / MARKER).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    st = path.lstat()
+    return st.st_size, st.st_mtime_ns
+
+
+def _tree(folder: Path) -> tuple[list[str], list[str]]:
+    """(files, empty folders) under `folder` as relative POSIX paths; a symlink counts as a file, the marker
+    and a run's lock are left out."""
+    files, empty = [], []
+    for root, dirs, names in os.walk(folder):
+        rel = Path(root).relative_to(folder)
+        for name in list(dirs):
+            if (Path(root) / name).is_symlink():
+                dirs.remove(name)
+                names.append(name)
+        if not dirs and not names and rel != Path("."):
+            empty.append(rel.as_posix())
+        files += [(rel / n).as_posix() for n in names if rel != Path(".") or n not in (MARKER, LOCK)]
+    return sorted(files), sorted(empty)
+
+
+def owned_files(folder: Path, marker: Marker) -> set[str]:
+    """The files of `folder` that twgrpo wrote and nobody changed since: those its marker lists, with the size
+    and modification time it recorded. An older twgrpo's empty marker lists none; it was created after every
+    file of its write, so the files whose inode changed no later than it are that write's (a file copied in or
+    edited since is the user's)."""
+    present, _ = _tree(folder)
+    if marker.files is not None:
+        return {rel for rel in present if marker.files.get(rel) == _stamp(folder / rel)}
+    stamp = (folder / MARKER).lstat().st_ctime_ns
+    return {rel for rel in present if (folder / rel).lstat().st_ctime_ns <= stamp}
+
+
+def is_replaceable_folder(path: Path) -> bool:
+    """An empty folder, or one that holds an output marker (only the files it lists are ever replaced)."""
+    try:
+        empty = not any(path.iterdir())
     except OSError:
         return False
-    if not names or MARKER in names:
+    if empty:
         return True
-    return _is_hub_preview(path, names) or _only_hf_files(path)
-
-
-def _is_hub_preview(path: Path, names: set[str]) -> bool:
-    """README.md plus data/ holding only parquet shards: what `publish --dry-run` writes."""
-    if not names <= _HUB_PREVIEW or "README.md" not in names:
-        return False
-    data = path / "data"
-    return not data.exists() or all(p.is_file() and p.suffix == ".parquet" for p in data.iterdir())
-
-
-def _only_hf_files(path: Path) -> bool:
-    """Every entry is a file `save_to_disk` writes (a DatasetDict: split folders holding such files)."""
-    entries = list(path.iterdir())
-    if not any(e.name in ("state.json", "dataset_dict.json") for e in entries):
-        return False
-    for entry in entries:
-        if entry.is_dir():
-            if not all(sub.is_file() and _HF_FILES.match(sub.name) for sub in entry.iterdir()):
-                return False
-        elif not _HF_FILES.match(entry.name):
-            return False
-    return True
+    marker = read_marker(path)
+    return marker is not None and marker.kind == OUTPUT
 
 
 def resolve_output(
@@ -113,6 +176,7 @@ def resolve_output(
     the command reads, which it must never write over.
     """
     text = os.fspath(path)
+    refuse_stdout(text, spec.what, option)
     target = Path(text)
     if text.endswith(("/", os.sep)) or (os.altsep and text.endswith(os.altsep)):
         if spec.default_name is None:
@@ -127,8 +191,8 @@ def resolve_output(
             f"{option} {text}: unknown suffix {target.suffix or '(none)'!r} for the {spec.what}; "
             f"expected {spec.describe()}"
         )
-    if is_folder and target.resolve() in (Path.cwd(), *Path.cwd().parents):
-        raise OutputPathError(f"{option} {text}: is the current folder or one above it; give a new path{into}")
+    if is_folder:
+        _refuse_cwd(target, option, text, into)
     if target.is_dir():
         if not is_replaceable_folder(target):
             raise OutputPathError(
@@ -142,6 +206,51 @@ def resolve_output(
         _check_not_input(target, Path(item), is_folder, option, text)
     check_writable(target)
     return target
+
+
+def resolve_run_folder(
+    path: str | os.PathLike,
+    kind: str,
+    *,
+    inputs: Iterable[str | os.PathLike | None] = (),
+    legacy: Iterable[str] = (),
+    option: str = "-o/--out",
+) -> Path:
+    """Apply the policy to a run folder (`kind`, e.g. `TRAIN_RUN`): a new or empty folder, or one whose marker
+    says an earlier run of this kind wrote it (or, from before markers, that holds one of the files named in
+    `legacy`); never the current folder, a file, `-` or one of `inputs` (or a folder holding one). A trailing
+    '/' changes nothing: the run folder is the folder named."""
+    text = os.fspath(path)
+    refuse_stdout(text, kind, option)
+    target = Path(text)
+    _refuse_cwd(target, option, text, "")
+    if target.is_dir():
+        names = {p.name for p in target.iterdir()} - {LOCK}
+        marker = read_marker(target)
+        ours = marker.kind == kind if marker is not None else bool(names & set(legacy))
+        if names and not ours:
+            raise OutputPathError(
+                f"{option} {text}: an existing folder that does not hold a twgrpo {kind}; refusing to write into "
+                "it (give a new or empty folder)"
+            )
+    elif target.exists() or target.is_symlink():
+        raise OutputPathError(f"{option} {text}: is an existing file; the {kind} is a folder")
+    for item in inputs:
+        if item is not None:
+            _check_not_input(target, Path(item), True, option, text)
+    check_writable(target)
+    return target
+
+
+def refuse_stdout(text: str, what: str, option: str) -> None:
+    """`-o -` names standard output, never a folder called `-`: refused where a command cannot write there."""
+    if text == "-":
+        raise OutputPathError(f"{option} -: the {what} cannot go to standard output; give a path")
+
+
+def _refuse_cwd(target: Path, option: str, text: str, into: str) -> None:
+    if target.resolve() in (Path.cwd(), *Path.cwd().parents):
+        raise OutputPathError(f"{option} {text}: is the current folder or one above it; give a new path{into}")
 
 
 def _check_not_input(target: Path, source: Path, is_folder: bool, option: str, text: str) -> None:
@@ -171,28 +280,80 @@ def check_writable(target: Path) -> None:
         raise OutputWriteError(f"{target}: cannot write: the file is read-only")
 
 
-_TEMP = re.compile(r"^\.(?P<name>.+?)(\.(?P<pid>\d+))?\.[a-z0-9_]{8}\.(tmp|old)$")
-LEGACY_TEMP_AGE_S = 3600.0
-"""Temporaries named without a process id (written by twgrpo before 0.2) are removed once this old."""
+# ----------------------------------------------------------------------------------------------------------
+# run folders: one run at a time
+
+
+def acquire_folder_lock(folder: Path, command: str, option: str = "--out"):
+    """Hold `folder`'s lock (a `filelock.FileLock`, released by the caller) or stop at once, naming the
+    command that holds it: two runs never write one folder."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(folder / LOCK))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise TwgrpoError(
+            f"{folder} is being written by another {command} (lock {folder / LOCK}); wait for it or pass another "
+            f"{option}"
+        ) from None
+    return lock
+
+
+@contextlib.contextmanager
+def run_folder(folder: Path, kind: str, command: str, option: str, *, main: bool = True) -> Iterator[Path]:
+    """Create and lock the run folder `folder` (checked by `resolve_run_folder`) for one run, and mark it as a
+    `kind` folder. A start that fails before the run wrote anything leaves no new folder behind. Only the
+    `main` process of a multi-process launch locks and marks it (the others write into it under that lock)."""
+    created = not folder.exists()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputWriteError(f"{folder}: cannot write: {exc.strerror or exc}") from None
+    if not main:
+        yield folder
+        return
+    lock = acquire_folder_lock(folder, command, option)
+    try:
+        if read_marker(folder) is None:
+            write_marker(folder, kind)
+        yield folder
+    except BaseException:
+        if created and {p.name for p in folder.iterdir()} <= {LOCK, MARKER}:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    finally:
+        lock.release()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# temporaries
+
+
+_TEMP_TAGS = ("twgrpo-tmp", "twgrpo-old")
+_TEMP = re.compile(r"^\.(?P<name>.+)\.twgrpo-(tmp|old)-(?P<pid>\d+)-[a-z0-9_]{8}$")
+
+
+def _temporary(target: Path, tag: str) -> Path:
+    """A new empty folder beside `target` named `.<target>.<tag>-<pid>-<random>`: a name no user chooses,
+    which says whose process made it."""
+    return Path(tempfile.mkdtemp(prefix=f".{target.name}.{tag}-{os.getpid()}-", dir=target.parent))
 
 
 def clean_stale_temporaries(target: Path) -> list[Path]:
-    """Remove the temporaries an interrupted write of `target` left (their process is gone); return them."""
+    """Remove the temporaries an interrupted write of `target` left (named by `_temporary`, their process
+    gone); return them. Nothing else is touched, whatever its name."""
     parent = target.parent
     if not parent.is_dir():
         return []
     removed = []
-    for entry in parent.glob(f".{glob.escape(target.name)}.*"):
-        m = _TEMP.match(entry.name)
-        if m is None or m.group("name") != target.name:
-            continue
-        if m.group("pid") is not None:
-            if _alive(int(m.group("pid"))):
+    for tag in _TEMP_TAGS:
+        for entry in parent.glob(f".{glob.escape(target.name)}.{tag}-*"):
+            m = _TEMP.match(entry.name)
+            if m is None or m.group("name") != target.name or _alive(int(m.group("pid"))):
                 continue
-        elif time.time() - entry.stat().st_mtime < LEGACY_TEMP_AGE_S:
-            continue
-        shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
-        removed.append(entry)
+            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+            removed.append(entry)
     return removed
 
 
@@ -213,13 +374,15 @@ def _alive(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike, *, directory: bool = False, marker: bool = True) -> Iterator[Path]:
+def atomic_path(target: str | os.PathLike, *, directory: bool = False) -> Iterator[Path]:
     """Yield a temporary path next to `target`; on success it is fsynced and renamed over `target`.
 
     A crash leaves the old `target` untouched, so re-running on its own output never corrupts it. A folder
-    output gets our marker (unless `marker` is False: a folder whose layout is recognised, like a hub
-    preview, whose every file is uploaded) and replaces only a folder `is_replaceable_folder` accepts. Any OS error while
-    writing becomes an `OutputWriteError` naming `target`.
+    output gets our marker listing every file written, and goes only where `is_replaceable_folder` allows:
+    replacing an earlier output removes only the files twgrpo wrote there, the user's files stay (they are
+    hard-linked, or copied, into the new folder before the swap, so that a crash at any moment loses none of
+    them); a file of the user's where the new output has one stops the write before anything changes. Any OS
+    error while writing becomes an `OutputWriteError` naming `target`.
     """
     target = Path(target)
     tmp: Path | None = None
@@ -228,16 +391,17 @@ def atomic_path(target: str | os.PathLike, *, directory: bool = False, marker: b
         if directory and target.is_dir() and not is_replaceable_folder(target):
             raise OutputPathError(f"{target}: an existing folder that twgrpo did not write; refusing to replace it")
         clean_stale_temporaries(target)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent))
+        tmp = _temporary(target, "twgrpo-tmp")
         work = tmp / target.name
         if directory:
             work.mkdir()
         yield work
-        if directory and marker:
-            (work / MARKER).touch()
+        if directory:
+            write_marker(work, OUTPUT, _tree(work)[0])
         _fsync_tree(work)
         if directory and target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".old", dir=target.parent))
+            _keep_users_files(target, work)
+            old = _temporary(target, "twgrpo-old")
             os.replace(target, old / target.name)
             os.replace(work, target)
             shutil.rmtree(old, ignore_errors=True)
@@ -246,9 +410,62 @@ def atomic_path(target: str | os.PathLike, *, directory: bool = False, marker: b
         _fsync_dir(target.parent)
     except OSError as exc:
         raise OutputWriteError(f"{target}: cannot write: {exc.strerror or exc}") from exc
+    except Exception as exc:
+        failure = _library_write_failure(exc)
+        if failure is None:
+            raise
+        raise OutputWriteError(f"{target}: cannot write: {failure}") from exc
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _keep_users_files(old: Path, new: Path) -> None:
+    """Carry every file and empty folder of `old` that twgrpo did not write into `new` (a hard link, or a copy
+    where the filesystem has none): the swap that follows then keeps them. Raises `OutputPathError` when the
+    new output has a file of that name."""
+    marker = read_marker(old)
+    owned = owned_files(old, marker) if marker is not None else set()
+    files, empty = _tree(old)
+    for rel in [f for f in files if f not in owned] + empty:
+        dest = new / rel
+        if _blocked(dest, new, folder=rel in empty):
+            raise OutputPathError(
+                f"{old}: holds {rel}, which twgrpo did not write (or which was changed since) and the new "
+                "output would replace; move it away or choose another path"
+            )
+        if rel in empty:
+            dest.mkdir(parents=True, exist_ok=True)
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(old / rel, dest, follow_symlinks=False)
+        except OSError:
+            shutil.copy2(old / rel, dest, follow_symlinks=False)
+
+
+def _blocked(dest: Path, root: Path, *, folder: bool) -> bool:
+    """Whether the new output under `root` has a file where `dest` (a user's file, or `folder`) or one of its
+    folders goes, or a folder where the user's file goes."""
+    for path in (dest, *dest.parents):
+        if path == root:
+            return False
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            return True
+        if path == dest and path.exists() and not folder:
+            return True
+    return False
+
+
+def _library_write_failure(exc: BaseException) -> str | None:
+    """The I/O failure inside a library's own writer (safetensors reports a full disk as `SafetensorError`,
+    not `OSError`), or None for any other exception."""
+    safetensors = sys.modules.get("safetensors")
+    if safetensors is not None and isinstance(exc, getattr(safetensors, "SafetensorError", ())):
+        text = str(exc)
+        if "I/O error" in text:
+            return text.split("I/O error:", 1)[1].strip()
+    return None
 
 
 def _fsync_tree(path: Path) -> None:
@@ -277,8 +494,15 @@ def _fsync_dir(path: Path) -> None:
 
 
 def atomic_write_text(target: str | os.PathLike, text: str) -> None:
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: "\\udc80" in a JSON input, undecodable stdin bytes
+        raise OutputWriteError(
+            f"{target}: cannot write {text[exc.start]!r} at character {exc.start}: a lone surrogate, not text "
+            "(from a \\uD800-\\uDFFF escape or bytes that are not UTF-8 in the input); fix the input"
+        ) from None
     with atomic_path(target) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_bytes(data)
 
 
 def atomic_write_json(target: str | os.PathLike, obj: Any, indent: int | None = 2) -> None:
@@ -297,6 +521,14 @@ PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
 def records_spec(default_name: str) -> OutputSpec:
     return OutputSpec("records", RECORDS_SUFFIXES, folder=True, default_name=default_name)
+
+
+def default_output_path(input_path: str | os.PathLike, tag: str, suffix: str) -> Path:
+    """Where a command writes when no output is given: `default_output_name` beside a local input (so inputs of
+    the same name in two folders never share one output), in the current folder for a Hub dataset."""
+    source = Path(os.fspath(input_path).rstrip("/"))
+    name = default_output_name(input_path, tag, suffix)
+    return source.parent / name if source.exists() else Path(name)
 
 
 def default_output_name(input_path: str | os.PathLike, tag: str, suffix: str) -> str:
