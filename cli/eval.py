@@ -238,15 +238,7 @@ def evaluate(
     )
     options.update(_backend_args(backend_arg))
     for name in benches:
-        run_out, bench_data, bench_video_root, data_source = out, data, video_root, None
-        if data is None:  # the local default if present, else the Hub: annotations + the selected records' videos
-            from twgrpo_data.hub_sources import resolve_benchmark_data
-
-            found = resolve_benchmark_data(
-                name, limit, videos=video_root is None, announce=lambda line: err_console.print(line, markup=False)
-            )
-            bench_data, data_source = str(found.records_path), found.provenance
-            bench_video_root = video_root or (str(found.video_root) if found.video_root else None)
+        run_out = out
         if len(benches) > 1:
             run_out = str(Path(out) / name) if out is not None else str(default_out(name, model))
         config = EvalConfig(
@@ -254,8 +246,8 @@ def evaluate(
             model=model,
             backend=backend,
             protocol=protocol,
-            data=bench_data,
-            video_root=bench_video_root,
+            data=data,
+            video_root=video_root,
             out=run_out,
             limit=limit,
             shard=shard,
@@ -275,8 +267,16 @@ def evaluate(
             allow_text_only=allow_text_only,
             allow_outside_video_root=allow_outside_video_root,
             backend_options=options,
-            data_source=data_source,
         )
+        config.check()  # before anything is downloaded or created
+        if data is None:  # the local default if present, else the Hub: annotations + the selected records' videos
+            from twgrpo_data.hub_sources import resolve_benchmark_data
+
+            found = resolve_benchmark_data(
+                name, limit, videos=video_root is None, announce=lambda line: err_console.print(line, markup=False)
+            )
+            config.data, config.data_source = str(found.records_path), found.provenance
+            config.video_root = video_root or (str(found.video_root) if found.video_root else None)
         try:
             result = run_eval(config, console=err_console, progress=not no_progress)
         except KeyboardInterrupt:

@@ -2,21 +2,26 @@
 
 Each machine (a Slurm array task, say) evaluates a deterministic 1/N of the records (`--shard K/N`, split by
 a hash of the id); merging checks that the shards measured the same thing (every protocol setting and the
-data fingerprint agree, each of 1..N is there once, each is complete, no item is in two shards) and writes
-one run whose `results.json` equals an unsharded run's apart from timings: the metrics do not depend on item
-order, and `samples.jsonl` is written in the data file's record order when the file can be read.
+data fingerprint agree, each of 1..N is there once, no item is in two shards) and that together they hold
+exactly the selection: each shard's `samples.jsonl` has every item its run selected (a copy cut short on the
+way from a cluster node does not pass as complete), and — when the data file is readable here with the same
+fingerprint — the merged ids are exactly the records the N shards select. It writes one run whose
+`results.json` equals an unsharded run's apart from timings: the metrics do not depend on item order, and
+`samples.jsonl` is written in the data file's record order when the file can be read.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from twgrpo_data.errors import InputFormatError, TwgrpoError
 from twgrpo_data.formats import atomic_write_json, atomic_write_text
+from twgrpo_data.outputs import resolve_run_folder
+from twgrpo_data.record import Record
 
 from .runner import (
     CONFIG,
@@ -24,8 +29,10 @@ from .runner import (
     PROTOCOL_KEYS,
     RESULTS,
     SAMPLES,
+    in_shard,
     load_eval_records,
     read_samples,
+    records_fingerprint,
     shard_of,
     write_results,
 )
@@ -40,21 +47,42 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise InputFormatError(f"{path}: invalid JSON ({exc.msg})") from None
 
 
-def _record_order(config: dict[str, Any]) -> dict[str, int] | None:
-    """Position of each id in the data file, or None when the file cannot be read here."""
+def _data_records(config: dict[str, Any]) -> list[Record] | None:
+    """The records of the data file the shards read, when it is readable here and its content is the one they
+    evaluated (same fingerprint); else None."""
     try:
         records, _ = load_eval_records(config["bench"], config["data"])
     except (TwgrpoError, OSError, KeyError):
         return None
-    return {r.id: i for i, r in enumerate(records)}
+    return records if records_fingerprint(records) == config.get("data_fingerprint") else None
+
+
+def _selection(records: Sequence[Record], config: dict[str, Any], n: int) -> list[str]:
+    """The ids the N shard runs select from `records`: each shard's part, then its --limit."""
+    limit = config.get("limit")
+    ids: list[str] = []
+    for k in range(1, n + 1):
+        part = [r.id for r in records if in_shard(r.id, k, n)]
+        ids += part[:limit] if limit is not None else part
+    return ids
+
+
+def _missing(expected: Sequence[str], found: Iterable[str]) -> str | None:
+    """'3 of 30 selected items are missing (e.g. 'q7', 'q9', 'q12')', or None when none is."""
+    gone = [i for i in expected if i not in set(found)]
+    if not gone:
+        return None
+    shown = ", ".join(repr(i) for i in gone[:5]) + (", …" if len(gone) > 5 else "")
+    return f"{len(gone)} of {len(expected)} selected item(s) are missing ({shown})"
 
 
 def merge_runs(shards: Sequence[str | Path], out: str | Path) -> dict[str, Any]:
-    """Merge shard run folders into `out` (which must not hold a run yet); returns the merged results."""
+    """Merge shard run folders into `out` (a new or empty folder); returns the merged results."""
     folders = [Path(s) for s in shards]
     out = Path(out)
     if (out / CONFIG).exists() or (out / SAMPLES).exists():
         raise TwgrpoError(f"{out} already holds a run; merge into a new --out")
+    out = resolve_run_folder(out, "merged eval run", inputs=folders, option="--out")
     configs = [_read_json(f / CONFIG) for f in folders]
     results = [_read_json(f / RESULTS) for f in folders]
     parts = []
@@ -85,13 +113,31 @@ def merge_runs(shards: Sequence[str | Path], out: str | Path) -> dict[str, Any]:
             raise TwgrpoError(f"{folder}: the shard run is incomplete; re-run its command to finish it first")
 
     lines: dict[str, dict[str, Any]] = {}
-    for folder in folders:
-        for item_id, row in read_samples(folder / SAMPLES).items():
+    for folder, (k, _), res in zip(folders, parts, results):
+        rows = read_samples(folder / SAMPLES)
+        outside = next((i for i in rows if not in_shard(i, k, n)), None)
+        if outside is not None:
+            raise TwgrpoError(f"{folder}: item {outside!r} does not belong to shard {k}/{n}")
+        if len(rows) != res["run"].get("selected"):
+            raise TwgrpoError(
+                f"{folder}: samples.jsonl holds {len(rows)} item(s) but the run selected {res['run'].get('selected')} "
+                "(a copy cut short?); copy the folder again or re-run its command to finish it"
+            )
+        for item_id, row in rows.items():
             if item_id in lines:
                 raise TwgrpoError(f"item {item_id!r} is in two shards (the second: {folder})")
             lines[item_id] = row
-    order = _record_order(first)
-    ids = sorted(lines, key=lambda i: order.get(i, len(order))) if order is not None else list(lines)
+    records = _data_records(first)
+    if records is not None:
+        problem = _missing(_selection(records, first, n), lines)
+        if problem is not None:
+            raise TwgrpoError(f"the shards are incomplete: {problem}; re-run those shards' commands to finish them")
+        order = {r.id: i for i, r in enumerate(records)}
+        ids = sorted(lines, key=lambda i: order.get(i, len(order)))
+    else:
+        ids = list(lines)
+    selected = sum(r["run"]["selected"] for r in results)
+    complete = len(ids) == selected and (records is None or set(ids) == set(_selection(records, first, n)))
 
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / SAMPLES, "".join(json.dumps(lines[i], ensure_ascii=False) + "\n" for i in ids))
@@ -122,8 +168,8 @@ def merge_runs(shards: Sequence[str | Path], out: str | Path) -> dict[str, Any]:
         "backend": run["backend"],
         "prompt": run["prompt"],
         "parser": run["parser"],
-        "selected": sum(r["run"]["selected"] for r in results),
-        "complete": True,
+        "selected": selected,
+        "complete": complete,
         "session": {"merged_at": merged_at, "shards": n},
     }
     return write_results(out, first["parser"], run_info)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import platform
 import shutil
@@ -54,6 +55,7 @@ from rich.text import Text
 from twgrpo_data.errors import InputFormatError, OutputPathError, TwgrpoError, VideoError
 from twgrpo_data.formats import atomic_write_json, read_jsonl
 from twgrpo_data.metrics import score_output
+from twgrpo_data.outputs import LOCK, acquire_folder_lock, refuse_stdout
 from twgrpo_data.prompts import (
     PROMPT_STYLES,
     Prompt,
@@ -87,7 +89,6 @@ SAMPLES = "samples.jsonl"
 RESULTS = "results.json"
 CONFIG = "config.json"
 PROMPTS = "prompts.json"
-LOCK = ".lock"
 PATCH_AREA = 28 * 28
 # Settings that define what a run measures: resuming into a folder whose config differs in one of them
 # would mix two protocols in one samples.jsonl, so it is refused. The data is compared by content
@@ -118,6 +119,10 @@ PROTOCOL_KEYS = (
 # Before the model loads, this many of the first pending records' videos are looked up: if none exists, the
 # run stops naming the first missing path and the --video-root it tried (a wrong root, not a few gaps).
 FIRST_VIDEOS_CHECKED = 8
+# Upper bounds of the frame settings (qwen-vl-utils' FPS_MAX_FRAMES and MAX_PIXELS): beyond them every item
+# would fail (or exhaust memory) decoding, and the corrected re-run would be refused as "other settings".
+MAX_FRAMES = 768
+MAX_PIXELS = 16384 * PATCH_AREA
 # Stop after this many consecutive batches in which the backend answered nothing (server down, engine dead)
 # instead of writing an error line for every remaining item.
 MAX_DEAD_BATCHES = 3
@@ -219,13 +224,22 @@ class EvalConfig:
             raise TwgrpoError(f"--prompt: expected auto or one of {', '.join(PROMPT_STYLES)}, got {self.prompt!r}")
         if self.parser is not None and self.parser not in PARSERS:
             raise TwgrpoError(f"--parser: expected one of {', '.join(PARSERS)}, got {self.parser!r}")
+        refuse_stdout(self.out or "", "run folder", "--out")
         for name in ("frames", "batch_size", "workers", "max_new_tokens", "min_pixels"):
             if getattr(self, name) < 1:
                 raise TwgrpoError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.frames > MAX_FRAMES:
+            raise TwgrpoError(f"--frames {self.frames}: at most {MAX_FRAMES} (qwen-vl-utils' FPS_MAX_FRAMES)")
         if self.max_pixels < self.min_pixels:
             raise TwgrpoError("--max-pixels must be at least --min-pixels")
+        if self.max_pixels > MAX_PIXELS:
+            raise TwgrpoError(f"--max-pixels {self.max_pixels}: at most {MAX_PIXELS:,} per frame (16384·28²)")
         if self.limit is not None and self.limit < 1:
             raise TwgrpoError("--limit must be at least 1")
+        for name in ("sample_fps", "model_fps", "temperature", "top_p"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise TwgrpoError(f"--{name.replace('_', '-')} {value}: not a number")
         for name in ("sample_fps", "model_fps"):
             if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise TwgrpoError(f"--{name.replace('_', '-')} must be positive")
@@ -516,13 +530,16 @@ def evaluate_batches(
     model_fps: float | None = None,
     template_hash: str | None = None,
     secrets: Iterable[str] = (),
+    answered_before: int = 0,
 ) -> int:
     """Answer, score and write batches of `(record, VideoFrames | VideoError | None)`; returns items written.
 
     A `VideoError` fails its item without reaching the backend. `model_fps` replaces the sampling rate the
     model is told. Error texts are scrubbed of `secrets`. Stops with `TwgrpoError` when every item of the
-    first batch failed (a wrong --video-root, a dead server: nothing useful would follow) or when the backend
-    has answered nothing in `MAX_DEAD_BATCHES` batches in a row.
+    first batch failed and nothing at all has been answered in the run (`answered_before`: by earlier
+    sessions) — a wrong --video-root, a dead server: nothing useful would follow — or when the backend has
+    answered nothing in `MAX_DEAD_BATCHES` batches in a row. Once anything was answered, a batch of bad items
+    (missing videos, say) is recorded and the run moves on.
     """
     secrets = list(secrets)
 
@@ -547,10 +564,10 @@ def evaluate_batches(
                 generation = dataclasses.replace(generation, error=scrub(generation.error, secrets))
             lines.append(sample_line(record, prompts[record.id], generation, parser, video, seconds, template_hash))
         write(lines)
-        first = written == 0
         written += len(lines)
+        answered_before += len(lines) - failed
         advance(len(lines), failed)
-        if first and failed == len(lines):
+        if not answered_before:
             raise TwgrpoError(
                 f"every item of the first batch ({len(lines)}) failed, e.g. {lines[0]['id']!r}: "
                 f"{lines[0]['error']}; stopped — fix it and re-run the same command to resume"
@@ -704,17 +721,9 @@ def _run_eval(
         "model": _model_path(config.model),
         "backend_options": redact(config.backend_options),
     }
-    from filelock import FileLock, Timeout
-
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(out / LOCK))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise TwgrpoError(
-            f"{out} is being written by another twgrpo eval (lock {out / LOCK}); wait for it or pass another --out"
-        ) from None
+    lock = acquire_folder_lock(out, "twgrpo eval", "--out")
     samples_path = out / SAMPLES
     wrote = False
     try:
@@ -729,7 +738,9 @@ def _run_eval(
                 f"(e.g. id {outside[0]!r}); --limit, --shard or --data changed: use another --out"
             )
         done = {i for i, row in previous.items() if row.get("error") is None}
-        pending = [r for r in records if r.id not in done]
+        # items never tried come first and failed ones are retried last, so that a re-run after a session that
+        # stopped on bad items moves on instead of stopping on them again
+        pending = sorted((r for r in records if r.id not in done), key=lambda r: r.id in previous)
         check_first_videos(pending, config)
         sources = source_texts(data_path) if config.protocol == OFFICIAL else {}
         prompts = {r.id: build_prompt(r, style, sources.get(r.id)) for r in pending}
@@ -793,6 +804,7 @@ def _run_eval(
                             config.told_fps,
                             template_hash,
                             secrets,
+                            answered_before=len(done),
                         )
                 finally:
                     session["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")

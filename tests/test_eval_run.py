@@ -340,6 +340,48 @@ def test_an_all_failed_run_exits_with_the_reason(tmp_path):
     assert sorted(lines) == ["a", "b"] and all(line["error"] for line in lines.values())
 
 
+def _bad_then_good(tmp_path, order: str) -> list[Record]:
+    """Records over corrupt (c) and good (g) videos, in `order` (e.g. "ccgggg")."""
+    (tmp_path / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(2000))
+    shutil.copy(VIDEOS / "clevrer_8.mp4", tmp_path / "ok.mp4")
+    return [
+        Record(f"{kind}{i}", "q?", ["x", "y"], ["A"], video="ok.mp4" if kind == "g" else "corrupt.mp4", source="mmvu")
+        for i, kind in enumerate(order)
+    ]
+
+
+def test_a_rerun_after_a_first_batch_of_bad_items_moves_on(tmp_path):
+    """The first batch failing entirely stops a run that has answered nothing; its re-run tries the other items
+    first instead of stopping on the same bad ones again (issue 25.4)."""
+    records = _bad_then_good(tmp_path, "ccgggg")
+    data = write_set(tmp_path / "set.json", records)
+    key = AnswerKey({r.id: "A" for r in records})
+    with pytest.raises(TwgrpoError, match=r"every item of the first batch \(2\) failed, e.g. 'c0'"):
+        run_with(tmp_path, data, key, video_root=str(tmp_path), batch_size=2)
+    results = run_with(tmp_path, data, key, video_root=str(tmp_path), batch_size=2)
+    assert key.seen == [["g2", "g3"], ["g4", "g5"]]  # the bad ones were retried last (and failed again)
+    assert results["n"] == 6 and results["n_failed"] == 2 and results["run"]["complete"]
+
+
+def test_a_session_whose_first_batch_fails_goes_on_when_the_run_answered_before(tmp_path):
+    records = _bad_then_good(tmp_path, "ggccgg")
+    data = write_set(tmp_path / "set.json", records)
+    key = AnswerKey({r.id: "A" for r in records})
+    run_with(tmp_path, data, key, video_root=str(tmp_path), batch_size=2, limit=2)
+    results = run_with(tmp_path, data, key, video_root=str(tmp_path), batch_size=2)
+    assert results["n"] == 6 and results["n_failed"] == 2 and results["accuracy"] == pytest.approx(200 / 3, abs=1e-3)
+
+
+@pytest.mark.parametrize("setting", [{"frames": 100_000}, {"temperature": float("nan")}, {"sample_fps": float("nan")}])
+def test_unusable_values_are_refused_before_the_run_folder_exists(tmp_path, setting):
+    data = write_set(tmp_path / "set.json", text_records(2))
+    key = AnswerKey({"q0": "A", "q1": "A"})
+    with pytest.raises(TwgrpoError, match=f"--{next(iter(setting)).replace('_', '-')}"):
+        run_with(tmp_path, data, key, **setting)
+    assert not (tmp_path / "run").exists()
+    assert run_with(tmp_path, data, key)["n"] == 2  # the corrected command runs
+
+
 # ----------------------------------------------------------------------------------------------------------
 # shards (issue 12.4)
 
