@@ -28,7 +28,7 @@ import yaml
 from trl import GRPOConfig
 
 from twgrpo_data.errors import TwgrpoError
-from twgrpo_data.formats import read_text
+from twgrpo_data.formats import UniqueKeys, read_text
 
 from .data import QUESTION_TYPES, TRAIN_TEMPLATE
 from .plot import PLOT_FORMATS
@@ -106,8 +106,9 @@ _LOWER_BOUNDS = {
 _CONFIG_RELATIVE = ("train_file", "video_root")
 
 
-class _ConfigLoader(yaml.SafeLoader):
-    """YAML with 1.2 booleans: only true/false, so `save_strategy: no` stays the string "no"."""
+class _ConfigLoader(UniqueKeys, yaml.SafeLoader):
+    """YAML with 1.2 booleans: only true/false, so `save_strategy: no` stays the string "no"; a key given twice
+    is an error (`UniqueKeys`)."""
 
 
 _ConfigLoader.yaml_implicit_resolvers = {

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import math
 import os
 import re
 from collections import Counter
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InputFormatError, RecordError, TwgrpoError, UsageError
+from .errors import InputFormatError, RecordError, TwgrpoError, UsageError, format_location
 from .garbage_collection import gc_paused
 from .outputs import atomic_path, atomic_write_json, atomic_write_text  # noqa: F401  (re-exported)
 from .record import LETTERS, Problem, Record, letter, validate_records
@@ -279,7 +280,7 @@ def detect_format(path: str | os.PathLike) -> str:
 
 def _first_object(p: Path) -> dict | None:
     """The file's first JSON value, parsed from its head; the whole file only when the head cannot tell."""
-    with p.open("r", encoding="utf-8", errors="replace") as fh:
+    with p.open("r", encoding="utf-8-sig", errors="replace") as fh:
         head = fh.read(1 << 16).lstrip()
     if head.startswith("["):
         head = head[1:].lstrip()
@@ -298,14 +299,14 @@ def _first_object(p: Path) -> dict | None:
     return None
 
 
-def _json_lines(text: str, p: Path) -> list[tuple[int, Any]]:
+def _json_lines(text: str, p: Path, *, data: bool = False) -> list[tuple[int, Any]]:
     """(line number, value) of each non-blank line; a bad line is an error naming the file and line."""
     out = []
     for lineno, line in enumerate(text.split("\n"), start=1):  # not splitlines(): U+2028 is data
         if not line.strip():
             continue
         try:
-            out.append((lineno, parse_json(line, p)))
+            out.append((lineno, parse_json(line, p, data=data, where=f"line {lineno}")))
         except json.JSONDecodeError as exc:
             raise InputFormatError(f"{p}: invalid JSON on line {lineno}: {exc.msg}") from None
     return out
@@ -342,12 +343,61 @@ def read_text(path: str | os.PathLike) -> str:
         raise InputFormatError(f"{p}: {kind}: byte 0x{data[exc.start]:02x} on line {line} is not valid UTF-8") from None
 
 
-def parse_json(text: str, p: Path) -> Any:
-    """`json.loads` whose failures (bad syntax, nesting too deep for Python) name the file."""
+# what may hide a value no JSON writer can write back: NaN/±Infinity (Python reads them, JSON has none) and a
+# \uD800-\uDFFF escape (a lone surrogate is no character: encoding it to UTF-8 fails)
+_SUSPECT = re.compile(r"NaN|Infinity|\\u[dD][89abAB]|\\u[dD][c-fC-F]")
+
+
+def parse_json(text: str, p: Path, *, data: bool = False, where: str | None = None) -> Any:
+    """`json.loads` whose failures (bad syntax, nesting too deep for Python) name the file.
+
+    `data=True` (a dataset, whose values are written back out): NaN, ±Infinity and lone surrogates are refused
+    too, naming the record (`where`, e.g. "line 3", else its index in the list) and the field."""
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except RecursionError:
         raise InputFormatError(f"{p}: JSON nested too deeply to read") from None
+    if data and _SUSPECT.search(text):
+        found = _unwritable(value)
+        if found is not None:
+            path, what = found
+            if where is None and path and isinstance(path[0], int):
+                index, path = path[0], path[1:]
+                record = value[index]
+                rid = record.get("id") if isinstance(record, dict) else None
+                where = format_location(None, index, None if rid is None else str(rid), None).rstrip(": ")
+            field = ".".join(str(k) for k in path)
+            raise InputFormatError(
+                f"{p}: {where + ', ' if where else ''}{'field ' + repr(field) + ': ' if field else ''}{what}"
+            )
+    return value
+
+
+def _unwritable(value: Any) -> tuple[list[Any], str] | None:
+    """The first NaN/±Infinity or lone surrogate in `value` (keys included): its path and what it is."""
+    stack: list[tuple[list[Any], Any]] = [([], value)]
+    while stack:
+        path, v = stack.pop()
+        if isinstance(v, float) and not math.isfinite(v):
+            return path, f"{json.dumps(v)} has no JSON form (only Python reads it); write null for a missing number"
+        if isinstance(v, str) and _lone_surrogate(v):
+            return path, "holds a lone surrogate (a \\uD800-\\uDFFF escape that is no character); fix the text"
+        if isinstance(v, dict):
+            for k, item in reversed(list(v.items())):
+                if isinstance(k, str) and _lone_surrogate(k):
+                    return [*path, k], "a key holding a lone surrogate (no character); fix the text"
+                stack.append(([*path, k], item))
+        elif isinstance(v, list):
+            stack.extend(([*path, i], item) for i, item in reversed(list(enumerate(v))))
+    return None
+
+
+def _lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def read_json_objects(p: Path) -> list[Any]:
@@ -355,7 +405,7 @@ def read_json_objects(p: Path) -> list[Any]:
     text = read_text(p)
     if p.suffix != ".jsonl":
         try:
-            data = parse_json(text, p)
+            data = parse_json(text, p, data=True)
         except json.JSONDecodeError as exc:
             if not text.lstrip().startswith("{"):
                 raise InputFormatError(
@@ -367,7 +417,7 @@ def read_json_objects(p: Path) -> list[Any]:
             if not isinstance(data, list):
                 raise InputFormatError(f"{p}: expected a JSON list of records, got {type(data).__name__}")
             return data
-    return [value for _, value in _json_lines(text, p)]
+    return [value for _, value in _json_lines(text, p, data=True)]
 
 
 def _json_objects(text: str, p: Path) -> list[dict[str, Any]]:
@@ -774,16 +824,61 @@ def _read_arrow(p: Path, fmt: str, split: str | None) -> list[Record]:
 
 
 # ----------------------------------------------------------------------------------------------------------
+# YAML
+
+
+class UniqueKeys:
+    """Mixin for a PyYAML loader (`class Loader(UniqueKeys, yaml.SafeLoader)`): a mapping that repeats a key is
+    an error naming the key and both lines, where PyYAML silently keeps the last value."""
+
+    def construct_mapping(self, node, deep=False):
+        from yaml.constructor import ConstructorError
+
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *base` merges; its keys may be overridden
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line)
+            except TypeError:  # an unhashable key: the loader's own error says so
+                continue
+            if first != key_node.start_mark.line:
+                raise ConstructorError(
+                    None, None, f"duplicate key {key!r} (first on line {first + 1})", key_node.start_mark
+                )
+        return super().construct_mapping(node, deep)  # type: ignore[misc]
+
+
+# ----------------------------------------------------------------------------------------------------------
 # writing
 
 
+_FORMAT_SUFFIX = {
+    "json": ".json",
+    "unified": ".json",
+    "records-json": ".json",
+    "jsonl": ".jsonl",
+    "parquet": ".parquet",
+}
+
+
 def output_format(path: str | os.PathLike, fmt: str = "auto") -> str:
-    """Write format for `path`: '.json' → unified, '.jsonl' → records, '.parquet', no suffix → hf."""
+    """Write format for `path`: '.json' → unified, '.jsonl' → records, '.parquet', no suffix → hf. An explicit
+    `fmt` must agree with a records suffix of `path` (`--to parquet -o x.json` would put parquet bytes in a
+    file every reader takes for JSON)."""
+    suffix = Path(path).suffix.lower()
     if fmt != "auto":
         if fmt not in WRITE_FORMATS:
             raise UsageError(f"unknown output format {fmt!r}; expected one of {', '.join(WRITE_FORMATS)}")
+        wanted = _FORMAT_SUFFIX.get(fmt, "")
+        if suffix in _FORMAT_SUFFIX.values() and suffix != wanted:
+            raise UsageError(
+                f"{path}: a {suffix} name for {fmt} output; name it "
+                + (f"*{wanted}" if wanted else "without a records suffix (an HF dataset folder)")
+                + " or drop the format option"
+            )
         return "unified" if fmt == "json" else fmt
-    suffix = Path(path).suffix.lower()
     if suffix and suffix not in (".json", ".jsonl", ".parquet"):
         raise UsageError(
             f"{path}: unknown output suffix {suffix!r}; expected .json, .jsonl, .parquet or no "
@@ -839,14 +934,29 @@ def dumps_indented(obj: Any, *, checked: bool = False) -> str:
         return json.dumps(obj, ensure_ascii=False, indent=2)
 
 
+def _check_json_values(records: Sequence[Record]) -> None:
+    """Refuse a NaN/±Infinity (a float column of a parquet or HF input) or a lone surrogate in a record's `meta`
+    or `qai` before writing JSON: Python would write text that is not JSON, or fail half-way."""
+    for record in records:
+        for name in ("meta", "qai"):
+            found = _unwritable(getattr(record, name))
+            if found is not None:
+                path, what = found
+                field = ".".join(str(k) for k in [name, *path])
+                raise RecordError(
+                    f"{what} (or write --to parquet)",
+                    record_id=record.id,
+                    field=field,
+                )
+
+
 @gc_paused()
 def write_records(records: Iterable[Record], path: str | os.PathLike, fmt: str = "auto") -> str:
     """Write `records` atomically; return the format used."""
     records = list(records)
     fmt = output_format(path, fmt)
-    if fmt == "unified":
-        rows = [record_to_unified(r) for r in records]
-        # a unified row is strings twgrpo builds plus the record's own fields: only those need the check
+    if fmt in ("unified", "records-json", "jsonl"):
+        # a row is strings twgrpo builds plus the record's own fields: only those need the check
         checked = all(
             type(r.id) is str
             and type(r.source) is str
@@ -855,6 +965,10 @@ def write_records(records: Iterable[Record], path: str | os.PathLike, fmt: str =
             and msgspec_writes_alike(r.qai)
             for r in records
         )
+        if not checked:
+            _check_json_values(records)
+    if fmt == "unified":
+        rows = [record_to_unified(r) for r in records]
         atomic_write_text(path, dumps_indented(rows, checked=checked) + "\n")
     elif fmt == "records-json":
         atomic_write_text(path, dumps_indented([r.to_dict() for r in records]) + "\n")

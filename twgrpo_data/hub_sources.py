@@ -31,6 +31,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -283,6 +284,11 @@ def unpack_archive(archive: Path, dest: Path, *, name: str | None = None) -> int
                 with os.fdopen(fd, "wb") as out, zf.open(info) as src:
                     shutil.copyfileobj(src, out, 1 << 20)
                 os.replace(tmp, target)
+            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # a damaged download, not a bug
+                raise HubError(
+                    f"{archive}: member {info.filename!r} is corrupt ({exc}); delete the archive and run the command "
+                    "again to download it anew"
+                ) from None
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)

@@ -132,8 +132,13 @@ def check_record(record: Record) -> list[tuple[str, str, str]]:
     else:
         if len(record.options) > len(LETTERS):
             out.append(("options", f"{len(record.options)} options; at most {len(LETTERS)} have letters", "error"))
+        blank = next((i for i, o in enumerate(record.options) if isinstance(o, str) and not o.strip()), None)
         if any(not isinstance(o, str) for o in record.options):
             out.append(("options", "every option must be a string", "error"))
+        elif blank is not None and blank < len(LETTERS):
+            # a blank gold option is an answer nobody can give; QAI would make a blank distractor gold
+            gold = " (a gold answer)" if isinstance(record.answer, list) and letter(blank) in record.answer else ""
+            out.append(("options", f"option {letter(blank)} is empty{gold}", "error"))
         elif len(record.options) == 1:
             # MVBench ships five one-candidate items and its published numbers count them.
             out.append(("options", "only one option", "warning"))
@@ -182,6 +187,7 @@ def is_clean(record: Record) -> bool:
         and isinstance(options, list)
         and 1 < len(options) <= len(LETTERS)
         and all(isinstance(o, str) for o in options)
+        and all(map(str.strip, options))
         and isinstance(answer, list)
         and bool(answer)
         and all(isinstance(a, str) for a in answer)

@@ -47,7 +47,7 @@ def find_first(root: Path, candidates: Iterable[str], what: str) -> Path:
 @gc_paused()  # builds ~10^5 objects; see `gc_paused`
 def read_json(path: Path) -> Any:
     try:
-        return parse_json(read_text(path), path)
+        return parse_json(read_text(path), path, data=True)
     except json.JSONDecodeError as exc:
         raise InputFormatError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
 
@@ -109,9 +109,31 @@ def read_saved_rows(path: Path, split: str | None = None) -> list[dict[str, Any]
 
 
 def head_text(path: Path, size: int = 65536) -> str:
-    """The first `size` characters of a file, for format sniffing without parsing a large file."""
-    with path.open("r", encoding="utf-8", errors="replace") as fh:
-        return fh.read(size)
+    """The first `size` characters of a file (a UTF-8 byte-order mark, as Excel writes, dropped), for format
+    sniffing without parsing a large file — and in a JSON list at least its whole first record, however long
+    it is, so that a sniffer never misses one of its keys."""
+    with path.open("r", encoding="utf-8-sig", errors="replace") as fh:
+        head = fh.read(size)
+        start = head.lstrip().lstrip("[").lstrip()
+        while start.startswith("{") and len(head) == size and not _holds_first_object(start):
+            more = fh.read(size)
+            if not more:
+                break
+            head += more
+            start = head.lstrip().lstrip("[").lstrip()
+            size = len(head)
+        return head
+
+
+def _holds_first_object(text: str) -> bool:
+    """Whether `text` (starting at a JSON object) holds that whole object; an invalid one reads to the end."""
+    try:
+        json.JSONDecoder().raw_decode(text)
+    except json.JSONDecodeError:
+        return False
+    except RecursionError:
+        return True
+    return True
 
 
 def letter_of_text(options: list[str], text: Any, field: str = "answer") -> str:
