@@ -12,6 +12,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -493,6 +494,8 @@ def test_own_hf_folder_is_replaced(tmp_path):
         result = run_cli("data", "load", "--bench", "nextgqa", SAMPLE, "-o", out)
         assert result.code == 0, result.stderr
     assert (out / "dataset_info.json").is_file()
+    marker = json.loads((out / ".twgrpo").read_text(encoding="utf-8"))  # it lists what twgrpo wrote there
+    assert sorted(marker["files"]) == sorted(p.name for p in out.iterdir() if p.name != ".twgrpo")
 
 
 def test_default_name_keeps_the_whole_stem(tmp_path):
@@ -523,8 +526,8 @@ def test_killed_write_keeps_the_old_output_and_is_cleaned_next_run(tmp_path):
     proc = subprocess.run([sys.executable, "-c", KILL_WRITE, str(out)], cwd=REPO)
     assert proc.returncode == -signal.SIGKILL
     assert out.read_text(encoding="utf-8") == "[]\n"
-    stale = [p for p in tmp_path.iterdir() if p.name.startswith(".out.json.")]
-    assert len(stale) == 1
+    stale = [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.json.")]
+    assert len(stale) == 1 and re.fullmatch(r"\.out\.json\.twgrpo-tmp-\d+-\w{8}", stale[0])
     result = run_cli("data", "load", "--bench", "nextgqa", SAMPLE, "-o", out)
     assert result.code == 0, result.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
@@ -637,3 +640,404 @@ def test_old_output_spelling_still_works(tmp_path):
     assert result.code == 0, result.stderr
     assert "--output is deprecated" in result.stderr
     assert json.loads((tmp_path / "neg.jsonl").read_text(encoding="utf-8"))["question"] == "who picked up the ball"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# nothing lost, III (issue 25): each case is what a careless user did, run as they ran it
+
+
+def _users_folder(tmp: Path, kind: str) -> Path:
+    """A folder of the user's that looks like something twgrpo writes, but that twgrpo did not write."""
+    folder = tmp / "notes"
+    (folder / "data").mkdir(parents=True)
+    (folder / "README.md").write_text("# my thesis notes\n", encoding="utf-8")
+    if kind == "readme":
+        (folder / "data").rmdir()
+    elif kind == "readme_and_parquet":
+        (folder / "data" / "train-00000-of-00001.parquet").write_bytes(b"PAR1 my own table PAR1")
+    elif kind == "save_to_disk":  # a dataset the user saved with `datasets` (no README)
+        (folder / "README.md").unlink()
+        (folder / "data").rmdir()
+        for name in ("dataset_info.json", "state.json", "data-00000-of-00001.arrow"):
+            (folder / name).write_text("{}", encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("kind", ["readme", "readme_and_parquet", "save_to_disk"])
+@pytest.mark.parametrize("command", sorted(WRITERS))
+def test_a_folder_that_only_looks_like_ours_is_never_replaced(tmp_path, command, kind):
+    """`mkdir notes && echo "# my thesis notes" > notes/README.md && twgrpo qai convert … -o notes` (25.1)."""
+    _users_folder(tmp_path, kind)
+    line = run_in(tmp_path, *_args(command, tmp_path, "notes"), code=2)
+    assert "notes" in line
+
+
+@pytest.mark.parametrize(
+    "command, out",
+    [
+        (lambda t: ["data", "load", "--bench", "nextgqa", SAMPLE, "-o"], "hf"),
+        (lambda t: ["publish", _records_jsonl(t), "--repo-id", "me/x", "--dry-run", "-o"], "preview"),
+    ],
+)
+def test_a_file_added_to_a_folder_twgrpo_wrote_survives_the_next_write(tmp_path, command, out):
+    args = [*command(tmp_path), tmp_path / out]
+    assert run_cli(*args).code == 0
+    (tmp_path / out / "NOTES.md").write_text("mine\n", encoding="utf-8")
+    second = run_cli(*args)
+    assert second.code == 0, second.stderr
+    assert (tmp_path / out / "NOTES.md").read_text(encoding="utf-8") == "mine\n"
+
+
+def test_a_users_file_that_the_new_output_would_overwrite_stops_the_write(tmp_path):
+    out = tmp_path / "hf"
+    assert run_cli("data", "load", "--bench", "nextgqa", SAMPLE, "-o", out).code == 0
+    (out / "dataset_info.json").write_text('{"mine": true}', encoding="utf-8")  # the user edited it: theirs now
+    line = run_in(tmp_path, "data", "load", "--bench", "nextgqa", SAMPLE, "-o", out, code=2)
+    assert "dataset_info.json" in line and "did not write" in line
+
+
+@pytest.fixture
+def downloaded_model(tiny_model_dir, tmp_path) -> Path:
+    """A base model as the Hub gives it: config, weights, tokenizer, README — no twgrpo marker."""
+    import shutil
+
+    from twgrpo_data.outputs import MARKER
+
+    model = tmp_path / "Qwen2.5-VL-base"
+    shutil.copytree(tiny_model_dir, model)
+    (model / MARKER).unlink()
+    (model / "README.md").write_text("# the base model's card\n", encoding="utf-8")
+    return model
+
+
+TRAIN = ["train", "--config", REPO / "examples" / "train_tiny.yaml"]
+
+
+def test_train_onto_the_base_model_is_refused(tmp_path, downloaded_model, tiny_model_dir):
+    """`twgrpo train … model=X -o X` (25.2): the weights, config, tokenizer and README stay as they were."""
+    line = run_in(tmp_path, *TRAIN, f"model={downloaded_model}", "-o", downloaded_model, code=2)
+    assert "Qwen2.5-VL-base" in line
+    run_in(tmp_path, *TRAIN, f"model={downloaded_model}", f"output_dir={downloaded_model}", code=2)
+    run_in(tmp_path.parent, *TRAIN, f"model={tiny_model_dir}", "-o", tiny_model_dir, code=2)  # twgrpo's own model
+
+
+@pytest.mark.parametrize("kind", ["readme", "save_to_disk"])
+def test_train_into_a_users_folder_is_refused(tmp_path, tiny_model_dir, kind):
+    _users_folder(tmp_path, kind)
+    assert "notes" in run_in(tmp_path, *TRAIN, f"model={tiny_model_dir}", "-o", "notes", code=2)
+
+
+def test_a_second_training_run_on_a_locked_folder_stops_at_once(tmp_path, tiny_model_dir):
+    from filelock import FileLock
+
+    (tmp_path / "run").mkdir()
+    with FileLock(str(tmp_path / "run" / ".lock")):  # the first run holds it
+        line = run_in(tmp_path, *TRAIN, f"model={tiny_model_dir}", "-o", "run", code=1)
+    assert "being written by another twgrpo train" in line
+
+
+@pytest.mark.slow
+def test_two_training_runs_started_on_one_folder(tmp_path, tiny_model_dir):
+    """Two `twgrpo train -o run` started one after the other (25.2): the second stops at once, the first goes on."""
+    from twgrpo_data.outputs import MARKER
+
+    args = [*TWGRPO, *map(str, TRAIN), f"model={tiny_model_dir}", "max_steps=1000", "-o", "run"]
+    first = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "run" / MARKER).exists() and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
+        second = run_cli_subprocess(*TRAIN, f"model={tiny_model_dir}", "max_steps=1", "-o", "run", cwd=tmp_path)
+        assert "being written by another twgrpo train" in assert_one_line_error(second, 1)
+        assert first.poll() is None  # still training
+    finally:
+        first.kill()
+        first.wait()
+
+
+EVAL = ["eval", "--bench", "mmvu", "--data", REPO / "examples" / "eval_sample.json", "--model", "m", "--backend"]
+EVAL_OPENAI = [*EVAL, "openai", "--api-base", "http://127.0.0.1:9/v1", "--no-progress", "--out", "run"]
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("--frames", "100000"),
+        ("--temperature", "nan"),
+        ("--sample-fps", "nan"),
+        ("--model-fps", "inf"),
+        ("--top-p", "nan"),
+        ("--max-pixels", str(10**9)),
+    ],
+)
+def test_an_unchecked_eval_value_is_refused_before_the_run_folder_exists(tmp_path, option, value):
+    """`--frames 100000` used to fail every item and leave a folder the corrected command could not resume (25.4)."""
+    line = run_in(tmp_path, *EVAL_OPENAI, option, value)
+    assert option in line
+
+
+def test_an_eval_run_folder_named_dash_is_refused(tmp_path):
+    line = run_in(tmp_path, *EVAL, "openai", "--api-base", "http://127.0.0.1:9/v1", "--out", "-", code=2)
+    assert "standard output" in line
+
+
+def _shard_runs(tmp: Path) -> list[Path]:
+    from eval_helpers import AnswerKey, run_with, text_records, write_set
+
+    records = text_records(30)
+    data = write_set(tmp / "set.json", records)
+    answers = {r.id: "A" for r in records}
+    for k in (1, 2, 3):
+        run_with(tmp / f"s{k}", data, AnswerKey(answers), shard=f"{k}/3")
+    return [tmp / f"s{k}" / "run" for k in (1, 2, 3)]
+
+
+def test_merging_a_shard_whose_samples_lost_lines_is_refused(tmp_path):
+    """A shard folder copied from a cluster node lost its last lines (25.3): merge names the missing ids."""
+    shards = _shard_runs(tmp_path)
+    samples = shards[1] / "samples.jsonl"
+    lines = samples.read_text(encoding="utf-8").splitlines(keepends=True)
+    samples.write_text("".join(lines[:-2]), encoding="utf-8")
+    lost = [json.loads(line)["id"] for line in lines[-2:]]
+    line = run_in(tmp_path, "eval", "merge", *shards, "--out", "merged")
+    assert f"holds {len(lines) - 2} item(s) but the run selected {len(lines)}" in line and "s2" in line
+    results = json.loads((shards[1] / "results.json").read_text(encoding="utf-8"))
+    results["run"]["selected"] -= 2  # a results.json that agrees with the cut file: the data file still tells
+    (shards[1] / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    line = run_in(tmp_path, "eval", "merge", *shards, "--out", "merged")
+    assert "2 of 30 selected item(s) are missing" in line and all(repr(i) in line for i in lost)
+
+
+def test_a_complete_merge_computes_complete(tmp_path):
+    shards = _shard_runs(tmp_path)
+    result = run_cli("eval", "merge", *shards, "--out", tmp_path / "merged")
+    assert result.code == 0, result.stderr
+    run = json.loads((tmp_path / "merged" / "results.json").read_text(encoding="utf-8"))["run"]
+    assert run["complete"] is True and run["selected"] == 30
+    _users_folder(tmp_path, "readme")
+    assert "notes" in run_in(tmp_path, "eval", "merge", *shards, "--out", "notes", code=2)
+
+
+# silent wrong input (25.6)
+
+
+def test_a_nextgqa_csv_saved_with_a_byte_order_mark_is_still_nextgqa(tmp_path):
+    csv = tmp_path / "val.csv"
+    csv.write_bytes(b"\xef\xbb\xbf" + (FIXTURES / "nextgqa/datasets/nextgqa/val.csv").read_bytes())
+    result = run_cli("data", "load", csv, "--json")
+    assert result.code == 0, result.stderr
+    assert json.loads(result.stdout)["benchmark"] == "nextgqa"
+
+
+def test_a_file_whose_first_record_is_long_is_detected(tmp_path):
+    items = json.loads(SAMPLE.read_text(encoding="utf-8"))[:3]
+    items[0] = {"note": "x" * 100_000, **items[0]}  # its benchmark keys far beyond the first 64 KB
+    data = _write_json(tmp_path / "long.json", items)
+    result = run_cli("data", "load", data, "--json")
+    assert result.code == 0, result.stderr
+    assert json.loads(result.stdout)["benchmark"] == "nextgqa"
+    assert run_cli("qai", "convert", data, "-o", tmp_path / "out.json").code == 0
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_in_a_json_input_is_an_error_not_invalid_json_out(tmp_path, constant):
+    data = tmp_path / "in.jsonl"
+    data.write_text(json.dumps(RECORD)[:-1] + f', "qai": null, "meta": {{"score": {constant}}}}}\n', encoding="utf-8")
+    line = run_in(tmp_path, "qai", "convert", data, "-o", "out.json")
+    assert "in.jsonl: line 1" in line and "'meta.score'" in line and constant.lstrip("-") in line
+
+
+def test_nan_from_a_parquet_column_is_refused_before_writing_json(tmp_path, good_arrow):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(good_arrow[0]).slice(0, 3)
+    pq.write_table(table.append_column("score", pa.array([1.0, float("nan"), 2.0])), tmp_path / "in.parquet")
+    line = run_in(tmp_path, "qai", "convert", tmp_path / "in.parquet", "-o", "out.json")
+    assert f"id {table.column('id')[1].as_py()!r}" in line and "'meta.score'" in line and "NaN" in line
+
+
+def test_an_empty_gold_option_is_an_error(tmp_path):
+    data = _write_json(tmp_path / "in.json", [{**RECORD, "options": ["sat", " "], "answer": ["B"]}])
+    for args in (["data", "validate", data], ["qai", "convert", data, "-o", "out.json"]):
+        line = run_in(tmp_path, *args)
+        assert "'options'" in line and "option B is empty" in line
+
+
+def test_a_duplicate_key_in_the_training_config_is_an_error(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("model: m\ntrain_file: t.jsonl\nlearning_rate: 1.0e-6\nlearning_rate: 1.0e-3\n", encoding="utf-8")
+    line = run_in(tmp_path, "train", "--config", config)
+    assert "config.yaml" in line and "duplicate key 'learning_rate' (first on line 3)" in line
+
+
+@pytest.mark.parametrize("to, out", [("parquet", "x.json"), ("jsonl", "x.parquet"), ("hf", "x.jsonl")])
+def test_a_format_that_disagrees_with_the_suffix_is_refused(tmp_path, to, out):
+    line = run_in(tmp_path, "qai", "convert", SAMPLE, "--to", to, "-o", out, code=2)
+    assert out in line
+
+
+def test_a_zero_row_input_is_an_error_unless_allowed(tmp_path, good_arrow):
+    import pyarrow.parquet as pq
+
+    zero = tmp_path / "zero.parquet"
+    pq.write_table(pq.read_table(good_arrow[0]).slice(0, 0), zero)
+    assert "no records to convert" in run_in(tmp_path, "qai", "convert", zero, "-o", "out.json")
+    result = run_cli("qai", "convert", zero, "-o", tmp_path / "out.json", "--allow-empty", "--json")
+    assert result.code == 0 and json.loads((tmp_path / "out.json").read_text(encoding="utf-8")) == []
+    all_invalid = _write_json(tmp_path / "bad.json", [_native(question=None)])
+    load = ["data", "load", "--bench", "nextgqa", all_invalid, "--skip-invalid", "-o"]
+    assert "no nextgqa records to write" in run_in(tmp_path, *load, "none.json")
+    assert run_cli(*load, tmp_path / "none.json", "--allow-empty").code == 0
+
+
+# user faults are user errors (25.7)
+
+
+def test_a_lone_surrogate_in_the_input_names_file_record_and_field(tmp_path):
+    data = tmp_path / "in.json"
+    data.write_text(json.dumps([RECORD, {**RECORD, "id": "r2", "question": "what \udc80 happened"}]), encoding="utf-8")
+    line = run_in(tmp_path, "qai", "convert", data, "-o", "out.json")
+    assert "in.json: record 1 (id 'r2')" in line and "'question'" in line and "surrogate" in line
+
+
+FULL_DISK = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG, as on a full disk
+resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, resource.RLIM_INFINITY))
+from twgrpo_cli.app import main
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.slow
+def test_a_full_disk_while_writing_weights_is_one_line(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, "dev", "tiny-model", "tiny"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error")]  # transformers draws a bar
+    assert errors == [line for line in proc.stderr.splitlines() if line.strip()][-1:]
+    assert errors[0].startswith("error: tiny: cannot write:") and "File too large" in errors[0]
+    assert list(tmp_path.iterdir()) == []  # no half-written model, no temporary
+
+
+def test_a_corrupt_zip_member_is_one_line_naming_it(tmp_path):
+    import io
+    import zipfile
+
+    from twgrpo_data.errors import HubError
+    from twgrpo_data.hub_sources import unpack_archive
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("videos/a.mp4", os.urandom(1000) * 50)
+    data = bytearray(buffer.getvalue())
+    start = data.find(b"videos/a.mp4") + 40
+    data[start : start + 64] = bytes(64)  # damaged in transfer
+    archive = tmp_path / "videos.zip"
+    archive.write_bytes(bytes(data))
+    with pytest.raises(HubError, match=r"videos.zip: member 'videos/a.mp4' is corrupt .*download it anew"):
+        unpack_archive(archive, tmp_path / "unpacked")
+
+
+# cleanup deletes only its own temporaries (25.8); `-o -` and shared default outputs (25.9)
+
+
+def test_a_users_dated_backup_beside_the_output_survives(tmp_path):
+    for name in (".val.qai.json.20241201.old", "val.qai.json.20241201.old"):
+        (tmp_path / name).write_text("my backup\n", encoding="utf-8")
+        os.utime(tmp_path / name, (time.time() - 30 * 86400,) * 2)
+    assert run_cli("qai", "convert", SAMPLE, "-o", "val.qai.json", cwd=tmp_path).code == 0
+    assert (tmp_path / ".val.qai.json.20241201.old").read_text(encoding="utf-8") == "my backup\n"
+    assert (tmp_path / "val.qai.json.20241201.old").exists()
+
+
+@pytest.mark.parametrize("command", sorted(WRITERS))
+def test_dash_never_makes_a_folder_named_dash(tmp_path, command):
+    if command == "qai negate":
+        result = run_cli("qai", "negate", "-", "-o", "-", input="who picked up the ball\n", cwd=tmp_path)
+        assert result.code == 0 and json.loads(result.stdout)["status"] == "negated"
+        assert not (tmp_path / "-").exists()
+        return
+    assert "standard output" in run_in(tmp_path, *_args(command, tmp_path, "-"), code=2)
+
+
+def test_inputs_of_the_same_name_in_two_folders_get_two_outputs(tmp_path):
+    items = json.loads(SAMPLE.read_text(encoding="utf-8"))
+    for folder, part in (("a", items[:5]), ("b", items[5:12])):
+        (tmp_path / folder).mkdir()
+        _write_json(tmp_path / folder / "val.v1.json", part)
+        assert run_cli("qai", "convert", f"{folder}/val.v1.json", cwd=tmp_path).code == 0
+    assert len(json.loads((tmp_path / "a" / "val.v1.qai.json").read_text(encoding="utf-8"))) == 5
+    assert len(json.loads((tmp_path / "b" / "val.v1.qai.json").read_text(encoding="utf-8"))) == 7
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
+
+
+# the README's "Output paths" paragraph, sentence by sentence, and the tests that show each is true
+
+OUTPUT_PATHS = {
+    "Output paths follow one policy (`twgrpo_data/outputs.py`) in every command, `train -o` included.": [
+        "test_existing_foreign_folder_is_never_replaced",
+        "test_train_into_a_users_folder_is_refused",
+    ],
+    "A file output needs one of the command's suffixes: `-o notes.txt` is a usage error (exit 2), and so is a "
+    "format option that disagrees with the suffix (`--to parquet -o x.json`).": [
+        "test_existing_file_with_unknown_suffix_is_a_usage_error",
+        "test_a_format_that_disagrees_with_the_suffix_is_refused",
+    ],
+    "`-o DIR/` (trailing slash) writes *into* `DIR` under the default name and leaves the rest of `DIR` alone.": [
+        "test_into_folder_keeps_its_files",
+        "test_acceptance_into_folder_and_unknown_suffix",
+    ],
+    "`-o -` writes to standard output where a command can (`qai negate`) and is refused everywhere else; no "
+    "command makes a folder named `-`.": [
+        "test_dash_never_makes_a_folder_named_dash",
+        "test_an_eval_run_folder_named_dash_is_refused",
+    ],
+    "A folder output (an HF dataset, a tiny model, a hub preview) goes only into a new or empty folder or one "
+    "holding twgrpo's `.twgrpo` marker, which lists the files twgrpo wrote there: a folder holding only your "
+    "`README.md` (with or without a `data/` of parquet files) is not a hub preview, and a `save_to_disk` folder "
+    "you wrote is not twgrpo's.": [
+        "test_a_folder_that_only_looks_like_ours_is_never_replaced",
+        "test_own_hf_folder_is_replaced",
+    ],
+    "Replacing a marked folder removes only the files its marker lists, as twgrpo wrote them; a file you added or "
+    "edited stays, and one the new output would overwrite stops the command before anything changes.": [
+        "test_a_file_added_to_a_folder_twgrpo_wrote_survives_the_next_write",
+        "test_a_users_file_that_the_new_output_would_overwrite_stops_the_write",
+    ],
+    "A training run folder (`train -o DIR`) is new, empty or an earlier training run's — never the base model, "
+    "the data or someone else's folder — and a second run on it stops at once while the first holds its lock.": [
+        "test_train_onto_the_base_model_is_refused",
+        "test_train_into_a_users_folder_is_refused",
+        "test_a_second_training_run_on_a_locked_folder_stops_at_once",
+    ],
+    "The input is never an output, and without `-o` the output goes beside the input under a name that keeps its "
+    "whole stem (`data/val.v1.json` → `data/val.v1.qai.json`), so inputs of the same name in two folders never "
+    "share one.": [
+        "test_output_equal_to_input_is_refused",
+        "test_default_name_keeps_the_whole_stem",
+        "test_inputs_of_the_same_name_in_two_folders_get_two_outputs",
+    ],
+    "Writes are atomic (a temporary sibling named `.NAME.twgrpo-tmp-PID-…`, fsync, rename), and the next write of "
+    "the same path removes only such temporaries whose process is gone — never a file you named, however old.": [
+        "test_killed_write_keeps_the_old_output_and_is_cleaned_next_run",
+        "test_a_users_dated_backup_beside_the_output_survives",
+    ],
+}
+
+
+def test_the_readme_output_paths_paragraph_is_these_sentences_each_with_its_tests():
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    start = text.index("Output paths follow one policy")
+    paragraph = " ".join(text[start : text.index("\n\n", start)].split())
+    assert re.split(r"(?<=\.)\s+(?=[A-Z`])", paragraph) == list(OUTPUT_PATHS)
+    for tests in OUTPUT_PATHS.values():
+        assert tests and all(callable(globals().get(name)) for name in tests), tests
