@@ -747,10 +747,10 @@ def test_two_training_runs_started_on_one_folder(tmp_path, tiny_model_dir):
         deadline = time.monotonic() + 120
         while not (tmp_path / "run" / MARKER).exists() and first.poll() is None and time.monotonic() < deadline:
             time.sleep(0.1)
-        time.sleep(0.5)
-        second = run_cli_subprocess(*TRAIN, f"model={tiny_model_dir}", "max_steps=1", "-o", "run", cwd=tmp_path)
+        first.send_signal(signal.SIGSTOP)  # paused (its lock held), so that it leaves the CPU to the second run
+        second = run_cli(*TRAIN, f"model={tiny_model_dir}", "max_steps=1000", "-o", "run", cwd=tmp_path)
         assert "being written by another twgrpo train" in assert_one_line_error(second, 1)
-        assert first.poll() is None  # still training
+        assert first.poll() is None  # the first run goes on
     finally:
         first.kill()
         first.wait()
