@@ -343,21 +343,32 @@ def read_text(path: str | os.PathLike) -> str:
         raise InputFormatError(f"{p}: {kind}: byte 0x{data[exc.start]:02x} on line {line} is not valid UTF-8") from None
 
 
-# what may hide a value no JSON writer can write back: NaN/±Infinity (Python reads them, JSON has none) and a
-# \uD800-\uDFFF escape (a lone surrogate is no character: encoding it to UTF-8 fails)
-_SUSPECT = re.compile(r"NaN|Infinity|\\u[dD][89abAB]|\\u[dD][c-fC-F]")
+class _NonFinite(Exception):
+    """Raised from inside the JSON decoder at a NaN/±Infinity token (the C scanner calls `parse_constant` only
+    for those, so a file without one pays nothing)."""
+
+
+def _refuse_constant(name: str) -> float:
+    raise _NonFinite(name)
+
+
+_DATA_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 def parse_json(text: str, p: Path, *, data: bool = False, where: str | None = None) -> Any:
     """`json.loads` whose failures (bad syntax, nesting too deep for Python) name the file.
 
-    `data=True` (a dataset, whose values are written back out): NaN, ±Infinity and lone surrogates are refused
+    `data=True` (a dataset, whose values are written back out): NaN, ±Infinity (Python reads them, JSON has
+    none) and lone surrogates (a \\uD800-\\uDFFF escape that is no character: encoding it fails) are refused
     too, naming the record (`where`, e.g. "line 3", else its index in the list) and the field."""
     try:
-        value = json.loads(text)
+        value = _DATA_DECODER.decode(text) if data else json.loads(text)
+        suspect = data and "\\u" in text and ("\\ud" in text or "\\uD" in text)
     except RecursionError:
         raise InputFormatError(f"{p}: JSON nested too deeply to read") from None
-    if data and _SUSPECT.search(text):
+    except _NonFinite:
+        value, suspect = json.loads(text), True
+    if suspect:
         found = _unwritable(value)
         if found is not None:
             path, what = found
