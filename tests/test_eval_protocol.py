@@ -19,6 +19,8 @@ from twgrpo_data.video import sample_video, torch_linspace, twgrpo_official_indi
 from twgrpo_eval.protocol import OFFICIAL_SAMPLING
 from twgrpo_eval.runner import read_samples
 
+# the replica's own settings (run_with's small test defaults would be refused: the replica fixes them)
+REPLICA = dict(protocol="twgrpo-official", frames=16, min_pixels=128 * 28 * 28, max_pixels=196 * 28 * 28)
 CLEVRER_12176 = [0, 0, 14, 14, 28, 42, 42, 56, 56, 71, 85, 85, 99, 99, 113, 127]
 
 
@@ -106,9 +108,7 @@ def test_official_run_feeds_the_replica_frames_fps_and_verbatim_prompts(tmp_path
     data = tmp_path / "set.json"
     data.write_text(json.dumps(raw))
     key = AnswerKey({"c1": "A,B", "c2": "B"})
-    results = run_with(
-        tmp_path, data, key, protocol="twgrpo-official", video_root=str(VIDEOS), frames=16, bench="clevrer"
-    )
+    results = run_with(tmp_path, data, key, video_root=str(VIDEOS), bench="clevrer", **REPLICA)
     assert results["accuracy"] == 100.0
     assert key.fps == {"c1": 2.0, "c2": 2.0}  # no fps told: Qwen2.5-VL's implicit 2.0
     lines = read_samples(tmp_path / "run" / "samples.jsonl")
@@ -127,21 +127,20 @@ def test_official_run_feeds_the_replica_frames_fps_and_verbatim_prompts(tmp_path
         prompts[record.id] = prompt.text
         return prompt
 
-    import twgrpo_eval.runner as runner
+    import twgrpo_eval.protocol as protocol
 
-    runner.build_prompt, saved = spy, runner.build_prompt
+    protocol.build_prompt, saved = spy, protocol.build_prompt
     try:
         run_with(
             tmp_path / "again",
             data,
             AnswerKey({"c1": "A,B", "c2": "B"}),
-            protocol="twgrpo-official",
             video_root=str(VIDEOS),
-            frames=16,
             bench="clevrer",
+            **REPLICA,
         )
     finally:
-        runner.build_prompt = saved
+        protocol.build_prompt = saved
     assert prompts["c1"].startswith("What will happen?\nA the cube moves\nB the sphere stops Output the thinking")
     assert prompts["c2"].startswith("Which is red?\nA. the cube\nB. the sphere Output")  # the file's problem
 

@@ -248,13 +248,15 @@ def test_resume_notices_changed_data_content_not_its_path(tmp_path):
 
 
 def test_an_edited_prompt_template_is_a_protocol_change(tmp_path, monkeypatch):
-    import twgrpo_eval.runner as runner
+    import twgrpo_eval.protocol as protocol
 
     data = write_set(tmp_path / "set.json", text_records(2))
     run_with(tmp_path, data, AnswerKey({"q0": "A", "q1": "A"}), prompt="cot")
-    original = runner.template_of
+    original = protocol.template_of
     monkeypatch.setattr(
-        runner, "template_of", lambda style: {**original(style), "template": original(style)["template"] + " Be brief."}
+        protocol,
+        "template_of",
+        lambda style: {**original(style), "template": original(style)["template"] + " Be brief."},
     )
     with pytest.raises(TwgrpoError, match="prompt_template_hash.*the prompt template changed"):
         run_with(tmp_path, data, AnswerKey({"q0": "A", "q1": "A"}), prompt="cot")

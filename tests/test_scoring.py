@@ -61,7 +61,8 @@ def test_soft_reward_reproduces_twgrpo_set_arithmetic(pred, gold, reward):
         ("a", "A"),
         ("A and C", "A,C"),
         ("c, a", "A,C"),
-        ("<answer>B</answer> then <answer>(D)</answer>", "D"),  # last block
+        ("<answer>B.</answer> then <answer>(D)</answer>", "D"),  # last block, where the first is no clean letter
+        ("<answer>B</answer> then <answer>(D)</answer>", "B"),  # a clean first block: what the strict parser read
         ("<think>x</think> Option B", "B"),
         ("<answer>B. 5.0</answer>", "B"),
         ("The answer is C.", "C"),
