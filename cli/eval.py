@@ -309,11 +309,19 @@ def list_cmd() -> None:
     from twgrpo_eval.compare import PAPER_BENCHMARKS
 
     table = Table(title=f"Benchmarks (`--bench NAME`; `--bench all` runs the paper's: {', '.join(PAPER_BENCHMARKS)})")
-    for col in ("name", "default --data", "found", "description"):
+    for col in ("name", "default --data", "found", "--protocol official", "description"):
         table.add_column(col)
     for name, module in BENCHMARKS.items():
         found = "yes" if Path(module.DEFAULT_PATH).exists() else "no"
-        table.add_row(name, module.DEFAULT_PATH, found, module.DESCRIPTION.splitlines()[0])
+        official = getattr(module, "OFFICIAL", None)
+        judge = (
+            {"always": " (LLM judge)", "on-failure": " (LLM judge where rules fail)"}.get(official.judge, "")
+            if official
+            else ""
+        )
+        table.add_row(
+            name, module.DEFAULT_PATH, found, ("yes" + judge) if official else "–", module.DESCRIPTION.splitlines()[0]
+        )
     console.print(table)
 
 
@@ -338,7 +346,7 @@ def _print_metrics(title: str, results: dict[str, Any], note: str) -> None:
         table.add_column(col, justify="left" if not col else "right")
     blocks = [("all", results), ("single-answer", results["single"]), ("multi-answer", results["multi"])]
     blocks += [(f"  {c}", b) for c, b in results.get("by_category", {}).items()]
-    blocks += [(f"  {k}", b) for k, b in results.get("by_kind", {}).items()]
+    blocks += [(f"  type {k}", b) for k, b in results.get("by_kind", {}).items()]
     for name, block in blocks:
         if block.get("n"):
             table.add_row(name, str(block["n"]), _pct(block), _pct(block, "soft_accuracy"))

@@ -10,7 +10,7 @@ import json
 import math
 
 import pytest
-from conftest import VIDEOS
+from conftest import DATA, FIXTURES, VIDEOS
 from eval_helpers import AnswerKey, run_with, write_set
 
 from twgrpo_data.errors import TwgrpoError
@@ -159,4 +159,69 @@ def test_official_protocol_refuses_frame_settings_it_fixes(tmp_path):
     data = write_set(tmp_path / "set.json", [Record("v", "q?", ["x", "y"], ["A"], source="mmvu")])
     with pytest.raises(TwgrpoError, match="twgrpo-official fixes the frames"):
         run_with(tmp_path, data, AnswerKey({"v": "A"}), protocol="twgrpo-official", frames=8)
+    assert not (tmp_path / "run").exists()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# MVBench under the replica: the released script sampled every video whole (issue 28.1)
+
+MVBENCH_UNIFIED = [
+    ("fixture", FIXTURES / "unified" / "evaluation" / "eval_mvbench.json"),
+    # the full 4,000-item file (TW-GRPO data/evaluation/eval_mvbench.json), where ../shared holds it
+    ("full", DATA / "eval_mvbench.json"),
+]
+
+
+@pytest.mark.parametrize("name, path", MVBENCH_UNIFIED, ids=[n for n, _ in MVBENCH_UNIFIED])
+def test_replica_decides_like_the_released_script_on_every_bounded_mvbench_item(name, path, shared):
+    """eval_general_videor1.py hands qwen-vl-utils `item['video']` alone (no video_start/video_end), so each
+    bounded item's whole video is sampled by the 2 fps rule. Our replica's decision — which file, which clip,
+    which frames for a video of that item's length — must be exactly that."""
+    if not path.is_file():
+        pytest.skip(f"{path} is not in ../shared (the full 4,000-item file); the fixture's bounded items ran")
+    from twgrpo_data.benchmarks import load_benchmark
+    from twgrpo_data.video import clip_range, frame_count
+    from twgrpo_eval.protocol import apply_protocol, make_plan
+    from twgrpo_eval.runner import EvalConfig, video_ref
+
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    records = load_benchmark("mvbench", path).records
+    config = apply_protocol(EvalConfig(bench="mvbench", model="m", protocol="twgrpo-official", data=str(path)))
+    plan = make_plan(config, records, str(path))
+    bounded = [(item, rec) for item, rec in zip(raw, records) if "start" in item or "end" in item]
+    if name == "full":
+        assert len(raw) == 4000 and len(bounded) == 1000 and sum(item["start"] > 0 for item, _ in bounded) == 732
+    assert bounded
+    root = "/data"
+    for item, record in bounded:
+        ref = video_ref(record, root, bounds=plan.uses_bounds)
+        assert (ref.path, ref.start, ref.end) == (f"{root}{item['video']}", None, None), record.id
+        fps = float(item.get("fps") or 30.0)
+        total = math.ceil(item["end"] * fps) + int(2 * fps)  # the video runs on after the item's end
+        first, last = clip_range(total, fps, ref.start, ref.end)
+        n = frame_count(
+            last - first + 1, fps, frames=None, fps=2.0, min_frames=OFFICIAL_SAMPLING["min_frames"], max_frames=16
+        )
+        assert twgrpo_official_indices(first, last, n, 16).tolist() == _reference(total, fps), record.id
+
+
+def test_the_replica_refuses_every_flag_that_would_change_it(tmp_path, shared):
+    data = FIXTURES / "unified" / "evaluation" / "eval_mmvu.json"
+    for option, value in (
+        ("max_pixels", 200704),
+        ("min_pixels", 3136),
+        ("temperature", 0.0),
+        ("top_p", 1.0),
+        ("max_new_tokens", 1024),
+        ("sample_fps", 1.0),
+        ("model_fps", 1.0),
+    ):
+        flag = "--" + option.replace("_", "-")
+        with pytest.raises(TwgrpoError, match=f"twgrpo-official fixes .*: drop {flag} {value}"):
+            run_with(tmp_path, data, AnswerKey({}), **{**REPLICA, option: value})
+    with pytest.raises(TwgrpoError, match="released scripts did: drop --parser lenient"):
+        run_with(tmp_path, data, AnswerKey({}), parser="lenient", **REPLICA)
+    native = FIXTURES / "mmvu" / "validation.json"  # no `problem` strings: the prompt would be rebuilt
+    with pytest.raises(TwgrpoError, match="own `problem` strings, but 2 of 2 records .* have none"):
+        run_with(tmp_path, native, AnswerKey({}), **REPLICA)
     assert not (tmp_path / "run").exists()

@@ -376,6 +376,27 @@ def test_shards_split_by_id_and_merge_to_the_single_run(tmp_path):
         run_with(tmp_path / "bad", data, AnswerKey(answers), shard="4/3")
 
 
+def test_an_empty_shard_is_a_shard_and_the_merge_completes(tmp_path):
+    """Issue 28.5: `--shard 3/3` of two records holds none; it is still a shard (its folder and results), and
+    `eval merge` of the three gives the unsharded run's results."""
+    from twgrpo_eval.merge import merge_runs
+    from twgrpo_eval.runner import in_shard
+
+    records = [r for r in text_records(12) if in_shard(r.id, 1, 3) or in_shard(r.id, 2, 3)][:2]
+    assert not any(in_shard(r.id, 3, 3) for r in records)
+    data = write_set(tmp_path / "set.json", records)
+    answers = {r.id: "A" for r in records}
+    single = run_with(tmp_path / "single", data, AnswerKey(answers))
+    empty = run_with(tmp_path / "s3", data, AnswerKey(answers), shard="3/3")
+    assert empty["n"] == 0 and empty["run"]["complete"] and empty["accuracy"] is None
+    for k in (1, 2):
+        run_with(tmp_path / f"s{k}", data, AnswerKey(answers), shard=f"{k}/3")
+    merged = merge_runs([tmp_path / f"s{k}" / "run" for k in (1, 2, 3)], tmp_path / "merged")
+    for doc in (single, merged):
+        doc["run"].pop("session")
+    assert merged == single
+
+
 # ----------------------------------------------------------------------------------------------------------
 # secrets (issue 18.1)
 
