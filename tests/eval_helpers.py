@@ -80,9 +80,16 @@ def metrics(summary: dict) -> dict:
 
 class FakeOpenAIServer:
     """A local chat-completions endpoint (127.0.0.1 only): fails the first `fail` requests with 503, sleeps
-    `delay` s each; `GET /v1/models` lists `models`; the Authorization header of every request is kept."""
+    `delay` s each; `GET /v1/models` lists `models`; the Authorization header of every request is kept. Each
+    request body is kept; the reply is `reply(body)` (default "<answer>A</answer>")."""
 
-    def __init__(self, fail: int = 0, delay: float = 0.0, models: tuple[str, ...] = ("served-model",)):
+    def __init__(
+        self,
+        fail: int = 0,
+        delay: float = 0.0,
+        models: tuple[str, ...] = ("served-model",),
+        reply=lambda body: "<answer>A</answer>",
+    ):
         self.fail, self.delay, self.bodies, self.models, self.auth = fail, delay, [], models, []
         outer = self
 
@@ -116,7 +123,7 @@ class FakeOpenAIServer:
                     self.wfile.write(b'{"error": {"message": "overloaded"}}')
                     return
                 threading.Event().wait(outer.delay)
-                reply = {
+                answer = {
                     "id": "c",
                     "object": "chat.completion",
                     "created": 0,
@@ -125,12 +132,12 @@ class FakeOpenAIServer:
                         {
                             "index": 0,
                             "finish_reason": "stop",
-                            "message": {"role": "assistant", "content": "<answer>A</answer>"},
+                            "message": {"role": "assistant", "content": reply(body)},
                         }
                     ],
                     "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14},
                 }
-                data = json.dumps(reply).encode()
+                data = json.dumps(answer).encode()
                 try:
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
@@ -149,78 +156,37 @@ class FakeOpenAIServer:
         self.httpd.server_close()
 
 
-class FakeJudgeServer:
+class FakeJudgeServer(FakeOpenAIServer):
     """A deterministic OpenAI-compatible judge on 127.0.0.1: MMVU's structured verdict (correct when the ground
     truth appears in the model's response), TempCompass's "Correct"/"Incorrect" (the ground truth's text in the
     prediction) and its caption judge (answers the multi-choice question with the option the caption names).
-    Every question's user message is counted in `asked`; `Authorization` headers are kept in `auth`."""
+    `asked` counts each question (its user message)."""
 
     def __init__(self, model: str = "judge-model"):
+        super().__init__(models=(model,), reply=judge_verdict)
+        self.model = model
+
+    @property
+    def asked(self):
         from collections import Counter
 
-        self.model, self.asked, self.auth, self.bodies = model, Counter(), [], []
-        outer = self
+        return Counter(body["messages"][-1]["content"] for body in self.bodies)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
 
-            def _send(self, status: int, payload: dict) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self):
-                outer.auth.append(self.headers.get("Authorization"))
-                models = [{"id": outer.model, "object": "model", "created": 0, "owned_by": "test"}]
-                self._send(200, {"object": "list", "data": models})
-
-            def do_POST(self):
-                outer.auth.append(self.headers.get("Authorization"))
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.bodies.append(body)
-                user = body["messages"][-1]["content"]
-                outer.asked[user] += 1
-                reply = {
-                    "id": "j",
-                    "object": "chat.completion",
-                    "created": 0,
-                    "model": body["model"],
-                    "choices": [
-                        {
-                            "index": 0,
-                            "finish_reason": "stop",
-                            "message": {"role": "assistant", "content": verdict(body)},
-                        }
-                    ],
-                }
-                self._send(200, reply)
-
-        def verdict(body: dict) -> str:
-            system, user = body["messages"][0]["content"], body["messages"][-1]["content"]
-            if "structured format" in system:  # MMVU
-                truth = user.split("Ground Truth Answer: ", 1)[1].split("\n\n", 1)[0]
-                response = user.split("Model Response to the Question: ", 1)[1]
-                return json.dumps({"extracted_answer": response[:20], "correct": truth.lower() in response.lower()})
-            if "Video Description:" in user:  # TempCompass captioning: the option the caption names
-                caption = user.split("Video Description:")[-1].split("\nMulti-Choice Question:")[0].lower()
-                options = user.rsplit("Multi-Choice Question:\n", 1)[1].strip().split("\n")[1:]
-                named = next((o for o in options if o[3:].lower() in caption), "None of the choices are correct")
-                return f"Reasoning: the caption says so.\nAnswer: {named}"
-            truth = user.split("Ground-Truth Answer: ", 1)[1].split("\n", 1)[0]
-            prediction = user.split("Model Prediction: ", 1)[1]
-            return "Correct" if truth.split(". ")[-1].lower() in prediction.lower() else "Incorrect"
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def judge_verdict(body: dict) -> str:
+    system, user = body["messages"][0]["content"], body["messages"][-1]["content"]
+    if "structured format" in system:  # MMVU
+        truth = user.split("Ground Truth Answer: ", 1)[1].split("\n\n", 1)[0]
+        response = user.split("Model Response to the Question: ", 1)[1]
+        return json.dumps({"extracted_answer": response[:20], "correct": truth.lower() in response.lower()})
+    if "Video Description:" in user:  # TempCompass captioning: the option the caption names
+        caption = user.split("Video Description:")[-1].split("\nMulti-Choice Question:")[0].lower()
+        options = user.rsplit("Multi-Choice Question:\n", 1)[1].strip().split("\n")[1:]
+        named = next((o for o in options if o[3:].lower() in caption), "None of the choices are correct")
+        return f"Reasoning: the caption says so.\nAnswer: {named}"
+    truth = user.split("Ground-Truth Answer: ", 1)[1].split("\n", 1)[0]
+    prediction = user.split("Model Prediction: ", 1)[1]
+    return "Correct" if truth.split(". ")[-1].lower() in prediction.lower() else "Incorrect"
 
 
 class ScriptBackend(Backend):

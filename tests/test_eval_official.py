@@ -301,6 +301,11 @@ def test_tempcompass_prompts_are_question_plus_answer_prompt_for_every_layout(sh
         question = raw[(task, video, dim, int(n.rsplit("_", 1)[1]))]
         assert tempcompass.official_prompt(record).text == question + TEMPCOMPASS["answer_prompt"][task]
     assert [tempcompass.official_prompt(r).text for r in lmms] == [tempcompass.official_prompt(r).text for r in native]
+    from twgrpo_data.formats import record_to_unified, unified_to_record
+
+    for record in native:  # written as unified JSON and read back, a record keeps what the protocol shows
+        back = unified_to_record(record_to_unified(record), 0, "tempcompass")
+        assert back == record and tempcompass.official_prompt(back) == tempcompass.official_prompt(record)
     written = json.loads((FIXTURES / "unified" / "evaluation" / "eval_tempcompass.json").read_text(encoding="utf-8"))
     for item, record in zip(written, unified):  # Video-R1's copy keeps the question as written
         task = tempcompass.official_task_type(record)
@@ -474,3 +479,58 @@ def test_official_protocol_refuses_a_parser_subtitles_elsewhere_and_benchmarks_w
     with pytest.raises(TwgrpoError, match="--subtitles: only for --protocol official"):
         run_with(tmp_path, data, ScriptBackend({}), bench="videomme", subtitles=True)
     assert not (tmp_path / "run").exists()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the answer prefill reaches every backend, and the command line reaches the run
+
+
+def test_the_prefill_ends_the_chat_text_and_the_openai_request_continues_it():
+    from eval_helpers import FakeOpenAIServer
+
+    from twgrpo_eval.backends import PixelBudget, Request, SamplingSettings
+    from twgrpo_eval.backends.base import chat_text
+    from twgrpo_eval.backends.openai_backend import OpenAIBackend
+
+    record = Record("q", "What moves?", ["the cube", "the ball"], ["B"], source="mvbench")
+    prompt = mvbench.official_prompt(record)
+
+    class Template:  # what a processor's chat template renders, in Qwen's layout
+        def apply_chat_template(self, messages, tokenize, add_generation_prompt):
+            turns = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+            return turns + ("<|im_start|>assistant\n" if add_generation_prompt else "")
+
+    assert chat_text(Template(), prompt).endswith("<|im_start|>assistant\nBest option:(")
+    server = FakeOpenAIServer()
+    try:
+        backend = OpenAIBackend("served-model", SamplingSettings(), PixelBudget(3136, 12544), api_base=server.url)
+        body = backend.request_body(Request("q", prompt))
+        backend.close()
+    finally:
+        server.close()
+    assert body["messages"][-1] == {"role": "assistant", "content": "Best option:("}
+    assert body["messages"][0] == {"role": "system", "content": MVBENCH_NB["system"]}
+    assert body["extra_body"]["continue_final_message"] is True and body["extra_body"]["add_generation_prompt"] is False
+
+
+def test_the_command_line_passes_protocol_subtitles_and_judge_to_the_run(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import twgrpo_eval.runner as runner
+    from twgrpo_cli.eval import app
+
+    seen = []
+
+    def fake_run(config, **kw):
+        seen.append(config)
+        return runner.RunResult(tmp_path, {"run": {}}, 0, 0.0)
+
+    monkeypatch.setattr(runner, "run_eval", fake_run)
+    args = ["--bench", "videomme", "--model", "m", "--data", "x", "--protocol", "official", "--subtitles"]
+    args += ["--judge-model", "gpt-4o", "--judge-api-base", "http://127.0.0.1:1/v1", "--judge-api-key", "sk-x-1234"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (config,) = seen
+    assert (config.protocol, config.subtitles, config.judge_model) == ("official", True, "gpt-4o")
+    assert config.judge_api_base == "http://127.0.0.1:1/v1" and config.judge_options == {"api_key": "sk-x-1234"}
+    assert "sk-x-1234" not in result.output

@@ -22,7 +22,7 @@ from .facts import Ask, HubSource, JudgeUnreadable, OfficialProtocol, Source, Ve
 from .loading import Skip, collect, existing, find_first, finish, head_text, read_json
 
 NAME = "mmvu"
-DESCRIPTION = "MMVU: validation.json (625 multiple-choice kept, 375 open-ended skipped and counted)"
+DESCRIPTION = "MMVU: validation.json (625 multiple-choice; the 375 open-ended skipped and counted, or kept by --protocol official)"
 DEFAULT_PATH = "MMVU/validation.json"
 DEFAULT_SPLIT = "validation"
 PROMPT_STYLE = "cot"

@@ -116,8 +116,11 @@ def _convert(task_type: str, index: int, numbered: tuple[int, dict[str, Any]]) -
         raise RecordError("no option lines found in the question", field="question")
     video_id, dim = str(row["video_id"]), row["dim"]
     meta: dict[str, Any] = {"category": dim, "dim": dim, "task_type": task_type, "video_id": video_id}
-    # the item as written (options inside the question): what TempCompass's own prompts and scorers use
-    meta.update({"question": row["question"], "answer": row["answer"]})
+    # the item as written (options inside the question): what TempCompass's own prompts and scorers use (a
+    # question already written as the record's, a yes/no one, is not repeated: the unified reader drops it too)
+    meta["answer"] = row["answer"]
+    if row["question"] != question:
+        meta["question"] = row["question"]
     for key in ("mc_question", "mc_answer"):
         if row.get(key) is not None:
             meta[key] = row[key]
