@@ -287,7 +287,7 @@ def official_style(protocol: OfficialProtocol, requested: str, subtitles: bool) 
 
 
 def score_item(
-    plan_or_protocol: Plan | OfficialProtocol | None,
+    scoring: Plan | OfficialProtocol | None,
     item_id: str,
     output: str | None,
     gold: Sequence[str],
@@ -301,9 +301,10 @@ def score_item(
     kind: str | None = None,
     cluster: str | None = None,
 ) -> tuple[ItemScore, list[dict[str, Any]]]:
-    """One item's score and the judgements it rests on: with a `parser` (standard, replica) or with the
-    benchmark's official scorer on `reference`, asking the judge through `ask` where it has to."""
-    official = plan_or_protocol.official if isinstance(plan_or_protocol, Plan) else plan_or_protocol
+    """One item's score and the judgements it rests on: with a `parser` (standard, replica; `scoring` is their
+    plan or None) or with the benchmark's official scorer (`scoring` is its plan or the `OfficialProtocol`) on
+    `reference`, asking the judge through `ask` where it has to. A judge that fails fails the item."""
+    official = scoring.official if isinstance(scoring, Plan) else scoring
     if official is None:
         item = score_output(
             item_id, output, gold, parser=parser, options=options, category=category, error=error, cluster=cluster

@@ -11,6 +11,8 @@ Every benchmark module (`twgrpo_data/benchmarks/<name>.py`) holds, besides its l
     SIGNATURE     native fields whose presence in a record's `meta` marks the record as this benchmark's
                   (Video-MME's `videoID`/`url`/`duration`/`domain`, …); used to decide a record's licence
                   by content, not by file name
+    OFFICIAL      `OfficialProtocol` (where the benchmark has one): its own prompts, frames, decoding and
+                  scorer, for `twgrpo eval --protocol official`
 
 The registry (`twgrpo_data.benchmarks.BENCHMARKS`) derives every list from these: the card source table,
 the licence gate, `guess_source`, the QAI input formats and the prompt style.
