@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import FIXTURES
 from eval_helpers import AnswerKey, run_with, text_records, write_set
 
 from twgrpo_data.errors import TwgrpoError
+from twgrpo_data.formats import read_dataset
 from twgrpo_eval.compare import load_runs, paired_test_rows, paper_table, render_table
 
 
@@ -91,10 +93,6 @@ def test_two_runs_of_one_model_get_a_row_each_named_by_label(tmp_path):
 
 
 def test_a_run_whose_records_are_another_benchmarks_is_flagged(tmp_path, shared):
-    from conftest import FIXTURES
-
-    from twgrpo_data.formats import read_dataset
-
     nextgqa = FIXTURES / "unified" / "evaluation" / "eval_nextgqa.json"
     records = [r.replace(video=None) for r in read_dataset(nextgqa).records]  # NExT-GQA's fields, no videos
     data = write_set(tmp_path / "questions.json", records)
