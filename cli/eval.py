@@ -194,6 +194,15 @@ def evaluate(
     max_retries: int | None = typer.Option(
         None, "--max-retries", min=0, help="openai: retries with backoff (default 5)"
     ),
+    subtitles: bool = typer.Option(False, "--subtitles", help=_help("subtitles")),
+    judge_model: str | None = typer.Option(None, "--judge-model", help=_help("judge_model")),
+    judge_api_base: str | None = typer.Option(None, "--judge-api-base", help=_help("judge_api_base")),
+    judge_api_key: str | None = typer.Option(
+        None,
+        "--judge-api-key",
+        show_default=False,
+        help="the judge's API key (default: $OPENAI_API_KEY); never written or printed",
+    ),
     backend_arg: list[str] = typer.Option(
         [],
         "--backend-arg",
@@ -201,7 +210,8 @@ def evaluate(
     ),
     no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
 ) -> None:
-    """Evaluate a model on one or more benchmarks (TW-GRPO protocol by default); re-running the command resumes.
+    """Evaluate a model on one or more benchmarks (TW-GRPO protocol by default; `--protocol official` for the
+    benchmark's own); re-running the command resumes.
 
     Example: twgrpo eval --bench mmvu --model TINY --backend transformers --data examples/eval_sample.json
     --video-root ../shared/data/videos --out runs/demo
@@ -267,6 +277,10 @@ def evaluate(
             allow_text_only=allow_text_only,
             allow_outside_video_root=allow_outside_video_root,
             backend_options=options,
+            subtitles=subtitles,
+            judge_model=judge_model,
+            judge_api_base=judge_api_base,
+            judge_options={"api_key": judge_api_key} if judge_api_key else {},
         )
         config.check()  # before anything is downloaded or created
         if data is None:  # the local default if present, else the Hub: annotations + the selected records' videos
@@ -295,11 +309,19 @@ def list_cmd() -> None:
     from twgrpo_eval.compare import PAPER_BENCHMARKS
 
     table = Table(title=f"Benchmarks (`--bench NAME`; `--bench all` runs the paper's: {', '.join(PAPER_BENCHMARKS)})")
-    for col in ("name", "default --data", "found", "description"):
+    for col in ("name", "default --data", "found", "--protocol official", "description"):
         table.add_column(col)
     for name, module in BENCHMARKS.items():
         found = "yes" if Path(module.DEFAULT_PATH).exists() else "no"
-        table.add_row(name, module.DEFAULT_PATH, found, module.DESCRIPTION.splitlines()[0])
+        official = getattr(module, "OFFICIAL", None)
+        judge = (
+            {"always": " (LLM judge)", "on-failure": " (LLM judge where rules fail)"}.get(official.judge, "")
+            if official
+            else ""
+        )
+        table.add_row(
+            name, module.DEFAULT_PATH, found, ("yes" + judge) if official else "–", module.DESCRIPTION.splitlines()[0]
+        )
     console.print(table)
 
 
@@ -318,12 +340,13 @@ def _print_results(results: dict[str, Any], out: Path) -> None:
 
 
 def _print_metrics(title: str, results: dict[str, Any], note: str) -> None:
-    """One table of a summary (overall, single/multi, per category) and a line of the rest."""
-    table = Table(title=f"{title}  (×100, 95% Wilson CI)")
+    """One table of a summary (overall, single/multi, per category and kind) and a line of the rest."""
+    table = Table(title=f"{title}  (×100, {ci_label(results)})")
     for col in ("", "n", "accuracy", "soft accuracy"):
         table.add_column(col, justify="left" if not col else "right")
     blocks = [("all", results), ("single-answer", results["single"]), ("multi-answer", results["multi"])]
     blocks += [(f"  {c}", b) for c, b in results.get("by_category", {}).items()]
+    blocks += [(f"  type {k}", b) for k, b in results.get("by_kind", {}).items()]
     for name, block in blocks:
         if block.get("n"):
             table.add_row(name, str(block["n"]), _pct(block), _pct(block, "soft_accuracy"))
@@ -333,6 +356,15 @@ def _print_metrics(title: str, results: dict[str, Any], note: str) -> None:
         f"failed items: {results['n_failed']} · format: {fmt} · mean output: "
         f"{results.get('mean_output_chars')} chars · {note}"
     )
+
+
+def ci_label(results: dict[str, Any]) -> str:
+    """How a summary's intervals were made, for table headers."""
+    from twgrpo_data.metrics import CLUSTERED
+
+    if results.get("ci_method") == CLUSTERED:
+        return "95% CI clustered by video (lmms-eval's clustered standard error)"
+    return "95% Wilson CI"
 
 
 def _pct(block: dict, key: str = "accuracy") -> str:
@@ -387,6 +419,15 @@ def compare(
         "McNemar test per benchmark when two models are compared",
     ),
     fmt: TableFormat = typer.Option("rich", "--format", help="--table output format"),
+    label: list[str] = typer.Option(
+        [],
+        "--label",
+        help="a name for each run, in order (e.g. --label base --label trained): the table's row names, so two "
+        "runs of one model (base vs trained, zero-shot vs CoT prompt) are told apart",
+    ),
+    max_failed: float = typer.Option(
+        0.05, "--max-failed", min=0.0, max=1.0, help="--table: refuse a run that failed on more than this share"
+    ),
     plot: str | None = typer.Option(
         None,
         "--plot",
@@ -395,9 +436,9 @@ def compare(
     as_json: bool = typer.Option(False, "--json", help="print the runs' metrics as JSON instead of a table"),
 ) -> None:
     """Compare eval runs: side by side (metrics, single/multi-answer, categories, settings) or as the paper's
-    model × benchmark table.
+    model × benchmark table (n and failed items per cell, McNemar tests of every row against the first).
 
-    Example: twgrpo eval compare runs/*-base runs/*-twgrpo --table --format latex
+    Example: twgrpo eval compare runs/mmvu-base runs/mmvu-trained --table --label base --label trained
     """
     from twgrpo_eval.compare import info_rows, load_runs, metric_rows, paper_table, plot_runs
 
@@ -405,13 +446,20 @@ def compare(
         plot = output_path(
             plot, OutputSpec("plot", PLOT_SUFFIXES, default_name="compare.png"), inputs=runs, option="--plot"
         )
+    if label and len(label) != len(runs):
+        raise typer.BadParameter(f"give one per run ({len(runs)}), got {len(label)}", param_hint="--label")
     loaded = load_runs(runs)
+    for run, name in zip(loaded, label):
+        run.label = name
     if as_json:
         print(json.dumps({r.label: {k: v for k, v in r.results.items() if k != "file"} for r in loaded}, indent=2))
     elif table_view:
-        _print_paper_table(paper_table(loaded), fmt)
+        table = paper_table(loaded, label or None, max_failed)
+        for warning in table.warnings:
+            err_console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+        _print_paper_table(table, fmt)
     else:
-        table = Table(title="Eval runs: accuracy / soft accuracy ×100 [95% Wilson CI]")
+        table = Table(title=f"Eval runs: accuracy / soft accuracy ×100 [{ci_label(loaded[0].results)}]")
         table.add_column("items")
         for run in loaded:
             table.add_column(f"{run.label}\naccuracy", justify="right")

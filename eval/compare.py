@@ -1,6 +1,6 @@
 """Comparison of finished eval runs: a side-by-side table of metrics, the paper's model × benchmark table
-(rich / Markdown / LaTeX / CSV) with an exact McNemar test for two models, and a bar chart (PNG, PDF or SVG,
-from the file's suffix) with 95% Wilson intervals."""
+(rich / Markdown / LaTeX / CSV; n and failed items per cell; exact McNemar tests of every row against the first,
+as lmms-eval's `--baseline`), and a bar chart (PNG, PDF or SVG, from the file's suffix) with 95% intervals."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import csv
 import io
 import json
 import re
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,17 @@ _TEX_ESCAPES = {
 _TEX_SPECIAL = re.compile("|".join(re.escape(c) for c in _TEX_ESCAPES))
 
 # Protocol settings shown under the metrics, so two runs that differ in protocol are visibly different.
-SETTING_ROWS = ("backend", "prompt", "parser", "frames", "max_pixels", "temperature", "top_p", "max_new_tokens")
+SETTING_ROWS = (
+    "protocol",
+    "backend",
+    "prompt",
+    "parser",
+    "frames",
+    "max_pixels",
+    "temperature",
+    "top_p",
+    "max_new_tokens",
+)
 
 
 @dataclass
@@ -222,50 +233,87 @@ def bench_name(run: RunSummary) -> str:
 
 @dataclass
 class PaperTable:
-    """Models × benchmarks: accuracy, and soft accuracy where a benchmark has multi-answer items."""
+    """Rows (models, or runs) × benchmarks: accuracy, and soft accuracy where a benchmark has multi-answer
+    items, with each cell's n and failed items; McNemar tests of every row against the first, per benchmark."""
 
     benches: list[str]
     rows: list[tuple[str, list[str]]]
     tests: list[dict[str, Any]]
+    warnings: list[str] = field(default_factory=list)
 
 
-def paper_table(runs: Sequence[RunSummary]) -> PaperTable:
-    """The paper's table from run folders (one per model and benchmark), plus a paired test per benchmark
-    when exactly two models are compared."""
-    cells: dict[tuple[str, str], RunSummary] = {}
-    models: list[str] = []
-    benches: list[str] = []
+#: A cell whose run failed on more than this share of its items is refused (`--max-failed`).
+MAX_FAILED_SHARE = 0.05
+
+
+def paper_table(
+    runs: Sequence[RunSummary], labels: Sequence[str] | None = None, max_failed: float = MAX_FAILED_SHARE
+) -> PaperTable:
+    """The paper's table from run folders. A row is a model — or, where one model has several runs on a
+    benchmark (base vs trained, zero-shot vs CoT prompt), each run: named by `labels` (one per run, as given)
+    or by its folder. Every row is tested against the first row's run of the same benchmark (exact McNemar on
+    the items both answered), only where the two runs read the same data (equal data fingerprints).
+
+    A run that failed on more than `max_failed` of its items is refused: its number would be a silent
+    underestimate. A run whose records look like another benchmark's is a warning."""
+    if labels is not None and len(labels) != len(runs):
+        raise TwgrpoError(f"--label: give one per run ({len(runs)}), got {len(labels)}")
     names = model_names(runs)
-    for run in runs:
-        key = (names[model_id(run)], bench_name(run))
+    per_bench = Counter((names[model_id(r)], bench_name(r)) for r in runs)
+    cells: dict[tuple[str, str], RunSummary] = {}
+    rows: list[str] = []
+    benches: list[str] = []
+    warnings = []
+    for i, run in enumerate(runs):
+        model = names[model_id(run)]
+        row = labels[i] if labels is not None else model if per_bench[(model, bench_name(run))] == 1 else run.label
+        key = (row, bench_name(run))
         if key in cells:
-            raise TwgrpoError(f"two runs of {key[0]} on {key[1]}: {cells[key].path} and {run.path}; pass one")
+            raise TwgrpoError(f"two runs labelled {row} on {key[1]}: {cells[key].path} and {run.path}")
+        _check_failures(run, max_failed)
+        looks = run.settings.get("records_bench")
+        if looks and looks != key[1]:
+            warnings.append(f"{run.path}: its records look like {looks}'s, but it ran as --bench {key[1]}")
         cells[key] = run
-        models += [key[0]] if key[0] not in models else []
+        rows += [row] if row not in rows else []
         benches += [key[1]] if key[1] not in benches else []
     order = {b: i for i, b in enumerate(PAPER_BENCHMARKS)}
     benches.sort(key=lambda b: (order.get(b, len(order)), b))
-    rows = []
-    for model in models:
-        row = []
-        for bench in benches:
-            run = cells.get((model, bench))
-            row.append("–" if run is None else _table_cell(run.results))
-        rows.append((model, row))
+    table_rows = [
+        (row, ["–" if (run := cells.get((row, b))) is None else _table_cell(run.results) for b in benches])
+        for row in rows
+    ]
     tests = []
-    if len(models) == 2:
-        for bench in benches:
-            pair = [cells.get((m, bench)) for m in models]
-            if None not in pair:
-                tests.append({"bench": bench, "a": models[0], "b": models[1], **paired_test(pair[0], pair[1])})
-    return PaperTable(benches, rows, tests)
+    for bench in benches:
+        base_row = next((row for row in rows if (row, bench) in cells), None)
+        for row in rows:
+            if row == base_row or (row, bench) not in cells:
+                continue
+            a, b = cells[(base_row, bench)], cells[(row, bench)]
+            test = {"bench": bench, "a": base_row, "b": row}
+            if a.settings.get("data_fingerprint") != b.settings.get("data_fingerprint"):
+                test["skipped"] = "the runs read different data"
+            else:
+                test.update(paired_test(a, b))
+            tests.append(test)
+    return PaperTable(benches, table_rows, tests, warnings)
+
+
+def _check_failures(run: RunSummary, max_failed: float) -> None:
+    n, failed = run.results.get("n") or 0, run.results.get("n_failed") or 0
+    if n and failed / n > max_failed:
+        raise TwgrpoError(
+            f"{run.path}: {failed} of {n} items failed ({100 * failed / n:.1f}% > {100 * max_failed:g}%): its "
+            "accuracy counts them wrong; fix and resume the run, or pass --max-failed to show it anyway"
+        )
 
 
 def _table_cell(results: dict[str, Any]) -> str:
     text = f"{results['accuracy']:.1f}"
     if (results.get("multi") or {}).get("n"):
         text += f" / {results['soft_accuracy']:.1f}"
-    return text
+    failed = results.get("n_failed") or 0
+    return text + f" (n={results.get('n')}" + (f", {failed} failed" if failed else "") + ")"
 
 
 def paired_test(a: RunSummary, b: RunSummary) -> dict[str, Any]:
@@ -282,17 +330,22 @@ def paired_test(a: RunSummary, b: RunSummary) -> dict[str, Any]:
 
 
 def paired_test_rows(table: PaperTable) -> list[tuple[str, list[str]]]:
-    """The paired tests as a table row per benchmark column (empty where there is none)."""
-    if not table.tests:
-        return []
-    by_bench = {t["bench"]: t for t in table.tests}
-    label = f"McNemar p ({table.tests[0]['a']} vs {table.tests[0]['b']})"
-    return [
-        (
-            label,
-            [f"{by_bench[b]['p_value']:.3g} (n={by_bench[b]['n']})" if b in by_bench else "–" for b in table.benches],
-        )
-    ]
+    """The paired tests as one table row per compared pair (empty cells where there is none)."""
+    pairs = list(dict.fromkeys((t["a"], t["b"]) for t in table.tests))
+    out = []
+    for a, b in pairs:
+        by_bench = {t["bench"]: t for t in table.tests if (t["a"], t["b"]) == (a, b)}
+        cells = []
+        for bench in table.benches:
+            t = by_bench.get(bench)
+            if t is None:
+                cells.append("–")
+            elif "skipped" in t:
+                cells.append(f"– ({t['skipped']})")
+            else:
+                cells.append(f"{t['p_value']:.3g} (n={t['n']})")
+        out.append((f"McNemar p ({a} vs {b})", cells))
+    return out
 
 
 def render_table(table: PaperTable, fmt: str) -> str:

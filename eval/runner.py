@@ -52,18 +52,13 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from twgrpo_data.benchmarks.facts import Ask
 from twgrpo_data.errors import InputFormatError, OutputPathError, TwgrpoError, VideoError
 from twgrpo_data.formats import atomic_write_json, read_jsonl
-from twgrpo_data.metrics import score_output
 from twgrpo_data.outputs import LOCK, acquire_folder_lock, refuse_stdout
 from twgrpo_data.prompts import (
     PROMPT_STYLES,
     Prompt,
-    build_prompt,
-    default_parser,
-    resolve_style,
-    short_hash,
-    template_of,
 )
 from twgrpo_data.record import Record
 from twgrpo_data.scoring import PARSERS
@@ -81,7 +76,21 @@ from .backends import (
     installed_version,
 )
 from .backends.base import Generation, one_line
-from .protocol import OFFICIAL, OFFICIAL_MODEL_FPS, OFFICIAL_SAMPLING, PROTOCOLS, source_texts
+from .protocol import (
+    BENCHMARK_OFFICIAL,
+    JUDGE_CONCURRENCY,
+    OFFICIAL,
+    OFFICIAL_MODEL_FPS,
+    OFFICIAL_PARSER,
+    OFFICIAL_SAMPLING,
+    PROTOCOLS,
+    Plan,
+    apply_protocol,
+    benchmark_protocol,
+    load_options,
+    make_plan,
+    score_item,
+)
 from .rescore import rescore_log
 from .secrets import redact, scrub, secret_values
 
@@ -115,7 +124,11 @@ PROTOCOL_KEYS = (
     "seed",
     "shard",
     "allow_text_only",
+    "subtitles",
+    "judge_model",
 )
+# What a folder written before a protocol key existed measured for it (so it still resumes).
+PROTOCOL_KEY_DEFAULTS = {"subtitles": False}
 # Before the model loads, this many of the first pending records' videos are looked up: if none exists, the
 # run stops naming the first missing path and the --video-root it tried (a wrong root, not a few gaps).
 FIRST_VIDEOS_CHECKED = 8
@@ -142,7 +155,8 @@ class EvalConfig:
         default="standard",
         metadata={
             "help": "standard (16 distinct frames, real fps) | twgrpo-official (exact replica of the released "
-            "scripts' inputs: 2 fps frames re-indexed to 16, fps 2.0 told, prompts verbatim from the file)"
+            "scripts' inputs: 2 fps frames re-indexed to 16, fps 2.0 told, whole videos, prompts verbatim from the "
+            "file) | official (the benchmark's own protocol: MVBench, Video-MME, TempCompass, MMVU)"
         },
     )
     data: str | None = field(
@@ -205,6 +219,26 @@ class EvalConfig:
         default=None,
         metadata={"help": "where the data came from when --data was not given (local default, or Hub repo and commit)"},
     )
+    subtitles: bool = field(
+        default=False,
+        metadata={"help": "Video-MME, --protocol official: show the subtitles of the sampled frames"},
+    )
+    judge_model: str | None = field(
+        default=None,
+        metadata={
+            "help": "the LLM judge of --protocol official where the benchmark scores with one (MMVU, TempCompass)"
+        },
+    )
+    judge_api_base: str | None = field(
+        default=None,
+        metadata={"help": "the judge's OpenAI-compatible server (default https://api.openai.com/v1)"},
+    )
+    judge_options: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={
+            "help": "judge client settings: api_key (default $OPENAI_API_KEY; never written), timeout, max_retries"
+        },
+    )
 
     def check(self) -> None:
         """Raise `TwgrpoError` for values no run can use."""
@@ -212,13 +246,12 @@ class EvalConfig:
             raise TwgrpoError(f"--backend: expected auto or one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.protocol not in PROTOCOLS:
             raise TwgrpoError(f"--protocol: expected one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
-        if self.protocol == OFFICIAL and (
-            self.sample_fps is not None or self.model_fps is not None or self.frames != 16
-        ):
-            raise TwgrpoError(
-                "--protocol twgrpo-official fixes the frames (2 fps, re-indexed to 16) and the fps told "
-                "to the model (2.0): drop --frames/--sample-fps/--model-fps"
-            )
+        if self.protocol != BENCHMARK_OFFICIAL:
+            given = [f for f, v in (("--subtitles", self.subtitles), ("--judge-model", self.judge_model)) if v]
+            if given:
+                raise TwgrpoError(f"{given[0]}: only for --protocol official (a benchmark's own protocol)")
+        if self.judge_api_base is not None and self.judge_model is None:
+            raise TwgrpoError("--judge-api-base: give --judge-model too")
         shard_of(self.shard)
         if self.prompt != "auto" and self.prompt not in PROMPT_STYLES:
             raise TwgrpoError(f"--prompt: expected auto or one of {', '.join(PROMPT_STYLES)}, got {self.prompt!r}")
@@ -292,18 +325,20 @@ class RunResult:
 # inputs
 
 
-def load_eval_records(bench: str, data: str | None) -> tuple[list[Record], str]:
+def load_eval_records(bench: str, data: str | None, options: dict[str, Any] | None = None) -> tuple[list[Record], str]:
     """The records to evaluate and the data path they came from.
 
     `data` may be a unified / records / parquet / HF-saved file of any benchmark, or the benchmark's own
-    native files; without it the benchmark's default location is read. Invalid records stop the run (a
-    benchmark's numbers are over all of its items), naming the first.
+    native files; without it the benchmark's default location is read. `options` are the loader's (an
+    official protocol's open-ended items, subtitles). Invalid records stop the run (a benchmark's numbers
+    are over all of its items), naming the first.
     """
-    from twgrpo_data.benchmarks import get_benchmark, load_benchmark
+    from twgrpo_data.benchmarks import get_benchmark, load_benchmark, reads_as_interchange
 
     module = get_benchmark(bench)
     path = Path(data if data is not None else module.DEFAULT_PATH)
-    result = load_benchmark(bench, path)
+    # a unified/records file holds its records as they are (open-ended ones included); options are for native files
+    result = load_benchmark(bench, path, **({} if reads_as_interchange(bench, path) else options or {}))
     if result.errors:
         raise TwgrpoError(
             f"{len(result.errors)} invalid record(s) in {path}, first: {result.errors[0]} "
@@ -320,12 +355,30 @@ NO_VIDEO = (
 )
 
 
+def video_ref(record: Record, video_root: str | None, *, allow_outside: bool = False, bounds: bool = True) -> Any:
+    """Where a record's video is and which clip of it to sample; `bounds=False` (the TW-GRPO replica) samples
+    the whole video whatever `start`/`end` the record carries, as the released scripts did."""
+    from twgrpo_data.benchmarks import locate_video
+
+    ref = locate_video(record, video_root, allow_outside=allow_outside)
+    return ref if bounds else dataclasses.replace(ref, start=None, end=None)
+
+
 def video_loader(
-    video_root: str | None, settings: dict[str, Any], *, allow_text_only: bool = False, allow_outside: bool = False
+    video_root: str | None,
+    settings: dict[str, Any],
+    *,
+    allow_text_only: bool = False,
+    allow_outside: bool = False,
+    bounds: bool = True,
+    frame_rule: Callable[..., Any] | None = None,
 ) -> Callable[[Record], Any]:
     """`record -> VideoFrames | None` for the prefetcher; any failure becomes a `VideoError` naming the file.
-    A record without a video fails its item unless `allow_text_only` (then it is answered text-only)."""
-    from twgrpo_data.benchmarks import locate_video
+    A record without a video fails its item unless `allow_text_only` (then it is answered text-only).
+    `settings` are `sampling_settings`; `frame_rule` the benchmark's own choice of frames it names."""
+    settings = {k: v for k, v in settings.items() if k != "frame_rule"}
+    if frame_rule is not None:
+        settings["frame_rule"] = frame_rule
 
     def load(record: Record):
         if record.video is None:
@@ -334,7 +387,7 @@ def video_loader(
             raise VideoError(NO_VIDEO)
         where = record.video
         try:
-            ref = locate_video(record, video_root, allow_outside=allow_outside)
+            ref = video_ref(record, video_root, allow_outside=allow_outside, bounds=bounds)
             where = ref.path
             return ref.sample(**settings)
         except VideoError:
@@ -346,9 +399,17 @@ def video_loader(
 
 
 def sampling_settings(config: EvalConfig) -> dict[str, Any]:
-    """`sample_video` keyword arguments for the run's frame and pixel settings."""
+    """`sample_video` keyword arguments for the run's frame and pixel settings (a benchmark's own frame rule
+    is named by `frame_rule`; `video_loader` is given the function)."""
     if config.protocol == OFFICIAL:
         frames: dict[str, Any] = {"frames": None, **OFFICIAL_SAMPLING}
+    elif config.protocol == BENCHMARK_OFFICIAL:
+        protocol = benchmark_protocol(config.bench)
+        frames = {"frames": config.frames, "fps": None, **protocol.sampling}
+        if protocol.frames_free:
+            frames["frames"] = config.frames
+        if protocol.frame_rule is not None:
+            frames["frame_rule"] = protocol.name
     elif config.sample_fps is None:
         frames = {"frames": config.frames, "fps": None}
     else:
@@ -402,14 +463,18 @@ def check_resumable(out: Path, protocol: dict[str, Any]) -> dict[str, Any] | Non
         old = json.loads(config_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise InputFormatError(f"{config_path}: invalid JSON ({exc.msg})") from None
-    diffs = [f"{k}: {old.get(k)!r} → {protocol[k]!r}" for k in PROTOCOL_KEYS if old.get(k) != protocol[k]]
+    diffs = [
+        f"{k}: {old.get(k)!r} → {protocol[k]!r}"
+        for k in PROTOCOL_KEYS
+        if old.get(k, PROTOCOL_KEY_DEFAULTS.get(k)) != protocol[k]
+    ]
     if diffs:
         why = ""
         if old.get("data_fingerprint") != protocol["data_fingerprint"]:
             why = " — the data's content changed (e.g. corrected gold answers); its old answers would be kept"
         elif old.get("prompt_template_hash") != protocol["prompt_template_hash"]:
             why = " — the prompt template changed; resuming would mix two prompts"
-        missing = [k for k in PROTOCOL_KEYS if k not in old]
+        missing = [k for k in PROTOCOL_KEYS if k not in old and k not in PROTOCOL_KEY_DEFAULTS]
         if missing:
             why += f" (the folder was written by an older twgrpo that did not record {', '.join(missing)})"
         raise TwgrpoError(
@@ -477,26 +542,40 @@ def sample_line(
     record: Record,
     prompt: Prompt,
     generation: Generation,
-    parser: str,
+    plan: Plan,
     video: Any,
     seconds: float,
     template_hash: str | None = None,
+    ask: Ask | None = None,
 ) -> dict[str, Any]:
     """The samples.jsonl line for one answered (or failed) item: what was asked (question, options, the
     prompt's hash; its template is in prompts.json under `template_hash`), which frames were shown, the raw
-    output, what was parsed from it and how it scored against the gold."""
+    output, what was parsed from it and how it scored against the gold. Under an official protocol the line
+    also holds what the benchmark's scorer needs (`reference`), the breakdown `kind` and the judge's questions
+    and replies (`judgements`), so `twgrpo eval rescore` re-scores it alone; a Video-MME item its `cluster`."""
+    from twgrpo_data.benchmarks import cluster_of
+
     category = record.meta.get("category")
     category = str(category) if category is not None else None
-    score = score_output(
+    official = plan.official
+    reference = official.reference(record) if official is not None else None
+    kind = official.kind(record) if official is not None and official.kind is not None else None
+    cluster = cluster_of(record)
+    score, judgements = score_item(
+        plan,
         record.id,
         generation.text,
         record.answer,
-        parser=parser,
+        parser=plan.parser,
         options=record.options,
         category=category,
         error=generation.error,
+        reference=reference,
+        ask=ask,
+        kind=kind,
+        cluster=cluster,
     )
-    return {
+    line = {
         "id": record.id,
         "question": record.question,
         "options": list(record.options),
@@ -518,67 +597,91 @@ def sample_line(
         "usage": generation.usage,
         "seconds": round(seconds, 4),
     }
+    if cluster is not None:
+        line["cluster"] = cluster
+    if official is not None:
+        line.update(kind=kind, reference=reference, judgements=judgements)
+    return line
 
 
 def evaluate_batches(
     batches: Iterable[list[tuple[Record, Any]]],
     backend: Backend,
-    prompts: dict[str, Prompt],
-    parser: str,
+    prompt_of: Callable[[Record, Any], Prompt],
+    plan: Plan,
     write: Callable[[list[dict[str, Any]]], None],
     advance: Callable[[int, int], None] = lambda n, failed: None,
     model_fps: float | None = None,
     template_hash: str | None = None,
     secrets: Iterable[str] = (),
+    ask: Ask | None = None,
     answered_before: int = 0,
 ) -> int:
     """Answer, score and write batches of `(record, VideoFrames | VideoError | None)`; returns items written.
 
-    A `VideoError` fails its item without reaching the backend. `model_fps` replaces the sampling rate the
-    model is told. Error texts are scrubbed of `secrets`. Stops with `TwgrpoError` when every item of the
-    first batch failed and nothing at all has been answered in the run (`answered_before`: by earlier
-    sessions) — a wrong --video-root, a dead server: nothing useful would follow — or when the backend has
-    answered nothing in `MAX_DEAD_BATCHES` batches in a row. Once anything was answered, a batch of bad items
-    (missing videos, say) is recorded and the run moves on.
+    A `VideoError` fails its item without reaching the backend. `prompt_of(record, video)` is the item's
+    prompt; `plan` scores the answers, asking the judge through `ask` where its benchmark does (a batch's
+    judge questions run `JUDGE_CONCURRENCY` at a time). `model_fps` replaces the sampling rate the model is
+    told. Error texts are scrubbed of `secrets`. Stops with `TwgrpoError` when every item of the first batch
+    failed and nothing at all has been answered in the run (`answered_before`: by earlier sessions) — a wrong
+    --video-root, a dead server: nothing useful would follow — or when the backend has answered nothing in
+    `MAX_DEAD_BATCHES` batches in a row. Once anything was answered, a batch of bad items (missing videos,
+    say) is recorded and the run moves on.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     secrets = list(secrets)
+    pool = ThreadPoolExecutor(JUDGE_CONCURRENCY, thread_name_prefix="twgrpo-judge") if ask is not None else None
 
     def told(video: Any) -> Any:
         return video if video is None or model_fps is None else dataclasses.replace(video, fps=model_fps)
 
+    def line_of(item: tuple[Record, Prompt, Generation, Any, float]) -> dict[str, Any]:
+        record, prompt, generation, video, seconds = item
+        line = sample_line(record, prompt, generation, plan, video, seconds, template_hash, ask)
+        if line["error"] is not None:
+            line["error"] = scrub(line["error"], secrets)
+        return line
+
     written, dead = 0, 0
-    for batch in batches:
-        requests = [Request(r.id, prompts[r.id], told(v)) for r, v in batch if not isinstance(v, VideoError)]
-        start = time.perf_counter()
-        answers = iter(backend.generate(requests))
-        per_item = (time.perf_counter() - start) / max(1, len(requests))
-        lines, failed, backend_failed = [], 0, 0
-        for record, video in batch:
-            if isinstance(video, VideoError):
-                generation, video, seconds = Generation(error=f"video: {video}"), None, 0.0
-            else:
-                generation, seconds = next(answers), per_item
-                backend_failed += generation.error is not None
-            if generation.error is not None:
-                failed += 1
-                generation = dataclasses.replace(generation, error=scrub(generation.error, secrets))
-            lines.append(sample_line(record, prompts[record.id], generation, parser, video, seconds, template_hash))
-        write(lines)
-        written += len(lines)
-        answered_before += len(lines) - failed
-        advance(len(lines), failed)
-        if not answered_before:
-            raise TwgrpoError(
-                f"every item of the first batch ({len(lines)}) failed, e.g. {lines[0]['id']!r}: "
-                f"{lines[0]['error']}; stopped — fix it and re-run the same command to resume"
-            )
-        dead = dead + 1 if requests and backend_failed == len(requests) else 0
-        if dead >= MAX_DEAD_BATCHES:
-            last = next(line["error"] for line in reversed(lines) if line["error"])
-            raise TwgrpoError(
-                f"the {backend.name} backend failed on every item of {dead} batches in a row "
-                f"(last: {last}); stopped — fix it and re-run the same command to resume"
-            )
+    try:
+        for batch in batches:
+            prompts = {r.id: prompt_of(r, None if isinstance(v, VideoError) else v) for r, v in batch}
+            requests = [Request(r.id, prompts[r.id], told(v)) for r, v in batch if not isinstance(v, VideoError)]
+            start = time.perf_counter()
+            answers = iter(backend.generate(requests))
+            per_item = (time.perf_counter() - start) / max(1, len(requests))
+            items, backend_failed = [], 0
+            for record, video in batch:
+                if isinstance(video, VideoError):
+                    generation, video, seconds = Generation(error=f"video: {video}"), None, 0.0
+                else:
+                    generation, seconds = next(answers), per_item
+                    backend_failed += generation.error is not None
+                if generation.error is not None:
+                    generation = dataclasses.replace(generation, error=scrub(generation.error, secrets))
+                items.append((record, prompts[record.id], generation, video, seconds))
+            lines = list(pool.map(line_of, items)) if pool is not None else [line_of(i) for i in items]
+            failed = sum(line["error"] is not None for line in lines)
+            write(lines)
+            written += len(lines)
+            answered_before += len(lines) - failed
+            advance(len(lines), failed)
+            if not answered_before:
+                raise TwgrpoError(
+                    f"every item of the first batch ({len(lines)}) failed, e.g. {lines[0]['id']!r}: "
+                    f"{lines[0]['error']}; stopped — fix it and re-run the same command to resume"
+                )
+            dead = dead + 1 if requests and backend_failed == len(requests) else 0
+            if dead >= MAX_DEAD_BATCHES:
+                last = next(line["error"] for line in reversed(lines) if line["error"])
+                raise TwgrpoError(
+                    f"the {backend.name} backend failed on every item of {dead} batches in a row "
+                    f"(last: {last}); stopped — fix it and re-run the same command to resume"
+                )
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
     return written
 
 
@@ -596,8 +699,15 @@ def append_lines(path: Path) -> Callable[[list[dict[str, Any]]], None]:
 
 
 def write_results(out: Path, parser: str, run_info: dict[str, Any]) -> dict[str, Any]:
-    """results.json = `run_info` + the re-score of samples.jsonl (the very numbers `twgrpo eval rescore` gives)."""
-    summary = rescore_log(out / SAMPLES, parser).summary()
+    """results.json = `run_info` + the re-score of samples.jsonl (the very numbers `twgrpo eval rescore` gives;
+    an official protocol's run is re-scored by its benchmark's scorer, named in config.json). A run with no
+    samples — an empty shard — has zero items."""
+    from twgrpo_data.metrics import summarize
+
+    if not (out / SAMPLES).is_file() or not (out / SAMPLES).stat().st_size:
+        summary = {"parser": parser, **summarize([])}
+    else:
+        summary = rescore_log(out / SAMPLES, None if parser == OFFICIAL_PARSER else parser).summary()
     # the run folder's own file, not its absolute path: a merged shard run and a single run compare equal
     results = {"run": run_info, **summary, "file": SAMPLES}
     atomic_write_json(out / RESULTS, results)
@@ -620,17 +730,34 @@ def build_backend(name: str, config: EvalConfig) -> Backend:
 
 
 def select_records(config: EvalConfig) -> tuple[list[Record], list[Record], str]:
-    """`(all records of the data file, the selected ones: shard then --limit, data path)`."""
-    records, data_path = load_eval_records(config.bench, config.data)
+    """`(all records of the data file, the selected ones: shard then --limit, data path)`. A shard may hold
+    no records (`--shard 3/3` of two): it is still a shard, and `twgrpo eval merge` needs its folder."""
+    records, data_path = load_eval_records(config.bench, config.data, load_options(config))
     selected = records
     shard = shard_of(config.shard)
     if shard is not None:
         selected = [r for r in selected if in_shard(r.id, *shard)]
     if config.limit is not None:
         selected = selected[: config.limit]
-    if not selected:
-        raise TwgrpoError(f"shard {config.shard} of {data_path} holds no records")
     return records, selected, data_path
+
+
+def records_benchmark(records: Sequence[Record], data_path: str) -> str | None:
+    """The benchmark the records are, by their own fields (most of them), else by the file's name; None when
+    neither says."""
+    from collections import Counter
+
+    from twgrpo_data.benchmarks import BENCHMARKS, guess_from_name
+
+    votes: Counter = Counter()
+    for record in records:
+        keys = set(record.meta)
+        name = next((n for n, m in BENCHMARKS.items() if any(set(sig) <= keys for sig in m.SIGNATURES)), None)
+        votes[name] += 1
+    named = [(n, c) for n, c in votes.most_common() if n is not None]
+    if named and named[0][1] * 2 > len(records):
+        return named[0][0]
+    return guess_from_name(Path(data_path).name) or None
 
 
 def check_first_videos(records: Sequence[Record], config: EvalConfig) -> None:
@@ -674,7 +801,7 @@ def run_eval(
         >>> run_eval(EvalConfig(bench="mmvu", model="runs/tiny", data="examples/eval_sample.json",
         ...                     video_root="../shared/data/videos", out="runs/demo"))   # doctest: +SKIP
     """
-    secrets = secret_values(config.backend_options)
+    secrets = secret_values(config.backend_options) + secret_values(config.judge_options)
     try:
         return _run_eval(config, console or Console(stderr=True), progress, backend_factory, secrets)
     except TwgrpoError as exc:
@@ -682,6 +809,23 @@ def run_eval(
         if text == str(exc):
             raise
         raise TwgrpoError(text) from None
+
+
+#: Where the judge is when `--judge-api-base` is not given (the official judges are OpenAI models).
+DEFAULT_JUDGE_API_BASE = "https://api.openai.com/v1"
+
+
+def make_judge(config: EvalConfig, out: Path) -> Any:
+    """The run's LLM judge, checked to be reachable (before any item), its judgements cached in the run folder."""
+    from .judge import JUDGEMENTS, Judge, JudgeSettings
+
+    try:
+        settings = JudgeSettings(
+            config.judge_model, config.judge_api_base or DEFAULT_JUDGE_API_BASE, **config.judge_options
+        )
+    except TypeError as exc:
+        raise TwgrpoError(f"judge options: {exc}") from None
+    return Judge(settings, out / JUDGEMENTS)
 
 
 def _run_eval(
@@ -692,11 +836,12 @@ def _run_eval(
     secrets: list[str],
 ) -> RunResult:
     config.check()
+    config = apply_protocol(config)
     started = time.perf_counter()
     all_records, records, data_path = select_records(config)
     # protocol choices come from the whole file, never from a --limit or --shard slice
-    style = resolve_style(config.prompt, config.bench, all_records)
-    parser = config.parser or default_parser(style)
+    plan = make_plan(config, all_records, data_path)
+    style, parser = plan.style, plan.parser
     backend_name = default_backend() if config.backend == "auto" else config.backend
     if (
         backend_name != "openai"
@@ -706,8 +851,14 @@ def _run_eval(
         raise TwgrpoError(f"{config.model}: no such model folder")  # before any run folder is made
     if backend_name == "vllm":
         check_vllm_version(installed_version(*VLLM_DISTRIBUTIONS))
-    template = template_of(style)
-    template_hash = short_hash(template)
+    template, template_hash = plan.template, plan.template_hash
+    looks_like = records_benchmark(all_records, data_path)
+    if looks_like is not None and looks_like != config.bench:
+        console.print(
+            f"[yellow]warning:[/] the records of {data_path} look like {looks_like}'s, not {config.bench}'s: "
+            f"results are labelled {config.bench} (pass --bench {looks_like} if that is what they are)",
+            soft_wrap=True,
+        )
     out = Path(config.out) if config.out else default_out(config.bench, config.model)
     settings = {
         **asdict(config),
@@ -716,16 +867,19 @@ def _run_eval(
         "parser": parser,
         "data": data_path,
         "data_fingerprint": records_fingerprint(all_records),
+        "records_bench": looks_like,
         "prompt_template_hash": template_hash,
         "out": str(out),
         "model": _model_path(config.model),
         "backend_options": redact(config.backend_options),
+        "judge_options": redact(config.judge_options),
     }
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     lock = acquire_folder_lock(out, "twgrpo eval", "--out")
     samples_path = out / SAMPLES
     wrote = False
+    judge = None
     try:
         old = check_resumable(out, settings)
         previous = read_samples(samples_path)
@@ -742,8 +896,17 @@ def _run_eval(
         # stopped on bad items moves on instead of stopping on them again
         pending = sorted((r for r in records if r.id not in done), key=lambda r: r.id in previous)
         check_first_videos(pending, config)
-        sources = source_texts(data_path) if config.protocol == OFFICIAL else {}
-        prompts = {r.id: build_prompt(r, style, sources.get(r.id)) for r in pending}
+        # every prompt (and what an official scorer needs) is built now: a bad record stops the run here
+        prompts = {r.id: plan.build(r, None) for r in pending}
+        if plan.official is not None:
+            for record in pending:
+                plan.official.reference(record)
+        if pending and plan.official is not None and config.judge_model is not None:
+            judge = make_judge(config, out)  # an unreachable judge stops the run before its first item
+
+        def prompt_of(record: Record, video: Any) -> Prompt:
+            return plan.build(record, video) if plan.video_dependent else prompts[record.id]
+
         session: dict[str, Any] = {
             "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "versions": package_versions(),
@@ -756,6 +919,8 @@ def _run_eval(
             "video_sampling": sampling_settings(config),
             "sessions": (old or {}).get("sessions", []) + [session],
         }
+        if judge is not None:
+            session["judge"] = judge.settings.describe()
         new = 0
         with _progress(console, progress) as bar:
             task = bar.add_task(
@@ -790,6 +955,8 @@ def _run_eval(
                     sampling_settings(config),
                     allow_text_only=config.allow_text_only,
                     allow_outside=config.allow_outside_video_root,
+                    bounds=plan.uses_bounds,
+                    frame_rule=plan.official.frame_rule if plan.official is not None else None,
                 )
                 prefetch = VideoPrefetcher(pending, load, workers=config.workers, queue_size=2 * config.batch_size)
                 try:
@@ -797,24 +964,30 @@ def _run_eval(
                         evaluate_batches(
                             _batches(prefetch, config.batch_size),
                             backend,
-                            prompts,
-                            parser,
+                            prompt_of,
+                            plan,
                             append_lines(samples_path),
                             advance,
                             config.told_fps,
                             template_hash,
                             secrets,
+                            judge.ask if judge is not None else None,
                             answered_before=len(done),
                         )
                 finally:
                     session["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
                     session["written"] = new
+                    if judge is not None:
+                        session["judge"]["asked"] = judge.asked
                     atomic_write_json(out / CONFIG, config_doc)
     except BaseException:
         lock.release()
         if created and not wrote:
             shutil.rmtree(out, ignore_errors=True)  # nothing of this run is in it: leave no folder behind
         raise
+    finally:
+        if judge is not None:
+            judge.close()
     try:
         elapsed = time.perf_counter() - started
         answered = read_samples(samples_path)
@@ -834,7 +1007,7 @@ def _run_eval(
         }
         if config.shard is not None:
             run_info["shard"] = config.shard
-        results = write_results(out, parser, run_info) if answered else {"run": run_info}
+        results = write_results(out, parser, run_info) if answered or not records else {"run": run_info}
     finally:
         lock.release()
     if answered and all(answered[r.id].get("error") for r in records if r.id in answered) and run_info["complete"]:

@@ -80,9 +80,16 @@ def metrics(summary: dict) -> dict:
 
 class FakeOpenAIServer:
     """A local chat-completions endpoint (127.0.0.1 only): fails the first `fail` requests with 503, sleeps
-    `delay` s each; `GET /v1/models` lists `models`; the Authorization header of every request is kept."""
+    `delay` s each; `GET /v1/models` lists `models`; the Authorization header of every request is kept. Each
+    request body is kept; the reply is `reply(body)` (default "<answer>A</answer>")."""
 
-    def __init__(self, fail: int = 0, delay: float = 0.0, models: tuple[str, ...] = ("served-model",)):
+    def __init__(
+        self,
+        fail: int = 0,
+        delay: float = 0.0,
+        models: tuple[str, ...] = ("served-model",),
+        reply=lambda body: "<answer>A</answer>",
+    ):
         self.fail, self.delay, self.bodies, self.models, self.auth = fail, delay, [], models, []
         outer = self
 
@@ -116,7 +123,7 @@ class FakeOpenAIServer:
                     self.wfile.write(b'{"error": {"message": "overloaded"}}')
                     return
                 threading.Event().wait(outer.delay)
-                reply = {
+                answer = {
                     "id": "c",
                     "object": "chat.completion",
                     "created": 0,
@@ -125,12 +132,12 @@ class FakeOpenAIServer:
                         {
                             "index": 0,
                             "finish_reason": "stop",
-                            "message": {"role": "assistant", "content": "<answer>A</answer>"},
+                            "message": {"role": "assistant", "content": reply(body)},
                         }
                     ],
                     "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14},
                 }
-                data = json.dumps(reply).encode()
+                data = json.dumps(answer).encode()
                 try:
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
@@ -147,3 +154,54 @@ class FakeOpenAIServer:
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class FakeJudgeServer(FakeOpenAIServer):
+    """A deterministic OpenAI-compatible judge on 127.0.0.1: MMVU's structured verdict (correct when the ground
+    truth appears in the model's response), TempCompass's "Correct"/"Incorrect" (the ground truth's text in the
+    prediction) and its caption judge (answers the multi-choice question with the option the caption names).
+    `asked` counts each question (its user message)."""
+
+    def __init__(self, model: str = "judge-model"):
+        super().__init__(models=(model,), reply=judge_verdict)
+        self.model = model
+
+    @property
+    def asked(self):
+        from collections import Counter
+
+        return Counter(body["messages"][-1]["content"] for body in self.bodies)
+
+
+def judge_verdict(body: dict) -> str:
+    system, user = body["messages"][0]["content"], body["messages"][-1]["content"]
+    if "structured format" in system:  # MMVU
+        truth = user.split("Ground Truth Answer: ", 1)[1].split("\n\n", 1)[0]
+        response = user.split("Model Response to the Question: ", 1)[1]
+        return json.dumps({"extracted_answer": response[:20], "correct": truth.lower() in response.lower()})
+    if "Video Description:" in user:  # TempCompass captioning: the option the caption names
+        caption = user.split("Video Description:")[-1].split("\nMulti-Choice Question:")[0].lower()
+        options = user.rsplit("Multi-Choice Question:\n", 1)[1].strip().split("\n")[1:]
+        named = next((o for o in options if o[3:].lower() in caption), "None of the choices are correct")
+        return f"Reasoning: the caption says so.\nAnswer: {named}"
+    truth = user.split("Ground-Truth Answer: ", 1)[1].split("\n", 1)[0]
+    prediction = user.split("Model Prediction: ", 1)[1]
+    return "Correct" if truth.split(". ")[-1].lower() in prediction.lower() else "Incorrect"
+
+
+class ScriptBackend(Backend):
+    """Answers each id with a given text (a function of the request, or a table) and keeps every prompt."""
+
+    name = "script"
+
+    def __init__(self, answer):
+        super().__init__("script", SamplingSettings(), PixelBudget(1, 1))
+        self.answer = answer
+        self.prompts: dict = {}
+        self.videos: dict = {}
+
+    def _generate(self, requests):
+        self.prompts.update({r.id: r.prompt for r in requests})
+        self.videos.update({r.id: r.video for r in requests})
+        answer = self.answer if callable(self.answer) else lambda r: self.answer[r.id]
+        return [Generation(text=answer(r)) for r in requests]

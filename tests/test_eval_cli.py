@@ -263,7 +263,7 @@ def test_unknown_choices_are_refused_before_any_folder_is_made(tmp_path):
         ("--backend", "vllmm"),
         ("--prompt", "cott"),
         ("--parser", "strict"),
-        ("--protocol", "official"),
+        ("--protocol", "leaderboard"),
     ):
         proc = _twgrpo(
             "eval", "--bench", "mmvu", "--model", "m", "--out", str(tmp_path / "run"), option, value, check=False

@@ -138,3 +138,19 @@ def test_training_and_evaluation_read_their_prompts_from_one_module():
     assert shared.training_text(record).startswith("What happens?\nA it falls\nB it rolls  Output the thinking")
     # evaluation's CLEVRER prompt shows the same options, with TW-GRPO's eval "A. text" layout
     assert build_prompt(record, "clevrer").text.startswith("What happens?\nA. it falls\nB. it rolls Output")
+
+
+def test_clevrer_zeroshot_prompt_is_eval_clevrer_zeroshot_py(shared):
+    """`src/eval/eval_clevrer_zeroshot.py`: the R1 system message and
+    "{Question} Output the final answer (letters separated by , if multiple) in <answer> </answer> tags directly. "
+    (https://github.com/longmalongma/TW-GRPO/blob/main/src/eval/eval_clevrer_zeroshot.py)."""
+    path = FIXTURES / "unified" / "CLEVRER" / "clevrer_counterfactual_val.json"
+    raws = json.loads(path.read_text(encoding="utf-8"))
+    for raw, record in zip(raws, read_records(path).records):
+        prompt = build_prompt(record, "clevrer-zeroshot")
+        assert prompt.text == raw["problem"] + (
+            " Output the final answer (letters separated by , if multiple) in <answer> </answer> tags directly. "
+        )
+        assert prompt.system == CLEVRER_SYSTEM
+    assert default_parser("clevrer-zeroshot") == "twgrpo"
+    assert resolve_style("auto", "clevrer", []) == "clevrer"  # the paper's zero-shot row ran eval_clevrer.py

@@ -10,7 +10,7 @@ import json
 import math
 
 import pytest
-from conftest import VIDEOS
+from conftest import DATA, FIXTURES, VIDEOS
 from eval_helpers import AnswerKey, run_with, write_set
 
 from twgrpo_data.errors import TwgrpoError
@@ -19,6 +19,8 @@ from twgrpo_data.video import sample_video, torch_linspace, twgrpo_official_indi
 from twgrpo_eval.protocol import OFFICIAL_SAMPLING
 from twgrpo_eval.runner import read_samples
 
+# the replica's own settings (run_with's small test defaults would be refused: the replica fixes them)
+REPLICA = dict(protocol="twgrpo-official", frames=16, min_pixels=128 * 28 * 28, max_pixels=196 * 28 * 28)
 CLEVRER_12176 = [0, 0, 14, 14, 28, 42, 42, 56, 56, 71, 85, 85, 99, 99, 113, 127]
 
 
@@ -106,9 +108,7 @@ def test_official_run_feeds_the_replica_frames_fps_and_verbatim_prompts(tmp_path
     data = tmp_path / "set.json"
     data.write_text(json.dumps(raw))
     key = AnswerKey({"c1": "A,B", "c2": "B"})
-    results = run_with(
-        tmp_path, data, key, protocol="twgrpo-official", video_root=str(VIDEOS), frames=16, bench="clevrer"
-    )
+    results = run_with(tmp_path, data, key, video_root=str(VIDEOS), bench="clevrer", **REPLICA)
     assert results["accuracy"] == 100.0
     assert key.fps == {"c1": 2.0, "c2": 2.0}  # no fps told: Qwen2.5-VL's implicit 2.0
     lines = read_samples(tmp_path / "run" / "samples.jsonl")
@@ -127,21 +127,20 @@ def test_official_run_feeds_the_replica_frames_fps_and_verbatim_prompts(tmp_path
         prompts[record.id] = prompt.text
         return prompt
 
-    import twgrpo_eval.runner as runner
+    import twgrpo_eval.protocol as protocol
 
-    runner.build_prompt, saved = spy, runner.build_prompt
+    protocol.build_prompt, saved = spy, protocol.build_prompt
     try:
         run_with(
             tmp_path / "again",
             data,
             AnswerKey({"c1": "A,B", "c2": "B"}),
-            protocol="twgrpo-official",
             video_root=str(VIDEOS),
-            frames=16,
             bench="clevrer",
+            **REPLICA,
         )
     finally:
-        runner.build_prompt = saved
+        protocol.build_prompt = saved
     assert prompts["c1"].startswith("What will happen?\nA the cube moves\nB the sphere stops Output the thinking")
     assert prompts["c2"].startswith("Which is red?\nA. the cube\nB. the sphere Output")  # the file's problem
 
@@ -160,4 +159,69 @@ def test_official_protocol_refuses_frame_settings_it_fixes(tmp_path):
     data = write_set(tmp_path / "set.json", [Record("v", "q?", ["x", "y"], ["A"], source="mmvu")])
     with pytest.raises(TwgrpoError, match="twgrpo-official fixes the frames"):
         run_with(tmp_path, data, AnswerKey({"v": "A"}), protocol="twgrpo-official", frames=8)
+    assert not (tmp_path / "run").exists()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# MVBench under the replica: the released script sampled every video whole (issue 28.1)
+
+MVBENCH_UNIFIED = [
+    ("fixture", FIXTURES / "unified" / "evaluation" / "eval_mvbench.json"),
+    # the full 4,000-item file (TW-GRPO data/evaluation/eval_mvbench.json), where ../shared holds it
+    ("full", DATA / "eval_mvbench.json"),
+]
+
+
+@pytest.mark.parametrize("name, path", MVBENCH_UNIFIED, ids=[n for n, _ in MVBENCH_UNIFIED])
+def test_replica_decides_like_the_released_script_on_every_bounded_mvbench_item(name, path, shared):
+    """eval_general_videor1.py hands qwen-vl-utils `item['video']` alone (no video_start/video_end), so each
+    bounded item's whole video is sampled by the 2 fps rule. Our replica's decision — which file, which clip,
+    which frames for a video of that item's length — must be exactly that."""
+    if not path.is_file():
+        pytest.skip(f"{path} is not in ../shared (the full 4,000-item file); the fixture's bounded items ran")
+    from twgrpo_data.benchmarks import load_benchmark
+    from twgrpo_data.video import clip_range, frame_count
+    from twgrpo_eval.protocol import apply_protocol, make_plan
+    from twgrpo_eval.runner import EvalConfig, video_ref
+
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    records = load_benchmark("mvbench", path).records
+    config = apply_protocol(EvalConfig(bench="mvbench", model="m", protocol="twgrpo-official", data=str(path)))
+    plan = make_plan(config, records, str(path))
+    bounded = [(item, rec) for item, rec in zip(raw, records) if "start" in item or "end" in item]
+    if name == "full":
+        assert len(raw) == 4000 and len(bounded) == 1000 and sum(item["start"] > 0 for item, _ in bounded) == 732
+    assert bounded
+    root = "/data"
+    for item, record in bounded:
+        ref = video_ref(record, root, bounds=plan.uses_bounds)
+        assert (ref.path, ref.start, ref.end) == (f"{root}{item['video']}", None, None), record.id
+        fps = float(item.get("fps") or 30.0)
+        total = math.ceil(item["end"] * fps) + int(2 * fps)  # the video runs on after the item's end
+        first, last = clip_range(total, fps, ref.start, ref.end)
+        n = frame_count(
+            last - first + 1, fps, frames=None, fps=2.0, min_frames=OFFICIAL_SAMPLING["min_frames"], max_frames=16
+        )
+        assert twgrpo_official_indices(first, last, n, 16).tolist() == _reference(total, fps), record.id
+
+
+def test_the_replica_refuses_every_flag_that_would_change_it(tmp_path, shared):
+    data = FIXTURES / "unified" / "evaluation" / "eval_mmvu.json"
+    for option, value in (
+        ("max_pixels", 200704),
+        ("min_pixels", 3136),
+        ("temperature", 0.0),
+        ("top_p", 1.0),
+        ("max_new_tokens", 1024),
+        ("sample_fps", 1.0),
+        ("model_fps", 1.0),
+    ):
+        flag = "--" + option.replace("_", "-")
+        with pytest.raises(TwgrpoError, match=f"twgrpo-official fixes .*: drop {flag} {value}"):
+            run_with(tmp_path, data, AnswerKey({}), **{**REPLICA, option: value})
+    with pytest.raises(TwgrpoError, match="released scripts did: drop --parser lenient"):
+        run_with(tmp_path, data, AnswerKey({}), parser="lenient", **REPLICA)
+    native = FIXTURES / "mmvu" / "validation.json"  # no `problem` strings: the prompt would be rebuilt
+    with pytest.raises(TwgrpoError, match="own `problem` strings, but 2 of 2 records .* have none"):
+        run_with(tmp_path, native, AnswerKey({}), **REPLICA)
     assert not (tmp_path / "run").exists()

@@ -248,13 +248,15 @@ def test_resume_notices_changed_data_content_not_its_path(tmp_path):
 
 
 def test_an_edited_prompt_template_is_a_protocol_change(tmp_path, monkeypatch):
-    import twgrpo_eval.runner as runner
+    import twgrpo_eval.protocol as protocol
 
     data = write_set(tmp_path / "set.json", text_records(2))
     run_with(tmp_path, data, AnswerKey({"q0": "A", "q1": "A"}), prompt="cot")
-    original = runner.template_of
+    original = protocol.template_of
     monkeypatch.setattr(
-        runner, "template_of", lambda style: {**original(style), "template": original(style)["template"] + " Be brief."}
+        protocol,
+        "template_of",
+        lambda style: {**original(style), "template": original(style)["template"] + " Be brief."},
     )
     with pytest.raises(TwgrpoError, match="prompt_template_hash.*the prompt template changed"):
         run_with(tmp_path, data, AnswerKey({"q0": "A", "q1": "A"}), prompt="cot")
@@ -414,6 +416,27 @@ def test_shards_split_by_id_and_merge_to_the_single_run(tmp_path):
         merge_runs([tmp_path / "single" / "run"], tmp_path / "m3")
     with pytest.raises(TwgrpoError, match="--shard: expected K/N"):
         run_with(tmp_path / "bad", data, AnswerKey(answers), shard="4/3")
+
+
+def test_an_empty_shard_is_a_shard_and_the_merge_completes(tmp_path):
+    """Issue 28.5: `--shard 3/3` of two records holds none; it is still a shard (its folder and results), and
+    `eval merge` of the three gives the unsharded run's results."""
+    from twgrpo_eval.merge import merge_runs
+    from twgrpo_eval.runner import in_shard
+
+    records = [r for r in text_records(12) if in_shard(r.id, 1, 3) or in_shard(r.id, 2, 3)][:2]
+    assert not any(in_shard(r.id, 3, 3) for r in records)
+    data = write_set(tmp_path / "set.json", records)
+    answers = {r.id: "A" for r in records}
+    single = run_with(tmp_path / "single", data, AnswerKey(answers))
+    empty = run_with(tmp_path / "s3", data, AnswerKey(answers), shard="3/3")
+    assert empty["n"] == 0 and empty["run"]["complete"] and empty["accuracy"] is None
+    for k in (1, 2):
+        run_with(tmp_path / f"s{k}", data, AnswerKey(answers), shard=f"{k}/3")
+    merged = merge_runs([tmp_path / f"s{k}" / "run" for k in (1, 2, 3)], tmp_path / "merged")
+    for doc in (single, merged):
+        doc["run"].pop("session")
+    assert merged == single
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from cli_helpers import run_cli_subprocess
-from conftest import DATA
+from conftest import DATA, FIXTURES
 
 from twgrpo_eval.rescore import rescore_log
 
@@ -134,3 +134,35 @@ def test_a_torn_last_line_is_dropped_with_a_warning(tmp_path, shared):
     path.write_text("\n".join(lines[:5]) + "\n" + lines[5][:40])
     log = rescore_log(path)
     assert len(log.items) == 5 and any("cut short" in w for w in log.warnings)
+
+
+def test_a_cot_log_with_few_answer_tags_is_scored_by_its_own_extracted_answers(tmp_path, shared):
+    """Issue 28.5: a CoT log whose outputs mostly say "Answer: B" instead of <answer>B</answer> was switched to
+    the raw parser by the tag count and read 0.00 with exit 0; its extracted_answer says how it was scored."""
+    import re
+
+    rows = [json.loads(line) for line in LOG.read_text().splitlines()]
+    for k, row in enumerate(rows):
+        if k % 5:  # four in five outputs lose their tags; the stored readings stay what the script read
+            row["model_output"] = re.sub(r"<answer>(.*?)</answer>", r"Answer: \1", row["model_output"], flags=re.S)
+    path = tmp_path / "few_tags.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    log = rescore_log(path)
+    assert log.parser == "twgrpo" and "is the twgrpo parser's reading on 625 of 625 lines" in log.parser_reason
+    assert log.summary()["accuracy"] == pytest.approx(65.76, abs=1e-9)
+    assert rescore_log(path, "raw").summary()["accuracy"] == 0.0  # what the tag count picked before
+
+
+def test_video_mme_items_of_one_video_get_clustered_intervals_in_a_rescored_log(tmp_path, shared):
+    """A TW-GRPO Video-MME log: its records carry videoID, so the interval is clustered by video."""
+    src = FIXTURES / "unified" / "evaluation" / "eval_videomme.json"
+    rows = []
+    for k, item in enumerate(json.loads(src.read_text(encoding="utf-8"))):
+        answer = item["solution"] if k % 2 else "<answer>Z</answer>"
+        rows.append({"question": item, "ground_truth": item["solution"], "model_output": answer})
+    path = tmp_path / "x_eval_videomme_eval.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    summary = rescore_log(path).summary()
+    assert summary["ci_method"] == "clustered" and summary["n"] == 6
+    out = run_cli_subprocess("eval", "rescore", path, env={"COLUMNS": "400"})
+    assert out.code == 0 and "95% CI clustered by video" in " ".join(out.stdout.split())

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from twgrpo_data.metrics import mcnemar_exact, score_output, summarize, wilson_ci
+from twgrpo_data.metrics import Z95, clustered_stderr, mcnemar_exact, score_output, summarize, wilson_ci
 from twgrpo_data.scoring import (
     answer_set,
     format_reward,
@@ -61,7 +65,8 @@ def test_soft_reward_reproduces_twgrpo_set_arithmetic(pred, gold, reward):
         ("a", "A"),
         ("A and C", "A,C"),
         ("c, a", "A,C"),
-        ("<answer>B</answer> then <answer>(D)</answer>", "D"),  # last block
+        ("<answer>B.</answer> then <answer>(D)</answer>", "D"),  # last block, where the first is no clean letter
+        ("<answer>B</answer> then <answer>(D)</answer>", "B"),  # a clean first block: what the strict parser read
         ("<think>x</think> Option B", "B"),
         ("<answer>B. 5.0</answer>", "B"),
         ("The answer is C.", "C"),
@@ -134,3 +139,68 @@ def test_mcnemar_exact_counts_only_discordant_items():
     assert (result["a_only"], result["b_only"]) == (10, 2)
     assert result["p_value"] == pytest.approx(0.038574, abs=1e-6)  # 2·P[Bin(12, ½) <= 2] = 2·79/4096
     assert mcnemar_exact(a, a)["p_value"] == 1.0
+
+
+def _lmms_eval_clustered_stderr(scores, cluster_ids):
+    """lmms-eval `clustered_stderr` (lmms_eval/api/metrics.py), reimplemented from its quoted formula:
+    SE = sqrt(Var(s)/n + (1/n²) Σ_c Σ_{i≠j} (s_ic − s̄)(s_jc − s̄)), by the explicit double sum."""
+    n = len(scores)
+    mean = sum(scores) / n
+    var = sum((s - mean) ** 2 for s in scores) / (n - 1)
+    cross = 0.0
+    for i in range(n):
+        for j in range(n):
+            if i != j and cluster_ids[i] == cluster_ids[j]:
+                cross += (scores[i] - mean) * (scores[j] - mean)
+    return math.sqrt(var / n + cross / n**2)
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from([0.0, 0.5, 1.0]), st.integers(0, 6)), min_size=2, max_size=40).filter(
+        lambda xs: len({s for s, _ in xs}) > 1
+    )
+)
+def test_clustered_stderr_is_lmms_evals(items):
+    scores, clusters = [s for s, _ in items], [c for _, c in items]
+    assert clustered_stderr(scores, clusters) == pytest.approx(_lmms_eval_clustered_stderr(scores, clusters))
+    # one item per cluster: the plain standard error
+    alone = clustered_stderr(scores, list(range(len(scores))))
+    assert alone == pytest.approx(float(np.std(scores, ddof=1) / np.sqrt(len(scores))))
+
+
+def test_video_mme_style_clusters_widen_the_interval_and_say_so():
+    # 3 questions per video, answered alike within a video: 10 independent videos, not 30 items
+    items = [
+        score_output(f"{v}-{q}", "<answer>A</answer>" if v % 2 else "<answer>B</answer>", ["A"], cluster=str(v))
+        for v in range(10)
+        for q in range(3)
+    ]
+    clustered = summarize(items)
+    plain = summarize([dataclasses.replace(i, cluster=None) for i in items])
+    assert clustered["ci_method"] == "clustered" and plain["ci_method"] == "wilson"
+    assert clustered["accuracy"] == plain["accuracy"] == 50.0
+    low, high = clustered["accuracy_ci95"]
+    se = _lmms_eval_clustered_stderr([float(i.strict) for i in items], [i.cluster for i in items])
+    assert (low, high) == (round((0.5 - Z95 * se) * 100, 4), round((0.5 + Z95 * se) * 100, 4))
+    assert high - low > plain["accuracy_ci95"][1] - plain["accuracy_ci95"][0]
+
+
+def test_format_is_taken_on_the_stripped_output_as_twgrpo_did():
+    assert score_output("1", "<think>x</think><answer>A</answer>\n", ["A"]).format == 1.0
+    assert score_output("1", "  <think>x</think>\n<answer>A</answer>  ", ["A"]).format == 1.0
+
+
+_pieces = st.sampled_from(
+    ["<answer>", "</answer>", "<think>", "</think>", "A", "B", "C", ",", " ", "answer: ", "Answer: ", "(", ")", ".",
+     "and", "a", "option", "\n", "The answer is "]
+)  # fmt: skip
+
+
+@given(output=st.lists(_pieces, max_size=12).map("".join), gold=st.sets(st.sampled_from("ABC"), min_size=1))
+def test_lenient_accepts_everything_the_strict_parser_accepts(output, gold):
+    gold = sorted(gold)
+    strict = parse_answer(output, "twgrpo")
+    lenient = parse_answer(output, "lenient")
+    if strict_reward(strict, gold) == 1.0:
+        assert strict_reward(lenient, gold) == 1.0, (output, strict, lenient)
+    assert soft_reward(lenient, gold) >= soft_reward(strict, gold)

@@ -11,6 +11,9 @@ changing one changes the numbers. Evaluation styles:
     zeroshot   "Answer with the option's letter from the given choices directly." + the same suffix;
                TW-GRPO scored it on the raw output, so its default parser is `raw`.
     clevrer    multi-answer: an R1-style system message and "letters separated by , if multiple".
+    clevrer-zeroshot  `eval_clevrer_zeroshot.py`: the same system message, "Output the final answer … in
+               <answer> </answer> tags directly." (The paper's zero-shot CLEVRER row was run, per
+               `scripts/evaluate_qwen2_5vl.sh`, with `eval_clevrer.py`, i.e. `clevrer`: `auto` keeps that.)
 
 `auto` picks `clevrer` for the CLEVRER benchmark and for any set that holds a multi-answer record (the
 general template asks for "only the single option letter"), else `cot`. Training uses `TRAIN_TEMPLATE`
@@ -31,7 +34,7 @@ from typing import Any
 
 from .record import Record, letter
 
-PROMPT_STYLES = ("cot", "zeroshot", "clevrer")
+PROMPT_STYLES = ("cot", "zeroshot", "clevrer", "clevrer-zeroshot")
 
 COT_TEMPLATE = (
     "{Question} Please think about this question as if you were a human pondering deeply. Engage in an "
@@ -56,6 +59,10 @@ CLEVRER_TEMPLATE = (
     "{Question} Output the thinking process in <think> </think> and final answer (letters separated by , if "
     "multiple) in <answer> </answer> tags. "
 )
+# eval_clevrer_zeroshot.py's template, trailing space included.
+CLEVRER_ZEROSHOT_TEMPLATE = (
+    "{Question} Output the final answer (letters separated by , if multiple) in <answer> </answer> tags directly. "
+)
 # Verbatim from the released training script (`--question_type mixed`), two spaces included.
 TRAIN_TEMPLATE = (
     "{Question}  Output the thinking process in <think> </think> and final answer "
@@ -76,12 +83,15 @@ class SourceText:
 
 @dataclass(frozen=True)
 class Prompt:
-    """The text a model sees for one record: an optional system message and the user's text after the video."""
+    """The text a model sees for one record: an optional system message, the user's text after the video and
+    an optional answer prefill — text the assistant's reply starts with, which the model continues (MVBench's
+    official "Best option:("); the generated text does not repeat it."""
 
     style: str
     text: str
     system: str | None = None
     has_video: bool = True
+    prefill: str | None = None
 
     def messages(self, video_part: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Chat messages. The user turn is `[video_part, text]` when the record has a video, else plain text.
@@ -101,8 +111,9 @@ class Prompt:
 
     @property
     def hash(self) -> str:
-        """A short stable hash of what the model is asked (system, text, video or not)."""
-        return short_hash([self.system, self.text, self.has_video])
+        """A short stable hash of what the model is asked (system, text, video or not, prefill)."""
+        asked = [self.system, self.text, self.has_video]
+        return short_hash(asked + [self.prefill] if self.prefill is not None else asked)
 
 
 def short_hash(value: Any) -> str:
@@ -148,6 +159,7 @@ def template_of(style: str) -> dict[str, str | None]:
         "cot": (None, COT_TEMPLATE + MULTIPLE_CHOICE_SUFFIX),
         "zeroshot": (None, ZEROSHOT_TEMPLATE + MULTIPLE_CHOICE_SUFFIX),
         "clevrer": (CLEVRER_SYSTEM, CLEVRER_TEMPLATE),
+        "clevrer-zeroshot": (CLEVRER_SYSTEM, CLEVRER_ZEROSHOT_TEMPLATE),
     }
     if style not in templates:
         raise ValueError(f"unknown prompt style {style!r}; expected one of {', '.join(PROMPT_STYLES)}")
@@ -158,7 +170,7 @@ def template_of(style: str) -> dict[str, str | None]:
 def build_prompt(record: Record, style: str, source: SourceText | None = None) -> Prompt:
     """The prompt for `record` in one of `PROMPT_STYLES`; `source` feeds the file's own text verbatim."""
     template = template_of(style)
-    question = clevrer_question(record, source) if style == "clevrer" else general_question(record, source)
+    question = clevrer_question(record, source) if style.startswith("clevrer") else general_question(record, source)
     return Prompt(style, template["template"].format(Question=question), template["system"], record.video is not None)
 
 

@@ -12,6 +12,13 @@ from typing import Any
 from .errors import RecordError, format_location
 
 LETTERS = string.ascii_uppercase
+#: `meta["question_type"]` of an open-ended item (MMVU's 375): no options, no gold letters; its reference
+#: answer is `meta["answer_text"]` and only a benchmark's official protocol with an LLM judge can score it.
+OPEN_ENDED = "open-ended"
+
+
+def is_open_ended(record: Record) -> bool:
+    return isinstance(record.meta, dict) and record.meta.get("question_type") == OPEN_ENDED
 
 
 def letter(index: int) -> str:
@@ -127,6 +134,12 @@ def check_record(record: Record) -> list[tuple[str, str, str]]:
         out.append(("id", "empty id", "error"))
     if not isinstance(record.question, str) or not record.question.strip():
         out.append(("question", "empty question", "error"))
+    if is_open_ended(record):
+        if record.options or record.answer:
+            out.append(("options", "an open-ended item has no options or gold letters", "error"))
+        if not (isinstance(record.meta.get("answer_text"), str) and record.meta["answer_text"].strip()):
+            out.append(("meta", "an open-ended item needs its reference answer in meta.answer_text", "error"))
+        return out
     if not isinstance(record.options, list) or not record.options:
         out.append(("options", "no options", "error"))
     else:

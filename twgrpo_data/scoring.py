@@ -60,13 +60,23 @@ def _normalise_text(s: str) -> str:
     return re.sub(r"[\s.,;:!?'\"]+", " ", s).strip().lower()
 
 
+def is_letter_answer(answer: str) -> bool:
+    """Whether `answer` is a clean letter answer ("B", "A,C", "A, C") as TW-GRPO's sets read it."""
+    return all(len(part) == 1 and part.isupper() for part in answer_set(answer))
+
+
 def parse_lenient(text: str, options: Sequence[str] | None = None) -> str:
-    """The last `<answer>` block (else the text after `</think>`, else the whole output), read tolerantly.
+    """TW-GRPO's reading when it is a clean letter answer, else the last `<answer>` block (else the text after
+    `</think>`, else the whole output), read tolerantly.
 
     Understands "(A)", "A.", "a", "A and C", "A, C", "Option B", "B. <option text>", an answer phrase
     ("the answer is C") and — when `options` is given — the text of exactly one option. Returns canonical
-    sorted letters "A,C", or the stripped candidate when nothing can be read from it.
+    sorted letters "A,C", or the stripped candidate when nothing can be read from it. Starting from the
+    `twgrpo` reading makes lenient accept everything the strict parser accepts (issue 28.5).
     """
+    strict = parse_twgrpo(text)
+    if is_letter_answer(strict):
+        return ",".join(sorted(answer_set(strict)))
     blocks = _ANSWER_TAG.findall(text)
     if blocks:
         candidate = blocks[-1]

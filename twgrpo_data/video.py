@@ -295,6 +295,11 @@ def _load_images(files: Sequence[str], min_pixels: int, max_pixels: int) -> np.n
     return _resize(out, size)
 
 
+#: A benchmark's own frame choice: `(total frames, source fps, clip start s, clip end s, is a frame folder,
+#: frames wanted) -> 0-based frame positions` (e.g. MVBench's segment middles, `mvbench.segment_indices`).
+FrameRule = Callable[[int, float, "float | None", "float | None", bool, "int | None"], Sequence[int]]
+
+
 def sample_video(
     path: str | os.PathLike,
     *,
@@ -309,6 +314,7 @@ def sample_video(
     frame_fps: float | None = None,
     decode_threads: int = 1,
     resample_to: int | None = None,
+    frame_rule: FrameRule | None = None,
 ) -> VideoFrames:
     """Sample frames from a video file (or a folder of JPEG frames) the Qwen2.5-VL way.
 
@@ -316,7 +322,9 @@ def sample_video(
     (seconds) restrict sampling to a clip. A folder is read as frames at `frame_fps` (required then).
     `decode_threads` is decord's thread count per video (0 = ffmpeg's choice; 1 suits parallel prefetch).
     `resample_to` re-indexes the chosen frames to that count the way TW-GRPO's released evaluation did
-    (`twgrpo_official_indices`). A missing, corrupt or truncated video raises `VideoError` naming the file.
+    (`twgrpo_official_indices`). `frame_rule` replaces the choice of frames altogether (a benchmark's
+    official rule; it gets the clip bounds itself). A missing, corrupt or truncated video raises `VideoError`
+    naming the file.
 
     Example:
         >>> vf = sample_video("video1.mp4", frames=16)            # doctest: +SKIP
@@ -332,14 +340,14 @@ def sample_video(
         files = _folder_frames(path)
         total, source_fps = len(files), float(frame_fps)
         first, last = clip_range(total, source_fps, start, end)
-        idx = _indices(first, last, source_fps, frames, fps, min_frames, max_frames, resample_to)
+        idx = _pick(total, source_fps, start, end, True, frame_rule, frames, fps, min_frames, max_frames, resample_to)
         pixels = _load_images([files[i] for i in idx], min_pixels, max_pixels)
         times = [round(float(i) / source_fps, 6) for i in idx]
     else:
         reader = _open(path, decode_threads)
         total, source_fps = len(reader), float(reader.get_avg_fps())
         first, last = clip_range(total, source_fps, start, end)
-        idx = _indices(first, last, source_fps, frames, fps, min_frames, max_frames, resample_to)
+        idx = _pick(total, source_fps, start, end, False, frame_rule, frames, fps, min_frames, max_frames, resample_to)
         unique, inverse = np.unique(idx, return_inverse=True)
         raw = _decode(reader, unique.tolist(), path)
         times = [round(float(t), 6) for t in reader.get_frame_timestamp(unique.tolist())[:, 0][inverse]]
@@ -354,6 +362,24 @@ def sample_video(
         path=path,
         indices=tuple(int(i) for i in idx),
     )
+
+
+def _pick(
+    total: int,
+    source_fps: float,
+    start: float | None,
+    end: float | None,
+    folder: bool,
+    frame_rule: FrameRule | None,
+    *settings: Any,
+) -> np.ndarray:
+    """The frame positions to show: the benchmark's `frame_rule`, else ours on the clip's range."""
+    if frame_rule is None:
+        return _indices(*clip_range(total, source_fps, start, end), source_fps, *settings)
+    idx = np.asarray(frame_rule(total, source_fps, start, end, folder, settings[0]), dtype=np.int64)
+    if idx.size == 0 or idx.min() < 0 or idx.max() >= total:
+        raise ValueError(f"the frame rule picked no frame or one outside the {total} frames")
+    return idx
 
 
 def _indices(

@@ -83,6 +83,13 @@ def request_seed(seed: int, item_id: str) -> int:
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
+def chat_text(processor: Any, prompt: Prompt) -> str:
+    """The prompt as the model's chat template renders it, ending in the opened assistant turn — followed by
+    the prompt's answer prefill (MVBench's "Best option:("), which the model then continues."""
+    text = processor.apply_chat_template(prompt.messages(), tokenize=False, add_generation_prompt=True)
+    return text + (prompt.prefill or "")
+
+
 def video_metadata(video: VideoFrames) -> dict[str, Any]:
     """HF `VideoMetadata` fields describing the sampled clip: its frames at the real sampling rate.
 

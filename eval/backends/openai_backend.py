@@ -39,6 +39,37 @@ def video_url_part(frames, quality: int = 95) -> dict[str, Any]:
     return {"type": "video_url", "video_url": {"url": "data:video/jpeg;base64," + ",".join(encoded)}}
 
 
+def openai_client(api_base: str, api_key: str | None, timeout: float, max_retries: int):
+    """An `openai.OpenAI` client for `api_base`; the key is `api_key`, else `OPENAI_API_KEY`, else "EMPTY" (what
+    vLLM's server accepts when it was started without --api-key). The client retries connection errors,
+    408/409/429 and 5xx answers with exponential backoff."""
+    openai = require("openai", "eval")
+    key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
+    return openai.OpenAI(base_url=api_base, api_key=key, timeout=timeout, max_retries=max_retries)
+
+
+def check_served(
+    client, api_base: str, model: str, *, what: str, model_option: str, base_option: str, timeout: float
+) -> None:
+    """Stop with one line when no server answers at `api_base` (`GET /models`) or it does not serve `model`;
+    `what` starts the message, `model_option`/`base_option` name the flags to fix (`--model`/`--api-base`,
+    `--judge-model`/`--judge-api-base`)."""
+    try:
+        served = [m.id for m in client.with_options(max_retries=1, timeout=min(timeout, 30.0)).models.list()]
+    except Exception as exc:  # noqa: BLE001 — connection refused, 401, a non-OpenAI server…
+        client.close()
+        raise TwgrpoError(
+            f"{what}: no usable OpenAI-compatible server at {api_base} "
+            f"(GET /models: {one_line(exc)}); start it (e.g. `vllm serve MODEL`) or fix {base_option}"
+        ) from None
+    if model not in served:
+        client.close()
+        raise TwgrpoError(
+            f"{what}: the server at {api_base} serves {served or 'no model'}, not "
+            f"{model!r}; pass the served name as {model_option}"
+        )
+
+
 class OpenAIBackend(Backend):
     """Chat completions against an OpenAI-compatible server.
 
@@ -65,37 +96,27 @@ class OpenAIBackend(Backend):
         **extra_body: Any,
     ) -> None:
         super().__init__(model, sampling, pixels)
-        openai = require("openai", "eval")
         self.api_base = api_base
         self.concurrency = max(1, concurrency)
         self.timeout = timeout
         self.max_retries = max_retries
         self.jpeg_quality = jpeg_quality
         self.extra_body = extra_body
-        # "EMPTY" is what vLLM's server accepts when it was started without --api-key.
-        key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
-        self.client = openai.OpenAI(base_url=api_base, api_key=key, timeout=timeout, max_retries=max_retries)
+        self.client = openai_client(api_base, api_key, timeout, max_retries)
         self.check_server()
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="twgrpo-openai")
 
     def check_server(self) -> None:
         """Stop with one line when no server answers at `api_base` or it does not serve `model`."""
-        try:
-            served = [
-                m.id for m in self.client.with_options(max_retries=1, timeout=min(self.timeout, 30.0)).models.list()
-            ]
-        except Exception as exc:  # noqa: BLE001 — connection refused, 401, a non-OpenAI server…
-            self.client.close()
-            raise TwgrpoError(
-                f"--backend openai: no usable OpenAI-compatible server at {self.api_base} "
-                f"(GET /models: {one_line(exc)}); start it (e.g. `vllm serve MODEL`) or fix --api-base"
-            ) from None
-        if self.model not in served:
-            self.client.close()
-            raise TwgrpoError(
-                f"--backend openai: the server at {self.api_base} serves {served or 'no model'}, not "
-                f"{self.model!r}; pass the served name as --model"
-            )
+        check_served(
+            self.client,
+            self.api_base,
+            self.model,
+            what="--backend openai",
+            model_option="--model",
+            base_option="--api-base",
+            timeout=self.timeout,
+        )
 
     def request_body(self, request: Request) -> dict[str, Any]:
         """The keyword arguments of `client.chat.completions.create` for one request."""
@@ -108,10 +129,14 @@ class OpenAIBackend(Backend):
                 "video": {"num_frames": int(request.video.frames.shape[0]), "fps": float(request.video.fps)}
             }
             extra["mm_processor_kwargs"] = {"min_pixels": self.pixels.min_pixels, "max_pixels": self.pixels.max_pixels}
+        messages = request.prompt.messages(video_part)
+        if request.prompt.prefill is not None:  # the reply starts with it: vLLM's server continues that turn
+            messages.append({"role": "assistant", "content": request.prompt.prefill})
+            extra.update(continue_final_message=True, add_generation_prompt=False)
         extra.update(self.extra_body)
         body: dict[str, Any] = {
             "model": self.model,
-            "messages": request.prompt.messages(video_part),
+            "messages": messages,
             "temperature": s.temperature,
             "top_p": s.top_p,
             "max_tokens": s.max_new_tokens,

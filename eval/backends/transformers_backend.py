@@ -23,6 +23,7 @@ from .base import (
     PixelBudget,
     Request,
     SamplingSettings,
+    chat_text,
     request_seed,
     video_metadata,
 )
@@ -74,10 +75,7 @@ class TransformersBackend(Backend):
 
     def prepare(self, requests: Sequence[Request]):
         """Processor outputs (token ids, pixel values, grids, `second_per_grid_ts`) for a batch, on the device."""
-        texts = [
-            self.processor.apply_chat_template(r.prompt.messages(), tokenize=False, add_generation_prompt=True)
-            for r in requests
-        ]
+        texts = [chat_text(self.processor, r.prompt) for r in requests]
         videos = [r.video for r in requests if r.video is not None]
         kwargs: dict[str, Any] = {}
         if videos:

@@ -34,6 +34,7 @@ from .base import (
     PixelBudget,
     Request,
     SamplingSettings,
+    chat_text,
     one_line,
     request_seed,
     video_metadata,
@@ -218,7 +219,7 @@ class VLLMBackend(Backend):
 
     def render(self, request: Request) -> str:
         """The request's prompt text from the model's chat template."""
-        return self.processor.apply_chat_template(request.prompt.messages(), tokenize=False, add_generation_prompt=True)
+        return chat_text(self.processor, request.prompt)
 
     def _generate(self, requests: Sequence[Request]) -> list[Generation]:
         prompts = [vllm_prompt(r, self.render(r)) for r in requests]

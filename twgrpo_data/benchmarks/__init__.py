@@ -4,8 +4,10 @@ Every module exposes the same small set: `NAME`, `DESCRIPTION`, `DEFAULT_PATH` (
 relative to where you keep the data), `DEFAULT_SPLIT`, `load(path, **options) -> LoadResult`,
 `categories(record) -> dict` (the metric breakdown keys, `category` first) and `detect(path) -> bool`, and
 the facts particular to it (`twgrpo_data.benchmarks.facts`): `SOURCE` (licence, card text), `HUB` (its
-Hugging Face repository and layout), `PROMPT_STYLE`, `READS_INTERCHANGE`, `SIGNATURES`. Modules whose
-videos move between releases add `video_candidates(record)` and `missing_video_hint(record)`. Every list
+Hugging Face repository and layout), `PROMPT_STYLE`, `READS_INTERCHANGE`, `SIGNATURES`, and — where the
+benchmark has one — `OFFICIAL`, its own evaluation protocol (prompts, frames, decoding, scoring, judge). Modules whose
+videos move between releases add `video_candidates(record)` and `missing_video_hint(record)`; those whose
+items come in dependent groups add `cluster(record)` (Video-MME: the video). Every list
 elsewhere (card sources, licence gate, file-name guesses, QAI input formats, prompt styles) is derived from
 `BENCHMARKS`, so adding a benchmark is one module plus one line below.
 
@@ -34,7 +36,7 @@ from ..formats import LoadResult
 from ..garbage_collection import gc_paused
 from ..record import Problem, Record
 from . import clevrer, mmvu, mvbench, nextgqa, star, tempcompass, unified, videomme
-from .facts import HubSource, Source
+from .facts import HubSource, OfficialProtocol, Source
 from .loading import head_text
 
 if TYPE_CHECKING:  # the video module (numpy) loads when a video is located, not when the registry is read
@@ -85,6 +87,18 @@ def prompt_style(name: str) -> str:
     return module.PROMPT_STYLE if module is not None else "cot"
 
 
+def official_protocol(name: str) -> OfficialProtocol:
+    """Benchmark `name`'s own evaluation protocol (`--protocol official`)."""
+    protocol = getattr(get_benchmark(name), "OFFICIAL", None)
+    if protocol is None:
+        have = ", ".join(n for n, m in BENCHMARKS.items() if getattr(m, "OFFICIAL", None) is not None)
+        raise TwgrpoError(
+            f"{name} has no official protocol of its own (benchmarks with one: {have}); "
+            "use --protocol standard or twgrpo-official"
+        )
+    return protocol
+
+
 def guess_from_name(file_name: str) -> str:
     """Benchmark named in a file name: 'eval_mmvu.json' → 'mmvu'; '' when none is."""
     lowered = file_name.lower()
@@ -129,6 +143,12 @@ def _is_interchange(path: Path) -> bool:
         head = head_text(path, 16384)
         return '"solution"' in head or ('"answer": [' in head and '"meta"' in head)
     return False
+
+
+def reads_as_interchange(name: str, path: str | os.PathLike) -> bool:
+    """Whether `load_benchmark(name, path)` reads `path` as a unified/records file (which takes no options)."""
+    p = Path(path).expanduser()
+    return p.exists() and not get_benchmark(name).READS_INTERCHANGE and _is_interchange(p)
 
 
 @gc_paused()
@@ -197,6 +217,14 @@ def categories_of(record: Record) -> dict[str, Any]:
     if module is None or module is unified:
         return {}
     return {k: v for k, v in module.categories(record).items() if v is not None}
+
+
+def cluster_of(record: Record) -> str | None:
+    """The unit whose items are not independent, when the record's benchmark has one (Video-MME asks three
+    questions about each video: its `videoID`); intervals are then clustered by it."""
+    hook = getattr(BENCHMARKS.get(record.source), "cluster", None)
+    value = hook(record) if hook is not None else None
+    return None if value is None else str(value)
 
 
 def with_categories(record: Record) -> Record:
@@ -293,10 +321,12 @@ __all__ = [
     "BENCHMARKS",
     "BenchmarkModule",
     "HubSource",
+    "OfficialProtocol",
     "Source",
     "benchmark_of",
     "categories_of",
     "check_record_videos",
+    "cluster_of",
     "detect_benchmark",
     "get_benchmark",
     "guess_from_name",
@@ -305,7 +335,9 @@ __all__ = [
     "load_options",
     "locate_video",
     "native_benchmarks",
+    "official_protocol",
     "prompt_style",
+    "reads_as_interchange",
     "source_table",
     "with_categories",
 ]

@@ -17,8 +17,9 @@ from typing import Any, NamedTuple
 
 from ..errors import InputFormatError, RecordError, TwgrpoError
 from ..formats import LoadResult
-from ..record import Record
-from .facts import HubSource, Source
+from ..prompts import Prompt
+from ..record import Record, letter
+from .facts import HubSource, OfficialProtocol, Source, Verdict
 from .loading import collect, existing, finish, head_text, letter_of_text, read_json
 
 NAME = "mvbench"
@@ -206,3 +207,106 @@ def video_candidates(record: Record) -> list[tuple[str, bool]]:
 
 def missing_video_hint(record: Record) -> str:
     return _MISSING_HINTS.get(record.meta.get("task"), _GENERIC_HINT)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the official protocol: OpenGVLab/Ask-Anything `video_chat2/mvbench.ipynb` (the authors' evaluation), in the
+# form VLMEvalKit ports it to chat models (`vlmeval/dataset/mvbench.py`: system message, question, the
+# "Best option:(" answer prefill)
+
+OFFICIAL_CODE = "https://github.com/OpenGVLab/Ask-Anything/blob/main/video_chat2/mvbench.ipynb"
+OFFICIAL_SYSTEM = (
+    "Carefully watch the video and pay attention to the cause and sequence of events, the detail and movement of "
+    "objects, and the action and pose of persons. Based on your observations, select the best option that "
+    "accurately addresses the question.\n"
+)
+OFFICIAL_QUESTION_PROMPT = "\nOnly give the best option."
+OFFICIAL_PREFILL = "Best option:("
+OFFICIAL_FRAMES = 16  # the notebook's num_frame
+
+
+def official_question(record: Record) -> str:
+    """The notebook's `qa_template`: "Question: q\nOptions:\n(A) c1\n(B) c2…", trailing whitespace stripped."""
+    text = f"Question: {record.question}\nOptions:\n"
+    text += "".join(f"({letter(i)}) {c}\n" for i, c in enumerate(record.options))
+    return text.rstrip()
+
+
+def official_prompt(record: Record, style: str = "official", video: Any = None) -> Prompt:
+    """System message, question + "Only give the best option.", and the reply prefilled with "Best option:(".
+    (The notebook also repeats the system text before the question: VideoChat2's Q-Former reads it there;
+    chat models get it once, as the system message.)"""
+    return Prompt(
+        style,
+        official_question(record) + OFFICIAL_QUESTION_PROMPT,
+        OFFICIAL_SYSTEM,
+        record.video is not None,
+        OFFICIAL_PREFILL,
+    )
+
+
+def segment_indices(
+    total: int, source_fps: float, start: float | None, end: float | None, folder: bool, frames: int | None
+) -> list[int]:
+    """The notebook's `get_index`: the middle of each of `frames` (16) equal segments of the `start`–`end`
+    clip (the whole video without bounds); Python's and numpy's rounding (half to even), then `int`.
+
+    A video file counts frames 0 … total−1; a TVQA frame folder 1 … total (`00001.jpg` is frame 1), so its
+    indices are shifted to 0-based positions here."""
+    n = frames or OFFICIAL_FRAMES
+    max_frame, first_idx = (total, 1) if folder else (total - 1, 0)
+    lo, hi = (start, end) if start is not None and end is not None else (-100000, 100000)
+    start_idx = max(first_idx, round(lo * source_fps))
+    end_idx = min(round(hi * source_fps), max_frame)
+    segment = float(end_idx - start_idx) / n
+    return [int(start_idx + segment / 2 + round(segment * k)) - first_idx for k in range(n)]
+
+
+def official_reference(record: Record) -> dict[str, Any]:
+    """The notebook's gold string, "(C) text"."""
+    gold = record.answer[0]
+    return {"answer": f"({gold}) {record.options[ord(gold) - ord('A')]}"}
+
+
+def check_answer(pred: str, gold: str) -> bool:
+    """The notebook's `check_ans`: the first word of the prediction against the gold's "(c)", either way a
+    substring, case-insensitive, dots removed from the prediction."""
+    pred_option = pred.lower().split(" ")[0]
+    gold_option = gold.lower().split(" ")[0]
+    return pred_option.replace(".", "") in gold_option or gold_option in pred_option
+
+
+def official_score(reference: dict[str, Any], output: str, ask: Any = None) -> Verdict:
+    """The reply's first line after the "(" of the prefill, checked with `check_answer`.
+
+    One deviation: an empty reply is wrong. The notebook would score it right — "(" alone is a substring of
+    every "(x)" — so a run whose model said nothing would read 100%."""
+    first_line = output.strip().split("\n")[0]
+    if not first_line:
+        return Verdict("", False)
+    pred = "(" + first_line
+    return Verdict(pred.split(" ")[0], check_answer(pred, reference["answer"]))
+
+
+OFFICIAL = OfficialProtocol(
+    name=NAME,
+    code=OFFICIAL_CODE,
+    reproduces="MVBench's leaderboard (the authors' notebook; VLMEvalKit's MVBench for chat models)",
+    differs="lmms-eval's mvbench: no system message or prefill, 'Question:'/'Option:' layout, 16 new tokens, "
+    "pre-cut clips, and items with an empty answer left out of the denominator",
+    templates={
+        "system": OFFICIAL_SYSTEM,
+        "question": "Question: {question}\nOptions:\n({letter}) {option}\n…",
+        "question_prompt": OFFICIAL_QUESTION_PROMPT,
+        "prefill": OFFICIAL_PREFILL,
+    },
+    prompt=official_prompt,
+    reference=official_reference,
+    score=official_score,
+    temperature=0.0,
+    top_p=1.0,
+    max_new_tokens=100,
+    sampling={"frames": OFFICIAL_FRAMES, "fps": None},
+    frames_text="16 segment middles of the clip",
+    frame_rule=segment_indices,
+)

@@ -17,8 +17,9 @@ from typing import Any
 
 from ..errors import InputFormatError, RecordError
 from ..formats import LoadResult, strip_option_prefix
-from ..record import LETTERS, Record
-from .facts import HubSource, Source
+from ..prompts import Prompt
+from ..record import LETTERS, Record, letter
+from .facts import HubSource, OfficialProtocol, Source, Verdict
 from .loading import (
     collect,
     existing,
@@ -172,6 +173,11 @@ def categories(record: Record) -> dict[str, Any]:
     return {"category": duration} if duration else {}
 
 
+def cluster(record: Record) -> str | None:
+    """The video: Video-MME's three questions about one video are not independent (lmms-eval's cluster_key)."""
+    return record.meta.get("videoID")
+
+
 def detect(path: Path) -> bool:
     if is_saved_dataset(path):
         return {"videoID", "duration", "task_type"} <= saved_dataset_columns(path)
@@ -181,3 +187,111 @@ def detect(path: Path) -> bool:
         return path.parent.name == "videomme"
     head = head_text(path, 4096) if path.suffix == ".json" else ""
     return '"duration"' in head and '"task_type"' in head and '"solution"' not in head
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the official protocol: the prompt of the Video-MME README ("Prompt"), subtitles of the sampled frames
+# ("Extract Frames and Subtitles"), and the authors' scorer `eval_your_results.py`
+# (github.com/thanku-all/parse_answer, linked from the README)
+
+OFFICIAL_CODE = "https://github.com/MME-Benchmarks/Video-MME#-evaluation-pipeline"
+OFFICIAL_INSTRUCTION = (
+    "Select the best answer to the following multiple-choice question based on the video. "
+    "Respond with only the letter (A, B, C, or D) of the correct option."
+)
+OFFICIAL_SUBTITLES_HEADER = "This video's subtitles are listed below:"
+OFFICIAL_ANSWER_CUE = "The best answer is:"
+# lmms-eval's `videomme_w_subtitle` text for a video that has no subtitle file
+NO_SUBTITLES = "No subtitles available"
+# eval_your_results.py's prefixes, in its order. Two pairs miss a comma between them, so Python joins them
+# into one string each ("The best option isThe correct option is", "Best answer:Best option:"): kept as is.
+ANSWER_PREFIXES = (
+    "The best answer is",
+    "The correct answer is",
+    "The answer is",
+    "The answer",
+    "The best option isThe correct option is",  # noqa: ISC001 — the original's missing comma
+    "Best answer:Best option:",  # noqa: ISC001 — likewise
+    "Answer:",
+    "Option:",
+    "The correct answer",
+    "The correct option",
+)
+
+
+def frame_subtitles(subtitles: list[list[Any]], video: Any) -> str:
+    """The subtitle lines shown at the sampled frames, once each, in time order, one per line: a line
+    `[start, end)` is shown at frame `i` when `int(start·fps) <= i < int(end·fps)` (lmms-eval's rule)."""
+    shown = []
+    for start, end, text in subtitles:
+        first, stop = int(start * video.source_fps), int(end * video.source_fps)
+        if any(first <= i < stop for i in video.indices):
+            shown.append(text)
+    return "\n".join(shown)
+
+
+def official_prompt(record: Record, style: str = "official", video: Any = None) -> Prompt:
+    """The README's prompt; with `style` "official-subtitles" headed by the subtitles of the frames `video`
+    shows ("No subtitles available" for a video without a subtitle file)."""
+    options = "\n".join(f"{letter(i)}. {o}" for i, o in enumerate(record.options))
+    text = f"{OFFICIAL_INSTRUCTION}\n{record.question}\n{options}\n{OFFICIAL_ANSWER_CUE}"
+    if style == "official-subtitles":
+        lines = record.meta.get("subtitles")
+        if not isinstance(lines, list):
+            raise RecordError("no subtitles: load the native Video-MME files with their subtitle/ folder", field="meta")
+        shown = NO_SUBTITLES if not lines else (frame_subtitles(lines, video) if video is not None else "")
+        text = f"{OFFICIAL_SUBTITLES_HEADER}\n{shown}\n{text}"
+    return Prompt(style, text, None, record.video is not None)
+
+
+def extract_letter(response: str) -> str:
+    """`eval_your_results.py`'s `extract_characters_regex`: answer prefixes removed, then the first of A-D;
+    '' when there is none, or when a reply of more than 10 words has none."""
+    s = response.strip()
+    for prefix in ANSWER_PREFIXES:
+        s = s.replace(prefix, "")
+    if len(s.split()) > 10 and not re.search("[ABCD]", s):
+        return ""
+    m = re.search(r"[ABCD]", s)
+    return m[0] if m else ""
+
+
+def official_score(reference: dict[str, Any], output: str, ask: Any = None) -> Verdict:
+    """The extracted letter against the gold one. A reply with no letter counts as wrong here; the authors'
+    script leaves it out of the denominator (an "unanswered" item), which would raise the accuracy."""
+    found = extract_letter(output)
+    return Verdict(found, found == reference["answer"])
+
+
+OFFICIAL = OfficialProtocol(
+    name=NAME,
+    code=OFFICIAL_CODE,
+    reproduces="the Video-MME leaderboard, without subtitles and (--subtitles) with them",
+    differs="lmms-eval's videomme: '…based on the video and the subtitles…' for both settings, 'Answer with the "
+    "option's letter…' ending without subtitles, subtitles of 32 frames of its own; VLMEvalKit: 'These are the "
+    "frames of a video.' and 'Question: …\\nAnswer: '",
+    templates={
+        "instruction": OFFICIAL_INSTRUCTION,
+        "subtitles": OFFICIAL_SUBTITLES_HEADER,
+        "answer_cue": OFFICIAL_ANSWER_CUE,
+        "no_subtitles": NO_SUBTITLES,
+    },
+    prompt=official_prompt,
+    reference=lambda record: {"answer": record.answer[0]},
+    score=official_score,
+    temperature=0.0,
+    top_p=1.0,
+    max_new_tokens=16,
+    frames_free=True,
+    frames_text="--frames uniform frames, truncating linspace",
+    frame_rule=lambda total, fps, start, end, folder, frames: linspace_int(total, frames or 16),
+    styles=("official", "official-subtitles"),
+    kind=lambda record: record.meta.get("task_type"),
+)
+
+
+def linspace_int(total: int, n: int) -> list[int]:
+    """`np.linspace(0, total - 1, n, dtype=int)` (truncating): lmms-eval's Video-MME frames."""
+    import numpy as np
+
+    return np.linspace(0, total - 1, n, dtype=int).tolist()
