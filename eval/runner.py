@@ -81,7 +81,7 @@ from .backends import (
 from .backends.base import Generation, one_line
 from .protocol import OFFICIAL, OFFICIAL_MODEL_FPS, OFFICIAL_SAMPLING, PROTOCOLS, source_texts
 from .rescore import rescore_log
-from .secrets import redact, scrub, secret_values
+from .secrets import redact, scrub, secrets_in_use
 
 SAMPLES = "samples.jsonl"
 RESULTS = "results.json"
@@ -657,7 +657,7 @@ def run_eval(
         >>> run_eval(EvalConfig(bench="mmvu", model="runs/tiny", data="examples/eval_sample.json",
         ...                     video_root="../shared/data/videos", out="runs/demo"))   # doctest: +SKIP
     """
-    secrets = secret_values(config.backend_options)
+    secrets = secrets_in_use(config.backend_options)  # flags and config, and the environment's (OPENAI_API_KEY…)
     try:
         return _run_eval(config, console or Console(stderr=True), progress, backend_factory, secrets)
     except TwgrpoError as exc:

@@ -34,6 +34,7 @@ from .errors import HubError, TwgrpoError
 from .formats import atomic_path, detect_format, hub_tables, read_records, to_hf_dataset
 from .outputs import is_replaceable_folder
 from .record import Record
+from .secrets import redact_url, redact_urls
 
 DATA_DIR = "data"
 CARD_FILE = "README.md"
@@ -369,7 +370,7 @@ def _describe(exc: BaseException) -> str:
     message = getattr(exc, "server_message", None) or next(
         (line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__
     )
-    return f"HTTP {status}: {message}" if status else message
+    return redact_urls(f"HTTP {status}: {message}" if status else message)  # an endpoint URL may carry a password
 
 
 def hub_token(token: str | None = None) -> str:
@@ -411,7 +412,9 @@ def push_folder(
     except RepositoryNotFoundError:
         existing = None
     except failures as exc:
-        raise HubError(f"{repo_id}: could not reach {api.endpoint}: {_describe(exc)}; nothing was uploaded") from None
+        raise HubError(
+            f"{repo_id}: could not reach {redact_url(api.endpoint)}: {_describe(exc)}; nothing was uploaded"
+        ) from None
     if existing is not None and private and not existing.private:
         raise HubError(
             f"{repo_id} exists and is public; --private does not change an existing repository "
@@ -443,7 +446,11 @@ def push_folder(
         )
         raise HubError(f"{repo_id}: could not {step}: {_describe(exc)}; nothing was committed ({state})") from None
     return PushResult(
-        repo_id=repo_id, commit_url=info.commit_url, added=list(folder.files), deleted=stale, created=created
+        repo_id=repo_id,
+        commit_url=redact_url(info.commit_url),
+        added=list(folder.files),
+        deleted=stale,
+        created=created,
     )
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import posixpath
 import re
 import shutil
 import stat
@@ -38,6 +39,7 @@ from typing import Any, NamedTuple
 
 from .errors import HubError, InputFormatError, TwgrpoError
 from .record import Record
+from .secrets import redact_url, redact_urls
 
 HF_SCHEME = "hf://"
 #: `OWNER/NAME`, as the Hub spells dataset ids (a local path wins when one exists).
@@ -85,6 +87,8 @@ def parse_hub_ref(value: str | os.PathLike) -> HubRef | None:
         if not rest.startswith("datasets/"):
             raise TwgrpoError(f"{text}: only dataset repositories are read (hf://datasets/OWNER/NAME[/path])")
         parts = [p for p in rest[len("datasets/") :].split("/") if p]
+        if ".." in parts:
+            raise TwgrpoError(f"{text}: a '..' in a Hub path would leave the repository")
         if len(parts) < 2:
             raise TwgrpoError(f"{text}: expected hf://datasets/OWNER/NAME[/path]")
         name, _, revision = parts[1].partition("@")
@@ -123,10 +127,14 @@ def _hub_error(exc: BaseException, repo_id: str, endpoint: str) -> HubError:
             )
         return HubError(f"{repo_id}: could not reach {endpoint} and the files are not in the cache")
     status = getattr(getattr(exc, "response", None), "status_code", None)
-    detail = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+    detail = _first_line(exc)
     return HubError(
         f"{repo_id}: download from {endpoint} failed" + (f" (HTTP {status})" if status else "") + f": {detail}"
     )
+
+
+def _first_line(exc: BaseException) -> str:
+    return next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
 
 
 @contextlib.contextmanager
@@ -143,7 +151,8 @@ def _downloads(repo_id: str) -> Iterator[str]:
     except (HfHubHTTPError, *_transport_errors(), ValueError) as exc:  # OSError covers offline/cache misses
         if isinstance(exc, HubError):
             raise
-        raise _hub_error(exc, repo_id, endpoint) from None
+        # the endpoint (HF_ENDPOINT) may carry credentials: masked in the message as pip masks them
+        raise HubError(redact_urls(str(_hub_error(exc, repo_id, redact_url(endpoint))))) from None
 
 
 def snapshot(repo_id: str, patterns: Iterable[str] | None = None, *, revision: str | None = None) -> Path:
@@ -505,13 +514,105 @@ def _as_saved_dataset(folder: Path, repo_id: str) -> Path:
     out = Path(constants.HF_HOME) / "twgrpo" / "datasets" / ("datasets--" + repo_id.replace("/", "--")) / folder.name
     if (out / "dataset_dict.json").is_file():
         return out
+    data_files = hub_data_files(folder, repo_id)
     from datasets import load_dataset
 
     from .hub import _quiet_datasets
 
+    builder = _builder_of(data_files, repo_id)
     with _quiet_datasets():
-        # `datasets`' packaged parquet reader, driven by the README's `configs`: no dataset script runs
-        loaded = load_dataset(str(folder))
+        # `datasets`' packaged reader on files listed here, all inside the snapshot: no dataset script runs, and
+        # nothing the README names outside the snapshot is read
+        loaded = load_dataset(
+            builder, data_files={split: [str(folder / f) for f in names] for split, names in data_files.items()}
+        )
         with atomic_path(out, directory=True) as tmp:
             loaded.save_to_disk(str(tmp))
     return out
+
+
+def _configured_path_problem(path: str) -> str | None:
+    """Why a data file path configured in a Hub README must not be read, or None: an absolute path, a path with
+    a scheme (`file://`, `https://`, `hf://`, fsspec's `zip://…::…`) or one that climbs out of the snapshot."""
+    if "://" in path or "::" in path or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", path):
+        return "has a scheme (a URL)"
+    if path.startswith(("/", "~", "\\")):
+        return "is an absolute path"
+    normal = posixpath.normpath(path.replace("\\", "/"))
+    if normal == ".." or normal.startswith("../"):
+        return "climbs out of the repository ('..')"
+    return None
+
+
+def hub_data_files(folder: Path, repo_id: str) -> dict[str, list[str]]:
+    """Split → record files (paths relative to `folder`) of a Hub-layout snapshot folder, every one inside it.
+
+    The README's `configs` (its default config) name them as `datasets` would read them, but a configured path
+    that is absolute, has a scheme or climbs out with `..` is refused (`HubError` naming the README and the
+    path): `datasets` would read it from anywhere, so a hostile repository could make twgrpo read — and
+    `publish` upload — a file of this machine or of any server. The patterns are matched here against the
+    snapshot's own files; without `configs`, `datasets`' own split-name patterns (`data/train-*`, …) are.
+    """
+    from datasets.data_files import get_data_patterns, sanitize_patterns
+    from datasets.utils.metadata import MetadataConfigs
+    from huggingface_hub import DatasetCard
+    from huggingface_hub.utils import filter_repo_objects
+
+    readme = folder / "README.md"
+    where = f"{repo_id}: README.md"
+    try:
+        configs = MetadataConfigs.from_dataset_card_data(DatasetCard.load(readme).data) if readme.is_file() else {}
+        name = configs.get_default_config_name() if configs else None
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise HubError(f"{where}: unreadable `configs` ({_first_line(exc)})") from None
+    if configs and name is None:
+        raise HubError(
+            f"{where}: configs {sorted(configs)} and none is the default; name a file (hf://datasets/{repo_id}/PATH)"
+        )
+    if configs:
+        config = configs[name]
+        data_dir = config.get("data_dir")
+        try:
+            patterns = sanitize_patterns(config.get("data_files") or "**")
+        except ValueError as exc:
+            raise HubError(f"{where}: config {name!r}: {_first_line(exc)}") from None
+        for value in [data_dir] if data_dir else []:
+            problem = _configured_path_problem(str(value))
+            if problem:
+                raise HubError(f"{where}: config {name!r}: data_dir {value!r} {problem}; refusing to read it")
+        if data_dir:
+            patterns = {split: [posixpath.join(str(data_dir), p) for p in paths] for split, paths in patterns.items()}
+    else:
+        try:
+            patterns = get_data_patterns(str(folder))
+        except Exception as exc:  # noqa: BLE001 — datasets' EmptyDatasetError & co.: no file named like a split
+            raise HubError(f"{repo_id}: no data files named like a split ({_first_line(exc)})") from None
+    names = sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix in (".json", ".jsonl", ".parquet") and not p.name.startswith((".", "_"))
+    )
+    found: dict[str, list[str]] = {}
+    for split, paths in patterns.items():
+        for path in paths:
+            problem = _configured_path_problem(str(path))
+            if problem:
+                raise HubError(
+                    f"{where}: data file {path!r} (split {split!r}) {problem}; refusing to read outside the "
+                    "downloaded repository (nothing was read)"
+                )
+        matched = sorted(filter_repo_objects(names, allow_patterns=[*paths, *(f"{p}/*" for p in paths)]))
+        if not matched:
+            raise HubError(f"{where}: split {split!r}: no downloaded record file matches {list(paths)}")
+        found[str(split)] = matched
+    return found
+
+
+def _builder_of(data_files: dict[str, list[str]], repo_id: str) -> str:
+    """`datasets`' packaged builder for the files: parquet, or json for JSON / JSON Lines."""
+    suffixes = {Path(f).suffix for files in data_files.values() for f in files}
+    if suffixes == {".parquet"}:
+        return "parquet"
+    if suffixes <= {".json", ".jsonl"}:
+        return "json"
+    raise HubError(f"{repo_id}: record files of several kinds ({', '.join(sorted(suffixes))}); name one file")

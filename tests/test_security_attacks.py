@@ -1,0 +1,226 @@
+"""Issue 31, one attack per item: a hostile Hub repository (`fake_hub.hostile_repos`), a hostile
+OpenAI-compatible server, crafted run folders, data files, card templates and archives. Each test is the attack
+as an attacker would mount it, and checks that it does not work: nothing of the victim's files is read or sent,
+no secret is written or printed, no code runs — and the command stops with one line where it has to refuse."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+from cli_helpers import run_cli
+from conftest import VIDEOS
+from eval_helpers import FakeOpenAIServer
+from fake_hub import OUTSIDE_FORMS, hostile_readme_repo, serve
+
+from twgrpo_data.formats import record_to_unified, write_records
+from twgrpo_data.record import Record
+
+# ----------------------------------------------------------------------------------------------------------
+# helpers
+
+
+def _video_set(tmp_path: Path, n: int = 2) -> Path:
+    records = [
+        Record(f"k{i}", f"Question {i}?", ["left", "right"], ["A"], video="clevrer_8.mp4", source="mmvu")
+        for i in range(n)
+    ]
+    data = tmp_path / "set.json"
+    data.write_text(json.dumps([record_to_unified(r) for r in records]))
+    return data
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _written(folder: Path) -> str:
+    """Everything under `folder`, as text (binary files decoded leniently)."""
+    return "\n".join(p.read_bytes().decode("utf-8", "replace") for p in sorted(folder.rglob("*")) if p.is_file())
+
+
+OPENAI_FAST = ["--frames", "2", "--min-pixels", "3136", "--max-pixels", "3136", "--video-root", str(VIDEOS)]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 1. a Hub dataset's README points its data files at local files
+
+PRIVATE_ID = "PRIVATE-RECORD-7f3a"
+
+
+def _private_records(tmp_path: Path) -> Path:
+    """A records file of the victim's machine that a hostile repository names."""
+    private = tmp_path / "private" / "secret.jsonl"
+    private.parent.mkdir()
+    write_records([Record(PRIVATE_ID, "my private question?", ["yes", "no"], ["A"], source="nextgqa")], private)
+    return private
+
+
+def _train_file(path: str) -> None:
+    from twgrpo_train.data import load_train_dataset
+
+    load_train_dataset(path, require_video=False)
+
+
+HUB_READERS = {
+    "publish --dry-run": lambda data: run_cli(
+        "publish", data, "--repo-id", "me/copy", "--dry-run", "--license", "mit", "-o", "preview"
+    ),
+    "qai convert": lambda data: run_cli("qai", "convert", data, "-o", "converted.jsonl"),
+    "data stats": lambda data: run_cli("data", "stats", data, "--json"),
+    "eval --data": lambda data: run_cli(
+        "eval", "--bench", "unified", "--data", data, "--model", "./no-model", "--backend", "transformers", "-o", "run"
+    ),
+    "train_file": _train_file,
+}
+
+
+@pytest.mark.parametrize("form", OUTSIDE_FORMS)
+@pytest.mark.parametrize("command", sorted(HUB_READERS))
+def test_a_hub_readme_pointing_at_a_local_file_is_refused(tmp_path, monkeypatch, form, command):
+    from twgrpo_data.errors import HubError
+
+    private = _private_records(tmp_path)
+    hub = serve({"evil/data": hostile_readme_repo(form, private)}, monkeypatch, tmp_path)
+    try:
+        try:
+            result = HUB_READERS[command]("hf://datasets/evil/data")
+        except HubError as exc:  # the library call (train_file) raises what the CLI prints
+            result = None
+            message = str(exc)
+        else:
+            assert result.code == 1, (result.stdout, result.stderr)
+            message = result.stderr
+    finally:
+        hub.close()
+    if command != "eval --data":  # eval reads a folder with its own readers: refused as no dataset at all
+        assert "README.md: data file" in message and "refusing to read outside the downloaded repository" in message
+    outside = [p for p in tmp_path.rglob("*") if p.is_file() and p != private]
+    assert not any(PRIVATE_ID.encode() in p.read_bytes() for p in outside)
+    assert result is None or PRIVATE_ID not in result.stdout + result.stderr
+
+
+def test_a_hub_dataset_whose_readme_names_its_own_shards_still_loads(tmp_path, monkeypatch):
+    from fake_hub import records_parquet
+
+    from twgrpo_data.formats import read_records
+
+    records = [Record(f"r{i}", "why did he run?", ["x", "y"], ["B"], source="nextgqa") for i in range(3)]
+    readme = b"---\nconfigs:\n- config_name: default\n  data_files:\n  - split: validation\n    path: data/val*\n---\n"
+    files = {"README.md": readme, "data/val-00000-of-00001.parquet": records_parquet(records)}
+    hub = serve({"me/plain": {"files": files}}, monkeypatch, tmp_path)
+    try:
+        assert read_records("hf://datasets/me/plain", split="validation").records == records
+    finally:
+        hub.close()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 2. credentials in URLs
+
+
+def test_credentials_in_the_api_base_url_reach_no_file_and_no_line(tmp_path):
+    password = "hunter2-url-password"
+    data = _video_set(tmp_path)
+    server = FakeOpenAIServer()
+    try:
+        base = server.url.replace("http://", f"http://alice:{password}@")
+        run = tmp_path / "run"
+        ok = run_cli(
+            "eval",
+            "--bench",
+            "mmvu",
+            "--data",
+            data,
+            "--model",
+            "served-model",
+            "--backend",
+            "openai",
+            "--api-base",
+            base,
+            *OPENAI_FAST,
+            "--out",
+            run,
+            "--no-progress",
+        )
+        assert ok.code == 0, ok.stderr
+        config = json.loads((run / "config.json").read_text())
+        assert config["backend_options"]["api_base"].startswith("http://alice:****@127.0.0.1:")  # as pip shows it
+    finally:
+        server.close()
+    down = run_cli(
+        "eval",
+        "--bench",
+        "mmvu",
+        "--data",
+        data,
+        "--model",
+        "served-model",
+        "--backend",
+        "openai",
+        "--api-base",
+        f"http://alice:{password}@127.0.0.1:{_closed_port()}/v1",
+        *OPENAI_FAST,
+        "--out",
+        tmp_path / "down",
+        "--no-progress",
+    )
+    assert down.code == 1 and "no usable OpenAI-compatible server at http://alice:****@127.0.0.1" in down.stderr
+    for text in (ok.stdout, ok.stderr, down.stdout, down.stderr, _written(run)):
+        assert password not in text
+
+
+def test_credentials_in_hf_endpoint_are_not_printed_by_publish(tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    password = "endpoint-password-77"
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://bob:{password}@127.0.0.1:{_closed_port()}")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_TOKEN", "hf_publishing_token_0123456789")
+    records = [Record("a", "why did he run?", ["x", "y"], ["A"], source="nextgqa")]
+    write_records(records, tmp_path / "d.jsonl")
+    result = run_cli("publish", tmp_path / "d.jsonl", "--repo-id", "me/x", cwd=tmp_path)
+    assert result.code == 1 and "could not reach http://bob:****@127.0.0.1" in result.stderr
+    assert password not in result.stdout + result.stderr
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 3. the environment's key
+
+
+def test_a_server_echoing_the_environment_key_gets_it_into_no_file_and_no_line(tmp_path, monkeypatch):
+    key = "sk-from-the-environment-4242"
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    data = _video_set(tmp_path)
+    server = FakeOpenAIServer(echo_auth=True)  # hostile: answers 401 "invalid key: Bearer <the key>"
+    try:
+        run = tmp_path / "run"
+        result = run_cli(
+            "eval",
+            "--bench",
+            "mmvu",
+            "--data",
+            data,
+            "--model",
+            "served-model",
+            "--backend",
+            "openai",
+            "--api-base",
+            server.url,
+            *OPENAI_FAST,
+            "--out",
+            run,
+            "--no-progress",
+        )
+    finally:
+        server.close()
+    assert server.auth[-1] == f"Bearer {key}"  # the key was used, and the server sent it back
+    assert result.code == 1 and "every item of the first batch" in result.stderr
+    samples = (run / "samples.jsonl").read_text()
+    assert "invalid key: Bearer <redacted>" in samples
+    for text in (result.stdout, result.stderr, _written(run)):
+        assert key not in text
