@@ -6,6 +6,7 @@ no secret is written or printed, no code runs — and the command stops with one
 from __future__ import annotations
 
 import json
+import re
 import socket
 from pathlib import Path
 
@@ -224,3 +225,91 @@ def test_a_server_echoing_the_environment_key_gets_it_into_no_file_and_no_line(t
     assert "invalid key: Bearer <redacted>" in samples
     for text in (result.stdout, result.stderr, _written(run)):
         assert key not in text
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 6. a card file runs code
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "{{ cycler.__init__.__globals__.os.system('touch MARKER') }}",
+        "{{ lipsum.__globals__['os'].popen('touch MARKER').read() }}",
+        "{% for c in ''.__class__.__mro__[1].__subclasses__() %}{% if c.__name__ == 'Popen' %}"
+        "{{ c(['touch', 'MARKER']) }}{% endif %}{% endfor %}",
+    ],
+)
+def test_a_card_template_cannot_run_code(tmp_path, payload):
+    marker = tmp_path / "pwned"
+    card = tmp_path / "CARD.md"
+    card.write_text("---\nlicense: mit\n---\n# Card\n" + payload.replace("MARKER", str(marker)) + "\n")
+    write_records([Record("a", "why did he run?", ["x", "y"], ["A"], source="nextgqa")], tmp_path / "d.jsonl")
+    result = run_cli(
+        "publish", tmp_path / "d.jsonl", "--repo-id", "me/x", "--card", card, "--dry-run", "-o", tmp_path / "preview"
+    )
+    assert not marker.exists()
+    assert result.code == 1 and f"{card}: template error: access to attribute" in result.stderr
+    assert "unsafe" in result.stderr
+    assert len(result.err_lines) == 1 and not (tmp_path / "preview").exists()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 7. what `publish` sends
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "why"),
+    [
+        ("video", "file://{tmp}/videos/1.mp4", "a file: URL"),
+        ("video", "../../private/1.mp4", "a relative path that climbs out with '..'"),
+        ("id", "{tmp}/videos/1.mp4#3", "a local absolute path"),
+        ("meta", {"note": "cut from {tmp}/videos/raw.mp4 with ffmpeg"}, "a local absolute path"),
+    ],
+)
+def test_publish_refuses_every_form_of_a_local_path(tmp_path, field, value, why):
+    from twgrpo_data import hub
+    from twgrpo_data.errors import TwgrpoError
+
+    (tmp_path / "videos").mkdir()
+    value = json.loads(json.dumps(value).replace("{tmp}", tmp_path.as_posix()))
+    records = [
+        Record("fine", "why did he run?", ["x", "y"], ["A"], video="1.mp4", source="nextgqa"),
+        Record("a", "why did he run?", ["x", "y"], ["A"], video="2.mp4", source="nextgqa").replace(**{field: value}),
+    ]
+    write_records(records, tmp_path / "d.jsonl")
+    with pytest.raises(TwgrpoError) as info:
+        hub.publish(tmp_path / "d.jsonl", "me/x", dry_run=True, out=tmp_path / "preview")
+    shown = value if field == "id" else "a"
+    assert str(info.value).startswith(f"record {shown!r}, field {field!r}: holds {why} (")
+    assert not (tmp_path / "preview").exists()
+
+
+def test_record_text_reaches_the_public_card_as_text(tmp_path):
+    """A record's `source` (and a report's fields) written as Markdown/HTML: a heading, a link, a tracking
+    image. The card, rendered by a CommonMark renderer with HTML on (as the Hub renders it), has none of them."""
+    from markdown_it import MarkdownIt
+
+    from twgrpo_data import hub
+
+    evil = (
+        "mine\n# Injected heading\n[click me](https://evil.example/phish) ![t](https://tracker.example/a.png) "
+        "<img src=https://tracker.example/b.png> | cell `code"
+    )
+    records = [
+        Record(
+            "a",
+            "why did he run?",
+            ["x", "y"],
+            ["A"],
+            video="v`<img src=https://tracker.example/c.png>`.mp4",
+            source=evil,
+        ),
+    ]
+    write_records(records, tmp_path / "d.jsonl")
+    hub.publish(tmp_path / "d.jsonl", "me/x", dry_run=True, out=tmp_path / "preview", license="mit")
+    card = (tmp_path / "preview" / "README.md").read_text()
+    html = MarkdownIt("commonmark", {"html": True}).enable("table").render(card.split("\n---\n", 1)[1])
+    assert "Injected heading</h1>" not in html and "<img" not in html
+    assert not [href for href in re.findall(r'<a href="([^"]*)"', html) if "example" in href]
+    assert "# Injected heading" in html  # still there, as text

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import os
 import re
@@ -182,39 +183,75 @@ def check_licences(uses: Sequence[cards.SourceUse], permission: bool, stated_lic
     return notes
 
 
-_LOOKS_ABSOLUTE = re.compile(r"[/~]|[A-Za-z]:[\\/]")
+# A path inside any text: a `file:` URL, an absolute or home path starting a word (not the path part of an
+# http URL), a Windows drive path, a relative path climbing out with '..'.
+_PATH_IN_TEXT = re.compile(
+    r"file:[^\s\"'<>]*"
+    r"|(?<![\w.:/\\~-])(?:~[\w.-]*)?/[^\s\"'<>|,;()\[\]{}]+"
+    r"|(?<![\w])[A-Za-z]:[\\/][^\s\"'<>|,;]*"
+    r"|(?<![\w.])\.\.(?=[\\/])[^\s\"'<>|,;]*"
+)
 
 
-def _local_path(value: Any) -> str | None:
-    """The first absolute path of this machine inside `value` (strings in nested lists/dicts): an absolute
-    path whose folder exists here. Paths that only look absolute, such as TW-GRPO's "/MMVU/videos/…", pass.
-    Numbers and other scalars are skipped without a call (a `glue` list of floats costs one loop)."""
-    if isinstance(value, str):
-        if _LOOKS_ABSOLUTE.match(value):
-            folder = os.path.dirname(os.path.expanduser(value))
-            if folder not in ("", "/") and os.path.isdir(folder):
-                return value
-        return None
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
-    for item in items:
-        if isinstance(item, (str, dict, list, tuple)):
-            found = _local_path(item)
-            if found is not None:
-                return found
+def _path_problem(found: str) -> str | None:
+    """Why a path found in a record's text must not be published, or None (e.g. TW-GRPO's "/MMVU/videos/…",
+    which names no folder of this machine, or a relative path inside the video root)."""
+    if found.startswith("file:"):
+        return "a file: URL"
+    if found.startswith(".."):
+        return "a relative path that climbs out with '..'"
+    if found.startswith(("/", "~")) or re.match(r"[A-Za-z]:[\\/]", found):
+        folder = os.path.dirname(os.path.expanduser(found))
+        if folder not in ("", "/") and _is_local_folder(folder):
+            return "a local absolute path"
     return None
 
 
+@functools.lru_cache(maxsize=4096)
+def _is_local_folder(folder: str) -> bool:
+    return os.path.isdir(folder)
+
+
+def _local_paths(value: Any, where: str = "") -> Iterator[tuple[str, str, str]]:
+    """`(where, path, why)` for every path of this machine inside `value` (strings at any depth of dicts and
+    lists; `where` is the key path). Numbers and other scalars are skipped without a call (a `glue` list of
+    floats costs one loop)."""
+    if isinstance(value, str):
+        if "/" in value or "\\" in value or "file:" in value:
+            for match in _PATH_IN_TEXT.finditer(value):
+                why = _path_problem(match.group(0))
+                if why is not None:
+                    yield where, match.group(0), why
+        return
+    if isinstance(value, dict):
+        items = ((f"{where}.{k}" if where else str(k), v) for k, v in value.items())
+    elif isinstance(value, (list, tuple)):
+        items = ((f"{where}[{i}]", v) for i, v in enumerate(value))
+    else:
+        return
+    for key, item in items:
+        if isinstance(item, (str, dict, list, tuple)):
+            yield from _local_paths(item, key)
+
+
 def check_no_local_paths(splits: Mapping[str, Sequence[Record]]) -> None:
-    """Refuse records that hold an absolute path of this machine: published records must not reveal it."""
+    """Refuse records that point into this machine — an absolute path whose folder exists here, a `file:` URL or
+    a relative path climbing out with `..`, in `id`, `video`, `source` or anywhere in `meta` (also inside longer
+    text): published records must not reveal it. Every record is checked before anything is written; the error
+    names the first record and field and counts the others."""
+    found = []
     for records in splits.values():
         for record in records:
-            for name, value in (("video", record.video), ("meta", record.meta)):
-                found = _local_path(value)
-                if found is not None:
-                    raise TwgrpoError(
-                        f"record {record.id!r}, field {name!r}: holds a local absolute path "
-                        f"({found}); publish paths relative to the video root instead"
-                    )
+            for name in ("id", "video", "source", "meta"):
+                found += [(record.id, name, *hit) for hit in _local_paths(getattr(record, name))]
+    if found:
+        record_id, name, where, path, why = found[0]
+        at = f", at {where}" if where else ""
+        more = f"; {len(found) - 1} more path(s) in the records" if len(found) > 1 else ""
+        raise TwgrpoError(
+            f"record {record_id!r}, field {name!r}: holds {why} ({path}{at}){more}; publish paths relative to the "
+            "video root instead (nothing was written or uploaded)"
+        )
 
 
 # ----------------------------------------------------------------------------------------------------------
