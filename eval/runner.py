@@ -147,7 +147,12 @@ class EvalConfig:
             "path if present, else its Hub repository: annotations + the selected records' videos)"
         },
     )
-    video_root: str | None = field(default=None, metadata={"help": "folder that record video paths are relative to"})
+    video_root: str | None = field(
+        default=None,
+        metadata={
+            "help": "folder that record video paths are relative to and must stay in (default: the data file's folder)"
+        },
+    )
     out: str | None = field(default=None, metadata={"help": "run folder (default runs/BENCH-MODELNAME)"})
     limit: int | None = field(default=None, metadata={"help": "evaluate only the first N records (of the shard)"})
     shard: str | None = field(
@@ -163,7 +168,10 @@ class EvalConfig:
     )
     allow_outside_video_root: bool = field(
         default=False,
-        metadata={"help": "allow absolute video paths outside --video-root and paths with '..' (default: refused)"},
+        metadata={
+            "help": "allow absolute video paths outside the video root and paths with '..' (default: refused; the "
+            "root is --video-root or the data file's folder)"
+        },
     )
     prompt: str = field(
         default="auto",
@@ -616,9 +624,10 @@ def select_records(config: EvalConfig) -> tuple[list[Record], list[Record], str]
     return records, selected, data_path
 
 
-def check_first_videos(records: Sequence[Record], config: EvalConfig) -> None:
-    """Stop before any model loads when none of the first pending records' videos exists: the video root is
-    wrong, and every item would fail. (A few missing videos only fail their items.)"""
+def check_first_videos(records: Sequence[Record], config: EvalConfig, video_root: str) -> None:
+    """Stop before any model loads when none of the first pending records' videos exists under `video_root`
+    (`--video-root`, else the data file's folder): the root is wrong, and every item would fail. (A few missing
+    videos only fail their items.)"""
     from twgrpo_data.benchmarks import locate_video
 
     looked: list[str] = []
@@ -626,7 +635,7 @@ def check_first_videos(records: Sequence[Record], config: EvalConfig) -> None:
         if record.video is None:
             continue
         try:
-            path = locate_video(record, config.video_root, allow_outside=config.allow_outside_video_root).path
+            path = locate_video(record, video_root, allow_outside=config.allow_outside_video_root).path
         except VideoError as exc:
             raise TwgrpoError(f"record {record.id!r}: {exc}") from None
         if os.path.exists(path):
@@ -635,7 +644,7 @@ def check_first_videos(records: Sequence[Record], config: EvalConfig) -> None:
         if len(looked) == FIRST_VIDEOS_CHECKED:
             break
     if looked:
-        root = config.video_root if config.video_root is not None else "(none: paths are used as written)"
+        root = video_root if config.video_root is not None else f"not given: the data file's folder {video_root}"
         raise TwgrpoError(
             f"none of the first {len(looked)} videos exists, e.g. {looked[0]} (--video-root {root}); "
             "pass the folder the data's video paths are relative to"
@@ -730,7 +739,11 @@ def _run_eval(
             )
         done = {i for i, row in previous.items() if row.get("error") is None}
         pending = [r for r in records if r.id not in done]
-        check_first_videos(pending, config)
+        # data files are untrusted: their video paths stay under --video-root, else under the data file's folder
+        from twgrpo_data.benchmarks import default_video_root
+
+        video_root = config.video_root or str(default_video_root(data_path))
+        check_first_videos(pending, config, video_root)
         sources = source_texts(data_path) if config.protocol == OFFICIAL else {}
         prompts = {r.id: build_prompt(r, style, sources.get(r.id)) for r in pending}
         session: dict[str, Any] = {
@@ -775,7 +788,7 @@ def _run_eval(
                 from twgrpo_data.video import VideoPrefetcher
 
                 load = video_loader(
-                    config.video_root,
+                    video_root,
                     sampling_settings(config),
                     allow_text_only=config.allow_text_only,
                     allow_outside=config.allow_outside_video_root,

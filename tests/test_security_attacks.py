@@ -313,3 +313,84 @@ def test_record_text_reaches_the_public_card_as_text(tmp_path):
     assert "Injected heading</h1>" not in html and "<img" not in html
     assert not [href for href in re.findall(r'<a href="([^"]*)"', html) if "example" in href]
     assert "# Injected heading" in html  # still there, as text
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 5. absolute paths from data files
+
+
+def _data_with_a_private_video(tmp_path: Path) -> tuple[Path, Path]:
+    """A data file whose first record's video sits beside it (named by its absolute path, so that it is found
+    with or without a video root) and whose second names a private video of the machine."""
+    import shutil
+
+    private = tmp_path / "private" / "holiday.mp4"
+    private.parent.mkdir()
+    shutil.copy(VIDEOS / "clevrer_8.mp4", private)
+    folder = tmp_path / "received"
+    folder.mkdir()
+    shutil.copy(VIDEOS / "video1.mp4", folder / "ok.mp4")
+    records = [
+        Record("ok", "What happens?", ["a", "b"], ["A"], video=str(folder / "ok.mp4"), source="mmvu"),
+        Record("snoop", "What happens?", ["a", "b"], ["A"], video=str(private), source="mmvu"),
+    ]
+    data = folder / "set.json"
+    data.write_text(json.dumps([record_to_unified(r) for r in records]))
+    return data, private
+
+
+def test_without_a_video_root_a_data_file_cannot_send_a_private_video_to_the_server(tmp_path):
+    data, _ = _data_with_a_private_video(tmp_path)
+    fast = [a for a in OPENAI_FAST if a not in ("--video-root", str(VIDEOS))]
+    server = FakeOpenAIServer()
+    try:
+        base = [
+            "eval",
+            "--bench",
+            "mmvu",
+            "--data",
+            data,
+            "--model",
+            "served-model",
+            "--backend",
+            "openai",
+            "--api-base",
+            server.url,
+            *fast,
+            "--no-progress",
+            "--batch-size",
+            "1",
+        ]
+        confined = run_cli(*base, "--out", tmp_path / "run")
+        sent_confined = len(server.bodies)
+        opted_out = run_cli(*base, "--out", tmp_path / "run2", "--allow-outside-video-root")
+    finally:
+        server.close()
+    assert confined.code == 0, confined.stderr
+    assert sent_confined == 1  # only the video beside the data file reached the server
+    lines = {json.loads(x)["id"]: json.loads(x) for x in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()}
+    assert "outside the video root" in lines["snoop"]["error"] and lines["ok"]["error"] is None
+    assert opted_out.code == 0 and len(server.bodies) == 3  # the user's explicit choice
+
+
+def test_train_data_cannot_reach_a_private_video_outside_its_folder(tmp_path):
+    from twgrpo_data.errors import RecordError
+    from twgrpo_train.data import load_train_dataset
+
+    data, private = _data_with_a_private_video(tmp_path)
+    with pytest.raises(RecordError, match=r"record 1 \(id 'snoop'\), field 'video': .* outside the video root"):
+        load_train_dataset(data)
+    rows = load_train_dataset(data, allow_outside_video_root=True)
+    assert rows[1]["prompt"][0]["content"][0]["video"] == str(private)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 8. smaller: `data validate` fails on paths that escape the root
+
+
+def test_data_validate_fails_on_a_video_path_escaping_the_root(tmp_path):
+    records = [Record("up", "q?", ["x", "y"], ["A"], video="../../../etc/passwd.mp4", source="mmvu")]
+    write_records(records, tmp_path / "d.jsonl")
+    (tmp_path / "videos").mkdir()
+    result = run_cli("data", "validate", tmp_path / "d.jsonl", "--video-root", tmp_path / "videos")
+    assert result.code == 1 and "error:" in result.stderr and "escapes the video root" in result.stderr

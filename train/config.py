@@ -156,7 +156,14 @@ class TWGRPOConfig(GRPOConfig):
     )
     video_root: str | None = field(
         default=None,
-        metadata={"help": "Folder that relative (and TW-GRPO-style absolute) video paths are resolved under."},
+        metadata={
+            "help": "Folder that relative (and TW-GRPO-style absolute) video paths are resolved under and must stay "
+            "in (default: the folder of `train_file`)."
+        },
+    )
+    allow_outside_video_root: bool = field(
+        default=False,
+        metadata={"help": "Allow video paths of the data that lead outside the video root (absolute, '..')."},
     )
     question_type: str = field(
         default="mixed", metadata={"help": f"Which records to train on: {', '.join(QUESTION_TYPES)}."}

@@ -410,17 +410,18 @@ def resolve_benchmark_data(
     split: str | None = None,
     announce: Callable[[str], None] = lambda line: None,
 ) -> BenchmarkData:
-    """The data of benchmark `name` when no path is given: its local `DEFAULT_PATH` if present, else its
-    Hub repository — the annotations, and with `videos` the videos of the first `limit` records only.
+    """The data of benchmark `name` when no path is given: its local `DEFAULT_PATH` if present (the video root
+    is then the top folder of that path, `benchmark_video_root`), else its Hub repository — the annotations,
+    and with `videos` the videos of the first `limit` records only.
 
     Example: `twgrpo eval --bench mmvu` without `--data` calls this.
     """
-    from .benchmarks import get_benchmark, load_benchmark
+    from .benchmarks import benchmark_video_root, get_benchmark, load_benchmark
 
     module = get_benchmark(name)
     local = Path(module.DEFAULT_PATH)
     if local.exists():
-        return BenchmarkData(local, None, {"kind": "local", "path": str(local.resolve())})
+        return BenchmarkData(local, benchmark_video_root(name), {"kind": "local", "path": str(local.resolve())})
     hub = _hub_of(name)
     data = fetch_annotations(name, split=split)
     snap = _snapshot_dir(data)
