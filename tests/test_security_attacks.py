@@ -394,3 +394,68 @@ def test_data_validate_fails_on_a_video_path_escaping_the_root(tmp_path):
     (tmp_path / "videos").mkdir()
     result = run_cli("data", "validate", tmp_path / "d.jsonl", "--video-root", tmp_path / "videos")
     assert result.code == 1 and "error:" in result.stderr and "escapes the video root" in result.stderr
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 4. rendering a received run folder or report reads nothing of the reader's machine
+
+
+def _item_block(html: str, item_id: str) -> str:
+    start = html.index(f'data-id="{item_id}"')
+    return html[start : html.index("</details>", start)]
+
+
+def test_rendering_a_received_run_folder_opens_no_path_and_no_url_it_names(tmp_path, monkeypatch):
+    import shutil
+
+    from report_helpers import make_run, mixed_outputs
+
+    outputs, _ = mixed_outputs()
+    run = make_run(tmp_path / "received" / "run", outputs)
+    private = tmp_path / "private" / "holiday.mp4"
+    private.parent.mkdir()
+    shutil.copy(VIDEOS / "video_12176.mp4", private)
+    rows = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
+    rows[0]["video"] = str(private)  # a private video of the reader's machine, by its absolute path
+    rows[1]["video"] = "../../private/holiday.mp4"  # the same, relative to the run folder
+    for key in ("question", "options", "frame_indices"):
+        rows[2].pop(key)  # an "older run": the report would look for the data file of config.json
+    (run / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = json.loads((run / "config.json").read_text())
+    config.update(data="hf://datasets/evil/data", video_root=str(private.parent))
+    (run / "config.json").write_text(json.dumps(config))
+    hub = serve({"evil/data": hostile_readme_repo("absolute", private)}, monkeypatch, tmp_path)
+    try:
+        plain = run_cli("eval", "report", run, "-o", tmp_path / "plain.html")
+        assert plain.code == 0 and hub.requests == []  # nothing downloaded for a path config.json names
+        assert '<div class="strip">' not in (tmp_path / "plain.html").read_text()  # no video read without a root
+        result = run_cli("eval", "report", run, "--video-root", VIDEOS, "-o", tmp_path / "page.html")
+    finally:
+        hub.close()
+    assert result.code == 0 and hub.requests == [], result.stderr
+    html = (tmp_path / "page.html").read_text()
+    for row in rows[:2]:
+        block = _item_block(html, row["id"])
+        assert '<div class="strip">' not in block and "the video is not under --video-root" in block
+    assert "pass the run&#39;s data file with --data" in _item_block(html, rows[2]["id"])
+    assert html.count('<div class="strip">') == sum(1 for r in rows[3:] if not r["error"])  # the rest: frames
+
+
+def test_rendering_a_received_qai_report_opens_no_path_it_names(tmp_path):
+    private = _private_records(tmp_path)
+    received = tmp_path / "received"
+    received.mkdir()
+    report = {
+        "counts": {"negated": 1},
+        "n_records": 1,
+        "seed": 0,
+        "ratio": 1.0,
+        "min_keep": 1,
+        "input": str(private),
+        "output": "../private/secret.jsonl",
+    }
+    (received / "report.json").write_text(json.dumps(report))
+    result = run_cli("qai", "report", received / "report.json", "-o", tmp_path / "page.html")
+    assert result.code == 0, result.stderr
+    html = (tmp_path / "page.html").read_text()
+    assert PRIVATE_ID not in html and "is not in the report&#39;s folder" in html

@@ -7,7 +7,9 @@ removed options struck out) and of the refusals with their reasons.
 The report JSON holds counts only; which record was refused for which reason is found by converting each
 input record on its own again with the report's seed, ratio and min-keep (`invert.convert` draws per record
 from (seed, id), so one record alone gets the outcome it got in the whole file). The replayed records are
-checked against the output file; a difference is shown at the top of the page, never hidden.
+checked against the output file; a difference is shown at the top of the page, never hidden. The input and
+output files are read from the report's own folder (or given by the reader): a report names paths of another
+machine, and rendering it opens none of them.
 """
 
 from __future__ import annotations
@@ -172,8 +174,8 @@ def build_qai_page(
         )
     if report is not None and inputs is None:
         notes.append(
-            f"the input file {report.get('input')!r} is not reachable from here: refusals and the "
-            "options before rewriting cannot be listed"
+            f"the input file {report.get('input')!r} is not in the report's folder: refusals and the options "
+            "before rewriting cannot be listed (pass it with --input)"
         )
     if report is not None and inputs is not None and outcomes is None:
         outcomes = replay_outcomes(inputs, report, negator)
@@ -215,19 +217,28 @@ def build_qai_page(
     )
 
 
-def _existing(path: str | None, beside: Path) -> Path | None:
-    """`path` as written in a report (relative to where convert ran), else relative to the report's folder."""
-    if not path:
+def _beside(path: Any, folder: Path) -> Path | None:
+    """The file a report names (`input`, `output`), looked for in the report's own folder only: as written
+    when that is a relative path that stays inside the folder, else by its file name. A report is a shared file:
+    an absolute path, a `..` path or a path relative to where the reader stands is never opened."""
+    if not isinstance(path, str) or not path:
         return None
-    for candidate in (Path(path), beside / path, beside / Path(path).name):
-        if candidate.exists():
-            return candidate
-    return None
+    written = Path(path)
+    candidates = [] if written.is_absolute() or ".." in written.parts else [folder / written]
+    candidates.append(folder / written.name)
+    return next((c for c in candidates if c.name not in ("", ".", "..") and c.is_file()), None)
 
 
-def qai_page_from_file(path: str | Path, *, max_items: int = DEFAULT_MAX_ITEMS) -> str:
-    """The page for a `--report` JSON (its input and output files are read when reachable) or for a QAI
-    output file alone."""
+def qai_page_from_file(
+    path: str | Path,
+    *,
+    input: str | Path | None = None,
+    output: str | Path | None = None,
+    max_items: int = DEFAULT_MAX_ITEMS,
+) -> str:
+    """The page for a `--report` JSON or for a QAI output file alone. The conversion's input and output files
+    are `input` / `output` when the reader gives them, else the files the report names if they lie in the
+    report's folder (`qai convert X -o Y --report R` in one folder finds both)."""
     from .invert import load_input
 
     p = Path(path)
@@ -243,7 +254,8 @@ def qai_page_from_file(path: str | Path, *, max_items: int = DEFAULT_MAX_ITEMS) 
     if report is None:
         outputs = load_input(p, "auto").records
         return build_qai_page(None, None, outputs, source=str(p), max_items=max_items)
-    input_path, output_path = _existing(report.get("input"), p.parent), _existing(report.get("output"), p.parent)
+    input_path = Path(input) if input is not None else _beside(report.get("input"), p.parent)
+    output_path = Path(output) if output is not None else _beside(report.get("output"), p.parent)
     inputs = load_input(input_path, "auto", skip_invalid=True).records if input_path else None
     outputs = load_input(output_path, "auto").records if output_path else None
     return build_qai_page(report, inputs, outputs, source=str(p), max_items=max_items)
