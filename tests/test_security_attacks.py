@@ -459,3 +459,79 @@ def test_rendering_a_received_qai_report_opens_no_path_it_names(tmp_path):
     assert result.code == 0, result.stderr
     html = (tmp_path / "page.html").read_text()
     assert PRIVATE_ID not in html and "is not in the report&#39;s folder" in html
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 8. smaller: archives from the Hub
+
+
+def _deflated(members: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_a_zip_bomb_in_a_benchmark_repository_is_refused_in_one_line(tmp_path, monkeypatch):
+    from fake_hub import benchmark_repos
+
+    repos = {k: {**v, "files": dict(v["files"])} for k, v in benchmark_repos().items()}
+    bomb = _deflated({f"{i}.mp4": bytes(20 * 1000 * 1000) for i in range(5)})  # 100 MB of zeros
+    assert len(bomb) < 110_000
+    repos["lmms-lab/NExTQA"]["files"]["videos.zip"] = bomb
+    hub = serve(repos, monkeypatch, tmp_path)
+    try:
+        result = run_cli("data", "fetch", "--bench", "nextqa", "--videos")
+    finally:
+        hub.close()
+    assert result.code == 1 and result.stderr.count("error:") == 1 and "Traceback" not in result.stderr
+    assert "videos.zip: the archive would unpack to 100.0 MB from" in result.stderr and "zip bomb" in result.stderr
+    unpacked = tmp_path / "hf_home" / "twgrpo" / "unpacked"
+    assert not [p for p in unpacked.rglob("*") if p.is_file()]
+
+
+def test_a_zip_with_too_many_members_is_refused(tmp_path, monkeypatch):
+    from fake_hub import zipped
+
+    from twgrpo_data import hub_sources
+    from twgrpo_data.errors import HubError
+
+    monkeypatch.setattr(hub_sources, "MAX_ARCHIVE_MEMBERS", 10)
+    (tmp_path / "many.zip").write_bytes(zipped({f"{i}.mp4": b"" for i in range(11)}))
+    with pytest.raises(HubError, match=r"many.zip: the archive has 11 members \(more than 10\); refusing"):
+        hub_sources.unpack_archive(tmp_path / "many.zip", tmp_path / "dest")
+    assert not (tmp_path / "dest").exists()
+
+
+def test_an_archive_cannot_mark_another_archive_as_unpacked(tmp_path):
+    from fake_hub import zipped
+
+    from twgrpo_data import hub_sources
+
+    dest = tmp_path / "unpacked" / "commit"
+    forged = {".twgrpo-unpacked/b.zip.done": b"1 files\n", "commit.unpacked/b.zip.done": b"x"}
+    (tmp_path / "a.zip").write_bytes(zipped({"a.mp4": b"a", **forged}))
+    (tmp_path / "b.zip").write_bytes(zipped({"b.mp4": b"b"}))
+    hub_sources.unpack_archive(tmp_path / "a.zip", dest, name="a.zip")
+    assert hub_sources.unpack_archive(tmp_path / "b.zip", dest, name="b.zip") == 1
+    assert (dest / "b.mp4").read_bytes() == b"b"
+
+
+@pytest.mark.parametrize(
+    "members",
+    [{"data/x": b"file", "data/x/y.mp4": b"video"}, {"data/x/y.mp4": b"video", "data/x": b"file"}],
+)
+def test_a_member_that_is_a_file_and_a_folder_is_a_one_line_refusal(tmp_path, members):
+    from fake_hub import zipped
+
+    from twgrpo_data import hub_sources
+    from twgrpo_data.errors import HubError
+
+    (tmp_path / "x.zip").write_bytes(zipped(members))
+    with pytest.raises(HubError, match=r"x.zip: the archive has member 'data/x' both as a file and as a folder"):
+        hub_sources.unpack_archive(tmp_path / "x.zip", tmp_path / "dest")
+    assert not (tmp_path / "dest").exists()

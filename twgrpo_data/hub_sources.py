@@ -8,7 +8,8 @@ This module adds what is particular to benchmarks:
 - which files of a benchmark's repository are annotations and which are videos, and how the videos are
   packed (each module's `HUB`, `twgrpo_data.benchmarks.facts.HubSource`);
 - video zips unpacked once into `HF_HOME/twgrpo/unpacked/<repo>/<commit>/`, refusing any member that is
-  absolute, climbs out with `..` or is a link, so nothing is ever written outside that folder;
+  absolute, climbs out with `..` or is a link, so nothing is ever written outside that folder, and archives
+  too large for their size (zip bombs), with too many members or with a file where a folder must be;
 - only the videos of the selected records (`--limit 4` fetches 4 videos, or the archives holding them);
 - data paths that are Hub references: `OWNER/NAME` (when no such local path exists) and
   `hf://datasets/OWNER/NAME[@REVISION][/path]`, resolved to local files in the cache.
@@ -47,7 +48,10 @@ _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
 _FILE_SUFFIXES = (".json", ".jsonl", ".parquet", ".csv", ".arrow", ".zip", ".mp4")
 #: Files of a generic (non-benchmark) dataset repository that the toolkit reads.
 RECORD_FILES = ("*.json", "*.jsonl", "*.parquet", "**/*.json", "**/*.jsonl", "**/*.parquet", "README.md")
-UNPACKED_MARKERS = ".twgrpo-unpacked"
+#: Limits of one archive from the Hub (a zip bomb is refused before anything is written): members, and the total
+#: unpacked size against the archive's own size (videos and frames do not compress: real archives are ~1×).
+MAX_ARCHIVE_MEMBERS = 200_000
+MAX_ARCHIVE_RATIO = 20
 
 
 @dataclass(frozen=True)
@@ -251,16 +255,60 @@ def _member_problem(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
+def unpacked_marker(dest: Path, name: str) -> Path:
+    """The marker saying archive `name` was unpacked into `dest`: beside `dest`, not in it, so that no archive
+    (whose members all land inside `dest`) can write one for itself or for another archive."""
+    return dest.parent / f"{dest.name}.unpacked" / (name.replace("/", "--") + ".done")
+
+
+def _archive_identity(archive: Path) -> str:
+    """The archive's size and cache blob name (huggingface_hub names blobs by ETag: the file's hash)."""
+    return f"{archive.stat().st_size} {archive.resolve().name}"
+
+
+def _archive_problem(members: list[zipfile.ZipInfo], root: Path, archive_size: int) -> str | None:
+    """Why the archive as a whole must not be unpacked into `root`, or None: too many members, an unpacked size
+    far beyond the archive's (a zip bomb) or beyond the free disk space, or a member that is a file where
+    another member (or a file already unpacked) needs a folder, or the other way round."""
+    if len(members) > MAX_ARCHIVE_MEMBERS:
+        return f"has {len(members):,} members (more than {MAX_ARCHIVE_MEMBERS:,})"
+    total = sum(info.file_size for info in members)
+    if total > MAX_ARCHIVE_RATIO * max(archive_size, 1) + (1 << 20):
+        return (
+            f"would unpack to {human_size(total)} from {human_size(archive_size)} (more than "
+            f"{MAX_ARCHIVE_RATIO}× its size: a zip bomb)"
+        )
+    existing = next((p for p in [root, *root.parents] if p.exists()), root)
+    free = shutil.disk_usage(existing).free
+    if total > free:
+        return f"would unpack to {human_size(total)}, more than the {human_size(free)} free on that disk"
+    files = {PurePosixPath(i.filename).as_posix() for i in members if not i.is_dir()}
+    folders = {PurePosixPath(i.filename).as_posix() for i in members if i.is_dir()}
+    folders |= {parent.as_posix() for i in members for parent in PurePosixPath(i.filename).parents}
+    clash = sorted(files & folders)
+    if clash:
+        return f"has member {clash[0]!r} both as a file and as a folder of other members"
+    for name in sorted(files | folders):
+        target = root / name
+        if name in files and target.is_dir() or name in folders and target.exists() and not target.is_dir():
+            return f"has member {name!r} where {target} already is a {'folder' if target.is_dir() else 'file'}"
+    return None
+
+
 def unpack_archive(archive: Path, dest: Path, *, name: str | None = None) -> int:
     """Unpack the zip `archive` into `dest` once (a marker records it); return the number of files written.
 
-    Every member is checked before anything is written: an absolute path, a `..` component or a link
-    refuses the whole archive (`HubError`). Files are written to a temporary name inside `dest` and
-    renamed, and the marker is written last, so an interrupted unpack is redone, never half-trusted.
+    Every member is checked before anything is written: an absolute path, a `..` component or a link refuses
+    the whole archive (`HubError`), as do more than `MAX_ARCHIVE_MEMBERS` members, an unpacked size beyond
+    `MAX_ARCHIVE_RATIO` times the archive's or beyond the free disk space, and a member that is a file and a
+    folder at once. Files are written to a temporary name inside `dest` and renamed, and the marker (outside
+    `dest`, naming the archive's size and hash) is written last, so an interrupted unpack is redone, never
+    half-trusted, and no archive can claim to be unpacked.
     """
     label = name or archive.name
-    marker = dest / UNPACKED_MARKERS / (label.replace("/", "--") + ".done")
-    if marker.is_file():
+    marker = unpacked_marker(dest, label)
+    identity = _archive_identity(archive)
+    if marker.is_file() and marker.read_text(encoding="utf-8").strip() == identity:
         return 0
     root = dest.resolve()
     try:
@@ -279,6 +327,9 @@ def unpack_archive(archive: Path, dest: Path, *, name: str | None = None) -> int
                     f"{label}: member {info.filename!r} {problem}; refusing to unpack this archive "
                     "(nothing was written)"
                 )
+        problem = _archive_problem(members, root, archive.stat().st_size)
+        if problem:
+            raise HubError(f"{label}: the archive {problem}; refusing to unpack it (nothing was written)")
         written = 0
         root.mkdir(parents=True, exist_ok=True)
         for info in members:
@@ -297,7 +348,7 @@ def unpack_archive(archive: Path, dest: Path, *, name: str | None = None) -> int
                     os.unlink(tmp)
             written += 1
     marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(f"{written} files\n", encoding="utf-8")
+    marker.write_text(identity + "\n", encoding="utf-8")
     return written
 
 
@@ -370,7 +421,7 @@ def fetch_videos(
     if missing is not None and hub.archive_of is not None:
         needed = {hub.archive_of(v) for v in missing}
         archives = [a for a in archives if a in needed]
-    todo = [a for a in archives if not (root / UNPACKED_MARKERS / (a.replace("/", "--") + ".done")).is_file()]
+    todo = [a for a in archives if not unpacked_marker(root, a).is_file()]
     files, size = planned_downloads(hub.repo_id, todo, commit) if todo else (0, 0)
     announce(
         f"{hub.repo_id}: {len(todo)} video archive(s) to unpack, {files} to download ({human_size(size)})"
