@@ -535,3 +535,53 @@ def test_a_member_that_is_a_file_and_a_folder_is_a_one_line_refusal(tmp_path, me
     with pytest.raises(HubError, match=r"x.zip: the archive has member 'data/x' both as a file and as a folder"):
         hub_sources.unpack_archive(tmp_path / "x.zip", tmp_path / "dest")
     assert not (tmp_path / "dest").exists()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 8. smaller: the verb-table cache
+
+
+@pytest.fixture()
+def verb_cache(tmp_path, monkeypatch):
+    from twgrpo_data import verb_lemmas
+
+    monkeypatch.setenv("TWGRPO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(verb_lemmas, "build_table", lambda: {"picked": "pick", "ran": "run"})  # lemminflect's, fast
+    verb_lemmas.table.cache_clear()
+    assert verb_lemmas.verb_lemma("picked") == ("pick",)
+    (cached,) = (tmp_path / "cache").iterdir()
+    yield cached
+    verb_lemmas.table.cache_clear()
+
+
+def _forged_table(cached: Path) -> tuple[dict, bytes]:
+    import marshal
+
+    table = marshal.loads(cached.read_bytes()[32:])
+    table["picked"] = "poison"  # "who picked up X" would be negated as "who did not poison up X"
+    return table, marshal.dumps(table)
+
+
+def test_a_forged_verb_table_with_a_bare_checksum_is_not_trusted(verb_cache):
+    import hashlib
+
+    from twgrpo_data import verb_lemmas
+
+    _, body = _forged_table(verb_cache)
+    verb_cache.write_bytes(hashlib.sha256(body).digest() + body)  # what a bare self-checksum would accept
+    verb_lemmas.table.cache_clear()
+    assert verb_lemmas.verb_lemma("picked") == ("pick",)
+
+
+def test_a_verb_table_that_others_may_write_is_not_unmarshalled(verb_cache):
+    import hashlib
+    import hmac
+
+    from twgrpo_data import verb_lemmas
+
+    _, body = _forged_table(verb_cache)
+    key = verb_lemmas._key(verb_lemmas._resource_stamp())  # even an attacker who knows every installed version
+    verb_cache.write_bytes(hmac.new(key, body, hashlib.sha256).digest() + body)
+    verb_cache.chmod(0o666)
+    verb_lemmas.table.cache_clear()
+    assert verb_lemmas.verb_lemma("picked") == ("pick",)
