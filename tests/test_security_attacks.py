@@ -585,3 +585,37 @@ def test_a_verb_table_that_others_may_write_is_not_unmarshalled(verb_cache):
     verb_cache.chmod(0o666)
     verb_lemmas.table.cache_clear()
     assert verb_lemmas.verb_lemma("picked") == ("pick",)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 8. smaller: a string where results.json has a number
+
+
+@pytest.fixture(scope="module")
+def genuine_run(tmp_path_factory) -> Path:
+    from report_helpers import make_run, mixed_outputs
+
+    return make_run(tmp_path_factory.mktemp("genuine") / "run", mixed_outputs()[0])
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "shown"),
+    [
+        ({"accuracy": "91.2"}, "accuracy", '"91.2" is not a number'),
+        ({"accuracy_ci95": "wide"}, "accuracy_ci95", '"wide" is not a list of numbers'),
+        ({"single": {"n": 3, "accuracy": "high"}}, "single.accuracy", '"high" is not a number'),
+        ({"by_category": {"Physics": 5}}, "by_category.Physics", "5 is not an object"),
+        ({"run": "done"}, "run", '"done" is not an object'),
+    ],
+)
+def test_a_crafted_results_json_is_a_one_line_error_in_eval_report(genuine_run, tmp_path, change, field, shown):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(genuine_run, run)
+    results = json.loads((run / "results.json").read_text())
+    (run / "results.json").write_text(json.dumps({**results, **change}))
+    result = run_cli("eval", "report", run, "-o", tmp_path / "page.html")
+    assert result.code == 1 and len(result.err_lines) == 1
+    assert f"results.json: field {field!r}: {shown}" in result.stderr
+    assert not (tmp_path / "page.html").exists()
