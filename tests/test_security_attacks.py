@@ -619,3 +619,24 @@ def test_a_crafted_results_json_is_a_one_line_error_in_eval_report(genuine_run, 
     assert result.code == 1 and len(result.err_lines) == 1
     assert f"results.json: field {field!r}: {shown}" in result.stderr
     assert not (tmp_path / "page.html").exists()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 8. smaller: training_args.bin
+
+
+def test_training_args_bin_keeps_no_hub_token(tmp_path):
+    """transformers pickles the settings into every checkpoint (`torch.save(self.args, training_args.bin)`, and
+    uploads them with push_to_hub): a shared checkpoint folder must not hand out the token."""
+    import torch
+
+    from twgrpo_train.config import load_config
+
+    token = "hf_publishing_token_ABCDEFGHIJ"
+    config = load_config(
+        Path(__file__).parents[1] / "examples" / "train_tiny.yaml", [f"hub_token={token}", "model=tiny"]
+    )
+    assert config.hub_token == token  # the running process keeps it
+    torch.save(config, tmp_path / "training_args.bin")  # as Trainer._save writes it
+    assert token.encode() not in (tmp_path / "training_args.bin").read_bytes()
+    assert torch.load(tmp_path / "training_args.bin", weights_only=False).hub_token == "<HUB_TOKEN>"

@@ -336,6 +336,15 @@ class TWGRPOConfig(GRPOConfig):
                 f"{eval_group} generations: each device must hold whole groups"
             )
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What a pickle of the settings keeps: all but the Hub token. transformers saves the settings with every
+        checkpoint (`training_args.bin`, pickled) and uploads them with `push_to_hub`; the token stays out, masked
+        as `to_dict` masks it."""
+        state = dict(self.__dict__)
+        if state.get("hub_token"):
+            state["hub_token"] = "<HUB_TOKEN>"
+        return state
+
     @property
     def token_weighting(self) -> bool:
         """Whether advantages are multiplied by TW-GRPO token weights."""
