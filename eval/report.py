@@ -18,7 +18,6 @@ own sampling settings; both are labelled "reconstructed" on the page.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -38,7 +37,8 @@ from twgrpo_data.record import Record, letter
 from twgrpo_data.scoring import answer_set
 
 from .compare import SETTING_ROWS, RunSummary, info_rows, load_runs, metric_rows
-from .runner import CONFIG, RESULTS, SAMPLES
+from .run_files import sample_problem
+from .runner import SAMPLES
 
 DEFAULT_MAX_SAMPLES = 500
 DEFAULT_MAX_STRIPS = 50
@@ -119,89 +119,11 @@ def read_run_samples(path: Path) -> list[dict[str, Any]]:
     for lineno, row in enumerate(read_jsonl(path), start=1):
         if "id" not in row:
             raise InputFormatError(f"{path}: a line has no 'id'")
-        for key, kinds in _SAMPLE_FIELDS.items():
-            problem = _type_problem(row.get(key), kinds)
-            if problem:
-                raise InputFormatError(f"{path}: line {lineno} (id {row['id']!r}), field {key!r}: {problem}")
+        problem = sample_problem(row)
+        if problem:
+            raise InputFormatError(f"{path}: line {lineno} (id {row['id']!r}), {problem}")
         latest[str(row["id"])] = row
     return list(latest.values())
-
-
-# What a run's files hold where the page reads them (a received folder may be damaged or crafted): "number" is
-# an int or float (not a bool), "[number]" a list of them, "[text]" a list of strings; None is always allowed.
-_SAMPLE_FIELDS = {
-    "strict": "number",
-    "soft": "number",
-    "question": "text",
-    "options": "[text]",
-    "gold": "[text]",
-    "parsed": "text",
-    "output": "text",
-    "error": "text",
-    "category": "text",
-    "video": "text",
-    "frame_indices": "[number]",
-    "frame_timestamps": "[number]",
-}
-_METRIC_FIELDS = {
-    "n": "number",
-    "accuracy": "number",
-    "soft_accuracy": "number",
-    "accuracy_ci95": "[number]",
-    "soft_accuracy_ci95": "[number]",
-    "n_failed": "number",
-    "format_rate": "number",
-    "mean_output_chars": "number",
-}
-
-
-def _type_problem(value: Any, kind: str) -> str | None:
-    """Why `value` is not of `kind` ("number", "text", "object", or a list of one: "[number]"…), or None."""
-    if value is None:
-        return None
-
-    def is_number(v: Any) -> bool:
-        return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-    checks = {
-        "number": (is_number, "a number"),
-        "text": (lambda v: isinstance(v, str), "text"),
-        "object": (lambda v: isinstance(v, dict), "an object"),
-        "[number]": (lambda v: isinstance(v, list) and all(is_number(x) for x in v), "a list of numbers"),
-        "[text]": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of strings"),
-        "[object]": (lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v), "a list of objects"),
-    }
-    ok, what = checks[kind]
-    return None if ok(value) else f"{json.dumps(value)[:60]} is not {what}"
-
-
-def check_run_files(summary: RunSummary) -> None:
-    """Refuse (one line naming the file and field) a run whose results.json or config.json does not have the
-    shape the runner writes — a string where a number belongs, a list where an object does — instead of
-    failing somewhere inside the page."""
-    results_path, config_path = summary.path / RESULTS, summary.path / CONFIG
-    results, settings = summary.results, summary.settings
-    for path, doc in ((results_path, results), (config_path, settings)):
-        if not isinstance(doc, dict):
-            raise InputFormatError(f"{path}: not a JSON object")
-    categories = results.get("by_category")
-    blocks = {"": results, "single": results.get("single"), "multi": results.get("multi")}
-    if isinstance(categories, dict):
-        blocks.update({f"by_category.{c}": b for c, b in categories.items()})
-    checks = [
-        (results_path, "run", results.get("run"), "object"),
-        (results_path, "by_category", categories, "object"),
-        (config_path, "video_sampling", settings.get("video_sampling"), "object"),
-        (config_path, "sessions", settings.get("sessions"), "[object]"),
-    ]
-    for where, block in blocks.items():
-        checks.append((results_path, where or "(top)", block, "object"))
-        if isinstance(block, dict):
-            checks += [(results_path, f"{where}.{k}".lstrip("."), block.get(k), t) for k, t in _METRIC_FIELDS.items()]
-    for path, field_name, value, kind in checks:
-        problem = _type_problem(value, kind)
-        if problem:
-            raise InputFormatError(f"{path}: field {field_name!r}: {problem}")
 
 
 def data_records(bench: Any, data: str | Path | None) -> tuple[dict[str, Record], str | None]:
@@ -608,9 +530,7 @@ def build_report(
     unrecorded questions only from `data` — both the reader's; nothing a run folder names is opened."""
     if max_samples < 0 or max_strips < 0:
         raise TwgrpoError("--max-samples and --max-strips must be at least 0")
-    summaries = load_runs(paths)
-    for summary in summaries:
-        check_run_files(summary)
+    summaries = load_runs(paths)  # their results.json and config.json checked (`run_files.check_run_files`)
     runs = []
     all_rows = [read_run_samples(summary.path / SAMPLES) for summary in summaries]
     total, done = sum(min(len(rows), max_samples, max_strips) for rows in all_rows), 0

@@ -168,8 +168,18 @@ class DatasetStats:
 
 
 def load_report(path: str | Path) -> QaiReport:
-    """Read a QAI report (`twgrpo_data.invert.QaiReport.load`); the input path is reduced to its file name,
-    since cards carry no local paths."""
+    """Read a QAI report (`twgrpo_data.invert.QaiReport.load`) whose fields have the types `qai convert` writes
+    (`qai_report_html.check_report`); the input path is reduced to its file name, since cards carry no local
+    paths."""
+    from .formats import parse_json, read_text
+    from .qai_report_html import check_report
+
+    try:
+        doc = parse_json(read_text(path), Path(path))
+    except (ValueError, TwgrpoError):  # not JSON, not there: `QaiReport.load` names the problem
+        doc = None
+    if isinstance(doc, dict):
+        check_report(doc, path)
     report = QaiReport.load(path)
     return dataclasses.replace(report, input=Path(report.input).name if report.input else None)
 

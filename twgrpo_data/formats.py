@@ -15,6 +15,7 @@ import functools
 import json
 import os
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -289,7 +290,7 @@ def _first_object(p: Path) -> dict | None:
         try:
             obj, _ = json.JSONDecoder().raw_decode(head)
             return obj
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # JSONDecodeError, a too long number, too deep nesting
             pass  # cut by the head's end, or invalid: the full read below tells which
     for obj in read_json_objects(p):
         if not isinstance(obj, dict):
@@ -343,11 +344,16 @@ def read_text(path: str | os.PathLike) -> str:
 
 
 def parse_json(text: str, p: Path) -> Any:
-    """`json.loads` whose failures (bad syntax, nesting too deep for Python) name the file."""
+    """`json.loads` whose failures (bad syntax, nesting too deep for Python, a number longer than Python reads)
+    name the file."""
     try:
         return json.loads(text)
     except RecursionError:
         raise InputFormatError(f"{p}: JSON nested too deeply to read") from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError:  # int(): more digits than sys.get_int_max_str_digits() (a CPU-time guard)
+        raise InputFormatError(f"{p}: a number with more than {sys.get_int_max_str_digits()} digits") from None
 
 
 def read_json_objects(p: Path) -> list[Any]:
@@ -762,9 +768,11 @@ def _read_arrow(p: Path, fmt: str, split: str | None) -> list[Record]:
         import pyarrow.parquet as pq
 
         return table_to_records(pq.read_table(p), str(p))
-    from datasets import DatasetDict, load_from_disk
+    from datasets import DatasetDict
 
-    ds = load_from_disk(str(p))
+    from .hub_sources import load_saved_dataset
+
+    ds = load_saved_dataset(p)
     if isinstance(ds, DatasetDict):
         names = list(ds)
         if split is None and len(names) != 1:

@@ -140,9 +140,11 @@ def load_splits(path: str | os.PathLike, split: str | None = None) -> dict[str, 
         raise TwgrpoError(f"split name {split!r} must be letters, digits and '_' (e.g. train, validation)")
     path = resolve_data_path(path)  # a Hub dataset (OWNER/NAME, hf://datasets/…) → its files in the cache
     if split is None and detect_format(path) == "hf":
-        from datasets import DatasetDict, load_from_disk
+        from datasets import DatasetDict
 
-        stored = load_from_disk(str(path))
+        from .hub_sources import load_saved_dataset
+
+        stored = load_saved_dataset(path)
         if isinstance(stored, DatasetDict):
             return {name: read_records(path, split=name).records for name in stored}
     records = read_records(path, split=split).records

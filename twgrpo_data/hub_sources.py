@@ -535,6 +535,52 @@ def resolve_data_path(path: str | os.PathLike, *, bench: str | None = None) -> P
     return target
 
 
+def load_saved_dataset(path: str | os.PathLike):
+    """`datasets.load_from_disk(path)` of a `save_to_disk` folder whose own files stay inside it.
+
+    `load_from_disk` joins the split names of `dataset_dict.json` and the `_data_files` names of each
+    `state.json` to the folder, so a received folder naming `/…/other.arrow` or `../../…` would read an Arrow
+    file elsewhere on this machine (another dataset of the cache) — and `publish` would upload it. Such a folder
+    is refused (`InputFormatError` naming the file and the name) before anything is read.
+    """
+    from datasets import load_from_disk
+
+    folder = Path(path)
+    dict_file = folder / "dataset_dict.json"
+    parts = [folder]
+    if dict_file.is_file():
+        splits = _json_field(dict_file, "splits")
+        parts = [folder / _plain_name(name, dict_file, "splits") for name in splits]
+    for part in parts:
+        state = part / "state.json"
+        if state.is_file():
+            for entry in _json_field(state, "_data_files"):
+                _plain_name(entry.get("filename") if isinstance(entry, dict) else entry, state, "_data_files")
+    return load_from_disk(str(folder))
+
+
+def _json_field(path: Path, key: str) -> list:
+    from .formats import parse_json, read_text
+
+    try:
+        value = parse_json(read_text(path), path)
+    except ValueError as exc:  # json.JSONDecodeError
+        raise InputFormatError(f"{path}: invalid JSON ({exc})") from None
+    value = value.get(key, []) if isinstance(value, dict) else None
+    if not isinstance(value, list):
+        raise InputFormatError(f"{path}: {key!r} is not a list")
+    return value
+
+
+def _plain_name(name: Any, where: Path, key: str) -> str:
+    """`name` if it is a file or folder name inside the dataset folder (no separator, not `..`)."""
+    if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise InputFormatError(
+            f"{where}: {key} names {name!r}, not a file of this folder; refusing to read outside the dataset"
+        )
+    return name
+
+
 def _check_repo(repo_id: str, revision: str | None) -> None:
     """`HubError` unless `repo_id` is a dataset on the Hub (or, offline, in the cache)."""
     from huggingface_hub import HfApi, constants

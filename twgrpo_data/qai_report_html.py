@@ -47,6 +47,49 @@ def is_report(obj: Any) -> bool:
     return isinstance(obj, dict) and {"counts", "n_records", "seed", "ratio", "min_keep"} <= set(obj)
 
 
+_COUNT_FIELDS = (
+    "counts",
+    "unnegatable_reasons",
+    "negation_rules",
+    "strategies",
+    "template_reasons",
+    "answer_count_histogram",
+    "option_count_histogram",
+)
+_TEXT_FIELDS = ("input", "output", "spacy_model", "spacy_model_version", "spacy_version", "twgrpo_version")
+
+
+def check_report(doc: dict[str, Any], path: str | Path) -> None:
+    """Refuse (one line naming the file and field) a report whose fields do not have the types `qai convert
+    --report` writes: the page replays the conversion with its settings and the card prints its counts, and a
+    shared report may be damaged or crafted."""
+    from .invert import FALLBACKS, WHY_MODES
+
+    def whole(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    problems = [
+        (key, "a whole number ≥ 0")
+        for key in ("n_records", "parsed_questions")
+        if doc.get(key) is not None and not (whole(doc[key]) and doc[key] >= 0)
+    ]
+    problems += [(k, "a whole number") for k in ("seed", "min_keep") if doc.get(k) is not None and not whole(doc[k])]
+    ratio = doc.get("ratio")
+    if ratio is not None and not (isinstance(ratio, (int, float)) and not isinstance(ratio, bool) and 0 <= ratio <= 1):
+        problems.append(("ratio", "a number from 0 to 1"))
+    for key, allowed in (("fallback", FALLBACKS), ("why", WHY_MODES)):
+        if key in doc and doc[key] not in allowed:
+            problems.append((key, f"one of {', '.join(allowed)}"))
+    for key in _COUNT_FIELDS:
+        value = doc.get(key)
+        if value is not None and not (isinstance(value, dict) and all(whole(v) for v in value.values())):
+            problems.append((key, "an object of whole numbers"))
+    problems += [(k, "text") for k in _TEXT_FIELDS if doc.get(k) is not None and not isinstance(doc[k], str)]
+    if problems:
+        key, expected = problems[0]
+        raise InputFormatError(f"{path}: field {key!r} is {json.dumps(doc.get(key))[:60]}, not {expected}")
+
+
 def outcomes_by_id(converted: Sequence[Record], report: Any) -> dict[str, Outcome]:
     """Each record's outcome from what `invert.convert` returned: its records and its `QaiReport`."""
     return {rec.id: Outcome(status, reason, rec) for rec, (status, reason) in zip(converted, report.outcomes)}
@@ -251,6 +294,8 @@ def qai_page_from_file(
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InputFormatError(f"{p}: invalid JSON ({exc})") from None
         report = doc if is_report(doc) else None
+    if report is not None:
+        check_report(report, p)
     if report is None:
         outputs = load_input(p, "auto").records
         return build_qai_page(None, None, outputs, source=str(p), max_items=max_items)
