@@ -9,6 +9,7 @@ import json
 import re
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cli_helpers import run_cli
@@ -44,7 +45,11 @@ def _written(folder: Path) -> str:
     return "\n".join(p.read_bytes().decode("utf-8", "replace") for p in sorted(folder.rglob("*")) if p.is_file())
 
 
-OPENAI_FAST = ["--frames", "2", "--min-pixels", "3136", "--max-pixels", "3136", "--video-root", str(VIDEOS)]
+def _eval_openai(data: Path, api_base: str, out: Path, *extra: Any):
+    """`twgrpo eval --data DATA` with the openai backend at `api_base` (serving "served-model"), 2 tiny frames."""
+    backend = ["--model", "served-model", "--backend", "openai", "--api-base", api_base]
+    frames = ["--frames", "2", "--min-pixels", "3136", "--max-pixels", "3136"]
+    return run_cli("eval", "--bench", "mmvu", "--data", data, *backend, *frames, "--no-progress", "--out", out, *extra)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -131,44 +136,14 @@ def test_credentials_in_the_api_base_url_reach_no_file_and_no_line(tmp_path):
     try:
         base = server.url.replace("http://", f"http://alice:{password}@")
         run = tmp_path / "run"
-        ok = run_cli(
-            "eval",
-            "--bench",
-            "mmvu",
-            "--data",
-            data,
-            "--model",
-            "served-model",
-            "--backend",
-            "openai",
-            "--api-base",
-            base,
-            *OPENAI_FAST,
-            "--out",
-            run,
-            "--no-progress",
-        )
+        ok = _eval_openai(data, base, run, "--video-root", VIDEOS)
         assert ok.code == 0, ok.stderr
         config = json.loads((run / "config.json").read_text())
         assert config["backend_options"]["api_base"].startswith("http://alice:****@127.0.0.1:")  # as pip shows it
     finally:
         server.close()
-    down = run_cli(
-        "eval",
-        "--bench",
-        "mmvu",
-        "--data",
-        data,
-        "--model",
-        "served-model",
-        "--backend",
-        "openai",
-        "--api-base",
-        f"http://alice:{password}@127.0.0.1:{_closed_port()}/v1",
-        *OPENAI_FAST,
-        "--out",
-        tmp_path / "down",
-        "--no-progress",
+    down = _eval_openai(
+        data, f"http://alice:{password}@127.0.0.1:{_closed_port()}/v1", tmp_path / "down", "--video-root", VIDEOS
     )
     assert down.code == 1 and "no usable OpenAI-compatible server at http://alice:****@127.0.0.1" in down.stderr
     for text in (ok.stdout, ok.stderr, down.stdout, down.stderr, _written(run)):
@@ -200,23 +175,7 @@ def test_a_server_echoing_the_environment_key_gets_it_into_no_file_and_no_line(t
     server = FakeOpenAIServer(echo_auth=True)  # hostile: answers 401 "invalid key: Bearer <the key>"
     try:
         run = tmp_path / "run"
-        result = run_cli(
-            "eval",
-            "--bench",
-            "mmvu",
-            "--data",
-            data,
-            "--model",
-            "served-model",
-            "--backend",
-            "openai",
-            "--api-base",
-            server.url,
-            *OPENAI_FAST,
-            "--out",
-            run,
-            "--no-progress",
-        )
+        result = _eval_openai(data, server.url, run, "--video-root", VIDEOS)
     finally:
         server.close()
     assert server.auth[-1] == f"Bearer {key}"  # the key was used, and the server sent it back
@@ -341,29 +300,11 @@ def _data_with_a_private_video(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_without_a_video_root_a_data_file_cannot_send_a_private_video_to_the_server(tmp_path):
     data, _ = _data_with_a_private_video(tmp_path)
-    fast = [a for a in OPENAI_FAST if a not in ("--video-root", str(VIDEOS))]
     server = FakeOpenAIServer()
     try:
-        base = [
-            "eval",
-            "--bench",
-            "mmvu",
-            "--data",
-            data,
-            "--model",
-            "served-model",
-            "--backend",
-            "openai",
-            "--api-base",
-            server.url,
-            *fast,
-            "--no-progress",
-            "--batch-size",
-            "1",
-        ]
-        confined = run_cli(*base, "--out", tmp_path / "run")
+        confined = _eval_openai(data, server.url, tmp_path / "run", "--batch-size", "1")
         sent_confined = len(server.bodies)
-        opted_out = run_cli(*base, "--out", tmp_path / "run2", "--allow-outside-video-root")
+        opted_out = _eval_openai(data, server.url, tmp_path / "run2", "--batch-size", "1", "--allow-outside-video-root")
     finally:
         server.close()
     assert confined.code == 0, confined.stderr
