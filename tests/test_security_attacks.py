@@ -110,6 +110,15 @@ def test_a_hub_readme_pointing_at_a_local_file_is_refused(tmp_path, monkeypatch,
     assert result is None or PRIVATE_ID not in result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("ref", ["hf://datasets/me/x/../../../etc", "hf://datasets/me/x/data/../../.."])
+def test_a_hub_path_cannot_climb_out_of_its_repository(ref):
+    from twgrpo_data.errors import TwgrpoError
+    from twgrpo_data.hub_sources import parse_hub_ref
+
+    with pytest.raises(TwgrpoError, match="a '..' in a Hub path would leave the repository"):
+        parse_hub_ref(ref)
+
+
 def test_a_hub_dataset_whose_readme_names_its_own_shards_still_loads(tmp_path, monkeypatch):
     from fake_hub import records_parquet
 
