@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.garbage_collection import gc_frozen_results
+from twgrpo_data.secrets import environment_secrets, scrub
 
 try:  # typer >= 0.2x ships its own copy of click; older typer raises click's exceptions
     from typer._click import exceptions as click_exceptions
@@ -208,6 +209,7 @@ _TOKEN = re.compile(r"\bhf_[A-Za-z0-9]{16,}")
 
 
 def _one_line(message: str) -> None:
-    """Print `message` as one `error:` line; a Hugging Face token that slipped into it is masked."""
-    text = _TOKEN.sub("hf_***", " ".join(message.split()))
+    """Print `message` as one `error:` line; a Hugging Face token, a URL's credentials or a secret of the
+    environment (`OPENAI_API_KEY`, …) that slipped into it is masked."""
+    text = _TOKEN.sub("hf_***", scrub(" ".join(message.split()), environment_secrets()))
     err_console.print(f"[bold red]error:[/] {escape(text)}", soft_wrap=True)

@@ -534,10 +534,19 @@ def report(
     max_strips: int = typer.Option(
         50, "--max-strips", help="samples per run with a frame strip (thumbnails keep the file small enough to mail)"
     ),
+    video_root: Path | None = typer.Option(
+        None,
+        "--video-root",
+        help="folder of the runs' videos: frame strips are made only from videos under it (a report opens no path "
+        "a run folder names)",
+    ),
+    data: str | None = typer.Option(
+        None, "--data", help="the runs' data file, for runs whose samples.jsonl did not record the question"
+    ),
 ) -> None:
     """Write one self-contained HTML page of eval runs: results, chart, protocol and a sample browser.
 
-    Example: twgrpo eval report runs/mmvu-base runs/mmvu-twgrpo -o mmvu.html
+    Example: twgrpo eval report runs/mmvu-base runs/mmvu-twgrpo -o mmvu.html --video-root data/videos
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -561,6 +570,8 @@ def report(
             target,
             max_samples=max_samples,
             max_strips=max_strips,
+            video_root=video_root,
+            data=data,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     console.print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")

@@ -179,16 +179,25 @@ def convert_cmd(
 def report_cmd(
     report_or_output: Path = typer.Argument(
         ...,
-        help="A `qai convert --report` JSON (its input and output files are read when reachable) or a QAI output file.",
+        help="A `qai convert --report` JSON (its input and output files are read when they lie in its folder) or a QAI "
+        "output file.",
     ),
     out: str | None = typer.Option(
         None, "-o", "--out", help=out_help("HTML file to write (default: beside the input, NAME.html).")
     ),
     max_items: int = typer.Option(2000, "--max-items", help="Rewritten records and refusals listed on the page."),
+    input: Path | None = typer.Option(
+        None, "--input", help="The conversion's input file (default: the one the report names, in its folder)."
+    ),
+    converted: Path | None = typer.Option(
+        None, "--converted", help="The conversion's output file (default: the one the report names, in its folder)."
+    ),
 ) -> None:
     """Write one self-contained HTML page to audit a conversion: counts, original → rewritten, refusals.
 
-    Example: twgrpo qai report report.json -o qai.html
+    Only files in the report's folder, or given here, are read (a report file is often someone else's).
+
+    Example: twgrpo qai report report.json -o qai.html --input ../data/val.json
     """
     from twgrpo_data.html_page import write_page
     from twgrpo_data.qai_report_html import qai_page_from_file
@@ -196,7 +205,7 @@ def report_cmd(
     target = output_path(
         out if out is not None else report_or_output.with_suffix(".html"), HTML_PAGE, inputs=[report_or_output]
     )
-    path = write_page(target, qai_page_from_file(report_or_output, max_items=max_items))
+    path = write_page(target, qai_page_from_file(report_or_output, input=input, output=converted, max_items=max_items))
     console.print(f"wrote {path}")
 
 

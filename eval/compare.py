@@ -18,6 +18,7 @@ from twgrpo_data.errors import InputFormatError, TwgrpoError
 from twgrpo_data.formats import atomic_path, parse_json, read_text
 from twgrpo_data.metrics import mcnemar_exact
 
+from .run_files import check_run_files
 from .runner import CONFIG, RESULTS, SAMPLES, read_samples
 
 # The benchmarks of the paper's main table, in its column order (`--bench all`).
@@ -78,6 +79,7 @@ def load_run(path: str | Path) -> RunSummary:
         config = parse_json(read_text(folder / CONFIG), folder / CONFIG) if (folder / CONFIG).is_file() else {}
     except json.JSONDecodeError as exc:
         raise InputFormatError(f"{folder}: invalid JSON in a run file ({exc.msg})") from None
+    check_run_files(folder, results, config)  # a received folder may hold a string where a number belongs
     if "accuracy" not in results:
         raise InputFormatError(f"{results_path}: no metrics in it")
     return RunSummary(folder.name, folder, results, config)

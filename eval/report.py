@@ -8,9 +8,12 @@ right / wrong / failed / category / multi-answer, search; a row opens to the que
 gold and prediction marked, the raw output with its `<think>`/`<answer>` parts, the parsed answer, the
 error and a strip of the frames the model saw).
 
-Older runs lack some per-sample keys (`question`, `frame_indices`): the question is then read from the data
-file named in `config.json`, and the frames are re-sampled with the run's own sampling settings; both are
-labelled "reconstructed" on the page.
+Run folders are shared, so rendering one reads nothing its files name (issue 31): frames are decoded only from
+videos under a `--video-root` the reader passes (a recorded path that leads elsewhere shows no frames), and a
+question the run did not record is taken only from a data file the reader passes (`--data`) — never from the
+paths or `hf://` ids in `config.json` or `samples.jsonl`. Older runs lack some per-sample keys (`question`,
+`frame_indices`): the question then comes from that data file, and the frames are re-sampled with the run's
+own sampling settings; both are labelled "reconstructed" on the page.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from twgrpo_data.record import Record, letter
 from twgrpo_data.scoring import answer_set
 
 from .compare import SETTING_ROWS, RunSummary, info_rows, load_runs, metric_rows
+from .run_files import sample_problem
 from .runner import SAMPLES
 
 DEFAULT_MAX_SAMPLES = 500
@@ -107,24 +111,30 @@ def output_parts(text: str | None) -> list[tuple[str, str]]:
 
 
 def read_run_samples(path: Path) -> list[dict[str, Any]]:
-    """The last line per id of a run's samples.jsonl, in first-seen order (a resumed item's final answer)."""
+    """The last line per id of a run's samples.jsonl, in first-seen order (a resumed item's final answer); a
+    line whose fields do not have the types the runner writes is an error naming the line and field."""
     if not path.is_file():
         raise InputFormatError(f"{path.parent}: no {SAMPLES} (not a twgrpo eval run folder)")
     latest: dict[str, dict[str, Any]] = {}
-    for row in read_jsonl(path):
+    for lineno, row in enumerate(read_jsonl(path), start=1):
         if "id" not in row:
             raise InputFormatError(f"{path}: a line has no 'id'")
+        problem = sample_problem(row)
+        if problem:
+            raise InputFormatError(f"{path}: line {lineno} (id {row['id']!r}), {problem}")
         latest[str(row["id"])] = row
     return list(latest.values())
 
 
-def data_records(settings: dict[str, Any]) -> tuple[dict[str, Record], str | None]:
-    """The run's data file (from config.json) by id, or `({}, why not)` when it cannot be read."""
-    from twgrpo_data.benchmarks import load_benchmark
+def data_records(bench: Any, data: str | Path | None) -> tuple[dict[str, Record], str | None]:
+    """The records of the reader's data file `data` (read as the run's benchmark `bench`) by id, or
+    `({}, why not)`."""
+    from twgrpo_data.benchmarks import BENCHMARKS, load_benchmark
 
-    bench, data = settings.get("bench"), settings.get("data")
-    if not bench or not data:
-        return {}, "config.json names no benchmark or data file"
+    if data is None:
+        return {}, "pass the run's data file with --data to show it"
+    if not isinstance(bench, str) or bench not in BENCHMARKS:
+        return {}, f"config.json names no known benchmark ({bench!r})"
     try:
         result = load_benchmark(bench, data)
     except TwgrpoError as exc:
@@ -152,22 +162,26 @@ def select_samples(rows: list[dict[str, Any]], limit: int) -> list[dict[str, Any
 # frames
 
 
-def _resolve_video(row: dict[str, Any], record: Record | None, settings: dict[str, Any], run_dir: Path) -> str | None:
-    """The video file or frame folder the item used: the recorded path (as given, or relative to the run's
-    parent folder), else the data record located under the run's video root."""
-    recorded = row.get("video")
-    if recorded:
-        for candidate in (Path(recorded), run_dir.parent / recorded):
-            if candidate.exists():
-                return str(candidate)
-    if record is not None and record.video:
-        from twgrpo_data.benchmarks import locate_video
+def _resolve_video(row: dict[str, Any], record: Record | None, video_root: str | Path | None) -> str | None:
+    """The video file or frame folder the item used, found under the reader's `video_root` only: the recorded
+    path (kept if it lies under the root, else mapped under it as TW-GRPO's rooted paths are), else the data
+    record located under the root. None without a root: a path a run folder names is never opened."""
+    if video_root is None:
+        return None
+    from twgrpo_data.benchmarks import locate_video
+    from twgrpo_data.video import resolve_video
 
-        try:
-            ref = locate_video(record, settings.get("video_root"))
-        except TwgrpoError:
-            return None
-        return ref.path if Path(ref.path).exists() else None
+    recorded = row.get("video")
+    try:
+        if isinstance(recorded, str) and recorded:
+            path = resolve_video(recorded, video_root)
+            if Path(path).exists():
+                return path
+        if record is not None and record.video:
+            path = locate_video(record, video_root).path
+            return path if Path(path).exists() else None
+    except TwgrpoError:  # a path that leads outside the root, or a URL
+        return None
     return None
 
 
@@ -196,18 +210,21 @@ def _frames_at(path: str, indices: Sequence[int]) -> np.ndarray:
 
 
 def frame_strip(
-    row: dict[str, Any], record: Record | None, settings: dict[str, Any], run_dir: Path
+    row: dict[str, Any], record: Record | None, settings: dict[str, Any], video_root: str | Path | None
 ) -> tuple[list[dict[str, str]], str | None]:
     """Thumbnails of the frames the model saw, and a note (reconstructed, or why there is no strip).
 
     The recorded `frame_indices` are decoded when the sample has them; otherwise the video is sampled again
-    with the run's `video_sampling` settings (same indices, a thumbnail pixel budget).
+    with the run's `video_sampling` settings (same indices, a thumbnail pixel budget). Videos are read only
+    under the reader's `video_root`.
     """
     if str(row.get("error") or "").startswith("video:"):
         return [], "no frames: the video could not be read during the run"
-    path = _resolve_video(row, record, settings, run_dir)
+    if video_root is None:
+        return [], "no frames: pass --video-root (the folder of the videos) to show them"
+    path = _resolve_video(row, record, video_root)
     if path is None:
-        return [], "no frames: the video is not reachable from here"
+        return [], f"no frames: the video is not under --video-root {video_root}"
     indices, times = row.get("frame_indices"), row.get("frame_timestamps")
     note = None
     try:
@@ -227,7 +244,7 @@ def frame_strip(
             }
             if "num_frames" in sampling:  # runs written before the setting was named `frames`
                 sampling["frames"] = sampling.pop("num_frames")
-            sampled = locate_video(record, settings.get("video_root")).sample(**sampling)
+            sampled = locate_video(record, video_root).sample(**sampling)
             shown = _spread(sampled.num_frames)
             frames = sampled.frames[shown]
             labels = [f"frame {k + 1}/{sampled.num_frames} · {sampled.timestamps[k]:.2f}s" for k in shown]
@@ -292,11 +309,15 @@ def sample_views(
     max_samples: int,
     max_strips: int,
     progress: Callable[[int], None] = lambda n: None,
+    *,
+    video_root: str | Path | None = None,
+    data: str | Path | None = None,
 ) -> list[SampleView]:
-    """Page views of the selected samples, with question/options from the data file where not recorded."""
+    """Page views of the selected samples, with question/options from the reader's data file (`data`) where
+    not recorded, and frames from videos under the reader's `video_root`."""
     chosen = select_samples(rows, max_samples)
     need_data = any(not r.get("question") or not r.get("options") or not r.get("frame_indices") for r in chosen)
-    records, why = data_records(summary.settings) if need_data else ({}, None)
+    records, why = data_records(summary.settings.get("bench"), data) if need_data else ({}, None)
     views = []
     for n, row in enumerate(chosen):
         item_id = str(row["id"])
@@ -329,7 +350,7 @@ def sample_views(
             len(row.get("output") or ""),
         )
         if n < max_strips:
-            view.frames, view.frames_note = frame_strip(row, record, summary.settings, summary.path)
+            view.frames, view.frames_note = frame_strip(row, record, summary.settings, video_root)
             progress(1)
         else:
             view.frames_note = f"frame strips are shown for the first {max_strips} samples (--max-strips)"
@@ -498,15 +519,18 @@ def protocol_rows(runs: list[RunView]) -> list[tuple[str, list[str], bool]]:
 def build_report(
     paths: Sequence[str | Path],
     *,
+    video_root: str | Path | None = None,
+    data: str | Path | None = None,
     max_samples: int = DEFAULT_MAX_SAMPLES,
     max_strips: int = DEFAULT_MAX_STRIPS,
     progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> str:
     """The report page (HTML text) for the run folders `paths`; `progress(done, total)` follows the frame
-    strips, the slow part (each decodes its video)."""
+    strips, the slow part (each decodes its video). Frames come only from videos under `video_root` and
+    unrecorded questions only from `data` — both the reader's; nothing a run folder names is opened."""
     if max_samples < 0 or max_strips < 0:
         raise TwgrpoError("--max-samples and --max-strips must be at least 0")
-    summaries = load_runs(paths)
+    summaries = load_runs(paths)  # their results.json and config.json checked (`run_files.check_run_files`)
     runs = []
     all_rows = [read_run_samples(summary.path / SAMPLES) for summary in summaries]
     total, done = sum(min(len(rows), max_samples, max_strips) for rows in all_rows), 0
@@ -517,7 +541,8 @@ def build_report(
         progress(done, total)
 
     for i, (summary, rows) in enumerate(zip(summaries, all_rows)):
-        runs.append(RunView(i, summary, rows, sample_views(i, summary, rows, max_samples, max_strips, advance)))
+        views = sample_views(i, summary, rows, max_samples, max_strips, advance, video_root=video_root, data=data)
+        runs.append(RunView(i, summary, rows, views))
     items = [
         {
             "key": s.key,

@@ -92,7 +92,7 @@ from .protocol import (
     score_item,
 )
 from .rescore import rescore_log
-from .secrets import redact, scrub, secret_values
+from .secrets import redact, scrub, secrets_in_use
 
 SAMPLES = "samples.jsonl"
 RESULTS = "results.json"
@@ -166,7 +166,12 @@ class EvalConfig:
             "path if present, else its Hub repository: annotations + the selected records' videos)"
         },
     )
-    video_root: str | None = field(default=None, metadata={"help": "folder that record video paths are relative to"})
+    video_root: str | None = field(
+        default=None,
+        metadata={
+            "help": "folder that record video paths are relative to and must stay in (default: the data file's folder)"
+        },
+    )
     out: str | None = field(default=None, metadata={"help": "run folder (default runs/BENCH-MODELNAME)"})
     limit: int | None = field(default=None, metadata={"help": "evaluate only the first N records (of the shard)"})
     shard: str | None = field(
@@ -182,7 +187,10 @@ class EvalConfig:
     )
     allow_outside_video_root: bool = field(
         default=False,
-        metadata={"help": "allow absolute video paths outside --video-root and paths with '..' (default: refused)"},
+        metadata={
+            "help": "allow absolute video paths outside the video root and paths with '..' (default: refused; the "
+            "root is --video-root or the data file's folder)"
+        },
     )
     prompt: str = field(
         default="auto",
@@ -760,9 +768,10 @@ def records_benchmark(records: Sequence[Record], data_path: str) -> str | None:
     return guess_from_name(Path(data_path).name) or None
 
 
-def check_first_videos(records: Sequence[Record], config: EvalConfig) -> None:
-    """Stop before any model loads when none of the first pending records' videos exists: the video root is
-    wrong, and every item would fail. (A few missing videos only fail their items.)"""
+def check_first_videos(records: Sequence[Record], config: EvalConfig, video_root: str) -> None:
+    """Stop before any model loads when none of the first pending records' videos exists under `video_root`
+    (`--video-root`, else the data file's folder): the root is wrong, and every item would fail. (A few missing
+    videos only fail their items.)"""
     from twgrpo_data.benchmarks import locate_video
 
     looked: list[str] = []
@@ -770,7 +779,7 @@ def check_first_videos(records: Sequence[Record], config: EvalConfig) -> None:
         if record.video is None:
             continue
         try:
-            path = locate_video(record, config.video_root, allow_outside=config.allow_outside_video_root).path
+            path = locate_video(record, video_root, allow_outside=config.allow_outside_video_root).path
         except VideoError as exc:
             raise TwgrpoError(f"record {record.id!r}: {exc}") from None
         if os.path.exists(path):
@@ -779,7 +788,7 @@ def check_first_videos(records: Sequence[Record], config: EvalConfig) -> None:
         if len(looked) == FIRST_VIDEOS_CHECKED:
             break
     if looked:
-        root = config.video_root if config.video_root is not None else "(none: paths are used as written)"
+        root = video_root if config.video_root is not None else f"not given: the data file's folder {video_root}"
         raise TwgrpoError(
             f"none of the first {len(looked)} videos exists, e.g. {looked[0]} (--video-root {root}); "
             "pass the folder the data's video paths are relative to"
@@ -801,7 +810,8 @@ def run_eval(
         >>> run_eval(EvalConfig(bench="mmvu", model="runs/tiny", data="examples/eval_sample.json",
         ...                     video_root="../shared/data/videos", out="runs/demo"))   # doctest: +SKIP
     """
-    secrets = secret_values(config.backend_options) + secret_values(config.judge_options)
+    # flags, config and the environment's (OPENAI_API_KEY…), the judge's key included
+    secrets = secrets_in_use(config.backend_options, config.judge_options)
     try:
         return _run_eval(config, console or Console(stderr=True), progress, backend_factory, secrets)
     except TwgrpoError as exc:
@@ -895,7 +905,11 @@ def _run_eval(
         # items never tried come first and failed ones are retried last, so that a re-run after a session that
         # stopped on bad items moves on instead of stopping on them again
         pending = sorted((r for r in records if r.id not in done), key=lambda r: r.id in previous)
-        check_first_videos(pending, config)
+        # data files are untrusted: their video paths stay under --video-root, else under the data file's folder
+        from twgrpo_data.benchmarks import default_video_root
+
+        video_root = config.video_root or str(default_video_root(data_path))
+        check_first_videos(pending, config, video_root)
         # every prompt (and what an official scorer needs) is built now: a bad record stops the run here
         prompts = {r.id: plan.build(r, None) for r in pending}
         if plan.official is not None:
@@ -951,7 +965,7 @@ def _run_eval(
                 from twgrpo_data.video import VideoPrefetcher
 
                 load = video_loader(
-                    config.video_root,
+                    video_root,
                     sampling_settings(config),
                     allow_text_only=config.allow_text_only,
                     allow_outside=config.allow_outside_video_root,

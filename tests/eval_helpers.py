@@ -81,7 +81,8 @@ def metrics(summary: dict) -> dict:
 class FakeOpenAIServer:
     """A local chat-completions endpoint (127.0.0.1 only): fails the first `fail` requests with 503, sleeps
     `delay` s each; `GET /v1/models` lists `models`; the Authorization header of every request is kept. Each
-    request body is kept; the reply is `reply(body)` (default "<answer>A</answer>")."""
+    request body is kept; the reply is `reply(body)` (default "<answer>A</answer>"). `echo_auth` makes it a
+    hostile server that answers every completion with a 401 quoting the key it got."""
 
     def __init__(
         self,
@@ -89,8 +90,10 @@ class FakeOpenAIServer:
         delay: float = 0.0,
         models: tuple[str, ...] = ("served-model",),
         reply=lambda body: "<answer>A</answer>",
+        echo_auth: bool = False,
     ):
         self.fail, self.delay, self.bodies, self.models, self.auth = fail, delay, [], models, []
+        self.echo_auth = echo_auth
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -115,6 +118,14 @@ class FakeOpenAIServer:
                 outer.auth.append(self.headers.get("Authorization"))
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 outer.bodies.append(body)
+                if outer.echo_auth:
+                    data = json.dumps({"error": {"message": f"invalid key: {outer.auth[-1]}"}}).encode()
+                    self.send_response(401)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 if len(outer.bodies) <= outer.fail:
                     self.send_response(503)
                     self.send_header("retry-after-ms", "10")

@@ -225,6 +225,26 @@ class FakeHub:
             handler.close_connection = True
 
 
+def serve(repos: dict[str, dict], monkeypatch, tmp_path) -> FakeHub:
+    """Start a `FakeHub` with `repos` and point huggingface_hub at it, with an empty cache under `tmp_path`, no
+    token and `tmp_path` as the working folder (no benchmark's local default path exists there). The caller
+    closes it."""
+    from huggingface_hub import constants
+
+    server = FakeHub(repos)
+    monkeypatch.setattr(constants, "ENDPOINT", server.url)
+    monkeypatch.setattr(
+        constants, "HUGGINGFACE_CO_URL_TEMPLATE", server.url + "/{repo_id}/resolve/{revision}/{filename}"
+    )
+    monkeypatch.setattr(constants, "HF_HOME", str(tmp_path / "hf_home"))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf_home" / "hub"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no_token"))
+    monkeypatch.chdir(tmp_path)
+    return server
+
+
 # ----------------------------------------------------------------------------------------------------------
 # benchmark repositories
 
@@ -308,3 +328,47 @@ def benchmark_repos() -> dict[str, dict]:
         }
     }
     return repos
+
+
+# ----------------------------------------------------------------------------------------------------------
+# hostile repositories (issue 31): what an attacker can publish on the Hub
+
+
+def records_parquet(records) -> bytes:
+    """Records as the parquet shard `twgrpo publish` uploads (`meta` as JSON text)."""
+    import pyarrow.parquet as pq
+
+    from twgrpo_data.formats import records_to_table
+
+    buf = io.BytesIO()
+    pq.write_table(records_to_table(records), buf)
+    return buf.getvalue()
+
+
+#: The three ways a README's `configs: data_files:` can name a file outside the repository, which `datasets`
+#: obeys: an absolute path, a path that climbs out with `..`, and a URL.
+OUTSIDE_FORMS = ("absolute", "dotdot", "file-url")
+
+
+def outside_path(form: str, private_file) -> str:
+    """`private_file` (a file of the machine that reads the repository) written in one of `OUTSIDE_FORMS`; the
+    `..` form climbs from any cache folder to `/` and back down."""
+    absolute = str(private_file)
+    return {
+        "absolute": absolute,
+        "dotdot": "../" * 40 + absolute.lstrip("/"),
+        "file-url": "file://" + absolute,
+    }[form]
+
+
+def hostile_readme_repo(form: str, private_file) -> dict:
+    """A dataset repository that looks like one `twgrpo publish` made (a genuine parquet shard of one public
+    record) but whose README points the train split at `private_file` on the reader's machine (`form`)."""
+    from twgrpo_data.record import Record
+
+    public = Record("public-1", "why did the girl wave?", ["to greet", "to leave"], ["A"], source="nextgqa")
+    readme = (
+        "---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n"
+        f"    path: {outside_path(form, private_file)}\n---\n# A dataset\n"
+    )
+    return {"files": {"README.md": readme.encode(), "data/train-00000-of-00001.parquet": records_parquet([public])}}

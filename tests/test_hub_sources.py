@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import TWGRPO
 from conftest import FIXTURES
-from fake_hub import GATED_TOKEN, MMVU_EXTRA, FakeHub, benchmark_repos, zipped
+from fake_hub import GATED_TOKEN, MMVU_EXTRA, benchmark_repos, serve, zipped
 
 from twgrpo_data import hub_sources
 from twgrpo_data.benchmarks import detect_benchmark, load_benchmark
@@ -26,19 +26,7 @@ from twgrpo_data.hub_sources import HubRef, parse_hub_ref, resolve_benchmark_dat
 @pytest.fixture()
 def hub(monkeypatch, tmp_path):
     """The fake Hub with every benchmark repository, huggingface_hub pointed at it with an empty cache."""
-    from huggingface_hub import constants
-
-    server = FakeHub(benchmark_repos())
-    monkeypatch.setattr(constants, "ENDPOINT", server.url)
-    monkeypatch.setattr(
-        constants, "HUGGINGFACE_CO_URL_TEMPLATE", server.url + "/{repo_id}/resolve/{revision}/{filename}"
-    )
-    monkeypatch.setattr(constants, "HF_HOME", str(tmp_path / "hf_home"))
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf_home" / "hub"))
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no_token"))
-    monkeypatch.chdir(tmp_path)  # no benchmark's local default path exists here
+    server = serve(benchmark_repos(), monkeypatch, tmp_path)
     yield server
     server.close()
 

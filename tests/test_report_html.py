@@ -12,6 +12,7 @@ from html import unescape
 from pathlib import Path
 
 import pytest
+from conftest import VIDEOS
 from hypothesis import given
 from hypothesis import strategies as st
 from report_helpers import HOSTILE, make_run, mixed_outputs, sample_records, samples, status
@@ -64,7 +65,7 @@ def mixed_run(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def mixed_html(mixed_run) -> str:
-    return build_report([mixed_run])
+    return build_report([mixed_run], video_root=VIDEOS)
 
 
 def _sha(text: str) -> str:
@@ -115,7 +116,11 @@ def test_failed_and_wrong_items_come_first_when_samples_are_capped(mixed_run):
     assert [order[status(r)] for r in chosen] == sorted(order[status(r)] for r in rows)[:3]
     calls = []
     html = build_report(
-        [mixed_run], max_samples=2, max_strips=1, progress=lambda done, total: calls.append((done, total))
+        [mixed_run],
+        video_root=VIDEOS,
+        max_samples=2,
+        max_strips=1,
+        progress=lambda done, total: calls.append((done, total)),
     )
     assert html.count('<details class="item"') == 2 and "first 2 of 6" in html
     assert calls == [(1, 1)]
@@ -221,7 +226,7 @@ def test_recorded_question_and_frame_indices_are_used_as_recorded(mixed_run, tmp
         row["frame_indices"] = [0, 5, 10]
         row["frame_timestamps"] = [0.0, 0.2, 0.4]
     (run / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    html = build_report([run])
+    html = build_report([run], video_root=VIDEOS)
     assert "reconstructed" not in html
     assert html.count("Recorded question of") == 2 * len(rows)  # summary line and body
     ok = [r for r in rows if not (r.get("error") or "").startswith("video:")]

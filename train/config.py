@@ -157,7 +157,14 @@ class TWGRPOConfig(GRPOConfig):
     )
     video_root: str | None = field(
         default=None,
-        metadata={"help": "Folder that relative (and TW-GRPO-style absolute) video paths are resolved under."},
+        metadata={
+            "help": "Folder that relative (and TW-GRPO-style absolute) video paths are resolved under and must stay "
+            "in (default: the folder of `train_file`)."
+        },
+    )
+    allow_outside_video_root: bool = field(
+        default=False,
+        metadata={"help": "Allow video paths of the data that lead outside the video root (absolute, '..')."},
     )
     question_type: str = field(
         default="mixed", metadata={"help": f"Which records to train on: {', '.join(QUESTION_TYPES)}."}
@@ -329,6 +336,15 @@ class TWGRPOConfig(GRPOConfig):
                 f"per_device_eval_batch_size = {self.per_device_eval_batch_size} is not a multiple of "
                 f"{eval_group} generations: each device must hold whole groups"
             )
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a pickle of the settings keeps: all but the Hub token. transformers saves the settings with every
+        checkpoint (`training_args.bin`, pickled) and uploads them with `push_to_hub`; the token stays out, masked
+        as `to_dict` masks it."""
+        state = dict(self.__dict__)
+        if state.get("hub_token"):
+            state["hub_token"] = "<HUB_TOKEN>"
+        return state
 
     @property
     def token_weighting(self) -> bool:

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from twgrpo_data.errors import RecordError, TwgrpoError, VideoError
+from twgrpo_data.errors import RecordError, TwgrpoError, VideoError, VideoOutsideRootError
 from twgrpo_data.formats import read_records
 from twgrpo_data.prompts import TRAIN_TEMPLATE, training_text
 from twgrpo_data.record import Record
@@ -76,27 +76,34 @@ def load_train_dataset(
     template: str = TRAIN_TEMPLATE,
     system_prompt: str | None = None,
     require_video: bool = True,
+    allow_outside_video_root: bool = False,
 ):
     """Read a records/unified file into a `datasets.Dataset` of prompt rows.
 
     Videos are found as evaluation finds them (`twgrpo_data.benchmarks.locate_video`: the benchmark's
     layouts, and a clip's start/end for STAR and MVBench). Every record's video must exist under
-    `video_root` (checked up front, so a bad path fails before the model loads, naming the file, record and
-    field); `require_video=False` allows text-only records.
+    `video_root` — default: the data file's folder — (checked up front, so a bad path fails before the model
+    loads, naming the file, record and field); a path leading outside the root is refused unless
+    `allow_outside_video_root`; `require_video=False` allows text-only records.
     `max_samples` shuffles with `seed` and keeps that many (the released script samples 2,000 with seed 42).
     """
     from datasets import Dataset
 
-    from twgrpo_data.benchmarks import locate_video
+    from twgrpo_data.benchmarks import default_video_root, locate_video
+    from twgrpo_data.hub_sources import resolve_data_path
 
     file = str(path)
-    records = select_records(read_records(path, fmt).records, question_type)
+    local = resolve_data_path(path)  # a Hub dataset → its files in the cache: its videos stay beside them
+    video_root = video_root if video_root is not None else default_video_root(local)
+    records = select_records(read_records(local, fmt).records, question_type)
     if not records:
         raise TwgrpoError(f"{file}: no {question_type} records to train on")
     rows = []
     for index, record in enumerate(records):
         try:
-            video = locate_video(record, video_root)
+            video = locate_video(record, video_root, allow_outside=allow_outside_video_root)
+        except VideoOutsideRootError as exc:
+            raise RecordError(str(exc), file=file, index=index, record_id=record.id, field="video") from None
         except VideoError:  # the record names no video
             video = None
         if video is not None:

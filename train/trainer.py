@@ -680,6 +680,7 @@ def run_training(config: TWGRPOConfig, resume: bool = False, log=print) -> Path:
         template=config.prompt_template,
         system_prompt=config.system_prompt,
         require_video=config.require_video,
+        allow_outside_video_root=config.allow_outside_video_root,
     )
     attn = _attn_implementation(config)
     config.model_init_kwargs = {**(config.model_init_kwargs or {}), "attn_implementation": attn}

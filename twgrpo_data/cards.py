@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.resources
 import json
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -167,8 +168,18 @@ class DatasetStats:
 
 
 def load_report(path: str | Path) -> QaiReport:
-    """Read a QAI report (`twgrpo_data.invert.QaiReport.load`); the input path is reduced to its file name,
-    since cards carry no local paths."""
+    """Read a QAI report (`twgrpo_data.invert.QaiReport.load`) whose fields have the types `qai convert` writes
+    (`qai_report_html.check_report`); the input path is reduced to its file name, since cards carry no local
+    paths."""
+    from .formats import parse_json, read_text
+    from .qai_report_html import check_report
+
+    try:
+        doc = parse_json(read_text(path), Path(path))
+    except (ValueError, TwgrpoError):  # not JSON, not there: `QaiReport.load` names the problem
+        doc = None
+    if isinstance(doc, dict):
+        check_report(doc, path)
     report = QaiReport.load(path)
     return dataclasses.replace(report, input=Path(report.input).name if report.input else None)
 
@@ -295,6 +306,59 @@ def _example(splits: Mapping[str, Sequence[Record]], meta_struct: bool | None = 
     return "{\n" + ",\n".join(f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in fields) + "\n}"
 
 
+# Characters that start Markdown or HTML syntax inside a line: links and images (`[`, `]`), code spans, table
+# cells, headings, emphasis, HTML tags and entities. Letters, digits, '_', '.', '-' and '/' stay as they are,
+# so ids, split names and paths read the same inside a code block.
+_MARKDOWN_ESCAPES = str.maketrans(
+    {
+        "\\": "\\\\",
+        "`": "\\`",
+        "*": "\\*",
+        "[": "\\[",
+        "]": "\\]",
+        "|": "\\|",
+        "#": "\\#",
+        "<": "&lt;",
+        ">": "&gt;",
+        "&": "&amp;",
+        **dict.fromkeys("\r\n\v\f\u2028\u2029", " "),
+    }
+)
+# What makes a line a list item, a heading underline or a quote when it starts one.
+_LINE_START = re.compile(r"^(\s*\d*)([-+=.)])(?=\s|$)")
+
+
+def markdown_text(value: Any) -> str:
+    """`value` as plain text inside a line of Markdown: no link, image, HTML, heading or table cell break can
+    come out of it (`"x\\n# Hi [a](u)"` → `"x \\# Hi \\[a\\](u)"`), as Jupyter's sanitiser would keep it text."""
+    text = str(value).translate(_MARKDOWN_ESCAPES)
+    return _LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+
+
+def markdown_code(value: Any) -> Any:
+    """`value` as an inline code span whose fence is longer than any run of backticks inside it (CommonMark),
+    on one line, `|` escaped (a table cell holds it): nothing inside is read as Markdown or HTML."""
+    from markupsafe import Markup
+
+    text = " ".join(str(value).splitlines()).replace("|", "\\|")
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return Markup(f"{fence}{pad}{text}{pad}{fence}")
+
+
+def _as_trusted(use: SourceUse) -> SourceUse:
+    """A registry source's facts as `Markup` (they hold the registry's own Markdown: links, code); a source the
+    registry does not know keeps its name from the data, which the card escapes."""
+    from markupsafe import Markup
+
+    if use.key not in source_table():
+        return use
+    trusted = {
+        f.name: Markup(v) for f in dataclasses.fields(use.info) if isinstance(v := getattr(use.info, f.name), str)
+    }
+    return dataclasses.replace(use, info=dataclasses.replace(use.info, **trusted))
+
+
 def render_card(
     splits: Mapping[str, Sequence[Record]],
     *,
@@ -318,6 +382,8 @@ def render_card(
     """
     import jinja2
     from huggingface_hub import DatasetCard, DatasetCardData
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+    from markupsafe import Markup
 
     stats = DatasetStats.from_splits(splits) if stats is None else stats
     if report is not None:
@@ -342,24 +408,32 @@ def render_card(
     arxiv_tag = f"arxiv:{TWGRPO_ARXIV}"
     metadata["tags"] = [*(t for t in metadata.get("tags") or [] if t != arxiv_tag), arxiv_tag]
 
-    env = jinja2.Environment(
+    # A card file (`--card FILE`) is code the user did not necessarily write: Jinja's sandbox keeps it from
+    # reaching Python objects (`cycler.__init__.__globals__.os`); `finalize` writes every text from the data
+    # (sources, report fields, paths) as plain Markdown text, so a record cannot inject a heading, a link or an
+    # HTML image into the public card. Trusted text (the registry's facts, the example block) is `Markup`.
+    env = ImmutableSandboxedEnvironment(
         loader=jinja2.FileSystemLoader([str(path.parent), str(CARDS_DIR)]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,
+        finalize=lambda value: (
+            value if isinstance(value, Markup) or not isinstance(value, str) else markdown_text(value)
+        ),
     )
     env.filters["pct"] = lambda x, digits=1: f"{100 * x:.{digits}f}%"
+    env.filters["code"] = markdown_code
     context = dict(
         repo_id=repo_id,
         pretty_name=metadata["pretty_name"],
         stats=stats,
         report=report,
-        sources=uses,
-        example=_example(splits, meta_struct),
+        sources=[_as_trusted(u) for u in uses],
+        example=Markup(_example(splits, meta_struct)),
         toolkit_version=__version__,
-        twgrpo_citation=TWGRPO_CITATION,
+        twgrpo_citation=Markup(TWGRPO_CITATION),
     )
     try:
         body = env.from_string(source.text).render(**context)

@@ -48,6 +48,11 @@ class VideoError(TwgrpoError):
     """A video is missing, unreadable or corrupt. Raised per item, never for a whole batch."""
 
 
+class VideoOutsideRootError(VideoError):
+    """A data file's video path leads outside the video root (`../..`, an absolute path elsewhere): data files
+    are untrusted, so it is refused unless the user allows it (`--allow-outside-video-root`)."""
+
+
 class MissingDependencyError(TwgrpoError):
     """An optional dependency is not installed; the message names the extra to install."""
 

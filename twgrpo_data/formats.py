@@ -16,6 +16,7 @@ import json
 import math
 import os
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -290,7 +291,7 @@ def _first_object(p: Path) -> dict | None:
         try:
             obj, _ = json.JSONDecoder().raw_decode(head)
             return obj
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # JSONDecodeError, a too long number, too deep nesting
             pass  # cut by the head's end, or invalid: the full read below tells which
     for obj in read_json_objects(p):
         if not isinstance(obj, dict):
@@ -356,7 +357,8 @@ _DATA_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 def parse_json(text: str, p: Path, *, data: bool = False, where: str | None = None) -> Any:
-    """`json.loads` whose failures (bad syntax, nesting too deep for Python) name the file.
+    """`json.loads` whose failures (bad syntax, nesting too deep for Python) name the file
+    (a number longer than Python reads too).
 
     `data=True` (a dataset, whose values are written back out): NaN, ±Infinity (Python reads them, JSON has
     none) and lone surrogates (a \\uD800-\\uDFFF escape that is no character: encoding it fails) are refused
@@ -368,6 +370,10 @@ def parse_json(text: str, p: Path, *, data: bool = False, where: str | None = No
         raise InputFormatError(f"{p}: JSON nested too deeply to read") from None
     except _NonFinite:
         value, suspect = json.loads(text), True
+    except json.JSONDecodeError:
+        raise
+    except ValueError:  # int(): more digits than sys.get_int_max_str_digits() (a CPU-time guard)
+        raise InputFormatError(f"{p}: a number with more than {sys.get_int_max_str_digits()} digits") from None
     if suspect:
         found = _unwritable(value)
         if found is not None:
@@ -823,9 +829,11 @@ def _read_arrow(p: Path, fmt: str, split: str | None) -> list[Record]:
         import pyarrow.parquet as pq
 
         return table_to_records(pq.read_table(p), str(p))
-    from datasets import DatasetDict, load_from_disk
+    from datasets import DatasetDict
 
-    ds = load_from_disk(str(p))
+    from .hub_sources import load_saved_dataset
+
+    ds = load_saved_dataset(p)
     if isinstance(ds, DatasetDict):
         names = list(ds)
         if split is None and len(names) != 1:

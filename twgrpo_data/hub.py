@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import os
 import re
@@ -34,6 +35,7 @@ from .errors import HubError, TwgrpoError
 from .formats import atomic_path, detect_format, hub_tables, read_records, to_hf_dataset
 from .outputs import is_replaceable_folder
 from .record import Record
+from .secrets import redact_url, redact_urls
 
 DATA_DIR = "data"
 CARD_FILE = "README.md"
@@ -138,9 +140,11 @@ def load_splits(path: str | os.PathLike, split: str | None = None) -> dict[str, 
         raise TwgrpoError(f"split name {split!r} must be letters, digits and '_' (e.g. train, validation)")
     path = resolve_data_path(path)  # a Hub dataset (OWNER/NAME, hf://datasets/…) → its files in the cache
     if split is None and detect_format(path) == "hf":
-        from datasets import DatasetDict, load_from_disk
+        from datasets import DatasetDict
 
-        stored = load_from_disk(str(path))
+        from .hub_sources import load_saved_dataset
+
+        stored = load_saved_dataset(path)
         if isinstance(stored, DatasetDict):
             return {name: read_records(path, split=name).records for name in stored}
     records = read_records(path, split=split).records
@@ -181,39 +185,90 @@ def check_licences(uses: Sequence[cards.SourceUse], permission: bool, stated_lic
     return notes
 
 
-_LOOKS_ABSOLUTE = re.compile(r"[/~]|[A-Za-z]:[\\/]")
+# A path inside any text: a `file:` URL, an absolute or home path starting a word (not the path part of an
+# http URL), a Windows drive path, a relative path climbing out with '..'.
+_PATH_IN_TEXT = re.compile(
+    r"file:[^\s\"'<>]*"
+    r"|(?<![\w.:/\\~-])(?:~[\w.-]*)?/[^\s\"'<>|,;()\[\]{}]+"
+    r"|(?<![\w])[A-Za-z]:[\\/][^\s\"'<>|,;]*"
+    r"|(?<![\w.])\.\.(?=[\\/])[^\s\"'<>|,;]*"
+)
 
 
-def _local_path(value: Any) -> str | None:
-    """The first absolute path of this machine inside `value` (strings in nested lists/dicts): an absolute
-    path whose folder exists here. Paths that only look absolute, such as TW-GRPO's "/MMVU/videos/…", pass.
-    Numbers and other scalars are skipped without a call (a `glue` list of floats costs one loop)."""
-    if isinstance(value, str):
-        if _LOOKS_ABSOLUTE.match(value):
-            folder = os.path.dirname(os.path.expanduser(value))
-            if folder not in ("", "/") and os.path.isdir(folder):
-                return value
-        return None
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
-    for item in items:
-        if isinstance(item, (str, dict, list, tuple)):
-            found = _local_path(item)
-            if found is not None:
-                return found
+def _path_problem(found: str) -> str | None:
+    """Why a path found in a record's text must not be published, or None (e.g. TW-GRPO's "/MMVU/videos/…",
+    which names no folder of this machine, or a relative path inside the video root)."""
+    if found.startswith("file:"):
+        return "a file: URL"
+    if found.startswith(".."):
+        return "a relative path that climbs out with '..'"
+    if found.startswith(("/", "~")) or re.match(r"[A-Za-z]:[\\/]", found):
+        folder = os.path.dirname(os.path.expanduser(found))
+        if folder not in ("", "/") and _is_local_folder(folder):
+            return "a local absolute path"
     return None
 
 
+@functools.lru_cache(maxsize=4096)
+def _is_local_folder(folder: str) -> bool:
+    return os.path.isdir(folder)
+
+
+def _string_paths(text: str, where: tuple, found: list[tuple[str, str, str]]) -> None:
+    """Add `(where, path, why)` for each path of this machine inside `text` to `found`."""
+    if "/" in text or "\\" in text or "file:" in text:  # most texts: one test
+        found += [(".".join(map(str, where)), path, why) for path, why in _text_paths(text)]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _text_paths(text: str) -> tuple[tuple[str, str], ...]:
+    """`(path, why)` of each path of this machine inside `text` (cached: video paths repeat across questions)."""
+    matches = (m.group(0) for m in _PATH_IN_TEXT.finditer(text))
+    return tuple((path, why) for path in matches if (why := _path_problem(path)) is not None)
+
+
+def _local_paths(value: Any) -> list[tuple[str, str, str]]:
+    """`(where, path, why)` for every path of this machine inside `value` (strings at any depth of dicts and
+    lists; `where` is the key path). Walked with a stack, not recursion: 10^5 records' `meta` stay cheap."""
+    found: list[tuple[str, str, str]] = []
+    if isinstance(value, str):
+        _string_paths(value, (), found)
+        return found
+    stack = [((), value)] if isinstance(value, (dict, list, tuple)) else []
+    while stack:
+        where, container = stack.pop()
+        for key, item in container.items() if isinstance(container, dict) else enumerate(container):
+            if isinstance(item, str):
+                _string_paths(item, (*where, key), found)
+            elif isinstance(item, (dict, list, tuple)):
+                stack.append(((*where, key), item))
+    return found
+
+
 def check_no_local_paths(splits: Mapping[str, Sequence[Record]]) -> None:
-    """Refuse records that hold an absolute path of this machine: published records must not reveal it."""
+    """Refuse records that point into this machine — an absolute path whose folder exists here, a `file:` URL or
+    a relative path climbing out with `..`, in `id`, `video`, `source` or anywhere in `meta` (also inside longer
+    text): published records must not reveal it. Every record is checked before anything is written; the error
+    names the first record and field and counts the others."""
+    found: list[tuple[str, str, str, str, str]] = []
+    hits: list[tuple[str, str, str]] = []
     for records in splits.values():
         for record in records:
-            for name, value in (("video", record.video), ("meta", record.meta)):
-                found = _local_path(value)
-                if found is not None:
-                    raise TwgrpoError(
-                        f"record {record.id!r}, field {name!r}: holds a local absolute path "
-                        f"({found}); publish paths relative to the video root instead"
-                    )
+            for name, value in (("id", record.id), ("video", record.video), ("source", record.source)):
+                if value and ("/" in value or "\\" in value or "file:" in value):
+                    _string_paths(value, (), hits)
+                    found += [(record.id, name, *hit) for hit in hits]
+                    hits.clear()
+            if record.meta:
+                found += [(record.id, "meta", *hit) for hit in _local_paths(record.meta)]
+    if found:
+        record_id, name, where, path, why = found[0]
+        at = f", at {where}" if where else ""
+        more = f"; {len(found) - 1} more path(s) in the records" if len(found) > 1 else ""
+        raise TwgrpoError(
+            f"record {record_id!r}, field {name!r}: holds {why} ({path}{at}){more}; publish paths relative to the "
+            "video root instead (nothing was written or uploaded)"
+        )
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -371,7 +426,7 @@ def _describe(exc: BaseException) -> str:
     message = getattr(exc, "server_message", None) or next(
         (line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__
     )
-    return f"HTTP {status}: {message}" if status else message
+    return redact_urls(f"HTTP {status}: {message}" if status else message)  # an endpoint URL may carry a password
 
 
 def hub_token(token: str | None = None) -> str:
@@ -413,7 +468,9 @@ def push_folder(
     except RepositoryNotFoundError:
         existing = None
     except failures as exc:
-        raise HubError(f"{repo_id}: could not reach {api.endpoint}: {_describe(exc)}; nothing was uploaded") from None
+        raise HubError(
+            f"{repo_id}: could not reach {redact_url(api.endpoint)}: {_describe(exc)}; nothing was uploaded"
+        ) from None
     if existing is not None and private and not existing.private:
         raise HubError(
             f"{repo_id} exists and is public; --private does not change an existing repository "
@@ -445,7 +502,11 @@ def push_folder(
         )
         raise HubError(f"{repo_id}: could not {step}: {_describe(exc)}; nothing was committed ({state})") from None
     return PushResult(
-        repo_id=repo_id, commit_url=info.commit_url, added=list(folder.files), deleted=stale, created=created
+        repo_id=repo_id,
+        commit_url=redact_url(info.commit_url),
+        added=list(folder.files),
+        deleted=stale,
+        created=created,
     )
 
 

@@ -8,7 +8,8 @@ This module adds what is particular to benchmarks:
 - which files of a benchmark's repository are annotations and which are videos, and how the videos are
   packed (each module's `HUB`, `twgrpo_data.benchmarks.facts.HubSource`);
 - video zips unpacked once into `HF_HOME/twgrpo/unpacked/<repo>/<commit>/`, refusing any member that is
-  absolute, climbs out with `..` or is a link, so nothing is ever written outside that folder;
+  absolute, climbs out with `..` or is a link, so nothing is ever written outside that folder, and archives
+  too large for their size (zip bombs), with too many members or with a file where a folder must be;
 - only the videos of the selected records (`--limit 4` fetches 4 videos, or the archives holding them);
 - data paths that are Hub references: `OWNER/NAME` (when no such local path exists) and
   `hf://datasets/OWNER/NAME[@REVISION][/path]`, resolved to local files in the cache.
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import posixpath
 import re
 import shutil
 import stat
@@ -39,6 +41,7 @@ from typing import Any, NamedTuple
 
 from .errors import HubError, InputFormatError, TwgrpoError
 from .record import Record
+from .secrets import redact_url, redact_urls
 
 HF_SCHEME = "hf://"
 #: `OWNER/NAME`, as the Hub spells dataset ids (a local path wins when one exists).
@@ -46,7 +49,10 @@ _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
 _FILE_SUFFIXES = (".json", ".jsonl", ".parquet", ".csv", ".arrow", ".zip", ".mp4")
 #: Files of a generic (non-benchmark) dataset repository that the toolkit reads.
 RECORD_FILES = ("*.json", "*.jsonl", "*.parquet", "**/*.json", "**/*.jsonl", "**/*.parquet", "README.md")
-UNPACKED_MARKERS = ".twgrpo-unpacked"
+#: Limits of one archive from the Hub (a zip bomb is refused before anything is written): members, and the total
+#: unpacked size against the archive's own size (videos and frames do not compress: real archives are ~1×).
+MAX_ARCHIVE_MEMBERS = 200_000
+MAX_ARCHIVE_RATIO = 20
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,8 @@ def parse_hub_ref(value: str | os.PathLike) -> HubRef | None:
         if not rest.startswith("datasets/"):
             raise TwgrpoError(f"{text}: only dataset repositories are read (hf://datasets/OWNER/NAME[/path])")
         parts = [p for p in rest[len("datasets/") :].split("/") if p]
+        if ".." in parts:
+            raise TwgrpoError(f"{text}: a '..' in a Hub path would leave the repository")
         if len(parts) < 2:
             raise TwgrpoError(f"{text}: expected hf://datasets/OWNER/NAME[/path]")
         name, _, revision = parts[1].partition("@")
@@ -124,10 +132,14 @@ def _hub_error(exc: BaseException, repo_id: str, endpoint: str) -> HubError:
             )
         return HubError(f"{repo_id}: could not reach {endpoint} and the files are not in the cache")
     status = getattr(getattr(exc, "response", None), "status_code", None)
-    detail = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+    detail = _first_line(exc)
     return HubError(
         f"{repo_id}: download from {endpoint} failed" + (f" (HTTP {status})" if status else "") + f": {detail}"
     )
+
+
+def _first_line(exc: BaseException) -> str:
+    return next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
 
 
 @contextlib.contextmanager
@@ -144,7 +156,8 @@ def _downloads(repo_id: str) -> Iterator[str]:
     except (HfHubHTTPError, *_transport_errors(), ValueError) as exc:  # OSError covers offline/cache misses
         if isinstance(exc, HubError):
             raise
-        raise _hub_error(exc, repo_id, endpoint) from None
+        # the endpoint (HF_ENDPOINT) may carry credentials: masked in the message as pip masks them
+        raise HubError(redact_urls(str(_hub_error(exc, repo_id, redact_url(endpoint))))) from None
 
 
 def snapshot(repo_id: str, patterns: Iterable[str] | None = None, *, revision: str | None = None) -> Path:
@@ -243,16 +256,60 @@ def _member_problem(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
+def unpacked_marker(dest: Path, name: str) -> Path:
+    """The marker saying archive `name` was unpacked into `dest`: beside `dest`, not in it, so that no archive
+    (whose members all land inside `dest`) can write one for itself or for another archive."""
+    return dest.parent / f"{dest.name}.unpacked" / (name.replace("/", "--") + ".done")
+
+
+def _archive_identity(archive: Path) -> str:
+    """The archive's size and cache blob name (huggingface_hub names blobs by ETag: the file's hash)."""
+    return f"{archive.stat().st_size} {archive.resolve().name}"
+
+
+def _archive_problem(members: list[zipfile.ZipInfo], root: Path, archive_size: int) -> str | None:
+    """Why the archive as a whole must not be unpacked into `root`, or None: too many members, an unpacked size
+    far beyond the archive's (a zip bomb) or beyond the free disk space, or a member that is a file where
+    another member (or a file already unpacked) needs a folder, or the other way round."""
+    if len(members) > MAX_ARCHIVE_MEMBERS:
+        return f"has {len(members):,} members (more than {MAX_ARCHIVE_MEMBERS:,})"
+    total = sum(info.file_size for info in members)
+    if total > MAX_ARCHIVE_RATIO * max(archive_size, 1) + (1 << 20):
+        return (
+            f"would unpack to {human_size(total)} from {human_size(archive_size)} (more than "
+            f"{MAX_ARCHIVE_RATIO}× its size: a zip bomb)"
+        )
+    existing = next((p for p in [root, *root.parents] if p.exists()), root)
+    free = shutil.disk_usage(existing).free
+    if total > free:
+        return f"would unpack to {human_size(total)}, more than the {human_size(free)} free on that disk"
+    files = {PurePosixPath(i.filename).as_posix() for i in members if not i.is_dir()}
+    folders = {PurePosixPath(i.filename).as_posix() for i in members if i.is_dir()}
+    folders |= {parent.as_posix() for i in members for parent in PurePosixPath(i.filename).parents}
+    clash = sorted(files & folders)
+    if clash:
+        return f"has member {clash[0]!r} both as a file and as a folder of other members"
+    for name in sorted(files | folders):
+        target = root / name
+        if name in files and target.is_dir() or name in folders and target.exists() and not target.is_dir():
+            return f"has member {name!r} where {target} already is a {'folder' if target.is_dir() else 'file'}"
+    return None
+
+
 def unpack_archive(archive: Path, dest: Path, *, name: str | None = None) -> int:
     """Unpack the zip `archive` into `dest` once (a marker records it); return the number of files written.
 
-    Every member is checked before anything is written: an absolute path, a `..` component or a link
-    refuses the whole archive (`HubError`). Files are written to a temporary name inside `dest` and
-    renamed, and the marker is written last, so an interrupted unpack is redone, never half-trusted.
+    Every member is checked before anything is written: an absolute path, a `..` component or a link refuses
+    the whole archive (`HubError`), as do more than `MAX_ARCHIVE_MEMBERS` members, an unpacked size beyond
+    `MAX_ARCHIVE_RATIO` times the archive's or beyond the free disk space, and a member that is a file and a
+    folder at once. Files are written to a temporary name inside `dest` and renamed, and the marker (outside
+    `dest`, naming the archive's size and hash) is written last, so an interrupted unpack is redone, never
+    half-trusted, and no archive can claim to be unpacked.
     """
     label = name or archive.name
-    marker = dest / UNPACKED_MARKERS / (label.replace("/", "--") + ".done")
-    if marker.is_file():
+    marker = unpacked_marker(dest, label)
+    identity = _archive_identity(archive)
+    if marker.is_file() and marker.read_text(encoding="utf-8").strip() == identity:
         return 0
     root = dest.resolve()
     try:
@@ -271,6 +328,9 @@ def unpack_archive(archive: Path, dest: Path, *, name: str | None = None) -> int
                     f"{label}: member {info.filename!r} {problem}; refusing to unpack this archive "
                     "(nothing was written)"
                 )
+        problem = _archive_problem(members, root, archive.stat().st_size)
+        if problem:
+            raise HubError(f"{label}: the archive {problem}; refusing to unpack it (nothing was written)")
         written = 0
         root.mkdir(parents=True, exist_ok=True)
         for info in members:
@@ -294,7 +354,7 @@ def unpack_archive(archive: Path, dest: Path, *, name: str | None = None) -> int
                     os.unlink(tmp)
             written += 1
     marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(f"{written} files\n", encoding="utf-8")
+    marker.write_text(identity + "\n", encoding="utf-8")
     return written
 
 
@@ -367,7 +427,7 @@ def fetch_videos(
     if missing is not None and hub.archive_of is not None:
         needed = {hub.archive_of(v) for v in missing}
         archives = [a for a in archives if a in needed]
-    todo = [a for a in archives if not (root / UNPACKED_MARKERS / (a.replace("/", "--") + ".done")).is_file()]
+    todo = [a for a in archives if not unpacked_marker(root, a).is_file()]
     files, size = planned_downloads(hub.repo_id, todo, commit) if todo else (0, 0)
     announce(
         f"{hub.repo_id}: {len(todo)} video archive(s) to unpack, {files} to download ({human_size(size)})"
@@ -407,17 +467,18 @@ def resolve_benchmark_data(
     split: str | None = None,
     announce: Callable[[str], None] = lambda line: None,
 ) -> BenchmarkData:
-    """The data of benchmark `name` when no path is given: its local `DEFAULT_PATH` if present, else its
-    Hub repository — the annotations, and with `videos` the videos of the first `limit` records only.
+    """The data of benchmark `name` when no path is given: its local `DEFAULT_PATH` if present (the video root
+    is then the top folder of that path, `benchmark_video_root`), else its Hub repository — the annotations,
+    and with `videos` the videos of the first `limit` records only.
 
     Example: `twgrpo eval --bench mmvu` without `--data` calls this.
     """
-    from .benchmarks import get_benchmark, load_benchmark
+    from .benchmarks import benchmark_video_root, get_benchmark, load_benchmark
 
     module = get_benchmark(name)
     local = Path(module.DEFAULT_PATH)
     if local.exists():
-        return BenchmarkData(local, None, {"kind": "local", "path": str(local.resolve())})
+        return BenchmarkData(local, benchmark_video_root(name), {"kind": "local", "path": str(local.resolve())})
     hub = _hub_of(name)
     data = fetch_annotations(name, split=split)
     snap = _snapshot_dir(data)
@@ -480,6 +541,52 @@ def resolve_data_path(path: str | os.PathLike, *, bench: str | None = None) -> P
     return target
 
 
+def load_saved_dataset(path: str | os.PathLike):
+    """`datasets.load_from_disk(path)` of a `save_to_disk` folder whose own files stay inside it.
+
+    `load_from_disk` joins the split names of `dataset_dict.json` and the `_data_files` names of each
+    `state.json` to the folder, so a received folder naming `/…/other.arrow` or `../../…` would read an Arrow
+    file elsewhere on this machine (another dataset of the cache) — and `publish` would upload it. Such a folder
+    is refused (`InputFormatError` naming the file and the name) before anything is read.
+    """
+    from datasets import load_from_disk
+
+    folder = Path(path)
+    dict_file = folder / "dataset_dict.json"
+    parts = [folder]
+    if dict_file.is_file():
+        splits = _json_field(dict_file, "splits")
+        parts = [folder / _plain_name(name, dict_file, "splits") for name in splits]
+    for part in parts:
+        state = part / "state.json"
+        if state.is_file():
+            for entry in _json_field(state, "_data_files"):
+                _plain_name(entry.get("filename") if isinstance(entry, dict) else entry, state, "_data_files")
+    return load_from_disk(str(folder))
+
+
+def _json_field(path: Path, key: str) -> list:
+    from .formats import parse_json, read_text
+
+    try:
+        value = parse_json(read_text(path), path)
+    except ValueError as exc:  # json.JSONDecodeError
+        raise InputFormatError(f"{path}: invalid JSON ({exc})") from None
+    value = value.get(key, []) if isinstance(value, dict) else None
+    if not isinstance(value, list):
+        raise InputFormatError(f"{path}: {key!r} is not a list")
+    return value
+
+
+def _plain_name(name: Any, where: Path, key: str) -> str:
+    """`name` if it is a file or folder name inside the dataset folder (no separator, not `..`)."""
+    if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise InputFormatError(
+            f"{where}: {key} names {name!r}, not a file of this folder; refusing to read outside the dataset"
+        )
+    return name
+
+
 def _check_repo(repo_id: str, revision: str | None) -> None:
     """`HubError` unless `repo_id` is a dataset on the Hub (or, offline, in the cache)."""
     from huggingface_hub import HfApi, constants
@@ -511,13 +618,105 @@ def _as_saved_dataset(folder: Path, repo_id: str) -> Path:
     out = Path(constants.HF_HOME) / "twgrpo" / "datasets" / ("datasets--" + repo_id.replace("/", "--")) / folder.name
     if (out / "dataset_dict.json").is_file():
         return out
+    data_files = hub_data_files(folder, repo_id)
     from datasets import load_dataset
 
     from .hub import _quiet_datasets
 
+    builder = _builder_of(data_files, repo_id)
     with _quiet_datasets():
-        # `datasets`' packaged parquet reader, driven by the README's `configs`: no dataset script runs
-        loaded = load_dataset(str(folder))
+        # `datasets`' packaged reader on files listed here, all inside the snapshot: no dataset script runs, and
+        # nothing the README names outside the snapshot is read
+        loaded = load_dataset(
+            builder, data_files={split: [str(folder / f) for f in names] for split, names in data_files.items()}
+        )
         with atomic_path(out, directory=True) as tmp:
             loaded.save_to_disk(str(tmp))
     return out
+
+
+def _configured_path_problem(path: str) -> str | None:
+    """Why a data file path configured in a Hub README must not be read, or None: an absolute path, a path with
+    a scheme (`file://`, `https://`, `hf://`, fsspec's `zip://…::…`) or one that climbs out of the snapshot."""
+    if "://" in path or "::" in path or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", path):
+        return "has a scheme (a URL)"
+    if path.startswith(("/", "~", "\\")):
+        return "is an absolute path"
+    normal = posixpath.normpath(path.replace("\\", "/"))
+    if normal == ".." or normal.startswith("../"):
+        return "climbs out of the repository ('..')"
+    return None
+
+
+def hub_data_files(folder: Path, repo_id: str) -> dict[str, list[str]]:
+    """Split → record files (paths relative to `folder`) of a Hub-layout snapshot folder, every one inside it.
+
+    The README's `configs` (its default config) name them as `datasets` would read them, but a configured path
+    that is absolute, has a scheme or climbs out with `..` is refused (`HubError` naming the README and the
+    path): `datasets` would read it from anywhere, so a hostile repository could make twgrpo read — and
+    `publish` upload — a file of this machine or of any server. The patterns are matched here against the
+    snapshot's own files; without `configs`, `datasets`' own split-name patterns (`data/train-*`, …) are.
+    """
+    from datasets.data_files import get_data_patterns, sanitize_patterns
+    from datasets.utils.metadata import MetadataConfigs
+    from huggingface_hub import DatasetCard
+    from huggingface_hub.utils import filter_repo_objects
+
+    readme = folder / "README.md"
+    where = f"{repo_id}: README.md"
+    try:
+        configs = MetadataConfigs.from_dataset_card_data(DatasetCard.load(readme).data) if readme.is_file() else {}
+        name = configs.get_default_config_name() if configs else None
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise HubError(f"{where}: unreadable `configs` ({_first_line(exc)})") from None
+    if configs and name is None:
+        raise HubError(
+            f"{where}: configs {sorted(configs)} and none is the default; name a file (hf://datasets/{repo_id}/PATH)"
+        )
+    if configs:
+        config = configs[name]
+        data_dir = config.get("data_dir")
+        try:
+            patterns = sanitize_patterns(config.get("data_files") or "**")
+        except ValueError as exc:
+            raise HubError(f"{where}: config {name!r}: {_first_line(exc)}") from None
+        for value in [data_dir] if data_dir else []:
+            problem = _configured_path_problem(str(value))
+            if problem:
+                raise HubError(f"{where}: config {name!r}: data_dir {value!r} {problem}; refusing to read it")
+        if data_dir:
+            patterns = {split: [posixpath.join(str(data_dir), p) for p in paths] for split, paths in patterns.items()}
+    else:
+        try:
+            patterns = get_data_patterns(str(folder))
+        except Exception as exc:  # noqa: BLE001 — datasets' EmptyDatasetError & co.: no file named like a split
+            raise HubError(f"{repo_id}: no data files named like a split ({_first_line(exc)})") from None
+    names = sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix in (".json", ".jsonl", ".parquet") and not p.name.startswith((".", "_"))
+    )
+    found: dict[str, list[str]] = {}
+    for split, paths in patterns.items():
+        for path in paths:
+            problem = _configured_path_problem(str(path))
+            if problem:
+                raise HubError(
+                    f"{where}: data file {path!r} (split {split!r}) {problem}; refusing to read outside the "
+                    "downloaded repository (nothing was read)"
+                )
+        matched = sorted(filter_repo_objects(names, allow_patterns=[*paths, *(f"{p}/*" for p in paths)]))
+        if not matched:
+            raise HubError(f"{where}: split {split!r}: no downloaded record file matches {list(paths)}")
+        found[str(split)] = matched
+    return found
+
+
+def _builder_of(data_files: dict[str, list[str]], repo_id: str) -> str:
+    """`datasets`' packaged builder for the files: parquet, or json for JSON / JSON Lines."""
+    suffixes = {Path(f).suffix for files in data_files.values() for f in files}
+    if suffixes == {".parquet"}:
+        return "parquet"
+    if suffixes <= {".json", ".jsonl"}:
+        return "json"
+    raise HubError(f"{repo_id}: record files of several kinds ({', '.join(sorted(suffixes))}); name one file")

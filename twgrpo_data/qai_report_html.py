@@ -7,7 +7,9 @@ removed options struck out) and of the refusals with their reasons.
 The report JSON holds counts only; which record was refused for which reason is found by converting each
 input record on its own again with the report's seed, ratio and min-keep (`invert.convert` draws per record
 from (seed, id), so one record alone gets the outcome it got in the whole file). The replayed records are
-checked against the output file; a difference is shown at the top of the page, never hidden.
+checked against the output file; a difference is shown at the top of the page, never hidden. The input and
+output files are read from the report's own folder (or given by the reader): a report names paths of another
+machine, and rendering it opens none of them.
 """
 
 from __future__ import annotations
@@ -43,6 +45,49 @@ class Outcome:
 def is_report(obj: Any) -> bool:
     """Whether a parsed JSON document is a `qai convert --report` file."""
     return isinstance(obj, dict) and {"counts", "n_records", "seed", "ratio", "min_keep"} <= set(obj)
+
+
+_COUNT_FIELDS = (
+    "counts",
+    "unnegatable_reasons",
+    "negation_rules",
+    "strategies",
+    "template_reasons",
+    "answer_count_histogram",
+    "option_count_histogram",
+)
+_TEXT_FIELDS = ("input", "output", "spacy_model", "spacy_model_version", "spacy_version", "twgrpo_version")
+
+
+def check_report(doc: dict[str, Any], path: str | Path) -> None:
+    """Refuse (one line naming the file and field) a report whose fields do not have the types `qai convert
+    --report` writes: the page replays the conversion with its settings and the card prints its counts, and a
+    shared report may be damaged or crafted."""
+    from .invert import FALLBACKS, WHY_MODES
+
+    def whole(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    problems = [
+        (key, "a whole number ≥ 0")
+        for key in ("n_records", "parsed_questions")
+        if doc.get(key) is not None and not (whole(doc[key]) and doc[key] >= 0)
+    ]
+    problems += [(k, "a whole number") for k in ("seed", "min_keep") if doc.get(k) is not None and not whole(doc[k])]
+    ratio = doc.get("ratio")
+    if ratio is not None and not (isinstance(ratio, (int, float)) and not isinstance(ratio, bool) and 0 <= ratio <= 1):
+        problems.append(("ratio", "a number from 0 to 1"))
+    for key, allowed in (("fallback", FALLBACKS), ("why", WHY_MODES)):
+        if key in doc and doc[key] not in allowed:
+            problems.append((key, f"one of {', '.join(allowed)}"))
+    for key in _COUNT_FIELDS:
+        value = doc.get(key)
+        if value is not None and not (isinstance(value, dict) and all(whole(v) for v in value.values())):
+            problems.append((key, "an object of whole numbers"))
+    problems += [(k, "text") for k in _TEXT_FIELDS if doc.get(k) is not None and not isinstance(doc[k], str)]
+    if problems:
+        key, expected = problems[0]
+        raise InputFormatError(f"{path}: field {key!r} is {json.dumps(doc.get(key))[:60]}, not {expected}")
 
 
 def outcomes_by_id(converted: Sequence[Record], report: Any) -> dict[str, Outcome]:
@@ -172,8 +217,8 @@ def build_qai_page(
         )
     if report is not None and inputs is None:
         notes.append(
-            f"the input file {report.get('input')!r} is not reachable from here: refusals and the "
-            "options before rewriting cannot be listed"
+            f"the input file {report.get('input')!r} is not in the report's folder: refusals and the options "
+            "before rewriting cannot be listed (pass it with --input)"
         )
     if report is not None and inputs is not None and outcomes is None:
         outcomes = replay_outcomes(inputs, report, negator)
@@ -215,19 +260,28 @@ def build_qai_page(
     )
 
 
-def _existing(path: str | None, beside: Path) -> Path | None:
-    """`path` as written in a report (relative to where convert ran), else relative to the report's folder."""
-    if not path:
+def _beside(path: Any, folder: Path) -> Path | None:
+    """The file a report names (`input`, `output`), looked for in the report's own folder only: as written
+    when that is a relative path that stays inside the folder, else by its file name. A report is a shared file:
+    an absolute path, a `..` path or a path relative to where the reader stands is never opened."""
+    if not isinstance(path, str) or not path:
         return None
-    for candidate in (Path(path), beside / path, beside / Path(path).name):
-        if candidate.exists():
-            return candidate
-    return None
+    written = Path(path)
+    candidates = [] if written.is_absolute() or ".." in written.parts else [folder / written]
+    candidates.append(folder / written.name)
+    return next((c for c in candidates if c.name not in ("", ".", "..") and c.is_file()), None)
 
 
-def qai_page_from_file(path: str | Path, *, max_items: int = DEFAULT_MAX_ITEMS) -> str:
-    """The page for a `--report` JSON (its input and output files are read when reachable) or for a QAI
-    output file alone."""
+def qai_page_from_file(
+    path: str | Path,
+    *,
+    input: str | Path | None = None,
+    output: str | Path | None = None,
+    max_items: int = DEFAULT_MAX_ITEMS,
+) -> str:
+    """The page for a `--report` JSON or for a QAI output file alone. The conversion's input and output files
+    are `input` / `output` when the reader gives them, else the files the report names if they lie in the
+    report's folder (`qai convert X -o Y --report R` in one folder finds both)."""
     from .invert import load_input
 
     p = Path(path)
@@ -240,10 +294,13 @@ def qai_page_from_file(path: str | Path, *, max_items: int = DEFAULT_MAX_ITEMS) 
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InputFormatError(f"{p}: invalid JSON ({exc})") from None
         report = doc if is_report(doc) else None
+    if report is not None:
+        check_report(report, p)
     if report is None:
         outputs = load_input(p, "auto").records
         return build_qai_page(None, None, outputs, source=str(p), max_items=max_items)
-    input_path, output_path = _existing(report.get("input"), p.parent), _existing(report.get("output"), p.parent)
+    input_path = Path(input) if input is not None else _beside(report.get("input"), p.parent)
+    output_path = Path(output) if output is not None else _beside(report.get("output"), p.parent)
     inputs = load_input(input_path, "auto", skip_invalid=True).records if input_path else None
     outputs = load_input(output_path, "auto").records if output_path else None
     return build_qai_page(report, inputs, outputs, source=str(p), max_items=max_items)

@@ -9,24 +9,30 @@ not in the table is one lemminflect has no dictionary lemma for, and `verb_lemma
 out-of-vocabulary rules, as `getLemma` does.
 
 The cache lives in `$TWGRPO_CACHE`, else `$XDG_CACHE_HOME/twgrpo`, else `~/.cache/twgrpo`; its name carries
-the size and time of lemminflect's code and dictionary files, so an upgrade builds a new table, and the file
-starts with the SHA-256 of the table, so a damaged file (which marshal may still read, with wrong lemmas) is
-rebuilt too. When the folder cannot be written the table is built in memory for the process.
+the size and time of lemminflect's code and dictionary files, so an upgrade builds a new table. The file starts
+with an HMAC-SHA-256 of the table keyed to the installed versions (lemminflect's code and dictionary files,
+Python's marshal format, this table's layout): a damaged file (which marshal may still read, with wrong lemmas) and a file made
+by another installation are rebuilt, and a file that is not the user's own, or that others may write, is never
+unmarshalled (marshal is not safe against crafted data). When the folder cannot be written the table is built in
+memory for the process.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import marshal
 import os
+import stat
+import sys
 from pathlib import Path
 
 from .errors import OutputWriteError
 from .outputs import atomic_path
 
-_FORMAT = 3  # bump when the file's layout changes
-_DIGEST = 32  # bytes of SHA-256 before the marshal data
+_FORMAT = 4  # bump when the file's layout changes (4: the header is an HMAC keyed to the installed versions)
+_DIGEST = 32  # bytes of HMAC-SHA-256 before the marshal data
 _SEP = "|"  # between the lemmas of a word: plain strings load without waking the garbage collector
 
 
@@ -58,6 +64,21 @@ def _resource_stamp() -> str:
     return "_".join(parts)
 
 
+def _key(stamp: str) -> bytes:
+    """The HMAC key of a table: everything its bytes depend on, as installed now — this layout, Python's marshal
+    format and lemminflect's code and dictionary files (`stamp`; reading its version from its metadata would cost
+    more than loading the table)."""
+    parts = (_FORMAT, marshal.version, sys.implementation.cache_tag, stamp)
+    return hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+
+
+def _trusted_file(path: Path) -> bool:
+    """Whether `path` is a regular file of this user that no one else may write (else it is never unmarshalled)."""
+    st = path.lstat()
+    own = not hasattr(os, "getuid") or st.st_uid == os.getuid()
+    return stat.S_ISREG(st.st_mode) and own and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
 def build_table() -> dict[str, str]:
     """Every word lemminflect has a dictionary verb lemma for → those lemmas, as lemminflect returns them
     (joined by `_SEP`)."""
@@ -78,21 +99,24 @@ def build_table() -> dict[str, str]:
 @functools.cache
 def table() -> dict[str, str]:
     """The verb table: read from the cache, or built from lemminflect and cached."""
-    path = cache_dir() / f"lemminflect_verbs_v{_FORMAT}_{_resource_stamp()}.marshal"
+    stamp = _resource_stamp()
+    path = cache_dir() / f"lemminflect_verbs_v{_FORMAT}_{stamp}.marshal"
+    key = _key(stamp)
     try:
-        data = path.read_bytes()
-        body = data[_DIGEST:]
-        if hashlib.sha256(body).digest() == data[:_DIGEST]:
-            loaded = marshal.loads(body)
-            if isinstance(loaded, dict) and loaded:
-                return loaded
+        if _trusted_file(path):
+            data = path.read_bytes()
+            body = data[_DIGEST:]
+            if hmac.compare_digest(hmac.new(key, body, hashlib.sha256).digest(), data[:_DIGEST]):
+                loaded = marshal.loads(body)
+                if isinstance(loaded, dict) and loaded:
+                    return loaded
     except (OSError, EOFError, ValueError, TypeError):
         pass  # no cache yet: build it
-    built = build_table()  # also when the file was damaged
+    built = build_table()  # also when the file was damaged, foreign or not the user's own
     try:
         body = marshal.dumps(built)
         with atomic_path(path) as tmp:
-            tmp.write_bytes(hashlib.sha256(body).digest() + body)
+            tmp.write_bytes(hmac.new(key, body, hashlib.sha256).digest() + body)
         for stale in path.parent.glob("lemminflect_verbs_*.marshal"):  # tables of an earlier lemminflect
             if stale != path:
                 stale.unlink(missing_ok=True)

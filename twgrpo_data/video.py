@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import VideoError, require
+from .errors import VideoError, VideoOutsideRootError, require
 
 PATCH = 28  # Qwen2.5-VL: 14-pixel patches merged 2x2 → sides must be multiples of 28
 DEFAULT_MIN_PIXELS = 128 * PATCH * PATCH
@@ -422,9 +422,9 @@ def resolve_video(
     never downloads). When no file is found under another extension either, the first candidate is
     returned for the caller to report as missing.
 
-    Data files are untrusted (issue 18.3): with a `video_root`, a path that escapes it — `../../…`, or an
-    absolute path that exists outside it — raises `VideoError` unless `allow_outside`. Without a root, paths
-    are used as written.
+    Data files are untrusted (issues 18.3, 31): with a `video_root`, a path that escapes it — `../../…`, or an
+    absolute path that exists outside it — raises `VideoOutsideRootError` unless `allow_outside`. Without a
+    root, paths are used as written (commands always pass one: `--video-root`, else `default_video_root`).
     """
     if not record_video:
         raise VideoError("the record has no video")
@@ -441,7 +441,7 @@ def resolve_video(
     if p.is_absolute() and p.exists():
         if allow_outside or _inside(root, p):
             return str(p)
-        raise VideoError(
+        raise VideoOutsideRootError(
             f"{text}: absolute video path outside the video root {root}; move the videos under it "
             "or allow it explicitly (--allow-outside-video-root)"
         )
@@ -449,7 +449,7 @@ def resolve_video(
     candidates = [root.joinpath(*parts[i:]) for i in range(len(parts))] or [root]
     if not allow_outside:
         if not _inside(root, candidates[0]):  # the path as written climbs out
-            raise VideoError(
+            raise VideoOutsideRootError(
                 f"{text}: video path escapes the video root {root} ('..'); allow it explicitly "
                 "(--allow-outside-video-root)"
             )

@@ -58,9 +58,9 @@ def mixed_run(tmp_path_factory) -> Path:
 def pages(tiny_run, mixed_run, tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("pages")
     return {
-        "tiny": write_report([tiny_run], folder / "tiny.html"),
-        "mixed": write_report([mixed_run], folder / "mixed.html"),
-        "two": write_report([tiny_run, mixed_run], folder / "two.html"),
+        "tiny": write_report([tiny_run], folder / "tiny.html", video_root=VIDEOS),
+        "mixed": write_report([mixed_run], folder / "mixed.html", video_root=VIDEOS),
+        "two": write_report([tiny_run, mixed_run], folder / "two.html", video_root=VIDEOS),
     }
 
 
@@ -250,7 +250,7 @@ def test_hostile_outputs_and_questions_stay_text(open_page, tmp_path):
         for i, r in enumerate(records)
     }
     run = make_run(tmp_path / "hostile-run", outputs, fail={records[2].id: HOSTILE[1]}, data=data)
-    page_path = write_report([run], tmp_path / "hostile.html")
+    page_path = write_report([run], tmp_path / "hostile.html", video_root=VIDEOS)
     html = page_path.read_text(encoding="utf-8")
     assert html.count("<script") == 2  # the page's own JSON block and script, nothing injected
     view = open_page(page_path)

@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..errors import InputFormatError, TwgrpoError, VideoError
+from ..errors import InputFormatError, TwgrpoError, VideoError, VideoOutsideRootError
 from ..formats import LoadResult
 from ..garbage_collection import gc_paused
 from ..record import Problem, Record
@@ -244,7 +244,8 @@ def locate_video(record: Record, video_root: str | os.PathLike | None, *, allow_
     CLEVRER's per-1000 folders, …; see `video_candidates`); the clip is the record's `meta` `start`/`end`
     unless the layout found is pre-cut; a frame folder is read at `meta["fps"]`. When nothing exists, the
     first candidate is returned (for `check_video` to report as missing). A path that escapes `video_root`
-    raises `VideoError` unless `allow_outside` (see `resolve_video`).
+    raises `VideoOutsideRootError` unless `allow_outside` (see `resolve_video`); commands pass the data file's
+    folder when the user gives no root (`default_video_root`).
     """
     from ..video import VideoRef, resolve_video
 
@@ -265,6 +266,21 @@ def locate_video(record: Record, video_root: str | os.PathLike | None, *, allow_
     start, end = (record.meta.get("start"), record.meta.get("end")) if clip else (None, None)
     fps = record.meta.get("fps") if os.path.isdir(path) else None
     return VideoRef(path=path, start=_seconds(start), end=_seconds(end), frame_fps=_seconds(fps))
+
+
+def default_video_root(data: str | os.PathLike) -> Path:
+    """Where video paths lead when no video root is given: the folder of the data file (a folder of data files
+    is the root itself) — the paths are relative to it, as `datasets` reads a metadata file's `file_name`, and
+    confined to it (`locate_video`), so a data file cannot have a command read a video elsewhere on this machine.
+    """
+    path = Path(data).expanduser()
+    return path if path.is_dir() else path.parent
+
+
+def benchmark_video_root(name: str) -> Path:
+    """A benchmark's default root: the top folder of its usual download (`MMVU`, `TempCompass`, `Video-MME`, …),
+    which its records' video paths are relative to when its default data is read."""
+    return Path(Path(get_benchmark(name).DEFAULT_PATH).parts[0])
 
 
 def _seconds(value: Any) -> float | None:
@@ -304,8 +320,9 @@ def check_record_videos(
                 progress(done, len(paths))
     problems = []
     for i, (rec, ref) in enumerate(zip(records, refs)):
-        if isinstance(ref, VideoError):
-            problems.append(Problem(str(ref), file, i, rec.id, "video", "warning"))
+        if isinstance(ref, VideoError):  # a path escaping the root is an error, a record without video a warning
+            severity = "error" if isinstance(ref, VideoOutsideRootError) else "warning"
+            problems.append(Problem(str(ref), file, i, rec.id, "video", severity))
             continue
         reason = verdicts[ref.path]
         if reason is None:
@@ -333,6 +350,8 @@ __all__ = [
     "list_benchmarks",
     "load_benchmark",
     "load_options",
+    "benchmark_video_root",
+    "default_video_root",
     "locate_video",
     "native_benchmarks",
     "official_protocol",

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputFormatError, RecordError
+from ..errors import InputFormatError, RecordError, TwgrpoError
 from ..formats import LoadResult, parse_json, read_text
 from ..garbage_collection import gc_paused
 from ..record import Problem, Record, letter, validate_records
@@ -85,9 +85,11 @@ def saved_dataset_columns(path: Path) -> set[str]:
     """Column names of a `save_to_disk` folder (of its first split); empty when it is not one."""
     if not is_saved_dataset(path):
         return set()
-    from datasets import DatasetDict, load_from_disk
+    from datasets import DatasetDict
 
-    ds = load_from_disk(str(path))
+    from ..hub_sources import load_saved_dataset
+
+    ds = load_saved_dataset(path)
     ds = next(iter(ds.values())) if isinstance(ds, DatasetDict) else ds
     return set(ds.column_names)
 
@@ -95,10 +97,14 @@ def saved_dataset_columns(path: Path) -> set[str]:
 def read_saved_rows(path: Path, split: str | None = None) -> list[dict[str, Any]]:
     """Rows of a `save_to_disk` folder (a Hub dataset saved locally, e.g. lmms-lab's Video-MME);
     a `DatasetDict` gives `split`, or its only split."""
-    from datasets import DatasetDict, load_from_disk
+    from datasets import DatasetDict
+
+    from ..hub_sources import load_saved_dataset
 
     try:
-        ds = load_from_disk(str(path))
+        ds = load_saved_dataset(path)
+    except TwgrpoError:
+        raise
     except Exception as exc:  # datasets' errors name no file
         raise InputFormatError(f"{path}: unreadable save_to_disk folder ({exc})") from None
     if isinstance(ds, DatasetDict):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputFormatError, RecordError
-from ..formats import LoadResult, strip_option_prefix
+from ..formats import LoadResult, parse_json, read_text, strip_option_prefix
 from ..prompts import Prompt
 from ..record import LETTERS, Record, letter
 from .facts import HubSource, OfficialProtocol, Source, Verdict
@@ -70,9 +70,9 @@ _SRT_TIME = re.compile(r"(\d+):(\d\d):(\d\d)[,.](\d{3})\s*-->\s*(\d+):(\d\d):(\d
 _TAG = re.compile(r"<[^>]+>")
 
 
-def loads_lenient(text: str) -> Any:
-    """`json.loads` that also accepts trailing commas before `]` / `}` (outside strings)."""
-    return json.loads(_STRING_OR_TRAILING_COMMA.sub(lambda m: m.group(1) or m.group(2), text))
+def loads_lenient(text: str, path: Path) -> Any:
+    """`parse_json` of `path`'s `text` that also accepts trailing commas before `]` / `}` (outside strings)."""
+    return parse_json(_STRING_OR_TRAILING_COMMA.sub(lambda m: m.group(1) or m.group(2), text), path)
 
 
 def parse_srt(text: str) -> list[list[Any]]:
@@ -102,7 +102,7 @@ def _rows(root: Path) -> tuple[Path, list[dict[str, Any]]]:
     if root.suffix == ".parquet":
         return root, read_parquet(root)
     try:
-        data = loads_lenient(root.read_text(encoding="utf-8"))
+        data = loads_lenient(read_text(root), root)
     except json.JSONDecodeError as exc:
         raise InputFormatError(f"{root}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     if not isinstance(data, list):
