@@ -12,7 +12,7 @@ from conftest import REPO, VIDEOS
 from twgrpo_data.errors import RecordError, TwgrpoError
 from twgrpo_data.prompts import TRAIN_TEMPLATE, problem_text
 from twgrpo_data.record import Record
-from twgrpo_train.config import RESUME_KEYS, TrainConfigError, TWGRPOConfig, load_config, parse_overrides
+from twgrpo_train.config import TrainConfigError, TWGRPOConfig, compared_on_resume, load_config, parse_overrides
 from twgrpo_train.data import load_train_dataset, record_to_prompt_row
 from twgrpo_train.plot import plot_training_curves, read_metrics
 from twgrpo_train.rewards import (
@@ -36,7 +36,8 @@ def test_tiny_config_resolves_data_paths_relative_to_the_yaml():
     cfg = load_config(TINY_YAML, ["model=/models/tiny"])
     assert Path(cfg.train_file) == REPO / "examples" / "train_tiny.jsonl"
     assert Path(cfg.video_root) == VIDEOS
-    assert (cfg.loss_type, cfg.trl_loss_type, cfg.alpha, cfg.num_generations) == ("tw_grpo", "dapo", 1.7, 4)
+    assert (cfg.loss_type, cfg.trl_loss_type, cfg.alpha, cfg.num_generations) == ("tw_grpo", "dapo", 0.7, 4)
+    assert cfg.max_weight == pytest.approx(1.7)
     assert cfg.token_weighting
 
 
@@ -58,7 +59,18 @@ def test_alpha_zero_or_none_disables_weighting(alpha):
     [
         ("alpah=1.2", "unknown setting 'alpah' (did you mean 'alpha'?)"),
         ("divergence=js", "divergence must be one of kl, reference"),
-        ("weight_mapping=linear", "weight_mapping must be one of reference, paper"),
+        ("weight_mapping=reference", "weight_mapping is gone: alpha is now the paper's α"),
+        # ranges that are not types (issues 25.4, 29.5): refused before the run folder exists
+        ("learning_rate=.inf", "learning_rate must be a finite number, got inf"),
+        ("learning_rate=.nan", "learning_rate must be a finite number, got nan"),
+        ("top_p=1.5", "top_p must be ≤ 1, got 1.5"),
+        ("top_p=0", "top_p must be > 0, got 0.0"),
+        ("epsilon=1.0", "epsilon must be < 1, got 1.0"),
+        ("epsilon=-0.1", "epsilon must be ≥ 0, got -0.1"),
+        ("max_grad_norm=-1", "max_grad_norm must be ≥ 0"),
+        ("min_frames=20", "min_frames (20) must not exceed max_frames (16)"),
+        ("sample_fps=0", "sample_fps must be > 0"),
+        ("token_normalizer=rank", "token_normalizer must be one of global, local"),
         ("learning_rate=fast", "learning_rate must be a number"),
         ("per_device_train_batch_size=6", "generation_batch_size (6) must be divisible by num_generations (4)"),
         # types and ranges of every setting, before anything loads (issue 11.7)
@@ -104,6 +116,8 @@ def test_every_field_has_help_text():
 
 
 def test_paper_config_is_the_released_method_and_ours_differs_only_where_documented():
+    from dataclasses import fields
+
     paper = load_config(CONFIGS / "paper_clevrer_7b.yaml", ["use_cpu=true", "bf16=false", "train_file=/data/x.json"])
     assert "Qwen2.5-VL-7B" in paper.model
     assert (paper.num_generations, paper.temperature, paper.learning_rate, paper.max_steps, paper.alpha) == (
@@ -111,15 +125,20 @@ def test_paper_config_is_the_released_method_and_ours_differs_only_where_documen
         1.0,
         1e-6,
         500,
-        1.7,
+        0.7,
     )
+    assert paper.max_weight == pytest.approx(1.7)  # the released script's --alpha 1.70
     assert (paper.frames, paper.max_pixels, paper.loss_type, paper.beta) == (16, 128 * 28 * 28, "tw_grpo", 0.0)
     assert paper.max_train_samples == 1000 and paper.accuracy_reward == "soft"
     assert (paper.divergence, paper.top_k, paper.attn_implementation) == ("reference", 50, "auto")
     assert (paper.detach_weights, paper.weight_kl, paper.steps_per_generation) == (False, True, 1)
     assert "attn_implementation" not in (paper.model_init_kwargs or {})  # flash-attn is not a dependency
     ours = load_config(CONFIGS / "twgrpo_clevrer_7b.yaml", ["use_cpu=true", "bf16=false", "train_file=/data/x.json"])
-    differ = {k for k in RESUME_KEYS if k != "world_size" and getattr(ours, k) != getattr(paper, k)}
+    differ = {
+        f.name
+        for f in fields(TWGRPOConfig)
+        if f.init and compared_on_resume(f.name) and getattr(ours, f.name) != getattr(paper, f.name)
+    }
     assert differ == {"divergence", "top_k", "detach_weights", "weight_kl"}
 
 
@@ -473,7 +492,7 @@ def test_cli_help_lists_every_setting_with_default_and_help(capsys):
 
     rows = {name: (default, text) for name, default, text in settings_table()}
     assert set(rows) == {f.name for f in fields(TWGRPOConfig) if f.init}
-    assert rows["alpha"][0] == "1.7" and rows["alpha"][1].startswith("Maximum token weight")
+    assert rows["alpha"][0] == "0.7" and rows["alpha"][1].startswith("The paper's α")
     assert rows["frames"][0] == "16" and rows["output_dir"][1]
     code, out = run_cli(["train", "--help"], capsys)
     text = " ".join(out.out.split())
@@ -526,8 +545,14 @@ def test_model_card_cites_tw_grpo_and_names_base_model_and_data(tmp_path):
     assert meta["base_model"] == "Qwen/Qwen2.5-VL-7B-Instruct" and "tw-grpo" in meta["tags"]
     assert "arXiv:2505.24718" in text and "Dang" in text and "Reinforcing Video Reasoning with Focused Thinking" in text
     assert "`Qwen/Qwen2.5-VL-7B-Instruct`" in text and "train_tiny.jsonl` (12 prompts" in text
-    local = write_model_card(tmp_path, load_config(TINY_YAML, [f"model={tmp_path}"]), 12).read_text()
-    assert "base_model" not in local.split("---")[1] and f"`{tmp_path}`" in local
+    # local paths appear relative to the run folder, never as this machine's absolute paths (issue 29.6)
+    (tmp_path / "base").mkdir()
+    local_cfg = load_config(TINY_YAML, [f"model={tmp_path / 'base'}", f"output_dir={tmp_path / 'run'}"])
+    local = write_model_card(tmp_path, local_cfg, 12).read_text()
+    assert "base_model" not in local.split("---")[1] and "`../base`" in local
+    assert str(tmp_path) not in local and str(REPO) not in local
+    for setting in ("alpha (the paper's α) | `0.7`", "max_weight", "divergence", "detach_weights", "top_k"):
+        assert setting in local, setting
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -7,14 +7,15 @@ data paths (`train_file`, `video_root`) relative to the YAML file, so shipped co
 Example:
     >>> cfg = load_config(None, ["model=runs/tiny", "train_file=x.jsonl", "use_cpu=true", "bf16=false",
     ...                          "num_generations=4", "per_device_train_batch_size=4"])   # doctest: +SKIP
-    >>> cfg.loss_type, cfg.alpha                                                            # doctest: +SKIP
-    ('tw_grpo', 1.7)
+    >>> cfg.loss_type, cfg.alpha, cfg.max_weight                                            # doctest: +SKIP
+    ('tw_grpo', 0.7, 1.7)
 """
 
 from __future__ import annotations
 
 import difflib
 import enum
+import math
 import os
 import re
 import sys
@@ -33,59 +34,71 @@ from twgrpo_data.formats import read_text
 from .data import QUESTION_TYPES, TRAIN_TEMPLATE
 from .plot import PLOT_FORMATS
 from .rewards import ACCURACY_KINDS, TRAIN_PARSERS
-from .weights import DIVERGENCES, MAPPINGS
+from .weights import DIVERGENCES, PAPER_ALPHA
 
 PATCH_PIXELS = 28 * 28
 # `tw_grpo` plus the aggregations TRL 1.16's GRPOTrainer implements (its `loss_type` help lists them).
 LOSS_TYPES = ("tw_grpo", "grpo", "dapo", "bnpo", "dr_grpo", "cispo", "sapo", "luspo", "vespo")
 ATTN_IMPLEMENTATIONS = ("auto", "sdpa", "eager", "flash_attention_2")
-# Settings that define what a run computes: resuming with another value would not continue the same run
-# (the batch split and world size decide which rows each step sees; max_steps, save/logging intervals and
-# output paths may change between sessions).
-RESUME_KEYS = (
-    "model",
-    "train_file",
-    "data_format",
-    "question_type",
-    "max_train_samples",
-    "data_seed",
-    "seed",
-    "prompt_template",
-    "system_prompt",
-    "frames",
-    "min_pixels",
-    "max_pixels",
-    "freeze_vision",
-    "accuracy_reward",
-    "format_reward",
-    "answer_parser",
-    "completion_alphabet",
-    "loss_type",
-    "alpha",
-    "divergence",
-    "weight_mapping",
-    "detach_weights",
-    "weight_kl",
-    "num_generations",
-    "max_completion_length",
-    "temperature",
-    "top_k",
-    "top_p",
-    "learning_rate",
-    "lr_scheduler_type",
-    "beta",
-    "per_device_train_batch_size",
-    "gradient_accumulation_steps",
-    "steps_per_generation",
-    "num_iterations",
-    "world_size",
+TOKEN_NORMALIZERS = ("global", "local")
+# Settings that may change between the sessions of one run: where and how often it writes, how long it runs,
+# what it reports and memory knobs that leave the arithmetic alone. Every other setting defines what the run
+# computes and is compared on resume (the batch split and world size decide which rows each step sees).
+RESUMABLE_CHANGES = frozenset(
+    {
+        "output_dir",
+        "max_steps",
+        "num_train_epochs",
+        "video_root",
+        "metrics_file",
+        "plot_file",
+        "weight_chunk_size",
+        "gradient_checkpointing",
+        "gradient_checkpointing_kwargs",
+        "ds3_gather_for_generation",
+        "restore_callback_states_from_checkpoint",
+        "resume_from_checkpoint",
+        "report_to",
+        "run_name",
+        "project",
+        "disable_tqdm",
+        "debug",
+        "local_rank",
+        "ddp_timeout",
+        "skip_memory_metrics",
+        "include_num_input_tokens_seen",
+        "num_completions_to_print",
+        "torch_empty_cache_steps",
+        "push_to_hub",
+    }
 )
+RESUMABLE_PREFIXES = ("save_", "logging_", "log_", "eval_", "hub_", "trackio_", "dataloader_", "vllm_server_")
+RESUMABLE_PREFIXES += ("do_", "per_device_eval_", "num_generations_eval", "batch_eval_", "prediction_")
+
+
+def compared_on_resume(key: str) -> bool:
+    """Whether a different value of setting `key` makes a resumed run another run (see `RESUMABLE_CHANGES`)."""
+    return key not in RESUMABLE_CHANGES and not key.startswith(RESUMABLE_PREFIXES)
+
+
 # Old spellings of settings (issue 13.5): still read, with a one-line note.
 DEPRECATED_KEYS = {"num_frames": "frames", "video_min_pixels": "min_pixels", "video_max_pixels": "max_pixels"}
 DEPRECATED_VALUES = {("accuracy_reward", "fixed"): "strict"}
+# TRL's names for the same settings (its example scripts' `model_name_or_path`, `dataset_name`): read silently.
+ALIASES = {"model_name_or_path": "model", "dataset_name": "train_file"}
+# Removed settings whose old values would now mean something else: refused with the way to say it today.
+REMOVED_KEYS = {
+    "weight_mapping": "weight_mapping is gone: alpha is now the paper's α and weights are 1 + alpha·norm (the paper "
+    "and the released code map alike; `paper`, (1+alpha)·norm, gave every first completion token weight 0). "
+    "An older config's `alpha: A` with `weight_mapping: reference` is `alpha: A−1` (or `max_weight: A`) now",
+}
 # Lower bounds checked before anything loads: (bound, inclusive).
 _LOWER_BOUNDS = {
     "frames": (1, True),
+    "min_frames": (1, True),
+    "max_frames": (1, True),
+    "sample_fps": (0, False),
+    "model_fps": (0, False),
     "min_pixels": (PATCH_PIXELS, True),
     "max_completion_length": (1, True),
     "num_generations": (2, True),
@@ -96,12 +109,21 @@ _LOWER_BOUNDS = {
     "learning_rate": (0, True),
     "temperature": (0, False),
     "beta": (0, True),
-    "alpha": (0, True),
     "num_train_epochs": (0, False),
     "top_k": (0, True),
     "save_steps": (0, False),
     "logging_steps": (0, False),
+    "top_p": (0, False),
+    "min_p": (0, True),
+    "epsilon": (0, True),
+    "epsilon_high": (0, True),
+    "repetition_penalty": (0, False),
+    "max_grad_norm": (0, True),
+    "weight_decay": (0, True),
+    "warmup_steps": (0, True),
 }
+# Upper bounds: (bound, inclusive). `epsilon` clips the ratio to [1 − ε, 1 + ε_high], so ε < 1.
+_UPPER_BOUNDS = {"top_p": (1, True), "min_p": (1, True), "epsilon": (1, False)}
 # Fields holding data paths: relative values are taken relative to the YAML file that sets them.
 _CONFIG_RELATIVE = ("train_file", "video_root")
 
@@ -184,7 +206,25 @@ class TWGRPOConfig(GRPOConfig):
         },
     )
     # --- video
-    frames: int = field(default=16, metadata={"help": "Frames sampled uniformly from each video (clip)."})
+    frames: int = field(
+        default=16, metadata={"help": "Frames sampled uniformly from each video (clip); unused with sample_fps."}
+    )
+    sample_fps: float | None = field(
+        default=None,
+        metadata={
+            "help": "Sample by rate instead of a fixed count: clip length × sample_fps frames, clamped to "
+            "[min_frames, max_frames] and floored to an even count (the released run: 2.0; null: `frames`)."
+        },
+    )
+    min_frames: int = field(default=4, metadata={"help": "Fewest frames with sample_fps (released: 4)."})
+    max_frames: int = field(default=16, metadata={"help": "Most frames with sample_fps (released: 16)."})
+    model_fps: float | None = field(
+        default=None,
+        metadata={
+            "help": "Frame rate told to the model (Qwen2.5-VL's temporal positions); null: the frames' real "
+            "sampling rate. The released trainer told none, so Qwen2.5-VL assumed 2.0."
+        },
+    )
     min_pixels: int = field(
         default=128 * PATCH_PIXELS, metadata={"help": "Minimum pixels per frame (sides are multiples of 28)."}
     )
@@ -233,18 +273,38 @@ class TWGRPOConfig(GRPOConfig):
             "any other TRL loss_type (unweighted)."
         },
     )
-    alpha: float | None = field(
-        default=1.7,
+    token_normalizer: str = field(
+        default="global",
         metadata={
-            "help": "Maximum token weight α (reference mapping: weights in [1, α]); 0 or None disables weighting."
+            "help": "tw_grpo's loss divisor: global (every process's completion tokens, TRL's DAPO) or local "
+            "(each process's own tokens, then gradients averaged — the released code)."
+        },
+    )
+    alpha: float | None = field(
+        default=PAPER_ALPHA,
+        metadata={
+            "help": "The paper's α: token weights w = 1 + α·(normalised divergence), in [1, 1 + α] (paper: 0.7; "
+            "the released script's --alpha 1.70 is the maximum weight 1 + α, see max_weight). 0 or null: no "
+            "weighting. A negative α inverts the method and needs allow_inverted_weights."
+        },
+    )
+    max_weight: float | None = field(
+        default=None,
+        metadata={
+            "help": "Another way to set alpha: the largest token weight 1 + α, the number the released code "
+            "calls alpha (1.7 there = alpha 0.7 here). Filled in from alpha when not given."
+        },
+    )
+    allow_inverted_weights: bool = field(
+        default=False,
+        metadata={
+            "help": "Accept α < 0 (max_weight < 1), which gives the most informative tokens the smallest "
+            "weight — the method inverted; refused unless this is true."
         },
     )
     divergence: str = field(
         default="kl",
         metadata={"help": "kl: exact mean KL(p_i‖mean p) over the group; reference: the released code's estimator."},
-    )
-    weight_mapping: str = field(
-        default="reference", metadata={"help": "reference: 1+(α−1)·norm (released code); paper: (1+α)·norm."}
     )
     detach_weights: bool = field(
         default=True,
@@ -285,19 +345,30 @@ class TWGRPOConfig(GRPOConfig):
     def __post_init__(self):
         for name, value, allowed in [
             ("divergence", self.divergence, DIVERGENCES),
-            ("weight_mapping", self.weight_mapping, MAPPINGS),
             ("accuracy_reward", self.accuracy_reward, ACCURACY_KINDS),
             ("answer_parser", self.answer_parser, TRAIN_PARSERS),
             ("question_type", self.question_type, QUESTION_TYPES),
             ("loss_type", self.loss_type, LOSS_TYPES),
+            ("token_normalizer", self.token_normalizer, TOKEN_NORMALIZERS),
             ("attn_implementation", self.attn_implementation, ATTN_IMPLEMENTATIONS),
         ]:
             if value not in allowed:
                 raise TrainConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+        for f in fields(self):
+            value = getattr(self, f.name, None)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise TrainConfigError(f"{f.name} must be a finite number, got {value}")
         for name, (bound, inclusive) in _LOWER_BOUNDS.items():
             value = getattr(self, name)
             if isinstance(value, (int, float)) and not (value >= bound if inclusive else value > bound):
                 raise TrainConfigError(f"{name} must be {'≥' if inclusive else '>'} {bound}, got {value}")
+        for name, (bound, inclusive) in _UPPER_BOUNDS.items():
+            value = getattr(self, name)
+            if isinstance(value, (int, float)) and not (value <= bound if inclusive else value < bound):
+                raise TrainConfigError(f"{name} must be {'≤' if inclusive else '<'} {bound}, got {value}")
+        self._resolve_alpha()
+        if self.min_frames > self.max_frames:
+            raise TrainConfigError(f"min_frames ({self.min_frames}) must not exceed max_frames ({self.max_frames})")
         if self.min_pixels > self.max_pixels:
             raise TrainConfigError(f"min_pixels ({self.min_pixels}) must not exceed max_pixels ({self.max_pixels})")
         if self.plot_file and Path(self.plot_file).suffix.lower() not in PLOT_FORMATS:
@@ -329,6 +400,31 @@ class TWGRPOConfig(GRPOConfig):
                 f"{eval_group} generations: each device must hold whole groups"
             )
 
+    def _resolve_alpha(self) -> None:
+        """Fold `max_weight` into `alpha` (or derive it), and refuse weights that invert or flip the method."""
+        if self.max_weight is not None:
+            derived = self.max_weight - 1.0
+            if self.alpha not in (None, PAPER_ALPHA) and not math.isclose(self.alpha, derived, abs_tol=1e-12):
+                raise TrainConfigError(
+                    f"alpha = {self.alpha} and max_weight = {self.max_weight} disagree (max_weight is 1 + alpha); "
+                    "set one of them"
+                )
+            self.alpha = derived
+        if self.alpha is None or self.alpha == 0:
+            self.max_weight = None
+            return
+        if not math.isfinite(self.alpha) or self.alpha < -1:
+            raise TrainConfigError(
+                f"alpha must be ≥ −1 (weights 1 + alpha·norm would be negative, flipping the gradient), got {self.alpha}"
+            )
+        if self.alpha < 0 and not self.allow_inverted_weights:
+            raise TrainConfigError(
+                f"alpha = {self.alpha:g} inverts TW-GRPO: weights 1 + alpha·norm in [{1 + self.alpha:g}, 1] give the "
+                f"most informative tokens the least weight. alpha is the paper's α (0.7 in the paper; the released "
+                f"script's --alpha 1.70 is max_weight=1.7); set allow_inverted_weights=true if this is intended"
+            )
+        self.max_weight = 1.0 + self.alpha
+
     @property
     def token_weighting(self) -> bool:
         """Whether advantages are multiplied by TW-GRPO token weights."""
@@ -336,8 +432,11 @@ class TWGRPOConfig(GRPOConfig):
 
     @property
     def trl_loss_type(self) -> str:
-        """The TRL aggregation that implements `loss_type` ("tw_grpo" → DAPO token-level normalisation)."""
-        return "dapo" if self.loss_type == "tw_grpo" else self.loss_type
+        """The TRL aggregation that implements `loss_type`: "tw_grpo" is a token-level mean, over every process's
+        tokens (DAPO) or over each process's own (BNPO, the released code's `sum / mask.sum()` per GPU)."""
+        if self.loss_type != "tw_grpo":
+            return self.loss_type
+        return "dapo" if self.token_normalizer == "global" else "bnpo"
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
@@ -422,6 +521,9 @@ def _checked(values: dict[str, Any], source: str) -> dict[str, Any]:
         if key in DEPRECATED_KEYS:
             _deprecated(key, DEPRECATED_KEYS[key])
             key = DEPRECATED_KEYS[key]
+        key = ALIASES.get(key, key)
+        if key in REMOVED_KEYS:
+            raise TrainConfigError(f"{source}: {REMOVED_KEYS[key]}")
         if key not in settable:
             close = difflib.get_close_matches(key, settable, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -454,7 +556,18 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] | None = No
             if value and not value.startswith("hf://") and not Path(os.path.expanduser(value)).is_absolute():
                 loaded[key] = str((path.parent / loaded[key]).resolve())
         values.update(loaded)
-    values.update(_checked(parse_overrides(overrides or []), "override"))
+    given = _checked(parse_overrides(overrides or []), "override")
+    if "alpha" in given and "max_weight" not in given:
+        values.pop("max_weight", None)  # an override of one of the pair replaces the config's choice
+    if "max_weight" in given and "alpha" not in given:
+        values.pop("alpha", None)
+    values.update(given)
+    if values.get("alpha") is not None and values.get("max_weight") is not None:
+        if not math.isclose(values["alpha"] + 1.0, values["max_weight"], abs_tol=1e-12):
+            raise TrainConfigError(
+                f"alpha = {values['alpha']} and max_weight = {values['max_weight']} disagree (max_weight is "
+                "1 + alpha, the released code's `alpha`); set one of them"
+            )
     for required in ("model", "train_file"):
         if not values.get(required):
             raise TrainConfigError(f"{required} is not set (in the config or as {required}=…)")
