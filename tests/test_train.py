@@ -551,7 +551,7 @@ def test_model_card_cites_tw_grpo_and_names_base_model_and_data(tmp_path):
     local = write_model_card(tmp_path, local_cfg, 12).read_text()
     assert "base_model" not in local.split("---")[1] and "`../base`" in local
     assert str(tmp_path) not in local and str(REPO) not in local
-    for setting in ("alpha (the paper's α) | `0.7`", "max_weight", "divergence", "detach_weights", "top_k"):
+    for setting in ("alpha (the paper's α)` | `0.7`", "max_weight", "divergence", "detach_weights", "top_k"):
         assert setting in local, setting
 
 
