@@ -128,7 +128,10 @@ def test_paper_config_is_the_released_method_and_ours_differs_only_where_documen
         0.7,
     )
     assert paper.max_weight == pytest.approx(1.7)  # the released script's --alpha 1.70
-    assert (paper.frames, paper.max_pixels, paper.loss_type, paper.beta) == (16, 128 * 28 * 28, "tw_grpo", 0.0)
+    assert (paper.sample_fps, paper.max_frames, paper.model_fps) == (2.0, 16, 2.0)  # SAMPLE_MODE=true's sampler
+    assert (paper.min_pixels, paper.max_pixels, paper.loss_type, paper.beta) == (100_352, 153_664, "tw_grpo", 0.0)
+    # the released loss divides each GPU's sum by its own tokens; its KL has no importance-ratio factor
+    assert (paper.token_normalizer, paper.trl_loss_type, paper.use_bias_correction_kl) == ("local", "bnpo", False)
     assert paper.max_train_samples == 1000 and paper.accuracy_reward == "soft"
     assert (paper.divergence, paper.top_k, paper.attn_implementation) == ("reference", 50, "auto")
     assert (paper.detach_weights, paper.weight_kl, paper.steps_per_generation) == (False, True, 1)
@@ -139,7 +142,41 @@ def test_paper_config_is_the_released_method_and_ours_differs_only_where_documen
         for f in fields(TWGRPOConfig)
         if f.init and compared_on_resume(f.name) and getattr(ours, f.name) != getattr(paper, f.name)
     }
-    assert differ == {"divergence", "top_k", "detach_weights", "weight_kl"}
+    assert differ == {
+        "divergence",
+        "top_k",
+        "detach_weights",
+        "weight_kl",
+        "token_normalizer",
+        "use_bias_correction_kl",
+    }
+
+
+def test_grpo_baseline_config_is_the_released_grpo_script():
+    """Issue 29.7: grpo.sh trains the vision tower, uses the all-or-nothing reward and no token weights."""
+    from dataclasses import fields
+
+    extra = ["use_cpu=true", "bf16=false", "train_file=/data/x.json"]
+    paper = load_config(CONFIGS / "paper_clevrer_7b.yaml", extra)
+    grpo = load_config(CONFIGS / "paper_clevrer_7b_grpo.yaml", extra)
+    assert (grpo.loss_type, grpo.accuracy_reward, grpo.freeze_vision, grpo.token_weighting) == (
+        "grpo",
+        "strict",
+        False,
+        False,
+    )
+    differ = {
+        f.name
+        for f in fields(TWGRPOConfig)
+        if f.init and compared_on_resume(f.name) and getattr(grpo, f.name) != getattr(paper, f.name)
+    }
+    # the TW-GRPO-only switches (divergence, detach_weights, weight_kl, token_normalizer) do nothing under grpo
+    assert differ - {"divergence", "detach_weights", "weight_kl", "token_normalizer", "max_weight"} == {
+        "loss_type",
+        "alpha",
+        "accuracy_reward",
+        "freeze_vision",
+    }
 
 
 DEEPSPEED_FILES = sorted(CONFIGS.glob("*.json"))

@@ -492,11 +492,7 @@ class TWGRPOTrainer(GRPOTrainer):
         with (
             disable_gradient_checkpointing(self.model, args.gradient_checkpointing_kwargs),
             self.accelerator.autocast(),
-            _gathered(head.weight),
         ):
-            weight = head.weight
-            if hasattr(weight, "full_tensor"):  # FSDP2 DTensor shard
-                weight = weight.full_tensor()
             for start in range(0, ids.size(0), group):
                 rows = slice(start, start + group)
                 hidden = backbone(
@@ -505,19 +501,24 @@ class TWGRPOTrainer(GRPOTrainer):
                     use_cache=False,
                     **self._video_kwargs(video, start, start + group, ids[rows]),
                 ).last_hidden_state
-                # the state at position P+t−1 predicts completion token t
-                parts.append(
-                    token_weights_from_hidden(
-                        hidden[:, -length - 1 : -1],
-                        weight,
-                        mask[rows],
-                        group,
-                        args.alpha,
-                        chunk_size=args.weight_chunk_size,
-                        divergence=args.divergence,
-                        temperature=self.temperature,
+                # gathered after the backbone: under ZeRO-3 its forward re-partitions a head tied to the embeddings
+                with _gathered(head.weight):
+                    weight = head.weight
+                    if hasattr(weight, "full_tensor"):  # FSDP2 DTensor shard
+                        weight = weight.full_tensor()
+                    # the state at position P+t−1 predicts completion token t
+                    parts.append(
+                        token_weights_from_hidden(
+                            hidden[:, -length - 1 : -1],
+                            weight,
+                            mask[rows],
+                            group,
+                            args.alpha,
+                            chunk_size=args.weight_chunk_size,
+                            divergence=args.divergence,
+                            temperature=self.temperature,
+                        )
                     )
-                )
         return torch.cat(parts)
 
     def _log_weight_stats(self, weights: torch.Tensor, mask: torch.Tensor, mode: str) -> None:
@@ -833,6 +834,8 @@ def run_training(config: TWGRPOConfig, resume: bool = False, log=print) -> Path:
     check_model_path(config.model)
     if Path(config.model).expanduser().exists():  # a local model: the same folder however it was written
         config.model = str(Path(config.model).expanduser().resolve())
+    attn = _attn_implementation(config)
+    config.model_init_kwargs = {**(config.model_init_kwargs or {}), "attn_implementation": attn}
     checkpoint = _check_output_dir(out, config, resume, note=log)
     if checkpoint is not None and (step := _finished(checkpoint, config)) is not None:
         log(f"{out}: the run already finished at step {step} (max_steps {config.max_steps}); nothing to do")
@@ -848,8 +851,6 @@ def run_training(config: TWGRPOConfig, resume: bool = False, log=print) -> Path:
         system_prompt=config.system_prompt,
         require_video=config.require_video,
     )
-    attn = _attn_implementation(config)
-    config.model_init_kwargs = {**(config.model_init_kwargs or {}), "attn_implementation": attn}
     log(f"attention: {attn}")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "twgrpo_config.json", json.dumps(_run_record(config), indent=2) + "\n")
