@@ -638,3 +638,91 @@ def test_attention_defaults_to_sdpa_without_flash_attn(monkeypatch):
     monkeypatch.setattr("torch.cuda.is_available", lambda: True)
     assert _attn_implementation(gpu) == "flash_attention_2"
     assert _attn_implementation(load_config(TINY_YAML, ["model=/m", "attn_implementation=eager"])) == "eager"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# a trainer people can drive (issue 29.6)
+
+
+def test_train_without_config_is_one_line(capsys):
+    code, out = run_cli(["train"], capsys)
+    assert code == 2 and out.out == ""
+    assert out.err.strip().splitlines() == [
+        "error: --config is required: twgrpo train --config CONFIG.yaml [key=value ...] (--help lists every setting)"
+    ]
+
+
+def test_the_stored_settings_schema_is_the_config_dataclass():
+    from twgrpo_train.settings import load_schema, schema_of
+
+    assert load_schema() == json.loads(json.dumps(schema_of(TWGRPOConfig))), (
+        "regenerate with: python -m twgrpo_train.settings"
+    )
+
+
+PRECHECK = """
+import sys
+from twgrpo_cli.app import main
+try:
+    main(["train", "--config", sys.argv[1], "model=/m", "alpah=1.2"])
+except SystemExit as exc:
+    print(exc.code, sorted(m for m in ("torch", "transformers", "trl") if m in sys.modules))
+"""
+
+
+def test_a_typo_is_refused_before_torch_or_trl_is_imported():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", PRECHECK, str(TINY_YAML)], capture_output=True, text=True)
+    assert out.stdout.strip() == "1 []", out.stderr
+    assert "unknown setting 'alpah' (did you mean 'alpha'?)" in out.stderr
+
+
+def test_trl_names_are_aliases(tmp_path):
+    cfg = load_config(None, ["model_name_or_path=/m", "dataset_name=data.json", "use_cpu=true", "bf16=false"])
+    assert (cfg.model, cfg.train_file) == ("/m", "data.json")
+    from twgrpo_cli.train import split_settings
+
+    assert split_settings(["--model_name_or_path", "/m"])[1] == ["model_name_or_path=/m"]
+
+
+def test_a_missing_reporter_is_a_user_error_before_the_model_loads(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a))
+    with pytest.raises(TrainConfigError, match=r"report_to: wandb is not installed \(pip install wandb\)"):
+        load_config(TINY_YAML, ["model=/m", "report_to=wandb"])
+
+
+def test_each_step_prints_one_short_line():
+    from twgrpo_train.trainer import step_line
+
+    logs = {
+        "loss": 0.0123,
+        "grad_norm": 0.94,
+        "reward": 0.625,
+        "reward_std": 0.25,
+        "soft_accuracy": 0.5,
+        "completions/mean_length": 212.4,
+        "tw/weight_mean": 1.31,
+        "tw/weight_max": 1.7,
+        "tw/weight_entropy": 0.98,
+        "entropy": 6.1,
+        "clip_ratio/low_mean": 0.0,
+        "num_tokens": 2626,
+    }
+    assert step_line(3, 10, logs) == (
+        "step 3/10  reward 0.625 ± 0.250  soft acc 0.500  length 212.4  w mean 1.31 max 1.70  entropy 0.98  "
+        "loss 0.0123  grad 0.94"
+    )
+
+
+def test_help_lists_the_tw_grpo_settings_before_trl_s():
+    from twgrpo_cli.train import settings_table
+
+    names = [name for name, _, _ in settings_table()]
+    assert names[:2] == ["model", "train_file"]
+    own_end = names.index("alpha")
+    assert own_end < names.index("accelerator_config") and names.index("max_weight") < names.index("adam_beta1")

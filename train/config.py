@@ -13,27 +13,27 @@ Example:
 
 from __future__ import annotations
 
-import difflib
-import enum
 import math
 import os
-import re
-import sys
-import types
-import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
 
-import yaml
 from trl import GRPOConfig
-
-from twgrpo_data.errors import TwgrpoError
-from twgrpo_data.formats import read_text
 
 from .data import QUESTION_TYPES, TRAIN_TEMPLATE
 from .plot import PLOT_FORMATS
 from .rewards import ACCURACY_KINDS, TRAIN_PARSERS
+from .settings import (  # noqa: F401  (re-exported: the settings' vocabulary lives in the light module)
+    ALIASES,
+    DEPRECATED_KEYS,
+    DEPRECATED_VALUES,
+    REMOVED_KEYS,
+    TrainConfigError,
+    check_range,
+    parse_overrides,
+    read_settings,
+    schema_of,
+)
 from .weights import DIVERGENCES, PAPER_ALPHA
 
 PATCH_PIXELS = 28 * 28
@@ -79,74 +79,6 @@ RESUMABLE_PREFIXES += ("do_", "per_device_eval_", "num_generations_eval", "batch
 def compared_on_resume(key: str) -> bool:
     """Whether a different value of setting `key` makes a resumed run another run (see `RESUMABLE_CHANGES`)."""
     return key not in RESUMABLE_CHANGES and not key.startswith(RESUMABLE_PREFIXES)
-
-
-# Old spellings of settings (issue 13.5): still read, with a one-line note.
-DEPRECATED_KEYS = {"num_frames": "frames", "video_min_pixels": "min_pixels", "video_max_pixels": "max_pixels"}
-DEPRECATED_VALUES = {("accuracy_reward", "fixed"): "strict"}
-# TRL's names for the same settings (its example scripts' `model_name_or_path`, `dataset_name`): read silently.
-ALIASES = {"model_name_or_path": "model", "dataset_name": "train_file"}
-# Removed settings whose old values would now mean something else: refused with the way to say it today.
-REMOVED_KEYS = {
-    "weight_mapping": "weight_mapping is gone: alpha is now the paper's α and weights are 1 + alpha·norm (the paper "
-    "and the released code map alike; `paper`, (1+alpha)·norm, gave every first completion token weight 0). "
-    "An older config's `alpha: A` with `weight_mapping: reference` is `alpha: A−1` (or `max_weight: A`) now",
-}
-# Lower bounds checked before anything loads: (bound, inclusive).
-_LOWER_BOUNDS = {
-    "frames": (1, True),
-    "min_frames": (1, True),
-    "max_frames": (1, True),
-    "sample_fps": (0, False),
-    "model_fps": (0, False),
-    "min_pixels": (PATCH_PIXELS, True),
-    "max_completion_length": (1, True),
-    "num_generations": (2, True),
-    "per_device_train_batch_size": (1, True),
-    "gradient_accumulation_steps": (1, True),
-    "weight_chunk_size": (1, True),
-    "max_train_samples": (1, True),
-    "learning_rate": (0, True),
-    "temperature": (0, False),
-    "beta": (0, True),
-    "num_train_epochs": (0, False),
-    "top_k": (0, True),
-    "save_steps": (0, False),
-    "logging_steps": (0, False),
-    "top_p": (0, False),
-    "min_p": (0, True),
-    "epsilon": (0, True),
-    "epsilon_high": (0, True),
-    "repetition_penalty": (0, False),
-    "max_grad_norm": (0, True),
-    "weight_decay": (0, True),
-    "warmup_steps": (0, True),
-}
-# Upper bounds: (bound, inclusive). `epsilon` clips the ratio to [1 − ε, 1 + ε_high], so ε < 1.
-_UPPER_BOUNDS = {"top_p": (1, True), "min_p": (1, True), "epsilon": (1, False)}
-# Fields holding data paths: relative values are taken relative to the YAML file that sets them.
-_CONFIG_RELATIVE = ("train_file", "video_root")
-
-
-class _ConfigLoader(yaml.SafeLoader):
-    """YAML with 1.2 booleans: only true/false, so `save_strategy: no` stays the string "no"."""
-
-
-_ConfigLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_ConfigLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-
-
-def _yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_ConfigLoader)  # a SafeLoader subclass: plain data only
-
-
-class TrainConfigError(TwgrpoError, ValueError):
-    """An invalid training configuration (unknown key, bad value, groups split across devices)."""
 
 
 @dataclass
@@ -355,17 +287,7 @@ class TWGRPOConfig(GRPOConfig):
             if value not in allowed:
                 raise TrainConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
         for f in fields(self):
-            value = getattr(self, f.name, None)
-            if isinstance(value, float) and not math.isfinite(value):
-                raise TrainConfigError(f"{f.name} must be a finite number, got {value}")
-        for name, (bound, inclusive) in _LOWER_BOUNDS.items():
-            value = getattr(self, name)
-            if isinstance(value, (int, float)) and not (value >= bound if inclusive else value > bound):
-                raise TrainConfigError(f"{name} must be {'≥' if inclusive else '>'} {bound}, got {value}")
-        for name, (bound, inclusive) in _UPPER_BOUNDS.items():
-            value = getattr(self, name)
-            if isinstance(value, (int, float)) and not (value <= bound if inclusive else value < bound):
-                raise TrainConfigError(f"{name} must be {'≤' if inclusive else '<'} {bound}, got {value}")
+            check_range(f.name, getattr(self, f.name, None))
         self._resolve_alpha()
         if self.min_frames > self.max_frames:
             raise TrainConfigError(f"min_frames ({self.min_frames}) must not exceed max_frames ({self.max_frames})")
@@ -439,145 +361,50 @@ class TWGRPOConfig(GRPOConfig):
         return "dapo" if self.token_normalizer == "global" else "bnpo"
 
 
-def parse_overrides(pairs: list[str]) -> dict[str, Any]:
-    """`["alpha=1.4", "model=/m"]` → `{"alpha": 1.4, "model": "/m"}`; values are read as YAML scalars/lists."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise TrainConfigError(f"override {pair!r} is not key=value")
-        out[key.strip()] = _yaml(value) if value.strip() else None
-    return out
-
-
-def _deprecated(old: str, new: str) -> None:
-    print(f"note: {old} is deprecated, use {new}", file=sys.stderr)
-
-
-def _union_members(hint: Any) -> list[Any]:
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        return list(typing.get_args(hint))
-    return [hint]
-
-
-def _as(value: Any, kind: Any) -> tuple[bool, Any]:
-    """Whether `value` (as YAML read it) is a `kind`, and the value converted to it."""
-    origin = typing.get_origin(kind) or kind
-    if kind is Any:
-        return True, value
-    if kind is type(None):
-        return value is None, value
-    if value is None:
-        return False, value
-    if kind is bool:
-        return isinstance(value, bool), value
-    if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool), value
-    if kind is float:
-        if isinstance(value, bool):
-            return False, value
-        if isinstance(value, str):  # YAML 1.1 reads "1e-6" as a string
-            try:
-                return True, float(value)
-            except ValueError:
-                return False, value
-        return isinstance(value, (int, float)), float(value) if isinstance(value, (int, float)) else value
-    if kind is str:
-        return isinstance(value, str), value
-    if origin in (list, tuple):
-        return isinstance(value, (list, tuple)), value
-    if origin is dict:
-        return isinstance(value, dict), value
-    if typing.get_origin(kind) is typing.Literal:
-        return value in typing.get_args(kind), value
-    if isinstance(kind, type) and issubclass(kind, enum.Enum):
-        try:
-            return True, kind(value).value
-        except ValueError:
-            return False, value
-    return True, value  # a type this check does not know: the dataclass decides
-
-
-_KIND_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string", type(None): "null"}
-
-
-def _typed(key: str, value: Any, hint: Any, source: str) -> Any:
-    """`value` checked against the field's type hint; a mismatch is one line naming the setting."""
-    kinds = _union_members(hint)
-    for kind in kinds:
-        ok, converted = _as(value, kind)
-        if ok:
-            return converted
-    names = [_KIND_NAMES.get(k) or getattr(typing.get_origin(k) or k, "__name__", str(k)) for k in kinds]
-    raise TrainConfigError(f"{source}: {key} must be {' or '.join(dict.fromkeys(names))}, got {value!r}")
-
-
-def _checked(values: dict[str, Any], source: str) -> dict[str, Any]:
-    """Reject unknown keys (suggesting the closest name), map old spellings, check every value's type."""
-    hints = typing.get_type_hints(TWGRPOConfig)
-    settable = {f.name for f in fields(TWGRPOConfig) if f.init}
-    out = {}
-    for key, value in values.items():
-        if key in DEPRECATED_KEYS:
-            _deprecated(key, DEPRECATED_KEYS[key])
-            key = DEPRECATED_KEYS[key]
-        key = ALIASES.get(key, key)
-        if key in REMOVED_KEYS:
-            raise TrainConfigError(f"{source}: {REMOVED_KEYS[key]}")
-        if key not in settable:
-            close = difflib.get_close_matches(key, settable, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise TrainConfigError(f"{source}: unknown setting {key!r}{hint}")
-        if isinstance(value, str) and (key, value) in DEPRECATED_VALUES:
-            _deprecated(f"{key}={value}", f"{key}={DEPRECATED_VALUES[key, value]}")
-            value = DEPRECATED_VALUES[key, value]
-        if value is None and type(None) not in _union_members(hints[key]):
-            continue  # `key: null` leaves a setting that cannot be None at its default ("set it elsewhere")
-        out[key] = _typed(key, value, hints[key], source)
-    return out
-
-
 def load_config(path: str | os.PathLike | None, overrides: list[str] | None = None) -> TWGRPOConfig:
     """Build a `TWGRPOConfig` from a YAML file (or nothing) plus `key=value` overrides (which win)."""
     from transformers import HfArgumentParser
 
-    values: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        try:
-            loaded = _yaml(read_text(path))  # read_text: one line for a missing, unreadable or non-UTF-8 file
-        except yaml.YAMLError as exc:
-            raise TrainConfigError(f"{path}: not valid YAML ({exc})") from exc
-        if not isinstance(loaded, dict):
-            raise TrainConfigError(f"{path}: expected a mapping of settings at the top level")
-        loaded = _checked(loaded, str(path))
-        for key in _CONFIG_RELATIVE:
-            value = str(loaded.get(key) or "")
-            if value and not value.startswith("hf://") and not Path(os.path.expanduser(value)).is_absolute():
-                loaded[key] = str((path.parent / loaded[key]).resolve())
-        values.update(loaded)
-    given = _checked(parse_overrides(overrides or []), "override")
-    if "alpha" in given and "max_weight" not in given:
-        values.pop("max_weight", None)  # an override of one of the pair replaces the config's choice
-    if "max_weight" in given and "alpha" not in given:
-        values.pop("alpha", None)
-    values.update(given)
-    if values.get("alpha") is not None and values.get("max_weight") is not None:
-        if not math.isclose(values["alpha"] + 1.0, values["max_weight"], abs_tol=1e-12):
-            raise TrainConfigError(
-                f"alpha = {values['alpha']} and max_weight = {values['max_weight']} disagree (max_weight is "
-                "1 + alpha, the released code's `alpha`); set one of them"
-            )
-    for required in ("model", "train_file"):
-        if not values.get(required):
-            raise TrainConfigError(f"{required} is not set (in the config or as {required}=…)")
+    values = read_settings(path, overrides, schema_of(TWGRPOConfig))
     try:
         (config,) = HfArgumentParser(TWGRPOConfig).parse_dict(values)
     except TrainConfigError:
         raise
     except (ValueError, TypeError) as exc:
         raise TrainConfigError(f"invalid training configuration: {' '.join(str(exc).split())}") from exc
+    check_reporters(config.report_to)
     return config
+
+
+# `report_to` names and the package each needs (transformers' integrations import them only when training starts).
+REPORTER_PACKAGES = {
+    "wandb": "wandb",
+    "tensorboard": "tensorboard",
+    "trackio": "trackio",
+    "mlflow": "mlflow",
+    "comet_ml": "comet_ml",
+    "clearml": "clearml",
+    "swanlab": "swanlab",
+    "neptune": "neptune",
+    "dvclive": "dvclive",
+    "codecarbon": "codecarbon",
+    "dagshub": "dagshub",
+    "azure_ml": "azureml",
+    "flyte": "flytekit",
+}
+
+
+def check_reporters(report_to: list[str] | str | None) -> None:
+    """Fail before the model loads when a `report_to` logger's package is not installed (a user error)."""
+    import importlib.util
+
+    names = [report_to] if isinstance(report_to, str) else list(report_to or [])
+    for name in names:
+        package = REPORTER_PACKAGES.get(name)
+        if package and importlib.util.find_spec(package) is None:
+            raise TrainConfigError(
+                f"report_to: {name} is not installed (pip install {package}), or set report_to=none / tensorboard"
+            )
 
 
 def check_model_path(model: str) -> None:

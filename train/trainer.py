@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 from transformers import TrainerCallback
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from trl import GRPOTrainer
 from trl.trainer.utils import RepeatSampler
 
@@ -120,6 +121,59 @@ class MetricsJsonlCallback(TrainerCallback):
             os.fsync(f.fileno())
 
 
+# (log key, label, format) of the one line printed per logging step; every key still goes to metrics.jsonl
+_STEP_LINE = (
+    ("reward", "reward", "{:.3f}"),
+    ("reward_std", "±", "{:.3f}"),
+    ("soft_accuracy", "soft acc", "{:.3f}"),
+    ("completions/mean_length", "length", "{:.1f}"),
+    ("tw/weight_mean", "w mean", "{:.2f}"),
+    ("tw/weight_max", "max", "{:.2f}"),
+    ("tw/weight_entropy", "entropy", "{:.2f}"),
+    ("loss", "loss", "{:.4g}"),
+    ("grad_norm", "grad", "{:.3g}"),
+)
+
+
+def step_line(step: int, max_steps: int, logs: dict[str, Any]) -> str:
+    """One short line for a training log (reward, its std, soft accuracy, completion length, token-weight
+    stats, loss), instead of TRL's dict of 30-odd keys; other logs (eval, the end summary) as `key value` pairs.
+
+    Example:
+        >>> step_line(3, 10, {"reward": 0.5, "reward_std": 0.25, "loss": 0.01, "entropy": 6.0})
+        'step 3/10  reward 0.500 ± 0.250  loss 0.01'
+    """
+    if "reward" not in logs:
+        shown = {k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in logs.items() if k != "total_flos"}
+        return f"step {step}/{max_steps}  " + "  ".join(f"{k} {v}" for k, v in shown.items())
+    parts = [f"step {step}/{max_steps}"]
+    for key, label, fmt in _STEP_LINE:
+        value = logs.get(key)
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            text = fmt.format(value)
+            if label == "±" or label == "max":
+                parts[-1] += f" {label} {text}"
+            else:
+                parts.append(f"{label} {text}")
+    return "  ".join(parts)
+
+
+class StepLineProgressCallback(ProgressCallback):
+    """The progress bar, with `step_line` under it instead of every log's whole dict."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero and self.training_bar is not None and logs:
+            self.training_bar.write(step_line(state.global_step, state.max_steps, logs))
+
+
+class StepLinePrinterCallback(PrinterCallback):
+    """`disable_tqdm`: `step_line` printed, instead of every log's whole dict."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_local_process_zero and logs:
+            print(step_line(state.global_step, state.max_steps, logs), flush=True)
+
+
 class EpochSeededRepeatSampler(RepeatSampler):
     """TRL's `RepeatSampler` whose order in epoch e does not depend on how many passes this object has made.
 
@@ -171,6 +225,12 @@ class TWGRPOTrainer(GRPOTrainer):
             **kwargs,
         )
         self.loss_type = args.trl_loss_type
+        for stock, compact in (
+            (ProgressCallback, StepLineProgressCallback),
+            (PrinterCallback, StepLinePrinterCallback),
+        ):
+            if self.pop_callback(stock) is not None:
+                self.add_callback(compact)
         # Video tensors of the batch being scored or trained on (rows aligned with the ids passed to forward).
         self._active_video: dict[str, Any] | None = None
         if self._is_vlm and self._video_pad_token_id is not None and not self.use_vllm:
@@ -790,9 +850,7 @@ def _check_output_dir(out: Path, config: TWGRPOConfig, resume: bool, note=print)
     saved = out / "twgrpo_config.json"
     if saved.is_file():
         old, new = _earlier_record(json.loads(saved.read_text(encoding="utf-8"))), _run_record(config)
-        changed = [
-            f"{k}: {old[k]!r} → {new.get(k)!r}" for k in old if compared_on_resume(k) and old[k] != new.get(k)
-        ]
+        changed = [f"{k}: {old[k]!r} → {new.get(k)!r}" for k in old if compared_on_resume(k) and old[k] != new.get(k)]
         if changed:
             raise TwgrpoError(
                 f"{out}: cannot resume with other settings ({'; '.join(changed)}); restore them or "

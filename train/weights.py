@@ -156,9 +156,7 @@ def token_weights_from_logits(
         >>> w.shape, bool(((w >= 1) & (w <= 1.7)).all())
         (torch.Size([4, 6]), True)
     """
-    return _weights_from_logits(
-        logits, completion_mask, group_size, alpha, divergence, temperature, _group_divergence
-    )
+    return _weights_from_logits(logits, completion_mask, group_size, alpha, divergence, temperature, _group_divergence)
 
 
 def token_weights_with_grad(
