@@ -99,7 +99,6 @@ def _yaml(text: str) -> Any:
     return yaml.load(text, Loader=_ConfigLoader)  # a SafeLoader subclass: plain data only
 
 
-
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     """`["alpha=1.4", "model=/m"]` → `{"alpha": 1.4, "model": "/m"}`; values are read as YAML scalars/lists."""
     out: dict[str, Any] = {}
