@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+from cli_helpers import accelerate_launch
 from conftest import REPO
 
 pytest.importorskip("deepspeed")
@@ -25,23 +26,9 @@ STAGES = {"zero2": [], "zero3_offload": ["--zero3_init_flag", "true"]}
 def launch(stage: str) -> list[str]:
     """`accelerate launch` of two processes with a shipped DeepSpeed file (its "auto" values follow the run:
     bf16 off on the CPU)."""
-    return [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--use_deepspeed",
-        "--deepspeed_config_file",
-        str(CONFIGS / f"{stage}.json"),
-        *STAGES[stage],
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-    ]
+    return accelerate_launch(
+        "--use_deepspeed", "--deepspeed_config_file", str(CONFIGS / f"{stage}.json"), *STAGES[stage]
+    )
 
 
 def run(args: list[str], cwd) -> subprocess.CompletedProcess:

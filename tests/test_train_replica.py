@@ -37,7 +37,7 @@ def test_released_switches_need_whole_groups_in_the_loss_step():
 def test_replica_loss_has_the_released_gradient(tiny_model_dir, tmp_path):
     from twgrpo_train.data import load_train_dataset
     from twgrpo_train.rewards import build_reward_funcs
-    from twgrpo_train.trainer import TWGRPOTrainer
+    from twgrpo_train.trainer import VIDEO_KEYS, TWGRPOTrainer
 
     torch.set_num_threads(1)
     cfg = load_config(
@@ -82,6 +82,29 @@ def test_replica_loss_has_the_released_gradient(tiny_model_dir, tmp_path):
     relative = ((replica - ours).norm() / ours.norm()).item()
     print(f"replica vs ours: relative gradient difference {relative:.3f}")
     assert relative > 1e-3, relative
+
+    # the chunked surrogate (issue 29.4) has the gradient of the whole-logits graph it replaced
+    trainer.args.detach_weights, trainer.args.weight_chunk_size = False, 2
+    trainer._active_video = {key: out[key] for key in VIDEO_KEYS}
+    chunked = torch.autograd.grad(trainer._released_weight_terms(trainer.model, out), params, allow_unused=True)
+    ids = torch.cat([out["prompt_ids"], out["completion_ids"]], 1)
+    attention = torch.cat([out["prompt_mask"], out["completion_mask"]], 1)
+    length, mask = out["completion_ids"].size(1), out["completion_mask"]
+    whole = 0.0
+    for group in out["group_index"].unique().tolist():
+        rows = (out["group_index"] == group).nonzero().squeeze(1).tolist()
+        video = trainer._video_kwargs(trainer._active_video, 0, 0, ids[rows], rows=rows)
+        logits = trainer.model(input_ids=ids[rows], attention_mask=attention[rows], **video).logits[:, -length - 1 : -1]
+        w = token_weights_with_grad(logits, mask[rows], 4, cfg.alpha, divergence="reference")
+        whole = whole + (-out["sequence_advantages"][rows, None] * (w - w.detach()) * mask[rows]).sum()
+    whole = whole / out["num_items_in_batch"]
+    expected = torch.autograd.grad(whole, params, allow_unused=True)
+    flat = [
+        torch.cat([(g if g is not None else torch.zeros_like(p)).flatten() for g, p in zip(gs, params)])
+        for gs in (chunked, expected)
+    ]
+    assert flat[1].norm() > 0
+    torch.testing.assert_close(flat[0], flat[1], rtol=1e-4, atol=1e-7)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 import torch
-from cli_helpers import TWGRPO
+from cli_helpers import TWGRPO, accelerate_launch
 from conftest import REPO, VIDEOS
 
 from twgrpo_data.errors import TwgrpoError
@@ -131,7 +131,7 @@ def test_smoke_run_writes_metrics_checkpoints_plot_and_resumes(tiny_model_dir, t
     assert all(1.0 <= r["tw/weight_mean"] <= r["tw/weight_max"] <= 1.7 + 1e-6 for r in steps)
     for name in ("checkpoint-1", "checkpoint-2", "model.safetensors", "training_curves.png", "twgrpo_config.json"):
         assert (tmp_path / name).exists(), name
-    assert json.loads((tmp_path / "twgrpo_config.json").read_text())["alpha"] == 1.7
+    assert json.loads((tmp_path / "twgrpo_config.json").read_text())["alpha"] == 0.7
     before = (tmp_path / "metrics.jsonl").read_text().splitlines()
 
     run_training(tiny_config(tiny_model_dir, tmp_path, "max_steps=3", "save_steps=1"), resume=True)
@@ -146,8 +146,8 @@ def test_smoke_run_writes_metrics_checkpoints_plot_and_resumes(tiny_model_dir, t
     # an earlier run is never overwritten, nor resumed with another method
     with pytest.raises(TwgrpoError, match="holds an earlier run"):
         run_training(tiny_config(tiny_model_dir, tmp_path, "max_steps=4"))
-    with pytest.raises(TwgrpoError, match=r"alpha: 1\.7 → 1\.2"):
-        run_training(tiny_config(tiny_model_dir, tmp_path, "max_steps=4", "alpha=1.2"), resume=True)
+    with pytest.raises(TwgrpoError, match=r"alpha: 0\.7 → 0\.2"):
+        run_training(tiny_config(tiny_model_dir, tmp_path, "max_steps=4", "alpha=0.2"), resume=True)
 
 
 def test_metrics_line_torn_by_a_kill_is_dropped_on_resume(tmp_path):
@@ -270,7 +270,7 @@ def test_resuming_a_finished_run_does_nothing(uninterrupted, capsys):
         ("accuracy_reward=strict", "accuracy_reward"),
         ("max_train_samples=10", "max_train_samples"),
         # every setting that changes the run is compared, not a list of some (issue 29.5)
-        ("max_grad_norm=1.0", "max_grad_norm"),
+        ("max_grad_norm=0.5", "max_grad_norm"),
         ("epsilon_high=0.5", "epsilon_high"),
         ("scale_rewards=none", "scale_rewards"),
         ("weight_decay=0.1", "weight_decay"),
@@ -423,22 +423,7 @@ def test_a_run_record_of_an_earlier_version_reads_alpha_as_the_maximum_weight(tm
 
 def test_two_processes_train_and_write_metrics_once(uninterrupted):
     """The launch a multi-GPU user copies, on CPU: `accelerate launch --num_processes 2` (gloo)."""
-    launch = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "-m",
-        "twgrpo_cli",
-    ]
+    launch = accelerate_launch("--multi_gpu") + ["-m", "twgrpo_cli"]
     done = subprocess.run(
         launch + ["train", "--config", str(TINY_YAML), "model=T", "-o", "D", "max_steps=2", "save_steps=2"],
         env=ENV,
