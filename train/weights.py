@@ -169,8 +169,8 @@ def token_weights_with_grad(
 ) -> torch.Tensor:
     """`token_weights_from_logits` with the autograd graph kept: ∂w/∂logits flows, as in the released code.
 
-    Holds the whole (B·G, L, V) log-softmax and its graph (the released path's memory), so it is only used
-    when training with `detach_weights: false`.
+    Holds the whole (B·G, L, V) log-softmax and its graph (the released path's memory): training uses
+    `weighted_objective_with_grad`, whose gradient is checked against this one (tests, `make bench`).
     """
     return _weights_from_logits(
         logits, completion_mask, group_size, alpha, divergence, temperature, _group_divergence_differentiable
