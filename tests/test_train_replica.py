@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import REPO
+from conftest import REPO, VIDEOS
 
 from twgrpo_train.config import TrainConfigError, load_config
 from twgrpo_train.weights import token_weights_from_logits, token_weights_with_grad
@@ -143,7 +143,6 @@ def test_replica_samples_the_frames_the_released_run_fed(name):
     from types import SimpleNamespace
 
     import decord
-    from conftest import VIDEOS
 
     from twgrpo_data.video import VideoRef
     from twgrpo_train.trainer import TWGRPOTrainer
