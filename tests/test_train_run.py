@@ -314,6 +314,9 @@ def fake_checkpoint(folder, step, layout="plain", world_size=1):
     elif layout == "fsdp":
         (folder / "optimizer_0").mkdir()
         (folder / "optimizer_0" / ".metadata").write_bytes(b"x")
+    elif layout == "fsdp_local":
+        for rank in range(world_size):
+            torch.save({}, folder / f"optimizer_0_rank{rank}.bin")
     (folder / "trainer_state.json").write_text(json.dumps({"global_step": step}))
     return folder
 
@@ -324,7 +327,7 @@ def cut(path):
 
 
 @pytest.mark.parametrize(
-    ("layout", "world_size"), [("plain", 1), ("plain", 2), ("zero2", 2), ("zero3", 2), ("fsdp", 2)]
+    ("layout", "world_size"), [("plain", 1), ("plain", 2), ("zero2", 2), ("zero3", 2), ("fsdp", 2), ("fsdp_local", 2)]
 )
 def test_checkpoint_layouts_of_every_backend_are_resumable(tmp_path, layout, world_size):
     from twgrpo_train.trainer import checkpoint_problem

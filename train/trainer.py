@@ -694,7 +694,8 @@ def _optimizer_files(folder: Path, world_size: int) -> list[Path] | str:
 
     Plain/DDP: `optimizer.pt`. DeepSpeed: `latest` names `global_stepN/`, which holds every rank's
     `zero_pp_rank_R_mp_rank_00_optim_states.pt` and the model states (`mp_rank_00_model_states.pt`, or one per
-    rank under ZeRO-3). FSDP: `optimizer.bin`, or the sharded folder `optimizer_0/` (a `.metadata` index).
+    rank under ZeRO-3). FSDP (accelerate's names): `optimizer.bin` (full state), the sharded folder
+    `optimizer_0/` (a `.metadata` index) or `optimizer_0_rankR.bin` per rank (FSDP1's local state).
     """
     if (folder / "optimizer.pt").is_file():
         return [folder / "optimizer.pt"]
@@ -703,6 +704,8 @@ def _optimizer_files(folder: Path, world_size: int) -> list[Path] | str:
     if (folder / "optimizer_0").is_dir():
         index = folder / "optimizer_0" / ".metadata"
         return [index] if index.is_file() else "optimizer_0/.metadata"
+    if (folder / "optimizer_0_rank0.bin").is_file():  # FSDP1 LOCAL_STATE_DICT: one file per rank
+        return [folder / f"optimizer_0_rank{r}.bin" for r in range(world_size)]
     if (folder / "latest").is_file():
         tag = (folder / "latest").read_text(encoding="utf-8").strip()
         states = folder / tag
@@ -722,6 +725,8 @@ def _model_files(folder: Path) -> list[Path]:
         files = [folder / "pytorch_model_fsdp.bin"]
     if not files and (folder / "pytorch_model_fsdp_0" / ".metadata").is_file():
         files = [folder / "pytorch_model_fsdp_0" / ".metadata"]
+    if not files and (folder / "pytorch_model_fsdp_rank0.bin").is_file():  # FSDP1 LOCAL_STATE_DICT
+        files = sorted(folder.glob("pytorch_model_fsdp_rank*.bin"))
     return files
 
 
