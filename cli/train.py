@@ -61,13 +61,20 @@ def _first_sentence(text: str) -> str:
 
 
 def settings_table() -> list[tuple[str, str, str]]:
-    """(name, default, help) of every training setting, from the `TWGRPOConfig` dataclass."""
+    """(name, default, help) of every training setting, from the `TWGRPOConfig` dataclass: TW-GRPO's own
+    settings first, in the order the class declares them (model and data, video, rewards, token weights,
+    outputs), then the TRL / transformers ones alphabetically."""
     from dataclasses import MISSING, fields
+
+    from trl import GRPOConfig
 
     from twgrpo_train.config import TWGRPOConfig
 
+    inherited = {f.name for f in fields(GRPOConfig)}
+    own = [f for f in fields(TWGRPOConfig) if f.init and f.name not in inherited]
+    rest = sorted((f for f in fields(TWGRPOConfig) if f.init and f.name in inherited), key=lambda f: f.name)
     rows = []
-    for f in sorted((f for f in fields(TWGRPOConfig) if f.init), key=lambda f: f.name):
+    for f in own + rest:
         default = (
             f.default
             if f.default is not MISSING
@@ -105,7 +112,8 @@ class _TrainGroup(TyperGroup):
         from rich.table import Table
 
         table = Table(
-            title="Training settings (key=value or --key value; defaults of TWGRPOConfig)",
+            title="Training settings (key=value or --key value; defaults of TWGRPOConfig): TW-GRPO's own "
+            "first, then TRL's and transformers'",
             title_justify="left",
             show_lines=False,
             box=None,
@@ -126,7 +134,6 @@ app = typer.Typer(
     "setting (listed below) is a TWGRPOConfig field.\n\n"
     "Example: twgrpo train --config examples/train_tiny.yaml model=runs/Qwen2.5-VL-tiny --max_steps 4 -o runs/t",
     invoke_without_command=True,
-    no_args_is_help=True,
 )
 
 
@@ -146,7 +153,14 @@ def train(
         refuse_stdout(str(out), TRAIN_RUN, "-o/--out")
     overrides = ctx.meta.get("train_overrides", []) + ([f"output_dir={out}"] if out is not None else [])
     if config is None and not overrides:
-        raise typer.BadParameter("give --config CONFIG.yaml and/or key=value settings", param_hint="--config")
+        from twgrpo_data.errors import UsageError
+
+        raise UsageError(
+            "--config is required: twgrpo train --config CONFIG.yaml [key=value ...] (--help lists every setting)"
+        )
+    from twgrpo_train.settings import precheck
+
+    precheck(config, overrides)  # names, types and ranges before the seconds of importing TRL and torch
     from twgrpo_train.config import load_config
     from twgrpo_train.trainer import run_training
 
@@ -154,9 +168,10 @@ def train(
     warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*deprecated", category=FutureWarning)
     cfg = load_config(config, overrides)
     folder = _run_folder(cfg, config, "-o/--out" if out is not None else "output_dir")
+    weights = f", alpha {cfg.alpha:g}: weights in [1, {cfg.max_weight:g}]" if cfg.token_weighting else ""
     console.print(
         f"training [bold]{cfg.model}[/] on {cfg.train_file} → {cfg.output_dir} "
-        f"(loss {cfg.loss_type}, alpha {cfg.alpha}, G={cfg.num_generations})"
+        f"(loss {cfg.loss_type}{weights}, G={cfg.num_generations})"
     )
     main = int(os.environ.get("RANK", "0")) == 0  # the launch's main process locks the folder for all of them
     with run_folder(folder, TRAIN_RUN, "twgrpo train", "-o/--out", main=main):

@@ -68,3 +68,22 @@ def run_cli_subprocess(
         env=None if env is None else {**os.environ, **env},
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def accelerate_launch(*options: str) -> list[str]:
+    """`accelerate launch` of two CPU processes (no mixed precision, no dynamo) plus `options` (e.g. `--multi_gpu`,
+    or `--use_deepspeed --deepspeed_config_file F`); the program and its arguments follow."""
+    return [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        *options,
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+    ]

@@ -12,7 +12,7 @@ from conftest import REPO, VIDEOS
 from twgrpo_data.errors import RecordError, TwgrpoError
 from twgrpo_data.prompts import TRAIN_TEMPLATE, problem_text
 from twgrpo_data.record import Record
-from twgrpo_train.config import RESUME_KEYS, TrainConfigError, TWGRPOConfig, load_config, parse_overrides
+from twgrpo_train.config import TrainConfigError, TWGRPOConfig, compared_on_resume, load_config, parse_overrides
 from twgrpo_train.data import load_train_dataset, record_to_prompt_row
 from twgrpo_train.plot import plot_training_curves, read_metrics
 from twgrpo_train.rewards import (
@@ -36,7 +36,8 @@ def test_tiny_config_resolves_data_paths_relative_to_the_yaml():
     cfg = load_config(TINY_YAML, ["model=/models/tiny"])
     assert Path(cfg.train_file) == REPO / "examples" / "train_tiny.jsonl"
     assert Path(cfg.video_root) == VIDEOS
-    assert (cfg.loss_type, cfg.trl_loss_type, cfg.alpha, cfg.num_generations) == ("tw_grpo", "dapo", 1.7, 4)
+    assert (cfg.loss_type, cfg.trl_loss_type, cfg.alpha, cfg.num_generations) == ("tw_grpo", "dapo", 0.7, 4)
+    assert cfg.max_weight == pytest.approx(1.7)
     assert cfg.token_weighting
 
 
@@ -58,7 +59,18 @@ def test_alpha_zero_or_none_disables_weighting(alpha):
     [
         ("alpah=1.2", "unknown setting 'alpah' (did you mean 'alpha'?)"),
         ("divergence=js", "divergence must be one of kl, reference"),
-        ("weight_mapping=linear", "weight_mapping must be one of reference, paper"),
+        ("weight_mapping=reference", "weight_mapping is gone: alpha is now the paper's α"),
+        # ranges that are not types (issues 25.4, 29.5): refused before the run folder exists
+        ("learning_rate=.inf", "learning_rate must be a finite number, got inf"),
+        ("learning_rate=.nan", "learning_rate must be a finite number, got nan"),
+        ("top_p=1.5", "top_p must be ≤ 1, got 1.5"),
+        ("top_p=0", "top_p must be > 0, got 0.0"),
+        ("epsilon=1.0", "epsilon must be < 1, got 1.0"),
+        ("epsilon=-0.1", "epsilon must be ≥ 0, got -0.1"),
+        ("max_grad_norm=-1", "max_grad_norm must be ≥ 0"),
+        ("min_frames=20", "min_frames (20) must not exceed max_frames (16)"),
+        ("sample_fps=0", "sample_fps must be > 0"),
+        ("token_normalizer=rank", "token_normalizer must be one of global, local"),
         ("learning_rate=fast", "learning_rate must be a number"),
         ("per_device_train_batch_size=6", "generation_batch_size (6) must be divisible by num_generations (4)"),
         # types and ranges of every setting, before anything loads (issue 11.7)
@@ -104,6 +116,8 @@ def test_every_field_has_help_text():
 
 
 def test_paper_config_is_the_released_method_and_ours_differs_only_where_documented():
+    from dataclasses import fields
+
     paper = load_config(CONFIGS / "paper_clevrer_7b.yaml", ["use_cpu=true", "bf16=false", "train_file=/data/x.json"])
     assert "Qwen2.5-VL-7B" in paper.model
     assert (paper.num_generations, paper.temperature, paper.learning_rate, paper.max_steps, paper.alpha) == (
@@ -111,16 +125,58 @@ def test_paper_config_is_the_released_method_and_ours_differs_only_where_documen
         1.0,
         1e-6,
         500,
-        1.7,
+        0.7,
     )
-    assert (paper.frames, paper.max_pixels, paper.loss_type, paper.beta) == (16, 128 * 28 * 28, "tw_grpo", 0.0)
+    assert paper.max_weight == pytest.approx(1.7)  # the released script's --alpha 1.70
+    assert (paper.sample_fps, paper.max_frames, paper.model_fps) == (2.0, 16, 2.0)  # SAMPLE_MODE=true's sampler
+    assert (paper.min_pixels, paper.max_pixels, paper.loss_type, paper.beta) == (100_352, 153_664, "tw_grpo", 0.0)
+    # the released loss divides each GPU's sum by its own tokens; its KL has no importance-ratio factor
+    assert (paper.token_normalizer, paper.trl_loss_type, paper.use_bias_correction_kl) == ("local", "bnpo", False)
     assert paper.max_train_samples == 1000 and paper.accuracy_reward == "soft"
     assert (paper.divergence, paper.top_k, paper.attn_implementation) == ("reference", 50, "auto")
     assert (paper.detach_weights, paper.weight_kl, paper.steps_per_generation) == (False, True, 1)
     assert "attn_implementation" not in (paper.model_init_kwargs or {})  # flash-attn is not a dependency
     ours = load_config(CONFIGS / "twgrpo_clevrer_7b.yaml", ["use_cpu=true", "bf16=false", "train_file=/data/x.json"])
-    differ = {k for k in RESUME_KEYS if k != "world_size" and getattr(ours, k) != getattr(paper, k)}
-    assert differ == {"divergence", "top_k", "detach_weights", "weight_kl"}
+    differ = {
+        f.name
+        for f in fields(TWGRPOConfig)
+        if f.init and compared_on_resume(f.name) and getattr(ours, f.name) != getattr(paper, f.name)
+    }
+    assert differ == {
+        "divergence",
+        "top_k",
+        "detach_weights",
+        "weight_kl",
+        "token_normalizer",
+        "use_bias_correction_kl",
+    }
+
+
+def test_grpo_baseline_config_is_the_released_grpo_script():
+    """Issue 29.7: grpo.sh trains the vision tower, uses the all-or-nothing reward and no token weights."""
+    from dataclasses import fields
+
+    extra = ["use_cpu=true", "bf16=false", "train_file=/data/x.json"]
+    paper = load_config(CONFIGS / "paper_clevrer_7b.yaml", extra)
+    grpo = load_config(CONFIGS / "paper_clevrer_7b_grpo.yaml", extra)
+    assert (grpo.loss_type, grpo.accuracy_reward, grpo.freeze_vision, grpo.token_weighting) == (
+        "grpo",
+        "strict",
+        False,
+        False,
+    )
+    differ = {
+        f.name
+        for f in fields(TWGRPOConfig)
+        if f.init and compared_on_resume(f.name) and getattr(grpo, f.name) != getattr(paper, f.name)
+    }
+    # the TW-GRPO-only switches (divergence, detach_weights, weight_kl, token_normalizer) do nothing under grpo
+    assert differ - {"divergence", "detach_weights", "weight_kl", "token_normalizer", "max_weight"} == {
+        "loss_type",
+        "alpha",
+        "accuracy_reward",
+        "freeze_vision",
+    }
 
 
 DEEPSPEED_FILES = sorted(CONFIGS.glob("*.json"))
@@ -474,7 +530,7 @@ def test_cli_help_lists_every_setting_with_default_and_help(capsys):
 
     rows = {name: (default, text) for name, default, text in settings_table()}
     assert set(rows) == {f.name for f in fields(TWGRPOConfig) if f.init}
-    assert rows["alpha"][0] == "1.7" and rows["alpha"][1].startswith("Maximum token weight")
+    assert rows["alpha"][0] == "0.7" and rows["alpha"][1].startswith("The paper's α")
     assert rows["frames"][0] == "16" and rows["output_dir"][1]
     code, out = run_cli(["train", "--help"], capsys)
     text = " ".join(out.out.split())
@@ -527,8 +583,14 @@ def test_model_card_cites_tw_grpo_and_names_base_model_and_data(tmp_path):
     assert meta["base_model"] == "Qwen/Qwen2.5-VL-7B-Instruct" and "tw-grpo" in meta["tags"]
     assert "arXiv:2505.24718" in text and "Dang" in text and "Reinforcing Video Reasoning with Focused Thinking" in text
     assert "`Qwen/Qwen2.5-VL-7B-Instruct`" in text and "train_tiny.jsonl` (12 prompts" in text
-    local = write_model_card(tmp_path, load_config(TINY_YAML, [f"model={tmp_path}"]), 12).read_text()
-    assert "base_model" not in local.split("---")[1] and f"`{tmp_path}`" in local
+    # local paths appear relative to the run folder, never as this machine's absolute paths (issue 29.6)
+    (tmp_path / "base").mkdir()
+    local_cfg = load_config(TINY_YAML, [f"model={tmp_path / 'base'}", f"output_dir={tmp_path / 'run'}"])
+    local = write_model_card(tmp_path, local_cfg, 12).read_text()
+    assert "base_model" not in local.split("---")[1] and "`../base`" in local
+    assert str(tmp_path) not in local and str(REPO) not in local
+    for setting in ("alpha (the paper's α)` | `0.7`", "max_weight", "divergence", "detach_weights", "top_k"):
+        assert setting in local, setting
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -577,3 +639,91 @@ def test_attention_defaults_to_sdpa_without_flash_attn(monkeypatch):
     monkeypatch.setattr("torch.cuda.is_available", lambda: True)
     assert _attn_implementation(gpu) == "flash_attention_2"
     assert _attn_implementation(load_config(TINY_YAML, ["model=/m", "attn_implementation=eager"])) == "eager"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# a trainer people can drive (issue 29.6)
+
+
+def test_train_without_config_is_one_line(capsys):
+    code, out = run_cli(["train"], capsys)
+    assert code == 2 and out.out == ""
+    assert out.err.strip().splitlines() == [
+        "error: --config is required: twgrpo train --config CONFIG.yaml [key=value ...] (--help lists every setting)"
+    ]
+
+
+def test_the_stored_settings_schema_is_the_config_dataclass():
+    from twgrpo_train.settings import load_schema, schema_of
+
+    assert load_schema() == json.loads(json.dumps(schema_of(TWGRPOConfig))), (
+        "regenerate with: python -m twgrpo_train.settings"
+    )
+
+
+PRECHECK = """
+import sys
+from twgrpo_cli.app import main
+try:
+    main(["train", "--config", sys.argv[1], "model=/m", "alpah=1.2"])
+except SystemExit as exc:
+    print(exc.code, sorted(m for m in ("torch", "transformers", "trl") if m in sys.modules))
+"""
+
+
+def test_a_typo_is_refused_before_torch_or_trl_is_imported():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", PRECHECK, str(TINY_YAML)], capture_output=True, text=True)
+    assert out.stdout.strip() == "1 []", out.stderr
+    assert "unknown setting 'alpah' (did you mean 'alpha'?)" in out.stderr
+
+
+def test_trl_names_are_aliases(tmp_path):
+    cfg = load_config(None, ["model_name_or_path=/m", "dataset_name=data.json", "use_cpu=true", "bf16=false"])
+    assert (cfg.model, cfg.train_file) == ("/m", "data.json")
+    from twgrpo_cli.train import split_settings
+
+    assert split_settings(["--model_name_or_path", "/m"])[1] == ["model_name_or_path=/m"]
+
+
+def test_a_missing_reporter_is_a_user_error_before_the_model_loads(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a))
+    with pytest.raises(TrainConfigError, match=r"report_to: wandb is not installed \(pip install wandb\)"):
+        load_config(TINY_YAML, ["model=/m", "report_to=wandb"])
+
+
+def test_each_step_prints_one_short_line():
+    from twgrpo_train.trainer import step_line
+
+    logs = {
+        "loss": 0.0123,
+        "grad_norm": 0.94,
+        "reward": 0.625,
+        "reward_std": 0.25,
+        "soft_accuracy": 0.5,
+        "completions/mean_length": 212.4,
+        "tw/weight_mean": 1.31,
+        "tw/weight_max": 1.7,
+        "tw/weight_entropy": 0.98,
+        "entropy": 6.1,
+        "clip_ratio/low_mean": 0.0,
+        "num_tokens": 2626,
+    }
+    assert step_line(3, 10, logs) == (
+        "step 3/10  reward 0.625 ± 0.250  soft acc 0.500  length 212.4  w mean 1.31 max 1.70  entropy 0.98  "
+        "loss 0.0123  grad 0.94"
+    )
+
+
+def test_help_lists_the_tw_grpo_settings_before_trl_s():
+    from twgrpo_cli.train import settings_table
+
+    names = [name for name, _, _ in settings_table()]
+    assert names[:2] == ["model", "train_file"]
+    own_end = names.index("alpha")
+    assert own_end < names.index("accelerator_config") and names.index("max_weight") < names.index("adam_beta1")

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 import torch
-from cli_helpers import TWGRPO
+from cli_helpers import TWGRPO, accelerate_launch
 from conftest import REPO, VIDEOS
 
 from twgrpo_data.errors import TwgrpoError
@@ -131,7 +131,7 @@ def test_smoke_run_writes_metrics_checkpoints_plot_and_resumes(tiny_model_dir, t
     assert all(1.0 <= r["tw/weight_mean"] <= r["tw/weight_max"] <= 1.7 + 1e-6 for r in steps)
     for name in ("checkpoint-1", "checkpoint-2", "model.safetensors", "training_curves.png", "twgrpo_config.json"):
         assert (tmp_path / name).exists(), name
-    assert json.loads((tmp_path / "twgrpo_config.json").read_text())["alpha"] == 1.7
+    assert json.loads((tmp_path / "twgrpo_config.json").read_text())["alpha"] == 0.7
     before = (tmp_path / "metrics.jsonl").read_text().splitlines()
 
     run_training(tiny_config(tiny_model_dir, tmp_path, "max_steps=3", "save_steps=1"), resume=True)
@@ -146,8 +146,8 @@ def test_smoke_run_writes_metrics_checkpoints_plot_and_resumes(tiny_model_dir, t
     # an earlier run is never overwritten, nor resumed with another method
     with pytest.raises(TwgrpoError, match="holds an earlier run"):
         run_training(tiny_config(tiny_model_dir, tmp_path, "max_steps=4"))
-    with pytest.raises(TwgrpoError, match=r"alpha: 1\.7 → 1\.2"):
-        run_training(tiny_config(tiny_model_dir, tmp_path, "max_steps=4", "alpha=1.2"), resume=True)
+    with pytest.raises(TwgrpoError, match=r"alpha: 0\.7 → 0\.2"):
+        run_training(tiny_config(tiny_model_dir, tmp_path, "max_steps=4", "alpha=0.2"), resume=True)
 
 
 def test_metrics_line_torn_by_a_kill_is_dropped_on_resume(tmp_path):
@@ -165,6 +165,8 @@ KILLED = [sys.executable, str(REPO / "tests" / "train_killed.py")]
 # wall-clock and session-summary values differ between sessions by nature
 NOT_COMPARED = {"step_time", "train_runtime", "train_samples_per_second", "train_steps_per_second", "train_loss"}
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+# 12 prompts, 2 per step: epoch 1 is steps 1–6, so 10 steps cross into epoch 2 (issue 25.5)
+LONG = ["max_steps=10"]
 
 
 def step_lines(path):
@@ -183,7 +185,7 @@ def uninterrupted(tmp_path_factory):
     root = tmp_path_factory.mktemp("acceptance")
     subprocess.run(TWGRPO + ["dev", "tiny-model", "T"], check=True, env=ENV, cwd=root, capture_output=True)
     done = subprocess.run(
-        TWGRPO + ["train", "--config", str(TINY_YAML), "model=T", "-o", "A"],
+        TWGRPO + ["train", "--config", str(TINY_YAML), "model=T", "-o", "A", *LONG],
         env=ENV,
         cwd=root,
         capture_output=True,
@@ -196,7 +198,7 @@ def uninterrupted(tmp_path_factory):
 def test_the_tiny_config_learns_and_writes_its_outputs(uninterrupted):
     run = uninterrupted / "A"
     rows = [r for r in read_jsonl(run / "metrics.jsonl") if "reward" in r]
-    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    assert [r["step"] for r in rows] == list(range(1, 11))
     assert any(r["reward_std"] > 0 for r in rows) and any(r["grad_norm"] > 0 for r in rows)  # it trains
     before, after = weights(uninterrupted / "T" / "model.safetensors"), weights(run / "model.safetensors")
     assert max((after[k] - before[k]).abs().max().item() for k in before) > 1e-4
@@ -212,13 +214,13 @@ def test_the_tiny_config_learns_and_writes_its_outputs(uninterrupted):
     assert plot.returncode == 0 and (uninterrupted / "curves.pdf").read_bytes()[:4] == b"%PDF"
 
 
-@pytest.mark.parametrize("mode", ["after-save", "during-save"])
-def test_a_killed_run_resumed_ends_like_the_uninterrupted_one(uninterrupted, mode):
-    root, out = uninterrupted, f"B-{mode}"
-    args = ["--config", str(TINY_YAML), "model=T", "-o", out]
-    # after-save: SIGKILL once checkpoint-2 is complete; during-save: SIGKILL inside checkpoint-4's save
+@pytest.mark.parametrize(("mode", "step"), [("after-save", 2), ("during-save", 4), ("after-save", 8)])
+def test_a_killed_run_resumed_ends_like_the_uninterrupted_one(uninterrupted, mode, step):
+    root, out = uninterrupted, f"B-{mode}-{step}"
+    args = ["--config", str(TINY_YAML), "model=T", "-o", out, *LONG]
+    # after-save: SIGKILL once checkpoint-STEP is complete (8: in the second epoch); during-save: inside its save
     killed = subprocess.run(
-        KILLED + [mode, "2" if mode == "after-save" else "4", "--", *args],
+        KILLED + [mode, str(step), "--", *args],
         env=ENV,
         cwd=root,
         capture_output=True,
@@ -235,10 +237,12 @@ def test_a_killed_run_resumed_ends_like_the_uninterrupted_one(uninterrupted, mod
         []
         if mode == "after-save"
         else [
-            "note: checkpoint-4 is incomplete (no trainer_state.json; killed while saving?): removed, resuming "
-            "from the checkpoint before it"
+            "note: checkpoint-4 is incomplete (no trainer_state.json; killed while saving?): moved to "
+            "checkpoint-4.damaged, resuming from checkpoint-2"
         ]
     )
+    if mode == "during-save":  # set aside, never deleted
+        assert (root / out / "checkpoint-4.damaged" / "model.safetensors").is_file()
     assert "Missing key" not in resumed.stderr and "missing keys" not in resumed.stderr.lower()
     a, b = weights(root / "A" / "model.safetensors"), weights(root / out / "model.safetensors")
     assert a.keys() == b.keys()
@@ -252,8 +256,8 @@ def test_resuming_a_finished_run_does_nothing(uninterrupted, capsys):
     notes = []
     cfg = load_config(TINY_YAML, [f"model={uninterrupted / 'T'}", f"output_dir={run}"])
     run_training(cfg, resume=True, log=notes.append)
-    assert notes == [f"{run}: the run already finished at step 4 (max_steps 4); nothing to do"]
-    assert (run / "metrics.jsonl").read_text() == before and not (run / "checkpoint-5").exists()
+    assert notes[-1] == f"{run}: the run already finished at step 10 (max_steps 4); nothing to do"
+    assert (run / "metrics.jsonl").read_text() == before and not (run / "checkpoint-11").exists()
 
 
 @pytest.mark.parametrize(
@@ -265,6 +269,17 @@ def test_resuming_a_finished_run_does_nothing(uninterrupted, capsys):
         ("num_generations=2", "num_generations"),
         ("accuracy_reward=strict", "accuracy_reward"),
         ("max_train_samples=10", "max_train_samples"),
+        # every setting that changes the run is compared, not a list of some (issue 29.5)
+        ("max_grad_norm=0.5", "max_grad_norm"),
+        ("epsilon_high=0.5", "epsilon_high"),
+        ("scale_rewards=none", "scale_rewards"),
+        ("weight_decay=0.1", "weight_decay"),
+        ("warmup_steps=2", "warmup_steps"),
+        ("reward_weights=[1.0, 2.0]", "reward_weights"),
+        ("repetition_penalty=1.1", "repetition_penalty"),
+        ("min_p=0.1", "min_p"),
+        ("sample_fps=2.0", "sample_fps"),
+        ("token_normalizer=local", "token_normalizer"),
     ],
 )
 def test_resume_refuses_settings_that_change_the_run(uninterrupted, override, setting):
@@ -275,49 +290,143 @@ def test_resume_refuses_settings_that_change_the_run(uninterrupted, override, se
         run_training(cfg, resume=True)
 
 
-def test_a_torn_checkpoint_is_never_chosen(tmp_path):
-    from twgrpo_train.trainer import checkpoint_problem, last_complete_checkpoint
+def fake_checkpoint(folder, step, layout="plain", world_size=1):
+    """A checkpoint folder with real (tiny) files in one of the layouts the Trainer writes."""
+    from safetensors.torch import save_file
 
-    for step in (2, 4):
-        folder = tmp_path / f"checkpoint-{step}"
-        folder.mkdir()
-        for name in ("model.safetensors", "optimizer.pt", "scheduler.pt", "rng_state.pth", "training_args.bin"):
-            (folder / name).write_bytes(b"x")
-        (folder / "trainer_state.json").write_text(json.dumps({"global_step": step}))
-    (tmp_path / "checkpoint-4" / "trainer_state.json").write_text('{"global_st')
-    assert checkpoint_problem(tmp_path / "checkpoint-4") == "trainer_state.json is cut off"
+    folder.mkdir(parents=True)
+    save_file({"w": torch.zeros(2)}, str(folder / "model.safetensors"))
+    torch.save({"step": step}, folder / "scheduler.pt")
+    for rank in range(world_size):
+        torch.save({"rank": rank}, folder / ("rng_state.pth" if world_size == 1 else f"rng_state_{rank}.pth"))
+    if layout == "plain":
+        torch.save({"state": {}}, folder / "optimizer.pt")
+    elif layout.startswith("zero"):
+        (folder / "latest").write_text(f"global_step{step}")
+        states = folder / f"global_step{step}"
+        states.mkdir()
+        for rank in range(world_size):
+            torch.save({}, states / f"zero_pp_rank_{rank}_mp_rank_00_optim_states.pt")
+            if layout == "zero3":
+                torch.save({}, states / f"zero_pp_rank_{rank}_mp_rank_00_model_states.pt")
+        if layout == "zero2":
+            torch.save({}, states / "mp_rank_00_model_states.pt")
+    elif layout == "fsdp":
+        (folder / "optimizer_0").mkdir()
+        (folder / "optimizer_0" / ".metadata").write_bytes(b"x")
+    elif layout == "fsdp_local":
+        for rank in range(world_size):
+            torch.save({}, folder / f"optimizer_0_rank{rank}.bin")
+    (folder / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+    return folder
+
+
+def cut(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize(
+    ("layout", "world_size"), [("plain", 1), ("plain", 2), ("zero2", 2), ("zero3", 2), ("fsdp", 2), ("fsdp_local", 2)]
+)
+def test_checkpoint_layouts_of_every_backend_are_resumable(tmp_path, layout, world_size):
+    from twgrpo_train.trainer import checkpoint_problem
+
+    folder = fake_checkpoint(tmp_path / "checkpoint-2", 2, layout, world_size)
+    assert checkpoint_problem(folder, world_size) is None
+    if layout.startswith("zero"):
+        (folder / "global_step2" / "zero_pp_rank_1_mp_rank_00_optim_states.pt").unlink()
+        assert checkpoint_problem(folder, world_size) == "no global_step2/zero_pp_rank_1_mp_rank_00_optim_states.pt"
+    if world_size == 2:
+        assert checkpoint_problem(fake_checkpoint(tmp_path / "c", 2, "plain", 1), 2) == "no rng_state_0.pth"
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        ("torn", "no trainer_state.json"),
+        ("trainer_state.json", "trainer_state.json is cut off"),
+        ("optimizer.pt", "optimizer.pt is cut off"),
+        ("scheduler.pt", "scheduler.pt is cut off"),
+        ("rng_state.pth", "rng_state.pth is cut off"),
+        ("model.safetensors", "model.safetensors is cut off"),
+        ("no scheduler.pt", "no scheduler.pt"),
+        ("no rng_state.pth", "no rng_state.pth"),
+    ],
+)
+def test_a_damaged_checkpoint_falls_back_to_the_previous_one_and_is_set_aside(tmp_path, damage, problem):
+    from twgrpo_train.trainer import last_complete_checkpoint
+
+    fake_checkpoint(tmp_path / "checkpoint-2", 2)
+    newest = fake_checkpoint(tmp_path / "checkpoint-4", 4)
+    if damage == "torn":
+        (newest / "trainer_state.json").unlink()
+    elif damage.startswith("no "):
+        (newest / damage[3:]).unlink()
+    else:
+        cut(newest / damage)
     notes = []
     assert last_complete_checkpoint(tmp_path, note=notes.append) == tmp_path / "checkpoint-2"
-    assert len(notes) == 1 and not (tmp_path / "checkpoint-4").exists()
-    (tmp_path / "checkpoint-2" / "optimizer.pt").unlink()  # save_only_model: complete, but not resumable
-    from twgrpo_train.trainer import _check_resumable
+    assert notes == [
+        f"note: checkpoint-4 is incomplete ({problem}; killed while saving?): moved to checkpoint-4.damaged, "
+        "resuming from checkpoint-2"
+    ]
+    assert (tmp_path / "checkpoint-4.damaged").is_dir() and not (tmp_path / "checkpoint-4").exists()
 
+
+def test_checkpoints_without_optimizer_state_are_refused_and_left_alone(tmp_path):
+    from twgrpo_train.trainer import _check_output_dir
+
+    for step in (2, 4):
+        (fake_checkpoint(tmp_path / f"checkpoint-{step}", step) / "optimizer.pt").unlink()  # save_only_model
+    cfg = load_config(TINY_YAML, ["model=/m", f"output_dir={tmp_path}"])
     with pytest.raises(
-        TwgrpoError,
-        match=r"checkpoint-2: cannot continue this run exactly, the checkpoint has no "
-        r"optimizer\.pt",
+        TwgrpoError, match=r"checkpoint-4: cannot continue this run exactly: no optimizer state .*save_only_model"
     ):
-        _check_resumable(tmp_path / "checkpoint-2")
+        _check_output_dir(tmp_path, cfg, resume=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-2", "checkpoint-4"]
+
+
+def test_a_run_killed_before_its_first_checkpoint_starts_over(tmp_path):
+    """Issue 25.4: `--resume` says there is nothing to resume and how to go on; the fresh run starts over."""
+    from twgrpo_train.trainer import _check_output_dir
+
+    cfg = load_config(TINY_YAML, ["model=/m", f"output_dir={tmp_path}"])
+    (tmp_path / "metrics.jsonl").write_text('{"step": 1, "loss": 0.1}\n')
+    torn = fake_checkpoint(tmp_path / "checkpoint-2", 2)
+    (torn / "trainer_state.json").unlink()
+    with pytest.raises(TwgrpoError, match=r"no checkpoint to resume from .*run the same command without --resume"):
+        _check_output_dir(tmp_path, cfg, resume=True)
+    notes = []
+    assert _check_output_dir(tmp_path, cfg, resume=False, note=notes.append) is None
+    assert notes == [
+        f"note: {tmp_path} holds a run stopped before its first complete checkpoint: starting it over "
+        "(moved aside: checkpoint-2.damaged)"
+    ]
+    assert (tmp_path / "checkpoint-2.damaged" / "model.safetensors").is_file()
+    # a complete checkpoint, or a finished model, is an earlier run that a fresh run never overwrites
+    fake_checkpoint(tmp_path / "checkpoint-2", 2)
+    with pytest.raises(TwgrpoError, match=r"holds an earlier run \(checkpoint-2\); pass --resume"):
+        _check_output_dir(tmp_path, cfg, resume=False)
+    import shutil
+
+    shutil.rmtree(tmp_path / "checkpoint-2")
+    (tmp_path / "model.safetensors").write_bytes((tmp_path / "checkpoint-2.damaged" / "model.safetensors").read_bytes())
+    with pytest.raises(TwgrpoError, match=r"holds an earlier run \(a finished model\)"):
+        _check_output_dir(tmp_path, cfg, resume=False)
+
+
+def test_a_run_record_of_an_earlier_version_reads_alpha_as_the_maximum_weight(tmp_path):
+    from twgrpo_train.trainer import _earlier_record
+
+    assert _earlier_record({"alpha": 1.7, "weight_mapping": "reference"})["alpha"] == 0.7
+    assert _earlier_record({"alpha": 0, "weight_mapping": "reference"})["alpha"] == 0
+    assert _earlier_record({"alpha": 1.7, "weight_mapping": "paper"})["weight_mapping"] == "paper"  # not the same run
 
 
 def test_two_processes_train_and_write_metrics_once(uninterrupted):
     """The launch a multi-GPU user copies, on CPU: `accelerate launch --num_processes 2` (gloo)."""
-    launch = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "-m",
-        "twgrpo_cli",
-    ]
+    launch = accelerate_launch("--multi_gpu") + ["-m", "twgrpo_cli"]
     done = subprocess.run(
         launch + ["train", "--config", str(TINY_YAML), "model=T", "-o", "D", "max_steps=2", "save_steps=2"],
         env=ENV,

@@ -7,125 +7,79 @@ data paths (`train_file`, `video_root`) relative to the YAML file, so shipped co
 Example:
     >>> cfg = load_config(None, ["model=runs/tiny", "train_file=x.jsonl", "use_cpu=true", "bf16=false",
     ...                          "num_generations=4", "per_device_train_batch_size=4"])   # doctest: +SKIP
-    >>> cfg.loss_type, cfg.alpha                                                            # doctest: +SKIP
-    ('tw_grpo', 1.7)
+    >>> cfg.loss_type, cfg.alpha, cfg.max_weight                                            # doctest: +SKIP
+    ('tw_grpo', 0.7, 1.7)
 """
 
 from __future__ import annotations
 
-import difflib
-import enum
+import math
 import os
-import re
-import sys
-import types
-import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
 from trl import GRPOConfig
-
-from twgrpo_data.errors import TwgrpoError
-from twgrpo_data.formats import UniqueKeys, read_text
 
 from .data import QUESTION_TYPES, TRAIN_TEMPLATE
 from .plot import PLOT_FORMATS
 from .rewards import ACCURACY_KINDS, TRAIN_PARSERS
-from .weights import DIVERGENCES, MAPPINGS
+from .settings import (  # noqa: F401  (re-exported: the settings' vocabulary lives in the light module)
+    ALIASES,
+    DEPRECATED_KEYS,
+    DEPRECATED_VALUES,
+    REMOVED_KEYS,
+    TrainConfigError,
+    check_range,
+    parse_overrides,
+    read_settings,
+    schema_of,
+)
+from .weights import DIVERGENCES, PAPER_ALPHA
 
 PATCH_PIXELS = 28 * 28
 # `tw_grpo` plus the aggregations TRL 1.16's GRPOTrainer implements (its `loss_type` help lists them).
 LOSS_TYPES = ("tw_grpo", "grpo", "dapo", "bnpo", "dr_grpo", "cispo", "sapo", "luspo", "vespo")
 ATTN_IMPLEMENTATIONS = ("auto", "sdpa", "eager", "flash_attention_2")
-# Settings that define what a run computes: resuming with another value would not continue the same run
-# (the batch split and world size decide which rows each step sees; max_steps, save/logging intervals and
-# output paths may change between sessions).
-RESUME_KEYS = (
-    "model",
-    "train_file",
-    "data_format",
-    "question_type",
-    "max_train_samples",
-    "data_seed",
-    "seed",
-    "prompt_template",
-    "system_prompt",
-    "frames",
-    "min_pixels",
-    "max_pixels",
-    "freeze_vision",
-    "accuracy_reward",
-    "format_reward",
-    "answer_parser",
-    "completion_alphabet",
-    "loss_type",
-    "alpha",
-    "divergence",
-    "weight_mapping",
-    "detach_weights",
-    "weight_kl",
-    "num_generations",
-    "max_completion_length",
-    "temperature",
-    "top_k",
-    "top_p",
-    "learning_rate",
-    "lr_scheduler_type",
-    "beta",
-    "per_device_train_batch_size",
-    "gradient_accumulation_steps",
-    "steps_per_generation",
-    "num_iterations",
-    "world_size",
+TOKEN_NORMALIZERS = ("global", "local")
+# Settings that may change between the sessions of one run: where and how often it writes, how long it runs,
+# what it reports and memory knobs that leave the arithmetic alone. Every other setting defines what the run
+# computes and is compared on resume (the batch split and world size decide which rows each step sees).
+RESUMABLE_CHANGES = frozenset(
+    {
+        "output_dir",
+        "max_steps",
+        "num_train_epochs",
+        "video_root",
+        "metrics_file",
+        "plot_file",
+        "weight_chunk_size",
+        "gradient_checkpointing",
+        "gradient_checkpointing_kwargs",
+        "ds3_gather_for_generation",
+        "restore_callback_states_from_checkpoint",
+        "resume_from_checkpoint",
+        "report_to",
+        "run_name",
+        "project",
+        "disable_tqdm",
+        "debug",
+        "local_rank",
+        "ddp_timeout",
+        "skip_memory_metrics",
+        "include_num_input_tokens_seen",
+        "num_completions_to_print",
+        "torch_empty_cache_steps",
+        "push_to_hub",
+    }
 )
-# Old spellings of settings (issue 13.5): still read, with a one-line note.
-DEPRECATED_KEYS = {"num_frames": "frames", "video_min_pixels": "min_pixels", "video_max_pixels": "max_pixels"}
-DEPRECATED_VALUES = {("accuracy_reward", "fixed"): "strict"}
-# Lower bounds checked before anything loads: (bound, inclusive).
-_LOWER_BOUNDS = {
-    "frames": (1, True),
-    "min_pixels": (PATCH_PIXELS, True),
-    "max_completion_length": (1, True),
-    "num_generations": (2, True),
-    "per_device_train_batch_size": (1, True),
-    "gradient_accumulation_steps": (1, True),
-    "weight_chunk_size": (1, True),
-    "max_train_samples": (1, True),
-    "learning_rate": (0, True),
-    "temperature": (0, False),
-    "beta": (0, True),
-    "alpha": (0, True),
-    "num_train_epochs": (0, False),
-    "top_k": (0, True),
-    "save_steps": (0, False),
-    "logging_steps": (0, False),
-}
-# Fields holding data paths: relative values are taken relative to the YAML file that sets them.
-_CONFIG_RELATIVE = ("train_file", "video_root")
+RESUMABLE_PREFIXES = ("save_", "logging_", "log_", "eval_", "hub_", "trackio_", "dataloader_", "vllm_server_")
+RESUMABLE_PREFIXES += ("do_", "per_device_eval_", "num_generations_eval", "batch_eval_", "prediction_")
 
 
-class _ConfigLoader(UniqueKeys, yaml.SafeLoader):
-    """YAML with 1.2 booleans: only true/false, so `save_strategy: no` stays the string "no"; a key given twice
-    is an error (`UniqueKeys`)."""
-
-
-_ConfigLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_ConfigLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-
-
-def _yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_ConfigLoader)  # a SafeLoader subclass: plain data only
-
-
-class TrainConfigError(TwgrpoError, ValueError):
-    """An invalid training configuration (unknown key, bad value, groups split across devices)."""
+def compared_on_resume(key: str) -> bool:
+    """Whether a different value of setting `key` makes a resumed run another run (see `RESUMABLE_CHANGES`)."""
+    return key not in RESUMABLE_CHANGES and not key.startswith(RESUMABLE_PREFIXES)
 
 
 @dataclass
@@ -192,7 +146,25 @@ class TWGRPOConfig(GRPOConfig):
         },
     )
     # --- video
-    frames: int = field(default=16, metadata={"help": "Frames sampled uniformly from each video (clip)."})
+    frames: int = field(
+        default=16, metadata={"help": "Frames sampled uniformly from each video (clip); unused with sample_fps."}
+    )
+    sample_fps: float | None = field(
+        default=None,
+        metadata={
+            "help": "Sample by rate instead of a fixed count: clip length × sample_fps frames, clamped to "
+            "[min_frames, max_frames] and floored to an even count (the released run: 2.0; null: `frames`)."
+        },
+    )
+    min_frames: int = field(default=4, metadata={"help": "Fewest frames with sample_fps (released: 4)."})
+    max_frames: int = field(default=16, metadata={"help": "Most frames with sample_fps (released: 16)."})
+    model_fps: float | None = field(
+        default=None,
+        metadata={
+            "help": "Frame rate told to the model (Qwen2.5-VL's temporal positions); null: the frames' real "
+            "sampling rate. The released trainer told none, so Qwen2.5-VL assumed 2.0."
+        },
+    )
     min_pixels: int = field(
         default=128 * PATCH_PIXELS, metadata={"help": "Minimum pixels per frame (sides are multiples of 28)."}
     )
@@ -241,18 +213,38 @@ class TWGRPOConfig(GRPOConfig):
             "any other TRL loss_type (unweighted)."
         },
     )
-    alpha: float | None = field(
-        default=1.7,
+    token_normalizer: str = field(
+        default="global",
         metadata={
-            "help": "Maximum token weight α (reference mapping: weights in [1, α]); 0 or None disables weighting."
+            "help": "tw_grpo's loss divisor: global (every process's completion tokens, TRL's DAPO) or local "
+            "(each process's own tokens, then gradients averaged — the released code)."
+        },
+    )
+    alpha: float | None = field(
+        default=PAPER_ALPHA,
+        metadata={
+            "help": "The paper's α: token weights w = 1 + α·(normalised divergence), in [1, 1 + α] (paper: 0.7; "
+            "the released script's --alpha 1.70 is the maximum weight 1 + α, see max_weight). 0 or null: no "
+            "weighting. A negative α inverts the method and needs allow_inverted_weights."
+        },
+    )
+    max_weight: float | None = field(
+        default=None,
+        metadata={
+            "help": "Another way to set alpha: the largest token weight 1 + α, the number the released code "
+            "calls alpha (1.7 there = alpha 0.7 here). Filled in from alpha when not given."
+        },
+    )
+    allow_inverted_weights: bool = field(
+        default=False,
+        metadata={
+            "help": "Accept α < 0 (max_weight < 1), which gives the most informative tokens the smallest "
+            "weight — the method inverted; refused unless this is true."
         },
     )
     divergence: str = field(
         default="kl",
         metadata={"help": "kl: exact mean KL(p_i‖mean p) over the group; reference: the released code's estimator."},
-    )
-    weight_mapping: str = field(
-        default="reference", metadata={"help": "reference: 1+(α−1)·norm (released code); paper: (1+α)·norm."}
     )
     detach_weights: bool = field(
         default=True,
@@ -293,19 +285,20 @@ class TWGRPOConfig(GRPOConfig):
     def __post_init__(self):
         for name, value, allowed in [
             ("divergence", self.divergence, DIVERGENCES),
-            ("weight_mapping", self.weight_mapping, MAPPINGS),
             ("accuracy_reward", self.accuracy_reward, ACCURACY_KINDS),
             ("answer_parser", self.answer_parser, TRAIN_PARSERS),
             ("question_type", self.question_type, QUESTION_TYPES),
             ("loss_type", self.loss_type, LOSS_TYPES),
+            ("token_normalizer", self.token_normalizer, TOKEN_NORMALIZERS),
             ("attn_implementation", self.attn_implementation, ATTN_IMPLEMENTATIONS),
         ]:
             if value not in allowed:
                 raise TrainConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-        for name, (bound, inclusive) in _LOWER_BOUNDS.items():
-            value = getattr(self, name)
-            if isinstance(value, (int, float)) and not (value >= bound if inclusive else value > bound):
-                raise TrainConfigError(f"{name} must be {'≥' if inclusive else '>'} {bound}, got {value}")
+        for f in fields(self):
+            check_range(f.name, getattr(self, f.name, None))
+        self._resolve_alpha()
+        if self.min_frames > self.max_frames:
+            raise TrainConfigError(f"min_frames ({self.min_frames}) must not exceed max_frames ({self.max_frames})")
         if self.min_pixels > self.max_pixels:
             raise TrainConfigError(f"min_pixels ({self.min_pixels}) must not exceed max_pixels ({self.max_pixels})")
         if self.plot_file and Path(self.plot_file).suffix.lower() not in PLOT_FORMATS:
@@ -346,6 +339,31 @@ class TWGRPOConfig(GRPOConfig):
             state["hub_token"] = "<HUB_TOKEN>"
         return state
 
+    def _resolve_alpha(self) -> None:
+        """Fold `max_weight` into `alpha` (or derive it), and refuse weights that invert or flip the method."""
+        if self.max_weight is not None:
+            derived = self.max_weight - 1.0
+            if self.alpha not in (None, PAPER_ALPHA) and not math.isclose(self.alpha, derived, abs_tol=1e-12):
+                raise TrainConfigError(
+                    f"alpha = {self.alpha} and max_weight = {self.max_weight} disagree (max_weight is 1 + alpha); "
+                    "set one of them"
+                )
+            self.alpha = derived
+        if self.alpha is None or self.alpha == 0:
+            self.max_weight = None
+            return
+        if not math.isfinite(self.alpha) or self.alpha < -1:
+            raise TrainConfigError(
+                f"alpha must be ≥ −1 (weights 1 + alpha·norm would be negative, flipping the gradient), got {self.alpha}"
+            )
+        if self.alpha < 0 and not self.allow_inverted_weights:
+            raise TrainConfigError(
+                f"alpha = {self.alpha:g} inverts TW-GRPO: weights 1 + alpha·norm in [{1 + self.alpha:g}, 1] give the "
+                f"most informative tokens the least weight. alpha is the paper's α (0.7 in the paper; the released "
+                f"script's --alpha 1.70 is max_weight=1.7); set allow_inverted_weights=true if this is intended"
+            )
+        self.max_weight = 1.0 + self.alpha
+
     @property
     def token_weighting(self) -> bool:
         """Whether advantages are multiplied by TW-GRPO token weights."""
@@ -353,135 +371,57 @@ class TWGRPOConfig(GRPOConfig):
 
     @property
     def trl_loss_type(self) -> str:
-        """The TRL aggregation that implements `loss_type` ("tw_grpo" → DAPO token-level normalisation)."""
-        return "dapo" if self.loss_type == "tw_grpo" else self.loss_type
-
-
-def parse_overrides(pairs: list[str]) -> dict[str, Any]:
-    """`["alpha=1.4", "model=/m"]` → `{"alpha": 1.4, "model": "/m"}`; values are read as YAML scalars/lists."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise TrainConfigError(f"override {pair!r} is not key=value")
-        out[key.strip()] = _yaml(value) if value.strip() else None
-    return out
-
-
-def _deprecated(old: str, new: str) -> None:
-    print(f"note: {old} is deprecated, use {new}", file=sys.stderr)
-
-
-def _union_members(hint: Any) -> list[Any]:
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        return list(typing.get_args(hint))
-    return [hint]
-
-
-def _as(value: Any, kind: Any) -> tuple[bool, Any]:
-    """Whether `value` (as YAML read it) is a `kind`, and the value converted to it."""
-    origin = typing.get_origin(kind) or kind
-    if kind is Any:
-        return True, value
-    if kind is type(None):
-        return value is None, value
-    if value is None:
-        return False, value
-    if kind is bool:
-        return isinstance(value, bool), value
-    if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool), value
-    if kind is float:
-        if isinstance(value, bool):
-            return False, value
-        if isinstance(value, str):  # YAML 1.1 reads "1e-6" as a string
-            try:
-                return True, float(value)
-            except ValueError:
-                return False, value
-        return isinstance(value, (int, float)), float(value) if isinstance(value, (int, float)) else value
-    if kind is str:
-        return isinstance(value, str), value
-    if origin in (list, tuple):
-        return isinstance(value, (list, tuple)), value
-    if origin is dict:
-        return isinstance(value, dict), value
-    if typing.get_origin(kind) is typing.Literal:
-        return value in typing.get_args(kind), value
-    if isinstance(kind, type) and issubclass(kind, enum.Enum):
-        try:
-            return True, kind(value).value
-        except ValueError:
-            return False, value
-    return True, value  # a type this check does not know: the dataclass decides
-
-
-_KIND_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string", type(None): "null"}
-
-
-def _typed(key: str, value: Any, hint: Any, source: str) -> Any:
-    """`value` checked against the field's type hint; a mismatch is one line naming the setting."""
-    kinds = _union_members(hint)
-    for kind in kinds:
-        ok, converted = _as(value, kind)
-        if ok:
-            return converted
-    names = [_KIND_NAMES.get(k) or getattr(typing.get_origin(k) or k, "__name__", str(k)) for k in kinds]
-    raise TrainConfigError(f"{source}: {key} must be {' or '.join(dict.fromkeys(names))}, got {value!r}")
-
-
-def _checked(values: dict[str, Any], source: str) -> dict[str, Any]:
-    """Reject unknown keys (suggesting the closest name), map old spellings, check every value's type."""
-    hints = typing.get_type_hints(TWGRPOConfig)
-    settable = {f.name for f in fields(TWGRPOConfig) if f.init}
-    out = {}
-    for key, value in values.items():
-        if key in DEPRECATED_KEYS:
-            _deprecated(key, DEPRECATED_KEYS[key])
-            key = DEPRECATED_KEYS[key]
-        if key not in settable:
-            close = difflib.get_close_matches(key, settable, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise TrainConfigError(f"{source}: unknown setting {key!r}{hint}")
-        if isinstance(value, str) and (key, value) in DEPRECATED_VALUES:
-            _deprecated(f"{key}={value}", f"{key}={DEPRECATED_VALUES[key, value]}")
-            value = DEPRECATED_VALUES[key, value]
-        if value is None and type(None) not in _union_members(hints[key]):
-            continue  # `key: null` leaves a setting that cannot be None at its default ("set it elsewhere")
-        out[key] = _typed(key, value, hints[key], source)
-    return out
+        """The TRL aggregation that implements `loss_type`: "tw_grpo" is a token-level mean, over every process's
+        tokens (DAPO) or over each process's own (BNPO, the released code's `sum / mask.sum()` per GPU)."""
+        if self.loss_type != "tw_grpo":
+            return self.loss_type
+        return "dapo" if self.token_normalizer == "global" else "bnpo"
 
 
 def load_config(path: str | os.PathLike | None, overrides: list[str] | None = None) -> TWGRPOConfig:
     """Build a `TWGRPOConfig` from a YAML file (or nothing) plus `key=value` overrides (which win)."""
     from transformers import HfArgumentParser
 
-    values: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        try:
-            loaded = _yaml(read_text(path))  # read_text: one line for a missing, unreadable or non-UTF-8 file
-        except yaml.YAMLError as exc:
-            raise TrainConfigError(f"{path}: not valid YAML ({exc})") from exc
-        if not isinstance(loaded, dict):
-            raise TrainConfigError(f"{path}: expected a mapping of settings at the top level")
-        loaded = _checked(loaded, str(path))
-        for key in _CONFIG_RELATIVE:
-            value = str(loaded.get(key) or "")
-            if value and not value.startswith("hf://") and not Path(os.path.expanduser(value)).is_absolute():
-                loaded[key] = str((path.parent / loaded[key]).resolve())
-        values.update(loaded)
-    values.update(_checked(parse_overrides(overrides or []), "override"))
-    for required in ("model", "train_file"):
-        if not values.get(required):
-            raise TrainConfigError(f"{required} is not set (in the config or as {required}=…)")
+    values = read_settings(path, overrides, schema_of(TWGRPOConfig))
     try:
         (config,) = HfArgumentParser(TWGRPOConfig).parse_dict(values)
     except TrainConfigError:
         raise
     except (ValueError, TypeError) as exc:
         raise TrainConfigError(f"invalid training configuration: {' '.join(str(exc).split())}") from exc
+    check_reporters(config.report_to)
     return config
+
+
+# `report_to` names and the package each needs (transformers' integrations import them only when training starts).
+REPORTER_PACKAGES = {
+    "wandb": "wandb",
+    "tensorboard": "tensorboard",
+    "trackio": "trackio",
+    "mlflow": "mlflow",
+    "comet_ml": "comet_ml",
+    "clearml": "clearml",
+    "swanlab": "swanlab",
+    "neptune": "neptune",
+    "dvclive": "dvclive",
+    "codecarbon": "codecarbon",
+    "dagshub": "dagshub",
+    "azure_ml": "azureml",
+    "flyte": "flytekit",
+}
+
+
+def check_reporters(report_to: list[str] | str | None) -> None:
+    """Fail before the model loads when a `report_to` logger's package is not installed (a user error)."""
+    import importlib.util
+
+    names = [report_to] if isinstance(report_to, str) else list(report_to or [])
+    for name in names:
+        package = REPORTER_PACKAGES.get(name)
+        if package and importlib.util.find_spec(package) is None:
+            raise TrainConfigError(
+                f"report_to: {name} is not installed (pip install {package}), or set report_to=none / tensorboard"
+            )
 
 
 def check_model_path(model: str) -> None:

@@ -30,23 +30,24 @@ import json
 import math
 import os
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 from transformers import TrainerCallback
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from trl import GRPOTrainer
+from trl.trainer.utils import RepeatSampler
 
 from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.formats import atomic_write_text
 from twgrpo_data.video import VideoRef
 
 from .card import write_model_card
-from .config import DEPRECATED_KEYS, RESUME_KEYS, TrainConfigError, TWGRPOConfig
+from .config import DEPRECATED_KEYS, TrainConfigError, TWGRPOConfig, compared_on_resume
 from .data import load_train_dataset
 from .rewards import answer_metrics, build_reward_funcs
-from .weights import token_weights_from_hidden, token_weights_with_grad, weight_stats
+from .weights import token_weights_from_hidden, weight_stats, weighted_objective_with_grad
 
 VIDEO_KEYS = ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts")
 # Qwen2.5-VL's `mm_token_type_ids` value for video placeholder tokens (0 text, 1 image).
@@ -120,6 +121,75 @@ class MetricsJsonlCallback(TrainerCallback):
             os.fsync(f.fileno())
 
 
+# (log key, label, format) of the one line printed per logging step; every key still goes to metrics.jsonl
+_STEP_LINE = (
+    ("reward", "reward", "{:.3f}"),
+    ("reward_std", "±", "{:.3f}"),
+    ("soft_accuracy", "soft acc", "{:.3f}"),
+    ("completions/mean_length", "length", "{:.1f}"),
+    ("tw/weight_mean", "w mean", "{:.2f}"),
+    ("tw/weight_max", "max", "{:.2f}"),
+    ("tw/weight_entropy", "entropy", "{:.2f}"),
+    ("loss", "loss", "{:.4g}"),
+    ("grad_norm", "grad", "{:.3g}"),
+)
+
+
+def step_line(step: int, max_steps: int, logs: dict[str, Any]) -> str:
+    """One short line for a training log (reward, its std, soft accuracy, completion length, token-weight
+    stats, loss), instead of TRL's dict of 30-odd keys; other logs (eval, the end summary) as `key value` pairs.
+
+    Example:
+        >>> step_line(3, 10, {"reward": 0.5, "reward_std": 0.25, "loss": 0.01, "entropy": 6.0})
+        'step 3/10  reward 0.500 ± 0.250  loss 0.01'
+    """
+    if "reward" not in logs:
+        shown = {k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in logs.items() if k != "total_flos"}
+        return f"step {step}/{max_steps}  " + "  ".join(f"{k} {v}" for k, v in shown.items())
+    parts = [f"step {step}/{max_steps}"]
+    for key, label, fmt in _STEP_LINE:
+        value = logs.get(key)
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            text = fmt.format(value)
+            if label == "±" or label == "max":
+                parts[-1] += f" {label} {text}"
+            else:
+                parts.append(f"{label} {text}")
+    return "  ".join(parts)
+
+
+class StepLineProgressCallback(ProgressCallback):
+    """The progress bar, with `step_line` under it instead of every log's whole dict."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero and self.training_bar is not None and logs:
+            self.training_bar.write(step_line(state.global_step, state.max_steps, logs))
+
+
+class StepLinePrinterCallback(PrinterCallback):
+    """`disable_tqdm`: `step_line` printed, instead of every log's whole dict."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_local_process_zero and logs:
+            print(step_line(state.global_step, state.max_steps, logs), flush=True)
+
+
+class EpochSeededRepeatSampler(RepeatSampler):
+    """TRL's `RepeatSampler` whose order in epoch e does not depend on how many passes this object has made.
+
+    `RepeatSampler` draws each pass's permutation from one generator seeded once, so a run resumed in its
+    second epoch (a fresh sampler) would replay the first epoch's order. The Trainer calls `set_epoch(e)`
+    before every epoch; this reseeds and skips e draws, which is the order an uninterrupted run has in
+    epoch e (and changes nothing in the first epoch).
+    """
+
+    def set_epoch(self, epoch: int) -> None:
+        if self.shuffle and self.seed is not None:
+            self.generator.manual_seed(self.seed)
+            for _ in range(epoch):
+                torch.randperm(self.num_samples, generator=self.generator)
+
+
 class TWGRPOTrainer(GRPOTrainer):
     """GRPO / TW-GRPO on TRL for Qwen2.5-VL-style video models (and text-only causal LMs).
 
@@ -155,6 +225,12 @@ class TWGRPOTrainer(GRPOTrainer):
             **kwargs,
         )
         self.loss_type = args.trl_loss_type
+        for stock, compact in (
+            (ProgressCallback, StepLineProgressCallback),
+            (PrinterCallback, StepLinePrinterCallback),
+        ):
+            if self.pop_callback(stock) is not None:
+                self.add_callback(compact)
         # Video tensors of the batch being scored or trained on (rows aligned with the ids passed to forward).
         self._active_video: dict[str, Any] | None = None
         if self._is_vlm and self._video_pad_token_id is not None and not self.use_vllm:
@@ -176,6 +252,17 @@ class TWGRPOTrainer(GRPOTrainer):
 
     # ------------------------------------------------------------------------------------------------------
     # model parts
+
+    def _get_train_sampler(self, dataset=None):
+        base = super()._get_train_sampler(dataset)
+        return EpochSeededRepeatSampler(
+            data_source=base.data_source,
+            mini_repeat_count=base.mini_repeat_count,
+            batch_size=base.batch_size,
+            repeat_count=base.repeat_count,
+            shuffle=base.shuffle,
+            seed=base.seed,
+        )
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
         from accelerate.utils import is_peft_model
@@ -227,8 +314,13 @@ class TWGRPOTrainer(GRPOTrainer):
     def _sample_frames(self, refs: list[VideoRef]) -> dict[VideoRef, Any]:
         """Frames of each distinct video clip once (a group repeats its prompt G times)."""
         args = self.args
+        by_rate = (
+            {"fps": args.sample_fps, "min_frames": args.min_frames, "max_frames": args.max_frames}
+            if args.sample_fps
+            else {}
+        )
         return {
-            ref: ref.sample(frames=args.frames, min_pixels=args.min_pixels, max_pixels=args.max_pixels)
+            ref: ref.sample(frames=args.frames, min_pixels=args.min_pixels, max_pixels=args.max_pixels, **by_rate)
             for ref in dict.fromkeys(refs)
         }
 
@@ -258,7 +350,9 @@ class TWGRPOTrainer(GRPOTrainer):
             videos=[c.frames for c in clips],
             padding=True,
             return_tensors="pt",
-            video_metadata=[VideoMetadata(total_num_frames=c.num_frames, fps=c.fps) for c in clips],
+            video_metadata=[
+                VideoMetadata(total_num_frames=c.num_frames, fps=self.args.model_fps or c.fps) for c in clips
+            ],
             videos_kwargs={"size": size},
         )
         keep = enc["attention_mask"].bool()
@@ -340,13 +434,15 @@ class TWGRPOTrainer(GRPOTrainer):
             self._active_video = None
 
     def _released_weight_terms(self, model, inputs: dict[str, Any]) -> torch.Tensor:
-        """The released code's extra loss terms, as a value-0 surrogate added to TRL's loss.
+        """The released code's extra loss terms, as a surrogate added to TRL's loss.
 
         Released: loss = Σ w_t·m·(−min(r·A, clip(r)·A) + β·kl) / N with w computed from the training
         forward. TRL's loss already holds Σ w_t·m·(−A)·r / N (+ β·kl unweighted). On fresh samples (r = 1,
         which `steps_per_generation = num_iterations = 1` guarantees) the rest is, per group,
         Σ m·(−A + β·kl)·(w − sg(w)) / N for gradients through w (`detach_weights: false`) and
-        Σ m·β·(sg(w) − 1)·kl / N for the weighted KL (`weight_kl`): one more forward with grad per group.
+        Σ m·β·(sg(w) − 1)·kl / N for the weighted KL (`weight_kl`): one more backbone forward with grad per
+        group, whose LM head runs `weight_chunk_size` positions at a time (`weighted_objective_with_grad`), so
+        the full-vocabulary logits of the whole completion never exist at once.
         """
         args = self.args
         ids = torch.cat([inputs["prompt_ids"], inputs["completion_ids"]], dim=1)
@@ -355,44 +451,50 @@ class TWGRPOTrainer(GRPOTrainer):
         length = inputs["completion_ids"].size(1)
         advantages = inputs["sequence_advantages"]
         weighted_kl = args.weight_kl and self.beta != 0.0
+        core = self._core_model()
+        backbone, head = core.base_model, core.get_output_embeddings()
         total = ids.new_zeros((), dtype=torch.float32)
         for group in inputs["group_index"].unique().tolist():
             rows = (inputs["group_index"] == group).nonzero().squeeze(1).tolist()
             if len(rows) != self.num_generations:
                 raise TwgrpoError(f"group {group} is split across loss steps; set steps_per_generation=1")
-            logits = model(
+            hidden = backbone(
                 input_ids=ids[rows],
                 attention_mask=attention[rows],
                 use_cache=False,
                 **self._video_kwargs(self._active_video, 0, 0, ids[rows], rows=rows),
-            ).logits
-            logits = logits[:, -length - 1 : -1]
+            ).last_hidden_state[:, -length - 1 : -1]
             m = mask[rows].float()
-            w = token_weights_with_grad(
-                logits,
+            ref = inputs["ref_per_token_logps"][rows] if weighted_kl else None
+            coef = -advantages[rows].unsqueeze(1).expand_as(m)
+
+            def objective(w, logp, m=m, ref=ref, coef=coef):
+                out = w.new_zeros(())
+                if ref is not None:
+                    kl = torch.exp(ref - logp) - (ref - logp) - 1
+                    coef = coef + self.beta * kl.detach()
+                    out = out + (self.beta * (w.detach() - 1.0) * kl * m).sum()
+                if not args.detach_weights:
+                    out = out + (coef * (w - w.detach()) * m).sum()
+                return out
+
+            total = total + weighted_objective_with_grad(
+                hidden,
+                head,
                 mask[rows],
+                inputs["completion_ids"][rows],
                 len(rows),
                 args.alpha,
+                objective,
+                chunk_size=args.weight_chunk_size,
                 divergence=args.divergence,
-                mapping=args.weight_mapping,
                 temperature=self.temperature,
             )
-            coef = -advantages[rows].unsqueeze(1).expand_as(m)
-            if weighted_kl:
-                logp = (
-                    torch.log_softmax(logits.float() / self.temperature, -1)
-                    .gather(-1, inputs["completion_ids"][rows].unsqueeze(-1))
-                    .squeeze(-1)
-                )
-                ref = inputs["ref_per_token_logps"][rows]
-                kl = torch.exp(ref - logp) - (ref - logp) - 1
-                coef = coef + self.beta * kl.detach()
-                total = total + (self.beta * (w.detach() - 1.0) * kl * m).sum()
-            if not args.detach_weights:
-                total = total + (coef * (w - w.detach()) * m).sum()
-        # TRL's DAPO normaliser (the tw_grpo aggregation)
-        normalizer = inputs["num_items_in_batch"].clamp(min=1.0) / self.accelerator.num_processes
-        normalizer = normalizer * self.current_gradient_accumulation_steps / args.steps_per_generation
+        if self.loss_type == "bnpo":  # token_normalizer: local — this micro-batch's own tokens
+            normalizer = mask.sum().clamp(min=1.0) * self.current_gradient_accumulation_steps
+        else:  # TRL's DAPO normaliser
+            normalizer = inputs["num_items_in_batch"].clamp(min=1.0) / self.accelerator.num_processes
+            normalizer = normalizer * self.current_gradient_accumulation_steps / args.steps_per_generation
         return total / normalizer
 
     # ------------------------------------------------------------------------------------------------------
@@ -440,21 +542,16 @@ class TWGRPOTrainer(GRPOTrainer):
     def _token_weights(self, out: dict[str, Any], mask: torch.Tensor, group: int, video) -> torch.Tensor:
         """TW-GRPO weights (B·G, L) of a scored batch: one no-grad backbone pass per group, chunked LM head."""
         from trl.models.utils import disable_gradient_checkpointing
-        from trl.trainer.utils import maybe_gather_lm_head_ctx
 
         ids = torch.cat([out["prompt_ids"], out["completion_ids"]], dim=1)
         attention = torch.cat([out["prompt_mask"], out["completion_mask"]], dim=1)
         length = out["completion_ids"].size(1)
         core = self._core_model()
         backbone, head = core.base_model, core.get_output_embeddings()
-        weight = head.weight
-        if hasattr(weight, "full_tensor"):  # FSDP2 DTensor shard
-            weight = weight.full_tensor()
         args, parts = self.args, []
         with (
             disable_gradient_checkpointing(self.model, args.gradient_checkpointing_kwargs),
             self.accelerator.autocast(),
-            maybe_gather_lm_head_ctx(head.weight),
         ):
             for start in range(0, ids.size(0), group):
                 rows = slice(start, start + group)
@@ -464,20 +561,24 @@ class TWGRPOTrainer(GRPOTrainer):
                     use_cache=False,
                     **self._video_kwargs(video, start, start + group, ids[rows]),
                 ).last_hidden_state
-                # the state at position P+t−1 predicts completion token t
-                parts.append(
-                    token_weights_from_hidden(
-                        hidden[:, -length - 1 : -1],
-                        weight,
-                        mask[rows],
-                        group,
-                        args.alpha,
-                        chunk_size=args.weight_chunk_size,
-                        divergence=args.divergence,
-                        mapping=args.weight_mapping,
-                        temperature=self.temperature,
+                # gathered after the backbone: under ZeRO-3 its forward re-partitions a head tied to the embeddings
+                with _gathered(head.weight):
+                    weight = head.weight
+                    if hasattr(weight, "full_tensor"):  # FSDP2 DTensor shard
+                        weight = weight.full_tensor()
+                    # the state at position P+t−1 predicts completion token t
+                    parts.append(
+                        token_weights_from_hidden(
+                            hidden[:, -length - 1 : -1],
+                            weight,
+                            mask[rows],
+                            group,
+                            args.alpha,
+                            chunk_size=args.weight_chunk_size,
+                            divergence=args.divergence,
+                            temperature=self.temperature,
+                        )
                     )
-                )
         return torch.cat(parts)
 
     def _log_weight_stats(self, weights: torch.Tensor, mask: torch.Tensor, mode: str) -> None:
@@ -492,6 +593,20 @@ class TWGRPOTrainer(GRPOTrainer):
         self._metrics[mode]["tw/weight_mean"].append((every[:, 0].nansum() / every[:, 1].sum()).item())
         self._metrics[mode]["tw/weight_max"].append(every[:, 2].nan_to_num(-math.inf).max().item())
         self._metrics[mode]["tw/weight_entropy"].append(every[:, 3].nanmean().item())
+
+
+def _gathered(param: torch.nn.Parameter):
+    """Context in which a DeepSpeed ZeRO-3 partitioned parameter holds its full tensor (read only); else nothing.
+
+    TRL's `maybe_gather_lm_head_ctx` asks transformers whether ZeRO-3 is on, which it does not know when
+    `accelerate launch` set DeepSpeed up; the parameter itself says it is partitioned (`ds_id`)."""
+    import contextlib
+
+    if not hasattr(param, "ds_id"):
+        return contextlib.nullcontext()
+    import deepspeed
+
+    return deepspeed.zero.GatheredParameters([param], modifier_rank=None)
 
 
 def _weight_files(folder: Path) -> list[Path]:
@@ -546,54 +661,141 @@ def load_checkpoint_weights(model: torch.nn.Module, folder: Path) -> None:
         raise TwgrpoError(f"{folder}: checkpoint weights do not match the model: " + ", ".join(p for p in parts if p))
 
 
-def checkpoint_problem(folder: Path) -> str | None:
-    """Why a checkpoint folder is torn (a kill during its save), or None when its save completed.
+def _cut_off(path: Path) -> bool:
+    """Whether a checkpoint file is shorter than its own structure says (a kill or a full disk mid-write).
 
-    `Trainer` writes the model, then optimizer and scheduler, then the RNG states, and `trainer_state.json`
-    last: without a readable `trainer_state.json` the save did not finish.
+    Reads only the ends that describe the file: a `torch.save` zip's central directory (at its end, so a cut
+    file has none) and a safetensors header (its byte ranges must reach the file's length exactly).
+    """
+    import zipfile
+
+    try:
+        if path.suffix == ".safetensors":
+            size = path.stat().st_size
+            with path.open("rb") as f:
+                head = f.read(8)
+                if len(head) < 8:
+                    return True
+                header = json.loads(f.read(int.from_bytes(head, "little")))
+            end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+            return size != 8 + int.from_bytes(head, "little") + end
+        if path.suffix == ".json":
+            json.loads(path.read_text(encoding="utf-8"))
+            return False
+        with zipfile.ZipFile(path) as archive:
+            last = max(archive.infolist(), key=lambda i: i.header_offset, default=None)
+            return last is not None and last.header_offset + last.compress_size > path.stat().st_size
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, UnicodeDecodeError):
+        return True
+
+
+def _optimizer_files(folder: Path, world_size: int) -> list[Path] | str:
+    """The optimizer-state files of a checkpoint in any layout the Trainer writes, or what is missing.
+
+    Plain/DDP: `optimizer.pt`. DeepSpeed: `latest` names `global_stepN/`, which holds every rank's
+    `zero_pp_rank_R_mp_rank_00_optim_states.pt` and the model states (`mp_rank_00_model_states.pt`, or one per
+    rank under ZeRO-3). FSDP (accelerate's names): `optimizer.bin` (full state), the sharded folder
+    `optimizer_0/` (a `.metadata` index) or `optimizer_0_rankR.bin` per rank (FSDP1's local state).
+    """
+    if (folder / "optimizer.pt").is_file():
+        return [folder / "optimizer.pt"]
+    if (folder / "optimizer.bin").is_file():
+        return [folder / "optimizer.bin"]
+    if (folder / "optimizer_0").is_dir():
+        index = folder / "optimizer_0" / ".metadata"
+        return [index] if index.is_file() else "optimizer_0/.metadata"
+    if (folder / "optimizer_0_rank0.bin").is_file():  # FSDP1 LOCAL_STATE_DICT: one file per rank
+        return [folder / f"optimizer_0_rank{r}.bin" for r in range(world_size)]
+    if (folder / "latest").is_file():
+        tag = (folder / "latest").read_text(encoding="utf-8").strip()
+        states = folder / tag
+        optim = [states / f"zero_pp_rank_{r}_mp_rank_00_optim_states.pt" for r in range(world_size)]
+        model = [states / "mp_rank_00_model_states.pt"]
+        if not model[0].is_file():
+            model = [states / f"zero_pp_rank_{r}_mp_rank_00_model_states.pt" for r in range(world_size)]
+        missing = [p for p in optim + model if not p.is_file()]
+        return f"{tag}/{missing[0].name}" if missing else optim + model
+    return "optimizer state (optimizer.pt, or DeepSpeed's / FSDP's own)"
+
+
+def _model_files(folder: Path) -> list[Path]:
+    """The checkpoint's model weights: safetensors (the Trainer's save) or FSDP's own files."""
+    files = _weight_files(folder)
+    if not files and (folder / "pytorch_model_fsdp.bin").is_file():
+        files = [folder / "pytorch_model_fsdp.bin"]
+    if not files and (folder / "pytorch_model_fsdp_0" / ".metadata").is_file():
+        files = [folder / "pytorch_model_fsdp_0" / ".metadata"]
+    if not files and (folder / "pytorch_model_fsdp_rank0.bin").is_file():  # FSDP1 LOCAL_STATE_DICT
+        files = sorted(folder.glob("pytorch_model_fsdp_rank*.bin"))
+    return files
+
+
+def checkpoint_problem(folder: Path, world_size: int = 1) -> str | None:
+    """Why a checkpoint cannot continue its run exactly, or None when everything it needs is there and whole.
+
+    `Trainer` writes the model, then optimizer and scheduler, then each process's RNG state, and
+    `trainer_state.json` last: without a readable `trainer_state.json` the save did not finish. A finished save
+    may still lack a file (`save_only_model`, a file deleted by hand) or hold one cut short (a full disk).
     """
     state = folder / "trainer_state.json"
     if not state.is_file():
         return "no trainer_state.json"
-    try:
-        json.loads(state.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    if _cut_off(state):
         return "trainer_state.json is cut off"
+    weights = _model_files(folder)
+    if not weights:
+        return "no model weights"
+    optimizer = _optimizer_files(folder, world_size)
+    if isinstance(optimizer, str):
+        return f"no {optimizer}"
+    rng = [folder / "rng_state.pth"] if world_size <= 1 else [folder / f"rng_state_{r}.pth" for r in range(world_size)]
+    for path in [*weights, *optimizer, folder / "scheduler.pt", *rng]:
+        if not path.is_file():
+            return f"no {path.relative_to(folder)}"
+        if path.name != ".metadata" and _cut_off(path):
+            return f"{path.relative_to(folder)} is cut off"
     return None
 
 
-def _check_resumable(folder: Path) -> None:
-    """A finished checkpoint save may still lack what an exact continuation needs (`save_only_model`)."""
-    missing = [name for name in ("optimizer.pt", "scheduler.pt") if not (folder / name).is_file()]
-    missing += [] if list(folder.glob("rng_state*.pth")) else ["rng_state.pth"]
-    missing += [] if _weight_files(folder) else ["model weights"]
-    if missing:
-        raise TwgrpoError(
-            f"{folder}: cannot continue this run exactly, the checkpoint has no {', '.join(missing)} "
-            "(saved with save_only_model?)"
-        )
+def _set_aside(folder: Path) -> Path:
+    """Rename a damaged checkpoint out of the Trainer's way (`checkpoint-N.damaged`, numbered if taken)."""
+    target, n = folder.with_name(folder.name + ".damaged"), 1
+    while target.exists():
+        n += 1
+        target = folder.with_name(f"{folder.name}.damaged-{n}")
+    folder.rename(target)
+    return target
 
 
-def last_complete_checkpoint(out: Path, note=print) -> Path | None:
-    """The newest `checkpoint-N` in `out` whose save completed; newer torn ones are removed with a one-line
-    note each (by the main process only, when several were launched)."""
-    import shutil
-
+def _checkpoints(out: Path) -> list[Path]:
+    """The `checkpoint-N` folders of a run, newest first."""
     from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
     pattern = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
-    found = sorted((int(m.group(1)), p) for p in out.iterdir() if p.is_dir() and (m := pattern.match(p.name)))
-    for _, folder in reversed(found):
-        problem = checkpoint_problem(folder)
-        if problem is None:
-            return folder
+    found = [(int(m.group(1)), p) for p in out.iterdir() if p.is_dir() and (m := pattern.match(p.name))]
+    return [p for _, p in sorted(found, reverse=True)]
+
+
+def last_complete_checkpoint(out: Path, note=print, world_size: int = 1) -> Path | None:
+    """The newest `checkpoint-N` in `out` that can continue the run exactly.
+
+    Newer checkpoints that cannot (torn by a kill, a file missing or cut short) are renamed aside to
+    `checkpoint-N.damaged` — never deleted — with a one-line note each, by the main process only. When no
+    checkpoint is intact nothing is renamed and None is returned.
+    """
+    folders = _checkpoints(out) if out.is_dir() else []
+    problems = [(folder, checkpoint_problem(folder, world_size)) for folder in folders]
+    intact = next((i for i, (_, problem) in enumerate(problems) if problem is None), None)
+    if intact is None:
+        return None
+    for folder, problem in problems[:intact]:
         if int(os.environ.get("RANK", "0")) == 0:
+            aside = _set_aside(folder)
             note(
-                f"note: {folder.name} is incomplete ({problem}; killed while saving?): removed, resuming from "
-                "the checkpoint before it"
+                f"note: {folder.name} is incomplete ({problem}; killed while saving?): moved to {aside.name}, "
+                f"resuming from {problems[intact][0].name}"
             )
-            shutil.rmtree(folder)
-    return None
+    return problems[intact][0]
 
 
 def _run_record(config: TWGRPOConfig) -> dict[str, Any]:
@@ -601,30 +803,59 @@ def _run_record(config: TWGRPOConfig) -> dict[str, Any]:
     return {**json.loads(config.to_json_string()), "world_size": config.world_size}
 
 
-def _check_output_dir(out: Path, config: TWGRPOConfig, resume: bool) -> Path | None:
+def _earlier_record(saved: dict[str, Any]) -> dict[str, Any]:
+    """A `twgrpo_config.json` of an earlier version in today's terms (renamed settings, the paper's alpha)."""
+    old = dict(saved)
+    for before, after in DEPRECATED_KEYS.items():  # runs written before the rename
+        if before in old:
+            old[after] = old.pop(before)
+    if old.get("weight_mapping") == "reference":  # alpha was the maximum weight 1 + α then
+        old.pop("weight_mapping")
+        if old.get("alpha"):
+            old["alpha"] = round(old["alpha"] - 1.0, 12)
+    return old
+
+
+def _check_output_dir(out: Path, config: TWGRPOConfig, resume: bool, note=print) -> Path | None:
     """A fresh run never overwrites an earlier one; a resumed run must continue the same run.
 
-    Returns the checkpoint to resume from (None for a fresh run).
+    Returns the checkpoint to resume from (None for a fresh run). A fresh run may start over a run that
+    stopped before its first complete checkpoint (its torn checkpoints are moved aside, saying so).
     """
+    world = config.world_size
     if not resume:
-        if (out.is_dir() and any(p.name.startswith("checkpoint-") for p in out.iterdir())) or (
-            out / config.metrics_file
-        ).exists():
+        folders = _checkpoints(out) if out.is_dir() else []
+        started = bool(folders) or (out / config.metrics_file).exists()
+        if not started:
+            return None
+        intact = next((f for f in folders if checkpoint_problem(f, world) is None), None)
+        if intact is not None or _weight_files(out):
+            held = intact.name if intact is not None else "a finished model"
             raise TwgrpoError(
-                f"{out}: holds an earlier run; pass --resume to continue it, or give another output_dir=DIR"
+                f"{out}: holds an earlier run ({held}); pass --resume to continue it, or give another -o DIR"
             )
+        moved = [_set_aside(f).name for f in folders] if int(os.environ.get("RANK", "0")) == 0 else []
+        note(
+            f"note: {out} holds a run stopped before its first complete checkpoint: starting it over"
+            + (f" (moved aside: {', '.join(moved)})" if moved else "")
+        )
         return None
-    checkpoint = last_complete_checkpoint(out, note=lambda line: print(line, file=sys.stderr)) if out.is_dir() else None
+    checkpoint = last_complete_checkpoint(out, note=note, world_size=world)
     if checkpoint is None:
-        raise TwgrpoError(f"{out}: no checkpoint to resume from")
-    _check_resumable(checkpoint)
+        folders = _checkpoints(out) if out.is_dir() else []
+        if folders and not (problem := checkpoint_problem(folders[0], world)).startswith("no trainer_state"):
+            raise TwgrpoError(
+                f"{folders[0]}: cannot continue this run exactly: {problem}"
+                + (" (saved with save_only_model?)" if "optimizer" in problem else "")
+            )
+        raise TwgrpoError(
+            f"{out}: no checkpoint to resume from (the run stopped before its first complete save); "
+            "run the same command without --resume to start it over"
+        )
     saved = out / "twgrpo_config.json"
     if saved.is_file():
-        old, new = json.loads(saved.read_text(encoding="utf-8")), _run_record(config)
-        for before, after in DEPRECATED_KEYS.items():  # runs written before the rename
-            if before in old:
-                old[after] = old.pop(before)
-        changed = [f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in RESUME_KEYS if k in old and old[k] != new.get(k)]
+        old, new = _earlier_record(json.loads(saved.read_text(encoding="utf-8"))), _run_record(config)
+        changed = [f"{k}: {old[k]!r} → {new.get(k)!r}" for k in old if compared_on_resume(k) and old[k] != new.get(k)]
         if changed:
             raise TwgrpoError(
                 f"{out}: cannot resume with other settings ({'; '.join(changed)}); restore them or "
@@ -666,7 +897,9 @@ def run_training(config: TWGRPOConfig, resume: bool = False, log=print) -> Path:
     check_model_path(config.model)
     if Path(config.model).expanduser().exists():  # a local model: the same folder however it was written
         config.model = str(Path(config.model).expanduser().resolve())
-    checkpoint = _check_output_dir(out, config, resume)
+    attn = _attn_implementation(config)
+    config.model_init_kwargs = {**(config.model_init_kwargs or {}), "attn_implementation": attn}
+    checkpoint = _check_output_dir(out, config, resume, note=log)
     if checkpoint is not None and (step := _finished(checkpoint, config)) is not None:
         log(f"{out}: the run already finished at step {step} (max_steps {config.max_steps}); nothing to do")
         return out
@@ -682,8 +915,6 @@ def run_training(config: TWGRPOConfig, resume: bool = False, log=print) -> Path:
         require_video=config.require_video,
         allow_outside_video_root=config.allow_outside_video_root,
     )
-    attn = _attn_implementation(config)
-    config.model_init_kwargs = {**(config.model_init_kwargs or {}), "attn_implementation": attn}
     log(f"attention: {attn}")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "twgrpo_config.json", json.dumps(_run_record(config), indent=2) + "\n")
