@@ -6,7 +6,7 @@ holding the JPEG frames separated by commas, which vLLM's server decodes into a 
 gets (the real sampling rate, `do_sample_frames=False`), and `mm_processor_kwargs` the run's pixel bounds, so the
 server's processor keeps the frames as sampled (vLLM's server takes per-request `mm_processor_kwargs` only when
 started with `--trust-request-mm-kwargs`; otherwise it answers 400 saying so, and the run stops on its first
-batch). JPEG is lossy: at quality 95 a frame moves by about 1 grey level per pixel on average (README: what that
+batch). JPEG is lossy: at quality 95 a frame moves by 1–2 grey levels per pixel on average (README: what that
 does to answers). (lmms-eval's chat path sends frames as separate images, so
 Qwen2.5-VL loses its video processing.) Requests run `concurrency` at a time; the client retries connection
 errors, 408/409/429 and 5xx answers with exponential backoff (`max_retries`) and gives up after `timeout`
