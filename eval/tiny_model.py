@@ -144,7 +144,10 @@ def qwen_vl_config(tokenizer, text: dict[str, Any], vision: dict[str, Any]):
 
 
 def build_tiny_model(out_dir: str | Path, vocab_size: int = 448, seed: int = 0) -> Path:
-    """Write a tiny random Qwen2.5-VL (vision + text, ~0.25M parameters) with tokenizer and processors.
+    """Write a tiny random Qwen2.5-VL (vision + text, ~0.45M parameters) with tokenizer and processors.
+
+    One model for every backend: its text attention heads are 64 wide, a size vLLM's CPU attention kernels
+    accept (they refuse 16, the width this model had before it ran under vLLM).
 
     The processors use a small pixel budget (4–16 patches of 28×28 per frame) so a 16-frame video costs a
     few dozen tokens. Returns `out_dir`. A path containing "Qwen2.5-VL" keeps tools that dispatch on the
@@ -172,14 +175,16 @@ def build_tiny_model(out_dir: str | Path, vocab_size: int = 448, seed: int = 0) 
         tokenizer,
         text=dict(
             vocab_size=_padded(len(tokenizer)),
-            hidden_size=64,
-            intermediate_size=128,
+            # head_dim 64 (128 / 2 heads), which vLLM's CPU attention accepts, so one model serves every backend
+            # (vLLM refuses head_dim 16: "Unsupported CPU attention configuration").
+            hidden_size=128,
+            intermediate_size=256,
             num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
+            num_attention_heads=2,
+            num_key_value_heads=1,
             max_position_embeddings=4096,
             # mrope sections (temporal, height, width) must sum to head_dim / 2.
-            rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
+            rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [8, 12, 12]},
             tie_word_embeddings=True,
         ),
         vision=dict(

@@ -135,11 +135,11 @@ def test_vllm_prompt_carries_frames_and_metadata_for_one_video():
     from twgrpo_eval.backends.vllm_backend import engine_kwargs, sampling_kwargs, vllm_prompt
 
     video = _frames(4, 1.5)
-    prompt = vllm_prompt(_request("v", video), "<chat text>")
+    prompt = vllm_prompt("<chat text>", video)
     assert prompt["prompt"] == "<chat text>"
     [(frames, meta)] = prompt["multi_modal_data"]["video"]
     assert frames is video.frames and meta["fps"] == 1.5 and meta["frames_indices"] == [0, 1, 2, 3]
-    assert "multi_modal_data" not in vllm_prompt(_request("t"), "x")
+    assert "multi_modal_data" not in vllm_prompt("x")
     assert sampling_kwargs(SamplingSettings(0.1, 0.001, 64, 7), "v")["seed"] == request_seed(7, "v")
     args = engine_kwargs("m", PIXELS, True, seed=1, max_model_len=4096, enforce_eager=True)
     assert args["limit_mm_per_prompt"] == {"video": 1, "image": 0}
@@ -239,7 +239,14 @@ def test_openai_backend_sends_frames_as_one_video_part(server):
     assert header == "data:video/jpeg;base64"
     jpegs = [Image.open(io.BytesIO(base64.b64decode(chunk))) for chunk in data.split(",")]
     assert len(jpegs) == 4 and all(j.size == (84, 56) for j in jpegs)
-    assert body["media_io_kwargs"] == {"video": {"num_frames": 4, "fps": 2.5}}
+    assert body["media_io_kwargs"]["video"] == {
+        "num_frames": 4,
+        "fps": 2.5,
+        "total_num_frames": 4,
+        "frames_indices": [0, 1, 2, 3],
+        "duration": 1.6,
+        "do_sample_frames": False,
+    }
     assert body["mm_processor_kwargs"] == {"min_pixels": PIXELS.min_pixels, "max_pixels": PIXELS.max_pixels}
     assert body["seed"] == request_seed(42, "v") and body["max_tokens"] == 32 and body["model"] == "served-model"
     text_only = next(b for b in server.bodies if isinstance(b["messages"][-1]["content"], str))

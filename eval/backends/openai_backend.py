@@ -2,8 +2,12 @@
 
 The sampled frames travel as one video content part — a `video_url` with a `data:video/jpeg;base64,` URL
 holding the JPEG frames separated by commas, which vLLM's server decodes into a single video — with
-`media_io_kwargs.video` telling it the frame count (so none are dropped) and the real sampling rate, and
-`mm_processor_kwargs` the run's pixel bounds. (lmms-eval's chat path sends frames as separate images, so
+`media_io_kwargs.video` telling it the frame count (so none are dropped) and the metadata the offline engine
+gets (the real sampling rate, `do_sample_frames=False`), and `mm_processor_kwargs` the run's pixel bounds, so the
+server's processor keeps the frames as sampled (vLLM's server takes per-request `mm_processor_kwargs` only when
+started with `--trust-request-mm-kwargs`; otherwise it answers 400 saying so, and the run stops on its first
+batch). JPEG is lossy: at quality 95 a frame moves by 1–2 grey levels per pixel on average (README: what that
+does to answers). (lmms-eval's chat path sends frames as separate images, so
 Qwen2.5-VL loses its video processing.) Requests run `concurrency` at a time; the client retries connection
 errors, 408/409/429 and 5xx answers with exponential backoff (`max_retries`) and gives up after `timeout`
 seconds per attempt; a request that still fails becomes that item's error.
@@ -20,11 +24,23 @@ import io
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twgrpo_data.errors import TwgrpoError, require
 
-from .base import Backend, Generation, PixelBudget, Request, SamplingSettings, one_line, request_seed
+from .base import (
+    Backend,
+    Generation,
+    PixelBudget,
+    Request,
+    SamplingSettings,
+    one_line,
+    request_seed,
+    video_metadata,
+)
+
+if TYPE_CHECKING:
+    from twgrpo_data.video import VideoFrames
 
 
 def video_url_part(frames, quality: int = 95) -> dict[str, Any]:
@@ -68,6 +84,14 @@ def check_served(
             f"{what}: the server at {api_base} serves {served or 'no model'}, not "
             f"{model!r}; pass the served name as {model_option}"
         )
+
+
+def served_video_metadata(video: VideoFrames) -> dict[str, Any]:
+    """`media_io_kwargs.video` for vLLM's server: every frame (`num_frames`) and the metadata the offline engine
+    gets (`video_metadata`), which its `video/jpeg` loader turns into the same `(frames, metadata)` item.
+    (`video_backend` would name vLLM's own decoder there, so it is left out.)"""
+    meta = {k: v for k, v in video_metadata(video).items() if k != "video_backend"}
+    return {"num_frames": video.num_frames, **meta}
 
 
 class OpenAIBackend(Backend):
@@ -125,9 +149,7 @@ class OpenAIBackend(Backend):
         video_part = None
         if request.video is not None:
             video_part = video_url_part(request.video.frames, self.jpeg_quality)
-            extra["media_io_kwargs"] = {
-                "video": {"num_frames": int(request.video.frames.shape[0]), "fps": float(request.video.fps)}
-            }
+            extra["media_io_kwargs"] = {"video": served_video_metadata(request.video)}
             extra["mm_processor_kwargs"] = {"min_pixels": self.pixels.min_pixels, "max_pixels": self.pixels.max_pixels}
         messages = request.prompt.messages(video_part)
         if request.prompt.prefill is not None:  # the reply starts with it: vLLM's server continues that turn

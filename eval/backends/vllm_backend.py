@@ -23,7 +23,7 @@ import gc
 import multiprocessing as mp
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twgrpo_data.errors import require
 
@@ -40,12 +40,20 @@ from .base import (
     video_metadata,
 )
 
+if TYPE_CHECKING:
+    from twgrpo_data.video import VideoFrames
 
-def vllm_prompt(request: Request, chat_text: str) -> dict[str, Any]:
-    """The `vllm.inputs.TextPrompt` dict for one request, given its chat-template rendering."""
+
+def vllm_prompt(chat_text: str, video: VideoFrames | None = None) -> dict[str, Any]:
+    """The `vllm.inputs.TextPrompt` dict for a prompt rendered by the model's chat template and its video.
+
+    The frames are the ones twgrpo decoded (never decoded again by vLLM), sent with their HF video metadata
+    (`video_metadata`: the real sampling rate, `do_sample_frames=False`). The one place where an engine
+    request is built: evaluation uses it, and so can anything else that drives vLLM with video (rollouts).
+    """
     prompt: dict[str, Any] = {"prompt": chat_text}
-    if request.video is not None:
-        prompt["multi_modal_data"] = {"video": [(request.video.frames, video_metadata(request.video))]}
+    if video is not None:
+        prompt["multi_modal_data"] = {"video": [(video.frames, video_metadata(video))]}
     return prompt
 
 
@@ -221,9 +229,13 @@ class VLLMBackend(Backend):
         """The request's prompt text from the model's chat template."""
         return chat_text(self.processor, request.prompt)
 
+    def engine_inputs(self, requests: Sequence[Request]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The prompts (`vllm_prompt`) and per-item `SamplingParams` arguments `generate` hands the engine."""
+        prompts = [vllm_prompt(self.render(r), r.video) for r in requests]
+        return prompts, [sampling_kwargs(self.sampling, r.id) for r in requests]
+
     def _generate(self, requests: Sequence[Request]) -> list[Generation]:
-        prompts = [vllm_prompt(r, self.render(r)) for r in requests]
-        params = [sampling_kwargs(self.sampling, r.id) for r in requests]
+        prompts, params = self.engine_inputs(requests)
         if self._llm is not None:
             results = _run_engine(self._llm, prompts, params)
         else:

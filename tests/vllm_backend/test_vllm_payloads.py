@@ -9,6 +9,7 @@ from twgrpo_data.prompts import build_prompt
 from twgrpo_data.record import Record
 from twgrpo_data.video import VideoFrames
 from twgrpo_eval.backends import PixelBudget, Request, SamplingSettings
+from twgrpo_eval.backends.base import video_metadata
 from twgrpo_eval.backends.openai_backend import OpenAIBackend
 from twgrpo_eval.backends.vllm_backend import sampling_kwargs, vllm_prompt
 
@@ -32,20 +33,20 @@ def _request(video: VideoFrames | None) -> Request:
 def test_vllm_prompt_is_a_text_prompt():
     from vllm.inputs import TextPrompt
 
-    prompt = vllm_prompt(_request(_video()), "<|im_start|>user ...")
+    prompt = vllm_prompt("<|im_start|>user ...", _video())
     assert set(prompt) <= TextPrompt.__required_keys__ | TextPrompt.__optional_keys__
     assert TextPrompt.__required_keys__ <= set(prompt)
 
 
 def test_qwen2_5_vl_parser_takes_our_video_with_its_metadata():
     from transformers.video_utils import VideoMetadata
-    from vllm.multimodal.parse import MultiModalDataParser, VideoProcessorItems
+    from vllm.model_executor.models.qwen2_vl import Qwen2VLMultiModalDataParser
+    from vllm.multimodal.parse import VideoProcessorItems
 
     video = _video()
-    mm_data = vllm_prompt(_request(video), "x")["multi_modal_data"]
-    # Qwen2.5-VL's data parser is this one with `video_needs_metadata=True` (its subclass only adds image and
-    # embedding inputs, and importing it needs torchvision, which the CPU venv lacks)
-    items = MultiModalDataParser(video_needs_metadata=True).parse_mm_data(mm_data)
+    mm_data = vllm_prompt("x", video)["multi_modal_data"]
+    # as Qwen2.5-VL's processing info builds its parser (`get_data_parser`)
+    items = Qwen2VLMultiModalDataParser(2, video_needs_metadata=True).parse_mm_data(mm_data)
     videos = items["video"]
     assert isinstance(videos, VideoProcessorItems) and videos.get_count() == 1
     frames, metadata = videos.get(0)
@@ -76,7 +77,7 @@ def test_openai_request_is_a_valid_vllm_chat_request_and_decodes_to_our_frames(m
     backend.close()
     flat = {k: v for k, v in body.items() if k != "extra_body"} | body["extra_body"]
     request = ChatCompletionRequest.model_validate(flat)
-    assert request.media_io_kwargs == {"video": {"num_frames": 6, "fps": 1.75}}
+    assert request.media_io_kwargs["video"]["num_frames"] == 6
     assert request.mm_processor_kwargs == {"min_pixels": PIXELS.min_pixels, "max_pixels": PIXELS.max_pixels}
     url = body["messages"][-1]["content"][0]["video_url"]["url"]
     media_type, data = url[len("data:") :].split(";base64,", 1)
@@ -86,4 +87,6 @@ def test_openai_request_is_a_valid_vllm_chat_request_and_decodes_to_our_frames(m
     frames, metadata = decoded.media
     assert frames.shape == video.frames.shape  # one video of all our frames, not separate images
     assert np.abs(frames.astype(int) - video.frames.astype(int)).mean() < 3  # JPEG at quality 95
-    assert metadata["fps"] == 1.75 and metadata["total_num_frames"] == 6 and metadata["do_sample_frames"] is False
+    # the server's (frames, metadata) item carries what the offline engine's does
+    offline = {k: v for k, v in video_metadata(video).items() if k != "video_backend"}
+    assert {k: metadata[k] for k in offline} == offline

@@ -1,0 +1,69 @@
+"""`twgrpo eval --backend openai` against vLLM's own OpenAI-compatible server (`vllm serve`, default process
+layout) serving the tiny Qwen2.5-VL on 127.0.0.1: the video request format the server accepts, what the frames
+become on the way (JPEG), and the answers next to the offline engine's."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from engine_spy import read_requests, received_frames
+from vllm_helpers import VIDEO_RUN, VIDEOS, samples, twgrpo
+
+from twgrpo_data.formats import read_records
+from twgrpo_data.video import sample_video
+from twgrpo_eval.rescore import rescore_log
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def served_run(served_tiny_model, tmp_path_factory):
+    run = tmp_path_factory.mktemp("served") / "run"
+    server = served_tiny_model
+    twgrpo(*VIDEO_RUN, "--model", server.model, "--backend", "openai", "--api-base", server.url, "--out", run)
+    return run
+
+
+def test_served_run_is_complete_and_scored_as_rescore_scores_it(served_run):
+    results = json.loads((served_run / "results.json").read_text())
+    summary = rescore_log(served_run / "samples.jsonl").summary()
+    assert {k: results[k] for k in ("accuracy", "soft_accuracy", "n")} == {
+        k: summary[k] for k in ("accuracy", "soft_accuracy", "n")
+    }
+    assert results["run"]["complete"] and results["n_failed"] == 0
+
+
+def test_the_server_receives_one_video_of_our_frames_at_the_real_rate(served_run, served_tiny_model):
+    from transformers import AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(served_tiny_model.model)
+    records = {r.id: r for r in read_records(VIDEO_RUN[VIDEO_RUN.index("--data") + 1]).records}
+    lines = samples(served_run)
+    requests = read_requests(served_tiny_model.spy)
+    assert len(requests) == len(lines)
+    errors = []
+    for request in requests:
+        assert len(request.videos) == 1 and request.images == 0  # one video, not 16 images
+        prompt = processor.tokenizer.decode(request.prompt_token_ids)
+        [item] = [i for i, r in records.items() if r.question in prompt]
+        ours = sample_video(VIDEOS / records[item].video, frames=16, min_pixels=3136, max_pixels=12544)
+        frames = received_frames(request, processor)
+        assert frames.shape == ours.frames.shape  # every frame, at the run's pixel budget
+        # 2 frames per temporal patch at the real sampling rate, as the offline engine is told
+        assert float(request.videos[0]["second_per_grid_ts"]) == pytest.approx(2 / lines[item]["fps"], rel=1e-5)
+        errors.append(np.abs(frames.astype(int) - ours.frames.astype(int)).mean())
+    # JPEG at quality 95 on the way: 0.9–2.0 grey levels per pixel on average on these small frames
+    print("served frames vs ours, mean |difference| per pixel:", [round(float(e), 2) for e in errors])
+    assert 0 < max(errors) < 3, errors
+
+
+def test_served_answers_next_to_the_offline_engines(served_run, offline_runs):
+    served, offline = samples(served_run), samples(offline_runs["merged"])
+    assert list(served) == list(offline)
+    same = [i for i in served if served[i]["output"] == offline[i]["output"]]
+    print(f"served vs offline: {len(same)}/{len(served)} identical greedy answers (JPEG frames vs exact frames)")
+    # JPEG noise may flip a near-tie of the random model; frames at another size or rate would change them all
+    assert len(same) > len(served) / 2
+    assert {i: s["parsed"] for i, s in served.items()} == {i: s["parsed"] for i, s in offline.items()}
