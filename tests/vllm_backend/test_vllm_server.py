@@ -11,8 +11,11 @@ import pytest
 from engine_spy import read_requests, received_frames
 from vllm_helpers import VIDEO_RUN, VIDEOS, samples, twgrpo
 
+from twgrpo_data.benchmarks import mmvu, tempcompass
 from twgrpo_data.formats import read_records
+from twgrpo_data.record import Record
 from twgrpo_data.video import sample_video
+from twgrpo_eval.judge import JUDGEMENTS, Judge, JudgeSettings, Recorder, read_judgements
 from twgrpo_eval.rescore import rescore_log
 
 pytestmark = pytest.mark.slow
@@ -67,3 +70,44 @@ def test_served_answers_next_to_the_offline_engines(served_run, offline_runs):
     # JPEG noise may flip a near-tie of the random model; frames at another size or rate would change them all
     assert len(same) > len(served) / 2
     assert {i: s["parsed"] for i, s in served.items()} == {i: s["parsed"] for i, s in offline.items()}
+
+
+def _open_ended() -> Record:
+    return Record(
+        "validation_0",
+        "Which cinematic shooting technique is shown in the video?",
+        [],
+        [],
+        video="videos/Art/0.mp4",
+        source="mmvu",
+        meta={"question_type": "open-ended", "answer_text": "Dolly Zoom", "category": "Art"},
+    )
+
+
+def test_mmvu_and_tempcompass_judge_questions_are_served_by_vllm(served_tiny_model, tmp_path):
+    """The LLM judge against the same server (format only): the questions MMVU's and TempCompass's official
+    scorers ask — MMVU's with a JSON-schema `response_format`, TempCompass's with `presence_penalty` — are
+    accepted, the replies come back as text, are cached in the run's judge.jsonl and recorded per sample. A tiny
+    random model's verdicts are nonsense, so only their form is checked. (Last in this module: the engine spy
+    test above counts the video requests the server received.)"""
+    vllm_server = served_tiny_model
+    judge = Judge(JudgeSettings(vllm_server.model, vllm_server.url, timeout=300.0), tmp_path / JUDGEMENTS)
+    try:
+        recorder = Recorder(judge.ask)
+        verdict = mmvu.official_score(mmvu.official_reference(_open_ended()), "A dolly zoom.", recorder)
+        (asked,) = recorder.judgements
+        assert isinstance(asked["reply"], str) and asked["params"]["response_format"]["type"] == "json_schema"
+        assert verdict.error is None or verdict.error.startswith("judge:")  # a random model may not fill the schema
+        ref = {"task_type": "yes_no", "question": "Is the man dribbling a basketball?", "answer": "no"}
+        yes_no = Recorder(judge.ask)
+        tempcompass.official_score(ref, "He is dunking.", yes_no)  # the rules cannot read it: the judge is asked
+        assert yes_no.judgements and all(isinstance(j["reply"], str) for j in yes_no.judgements)
+        asked_before = judge.asked
+        assert judge.ask(asked["messages"], asked["params"]) == asked["reply"]  # from the cache
+        assert judge.asked == asked_before
+    finally:
+        judge.close()
+    cached = read_judgements(tmp_path / JUDGEMENTS)
+    assert len(cached) == judge.asked and all(isinstance(r, str) for r in cached.values())
+    rows = [json.loads(line) for line in (tmp_path / JUDGEMENTS).read_text().splitlines()]
+    assert {row["model"] for row in rows} == {vllm_server.model}
