@@ -82,7 +82,14 @@ class FakeOpenAIServer:
     """A local chat-completions endpoint (127.0.0.1 only): fails the first `fail` requests with 503, sleeps
     `delay` s each; `GET /v1/models` lists `models`; the Authorization header of every request is kept."""
 
-    def __init__(self, fail: int = 0, delay: float = 0.0, models: tuple[str, ...] = ("served-model",)):
+    def __init__(
+        self,
+        fail: int = 0,
+        delay: float = 0.0,
+        models: tuple[str, ...] = ("served-model",),
+        answer=lambda body: "<answer>A</answer>",
+    ):
+        """`answer(request body)` gives each reply's content (deterministic: a function of the request)."""
         self.fail, self.delay, self.bodies, self.models, self.auth = fail, delay, [], models, []
         outer = self
 
@@ -125,7 +132,7 @@ class FakeOpenAIServer:
                         {
                             "index": 0,
                             "finish_reason": "stop",
-                            "message": {"role": "assistant", "content": "<answer>A</answer>"},
+                            "message": {"role": "assistant", "content": answer(body)},
                         }
                     ],
                     "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14},

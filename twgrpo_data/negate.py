@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
+from .negation.affirm import AFFIRM, ALREADY_NEGATIVE_MODES, NEGATION_REMOVED, affirm_doc
 from .negation.clause import finite_element, main_clause_negative
 from .negation.outcome import (
     ALREADY_NEGATIVE,
@@ -45,6 +46,7 @@ from .negation.outcome import (
     UNNEGATABLE,
     NegationResult,
 )
+from .negation.parts import QuestionParts, split_frame, split_items, split_question
 from .negation.pipeline import (
     EMPTY_TOKENIZER,
     PREFERRED_MODELS,
@@ -56,11 +58,16 @@ from .negation.pipeline import (
 )
 from .negation.rules import negate_doc
 from .negation.template import NEGATION, NO_TEMPLATE, TEMPLATE, is_why_question, template_question
-from .negation.text import contract, fast_negation, lexical_refusal, split_frame, split_items
+from .negation.text import contract, fast_negation, lexical_refusal
 from .negation.vocabulary import AUX_WORDS, BE, DO, HAVE, MODALS, NEG_RAISING, NEG_WORDS, SCOPE_ADVERBS, WH_WORDS
 
 __all__ = [
+    "AFFIRM",
     "ALREADY_NEGATIVE",
+    "ALREADY_NEGATIVE_MODES",
+    "NEGATION_REMOVED",
+    "affirm_doc",
+    "split_question",
     "AUXILIARY",
     "AUX_WORDS",
     "BE",
@@ -106,9 +113,18 @@ class Negator:
     """
 
     def __init__(
-        self, model: str | None = None, *, contractions: bool = True, fast: bool = True, batch_size: int = 256
+        self,
+        model: str | None = None,
+        *,
+        contractions: bool = True,
+        fast: bool = True,
+        batch_size: int = 256,
+        already_negative: str = "refuse",
     ):
+        if already_negative not in ALREADY_NEGATIVE_MODES:
+            raise ValueError(f"already_negative must be one of {ALREADY_NEGATIVE_MODES}, got {already_negative!r}")
         self.model, self.contractions, self.fast, self.batch_size = model, contractions, fast, batch_size
+        self.already_negative = already_negative
         self.parsed = 0  # questions that needed the parser (for reports and the benchmark)
 
     @property
@@ -118,13 +134,15 @@ class Negator:
     def info(self) -> dict[str, str]:
         return model_info(self.model)
 
-    def _without_parse(self, question: str) -> NegationResult | None:
+    def _without_parse(self, parts: QuestionParts) -> NegationResult | None:
+        if parts.refusal is not None:
+            return NegationResult(parts.core, None, UNNEGATABLE, parts.refusal)
         if not self.fast:
             return None
-        refused = lexical_refusal(question)
+        refused = lexical_refusal(parts.parsed_core)
         if refused is not None:
             return refused
-        return fast_negation(question) if self.contractions else None
+        return fast_negation(parts.parsed_core) if self.contractions else None
 
     def negate(self, question: str) -> NegationResult:
         return self.negate_many([question])[0]
@@ -133,31 +151,35 @@ class Negator:
         self, questions: Sequence[str], progress: Callable[[int], None] | None = None
     ) -> list[NegationResult]:
         """Results in input order. `progress(n)` is called as questions are settled."""
-        heads = [split_items(q) for q in questions]
-        frames = [split_frame(head) for head, _ in heads]
-        cores = [core for _, core in frames]
-        results: list[NegationResult | None] = [self._without_parse(c) for c in cores]
+        parts = [split_question(q) for q in questions]
+        results: list[NegationResult | None] = [self._without_parse(p) for p in parts]
         if progress is not None:
             progress(sum(r is not None for r in results))
         todo = [i for i, r in enumerate(results) if r is None]
         if todo:
             self.parsed += len(todo)
-            docs = self.nlp.pipe((cores[i] for i in todo), batch_size=self.batch_size)
-            for i, doc in zip(todo, docs):
-                results[i] = negate_doc(doc, cores[i], self.contractions)
+            # datasets repeat questions (templates, copies): each distinct text is parsed once
+            by_text: dict[str, list[int]] = {}
+            for i in todo:
+                by_text.setdefault(parts[i].parsed_core, []).append(i)
+            docs = self.nlp.pipe(by_text, batch_size=self.batch_size)
+            for (core, same), doc in zip(by_text.items(), docs):
+                result = negate_doc(doc, core, self.contractions)
+                if result.status == ALREADY_NEGATIVE and self.already_negative == AFFIRM:
+                    result = affirm_doc(doc, core)
+                for i in same:
+                    results[i] = result
                 if progress is not None:
-                    progress(1)
+                    progress(len(same))
         return [
-            r
-            if not (frame or items)
-            else NegationResult(q, frame + r.negated + items if r.ok else None, r.status, r.reason)
-            for q, (frame, _), (_, items), r in zip(questions, frames, heads, results)
+            NegationResult(p.question, p.assemble(r.negated) if r.ok else None, r.status, r.reason)
+            for p, r in zip(parts, results)
         ]
 
     def is_negative(self, questions: Iterable[str]) -> list[bool]:
         """Whether each question's main clause is negated ("why didn't …", "which is not …")."""
         out = []
-        for doc in self.nlp.pipe((split_frame(split_items(q)[0])[1] for q in questions), batch_size=self.batch_size):
+        for doc in self.nlp.pipe((split_question(q).parsed_core for q in questions), batch_size=self.batch_size):
             words = [t for t in doc if not (t.is_punct or t.is_space)]
             if not words:
                 out.append(False)

@@ -75,25 +75,46 @@ def build_table() -> dict[str, str]:
     return table
 
 
+def build_words() -> list[str]:
+    """Every lower-case word of lemminflect's dictionary, of any part of speech (nouns, adjectives, verbs …):
+    the words whose spelling is known, for telling a misspelling ("bycicle") from another word ("women")."""
+    from lemminflect import Lemmatizer
+
+    lemmatizer = Lemmatizer()
+    return sorted({w for w in (*lemmatizer._getLemmaDict(), *lemmatizer._getOverridesDict()) if w == w.lower()})
+
+
 @functools.cache
 def table() -> dict[str, str]:
     """The verb table: read from the cache, or built from lemminflect and cached."""
-    path = cache_dir() / f"lemminflect_verbs_v{_FORMAT}_{_resource_stamp()}.marshal"
+    return _cached("lemminflect_verbs", build_table, dict)
+
+
+@functools.cache
+def known_words() -> frozenset[str]:
+    """lemminflect's dictionary words (`build_words`), cached on disk like the verb table."""
+    return frozenset(_cached("lemminflect_words", build_words, list))
+
+
+def _cached(name: str, build, kind: type):
+    """The `build()` result kept in the cache folder under `name` (rebuilt when missing, damaged or made from
+    another lemminflect)."""
+    path = cache_dir() / f"{name}_v{_FORMAT}_{_resource_stamp()}.marshal"
     try:
         data = path.read_bytes()
         body = data[_DIGEST:]
         if hashlib.sha256(body).digest() == data[:_DIGEST]:
             loaded = marshal.loads(body)
-            if isinstance(loaded, dict) and loaded:
+            if isinstance(loaded, kind) and loaded:
                 return loaded
     except (OSError, EOFError, ValueError, TypeError):
         pass  # no cache yet: build it
-    built = build_table()  # also when the file was damaged
+    built = build()  # also when the file was damaged
     try:
         body = marshal.dumps(built)
         with atomic_path(path) as tmp:
             tmp.write_bytes(hashlib.sha256(body).digest() + body)
-        for stale in path.parent.glob("lemminflect_verbs_*.marshal"):  # tables of an earlier lemminflect
+        for stale in path.parent.glob(f"{name}_*.marshal"):  # tables of an earlier lemminflect
             if stale != path:
                 stale.unlink(missing_ok=True)
     except (OSError, OutputWriteError):

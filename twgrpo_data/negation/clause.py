@@ -51,15 +51,37 @@ def in_main_clause(token, root) -> bool:
 
 
 def main_clause_negative(doc, root, start: int, finite_i: int | None) -> bool:
-    for tok in doc:
-        if tok.lower_ in NEG_WORDS or tok.dep_ == "neg":
-            # A negative word before or right after the finite element ("nobody …", "why didn't …",
-            # "why did nt …") is the main clause's whatever the parse says.
-            if finite_i is not None and start <= tok.i <= finite_i + 1:
-                return True
-            if in_main_clause(tok, root):
-                return True
-    return False
+    return bool(main_clause_negations(doc, root, start, finite_i))
+
+
+def main_clause_negations(doc, root, start: int, finite_i: int | None) -> list:
+    """The negative words of the main clause. A negative word before or right after the finite element
+    ("nobody …", "why didn't …", "why did nt …") is the main clause's whatever the parse says; so is one right
+    before a verb before any subordinate clause ("why is the man | not holding …", which the parse often
+    reads as a clause of the subject)."""
+    return [
+        tok
+        for tok in doc
+        if (tok.lower_ in NEG_WORDS or tok.dep_ == "neg")
+        and (
+            (finite_i is not None and start <= tok.i <= finite_i + 1)
+            or (finite_i is not None and tok.i == finite_i + 2 and doc[finite_i + 1].tag_ == "EX")  # "is there not"
+            or in_main_clause(tok, root)
+            or (finite_i is not None and _negates_main_verb(doc, tok, finite_i))
+        )
+    ]
+
+
+def _negates_main_verb(doc, neg, finite_i: int) -> bool:
+    if neg.i + 1 >= len(doc) or doc[neg.i + 1].tag_ not in ("VB", "VBG", "VBN"):
+        return False
+    if doc[neg.i - 1].tag_ in ("IN", "TO"):
+        return False  # "despite | not being a foul", "to | not go": a phrase of its own
+    # nothing between the finite element and the negation may open a clause or be a verb: in "what does the man
+    # think of the woman | not knowing …" the main verb came first
+    return neg.i > finite_i and not any(
+        t.lower_ in CLAUSE_OPENERS or t.is_punct or t.tag_ in VERB_TAGS for t in doc[finite_i + 1 : neg.i]
+    )
 
 
 def phrase_head(wh):
@@ -174,3 +196,9 @@ def is_main_verb(finite, doc, start: int) -> bool:
     if finite.i != start + 1 or any(t.tag_ == "VB" for t in rest):
         return False
     return not any(prev.tag_ in NOUN_TAGS and is_base_verb(tok) for prev, tok in zip(rest, rest[1:]))
+
+
+def gerund_after_preposition(token) -> bool:
+    """A gerund right after its preposition ("the first step in | preparing the dish"): inside a prepositional
+    phrase, never the main verb (unlike "the lady in pink | standing", where the parser may say the same)."""
+    return token.tag_ == "VBG" and token.i > 0 and token.doc[token.i - 1].tag_ == "IN" and token.head.i == token.i - 1

@@ -8,7 +8,7 @@ search gives up (None) rather than guess when they disagree.
 
 from __future__ import annotations
 
-from .clause import aux_text, is_base_verb, known_verb, reduced_relative
+from .clause import aux_text, gerund_after_preposition, is_base_verb, known_verb, reduced_relative
 from .vocabulary import BE, CLAUSE_OPENERS, DO, NOUN_PHRASE_TAGS, NOUN_TAGS, QUOTES, SUBJECT_DEPS, VERB_TAGS
 
 
@@ -45,12 +45,18 @@ def after_subject(doc, finite) -> tuple[int, bool] | None:
             return None
         after = subjects[0].right_edge.i + 1
         clauses = {t.i for c in finite.children if c.dep_ == "advcl" for t in c.subtree}
-        if after >= len(doc) or doc[after].is_punct or after in clauses:
-            return None  # nothing to negate after the subject: "where is Sheldon | when …"
+        if after >= len(doc) or doc[after].is_punct or after in clauses or doc[after - 1].tag_ == "IN":
+            # nothing to negate after the subject ("where is Sheldon | when …"), or a subject the parse ended
+            # on a preposition ("what is the atmosphere like | at …")
+            return None
         return after, True
     verb = finite.head
     if finite.dep_ not in ("aux", "auxpass") or verb.i <= finite.i or verb.tag_ not in VERB_TAGS:
         return None
+    if (finite.lower_ in DO or finite.tag_ == "MD") and (
+        verb.tag_ == "VBG" or (verb.tag_ == "VBN" and not is_base_verb(verb))
+    ):
+        return None  # "does the boy | wearing blue struggle": a participle in the subject, misread as the verb
     subjects = [c for c in verb.children if c.dep_ in SUBJECT_DEPS]
     if len(subjects) != 1 or subjects[0].left_edge.i != finite.i + 1:
         return None
@@ -86,11 +92,13 @@ def predicate_start(doc, finite) -> tuple[int, bool] | None:
     first_noun = next((t.i for t in window if t.tag_ in NOUN_TAGS), None)
     if first_noun is None:
         return None
-    readings = _main_verb_readings(finite, window, first_noun)
+    readings = _main_verb_readings(doc, finite, window, first_noun)
     if len(readings) > 1:
         return None  # the parse and the tags disagree on the main verb
     if readings:
-        return _before_verb(doc, finite, window, first_noun, readings[0])
+        return _before_verb(doc, finite, window, first_noun, readings[0]) or _after_participle_phrase(
+            doc, finite, window, readings[0]
+        )
     if finite.lower_ in DO or finite.tag_ == "MD":
         return _missed_base_verb(window, first_noun)
     return _after_copula_subject(doc, window)
@@ -106,7 +114,7 @@ def _window(doc, finite) -> list:
     return window
 
 
-def _main_verb_readings(finite, window, first_noun: int) -> list:
+def _main_verb_readings(doc, finite, window, first_noun: int) -> list:
     """The main verb after the subject by two readings, without repeats: the parse's head of the auxiliary,
     and the first word after the subject that the tagger calls a verb ("do" after "did" always is one)."""
     by_parse = (
@@ -118,14 +126,20 @@ def _main_verb_readings(finite, window, first_noun: int) -> list:
     )
     # after a form of "be" only a participle is the main verb ("is the person able to | do" is a copula)
     verb_tags = ("VBG", "VBN") if aux_text(finite) in BE else VERB_TAGS
-    # a participle the parse uses as an adjective ("the | following | components") is no main verb
     by_tag = next(
         (
             t
             for t in window
             if t.i > first_noun
             and (
-                (t.tag_ in verb_tags and t.dep_ not in ("amod", "compound"))
+                # not a participle the parse uses as an adjective ("the | following | components") or one inside
+                # a prepositional phrase ("the first step in | preparing the dish")
+                (
+                    t.tag_ in verb_tags
+                    and t.dep_ not in ("amod", "compound")
+                    and not gerund_after_preposition(t)
+                    and doc[t.i - 1].lower_ != "to"  # an infinitive ("attempt to | hug") is never the main verb
+                )
                 or (t.lower_ == "do" and finite.lower_ in DO)
             )
         ),
@@ -153,6 +167,8 @@ def _before_verb(doc, finite, window, first_noun: int, verb) -> tuple[int, bool]
     """Before `verb` and the adverbs in front of it, unless a participle inside the subject ("why did the man
     sitting … turn") or a word that is no verb at all makes the reading doubtful."""
     participles = [t for t in window if t.tag_ in ("VBG", "VBN")]
+    if aux_text(finite) in BE and any(t.tag_ == "VB" and doc[t.i - 1].lower_ != "to" for t in window if t.i > verb.i):
+        return None  # a base verb after the participle: the source is garbled ("what is the man sitting down feel")
     if (
         not known_verb(verb)
         or any(t.i < verb.i for t in participles)
@@ -161,9 +177,40 @@ def _before_verb(doc, finite, window, first_noun: int, verb) -> tuple[int, bool]
     ):
         return None
     i = verb.i
-    while i - 1 > first_noun and doc[i - 1].tag_ in ("RB", "RBR", "RBS"):
+    while i - 1 > first_noun and _adverb_of_verb(doc[i - 1]):
         i -= 1
     return i, False
+
+
+def _adverb_of_verb(token) -> bool:
+    """An adverb before a verb that "not" goes in front of ("suddenly run"), not a noun the tagger calls an
+    adverb ("at the | back")."""
+    return token.tag_ in ("RB", "RBR", "RBS") and token.dep_ != "pobj" and token.doc[token.i - 1].tag_ != "DT"
+
+
+def _after_participle_phrase(doc, finite, window, participle) -> tuple[int, bool] | None:
+    """After "do" or a modal a participle right after the subject's noun is part of the subject ("why does the
+    man | wearing a red cap | bend down"): the main verb is the first base form the tagger sees after it ("do"
+    after "did" always is one). None when there is none ("the boy wearing blue struggle": a noun to the
+    tagger, or an infinitive), so that no "not" lands inside the subject."""
+    if not (finite.lower_ in DO or finite.tag_ == "MD") or participle.tag_ not in ("VBG", "VBN"):
+        return None
+    if doc[participle.i - 1].tag_ not in NOUN_TAGS:
+        return None
+    verb = next(
+        (t for t in window if t.i > participle.i and (t.tag_ == "VB" or (t.lower_ == "do" and finite.lower_ in DO))),
+        None,
+    )
+    # nothing between that could be the verb the tagger misread ("the lady sitting … stretch(VBP) her hand out
+    # to touch"), a coordination ("… accelerate and stop") or an infinitive; adverbs before the verb may belong
+    # to the participle ("wearing cap backwards | do"), so "not" goes right before the verb
+    if (
+        verb is None
+        or not is_base_verb(verb)
+        or any(t.tag_ in ("VBP", "VBZ", "VBD", "MD", "CC", "TO") for t in doc[participle.i + 1 : verb.i])
+    ):
+        return None
+    return verb.i, False
 
 
 def _missed_base_verb(window, first_noun: int) -> tuple[int, bool] | None:
@@ -189,9 +236,15 @@ def _after_copula_subject(doc, window) -> tuple[int, bool] | None:
         return None  # a verb the rules above could not place ("what is the boy in yellow do")
     end = None
     for tok in window:
+        if tok.tag_ == "EX":
+            end = tok.i
+            break  # "why is there | not a flash of light", "why is there | not words and numbers …"
         if tok.tag_ in NOUN_TAGS:
             end = tok.i
         elif end is not None or tok.tag_ not in NOUN_PHRASE_TAGS:
             break
-    # something must follow the subject: "why is the man | on the floor", not "where is this place |"
-    return None if end is None or end >= window[-1].i else (end + 1, True)
+    # something must follow the subject: "why is the man | on the floor", not "where is this place |"; and a
+    # coordinated subject goes on past "and" ("where were Leslie and Leonard |"), never "Leslie | not and"
+    if end is None or end >= window[-1].i or doc[end + 1].tag_ == "CC":
+        return None
+    return end + 1, True

@@ -19,6 +19,8 @@ from .clause import (
     aux_text,
     base_form,
     finite_element,
+    gerund_after_preposition,
+    in_main_clause,
     is_main_verb,
     known_verb,
     main_clause_negative,
@@ -31,6 +33,7 @@ from .outcome import ALREADY_NEGATIVE, AUXILIARY, DO_SUPPORT, NEGATED, NegationR
 from .placement import Edits, after_quotation, after_subject, predicate_start
 from .text import all_caps, apostrophe, cased, contract, lexical_refusal
 from .vocabulary import (
+    APPROXIMATORS,
     BE,
     DO,
     DO_FOR_TAG,
@@ -38,7 +41,11 @@ from .vocabulary import (
     NEG_RAISING,
     NEG_WORDS,
     NOUN_PHRASE_TAGS,
+    ORDINAL_SCOPE,
+    QUOTES,
     SCOPE_ADVERBS,
+    SCOPE_WORDS,
+    STILL_VERBS,
     SUBJECT_DEPS,
     VERB_TAGS,
     WH_WORDS,
@@ -102,6 +109,8 @@ def analyse(doc, question: str) -> MainClause | NegationResult:
         if tok.text in (".", "?", "!") and any(not (t.is_punct or t.is_space) for t in doc[tok.i + 1 :]):
             return refused(question, "multiple_sentences")
     root = doc[start].sent.root
+    if _second_question(doc, root, start):
+        return refused(question, "coordinated_question")
     finite, by_word_order = finite_element(doc, start, root)
     if main_clause_negative(doc, root, start, finite.i if finite is not None else None):
         return refused(question, "negative_main_clause", ALREADY_NEGATIVE)
@@ -112,6 +121,23 @@ def analyse(doc, question: str) -> MainClause | NegationResult:
         return refused(question, "yes_no")
     verb = finite.head if finite.dep_ in ("aux", "auxpass") else finite
     return MainClause(doc, question, start, root, finite, by_word_order, verb, _adverbs_before(doc, start, finite))
+
+
+def _second_question(doc, root, start: int) -> bool:
+    """Whether a verb coordinated with the main clause has a wh-word of its own ("What did the man do first and
+    what happened next?"): two questions in one, which no negation of either part answers (`COORDINATED`
+    catches the inverted forms without a parse)."""
+    for t in doc:
+        if t.dep_ != "conj" or t.tag_ not in VERB_TAGS or not in_main_clause(t, root):
+            continue
+        wh = [ch for ch in t.children if ch.lower_ in WH_WORDS and start < ch.i < t.i]  # not a relative "that"
+        subject = next((ch for ch in t.children if ch.dep_ in SUBJECT_DEPS), None)
+        # a question: the wh-word is the subject ("… and what happened next") or the auxiliary comes before the
+        # subject ("… and what does this suggest"); "… and what he holds" is a noun phrase
+        inverted = subject is not None and any(ch.dep_ in ("aux", "auxpass") and ch.i < subject.i for ch in t.children)
+        if wh and (inverted or (subject is not None and subject in wh)):
+            return True
+    return False
 
 
 def _adverbs_before(doc, start: int, finite) -> int:
@@ -139,6 +165,8 @@ def meaning_refusal(c: MainClause) -> str | None:
         and any(ch.dep_ in ("xcomp", "ccomp") for ch in verb.children)
     ):
         return "neg_raising"
+    if _scope_word(c) is not None:
+        return "scope_adverbial"  # "which object doesn't appear for the first time", "what doesn't he do again"
     clause_heads = {verb.i, c.finite.i, c.root.i}
     if any(
         t.lower_ in SCOPE_ADVERBS
@@ -151,6 +179,59 @@ def meaning_refusal(c: MainClause) -> str | None:
     ):
         return "scope_adverbial"  # not "the most likely message", a noun phrase
     return None
+
+
+def _scope_word(c: MainClause):
+    """The first scope word on the main clause's verb, or None: `SCOPE_WORDS` and "first"/"last" (as adverbs,
+    "at first", "(for) the first time") attached to the verb, "still" other than "stand still", and
+    approximations ("approximately", "about"/"around" a number) anywhere in the main clause."""
+    doc, root = c.doc, c.root
+    heads = {c.verb.i, c.finite.i, root.i} | {t.i for t in c.verb.conjuncts}
+    before_verb = _adverbs_before_main_verb(c)
+    for t in doc:
+        low = t.lower_
+        if t.i > 0 and doc[t.i - 1].text in QUOTES:
+            continue  # a quoted word ("repeats 'Finally'") is no adverb of the verb
+        if low in APPROXIMATORS:
+            if t.i + 1 < len(doc) and doc[t.i + 1].like_num and in_main_clause(t, root):
+                return t
+        elif low in ("approximately", "roughly", "nearly", "almost"):
+            if in_main_clause(t, root):
+                return t
+        elif low in SCOPE_WORDS or low in ORDINAL_SCOPE or low == "still":
+            on_verb = t.i in before_verb or (
+                t.head.i in heads
+                if low not in ORDINAL_SCOPE or t.dep_ in ("advmod", "npadvmod")
+                else _on_verb(t, heads)
+            )
+            if on_verb and not (low == "still" and t.i > 0 and base_form(doc[t.i - 1]).lower() in STILL_VERBS):
+                return t
+    return None
+
+
+def _on_verb(ordinal, heads: set[int]) -> bool:
+    """ "at first", "at last", "for the first time", "the first time" attached to one of `heads`."""
+    head = ordinal.head
+    if head.lower_ == "at" and ordinal.dep_ in ("pobj", "pcomp"):
+        return head.head.i in heads
+    if head.lower_ == "time":
+        if head.dep_ == "npadvmod":
+            return head.head.i in heads and not any(ch.dep_ in ("relcl", "acl") for ch in head.children)
+        return head.dep_ == "pobj" and head.head.lower_ == "for" and head.head.head.i in heads
+    return False
+
+
+def _adverbs_before_main_verb(c: MainClause) -> set[int]:
+    """The adverbs in front of the main verb by word order ("why is the man | still holding …"), which the
+    parser often attaches to the subject instead."""
+    at = predicate_start(c.doc, c.finite)
+    if at is None or at[1]:
+        return set()
+    out, i = set(), at[0]
+    while i < len(c.doc) and c.doc[i].tag_ in ("RB", "RBR", "RBS"):
+        out.add(i)
+        i += 1
+    return out
 
 
 def word_order_plan(c: MainClause) -> Plan | str:
@@ -181,14 +262,11 @@ def _wh_is_predicate(c: MainClause) -> bool:
     "not" would go, or by the parse."""
     doc, finite = c.doc, c.finite
     at = predicate_start(doc, finite)
-    # not "… able to", "… about to", "… afraid of": there the wh-word belongs to what follows
-    if (
-        at is not None
-        and at[1]
-        and not doc[at[0]].tag_.startswith("JJ")
-        and not (at[0] + 1 < len(doc) and doc[at[0] + 1].lower_ == "to")
-    ):
-        return True
+    if at is not None and at[1]:
+        if _wh_belongs_to_what_follows(doc, at[0]):
+            return False  # "what is the person | not able to do", whatever the parse says
+        if not (doc[at[0]].tag_.startswith("JJ") or (at[0] + 1 < len(doc) and doc[at[0] + 1].lower_ == "to")):
+            return True
     # the parse agrees: a copula root with the wh-word as its predicate, the subject running to the end
     # and no participle that could be the main verb ("what's the color of the cosmos introduced by …")
     subject = next((ch for ch in finite.children if ch.dep_ in SUBJECT_DEPS), None)
@@ -205,12 +283,23 @@ def _wh_is_predicate(c: MainClause) -> bool:
         and subject.left_edge.i == finite.i + 1
         and all(t.i in trailing or t.is_punct or t.is_space for t in doc[subject.right_edge.i + 1 :])
         and all(
-            reduced_relative(t)
+            reduced_relative(t) or (gerund_after_preposition(t) and subject.left_edge.i <= t.i <= subject.right_edge.i)
             for t in doc[finite.i + 1 :]
             if t.tag_ in ("VBG", "VBN")
             or (t.lower_.endswith(("ing", "ed")) and known_verb(t) and not any(ch.dep_ == "det" for ch in t.children))
         )
     )
+
+
+def _wh_belongs_to_what_follows(doc, i: int) -> bool:
+    """ "… able | to do", "… about | to do", "… afraid | of?": the wh-word is the object of the infinitive or
+    of a stranded preposition after the copula's predicate (unlike "… next | to the girl")."""
+    if i + 1 >= len(doc):
+        return False
+    after = doc[i + 1]
+    if after.lower_ == "to":
+        return i + 2 < len(doc) and doc[i + 2].tag_ == "VB"
+    return doc[i].tag_.startswith("JJ") and after.tag_ == "IN" and all(t.is_punct for t in doc[i + 2 :])
 
 
 def parse_plan(c: MainClause) -> Plan | str:

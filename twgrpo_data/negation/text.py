@@ -7,8 +7,11 @@ import re
 
 from .outcome import AUXILIARY, NEGATED, UNNEGATABLE, NegationResult
 from .vocabulary import (
+    APPROXIMATE_NUMBER,
     AUX_WORDS,
+    CLAUSE_OPENERS,
     CONTRACTED,
+    COORDINATED,
     DISGUISED_YES_NO,
     DO,
     FAST_FORM,
@@ -16,13 +19,13 @@ from .vocabulary import (
     HOW,
     NEEDS_PARSE,
     NEGATIVE_TEXT,
-    OPTION_LINE,
+    ORDINAL_ON_VERB,
     PREPOSED_WH,
     PREPOSITIONS,
-    RELATIVE_WORDS,
+    SCOPE_CANDIDATES,
     SCOPE_NOUNS,
     SCOPE_ORDER,
-    SENTENCE_BREAK,
+    SECOND_WH,
     WH_WORDS,
 )
 
@@ -77,60 +80,6 @@ def opens_question(text: str) -> bool:
     )
 
 
-def setup_end(question: str) -> int:
-    """Where the final question starts after setup sentences ("The person … a game. | Where is …?"); 0 when
-    there are none, or when an earlier sentence is a question too."""
-    breaks = [m.end() for m in SENTENCE_BREAK.finditer(question)]
-    if breaks and question.rstrip().endswith("?") and "?" not in question[: breaks[-1]]:
-        return breaks[-1]
-    return 0
-
-
-def split_items(question: str) -> tuple[str, str]:
-    """(question, items): a question on its first line followed by lines of items ("In which order …?\n(a)
-    Camel pose.\n(b) …") is negated on its own and the items are kept as they are; otherwise the items are
-    empty."""
-    first, sep, rest = question.partition("\n")
-    if (
-        sep
-        and rest.strip()
-        and first.rstrip().endswith("?")
-        and "?" not in first.rstrip()[:-1]
-        and not OPTION_LINE.search(rest)
-    ):
-        return first, sep + rest
-    return question, ""  # no items, or lettered option lines that inversion reshuffles ("A. Eating")
-
-
-def split_frame(question: str) -> tuple[str, str]:
-    """(frame, question proper): the setup sentences before a final question ("The person uses objects to
-    play a game. Where is the hidden object …?") and a phrase or clause before a comma or colon ("According
-    to the video, what …", "If the cube is removed, which event …") are the frame, kept as they are; only
-    the question proper is negated. Without such a frame the frame is empty.
-
-    Example:
-        >>> split_frame("Without the cube, which event will happen?")
-        ('Without the cube, ', 'which event will happen?')
-    """
-    if not any(c in question for c in ",:;.!?"):
-        return "", question  # the common case, without a regex
-    if "\n" in question.strip():
-        return "", question  # a list of items after the question: refused as multiple sentences
-    start = setup_end(question)
-    core = question[start:]
-    if opens_question(core):
-        return question[:start], core
-    for sep in re.finditer(r"[,:;]\s*", core):
-        rest = core[sep.end() :]
-        first, second = (first_words(rest, 2) + ["", ""])[:2]
-        if first in RELATIVE_WORDS and re.search(r"[,;]", rest):
-            continue  # "…, who is chatting with X, what is …": a relative clause closed by a comma
-        if first in WH_WORDS or first in AUX_WORDS or (first in PREPOSITIONS and second in PREPOSED_WH):
-            start += sep.end()
-            break
-    return question[:start], question[start:]
-
-
 def lexical_refusal(question: str) -> NegationResult | None:
     """Refusals that need no parse; shared by the fast and the parse path so both answer alike."""
     text = question.strip()
@@ -155,18 +104,35 @@ def lexical_refusal(question: str) -> NegationResult | None:
     low = text.lower()
     if any(k in low for k in SCOPE_NOUNS) and SCOPE_ORDER.search(text):
         return NegationResult(question, None, UNNEGATABLE, "scope_adverbial")
+    if ("," in text or ";" in text or " and " in low or " or " in low) and COORDINATED.search(text):
+        return NegationResult(question, None, UNNEGATABLE, "coordinated_question")
     return None
+
+
+def _scope_word_in_main_clause(low: str, words: list[str]) -> bool:
+    """Whether a scope word may be on the main verb, which the parse decides: one before the first word that
+    opens a subordinate clause ("why did the ball drop | the first time" — not "what did he do after | he
+    threw it again"), or an approximation of a number."""
+    opener = next((i for i, w in enumerate(words) if i > 0 and w in CLAUSE_OPENERS), len(words))  # not the wh-word
+    head = words[:opener]
+    if not SCOPE_CANDIDATES.isdisjoint(head):
+        return True
+    return (("about " in low or "around " in low) and APPROXIMATE_NUMBER.search(low) is not None) or (
+        ("first" in head or "last" in head) and ORDINAL_ON_VERB.search(" ".join(head)) is not None
+    )
 
 
 def fast_negation(question: str) -> NegationResult | None:
     """ "WH AUX rest" with no negative word anywhere: the contraction goes on the auxiliary."""
     m = FAST_FORM.match(question)
-    if (
-        m is None
-        or NEGATIVE_TEXT.search(question)
-        or not NEEDS_PARSE.isdisjoint(w.strip(".,;:!?\"'’”“") for w in question.lower().split())
-    ):
+    low = question.lower()
+    if m is None or NEGATIVE_TEXT.search(question):
         return None
+    words = [w.strip(".,;:!?\"'’”“") for w in low.split()]
+    if not NEEDS_PARSE.isdisjoint(words) or _scope_word_in_main_clause(low, words):
+        return None
+    if SECOND_WH.search(low):
+        return None  # "… and when the man …": perhaps a second question, which the parse decides
     if m.group("wh").lower() in ("who", "which") and m.group("aux").lower() in DO:
         return None  # "who did the dishes": "did" may be the main verb; the parser decides
     negated = m.group("head") + contract(m.group("aux"), apostrophe(question)) + m.group("rest")

@@ -112,7 +112,40 @@ SCOPE_ORDER = re.compile(
     r"sequential)\s+)?(?:order|sequence|succession|turn)\b(?!\s+(?:to|for|that)\b)",
     re.IGNORECASE,
 )
-# word forms of NEG_RAISING and SCOPE_ADVERBS (a set lookup is cheaper than a regex on the fast path)
+# Words whose meaning a negation of their verb flips or shifts (issue 30): "which object doesn't appear for the
+# first time at the end" means "appeared before", "what doesn't he do again" presupposes he did it once, "what
+# isn't approximately the length" admits the neighbours. On the main verb they are refused as scope adverbials;
+# as adjectives in a noun phrase ("the first step") or in a subordinate clause ("after he threw it again") not.
+SCOPE_WORDS = {
+    "again",
+    "already",
+    "yet",
+    "anymore",
+    "initially",
+    "originally",
+    "firstly",
+    "finally",
+    "eventually",
+    "lastly",
+    "approximately",
+    "roughly",
+    "nearly",
+    "almost",
+    # frequency whose negation is another frequency: "doesn't always" = "sometimes doesn't"
+    "always",
+    "sometimes",
+    "often",
+    "usually",
+    "rarely",
+    "seldom",
+}
+# ordinals on the verb ("who finished first", "at first", "for the first time"), "still" unless it is the
+# adjective of a posture verb ("stand still"), "about"/"around" before a number
+ORDINAL_SCOPE = {"first", "last"}
+STILL_VERBS = {"stand", "sit", "stay", "hold", "keep", "lie", "remain", "be", "freeze"}
+APPROXIMATORS = {"about", "around"}
+# word forms of NEG_RAISING, SCOPE_ADVERBS and the scope words (a set lookup is cheaper than a regex on the
+# fast path)
 NEEDS_PARSE = {f"{stem}{end}" for stem in NEG_RAISING | SCOPE_ADVERBS for end in ("", "s", "d", "ed", "ing")} | {
     "thought",
     "felt",
@@ -163,3 +196,33 @@ FAST_FORM = re.compile(
 QUOTES = {"'", '"', "‘", "’", "“", "”", "`", "``", "''"}
 # A line that starts like a lettered option ("A. Eating", "(b) Dancing").
 OPTION_LINE = re.compile(r"^\s*\(?[A-H][.):]\s", re.MULTILINE)
+# A second question coordinated with the first (issue 30): "…, and why does she switch …?", "… and what does
+# this suggest …?", "…, why are the men …?", "…, did the girl tell a joke?", "…, and why?". Each option
+# answers both parts, so no negation of the parts is sound; the template covers the whole question. Two
+# wh-words of one clause ("When and where did the match take place?") ask one question and are negated.
+_AUX = r"(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|may|might|must)"
+_SUBJECT_START = r"(?:he|she|it|they|we|you|i|the|this|that|these|those|there|his|her|their|its|a|an|one|each|both)"
+_NOT_AFTER_WH = "".join(rf"(?<!\b{w})" for w in ("what", "why", "where", "when", "who", "how", "which"))
+COORDINATED = re.compile(
+    rf"(?:[,;]|{_NOT_AFTER_WH}\s(?:and|or))\s*(?:and\s+|or\s+|but\s+|then\s+)?(?:why|how)\s*[?.!]*\s*$"
+    rf"|[,;]\s*(?:and\s+|or\s+|but\s+|then\s+)?(?:what|why|how|who|whom|whose|which|where|when)\b"
+    rf"(?:\s+[\w'’-]+){{0,3}}?\s+{_AUX}\s+{_SUBJECT_START}\b"
+    rf"|{_NOT_AFTER_WH}\s(?:and|but)\s+(?:what|why|how|who|whom|whose|which|where|when)\b(?:\s+[\w'’-]+){{0,3}}?\s+{_AUX}"
+    rf"\s+{_SUBJECT_START}\b"
+    rf"|[,;]\s*(?:and\s+|but\s+)?{_AUX}(?:n['’]t)?\s+{_SUBJECT_START}\b"
+    rf"|;\s*(?:and\s+|but\s+)?(?:what|why|how|who|whom|whose|which|where|when)\b",  # no relative after ";"
+    re.IGNORECASE,
+)
+# "about 5 minutes", "around twenty people": an approximation, whose negation admits the neighbours
+NUMBER_WORDS = {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "twenty", "hundred"}
+APPROXIMATE_NUMBER = re.compile(rf"\b(?:about|around)\s+(?:\d|(?:{'|'.join(sorted(NUMBER_WORDS))})\b)")
+# a wh-word after a coordinator: the fast path leaves such questions to the parse (`rules._second_question`)
+SECOND_WH = re.compile(r"\b(?:and|or|but)\s+(?:what|why|how|who|whom|whose|which|where|when)\b")
+# "first"/"last" that may be on the verb ("who finished first", "at first", "the first time"), unlike the
+# adjective after a determiner ("the first step", "his last move"), which the fast path may keep
+ORDINAL_ON_VERB = re.compile(
+    r"\b(?<!\bthe )(?<!\ba )(?<!\bhis )(?<!\bher )(?<!\bits )(?<!\bthis )(?<!\bthat )(?<!\btheir )(?<!\bmy )"
+    r"(?:first|last)\b|\b(?:first|last)\s+time\b"
+)
+# the scope words the fast path leaves to the parse when they come before any subordinate clause
+SCOPE_CANDIDATES = frozenset(SCOPE_WORDS | {"still"})
