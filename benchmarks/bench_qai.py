@@ -11,6 +11,10 @@ reason, and — converting the records with options (ratio 1) — the inverted s
 `--fallback template`, including the option-aware refusals (`options_overlap`). The fast path must give
 the parse path's answers there too (checked on one question per opening, as in the tests).
 
+Issue 30, on the development questions of the new forms (`tests/data/qai_forms`: Social-IQ 2.0 and
+Video-Bench, two families the project had not seen): per family and mode, the records inverted by each
+strategy and the refusals by reason (their soundness is judged by hand; see the README's QAI section).
+
 Run: .venv/bin/python benchmarks/bench_qai.py   (or `make bench`)
 """
 
@@ -24,6 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 DATA = (REPO / ".." / "shared" / "data" / "nextgqa_val.json").resolve()
 DEV = (REPO / ".." / "shared" / "data" / "qai_dev" / "questions.jsonl").resolve()
+FORMS = REPO / "tests" / "data" / "qai_forms" / "questions.jsonl"
 
 
 def _best_of(n: int, fn) -> float:
@@ -71,6 +76,7 @@ def main() -> int:
     assert all_fast == Negator(fast=False).negate_many(questions), "fast negation differs from parsed negation"
 
     _per_source()
+    _forms()
 
     rows = [
         (f"baseline: nlp.pipe of every question ({model}, all components)", baseline),
@@ -138,6 +144,45 @@ def _per_source() -> None:
             f"{data['strategies']['template'] / n:>9.1%}  "
             + ", ".join(f"{k} {v}" for k, v in reasons.most_common() if v)
         )
+
+
+def _forms() -> None:
+    """Per family and mode: inverted by strategy, refused by reason, on the questions of issue 30's forms."""
+    import json
+    from collections import Counter
+
+    from twgrpo_data.invert import convert
+    from twgrpo_data.negate import Negator
+    from twgrpo_data.record import Record
+
+    rows = [json.loads(line) for line in FORMS.read_text(encoding="utf-8").splitlines()]
+    # Video-Bench ships no gold letters: its records are converted as if A were right (the negation does not
+    # depend on which option is; the option checks do)
+    records = [
+        Record(f"f{i}", r["question"], r["options"], [r["answer"] or "A"], source=r["source"])
+        for i, r in enumerate(rows)
+    ]
+    modes = {
+        "default": ({}, {}),
+        "--fallback template --why template": ({"fallback": "template", "why": "template"}, {}),
+        "--no-contractions": ({}, {"contractions": False}),
+        "--already-negative affirm": ({}, {"already_negative": "affirm"}),
+    }
+    print(f"\nqai convert --ratio 1 on the {len(records)} development questions of issue 30's forms")
+    print(f"  {'family':<11} {'mode':<36} {'n':>4} {'negation':>9} {'template':>9} {'affirm':>7}  not inverted")
+    for source in sorted({r.source for r in records}):
+        subset = [r for r in records if r.source == source]
+        for mode, (convert_kw, negator_kw) in modes.items():
+            _, report = convert(subset, 1.0, 0, negator=Negator(**negator_kw), **convert_kw)
+            data = report.to_dict()
+            reasons = Counter(data["unnegatable_reasons"])
+            reasons["already_negative"] += data["counts"]["already_negative"]
+            strategies = data["strategies"]
+            print(
+                f"  {source:<11} {mode:<36} {len(subset):>4} {strategies['negation']:>9} "
+                f"{strategies['template']:>9} {strategies['affirmation']:>7}  "
+                + ", ".join(f"{k} {v}" for k, v in reasons.most_common(5) if v)
+            )
 
 
 if __name__ == "__main__":

@@ -81,6 +81,31 @@ def convert_cmd(
     why: str = typer.Option(
         "negate", "--why", help="Why-questions: negate (\"why didn't …\", the paper's) | template."
     ),
+    already_negative: str = typer.Option(
+        "refuse",
+        "--already-negative",
+        help='Already-negative questions: refuse | affirm (invert by removing the negation: "which tool is not '
+        'used" → "which tool is used").',
+    ),
+    meaning_check: str = typer.Option(
+        "local",
+        "--meaning-check",
+        help="Wrong options that mean the same as the answer, judged before inversion: local (same text, "
+        "inflection, misspelling) | llm (also paraphrases, via an OpenAI-compatible server) | none.",
+    ),
+    same_meaning: str = typer.Option(
+        "drop", "--same-meaning", help="An option of the answer's meaning: drop it | refuse the record."
+    ),
+    judge_model: str | None = typer.Option(None, "--judge-model", help="--meaning-check llm: the served model."),
+    judge_api_base: str = typer.Option(
+        "http://127.0.0.1:8000/v1", "--judge-api-base", help="--meaning-check llm: the server URL."
+    ),
+    judge_api_key: str | None = typer.Option(
+        None,
+        "--judge-api-key",
+        show_default=False,
+        help="--meaning-check llm: API key (default: $OPENAI_API_KEY); never written or printed",
+    ),
     compare: Path | None = typer.Option(
         None, "--compare", help="Official TW-GRPO QAI output to check for label noise."
     ),
@@ -98,7 +123,8 @@ def convert_cmd(
     """
     from twgrpo_data.formats import output_format, write_records
     from twgrpo_data.invert import FALLBACKS, WHY_MODES, compare_official, convert, load_input
-    from twgrpo_data.negate import Negator
+    from twgrpo_data.negate import ALREADY_NEGATIVE_MODES, Negator
+    from twgrpo_data.same_meaning import SAME_MEANING_ACTIONS
 
     to_fmt = to.value if to is not None else None
     suffix = _SUFFIX[to_fmt or "json"]
@@ -114,9 +140,15 @@ def convert_cmd(
         report_path = output_path(report_path, REPORT, inputs=[input, compare, output], option="--report")
     if html is not None:
         html = output_path(html, HTML_PAGE, inputs=[input, compare, output, report_path], option="--html")
-    if fallback not in FALLBACKS or why not in WHY_MODES:
-        bad = ("--fallback", fallback, FALLBACKS) if fallback not in FALLBACKS else ("--why", why, WHY_MODES)
-        raise typer.BadParameter(f"{bad[1]!r}; expected one of {', '.join(bad[2])}", param_hint=bad[0])
+    _check_choices(
+        ("--fallback", fallback, FALLBACKS),
+        ("--why", why, WHY_MODES),
+        ("--already-negative", already_negative, ALREADY_NEGATIVE_MODES),
+        ("--meaning-check", meaning_check, MEANING_CHECKS),
+        ("--same-meaning", same_meaning, SAME_MEANING_ACTIONS),
+    )
+    if meaning_check == "llm" and not judge_model:
+        raise typer.BadParameter("--meaning-check llm needs --judge-model", param_hint="--judge-model")
     with status(f"reading and validating {input}", console):
         loaded = load_input(input, from_.value, skip_invalid=skip_invalid)
         official = load_input(compare, "auto").records if compare is not None else None  # every input read first
@@ -127,19 +159,26 @@ def convert_cmd(
             + (f" ({skipped} skipped as invalid)" if skipped else "")
             + "; pass --allow-empty to write an empty output"
         )
-    negator = Negator(contractions=contractions)
-    with _progress() as bar:
-        task = bar.add_task("inverting", total=len(loaded.records))
-        records, report = convert(
-            loaded.records,
-            ratio,
-            seed,
-            min_keep,
-            negator=negator,
-            progress=lambda n: bar.advance(task, n),
-            fallback=fallback,
-            why=why,
-        )
+    negator = Negator(contractions=contractions, already_negative=already_negative)
+    verifier = _verifier(meaning_check, judge_model, judge_api_base, judge_api_key)
+    try:
+        with _progress() as bar:
+            task = bar.add_task("inverting", total=len(loaded.records))
+            records, report = convert(
+                loaded.records,
+                ratio,
+                seed,
+                min_keep,
+                negator=negator,
+                progress=lambda n: bar.advance(task, n),
+                fallback=fallback,
+                why=why,
+                meaning=verifier,
+                same_meaning=same_meaning,
+            )
+    finally:
+        if hasattr(verifier, "close"):
+            verifier.close()
     report.counts["skipped_invalid"] = sum(loaded.skipped.values())
     if skip_invalid:
         report.extra["skipped_records"] = [
@@ -207,6 +246,28 @@ def report_cmd(
     )
     path = write_page(target, qai_page_from_file(report_or_output, input=input, output=converted, max_items=max_items))
     console.print(f"wrote {path}")
+
+
+MEANING_CHECKS = ("local", "llm", "none")
+
+
+def _check_choices(*checks: tuple[str, str, tuple[str, ...]]) -> None:
+    for option, value, allowed in checks:
+        if value not in allowed:
+            raise typer.BadParameter(f"{value!r}; expected one of {', '.join(allowed)}", param_hint=option)
+
+
+def _verifier(kind: str, model: str | None, api_base: str, api_key: str | None):
+    """The meaning verifier `--meaning-check` names (the LLM one checks its server before anything is read)."""
+    if kind == "none":
+        return None
+    if kind == "local":
+        from twgrpo_data.invert import LOCAL_VERIFIER
+
+        return LOCAL_VERIFIER
+    from twgrpo_eval.meaning_judge import LLMVerifier
+
+    return LLMVerifier(model, api_base=api_base, api_key=api_key)
 
 
 def _print_report(data: dict) -> None:
@@ -281,12 +342,21 @@ def negate_cmd(
     ),
     old_output: str | None = typer.Option(None, "--output", hidden=True),
     contractions: bool = typer.Option(True, "--contractions/--no-contractions", help='"didn\'t" or "did … not".'),
+    fallback: str = typer.Option(
+        "none", "--fallback", help="For questions negation refuses: none | template (as `qai convert`)."
+    ),
+    why: str = typer.Option("negate", "--why", help="Why-questions: negate | template (as `qai convert`)."),
+    already_negative: str = typer.Option(
+        "refuse", "--already-negative", help="Already-negative questions: refuse | affirm (remove the negation)."
+    ),
 ) -> None:
-    """Negate questions: one JSON line per question, in order ({question, negated, status, reason}).
+    """Negate questions: one JSON line per question, in order ({question, negated, status, reason}; a rewrite
+    other than negation also names its strategy).
 
     Example: printf 'who picked up the ball\\nhow did the boy react\\n' | twgrpo qai negate -
     """
-    from twgrpo_data.negate import Negator
+    from twgrpo_data.invert import FALLBACKS, WHY_MODES, negate_lines
+    from twgrpo_data.negate import ALREADY_NEGATIVE_MODES, Negator
     from twgrpo_data.outputs import atomic_write_text
 
     output = deprecated_output(output, old_output)
@@ -299,19 +369,28 @@ def negate_cmd(
             OutputSpec("negations", (".jsonl",), default_name=default_name),
             inputs=[] if str(input) == "-" else [input],
         )
+    _check_choices(
+        ("--fallback", fallback, FALLBACKS),
+        ("--why", why, WHY_MODES),
+        ("--already-negative", already_negative, ALREADY_NEGATIVE_MODES),
+    )
     questions = _read_questions(input)
     if not questions:
         raise InputFormatError(f"{'stdin' if str(input) == '-' else input}: no questions")
+    negator = Negator(contractions=contractions, already_negative=already_negative)
     with _progress() as bar:
         task = bar.add_task("negating", total=len(questions))
-        results = Negator(contractions=contractions).negate_many(questions, progress=lambda n: bar.advance(task, n))
-    lines = "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in results)
+        results = negate_lines(questions, negator, fallback=fallback, why=why, progress=lambda n: bar.advance(task, n))
+    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results)
     if output is None:
         sys.stdout.write(lines)
     else:
         atomic_write_text(output, lines)
     # per-status counts on stderr, so that stdout stays one JSON line per question
-    counts = Counter(r.status if r.ok else f"{r.status} ({r.reason})" for r in results)
+    counts = Counter(
+        (r.get("strategy") or r["status"]) if r["status"] == "negated" else f"{r['status']} ({r['reason']})"
+        for r in results
+    )
     console.print(
         f"{len(results)} questions → {output or 'stdout'}: "
         + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())),

@@ -81,7 +81,7 @@ def metrics(summary: dict) -> dict:
 class FakeOpenAIServer:
     """A local chat-completions endpoint (127.0.0.1 only): fails the first `fail` requests with 503, sleeps
     `delay` s each; `GET /v1/models` lists `models`; the Authorization header of every request is kept. Each
-    request body is kept; the reply is `reply(body)` (default "<answer>A</answer>"). `echo_auth` makes it a
+    request body is kept; the reply is `answer(body)` (default "<answer>A</answer>"). `echo_auth` makes it a
     hostile server that answers every completion with a 401 quoting the key it got."""
 
     def __init__(
@@ -89,9 +89,10 @@ class FakeOpenAIServer:
         fail: int = 0,
         delay: float = 0.0,
         models: tuple[str, ...] = ("served-model",),
-        reply=lambda body: "<answer>A</answer>",
+        answer=lambda body: "<answer>A</answer>",
         echo_auth: bool = False,
     ):
+        """`answer(request body)` gives each reply's content (deterministic: a function of the request)."""
         self.fail, self.delay, self.bodies, self.models, self.auth = fail, delay, [], models, []
         self.echo_auth = echo_auth
         outer = self
@@ -134,7 +135,7 @@ class FakeOpenAIServer:
                     self.wfile.write(b'{"error": {"message": "overloaded"}}')
                     return
                 threading.Event().wait(outer.delay)
-                answer = {
+                completion = {
                     "id": "c",
                     "object": "chat.completion",
                     "created": 0,
@@ -143,12 +144,12 @@ class FakeOpenAIServer:
                         {
                             "index": 0,
                             "finish_reason": "stop",
-                            "message": {"role": "assistant", "content": reply(body)},
+                            "message": {"role": "assistant", "content": answer(body)},
                         }
                     ],
                     "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14},
                 }
-                data = json.dumps(answer).encode()
+                data = json.dumps(completion).encode()
                 try:
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
@@ -174,7 +175,7 @@ class FakeJudgeServer(FakeOpenAIServer):
     `asked` counts each question (its user message)."""
 
     def __init__(self, model: str = "judge-model"):
-        super().__init__(models=(model,), reply=judge_verdict)
+        super().__init__(models=(model,), answer=judge_verdict)
         self.model = model
 
     @property

@@ -259,7 +259,15 @@ def test_failed_write_leaves_previous_file_intact(tmp_path):
 
 
 def test_qai_keys_are_the_design_keys():
-    assert QAI_KEYS == ("negated", "original_question", "original_answer", "removed_options", "seed", "strategy")
+    assert QAI_KEYS == (
+        "negated",
+        "original_question",
+        "original_answer",
+        "removed_options",
+        "seed",
+        "strategy",
+        "meaning_check",  # issue 30: the meaning check's verdicts, where it dropped an option or an LLM judged
+    )
 
 
 # every JSON value the stdlib writes: floats of any magnitude (exponent forms), big ints, control characters,

@@ -87,7 +87,11 @@ GOLDEN = [
     ("what is happening in the video", "what isn't happening in the video", "what is not happening in the video"),
     ("what activity is being done", "what activity isn't being done", "what activity is not being done"),
     # subject questions: do-support with the verb's base form
-    ("who finished the food first", "who didn't finish the food first", "who did not finish the food first"),
+    (
+        "who walked pass the kid when he stopped at the road",
+        "who didn't walk pass the kid when he stopped at the road",
+        "who did not walk pass the kid when he stopped at the road",
+    ),
     (
         "what happened after the lady fell",
         "what didn't happen after the lady fell",
@@ -145,6 +149,9 @@ REFUSED = [
     ),
     ("what ddi the performers do after facing the right side", UNNEGATABLE, "parse_failed"),
     ("why the man bend down", UNNEGATABLE, "parse_failed"),
+    # issue 30: a scope word on the main verb ("who didn't finish the food first" reads as "finished, not first")
+    ("who finished the food first", UNNEGATABLE, "scope_adverbial"),
+    ("why did the baby bend down again after picking up a big rock", UNNEGATABLE, "scope_adverbial"),
 ]
 
 
@@ -598,9 +605,15 @@ def test_split_frame(question, frame):
             "Which option is NOT a correct answer to the following question?\nIn which order are the poses introduced?"
             "\n(a) Camel pose.\n(b) Dog pose.",
         ),
-        # instructions are not questions: no template
-        ("Describe the video.", None),
-        ("Pick the choice that correctly describes how the scenes in the video change.", None),
+        # requests get the instruction template (issue 30: with options, a request has answers that options fail)
+        ("Describe the video.", "Which option is NOT a correct answer to the instruction: describe the video?"),
+        (
+            "Pick the choice that correctly describes how the scenes in the video change.",
+            "Which option is NOT a correct answer to the instruction: pick the choice that correctly describes how "
+            "the scenes in the video change?",
+        ),
+        # a statement is neither
+        ("The man runs.", None),
     ],
 )
 def test_template_question(question, expected):

@@ -269,7 +269,10 @@ def test_convert_with_template_fallback_sets_the_strategy_and_counts_add_up(tmp_
     counts = report["counts"]
     assert sum(v for k, v in counts.items() if k != "skipped_invalid") == report["n_records"] == len(rows)
     assert sum(report["unnegatable_reasons"].values()) == counts["unnegatable"]
-    strategies = {s: sum(1 for r in rows if r["qai"] and r["qai"]["strategy"] == s) for s in ("negation", "template")}
+    strategies = {
+        s: sum(1 for r in rows if r["qai"] and r["qai"]["strategy"] == s)
+        for s in ("negation", "template", "affirmation")
+    }
     assert strategies == report["strategies"] and sum(strategies.values()) == counts["negated"]
     assert strategies["template"] > 0 and report["unnegatable_reasons"]["options_overlap"] > 0
     assert sum(report["template_reasons"].values()) == strategies["template"]

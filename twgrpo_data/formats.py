@@ -31,8 +31,18 @@ from .record import LETTERS, Problem, Record, letter, validate_records
 READ_FORMATS = ("auto", "unified", "records", "parquet", "hf")
 WRITE_FORMATS = ("json", "unified", "jsonl", "records-json", "parquet", "hf")
 RECORD_FIELDS = {"id", "question", "options", "answer", "video", "source", "meta", "qai"}
-QAI_KEYS = ("negated", "original_question", "original_answer", "removed_options", "seed", "strategy")
-_LATER_QAI_KEYS = ("strategy",)  # added by issue 14: records written before it lack them
+QAI_KEYS = (
+    "negated",
+    "original_question",
+    "original_answer",
+    "removed_options",
+    "seed",
+    "strategy",
+    "meaning_check",
+)
+# added later (issue 14, issue 30): records written before lack them, and `meaning_check` is set only where a
+# verifier found an option of the answer's meaning or an LLM judged the options
+_LATER_QAI_KEYS = ("strategy", "meaning_check")
 
 # Keys the unified writer adds with fixed values; the reader drops them again so that
 # unified → record → unified and record → unified → record are both identities.
@@ -574,6 +584,9 @@ def hf_features(meta=None):
                 "removed_options": List(Value("string")),
                 "seed": Value("int64"),
                 "strategy": Value("string"),
+                # JSON text: a struct nested in the `qai` struct changes size in an Arrow round trip (its
+                # buffers of null rows), which would make the card's `num_bytes` disagree with the files
+                "meaning_check": Value("string"),
             },
         }
     )
@@ -697,7 +710,10 @@ def _qai_to_arrow(record: Record) -> dict[str, Any] | None:
     extra = set(record.qai) - set(QAI_KEYS)
     if extra:
         raise RecordError(f"unknown qai key(s) {sorted(extra)}", record_id=record.id, field="qai")
-    return {k: record.qai.get(k) for k in QAI_KEYS}
+    out = {k: record.qai.get(k) for k in QAI_KEYS}
+    if out["meaning_check"] is not None:
+        out["meaning_check"] = json.dumps(out["meaning_check"], ensure_ascii=False, sort_keys=True)
+    return out
 
 
 def _qai_from_arrow(value: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -705,7 +721,10 @@ def _qai_from_arrow(value: dict[str, Any] | None) -> dict[str, Any] | None:
     None, in records written before it."""
     if not value:
         return None
-    return {k: v for k, v in value.items() if not (k in _LATER_QAI_KEYS and v is None)}
+    out = {k: v for k, v in value.items() if not (k in _LATER_QAI_KEYS and v is None)}
+    if isinstance(out.get("meaning_check"), str):
+        out["meaning_check"] = json.loads(out["meaning_check"])
+    return out
 
 
 def _arrow_columns(records: Sequence[Record], meta: Sequence[Any]) -> dict[str, Sequence[Any]]:

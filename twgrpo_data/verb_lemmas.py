@@ -96,11 +96,33 @@ def build_table() -> dict[str, str]:
     return table
 
 
+def build_words() -> list[str]:
+    """Every lower-case word of lemminflect's dictionary, of any part of speech (nouns, adjectives, verbs …):
+    the words whose spelling is known, for telling a misspelling ("bycicle") from another word ("women")."""
+    from lemminflect import Lemmatizer
+
+    lemmatizer = Lemmatizer()
+    return sorted({w for w in (*lemmatizer._getLemmaDict(), *lemmatizer._getOverridesDict()) if w == w.lower()})
+
+
 @functools.cache
 def table() -> dict[str, str]:
     """The verb table: read from the cache, or built from lemminflect and cached."""
+    return _cached("lemminflect_verbs", build_table, dict)
+
+
+@functools.cache
+def known_words() -> frozenset[str]:
+    """lemminflect's dictionary words (`build_words`), cached on disk like the verb table."""
+    return frozenset(_cached("lemminflect_words", build_words, list))
+
+
+def _cached(name: str, build, kind: type):
+    """The `build()` result kept in the cache folder under `name`, read back only from a file of this user that
+    no one else may write and whose HMAC (keyed to the installed versions: `_key`) holds; rebuilt when missing,
+    damaged, foreign or made from another lemminflect."""
     stamp = _resource_stamp()
-    path = cache_dir() / f"lemminflect_verbs_v{_FORMAT}_{stamp}.marshal"
+    path = cache_dir() / f"{name}_v{_FORMAT}_{stamp}.marshal"
     key = _key(stamp)
     try:
         if _trusted_file(path):
@@ -108,16 +130,16 @@ def table() -> dict[str, str]:
             body = data[_DIGEST:]
             if hmac.compare_digest(hmac.new(key, body, hashlib.sha256).digest(), data[:_DIGEST]):
                 loaded = marshal.loads(body)
-                if isinstance(loaded, dict) and loaded:
+                if isinstance(loaded, kind) and loaded:
                     return loaded
     except (OSError, EOFError, ValueError, TypeError):
         pass  # no cache yet: build it
-    built = build_table()  # also when the file was damaged, foreign or not the user's own
+    built = build()  # also when the file was damaged, foreign or not the user's own
     try:
         body = marshal.dumps(built)
         with atomic_path(path) as tmp:
             tmp.write_bytes(hmac.new(key, body, hashlib.sha256).digest() + body)
-        for stale in path.parent.glob("lemminflect_verbs_*.marshal"):  # tables of an earlier lemminflect
+        for stale in path.parent.glob(f"{name}_*.marshal"):  # tables of an earlier lemminflect
             if stale != path:
                 stale.unlink(missing_ok=True)
     except (OSError, OutputWriteError):
