@@ -5,7 +5,8 @@ processor with their real sampling rate (`video_metadata`), so Qwen2.5-VL's `sec
 frames it sees, and with the run's pixel bounds, so the processor keeps them as sampled. Text-only checkpoints
 (no `vision_config`) load with `AutoModelForCausalLM` and answer text-only records. The checkpoint's
 `generation_config` (repetition penalty, top_k…) applies to everything a run does not set itself (HF
-`generate` semantics). Code shipped with a checkpoint runs only with `trust_remote_code=True`
+`generate` semantics). Qwen2-VL / Qwen2.5-VL place the text after a video as the released models do
+(`mrope.use_released_mrope`; transformers ≥ 5.3 places it differently). Code shipped with a checkpoint runs only with `trust_remote_code=True`
 (`--trust-remote-code`).
 """
 
@@ -27,6 +28,7 @@ from .base import (
     request_seed,
     video_metadata,
 )
+from .mrope import use_released_mrope
 
 
 class TransformersBackend(Backend):
@@ -72,6 +74,7 @@ class TransformersBackend(Backend):
         self.from_pretrained = dict(from_pretrained)
         self.hf_model = model_cls.from_pretrained(model, dtype=getattr(torch, dtype), **remote, **from_pretrained)
         self.hf_model.to(self.device).eval()
+        use_released_mrope(self.hf_model)
 
     def prepare(self, requests: Sequence[Request]):
         """Processor outputs (token ids, pixel values, grids, `second_per_grid_ts`) for a batch, on the device."""
