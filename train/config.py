@@ -268,6 +268,15 @@ class TWGRPOConfig(GRPOConfig):
             "help": "Completion positions per chunk when computing weights from hidden states (memory ∝ G·chunk·V)."
         },
     )
+    # --- vLLM rollouts (use_vllm: true)
+    vllm_engine_kwargs: dict | None = field(
+        default=None,
+        metadata={
+            "help": "More vllm.LLM arguments for the rollout engine in the training process (vllm_mode=colocate), "
+            "over TRL's and twgrpo's (one video per prompt, the run's pixel bounds, the policy's dtype), e.g. "
+            "{enforce_eager: true, max_model_len: 4096}."
+        },
+    )
     # --- outputs
     metrics_file: str = field(
         default="metrics.jsonl", metadata={"help": "Per-step metrics JSONL, relative to output_dir."}

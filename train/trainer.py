@@ -25,6 +25,8 @@ What the subclass adds (the maths lives in `weights.py` and `rewards.py`):
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import json
 import math
@@ -39,9 +41,11 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from trl import GRPOTrainer
 from trl.trainer.utils import RepeatSampler
 
-from twgrpo_data.errors import TwgrpoError
+from twgrpo_data.errors import RecordError, TwgrpoError, VideoError
 from twgrpo_data.formats import atomic_write_text
 from twgrpo_data.video import VideoRef
+from twgrpo_eval.backends.base import request_seed
+from twgrpo_eval.backends.mrope import use_released_mrope
 
 from .card import write_model_card
 from .config import DEPRECATED_KEYS, TrainConfigError, TWGRPOConfig, compared_on_resume
@@ -214,17 +218,27 @@ class TWGRPOTrainer(GRPOTrainer):
     ):
         if not isinstance(args, TWGRPOConfig):
             raise TypeError("TWGRPOTrainer needs a TWGRPOConfig")
-        super().__init__(
-            model=model,
-            reward_funcs=reward_funcs,
-            args=args,
-            train_dataset=train_dataset,
-            eval_dataset=eval_dataset,
-            processing_class=processing_class,
-            callbacks=callbacks,
-            **kwargs,
-        )
+        engine = contextlib.nullcontext()
+        if args.use_vllm:
+            from .rollout import video_vllm_generation
+
+            engine = video_vllm_generation(self._rollout_engine_kwargs(args, model, train_dataset))
+        with engine:
+            super().__init__(
+                model=model,
+                reward_funcs=reward_funcs,
+                args=args,
+                train_dataset=train_dataset,
+                eval_dataset=eval_dataset,
+                processing_class=processing_class,
+                callbacks=callbacks,
+                **kwargs,
+            )
         self.loss_type = args.trl_loss_type
+        # Qwen2(.5)-VL: the text after a video where the released model (and vLLM) has it, in every forward
+        for policy in (self.model, self.ref_model):
+            if policy is not None:
+                use_released_mrope(self.accelerator.unwrap_model(policy))
         for stock, compact in (
             (ProgressCallback, StepLineProgressCallback),
             (PrinterCallback, StepLinePrinterCallback),
@@ -233,22 +247,40 @@ class TWGRPOTrainer(GRPOTrainer):
                 self.add_callback(compact)
         # Video tensors of the batch being scored or trained on (rows aligned with the ids passed to forward).
         self._active_video: dict[str, Any] | None = None
-        if self._is_vlm and self._video_pad_token_id is not None and not self.use_vllm:
+        # The records of the batch being generated, its vLLM rollout requests, and generation calls per step.
+        self._batch_records: list[str] = []
+        self._rollouts = None
+        self._rollout_calls: dict[tuple[str, int], int] = {}
+        suppress = set()
+        if self._is_vlm and self._video_pad_token_id is not None:
             # a sampled video placeholder would not match the video features in later forwards
-            suppress = [*(self.generation_config.suppress_tokens or []), self._video_pad_token_id]
-            self.generation_config.suppress_tokens = suppress
-            self.generation_kwargs["suppress_tokens"] = suppress
+            suppress.add(self._video_pad_token_id)
         if args.completion_alphabet:
-            self._restrict_completions(args.completion_alphabet)
+            suppress |= self._outside_alphabet(args.completion_alphabet)
+        if suppress:
+            self._suppress(suppress)
         if args.freeze_vision and self._is_vlm:
             self._freeze_vision()
-        if self.use_vllm and train_dataset is not None:
-            video_rows = [i for i, row in enumerate(train_dataset) if _video_ref(row["prompt"])]
-            if video_rows:
-                raise TrainConfigError(
-                    f"vLLM generation is wired for text prompts only, and training row "
-                    f"{video_rows[0]} has a video; set use_vllm=false for video data"
-                )
+
+    @staticmethod
+    def _rollout_engine_kwargs(args: TWGRPOConfig, model, dataset) -> dict[str, Any]:
+        """What the colocated vLLM engine gets beyond TRL's arguments: for video data evaluation's video settings
+        (one video per prompt, the run's pixel bounds); the policy's dtype (vLLM's `auto` would run an fp32
+        checkpoint in fp16); then the run's own `vllm_engine_kwargs`. Server mode cannot carry videos: refused."""
+        from twgrpo_eval.backends import PixelBudget
+        from twgrpo_eval.backends.vllm_backend import video_engine_kwargs
+
+        video = next((i for i, row in enumerate(dataset or []) if _video_ref(row["prompt"])), None)
+        if video is not None and args.vllm_mode != "colocate":
+            raise TrainConfigError(
+                f"use_vllm with vllm_mode={args.vllm_mode}: training row {video} has a video, and TRL's vLLM server "
+                "client sends token ids and images only (its weight sync also needs CUDA); set vllm_mode=colocate"
+            )
+        if video is not None and args.vllm_tensor_parallel_size != 1:
+            raise TrainConfigError("video rollouts on vLLM run one engine per process: set vllm_tensor_parallel_size=1")
+        kwargs = video_engine_kwargs(PixelBudget(args.min_pixels, args.max_pixels)) if video is not None else {}
+        kwargs["dtype"] = _policy_dtype(args, model)
+        return {**kwargs, **(args.vllm_engine_kwargs or {})}
 
     # ------------------------------------------------------------------------------------------------------
     # model parts
@@ -283,19 +315,29 @@ class TWGRPOTrainer(GRPOTrainer):
         model = self.accelerator.unwrap_model(self.model)
         return model.get_base_model() if is_peft_model(model) else model
 
-    def _restrict_completions(self, alphabet: str) -> None:
-        """Let generation sample only tokens spelled with `alphabet` (and the end token)."""
+    def _vocabulary_size(self) -> int:
         tokenizer = getattr(self.processing_class, "tokenizer", self.processing_class)
-        ends = self.generation_config.eos_token_id
-        keep = {tokenizer.eos_token_id, *(ends if isinstance(ends, list) else [ends] if ends is not None else [])}
+        return max(len(tokenizer), self._core_model().get_output_embeddings().weight.size(0))
+
+    def _outside_alphabet(self, alphabet: str) -> set[int]:
+        """The tokens not spelled with `alphabet` (the end tokens are always kept)."""
+        tokenizer = getattr(self.processing_class, "tokenizer", self.processing_class)
+        keep = {tokenizer.eos_token_id, *self.eos_token_ids}
         for token, index in tokenizer.get_vocab().items():
             text = tokenizer.convert_tokens_to_string([token])
             if text and all(ch in alphabet for ch in text):
                 keep.add(index)
-        size = max(len(tokenizer), self._core_model().get_output_embeddings().weight.size(0))
-        suppress = sorted(set(range(size)) - keep)
-        self.generation_config.suppress_tokens = sorted({*(self.generation_config.suppress_tokens or []), *suppress})
-        self.generation_kwargs["suppress_tokens"] = self.generation_config.suppress_tokens
+        return set(range(self._vocabulary_size())) - keep
+
+    def _suppress(self, tokens: set[int]) -> None:
+        """Never sample `tokens`: HF `generate` suppresses them; vLLM may sample only the others (both mask the
+        logits to −inf, so both sample from the same distribution)."""
+        if self.use_vllm:
+            allowed = sorted(set(range(self._vocabulary_size())) - tokens)
+            self.vllm_generation.generation_kwargs["allowed_token_ids"] = allowed
+        else:
+            self.generation_config.suppress_tokens = sorted({*(self.generation_config.suppress_tokens or []), *tokens})
+            self.generation_kwargs["suppress_tokens"] = self.generation_config.suppress_tokens
 
     def _freeze_vision(self) -> None:
         core = self._core_model()
@@ -312,17 +354,24 @@ class TWGRPOTrainer(GRPOTrainer):
     # video inputs
 
     def _sample_frames(self, refs: list[VideoRef]) -> dict[VideoRef, Any]:
-        """Frames of each distinct video clip once (a group repeats its prompt G times)."""
+        """Frames of each distinct video clip once (a group repeats its prompt G times); a video that cannot be
+        decoded stops the step with one line naming its record."""
         args = self.args
         by_rate = (
             {"fps": args.sample_fps, "min_frames": args.min_frames, "max_frames": args.max_frames}
             if args.sample_fps
             else {}
         )
-        return {
-            ref: ref.sample(frames=args.frames, min_pixels=args.min_pixels, max_pixels=args.max_pixels, **by_rate)
-            for ref in dict.fromkeys(refs)
-        }
+        records = dict(zip(refs, self._batch_records)) if len(self._batch_records) == len(refs) else {}
+        frames = {}
+        for ref in dict.fromkeys(refs):
+            try:
+                frames[ref] = ref.sample(
+                    frames=args.frames, min_pixels=args.min_pixels, max_pixels=args.max_pixels, **by_rate
+                )
+            except VideoError as exc:
+                raise RecordError(str(exc), file=args.train_file, record_id=records.get(ref), field="video") from None
+        return frames
 
     def _tokenize_prompts(self, prompts: list):
         paths = [_video_ref(p) for p in prompts]
@@ -357,6 +406,8 @@ class TWGRPOTrainer(GRPOTrainer):
         )
         keep = enc["attention_mask"].bool()
         prompt_ids = [row[m].tolist() for row, m in zip(enc["input_ids"], keep)]
+        if self.use_vllm:
+            self._rollouts = self._video_rollouts(texts, clips)
         device = self.accelerator.device
         grid = enc["video_grid_thw"]
         self._active_video = {
@@ -367,6 +418,34 @@ class TWGRPOTrainer(GRPOTrainer):
         fields = {key: enc[key] for key in VIDEO_KEYS}
         fields["mm_token_type_ids"] = [row[m].tolist() for row, m in zip(enc["mm_token_type_ids"], keep)]
         return prompt_ids, None, fields
+
+    def _video_rollouts(self, texts: list[str], clips: list[Any]):
+        """The vLLM request of every row: its chat text and the group's frames (decoded once), told the rate the
+        policy is told (`model_fps`, else the frames' own), with a seed of its own (see `rollout`)."""
+        from .rollout import VideoRollout
+
+        mode = "train" if self.model.training else "eval"
+        step = self.state.global_step
+        call = self._rollout_calls[(mode, step)] = self._rollout_calls.get((mode, step), -1) + 1
+        rank = self.accelerator.process_index
+        records = self._batch_records if len(self._batch_records) == len(texts) else [str(i) for i in range(len(texts))]
+        if self.args.model_fps:
+            clips = [dataclasses.replace(c, fps=self.args.model_fps) for c in clips]
+        return [
+            VideoRollout(record, text, clip, request_seed(self.args.seed, f"{mode}:{step}:{call}:{rank}:{row}"))
+            for row, (record, text, clip) in enumerate(zip(records, texts, clips))
+        ]
+
+    def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
+        rollouts, self._rollouts = self._rollouts, None
+        if not self.use_vllm:
+            return super()._generate_single_turn(
+                prompt_ids, images, multimodal_fields, num_generations, has_tool_images
+            )
+        with self.vllm_generation.rollouts(rollouts):
+            return super()._generate_single_turn(
+                prompt_ids, images, multimodal_fields, num_generations, has_tool_images
+            )
 
     def _video_kwargs(
         self, video: dict[str, Any] | None, start: int, end: int, input_ids: torch.Tensor, rows: list[int] | None = None
@@ -518,6 +597,7 @@ class TWGRPOTrainer(GRPOTrainer):
 
     def _generate_and_score_completions(self, inputs):
         self._active_video = None
+        self._batch_records = [str(x.get("id", i)) for i, x in enumerate(inputs)]
         try:
             out = super()._generate_and_score_completions(inputs)
             video = self._active_video
@@ -593,6 +673,19 @@ class TWGRPOTrainer(GRPOTrainer):
         self._metrics[mode]["tw/weight_mean"].append((every[:, 0].nansum() / every[:, 1].sum()).item())
         self._metrics[mode]["tw/weight_max"].append(every[:, 2].nan_to_num(-math.inf).max().item())
         self._metrics[mode]["tw/weight_entropy"].append(every[:, 3].nanmean().item())
+
+
+def _policy_dtype(args: TWGRPOConfig, model) -> str:
+    """The dtype the policy's weights load in (TRL: `model_init_kwargs.dtype`, `auto` = the checkpoint's)."""
+    if not isinstance(model, str):
+        return str(model.dtype).removeprefix("torch.")
+    dtype = (args.model_init_kwargs or {}).get("dtype", "auto")
+    if dtype in (None, "auto"):
+        from transformers import AutoConfig
+
+        config = AutoConfig.from_pretrained(model, trust_remote_code=args.trust_remote_code)
+        dtype = getattr(config, "dtype", None) or "float32"
+    return str(dtype).removeprefix("torch.")
 
 
 def _gathered(param: torch.nn.Parameter):

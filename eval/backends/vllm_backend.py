@@ -93,10 +93,19 @@ def engine_kwargs(
     if gpu_memory_utilization is not None:
         kwargs["gpu_memory_utilization"] = gpu_memory_utilization
     if multimodal:
-        kwargs["limit_mm_per_prompt"] = {"video": 1, "image": 0}
-        kwargs["mm_processor_kwargs"] = {"min_pixels": pixels.min_pixels, "max_pixels": pixels.max_pixels}
+        kwargs.update(video_engine_kwargs(pixels))
     kwargs.update(extra)
     return kwargs
+
+
+def video_engine_kwargs(pixels: PixelBudget) -> dict[str, Any]:
+    """`vllm.LLM` arguments for video prompts: one video per prompt (never frames as separate images), and the
+    pixel bounds the frames were sampled with, so vLLM's processor keeps them and its memory profiling uses them.
+    Evaluation's engine and training's rollout engine both take them."""
+    return {
+        "limit_mm_per_prompt": {"video": 1, "image": 0},
+        "mm_processor_kwargs": {"min_pixels": pixels.min_pixels, "max_pixels": pixels.max_pixels},
+    }
 
 
 def generation_defaults(llm) -> dict[str, Any]:
