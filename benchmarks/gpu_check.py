@@ -16,7 +16,13 @@ with the reason printed, and a part still running when the budget ends is stoppe
    0 on the task), so the step has a real gradient (its norm must be finite and > 0);
 3. ``eval``: `twgrpo eval`'s runner with the transformers backend and the tiny random model over the sample
    videos (`examples/eval_sample.json`): samples/s;
-4. ``train_7b``: part 2 with the 7B architecture, when the budget still allows.
+4. ``rollouts_3b``: the rollouts of part 2 on vLLM (`use_vllm: true`, the engine colocated in the training
+   process, `load_format: dummy` and then the policy's weights through the trainer's weight sync) against HF
+   `generate`: three `tw_grpo` steps each (the first not counted), completions per second of the rollouts alone (the weight
+   sync apart) and seconds per whole step, as ratios. Skipped where vLLM is not installed (the GPU image has
+   none, and its wheel is larger than what a session may carry). `benchmarks/bench_rollouts.py` runs the same
+   comparison on the CPU with the tiny architecture; CPU ratios say nothing about GPU ones;
+5. ``train_7b``, ``rollouts_7b``: parts 2 and 4 with the 7B architecture, when the budget still allows.
 
 The tokenizer and processor are those of `twgrpo dev tiny-model` (`build_tiny_model`); the 3B/7B models use
 its token ids with the real vocabulary size, so the weight and LM-head shapes are the real ones.
@@ -35,6 +41,7 @@ import argparse
 import contextlib
 import gc
 import importlib.metadata
+import importlib.util
 import json
 import math
 import os
@@ -117,17 +124,17 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
         ),
         vision=VISION_QWEN,
     ),
-    "tiny": dict(
+    "tiny": dict(  # heads 64 wide, as `twgrpo dev tiny-model`'s: vLLM's CPU attention refuses narrower ones
         text=dict(
-            hidden_size=64,
-            intermediate_size=128,
+            hidden_size=128,
+            intermediate_size=256,
             num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
+            num_attention_heads=2,
+            num_key_value_heads=1,
             vocab_size=4096,
             tie_word_embeddings=True,
             rope_theta=10_000.0,
-            mrope_section=[2, 3, 3],
+            mrope_section=[8, 12, 12],
         ),
         vision=dict(
             depth=2, hidden_size=32, intermediate_size=64, num_heads=2, window_size=56, fullatt_block_indexes=[1]
@@ -154,6 +161,7 @@ class Plan:
     warmup_length: int
     eval_new_tokens: int
     eval_limit: int | None
+    rollout_steps: int
     # seconds a part needs to be started (a rough upper bound of its run time on the plan's device)
     estimates: dict[str, float] = field(default_factory=dict)
 
@@ -173,7 +181,15 @@ GPU_PLAN = Plan(
     warmup_length=8,
     eval_new_tokens=256,
     eval_limit=None,
-    estimates={"token_weights": 30, "train_3b": 150, "eval": 45, "train_7b": 150},
+    rollout_steps=3,
+    estimates={
+        "token_weights": 30,
+        "train_3b": 150,
+        "eval": 45,
+        "rollouts_3b": 180,
+        "train_7b": 150,
+        "rollouts_7b": 240,
+    },
 )
 DRY_PLAN = Plan(
     device="cpu",
@@ -190,8 +206,13 @@ DRY_PLAN = Plan(
     warmup_length=4,
     eval_new_tokens=8,
     eval_limit=2,
-    estimates={"token_weights": 1, "train_tiny": 1, "eval": 1},
+    rollout_steps=2,
+    estimates={"token_weights": 1, "train_tiny": 1, "eval": 1, "rollouts_tiny": 1},
 )
+
+
+class PartSkipped(Exception):
+    """A part cannot run on this machine (the reason is its message): recorded as skipped, not failed."""
 
 
 class BudgetExceeded(BaseException):
@@ -380,9 +401,24 @@ def probe_reward(prompts: list, completions: list, completion_ids: list[list[int
 
 
 def train_steps(
-    trainer_mod, model, processor, dataset, plan: Plan, loss_type: str, completion_length: int, out_dir: str
+    trainer_mod,
+    model,
+    processor,
+    dataset,
+    plan: Plan,
+    loss_type: str,
+    completion_length: int,
+    out_dir: str,
+    *,
+    steps: int = 1,
+    use_vllm: bool = False,
+    engine_kwargs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Run `TWGRPOTrainer` for one step; its time (step begin → end), peak memory and logged metrics."""
+    """Run `TWGRPOTrainer` for `steps` steps; each step's time (step begin → end) and the part of it spent
+    rolling out (`_generate_single_turn`: HF `generate`, or vLLM's weight sync + generation, the sync also timed
+    alone), peak memory and the last logged metrics. `s_per_step`: the one step, or the median after the first."""
+    import statistics
+
     import torch
     from transformers import TrainerCallback
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
@@ -401,7 +437,7 @@ def train_steps(
         num_generations=plan.group,
         per_device_train_batch_size=plan.group,
         max_completion_length=completion_length,
-        max_steps=1,
+        max_steps=steps,
         learning_rate=1e-6,
         beta=0.0,
         temperature=1.0,
@@ -415,6 +451,8 @@ def train_steps(
         seed=0,
         dataloader_num_workers=0,
         disable_tqdm=True,
+        use_vllm=use_vllm,
+        vllm_engine_kwargs=engine_kwargs,
         **video,
     )
 
@@ -441,26 +479,53 @@ def train_steps(
     )  # the defaults: soft accuracy + format
     for noisy in (PrinterCallback, ProgressCallback):  # the step's metrics go to the report instead
         trainer.remove_callback(noisy)
+    rollout_s, sync_s, completions = _timed(trainer, "_generate_single_turn", plan.device), [], []
+    if use_vllm:
+        sync_s = _timed(trainer.vllm_generation, "sync_weights", plan.device)
     if gpu:
         torch.cuda.reset_peak_memory_stats()
     try:
         trainer.train()
         logged = next((h for h in reversed(trainer.state.log_history) if "loss" in h), {})
+        completions = plan.group * steps
     finally:
         del trainer
         model.zero_grad(set_to_none=True)
         _free(plan.device)
-    if len(timer.seconds) != 1:
-        raise AssertionError(f"{loss_type}: expected one timed step, got {len(timer.seconds)}")
+    if len(timer.seconds) != steps:
+        raise AssertionError(f"{loss_type}: expected {steps} timed steps, got {len(timer.seconds)}")
     if not logged.get("grad_norm", 0.0) > 0 or not math.isfinite(logged["grad_norm"]):
         raise AssertionError(f"{loss_type}: gradient norm {logged.get('grad_norm')} (expected finite and > 0)")
     keep = ("loss", "reward", "completions/mean_length", "tw/weight_mean", "tw/weight_max", "grad_norm")
+    typical = timer.seconds[0] if steps == 1 else statistics.median(timer.seconds[1:])
     return {
         "loss_type": loss_type,
-        "s_per_step": round(timer.seconds[0], 3),
+        "s_per_step": round(typical, 3),
+        "step_s": [round(t, 3) for t in timer.seconds],
+        "rollout_s": [round(t, 3) for t in rollout_s],
+        "sync_s": [round(t, 3) for t in sync_s],
+        "completions": completions,
         "peak_gib": _gib(torch.cuda.max_memory_allocated()) if gpu else None,
         "metrics": {k: logged[k] for k in keep if k in logged},
     }
+
+
+def _timed(owner, method: str, device: str) -> list[float]:
+    """Time every call of `owner.method` (an instance attribute shadows the class's); the list fills as it runs."""
+    calls: list[float] = []
+    inner = getattr(owner, method)
+
+    def timed(*args, **kwargs):
+        _sync(device)
+        started = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            _sync(device)
+            calls.append(time.perf_counter() - started)
+
+    setattr(owner, method, timed)
+    return calls
 
 
 def check_training(arch: str, plan: Plan, tiny_dir: Path, videos: Path, completion_length: int) -> dict[str, Any]:
@@ -508,6 +573,101 @@ def check_training(arch: str, plan: Plan, tiny_dir: Path, videos: Path, completi
         del model
         _free(plan.device)
     return result
+
+
+# ----------------------------------------------------------------------------------------------------------
+# part 4: rollouts on vLLM against HF generate
+
+
+def vllm_installed() -> bool:
+    return importlib.util.find_spec("vllm") is not None
+
+
+def compare_rollouts(model, processor, dataset, plan: Plan, completion_length: int) -> dict[str, Any]:
+    """`plan.rollout_steps` TW-GRPO steps of `model` with HF `generate`, then with vLLM rollouts (the engine in
+    this process, built from the model's config with dummy weights, then given the policy's by the trainer's
+    weight sync before its first rollout); per path the rollouts' completions per second (the vLLM weight
+    sync apart), the sync and the whole step, after a first step that is not counted (engine and kernel
+    warm-up). Ratios: vLLM over HF for completions per second, HF over vLLM for step time (both > 1: vLLM wins)."""
+    import statistics
+
+    from twgrpo_train import trainer as trainer_mod
+
+    if not vllm_installed():
+        raise PartSkipped("vLLM is not installed here (the GPU image has none; its wheel is over the carry limit)")
+    steps = plan.rollout_steps
+    with tempfile.TemporaryDirectory(prefix="gpu-check-rollouts-") as tmp:
+        # vLLM builds its engine from a folder: the model's config and the processor, no weights (dummy)
+        folder = Path(tmp) / "model"
+        model.config.architectures = [type(model).__name__]  # a model built from a config has none: vLLM needs it
+        model.config.save_pretrained(folder)
+        model.generation_config.save_pretrained(folder)
+        processor.save_pretrained(folder)
+        model.config._name_or_path = model.name_or_path = str(folder)  # where vLLM (TRL: model.name_or_path) reads
+        engine = {"load_format": "dummy", "max_model_len": 8192}
+        if plan.device == "cpu":
+            engine["enforce_eager"] = True  # no graph compilation on the CPU
+        rows = {}
+        for path, use_vllm in (("hf_generate", False), ("vllm", True)):
+            row = train_steps(
+                trainer_mod,
+                model,
+                processor,
+                dataset,
+                plan,
+                "tw_grpo",
+                completion_length,
+                str(Path(tmp) / path),
+                steps=steps,
+                use_vllm=use_vllm,
+                engine_kwargs=engine if use_vllm else None,
+            )
+            rollout = [r - s for r, s in zip(row["rollout_s"], row["sync_s"] or [0.0] * steps)]
+            counted = rollout[1:] or rollout
+            row["completions_per_s"] = round(plan.group * len(counted) / sum(counted), 3)
+            row["sync_s_per_step"] = (
+                round(statistics.median(row["sync_s"][1:] or row["sync_s"]), 4) if use_vllm else None
+            )
+            rows[path] = {"path": path, **row}
+    hf, vllm = rows["hf_generate"], rows["vllm"]
+    return {
+        "rows": list(rows.values()),
+        "ratios": {
+            "completions_per_s_vllm_over_hf": round(vllm["completions_per_s"] / hf["completions_per_s"], 2),
+            "step_time_hf_over_vllm": round(hf["s_per_step"] / vllm["s_per_step"], 2),
+        },
+    }
+
+
+def check_rollouts(arch: str, plan: Plan, tiny_dir: Path, videos: Path, completion_length: int) -> dict[str, Any]:
+    """`compare_rollouts` on a random `arch` Qwen2.5-VL."""
+    import torch
+    from transformers import AutoProcessor
+
+    from twgrpo_train.data import load_train_dataset
+
+    if not vllm_installed():  # before building a model of billions of parameters
+        raise PartSkipped("vLLM is not installed here (the GPU image has none; its wheel is over the carry limit)")
+    processor = AutoProcessor.from_pretrained(tiny_dir)
+    dataset = load_train_dataset(TRAIN_DATA, video_root=videos)
+    model = random_model(arch, processor, plan.device)
+    setting = {
+        "arch": arch,
+        "params": sum(p.numel() for p in model.parameters()),
+        "group": plan.group,
+        "completion_length": completion_length,
+        "frames": plan.frames,
+        "pixels_per_frame": plan.pixels,
+        "steps": plan.rollout_steps,
+        "dtype": "bfloat16" if plan.device == "cuda" else "float32",
+    }
+    try:
+        return {"setting": setting, **compare_rollouts(model, processor, dataset, plan, completion_length)}
+    except torch.cuda.OutOfMemoryError as exc:
+        return {"setting": setting, "rows": [], "oom": str(exc).splitlines()[0]}
+    finally:
+        del model
+        _free(plan.device)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -595,6 +755,8 @@ def run_part(
             part = {"status": "ok", **fn()}
     except BudgetExceeded as exc:
         part = {"status": "stopped", "reason": str(exc)}
+    except PartSkipped as exc:
+        part = {"status": "skipped", "reason": str(exc)}
     except Exception as exc:  # noqa: BLE001 — one part's failure is reported and the others still run
         traceback.print_exc(file=sys.stderr)
         part = {"status": "failed", "reason": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
@@ -651,6 +813,29 @@ def render(report: dict[str, Any]) -> Table:
                     _fmt(r["peak_gib"], " GiB"),
                     f"{s['params'] / 1e9:.2f}B params, G={s['group']}, {s['frames']} frames, "
                     f"len {_fmt(m.get('completions/mean_length'))}",
+                )
+            if "oom" in part:
+                table.add_row(name, "out of memory", "", "", part["oom"][:80])
+        elif name.startswith("rollouts_"):
+            s = part["setting"]
+            for r in part["rows"]:
+                table.add_row(
+                    name,
+                    r["path"],
+                    _fmt(r["s_per_step"], " s/step"),
+                    _fmt(r["peak_gib"], " GiB"),
+                    f"{_fmt(r['completions_per_s'])} completions/s"
+                    + (f", weight sync {_fmt(r['sync_s_per_step'])} s" if r["sync_s_per_step"] is not None else ""),
+                )
+            if part["rows"]:
+                ratios = part["ratios"]
+                table.add_row(
+                    name,
+                    "vLLM / HF generate",
+                    f"{ratios['step_time_hf_over_vllm']:g}× faster steps",
+                    "",
+                    f"{ratios['completions_per_s_vllm_over_hf']:g}× completions/s; {s['params'] / 1e9:.2f}B params, "
+                    f"G={s['group']}, len {s['completion_length']}",
                 )
             if "oom" in part:
                 table.add_row(name, "out of memory", "", "", part["oom"][:80])
@@ -739,13 +924,17 @@ def main(argv: list[str] | None = None) -> int:
         def training(arch: str) -> tuple[str, Callable[[], dict[str, Any]]]:
             return f"train_{arch}", lambda: check_training(arch, plan, tiny_dir, videos, completion_length)
 
+        def rollouts(arch: str) -> tuple[str, Callable[[], dict[str, Any]]]:
+            return f"rollouts_{arch}", lambda: check_rollouts(arch, plan, tiny_dir, videos, completion_length)
+
         # the first architecture before the eval, any larger one after it: it is the one to skip when time is short
         first, *rest = plan.train_archs
         parts = [
             ("token_weights", lambda: check_token_weights(plan)),
             training(first),
             ("eval", lambda: check_eval(plan, tiny_dir, videos, console)),
-            *map(training, rest),
+            rollouts(first),
+            *(part for arch in rest for part in (training(arch), rollouts(arch))),
         ]
         for name, fn in parts:
             run_part(name, fn, plan, budget, report, console, write)
