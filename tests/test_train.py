@@ -149,7 +149,10 @@ def test_paper_config_is_the_released_method_and_ours_differs_only_where_documen
         "weight_kl",
         "token_normalizer",
         "use_bias_correction_kl",
+        "use_vllm",
+        "vllm_max_model_length",
     }
+    assert not paper.use_vllm and ours.use_vllm and ours.vllm_mode == "colocate"  # the released run used HF generate
 
 
 def test_grpo_baseline_config_is_the_released_grpo_script():

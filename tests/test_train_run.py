@@ -559,6 +559,7 @@ def test_an_undecodable_video_stops_the_step_naming_its_record(tiny_model_dir, t
     [
         ("vllm_mode=server", r"training row 0 has a video, and TRL's vLLM server client sends token ids and images"),
         ("vllm_tensor_parallel_size=2", r"video rollouts on vLLM run one engine per process"),
+        ("vllm_mode=colocate", r"use_vllm: vLLM is not installed \(pip install 'twgrpo\[vllm\]'\)"),  # this venv
     ],
 )
 def test_video_rollouts_vllm_cannot_carry_are_refused_before_anything_starts(

@@ -267,7 +267,7 @@ class TWGRPOTrainer(GRPOTrainer):
         """What the colocated vLLM engine gets beyond TRL's arguments: for video data evaluation's video settings
         (one video per prompt, the run's pixel bounds); the policy's dtype (vLLM's `auto` would run an fp32
         checkpoint in fp16); then the run's own `vllm_engine_kwargs`. Server mode cannot carry videos: refused."""
-        from twgrpo_eval.backends import PixelBudget
+        from twgrpo_eval.backends import VLLM_DISTRIBUTIONS, PixelBudget, installed_version
         from twgrpo_eval.backends.vllm_backend import video_engine_kwargs
 
         video = next((i for i, row in enumerate(dataset or []) if _video_ref(row["prompt"])), None)
@@ -278,6 +278,10 @@ class TWGRPOTrainer(GRPOTrainer):
             )
         if video is not None and args.vllm_tensor_parallel_size != 1:
             raise TrainConfigError("video rollouts on vLLM run one engine per process: set vllm_tensor_parallel_size=1")
+        if not installed_version(*VLLM_DISTRIBUTIONS):
+            raise TrainConfigError(
+                "use_vllm: vLLM is not installed (pip install 'twgrpo[vllm]'); or set use_vllm=false"
+            )
         kwargs = video_engine_kwargs(PixelBudget(args.min_pixels, args.max_pixels)) if video is not None else {}
         kwargs["dtype"] = _policy_dtype(args, model)
         return {**kwargs, **(args.vllm_engine_kwargs or {})}
@@ -353,16 +357,16 @@ class TWGRPOTrainer(GRPOTrainer):
     # ------------------------------------------------------------------------------------------------------
     # video inputs
 
-    def _sample_frames(self, refs: list[VideoRef]) -> dict[VideoRef, Any]:
+    def _sample_frames(self, refs: list[VideoRef], records: list[str] | None = None) -> dict[VideoRef, Any]:
         """Frames of each distinct video clip once (a group repeats its prompt G times); a video that cannot be
-        decoded stops the step with one line naming its record."""
+        decoded stops the step with one line naming its record (`records`: the rows' record ids)."""
         args = self.args
         by_rate = (
             {"fps": args.sample_fps, "min_frames": args.min_frames, "max_frames": args.max_frames}
             if args.sample_fps
             else {}
         )
-        records = dict(zip(refs, self._batch_records)) if len(self._batch_records) == len(refs) else {}
+        records = dict(zip(refs, records)) if records is not None and len(records) == len(refs) else {}
         frames = {}
         for ref in dict.fromkeys(refs):
             try:
@@ -383,7 +387,7 @@ class TWGRPOTrainer(GRPOTrainer):
             raise TwgrpoError(f"{self.args.model}: video prompts need a vision-language model with a processor")
         from transformers.video_utils import VideoMetadata
 
-        sampled = self._sample_frames(paths)
+        sampled = self._sample_frames(paths, self._batch_records)
         clips = [sampled[p] for p in paths]
         texts = self.processing_class.apply_chat_template(
             [_renderable(p) for p in prompts],

@@ -195,6 +195,20 @@ def test_importance_sampling_ratio_is_the_probability_the_sampling_keeps(paired,
     assert (expected < 1).all()
 
 
+def test_the_engine_follows_a_trained_vision_tower(paired):
+    """freeze_vision=false: the sync must reach the vision tower and drop the video embeddings the engine keeps
+    (the probe's video was encoded before; a kept embedding would be the old tower's)."""
+    trainer, row = paired["vllm"], paired["dataset"][5]
+    projection = trainer.model.model.visual.merger.mlp[2].weight  # the tower's last layer: video embeddings
+    with torch.no_grad():
+        projection.mul_(-3.0)
+    engine, policy = probe(trainer, row)
+    assert gap(engine, policy) > 1e-2  # the frames' embeddings changed, the engine's not yet
+    trainer.vllm_generation.sync_weights()
+    engine, policy = probe(trainer, row)
+    assert gap(engine, policy) < 1e-4
+
+
 def rollouts_of(trainer, row) -> tuple[list[list[int]], list[VideoRollout]]:
     trainer._batch_records = [row["id"]] * 4
     ids, _, _ = trainer._tokenize_prompts([row["prompt"]] * 4)
