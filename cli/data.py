@@ -18,6 +18,7 @@ from twgrpo_data.outputs import records_spec
 
 from .feedback import status as _status
 from .options import choices, out_help, output_path
+from .progress import Reporter
 
 ReadFormat = choices("ReadFormat", READ_FORMATS)
 NativeFormat = choices("NativeFormat", NATIVE_FORMATS)
@@ -87,24 +88,14 @@ def validate(
 
 def _video_problems(result, video_root: Path):
     """One problem per record whose video is missing or unreadable (each distinct video decoded once)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from twgrpo_data.benchmarks import check_record_videos
 
-    with Progress(
-        TextColumn("checking videos"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("videos", total=None)
+    with Reporter(err_console).task("checking videos") as task:
         return check_record_videos(
             result.records,
             video_root,
             file=result.file,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            progress=lambda done, total: task.update(completed=done, total=total),
         )
 
 
@@ -307,7 +298,11 @@ def fetch(
         records = load_benchmark(bench, data).records
         selected = records if limit is None else records[:limit]
         root = fetch_videos(
-            bench, data, None if limit is None else selected, announce=lambda line: err_console.print(escape(line))
+            bench,
+            data,
+            None if limit is None else selected,
+            announce=lambda line: err_console.print(escape(line)),
+            progress=Reporter(err_console),
         )
         summary.update(video_root=str(root), videos=len({r.video for r in selected if r.video}))
     if as_json:

@@ -19,6 +19,7 @@ from twgrpo_eval.compare import TABLE_FORMATS
 from twgrpo_eval.protocol import PROTOCOLS
 
 from .options import out_help, output_path
+from .progress import Reporter
 
 app = typer.Typer(
     help="Evaluate video language models and score their outputs.\n\n"
@@ -273,12 +274,16 @@ def evaluate(
             from twgrpo_data.hub_sources import resolve_benchmark_data
 
             found = resolve_benchmark_data(
-                name, limit, videos=video_root is None, announce=lambda line: err_console.print(line, markup=False)
+                name,
+                limit,
+                videos=video_root is None,
+                announce=lambda line: err_console.print(line, markup=False),
+                progress=Reporter(err_console, enabled=not no_progress),
             )
             config.data, config.data_source = str(found.records_path), found.provenance
             config.video_root = video_root or (str(found.video_root) if found.video_root else None)
         try:
-            result = run_eval(config, console=err_console, progress=not no_progress)
+            result = run_eval(config, progress=Reporter(err_console, enabled=not no_progress))
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/]: finished batches are saved; re-run the same command to resume")
             raise typer.Exit(130) from None
@@ -491,28 +496,17 @@ def report(
 
     Example: twgrpo eval report runs/mmvu-base runs/mmvu-twgrpo -o mmvu.html
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from twgrpo_eval.compare import load_run
     from twgrpo_eval.report import write_report
 
     # the page may live inside a run folder (the default): only .html is written, so no run file is at risk
     target = output_path(out if out is not None else load_run(runs[0]).path / "report.html", HTML_PAGE)
-    with Progress(
-        TextColumn("frame strips"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-        disable=not err_console.is_terminal,
-    ) as bar:
-        task = bar.add_task("strips", total=None)
+    with Reporter(err_console).task("frame strips") as task:
         path = write_report(
             runs,
             target,
             max_samples=max_samples,
             max_strips=max_strips,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            progress=lambda done, total: task.update(completed=done, total=total),
         )
     console.print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")

@@ -39,23 +39,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
-
 from twgrpo_data.errors import InputFormatError, OutputPathError, TwgrpoError, VideoError
 from twgrpo_data.formats import atomic_write_json, read_jsonl
 from twgrpo_data.metrics import score_output
 from twgrpo_data.outputs import LOCK, acquire_folder_lock, refuse_stdout
+from twgrpo_data.progress import SILENT, Progress
 from twgrpo_data.prompts import (
     PROMPT_STYLES,
     Prompt,
@@ -431,34 +419,6 @@ def _model_path(model: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------------------------
-# progress
-
-
-class RateColumn(ProgressColumn):
-    """Samples per second of this session (rich's windowed estimate)."""
-
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text("– samples/s" if speed is None else f"{speed:.2f} samples/s", style="progress.data.speed")
-
-
-def _progress(console: Console, enabled: bool) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        RateColumn(),
-        TextColumn("failed {task.fields[failed]}"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not enabled,
-        transient=False,
-    )
-
-
-# ----------------------------------------------------------------------------------------------------------
 # the loop
 
 
@@ -662,13 +622,13 @@ def check_first_videos(records: Sequence[Record], config: EvalConfig) -> None:
 def run_eval(
     config: EvalConfig,
     *,
-    console: Console | None = None,
-    progress: bool = True,
+    progress: Progress = SILENT,
     backend_factory: Callable[[str, EvalConfig], Backend] = build_backend,
 ) -> RunResult:
     """Evaluate `config.model` on the benchmark, resuming the run folder if it exists.
 
-    Secret settings never reach the run folder or a message; the error raised says why a run stopped.
+    Secret settings never reach the run folder or a message; the error raised says why a run stopped. Once the
+    model is loaded, the items answered (and failed) are counted on a `progress` task.
 
     Example:
         >>> run_eval(EvalConfig(bench="mmvu", model="runs/tiny", data="examples/eval_sample.json",
@@ -676,7 +636,7 @@ def run_eval(
     """
     secrets = secret_values(config.backend_options)
     try:
-        return _run_eval(config, console or Console(stderr=True), progress, backend_factory, secrets)
+        return _run_eval(config, progress, backend_factory, secrets)
     except TwgrpoError as exc:
         text = scrub(str(exc), secrets)
         if text == str(exc):
@@ -686,8 +646,7 @@ def run_eval(
 
 def _run_eval(
     config: EvalConfig,
-    console: Console,
-    progress: bool,
+    progress: Progress,
     backend_factory: Callable[[str, EvalConfig], Backend],
     secrets: list[str],
 ) -> RunResult:
@@ -757,59 +716,55 @@ def _run_eval(
             "sessions": (old or {}).get("sessions", []) + [session],
         }
         new = 0
-        with _progress(console, progress) as bar:
-            task = bar.add_task(
-                f"{config.bench} · {Path(config.model).name}",
-                total=len(records),
-                completed=len(records) - len(pending),
-                failed=0,
+        if pending:
+            load_start = time.perf_counter()
+            backend = backend_factory(backend_name, config)
+            session["backend"] = redact(
+                {"name": backend.name, "load_s": round(time.perf_counter() - load_start, 2), **backend.describe()}
             )
-            if pending:
-                load_start = time.perf_counter()
-                backend = backend_factory(backend_name, config)
-                session["backend"] = redact(
-                    {"name": backend.name, "load_s": round(time.perf_counter() - load_start, 2), **backend.describe()}
-                )
-            # written only now that the model loaded: a start that fails leaves the folder as it was
-            atomic_write_json(out / CONFIG, config_doc)
-            write_prompts(out, template_hash, style, template)
-            wrote = True
-            if pending:
-                failed_total = 0
+        # written only now that the model loaded: a start that fails leaves the folder as it was
+        atomic_write_json(out / CONFIG, config_doc)
+        write_prompts(out, template_hash, style, template)
+        wrote = True
+        if pending:
+            from twgrpo_data.video import VideoPrefetcher
 
-                def advance(n: int, failed: int) -> None:
-                    nonlocal failed_total, new
-                    new += n
-                    failed_total += failed
-                    bar.update(task, advance=n, failed=failed_total)
+            load = video_loader(
+                config.video_root,
+                sampling_settings(config),
+                allow_text_only=config.allow_text_only,
+                allow_outside=config.allow_outside_video_root,
+            )
+            prefetch = VideoPrefetcher(pending, load, workers=config.workers, queue_size=2 * config.batch_size)
+            label = f"{config.bench} · {Path(config.model.rstrip('/')).name or config.model}"
+            try:
+                with (
+                    progress.task(label, len(records), completed=len(records) - len(pending), failures=True) as task,
+                    backend,
+                    prefetch,
+                ):
 
-                from twgrpo_data.video import VideoPrefetcher
+                    def advance(n: int, failed: int) -> None:
+                        nonlocal new
+                        new += n
+                        task.advance(n, failed=failed)
 
-                load = video_loader(
-                    config.video_root,
-                    sampling_settings(config),
-                    allow_text_only=config.allow_text_only,
-                    allow_outside=config.allow_outside_video_root,
-                )
-                prefetch = VideoPrefetcher(pending, load, workers=config.workers, queue_size=2 * config.batch_size)
-                try:
-                    with backend, prefetch:
-                        evaluate_batches(
-                            _batches(prefetch, config.batch_size),
-                            backend,
-                            prompts,
-                            parser,
-                            append_lines(samples_path),
-                            advance,
-                            config.told_fps,
-                            template_hash,
-                            secrets,
-                            answered_before=len(done),
-                        )
-                finally:
-                    session["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-                    session["written"] = new
-                    atomic_write_json(out / CONFIG, config_doc)
+                    evaluate_batches(
+                        _batches(prefetch, config.batch_size),
+                        backend,
+                        prompts,
+                        parser,
+                        append_lines(samples_path),
+                        advance,
+                        config.told_fps,
+                        template_hash,
+                        secrets,
+                        answered_before=len(done),
+                    )
+            finally:
+                session["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+                session["written"] = new
+                atomic_write_json(out / CONFIG, config_doc)
     except BaseException:
         lock.release()
         if created and not wrote:

@@ -4,7 +4,6 @@ model's outputs stays text (issue 17, issue 18.2). Screenshots go to build/brows
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -14,7 +13,6 @@ import pytest
 from conftest import REPO, VIDEOS
 from eval_helpers import write_set
 from report_helpers import HOSTILE, SAMPLE_DATA, make_run, mixed_outputs, sample_records, samples, status
-from rich.console import Console
 
 from twgrpo_data.html_page import write_page
 from twgrpo_data.invert import convert
@@ -42,8 +40,6 @@ def tiny_run(tiny_model_dir, tmp_path_factory) -> Path:
             frames=FRAMES,
             max_new_tokens=8,
         ),
-        console=Console(file=io.StringIO()),
-        progress=False,
     )
     return out
 
