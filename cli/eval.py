@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
+from twgrpo_data.errors import TwgrpoError, UsageError
 from twgrpo_data.outputs import HTML_PAGE, PLOT_SUFFIXES, OutputSpec
 from twgrpo_data.prompts import PROMPT_STYLES
 from twgrpo_data.scoring import PARSERS
@@ -21,7 +25,55 @@ from twgrpo_eval.protocol import PROTOCOLS
 from .options import out_help, output_path
 from .progress import Reporter
 
+# lmms-eval's spellings of `eval` options: twgrpo's option where the meaning is the same, else None (refused
+# with what to write instead). Other `--snake_case` spellings of twgrpo's own options are read as them too.
+LMMS_EVAL_OPTIONS = {
+    "--tasks": "--bench",
+    "--output_path": "--out",
+    "--model_args": None,
+}
+
+
+class _EvalGroup(TyperGroup):
+    """`twgrpo eval`, reading the spellings lmms-eval users type (`--tasks`, `--output_path`, `--max_new_tokens`)
+    as twgrpo's options with a note, and refusing those whose meaning differs with what to write instead."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        if args and args[0] in self.commands:  # a sub-command (rescore, compare, …) parses its own
+            return super().parse_args(ctx, args)
+        return super().parse_args(ctx, lmms_eval_spellings(args, {o for p in self.params for o in p.opts}))
+
+
+def lmms_eval_spellings(args: list[str], known: set[str]) -> list[str]:
+    """`args` with lmms-eval's and snake_case option names replaced by twgrpo's (a note on stderr for each)."""
+    out = []
+    for i, arg in enumerate(args):
+        name, eq, value = arg.partition("=")
+        new = LMMS_EVAL_OPTIONS.get(name, "--" + name[2:].replace("_", "-"))
+        if name == "--model_args":
+            given = value if eq else (args[i + 1] if i + 1 < len(args) else "")
+            pretrained = re.search(r"(?:^|,)pretrained=([^,]+)", given)
+            raise UsageError(
+                "--model_args is lmms-eval's (its --model names a model class); in twgrpo --model takes the "
+                f"checkpoint{f' (--model {pretrained.group(1)})' if pretrained else ''} and engine options go to "
+                "--backend-arg KEY=VALUE"
+            )
+        if not name.startswith("--") or name in known or new not in known:
+            out.append(arg)  # an unknown one is click's to refuse, with its own suggestions
+            continue
+        err_console.print(f"[yellow]note:[/] {name} is read as twgrpo's {new}", highlight=False)
+        out.append(new + eq + value)
+    limits = [a.partition("=")[2] for a in out if a.startswith("--limit=")]
+    limits += [b for a, b in zip(out, out[1:]) if a == "--limit"]
+    if any(re.fullmatch(r"\d*\.\d*", v) for v in limits):
+        raise UsageError(
+            "--limit counts records (the first N); lmms-eval's fraction of a task is not read here: pass a count"
+        )
+    return out
+
+
 app = typer.Typer(
+    cls=_EvalGroup,
     help="Evaluate video language models and score their outputs.\n\n"
     "Example: twgrpo eval --bench mmvu --model Qwen/Qwen2.5-VL-7B-Instruct --data eval_mmvu.json "
     "--video-root data/",
@@ -73,6 +125,15 @@ def _positive(value: float | None) -> float | None:
     return value
 
 
+def _rate(value: str | None) -> float | None:
+    from twgrpo_eval.failures import parse_rate
+
+    try:
+        return None if value is None else parse_rate(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 def _backend_args(pairs: list[str]) -> dict[str, Any]:
     """`KEY=VALUE` pairs; VALUE is read as JSON when it parses (numbers, booleans, objects), else a string."""
     out: dict[str, Any] = {}
@@ -118,11 +179,14 @@ def _benches(bench: str) -> list[str]:
     if not names:
         raise typer.BadParameter("expected a benchmark name, a comma-separated list or all", param_hint="--bench")
     from twgrpo_data.benchmarks import list_benchmarks
+    from twgrpo_data.names import did_you_mean
 
     unknown = [b for b in names if b not in list_benchmarks()]
     if unknown:
         raise typer.BadParameter(
-            f"unknown benchmark {unknown[0]!r}; `twgrpo eval list` shows them", param_hint="--bench"
+            f"unknown benchmark {unknown[0]!r} (`twgrpo eval list` shows them)"
+            + did_you_mean(unknown[0], list_benchmarks()),
+            param_hint="--bench",
         )
     return names
 
@@ -201,6 +265,13 @@ def evaluate(
         help="extra backend keyword argument KEY=VALUE (JSON values), e.g. enforce_eager=true; repeatable",
     ),
     no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
+    max_failed: str | None = typer.Option(
+        None,
+        "--max-failed",
+        callback=_rate,
+        help="exit with status 1 when more than this share of the items failed (missing videos, backend errors), "
+        "e.g. 0.05 or 5%; the run and its results are kept either way",
+    ),
 ) -> None:
     """Evaluate a model on one or more benchmarks (TW-GRPO protocol by default); re-running the command resumes.
 
@@ -214,6 +285,11 @@ def evaluate(
     from twgrpo_eval.runner import EvalConfig, default_out, run_eval
 
     benches = _benches(bench)
+    from twgrpo_data.names import check_model_reference
+    from twgrpo_eval.backends import default_backend
+
+    if (default_backend() if backend == "auto" else backend) != "openai":  # before any download or model load
+        check_model_reference(model)
     if len(benches) > 1 and data is not None:
         raise typer.BadParameter(
             "--data names one benchmark's file; with several benchmarks each reads its "
@@ -238,6 +314,7 @@ def evaluate(
         },
     )
     options.update(_backend_args(backend_arg))
+    over: list[str] = []  # runs above --max-failed
     for name in benches:
         run_out = out
         if len(benches) > 1:
@@ -288,6 +365,15 @@ def evaluate(
             err_console.print("[yellow]interrupted[/]: finished batches are saved; re-run the same command to resume")
             raise typer.Exit(130) from None
         _print_results(result.results, result.out)
+        _print_failures(result.results, result.out)
+        failed, n = result.results.get("n_failed") or 0, result.results.get("n") or 0
+        if max_failed is not None and n and failed / n > max_failed:
+            over.append(f"{name}: {failed} of {n} items failed ({100 * failed / n:.1f}%)")
+    if over:
+        raise TwgrpoError(
+            f"{'; '.join(over)} — above --max-failed {100 * max_failed:g}%; the results are written, the failed "
+            "items are retried when the same command is run again"
+        )
 
 
 @app.command("list")
@@ -308,12 +394,38 @@ def list_cmd() -> None:
     console.print(table)
 
 
+def _print_failures(results: dict[str, Any], out: Path) -> None:
+    """On stderr, what failed: the count, then each kind of failure with its count and first item."""
+    failed = results.get("n_failed") or 0
+    if not failed:
+        return
+    from twgrpo_eval.failures import failure_groups
+    from twgrpo_eval.runner import SAMPLES, read_samples
+
+    groups = failure_groups(read_samples(out / SAMPLES).values())
+    err_console.print(
+        f"[yellow]warning:[/] {failed} of {results.get('n')} items failed (counted as wrong; the same command "
+        "retries them):",
+        soft_wrap=True,
+    )
+    for group in groups[:5]:
+        err_console.print(
+            f"  {group.count} × {escape(group.kind)} — e.g. {escape(group.example_id)!r}: {escape(group.example)}",
+            soft_wrap=True,
+        )
+    if len(groups) > 5:
+        err_console.print(f"  … and {len(groups) - 5} other kinds (see {out / SAMPLES})", soft_wrap=True)
+
+
 def _print_results(results: dict[str, Any], out: Path) -> None:
     run = results.get("run", {})
     if "accuracy" not in results:
         console.print(f"no samples in {out}")
         return
+    failed = results.get("n_failed") or 0
     status = "complete" if run.get("complete") else "[yellow]incomplete[/]"
+    if failed:
+        status = f"[yellow]{'complete' if run.get('complete') else 'incomplete'}, {failed} failed[/]"
     _print_metrics(
         f"{run.get('bench')} · {Path(str(run.get('model'))).name} · prompt {run.get('prompt')} · "
         f"parser {run.get('parser')}",
@@ -347,9 +459,30 @@ def _pct(block: dict, key: str = "accuracy") -> str:
     return f"{block[key]:.2f} [{lo:.1f}, {hi:.1f}]"
 
 
+def _log_of(path: Path) -> Path:
+    """What `eval rescore` reads for `path`: a run folder's samples.jsonl; a run's results.json or config.json is
+    refused with the file to pass instead (they hold numbers and settings, not the outputs)."""
+    from twgrpo_eval.runner import CONFIG, RESULTS, SAMPLES
+
+    if path.is_dir():
+        if not (path / SAMPLES).is_file():
+            raise TwgrpoError(f"{path}: a folder without {SAMPLES} (not a twgrpo eval run folder)")
+        return path / SAMPLES
+    if path.name in (RESULTS, CONFIG) and (path.parent / SAMPLES).is_file():
+        raise TwgrpoError(
+            f"{path}: holds a run's {'scores' if path.name == RESULTS else 'settings'}, not its outputs; pass "
+            f"{path.parent / SAMPLES} (or the run folder {path.parent})"
+        )
+    if path.name in (RESULTS, CONFIG):
+        raise TwgrpoError(f"{path}: a run's {path.name}, not a log of outputs; pass the run's {SAMPLES}")
+    return path
+
+
 @app.command("rescore")
 def rescore(
-    logs: list[Path] = typer.Argument(..., help="TW-GRPO eval logs (JSONL) or twgrpo samples.jsonl files"),
+    logs: list[Path] = typer.Argument(
+        ..., help="TW-GRPO eval logs (JSONL), twgrpo samples.jsonl files or run folders (their samples.jsonl)"
+    ),
     parser: ParserChoice | None = typer.Option(
         None,
         "--parser",
@@ -360,11 +493,11 @@ def rescore(
 ) -> None:
     """Re-score existing per-sample eval logs (duplicates from restarted runs removed).
 
-    Example: twgrpo eval rescore ../shared/data/logs/twgrpo_mmvu_eval.jsonl --parser lenient
+    Example: twgrpo eval rescore ../shared/data/logs/twgrpo_mmvu_eval.jsonl --parser lenient (or a run folder: RUN)
     """
     from twgrpo_eval.rescore import rescore_log
 
-    scored = [rescore_log(p, parser) for p in logs]
+    scored = [rescore_log(_log_of(p), parser) for p in logs]
     for log in scored:
         for warning in log.warnings:
             err_console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)

@@ -183,9 +183,7 @@ def report_cmd(
     target = output_path(
         out if out is not None else report_or_output.with_suffix(".html"), HTML_PAGE, inputs=[report_or_output]
     )
-    path = write_page(
-        target, qai_page_from_file(report_or_output, max_items=max_items, progress=Reporter(console))
-    )
+    path = write_page(target, qai_page_from_file(report_or_output, max_items=max_items, progress=Reporter(console)))
     console.print(f"wrote {path}")
 
 

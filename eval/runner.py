@@ -42,6 +42,7 @@ from typing import Any
 from twgrpo_data.errors import InputFormatError, OutputPathError, TwgrpoError, VideoError
 from twgrpo_data.formats import atomic_write_json, read_jsonl
 from twgrpo_data.metrics import score_output
+from twgrpo_data.names import check_model_reference
 from twgrpo_data.outputs import LOCK, acquire_folder_lock, refuse_stdout
 from twgrpo_data.progress import SILENT, Progress
 from twgrpo_data.prompts import (
@@ -566,6 +567,8 @@ def write_results(out: Path, parser: str, run_info: dict[str, Any]) -> dict[str,
 
 def build_backend(name: str, config: EvalConfig) -> Backend:
     """Instantiate the named backend with the run's sampling and pixel settings and its own options."""
+    if name != "openai":  # a served model's name is the server's; any other is a folder or a Hub id
+        check_model_reference(config.model)  # at once, not after a minute of Hub retries
     sampling = SamplingSettings(config.temperature, config.top_p, config.max_new_tokens, config.seed)
     pixels = PixelBudget(config.min_pixels, config.max_pixels)
     cls = backend_class(name)
@@ -657,12 +660,6 @@ def _run_eval(
     style = resolve_style(config.prompt, config.bench, all_records)
     parser = config.parser or default_parser(style)
     backend_name = default_backend() if config.backend == "auto" else config.backend
-    if (
-        backend_name != "openai"
-        and config.model.startswith(("/", "./", "../", "~"))
-        and not Path(config.model).expanduser().exists()
-    ):
-        raise TwgrpoError(f"{config.model}: no such model folder")  # before any run folder is made
     if backend_name == "vllm":
         check_vllm_version(installed_version(*VLLM_DISTRIBUTIONS))
     template = template_of(style)

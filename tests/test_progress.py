@@ -12,8 +12,8 @@ import time
 import pytest
 from cli_helpers import REPO, TWGRPO, run_cli
 from eval_helpers import FakeOpenAIServer, text_records, write_set
-from test_hub_sources import hub  # noqa: F401 — the fake Hub fixture
 from rich.console import Console
+from test_hub_sources import hub  # noqa: F401 — the fake Hub fixture
 
 from twgrpo_cli.progress import INTERVAL_ENV, PlainTask, Reporter, clock, progress_interval
 
@@ -199,7 +199,8 @@ def test_a_train_log_file_gets_one_line_per_logging_step_while_training(tiny_mod
     ("bench", "line"),
     [("mmvu", "mmvu videos 8/8"), ("videomme", "videomme video archives 2/2")],
 )
-def test_data_fetch_counts_files_and_archives_in_a_log(hub, monkeypatch, capsys, bench, line):
+@pytest.mark.usefixtures("hub")
+def test_data_fetch_counts_files_and_archives_in_a_log(monkeypatch, capsys, bench, line):
     from twgrpo_cli.app import main
 
     monkeypatch.setenv(INTERVAL_ENV, "0")

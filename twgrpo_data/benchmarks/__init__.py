@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..errors import InputFormatError, TwgrpoError, VideoError
 from ..formats import LoadResult
 from ..garbage_collection import gc_paused
+from ..names import did_you_mean
 from ..record import Problem, Record
 from . import clevrer, mmvu, mvbench, nextgqa, star, tempcompass, unified, videomme
 from .facts import HubSource, Source
@@ -106,7 +107,9 @@ def get_benchmark(name: str) -> BenchmarkModule:
     try:
         return BENCHMARKS[name]
     except KeyError:
-        raise TwgrpoError(f"unknown benchmark {name!r}; expected one of {', '.join(BENCHMARKS)}") from None
+        raise TwgrpoError(
+            f"unknown benchmark {name!r}; expected one of {', '.join(BENCHMARKS)}{did_you_mean(name, BENCHMARKS)}"
+        ) from None
 
 
 def load_options(name: str) -> list[str]:
@@ -197,6 +200,12 @@ def categories_of(record: Record) -> dict[str, Any]:
     if module is None or module is unified:
         return {}
     return {k: v for k, v in module.categories(record).items() if v is not None}
+
+
+def category_names(name: str) -> dict[str, str]:
+    """What benchmark `name`'s category codes stand for (NExT-QA's `CW` → causal why), from its module's
+    optional `CATEGORY_NAMES`; {} for a benchmark whose categories are words already or an unknown one."""
+    return dict(getattr(BENCHMARKS.get(name), "CATEGORY_NAMES", None) or {})
 
 
 def with_categories(record: Record) -> Record:
@@ -296,6 +305,7 @@ __all__ = [
     "Source",
     "benchmark_of",
     "categories_of",
+    "category_names",
     "check_record_videos",
     "detect_benchmark",
     "get_benchmark",
