@@ -28,11 +28,32 @@ console = Console()
 err_console = Console(stderr=True, highlight=False)
 
 
-def _print_problems(problems) -> None:
-    """One line per problem on stderr; the text is escaped since messages may hold '[...]'."""
+# more problems of one kind than this are one line (the count and the first as the example)
+GROUPED_FROM = 4
+
+
+def _print_problems(problems, video_root: Path | None = None, with_video: int = 0) -> None:
+    """The problems on stderr, one line each, except that problems of one kind (the message without the file it
+    names, `twgrpo_data.failures.failure_kind`) that come `GROUPED_FROM` times or more are one line: `625 videos
+    missing under ROOT, e.g. …` (`; wrong --video-root?` when every one of the `with_video` records' videos is
+    missing). `--json` lists every one. The text is escaped since messages may hold '[...]'."""
+    from twgrpo_data.failures import failure_kind
+
+    groups: dict[tuple, list] = {}
     for p in problems:
-        style = "red" if p.severity == "error" else "yellow"
-        err_console.print(f"[{style}]{p.severity}:[/] " + escape(str(p)), soft_wrap=True)
+        groups.setdefault((p.severity, p.field, failure_kind(p.message)), []).append(p)
+    for (severity, field, kind), items in groups.items():
+        style = "red" if severity == "error" else "yellow"
+        if len(items) < GROUPED_FROM:
+            for p in items:
+                err_console.print(f"[{style}]{severity}:[/] " + escape(str(p)), soft_wrap=True)
+            continue
+        if field == "video" and kind.endswith("no such video file"):
+            head = f"{len(items)} videos missing under {video_root}"
+            hint = "; wrong --video-root?" if len(items) == with_video else ""
+        else:
+            head, hint = f"{len(items)} records: {kind}", ""
+        err_console.print(f"[{style}]{severity}:[/] " + escape(f"{head}, e.g. {items[0]}{hint}"), soft_wrap=True)
 
 
 @app.command("validate")
@@ -80,7 +101,7 @@ def validate(
             )
         )
     else:
-        _print_problems(problems)
+        _print_problems(problems, video_root, sum(r.video is not None for r in result.records))
         console.print(f"{path}: {total} records, {len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
     if errors:
         raise typer.Exit(1)
@@ -268,6 +289,10 @@ def load(
         console.print(f"dropped {invalid} invalid item(s) (listed above)")
     if out is not None:
         console.print(f"wrote {len(recs)} records to {out} ({written})")
+    else:
+        console.print(
+            "nothing written: -o FILE writes the records (.json unified, .jsonl, .parquet, or a folder)", soft_wrap=True
+        )
 
 
 @app.command(

@@ -25,6 +25,14 @@ from twgrpo_eval.protocol import PROTOCOLS
 from .options import out_help, output_path
 from .progress import Reporter
 
+# `twgrpo eval --help` groups its options in these panels
+PANELS = {
+    "DATA": "Data",
+    "MODEL": "Model and backend",
+    "PROTOCOL": "Protocol (what is measured)",
+    "SAMPLING": "Sampling",
+    "OUTPUT": "Output",
+}
 # lmms-eval's spellings of `eval` options: twgrpo's option where the meaning is the same, else None (refused
 # with what to write instead). Other `--snake_case` spellings of twgrpo's own options are read as them too.
 LMMS_EVAL_OPTIONS = {
@@ -126,7 +134,7 @@ def _positive(value: float | None) -> float | None:
 
 
 def _rate(value: str | None) -> float | None:
-    from twgrpo_eval.failures import parse_rate
+    from twgrpo_data.failures import parse_rate
 
     try:
         return None if value is None else parse_rate(value)
@@ -197,78 +205,138 @@ def evaluate(
     bench: str | None = typer.Option(
         None,
         "--bench",
+        rich_help_panel=PANELS["DATA"],
         help="benchmark name, a comma-separated list (one run "
         "folder each, under --out) or all (the paper's six); see `twgrpo eval list`",
     ),
-    model: str | None = typer.Option(None, "--model", help=_help("model")),
-    backend: BackendChoice = typer.Option(_default("backend"), "--backend", help=_help("backend")),
-    protocol: ProtocolChoice = typer.Option(_default("protocol"), "--protocol", help=_help("protocol")),
-    data: str | None = typer.Option(None, "--data", help=_help("data")),
-    video_root: str | None = typer.Option(None, "--video-root", help=_help("video_root")),
-    out: str | None = typer.Option(
-        None,
-        "-o",
-        "--out",
-        help=_help("out") + "; with several benchmarks, the folder that holds one run folder per benchmark",
+    model: str | None = typer.Option(None, "--model", rich_help_panel=PANELS["MODEL"], help=_help("model")),
+    backend: BackendChoice = typer.Option(
+        _default("backend"), "--backend", rich_help_panel=PANELS["MODEL"], help=_help("backend")
     ),
-    limit: int | None = typer.Option(None, "--limit", min=1, help=_help("limit")),
-    shard: str | None = typer.Option(None, "--shard", help=_help("shard")),
-    prompt: PromptChoice = typer.Option(_default("prompt"), "--prompt", help=_help("prompt")),
-    frames: int = typer.Option(_default("frames"), "--frames", min=1, help=_help("frames")),
-    sample_fps: float | None = typer.Option(None, "--sample-fps", help=_help("sample_fps")),
-    model_fps: float | None = typer.Option(None, "--model-fps", help=_help("model_fps")),
-    min_pixels: int = typer.Option(_default("min_pixels"), "--min-pixels", help=_help("min_pixels")),
-    max_pixels: int = typer.Option(_default("max_pixels"), "--max-pixels", help=_help("max_pixels")),
-    temperature: float = typer.Option(_default("temperature"), "--temperature", help=_help("temperature")),
-    top_p: float = typer.Option(_default("top_p"), "--top-p", help=_help("top_p")),
-    max_new_tokens: int = typer.Option(_default("max_new_tokens"), "--max-new-tokens", help=_help("max_new_tokens")),
-    parser: ParserChoice | None = typer.Option(None, "--parser", help=_help("parser")),
-    seed: int = typer.Option(_default("seed"), "--seed", help=_help("seed")),
-    batch_size: int = typer.Option(_default("batch_size"), "--batch-size", min=1, help=_help("batch_size")),
-    workers: int = typer.Option(_default("workers"), "--workers", min=1, help=_help("workers")),
-    allow_text_only: bool = typer.Option(False, "--allow-text-only", help=_help("allow_text_only")),
+    protocol: ProtocolChoice = typer.Option(
+        _default("protocol"), "--protocol", rich_help_panel=PANELS["PROTOCOL"], help=_help("protocol")
+    ),
+    data: str | None = typer.Option(None, "--data", rich_help_panel=PANELS["DATA"], help=_help("data")),
+    video_root: str | None = typer.Option(
+        None, "--video-root", rich_help_panel=PANELS["DATA"], help=_help("video_root")
+    ),
+    limit: int | None = typer.Option(None, "--limit", min=1, rich_help_panel=PANELS["DATA"], help=_help("limit")),
+    shard: str | None = typer.Option(None, "--shard", rich_help_panel=PANELS["DATA"], help=_help("shard")),
+    prompt: PromptChoice = typer.Option(
+        _default("prompt"), "--prompt", rich_help_panel=PANELS["PROTOCOL"], help=_help("prompt")
+    ),
+    frames: int = typer.Option(
+        _default("frames"), "--frames", min=1, rich_help_panel=PANELS["PROTOCOL"], help=_help("frames")
+    ),
+    sample_fps: float | None = typer.Option(
+        None, "--sample-fps", rich_help_panel=PANELS["PROTOCOL"], help=_help("sample_fps")
+    ),
+    model_fps: float | None = typer.Option(
+        None, "--model-fps", rich_help_panel=PANELS["PROTOCOL"], help=_help("model_fps")
+    ),
+    min_pixels: int = typer.Option(
+        _default("min_pixels"), "--min-pixels", rich_help_panel=PANELS["PROTOCOL"], help=_help("min_pixels")
+    ),
+    max_pixels: int = typer.Option(
+        _default("max_pixels"), "--max-pixels", rich_help_panel=PANELS["PROTOCOL"], help=_help("max_pixels")
+    ),
+    temperature: float = typer.Option(
+        _default("temperature"), "--temperature", rich_help_panel=PANELS["SAMPLING"], help=_help("temperature")
+    ),
+    top_p: float = typer.Option(_default("top_p"), "--top-p", rich_help_panel=PANELS["SAMPLING"], help=_help("top_p")),
+    max_new_tokens: int = typer.Option(
+        _default("max_new_tokens"), "--max-new-tokens", rich_help_panel=PANELS["SAMPLING"], help=_help("max_new_tokens")
+    ),
+    parser: ParserChoice | None = typer.Option(
+        None, "--parser", rich_help_panel=PANELS["PROTOCOL"], help=_help("parser")
+    ),
+    seed: int = typer.Option(_default("seed"), "--seed", rich_help_panel=PANELS["SAMPLING"], help=_help("seed")),
+    batch_size: int = typer.Option(
+        _default("batch_size"), "--batch-size", min=1, rich_help_panel=PANELS["MODEL"], help=_help("batch_size")
+    ),
+    workers: int = typer.Option(
+        _default("workers"), "--workers", min=1, rich_help_panel=PANELS["MODEL"], help=_help("workers")
+    ),
+    allow_text_only: bool = typer.Option(
+        False, "--allow-text-only", rich_help_panel=PANELS["DATA"], help=_help("allow_text_only")
+    ),
     allow_outside_video_root: bool = typer.Option(
-        False, "--allow-outside-video-root", help=_help("allow_outside_video_root")
+        False, "--allow-outside-video-root", rich_help_panel=PANELS["DATA"], help=_help("allow_outside_video_root")
     ),
     trust_remote_code: bool = typer.Option(
-        False, "--trust-remote-code", help="vllm/transformers: run code shipped with the checkpoint (off unless given)"
+        False,
+        "--trust-remote-code",
+        rich_help_panel=PANELS["MODEL"],
+        help="vllm/transformers: run code shipped with the checkpoint (off unless given)",
     ),
     tensor_parallel_size: int | None = typer.Option(
-        None, "--tensor-parallel-size", "--tp", help="vllm: GPUs per engine (tensor parallel)"
+        None,
+        "--tensor-parallel-size",
+        "--tp",
+        rich_help_panel=PANELS["MODEL"],
+        help="vllm: GPUs per engine (tensor parallel)",
     ),
     data_parallel_size: int | None = typer.Option(
-        None, "--data-parallel-size", "--dp", help="vllm: engine replicas, each on its own GPUs"
+        None,
+        "--data-parallel-size",
+        "--dp",
+        rich_help_panel=PANELS["MODEL"],
+        help="vllm: engine replicas, each on its own GPUs",
     ),
-    max_model_len: int | None = typer.Option(None, "--max-model-len", help="vllm: context length to reserve"),
+    max_model_len: int | None = typer.Option(
+        None, "--max-model-len", rich_help_panel=PANELS["MODEL"], help="vllm: context length to reserve"
+    ),
     gpu_memory_utilization: float | None = typer.Option(
-        None, "--gpu-memory-utilization", help="vllm: share of GPU memory to use"
+        None, "--gpu-memory-utilization", rich_help_panel=PANELS["MODEL"], help="vllm: share of GPU memory to use"
     ),
-    device: str | None = typer.Option(None, "--device", help="transformers: cpu | cuda | cuda:N (default: auto)"),
-    dtype: str | None = typer.Option(None, "--dtype", help="vllm/transformers: auto | bfloat16 | float16 | float32"),
-    api_base: str | None = typer.Option(None, "--api-base", help="openai: server URL, e.g. http://127.0.0.1:8000/v1"),
+    device: str | None = typer.Option(
+        None, "--device", rich_help_panel=PANELS["MODEL"], help="transformers: cpu | cuda | cuda:N (default: auto)"
+    ),
+    dtype: str | None = typer.Option(
+        None, "--dtype", rich_help_panel=PANELS["MODEL"], help="vllm/transformers: auto | bfloat16 | float16 | float32"
+    ),
+    api_base: str | None = typer.Option(
+        None, "--api-base", rich_help_panel=PANELS["MODEL"], help="openai: server URL, e.g. http://127.0.0.1:8000/v1"
+    ),
     api_key: str | None = typer.Option(
         None,
         "--api-key",
         show_default=False,
+        rich_help_panel=PANELS["MODEL"],
         help="openai: API key (default: $OPENAI_API_KEY); never written or printed",
     ),
-    concurrency: int | None = typer.Option(None, "--concurrency", min=1, help="openai: requests in flight (default 8)"),
+    concurrency: int | None = typer.Option(
+        None, "--concurrency", min=1, rich_help_panel=PANELS["MODEL"], help="openai: requests in flight (default 8)"
+    ),
     timeout: float | None = typer.Option(
-        None, "--timeout", callback=_positive, help="openai: seconds per request attempt (default 600)"
+        None,
+        "--timeout",
+        callback=_positive,
+        rich_help_panel=PANELS["MODEL"],
+        help="openai: seconds per request attempt (default 600)",
     ),
     max_retries: int | None = typer.Option(
-        None, "--max-retries", min=0, help="openai: retries with backoff (default 5)"
+        None, "--max-retries", min=0, rich_help_panel=PANELS["MODEL"], help="openai: retries with backoff (default 5)"
     ),
     backend_arg: list[str] = typer.Option(
         [],
         "--backend-arg",
+        rich_help_panel=PANELS["MODEL"],
         help="extra backend keyword argument KEY=VALUE (JSON values), e.g. enforce_eager=true; repeatable",
     ),
-    no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
+    out: str | None = typer.Option(
+        None,
+        "-o",
+        "--out",
+        rich_help_panel=PANELS["OUTPUT"],
+        help=_help("out") + "; with several benchmarks, the folder that holds one run folder per benchmark",
+    ),
+    no_progress: bool = typer.Option(False, "--no-progress", rich_help_panel=PANELS["OUTPUT"], help="no progress bar"),
     max_failed: str | None = typer.Option(
         None,
         "--max-failed",
         callback=_rate,
+        rich_help_panel=PANELS["OUTPUT"],
         help="exit with status 1 when more than this share of the items failed (missing videos, backend errors), "
         "e.g. 0.05 or 5%; the run and its results are kept either way",
     ),
@@ -377,13 +445,28 @@ def evaluate(
 
 
 @app.command("list")
-def list_cmd() -> None:
+def list_cmd(as_json: bool = typer.Option(False, "--json", help="print the benchmarks as JSON")) -> None:
     """The registered benchmarks, their default data path and whether it is there.
 
-    Example: twgrpo eval list
+    Example: twgrpo eval list --json
     """
     from twgrpo_data.benchmarks import BENCHMARKS
     from twgrpo_eval.compare import PAPER_BENCHMARKS
+
+    if as_json:
+        rows = [
+            {
+                "name": name,
+                "default_data": module.DEFAULT_PATH,
+                "found": Path(module.DEFAULT_PATH).exists(),
+                "hub": module.HUB.repo_id if module.HUB is not None else None,
+                "in_paper_table": name in PAPER_BENCHMARKS,
+                "description": module.DESCRIPTION.splitlines()[0],
+            }
+            for name, module in BENCHMARKS.items()
+        ]
+        print(json.dumps(rows, indent=2))
+        return
 
     table = Table(title=f"Benchmarks (`--bench NAME`; `--bench all` runs the paper's: {', '.join(PAPER_BENCHMARKS)})")
     for col in ("name", "default --data", "found", "description"):
@@ -399,7 +482,7 @@ def _print_failures(results: dict[str, Any], out: Path) -> None:
     failed = results.get("n_failed") or 0
     if not failed:
         return
-    from twgrpo_eval.failures import failure_groups
+    from twgrpo_data.failures import failure_groups
     from twgrpo_eval.runner import SAMPLES, read_samples
 
     groups = failure_groups(read_samples(out / SAMPLES).values())

@@ -28,6 +28,7 @@ import numpy as np
 
 from twgrpo_data import __version__
 from twgrpo_data.errors import InputFormatError, TwgrpoError
+from twgrpo_data.failures import FailureGroup, failure_groups
 from twgrpo_data.formats import read_jsonl
 from twgrpo_data.html_page import jpeg_data_uri, json_for_script, render_page, write_page
 from twgrpo_data.metrics import bootstrap_ci
@@ -35,7 +36,6 @@ from twgrpo_data.record import Record, letter
 from twgrpo_data.scoring import answer_set
 
 from .compare import SETTING_ROWS, RunSummary, info_rows, load_runs, metric_rows
-from .failures import FailureGroup, failure_groups
 from .runner import SAMPLES
 
 DEFAULT_MAX_SAMPLES = 500

@@ -679,6 +679,7 @@ def _run_eval(
     }
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    had_lock = (out / LOCK).exists()
     lock = acquire_folder_lock(out, "twgrpo eval", "--out")
     samples_path = out / SAMPLES
     wrote = False
@@ -763,6 +764,8 @@ def _run_eval(
                 session["written"] = new
                 atomic_write_json(out / CONFIG, config_doc)
     except BaseException:
+        if not wrote and not had_lock:  # a refused --out (someone's folder) keeps no .lock of ours; removed
+            (out / LOCK).unlink(missing_ok=True)  # while still held, so no other run holds this file
         lock.release()
         if created and not wrote:
             shutil.rmtree(out, ignore_errors=True)  # nothing of this run is in it: leave no folder behind

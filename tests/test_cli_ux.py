@@ -167,3 +167,102 @@ def test_rescore_reads_a_run_folder_and_refuses_results_json(server, tmp_path):
         f"error: {run / 'results.json'}: holds a run's scores, not its outputs; pass {run / 'samples.jsonl'} "
         f"(or the run folder {run})"
     )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 4. floods and leftovers
+
+
+def test_a_wrong_video_root_is_one_line_not_one_per_record(tmp_path):
+    data = REPO.parent / "shared" / "data" / "eval_mmvu.json"
+    result = run_cli("data", "validate", data, "--video-root", tmp_path)
+    assert result.code == 1
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert line.startswith(f"error: 625 videos missing under {tmp_path}, e.g. {data}: record 0 (id '1'), field 'video'")
+    assert line.endswith(": no such video file; wrong --video-root?")
+    listed = json.loads(run_cli("data", "validate", data, "--video-root", tmp_path, "--json").stdout)
+    assert len(listed["problems"]) == 625  # --json still names every record
+
+
+def test_some_missing_videos_are_grouped_without_blaming_the_root(tmp_path):
+    (tmp_path / "clevrer_8.mp4").symlink_to(VIDEOS / "clevrer_8.mp4")
+    (tmp_path / "video1.mp4").symlink_to(VIDEOS / "video1.mp4")
+    few = run_cli("data", "validate", SAMPLE, "--video-root", tmp_path)
+    assert [line.split(": ", 1)[0] for line in few.stderr.splitlines()] == ["error", "error"]  # 2 < 4: one each
+    (tmp_path / "video1.mp4").unlink()
+    more = run_cli("data", "validate", SAMPLE, "--video-root", tmp_path)
+    (line,) = more.stderr.splitlines()
+    assert line.startswith(f"error: 4 videos missing under {tmp_path}, e.g. ") and "wrong --video-root" not in line
+
+
+def test_a_refused_out_folder_is_left_as_it_was(tmp_path):
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("mine")
+    result = run_cli("eval", "--bench", "mmvu", "--data", SAMPLE, "--model", "Q/M", "--out", theirs)
+    assert result.code == 2 and "holds files that are not a twgrpo run (notes.txt)" in result.stderr
+    assert [p.name for p in theirs.iterdir()] == ["notes.txt"]  # no .lock left behind
+
+
+def test_data_load_without_out_says_nothing_was_written():
+    fixture = REPO.parent / "shared" / "fixtures" / "benchmarks" / "mmvu" / "validation.json"
+    result = run_cli("data", "load", "--bench", "mmvu", fixture)
+    assert result.code == 0
+    assert result.stdout.splitlines()[-1].startswith("nothing written: -o FILE writes the records")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 5. help
+
+
+def every_command() -> list[list[str]]:
+    from twgrpo_cli.app import SUBCOMMANDS, load_subcommand
+
+    paths = [[]]
+    for name, sub in SUBCOMMANDS.items():
+        paths.append([name])
+        if sub.group:
+            paths += [[name, child] for child in load_subcommand(name).commands]
+    assert len(paths) > 15
+    return paths
+
+
+def test_no_help_shows_a_type_beside_a_flag(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    for path in every_command():
+        result = run_cli(*path, "--help")
+        assert result.code == 0, path
+        assert "<bool>" not in result.stdout, path
+        assert "--debug" in result.stdout or not path, path
+
+
+def test_publish_help_leaves_shell_completion_to_twgrpo_itself():
+    assert "--install-completion" not in run_cli("publish", "--help").stdout
+    assert "--install-completion" in run_cli("--help").stdout
+
+
+def test_eval_help_groups_its_options_in_panels(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    text = run_cli("eval", "--help").stdout
+    panels = [line.split("─ ", 1)[1].split(" ─", 1)[0] for line in text.splitlines() if line.startswith("╭─ ")]
+    assert panels == [
+        "Options",
+        "Data",
+        "Model and backend",
+        "Protocol (what is measured)",
+        "Sampling",
+        "Output",
+        "Commands",
+    ]
+    body = text[text.index("╭─ Sampling") : text.index("╭─ Output")]
+    assert all(f"--{name}" in body for name in ("temperature", "top-p", "max-new-tokens", "seed"))
+
+
+def test_eval_list_prints_json_for_programs():
+    from twgrpo_data.benchmarks import BENCHMARKS
+
+    result = run_cli("eval", "list", "--json")
+    rows = json.loads(result.stdout)
+    assert [r["name"] for r in rows] == list(BENCHMARKS)
+    mmvu = next(r for r in rows if r["name"] == "mmvu")
+    assert mmvu["hub"] == "yale-nlp/MMVU" and mmvu["in_paper_table"] and isinstance(mmvu["found"], bool)

@@ -13,8 +13,8 @@ import pytest
 from eval_helpers import AnswerKey, run_with, write_set
 from report_helpers import make_run, mixed_outputs, sample_records, samples
 
+from twgrpo_data.failures import failure_groups, failure_kind, parse_rate
 from twgrpo_data.record import Record
-from twgrpo_eval.failures import failure_groups, failure_kind, parse_rate
 from twgrpo_eval.report import build_report
 
 
