@@ -23,7 +23,7 @@ from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn,
 from rich.text import Text
 
 from twgrpo_data.errors import UsageError
-from twgrpo_data.progress import ProgressTask
+from twgrpo_data.progress import SILENT, ProgressTask
 
 INTERVAL_ENV = "TWGRPO_PROGRESS_INTERVAL"
 DEFAULT_INTERVAL = 30.0
@@ -88,7 +88,8 @@ class Reporter:
         self, label: str, total: int | None = None, *, completed: int = 0, unit: str = "it", failures: bool = False
     ) -> Iterator[ProgressTask]:
         if not self.enabled:
-            yield _Quiet()
+            with SILENT.task(label, total) as quiet:
+                yield quiet
         elif self.console.is_terminal:
             with self._shared_bars() as bars:
                 task_id = bars.add_task(label, total=total, completed=completed, unit=unit, failures=failures, failed=0)
@@ -127,14 +128,6 @@ class Reporter:
                 if self._open == 0:
                     bars.stop()
                     self._bars = None
-
-
-class _Quiet:
-    def advance(self, n: int = 1, *, failed: int = 0) -> None:
-        pass
-
-    def update(self, *, completed: int | None = None, total: int | None = None) -> None:
-        pass
 
 
 class _BarTask:

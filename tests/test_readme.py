@@ -57,6 +57,11 @@ def test_every_readme_command_runs(tmp_path):
         )
         assert proc.returncode == 0, f"README command failed: {command}\n{proc.stderr[-2000:]}"
         assert "Traceback" not in proc.stderr, command
+    # run from a checkout, the tour leaves nothing git would list (issue 32.8): its outputs go under runs/
+    left = sorted(p.name for p in work.iterdir() if p.name != "examples")
+    assert left == ["runs"], left
+    ignored = subprocess.run(["git", "check-ignore", "-q", "runs/tiny"], cwd=REPO)
+    assert ignored.returncode == 0, "runs/ is not ignored by .gitignore"
 
 
 def card_excerpt(readme: str) -> list[str]:
