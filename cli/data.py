@@ -34,9 +34,9 @@ GROUPED_FROM = 4
 
 def _print_problems(problems, video_root: Path | None = None, with_video: int = 0) -> None:
     """The problems on stderr, one line each, except that problems of one kind (the message without the file it
-    names, `twgrpo_data.failures.failure_kind`) that come `GROUPED_FROM` times or more are one line: `625 videos
-    missing under ROOT, e.g. …` (`; wrong --video-root?` when every one of the `with_video` records' videos is
-    missing). `--json` lists every one. The text is escaped since messages may hold '[...]'."""
+    names, `twgrpo_data.failures.failure_kind`) that come `GROUPED_FROM` times or more are one line: `625 records'
+    videos (379 files) missing under ROOT, e.g. …` (`; wrong --video-root?` when every one of the `with_video`
+    records' videos is missing). `--json` lists every one. The text is escaped since messages may hold '[...]'."""
     from twgrpo_data.failures import failure_kind
 
     groups: dict[tuple, list] = {}
@@ -48,11 +48,14 @@ def _print_problems(problems, video_root: Path | None = None, with_video: int = 
             for p in items:
                 err_console.print(f"[{style}]{severity}:[/] " + escape(str(p)), soft_wrap=True)
             continue
+        files = len({p.message for p in items})  # the message names the file
+        shared = "" if files == len(items) else f" ({files} file{'s' if files > 1 else ''})"
         if field == "video" and kind.endswith("no such video file"):
-            head = f"{len(items)} videos missing under {video_root}"
+            head = f"{len(items)} " + ("videos" if not shared else f"records' videos{shared}")
+            head += f" missing under {video_root}"
             hint = "; wrong --video-root?" if len(items) == with_video else ""
         else:
-            head, hint = f"{len(items)} records: {kind}", ""
+            head, hint = f"{len(items)} records{shared}: {kind}", ""
         err_console.print(f"[{style}]{severity}:[/] " + escape(f"{head}, e.g. {items[0]}{hint}"), soft_wrap=True)
 
 

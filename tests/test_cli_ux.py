@@ -178,7 +178,10 @@ def test_a_wrong_video_root_is_one_line_not_one_per_record(tmp_path):
     result = run_cli("data", "validate", data, "--video-root", tmp_path)
     assert result.code == 1
     (line,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert line.startswith(f"error: 625 videos missing under {tmp_path}, e.g. {data}: record 0 (id '1'), field 'video'")
+    # 625 records on 379 videos
+    assert line.startswith(
+        f"error: 625 records' videos (379 files) missing under {tmp_path}, e.g. {data}: record 0 (id '1'), field 'video'"
+    )
     assert line.endswith(": no such video file; wrong --video-root?")
     listed = json.loads(run_cli("data", "validate", data, "--video-root", tmp_path, "--json").stdout)
     assert len(listed["problems"]) == 625  # --json still names every record
@@ -192,7 +195,8 @@ def test_some_missing_videos_are_grouped_without_blaming_the_root(tmp_path):
     (tmp_path / "video1.mp4").unlink()
     more = run_cli("data", "validate", SAMPLE, "--video-root", tmp_path)
     (line,) = more.stderr.splitlines()
-    assert line.startswith(f"error: 4 videos missing under {tmp_path}, e.g. ") and "wrong --video-root" not in line
+    assert line.startswith(f"error: 4 records' videos (2 files) missing under {tmp_path}, e.g. ")
+    assert "wrong --video-root" not in line
 
 
 def test_a_refused_out_folder_is_left_as_it_was(tmp_path):

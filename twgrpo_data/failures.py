@@ -1,6 +1,6 @@
 """Failures of many items grouped by what went wrong: an eval run that "completed" with a sixth of its videos
 missing says so at the end, on its report page and to `--max-failed`; `data validate` with a wrong --video-root
-prints one line for 625 missing videos, not 625 lines.
+prints one line for MMVU's 625 records whose videos are missing, not 625 lines.
 
 Errors name the file or id they are about (`video: /data/v/12.mp4: no such video file`); the group is the error
 with those names taken out (`video: …: no such video file`), counted, with its first item as the example.
