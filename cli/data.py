@@ -18,6 +18,7 @@ from twgrpo_data.outputs import records_spec
 
 from .feedback import status as _status
 from .options import choices, out_help, output_path
+from .progress import Reporter
 
 ReadFormat = choices("ReadFormat", READ_FORMATS)
 NativeFormat = choices("NativeFormat", NATIVE_FORMATS)
@@ -27,11 +28,35 @@ console = Console()
 err_console = Console(stderr=True, highlight=False)
 
 
-def _print_problems(problems) -> None:
-    """One line per problem on stderr; the text is escaped since messages may hold '[...]'."""
+# more problems of one kind than this are one line (the count and the first as the example)
+GROUPED_FROM = 4
+
+
+def _print_problems(problems, video_root: Path | None = None, with_video: int = 0) -> None:
+    """The problems on stderr, one line each, except that problems of one kind (the message without the file it
+    names, `twgrpo_data.failures.failure_kind`) that come `GROUPED_FROM` times or more are one line: `625 records'
+    videos (379 files) missing under ROOT, e.g. …` (`; wrong --video-root?` when every one of the `with_video`
+    records' videos is missing). `--json` lists every one. The text is escaped since messages may hold '[...]'."""
+    from twgrpo_data.failures import failure_kind
+
+    groups: dict[tuple, list] = {}
     for p in problems:
-        style = "red" if p.severity == "error" else "yellow"
-        err_console.print(f"[{style}]{p.severity}:[/] " + escape(str(p)), soft_wrap=True)
+        groups.setdefault((p.severity, p.field, failure_kind(p.message)), []).append(p)
+    for (severity, field, kind), items in groups.items():
+        style = "red" if severity == "error" else "yellow"
+        if len(items) < GROUPED_FROM:
+            for p in items:
+                err_console.print(f"[{style}]{severity}:[/] " + escape(str(p)), soft_wrap=True)
+            continue
+        files = len({p.message for p in items})  # the message names the file
+        shared = "" if files == len(items) else f" ({files} file{'s' if files > 1 else ''})"
+        if field == "video" and kind.endswith("no such video file"):
+            head = f"{len(items)} " + ("videos" if not shared else f"records' videos{shared}")
+            head += f" missing under {video_root}"
+            hint = "; wrong --video-root?" if len(items) == with_video else ""
+        else:
+            head, hint = f"{len(items)} records{shared}: {kind}", ""
+        err_console.print(f"[{style}]{severity}:[/] " + escape(f"{head}, e.g. {items[0]}{hint}"), soft_wrap=True)
 
 
 @app.command("validate")
@@ -79,7 +104,7 @@ def validate(
             )
         )
     else:
-        _print_problems(problems)
+        _print_problems(problems, video_root, sum(r.video is not None for r in result.records))
         console.print(f"{path}: {total} records, {len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
     if errors:
         raise typer.Exit(1)
@@ -87,24 +112,14 @@ def validate(
 
 def _video_problems(result, video_root: Path):
     """One problem per record whose video is missing or unreadable (each distinct video decoded once)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from twgrpo_data.benchmarks import check_record_videos
 
-    with Progress(
-        TextColumn("checking videos"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("videos", total=None)
+    with Reporter(err_console).task("checking videos") as task:
         return check_record_videos(
             result.records,
             video_root,
             file=result.file,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            progress=lambda done, total: task.update(completed=done, total=total),
         )
 
 
@@ -277,6 +292,10 @@ def load(
         console.print(f"dropped {invalid} invalid item(s) (listed above)")
     if out is not None:
         console.print(f"wrote {len(recs)} records to {out} ({written})")
+    else:
+        console.print(
+            "nothing written: -o FILE writes the records (.json unified, .jsonl, .parquet, or a folder)", soft_wrap=True
+        )
 
 
 @app.command(
@@ -307,7 +326,11 @@ def fetch(
         records = load_benchmark(bench, data).records
         selected = records if limit is None else records[:limit]
         root = fetch_videos(
-            bench, data, None if limit is None else selected, announce=lambda line: err_console.print(escape(line))
+            bench,
+            data,
+            None if limit is None else selected,
+            announce=lambda line: err_console.print(escape(line)),
+            progress=Reporter(err_console),
         )
         summary.update(video_root=str(root), videos=len({r.video for r in selected if r.video}))
     if as_json:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
+from twgrpo_data.errors import TwgrpoError, UsageError
 from twgrpo_data.outputs import HTML_PAGE, PLOT_SUFFIXES, OutputSpec
 from twgrpo_data.prompts import PROMPT_STYLES
 from twgrpo_data.scoring import PARSERS
@@ -19,8 +23,65 @@ from twgrpo_eval.compare import TABLE_FORMATS
 from twgrpo_eval.protocol import PROTOCOLS
 
 from .options import out_help, output_path
+from .progress import Reporter
+
+# `twgrpo eval --help` groups its options in these panels
+PANELS = {
+    "DATA": "Data",
+    "MODEL": "Model and backend",
+    "PROTOCOL": "Protocol (what is measured)",
+    "SAMPLING": "Sampling",
+    "OUTPUT": "Output",
+}
+# lmms-eval's spellings of `eval` options: twgrpo's option where the meaning is the same, else None (refused
+# with what to write instead). Other `--snake_case` spellings of twgrpo's own options are read as them too.
+LMMS_EVAL_OPTIONS = {
+    "--tasks": "--bench",
+    "--output_path": "--out",
+    "--model_args": None,
+}
+
+
+class _EvalGroup(TyperGroup):
+    """`twgrpo eval`, reading the spellings lmms-eval users type (`--tasks`, `--output_path`, `--max_new_tokens`)
+    as twgrpo's options with a note, and refusing those whose meaning differs with what to write instead."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        if args and args[0] in self.commands:  # a sub-command (rescore, compare, …) parses its own
+            return super().parse_args(ctx, args)
+        return super().parse_args(ctx, lmms_eval_spellings(args, {o for p in self.params for o in p.opts}))
+
+
+def lmms_eval_spellings(args: list[str], known: set[str]) -> list[str]:
+    """`args` with lmms-eval's and snake_case option names replaced by twgrpo's (a note on stderr for each)."""
+    out = []
+    for i, arg in enumerate(args):
+        name, eq, value = arg.partition("=")
+        new = LMMS_EVAL_OPTIONS.get(name, "--" + name[2:].replace("_", "-"))
+        if name == "--model_args":
+            given = value if eq else (args[i + 1] if i + 1 < len(args) else "")
+            pretrained = re.search(r"(?:^|,)pretrained=([^,]+)", given)
+            raise UsageError(
+                "--model_args is lmms-eval's (its --model names a model class); in twgrpo --model takes the "
+                f"checkpoint{f' (--model {pretrained.group(1)})' if pretrained else ''} and engine options go to "
+                "--backend-arg KEY=VALUE"
+            )
+        if not name.startswith("--") or name in known or new not in known:
+            out.append(arg)  # an unknown one is click's to refuse, with its own suggestions
+            continue
+        err_console.print(f"[yellow]note:[/] {name} is read as twgrpo's {new}", highlight=False)
+        out.append(new + eq + value)
+    limits = [a.partition("=")[2] for a in out if a.startswith("--limit=")]
+    limits += [b for a, b in zip(out, out[1:]) if a == "--limit"]
+    if any(re.fullmatch(r"\d*\.\d*", v) for v in limits):
+        raise UsageError(
+            "--limit counts records (the first N); lmms-eval's fraction of a task is not read here: pass a count"
+        )
+    return out
+
 
 app = typer.Typer(
+    cls=_EvalGroup,
     help="Evaluate video language models and score their outputs.\n\n"
     "Example: twgrpo eval --bench mmvu --model Qwen/Qwen2.5-VL-7B-Instruct --data eval_mmvu.json "
     "--video-root data/",
@@ -72,6 +133,15 @@ def _positive(value: float | None) -> float | None:
     return value
 
 
+def _rate(value: str | None) -> float | None:
+    from twgrpo_data.failures import parse_rate
+
+    try:
+        return None if value is None else parse_rate(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 def _backend_args(pairs: list[str]) -> dict[str, Any]:
     """`KEY=VALUE` pairs; VALUE is read as JSON when it parses (numbers, booleans, objects), else a string."""
     out: dict[str, Any] = {}
@@ -117,11 +187,14 @@ def _benches(bench: str) -> list[str]:
     if not names:
         raise typer.BadParameter("expected a benchmark name, a comma-separated list or all", param_hint="--bench")
     from twgrpo_data.benchmarks import list_benchmarks
+    from twgrpo_data.names import did_you_mean
 
     unknown = [b for b in names if b not in list_benchmarks()]
     if unknown:
         raise typer.BadParameter(
-            f"unknown benchmark {unknown[0]!r}; `twgrpo eval list` shows them", param_hint="--bench"
+            f"unknown benchmark {unknown[0]!r} (`twgrpo eval list` shows them)"
+            + did_you_mean(unknown[0], list_benchmarks()),
+            param_hint="--bench",
         )
     return names
 
@@ -132,83 +205,155 @@ def evaluate(
     bench: str | None = typer.Option(
         None,
         "--bench",
+        rich_help_panel=PANELS["DATA"],
         help="benchmark name, a comma-separated list (one run "
         "folder each, under --out) or all (the paper's six); see `twgrpo eval list`",
     ),
-    model: str | None = typer.Option(None, "--model", help=_help("model")),
-    backend: BackendChoice = typer.Option(_default("backend"), "--backend", help=_help("backend")),
-    protocol: ProtocolChoice = typer.Option(_default("protocol"), "--protocol", help=_help("protocol")),
-    data: str | None = typer.Option(None, "--data", help=_help("data")),
-    video_root: str | None = typer.Option(None, "--video-root", help=_help("video_root")),
-    out: str | None = typer.Option(
-        None,
-        "-o",
-        "--out",
-        help=_help("out") + "; with several benchmarks, the folder that holds one run folder per benchmark",
+    model: str | None = typer.Option(None, "--model", rich_help_panel=PANELS["MODEL"], help=_help("model")),
+    backend: BackendChoice = typer.Option(
+        _default("backend"), "--backend", rich_help_panel=PANELS["MODEL"], help=_help("backend")
     ),
-    limit: int | None = typer.Option(None, "--limit", min=1, help=_help("limit")),
-    shard: str | None = typer.Option(None, "--shard", help=_help("shard")),
-    prompt: PromptChoice = typer.Option(_default("prompt"), "--prompt", help=_help("prompt")),
-    frames: int = typer.Option(_default("frames"), "--frames", min=1, help=_help("frames")),
-    sample_fps: float | None = typer.Option(None, "--sample-fps", help=_help("sample_fps")),
-    model_fps: float | None = typer.Option(None, "--model-fps", help=_help("model_fps")),
-    min_pixels: int = typer.Option(_default("min_pixels"), "--min-pixels", help=_help("min_pixels")),
-    max_pixels: int = typer.Option(_default("max_pixels"), "--max-pixels", help=_help("max_pixels")),
-    temperature: float = typer.Option(_default("temperature"), "--temperature", help=_help("temperature")),
-    top_p: float = typer.Option(_default("top_p"), "--top-p", help=_help("top_p")),
-    max_new_tokens: int = typer.Option(_default("max_new_tokens"), "--max-new-tokens", help=_help("max_new_tokens")),
-    parser: ParserChoice | None = typer.Option(None, "--parser", help=_help("parser")),
-    seed: int = typer.Option(_default("seed"), "--seed", help=_help("seed")),
-    batch_size: int = typer.Option(_default("batch_size"), "--batch-size", min=1, help=_help("batch_size")),
-    workers: int = typer.Option(_default("workers"), "--workers", min=1, help=_help("workers")),
-    allow_text_only: bool = typer.Option(False, "--allow-text-only", help=_help("allow_text_only")),
+    protocol: ProtocolChoice = typer.Option(
+        _default("protocol"), "--protocol", rich_help_panel=PANELS["PROTOCOL"], help=_help("protocol")
+    ),
+    data: str | None = typer.Option(None, "--data", rich_help_panel=PANELS["DATA"], help=_help("data")),
+    video_root: str | None = typer.Option(
+        None, "--video-root", rich_help_panel=PANELS["DATA"], help=_help("video_root")
+    ),
+    limit: int | None = typer.Option(None, "--limit", min=1, rich_help_panel=PANELS["DATA"], help=_help("limit")),
+    shard: str | None = typer.Option(None, "--shard", rich_help_panel=PANELS["DATA"], help=_help("shard")),
+    prompt: PromptChoice = typer.Option(
+        _default("prompt"), "--prompt", rich_help_panel=PANELS["PROTOCOL"], help=_help("prompt")
+    ),
+    frames: int = typer.Option(
+        _default("frames"), "--frames", min=1, rich_help_panel=PANELS["PROTOCOL"], help=_help("frames")
+    ),
+    sample_fps: float | None = typer.Option(
+        None, "--sample-fps", rich_help_panel=PANELS["PROTOCOL"], help=_help("sample_fps")
+    ),
+    model_fps: float | None = typer.Option(
+        None, "--model-fps", rich_help_panel=PANELS["PROTOCOL"], help=_help("model_fps")
+    ),
+    min_pixels: int = typer.Option(
+        _default("min_pixels"), "--min-pixels", rich_help_panel=PANELS["PROTOCOL"], help=_help("min_pixels")
+    ),
+    max_pixels: int = typer.Option(
+        _default("max_pixels"), "--max-pixels", rich_help_panel=PANELS["PROTOCOL"], help=_help("max_pixels")
+    ),
+    temperature: float = typer.Option(
+        _default("temperature"), "--temperature", rich_help_panel=PANELS["SAMPLING"], help=_help("temperature")
+    ),
+    top_p: float = typer.Option(_default("top_p"), "--top-p", rich_help_panel=PANELS["SAMPLING"], help=_help("top_p")),
+    max_new_tokens: int = typer.Option(
+        _default("max_new_tokens"), "--max-new-tokens", rich_help_panel=PANELS["SAMPLING"], help=_help("max_new_tokens")
+    ),
+    parser: ParserChoice | None = typer.Option(
+        None, "--parser", rich_help_panel=PANELS["PROTOCOL"], help=_help("parser")
+    ),
+    seed: int = typer.Option(_default("seed"), "--seed", rich_help_panel=PANELS["SAMPLING"], help=_help("seed")),
+    batch_size: int = typer.Option(
+        _default("batch_size"), "--batch-size", min=1, rich_help_panel=PANELS["MODEL"], help=_help("batch_size")
+    ),
+    workers: int = typer.Option(
+        _default("workers"), "--workers", min=1, rich_help_panel=PANELS["MODEL"], help=_help("workers")
+    ),
+    allow_text_only: bool = typer.Option(
+        False, "--allow-text-only", rich_help_panel=PANELS["DATA"], help=_help("allow_text_only")
+    ),
     allow_outside_video_root: bool = typer.Option(
-        False, "--allow-outside-video-root", help=_help("allow_outside_video_root")
+        False, "--allow-outside-video-root", rich_help_panel=PANELS["DATA"], help=_help("allow_outside_video_root")
     ),
     trust_remote_code: bool = typer.Option(
-        False, "--trust-remote-code", help="vllm/transformers: run code shipped with the checkpoint (off unless given)"
+        False,
+        "--trust-remote-code",
+        rich_help_panel=PANELS["MODEL"],
+        help="vllm/transformers: run code shipped with the checkpoint (off unless given)",
     ),
     tensor_parallel_size: int | None = typer.Option(
-        None, "--tensor-parallel-size", "--tp", help="vllm: GPUs per engine (tensor parallel)"
+        None,
+        "--tensor-parallel-size",
+        "--tp",
+        rich_help_panel=PANELS["MODEL"],
+        help="vllm: GPUs per engine (tensor parallel)",
     ),
     data_parallel_size: int | None = typer.Option(
-        None, "--data-parallel-size", "--dp", help="vllm: engine replicas, each on its own GPUs"
+        None,
+        "--data-parallel-size",
+        "--dp",
+        rich_help_panel=PANELS["MODEL"],
+        help="vllm: engine replicas, each on its own GPUs",
     ),
-    max_model_len: int | None = typer.Option(None, "--max-model-len", help="vllm: context length to reserve"),
+    max_model_len: int | None = typer.Option(
+        None, "--max-model-len", rich_help_panel=PANELS["MODEL"], help="vllm: context length to reserve"
+    ),
     gpu_memory_utilization: float | None = typer.Option(
-        None, "--gpu-memory-utilization", help="vllm: share of GPU memory to use"
+        None, "--gpu-memory-utilization", rich_help_panel=PANELS["MODEL"], help="vllm: share of GPU memory to use"
     ),
-    device: str | None = typer.Option(None, "--device", help="transformers: cpu | cuda | cuda:N (default: auto)"),
-    dtype: str | None = typer.Option(None, "--dtype", help="vllm/transformers: auto | bfloat16 | float16 | float32"),
-    api_base: str | None = typer.Option(None, "--api-base", help="openai: server URL, e.g. http://127.0.0.1:8000/v1"),
+    device: str | None = typer.Option(
+        None, "--device", rich_help_panel=PANELS["MODEL"], help="transformers: cpu | cuda | cuda:N (default: auto)"
+    ),
+    dtype: str | None = typer.Option(
+        None, "--dtype", rich_help_panel=PANELS["MODEL"], help="vllm/transformers: auto | bfloat16 | float16 | float32"
+    ),
+    api_base: str | None = typer.Option(
+        None, "--api-base", rich_help_panel=PANELS["MODEL"], help="openai: server URL, e.g. http://127.0.0.1:8000/v1"
+    ),
     api_key: str | None = typer.Option(
         None,
         "--api-key",
         show_default=False,
+        rich_help_panel=PANELS["MODEL"],
         help="openai: API key (default: $OPENAI_API_KEY); never written or printed",
     ),
-    concurrency: int | None = typer.Option(None, "--concurrency", min=1, help="openai: requests in flight (default 8)"),
+    concurrency: int | None = typer.Option(
+        None, "--concurrency", min=1, rich_help_panel=PANELS["MODEL"], help="openai: requests in flight (default 8)"
+    ),
     timeout: float | None = typer.Option(
-        None, "--timeout", callback=_positive, help="openai: seconds per request attempt (default 600)"
+        None,
+        "--timeout",
+        callback=_positive,
+        rich_help_panel=PANELS["MODEL"],
+        help="openai: seconds per request attempt (default 600)",
     ),
     max_retries: int | None = typer.Option(
-        None, "--max-retries", min=0, help="openai: retries with backoff (default 5)"
+        None, "--max-retries", min=0, rich_help_panel=PANELS["MODEL"], help="openai: retries with backoff (default 5)"
     ),
-    subtitles: bool = typer.Option(False, "--subtitles", help=_help("subtitles")),
-    judge_model: str | None = typer.Option(None, "--judge-model", help=_help("judge_model")),
-    judge_api_base: str | None = typer.Option(None, "--judge-api-base", help=_help("judge_api_base")),
+    subtitles: bool = typer.Option(False, "--subtitles", rich_help_panel=PANELS["PROTOCOL"], help=_help("subtitles")),
+    judge_model: str | None = typer.Option(
+        None, "--judge-model", rich_help_panel=PANELS["PROTOCOL"], help=_help("judge_model")
+    ),
+    judge_api_base: str | None = typer.Option(
+        None, "--judge-api-base", rich_help_panel=PANELS["PROTOCOL"], help=_help("judge_api_base")
+    ),
     judge_api_key: str | None = typer.Option(
         None,
         "--judge-api-key",
         show_default=False,
+        rich_help_panel=PANELS["PROTOCOL"],
         help="the judge's API key (default: $OPENAI_API_KEY); never written or printed",
     ),
     backend_arg: list[str] = typer.Option(
         [],
         "--backend-arg",
+        rich_help_panel=PANELS["MODEL"],
         help="extra backend keyword argument KEY=VALUE (JSON values), e.g. enforce_eager=true; repeatable",
     ),
-    no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
+    out: str | None = typer.Option(
+        None,
+        "-o",
+        "--out",
+        rich_help_panel=PANELS["OUTPUT"],
+        help=_help("out") + "; with several benchmarks, the folder that holds one run folder per benchmark",
+    ),
+    no_progress: bool = typer.Option(False, "--no-progress", rich_help_panel=PANELS["OUTPUT"], help="no progress bar"),
+    max_failed: str | None = typer.Option(
+        None,
+        "--max-failed",
+        callback=_rate,
+        rich_help_panel=PANELS["OUTPUT"],
+        help="exit with status 1 when more than this share of the items failed (missing videos, backend errors), "
+        "e.g. 0.05 or 5%; the run and its results are kept either way",
+    ),
 ) -> None:
     """Evaluate a model on one or more benchmarks (TW-GRPO protocol by default; `--protocol official` for the
     benchmark's own); re-running the command resumes.
@@ -223,6 +368,11 @@ def evaluate(
     from twgrpo_eval.runner import EvalConfig, default_out, run_eval
 
     benches = _benches(bench)
+    from twgrpo_data.names import check_model_reference
+    from twgrpo_eval.backends import default_backend
+
+    if (default_backend() if backend == "auto" else backend) != "openai":  # before any download or model load
+        check_model_reference(model)
     if len(benches) > 1 and data is not None:
         raise typer.BadParameter(
             "--data names one benchmark's file; with several benchmarks each reads its "
@@ -247,6 +397,7 @@ def evaluate(
         },
     )
     options.update(_backend_args(backend_arg))
+    over: list[str] = []  # runs above --max-failed
     for name in benches:
         run_out = out
         if len(benches) > 1:
@@ -287,26 +438,59 @@ def evaluate(
             from twgrpo_data.hub_sources import resolve_benchmark_data
 
             found = resolve_benchmark_data(
-                name, limit, videos=video_root is None, announce=lambda line: err_console.print(line, markup=False)
+                name,
+                limit,
+                videos=video_root is None,
+                announce=lambda line: err_console.print(line, markup=False),
+                progress=Reporter(err_console, enabled=not no_progress),
             )
             config.data, config.data_source = str(found.records_path), found.provenance
             config.video_root = video_root or (str(found.video_root) if found.video_root else None)
         try:
-            result = run_eval(config, console=err_console, progress=not no_progress)
+            result = run_eval(
+                config,
+                progress=Reporter(err_console, enabled=not no_progress),
+                warn=lambda text: err_console.print(f"[yellow]warning:[/] {escape(text)}", soft_wrap=True),
+            )
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/]: finished batches are saved; re-run the same command to resume")
             raise typer.Exit(130) from None
         _print_results(result.results, result.out)
+        _print_failures(result.results, result.out)
+        failed, n = result.results.get("n_failed") or 0, result.results.get("n") or 0
+        if max_failed is not None and n and failed / n > max_failed:
+            over.append(f"{name}: {failed} of {n} items failed ({100 * failed / n:.1f}%)")
+    if over:
+        raise TwgrpoError(
+            f"{'; '.join(over)} — above --max-failed {100 * max_failed:g}%; the results are written, the failed "
+            "items are retried when the same command is run again"
+        )
 
 
 @app.command("list")
-def list_cmd() -> None:
+def list_cmd(as_json: bool = typer.Option(False, "--json", help="print the benchmarks as JSON")) -> None:
     """The registered benchmarks, their default data path and whether it is there.
 
-    Example: twgrpo eval list
+    Example: twgrpo eval list --json
     """
     from twgrpo_data.benchmarks import BENCHMARKS
     from twgrpo_eval.compare import PAPER_BENCHMARKS
+
+    if as_json:
+        rows = [
+            {
+                "name": name,
+                "default_data": module.DEFAULT_PATH,
+                "found": Path(module.DEFAULT_PATH).exists(),
+                "hub": module.HUB.repo_id if module.HUB is not None else None,
+                "in_paper_table": name in PAPER_BENCHMARKS,
+                "official_protocol": getattr(module, "OFFICIAL", None) is not None,
+                "description": module.DESCRIPTION.splitlines()[0],
+            }
+            for name, module in BENCHMARKS.items()
+        ]
+        print(json.dumps(rows, indent=2))
+        return
 
     table = Table(title=f"Benchmarks (`--bench NAME`; `--bench all` runs the paper's: {', '.join(PAPER_BENCHMARKS)})")
     for col in ("name", "default --data", "found", "--protocol official", "description"):
@@ -325,12 +509,38 @@ def list_cmd() -> None:
     console.print(table)
 
 
+def _print_failures(results: dict[str, Any], out: Path) -> None:
+    """On stderr, what failed: the count, then each kind of failure with its count and first item."""
+    failed = results.get("n_failed") or 0
+    if not failed:
+        return
+    from twgrpo_data.failures import failure_groups
+    from twgrpo_eval.runner import SAMPLES, read_samples
+
+    groups = failure_groups(read_samples(out / SAMPLES).values())
+    err_console.print(
+        f"[yellow]warning:[/] {failed} of {results.get('n')} items failed (counted as wrong; the same command "
+        "retries them):",
+        soft_wrap=True,
+    )
+    for group in groups[:5]:
+        err_console.print(
+            f"  {group.count} × {escape(group.kind)} — e.g. {escape(group.example_id)!r}: {escape(group.example)}",
+            soft_wrap=True,
+        )
+    if len(groups) > 5:
+        err_console.print(f"  … and {len(groups) - 5} other kinds (see {out / SAMPLES})", soft_wrap=True)
+
+
 def _print_results(results: dict[str, Any], out: Path) -> None:
     run = results.get("run", {})
     if "accuracy" not in results:
         console.print(f"no samples in {out}")
         return
+    failed = results.get("n_failed") or 0
     status = "complete" if run.get("complete") else "[yellow]incomplete[/]"
+    if failed:
+        status = f"[yellow]{'complete' if run.get('complete') else 'incomplete'}, {failed} failed[/]"
     _print_metrics(
         f"{run.get('bench')} · {Path(str(run.get('model'))).name} · prompt {run.get('prompt')} · "
         f"parser {run.get('parser')}",
@@ -374,9 +584,30 @@ def _pct(block: dict, key: str = "accuracy") -> str:
     return f"{block[key]:.2f} [{lo:.1f}, {hi:.1f}]"
 
 
+def _log_of(path: Path) -> Path:
+    """What `eval rescore` reads for `path`: a run folder's samples.jsonl; a run's results.json or config.json is
+    refused with the file to pass instead (they hold numbers and settings, not the outputs)."""
+    from twgrpo_eval.runner import CONFIG, RESULTS, SAMPLES
+
+    if path.is_dir():
+        if not (path / SAMPLES).is_file():
+            raise TwgrpoError(f"{path}: a folder without {SAMPLES} (not a twgrpo eval run folder)")
+        return path / SAMPLES
+    if path.name in (RESULTS, CONFIG) and (path.parent / SAMPLES).is_file():
+        raise TwgrpoError(
+            f"{path}: holds a run's {'scores' if path.name == RESULTS else 'settings'}, not its outputs; pass "
+            f"{path.parent / SAMPLES} (or the run folder {path.parent})"
+        )
+    if path.name in (RESULTS, CONFIG):
+        raise TwgrpoError(f"{path}: a run's {path.name}, not a log of outputs; pass the run's {SAMPLES}")
+    return path
+
+
 @app.command("rescore")
 def rescore(
-    logs: list[Path] = typer.Argument(..., help="TW-GRPO eval logs (JSONL) or twgrpo samples.jsonl files"),
+    logs: list[Path] = typer.Argument(
+        ..., help="TW-GRPO eval logs (JSONL), twgrpo samples.jsonl files or run folders (their samples.jsonl)"
+    ),
     parser: ParserChoice | None = typer.Option(
         None,
         "--parser",
@@ -387,11 +618,11 @@ def rescore(
 ) -> None:
     """Re-score existing per-sample eval logs (duplicates from restarted runs removed).
 
-    Example: twgrpo eval rescore ../shared/data/logs/twgrpo_mmvu_eval.jsonl --parser lenient
+    Example: twgrpo eval rescore ../shared/data/logs/twgrpo_mmvu_eval.jsonl --parser lenient (or a run folder: RUN)
     """
     from twgrpo_eval.rescore import rescore_log
 
-    scored = [rescore_log(p, parser) for p in logs]
+    scored = [rescore_log(_log_of(p), parser) for p in logs]
     for log in scored:
         for warning in log.warnings:
             err_console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
@@ -548,23 +779,12 @@ def report(
 
     Example: twgrpo eval report runs/mmvu-base runs/mmvu-twgrpo -o mmvu.html --video-root data/videos
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from twgrpo_eval.compare import load_run
     from twgrpo_eval.report import write_report
 
     # the page may live inside a run folder (the default): only .html is written, so no run file is at risk
     target = output_path(out if out is not None else load_run(runs[0]).path / "report.html", HTML_PAGE)
-    with Progress(
-        TextColumn("frame strips"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-        disable=not err_console.is_terminal,
-    ) as bar:
-        task = bar.add_task("strips", total=None)
+    with Reporter(err_console).task("frame strips") as task:
         path = write_report(
             runs,
             target,
@@ -572,6 +792,6 @@ def report(
             max_strips=max_strips,
             video_root=video_root,
             data=data,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            progress=lambda done, total: task.update(completed=done, total=total),
         )
     console.print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")

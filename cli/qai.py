@@ -9,7 +9,6 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from twgrpo_data.errors import InputFormatError
@@ -18,6 +17,7 @@ from twgrpo_data.outputs import HTML_PAGE, REPORT, OutputSpec, default_output_na
 
 from .feedback import status
 from .options import choices, deprecated_output, out_help, output_path
+from .progress import Reporter
 
 app = typer.Typer(help="Question-Answer Inversion: negate questions and invert their answers.", no_args_is_help=True)
 console = Console(stderr=True, highlight=False)
@@ -25,18 +25,6 @@ console = Console(stderr=True, highlight=False)
 _SUFFIX = {"json": ".json", "jsonl": ".jsonl", "parquet": ".parquet", "hf": ""}
 FromFormat = choices("FromFormat", input_formats())
 ToFormat = choices("ToFormat", _SUFFIX)
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    )
 
 
 @app.command("convert")
@@ -162,15 +150,14 @@ def convert_cmd(
     negator = Negator(contractions=contractions, already_negative=already_negative)
     verifier = _verifier(meaning_check, judge_model, judge_api_base, judge_api_key)
     try:
-        with _progress() as bar:
-            task = bar.add_task("inverting", total=len(loaded.records))
+        with Reporter(console).task("inverting", total=len(loaded.records)) as task:
             records, report = convert(
                 loaded.records,
                 ratio,
                 seed,
                 min_keep,
                 negator=negator,
-                progress=lambda n: bar.advance(task, n),
+                progress=task.advance,
                 fallback=fallback,
                 why=why,
                 meaning=verifier,
@@ -244,7 +231,12 @@ def report_cmd(
     target = output_path(
         out if out is not None else report_or_output.with_suffix(".html"), HTML_PAGE, inputs=[report_or_output]
     )
-    path = write_page(target, qai_page_from_file(report_or_output, input=input, output=converted, max_items=max_items))
+    path = write_page(
+        target,
+        qai_page_from_file(
+            report_or_output, input=input, output=converted, max_items=max_items, progress=Reporter(console)
+        ),
+    )
     console.print(f"wrote {path}")
 
 
@@ -378,9 +370,8 @@ def negate_cmd(
     if not questions:
         raise InputFormatError(f"{'stdin' if str(input) == '-' else input}: no questions")
     negator = Negator(contractions=contractions, already_negative=already_negative)
-    with _progress() as bar:
-        task = bar.add_task("negating", total=len(questions))
-        results = negate_lines(questions, negator, fallback=fallback, why=why, progress=lambda n: bar.advance(task, n))
+    with Reporter(console).task("negating", total=len(questions)) as task:
+        results = negate_lines(questions, negator, fallback=fallback, why=why, progress=task.advance)
     lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results)
     if output is None:
         sys.stdout.write(lines)

@@ -18,6 +18,7 @@ own sampling settings; both are labelled "reconstructed" on the page.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -30,6 +31,7 @@ import numpy as np
 
 from twgrpo_data import __version__
 from twgrpo_data.errors import InputFormatError, TwgrpoError
+from twgrpo_data.failures import FailureGroup, failure_groups
 from twgrpo_data.formats import read_jsonl
 from twgrpo_data.html_page import jpeg_data_uri, json_for_script, render_page, write_page
 from twgrpo_data.metrics import bootstrap_ci
@@ -48,6 +50,7 @@ THUMB_HEIGHT = 72
 _THUMB_MIN_PIXELS, _THUMB_MAX_PIXELS = 4 * 28 * 28, 24 * 28 * 28
 _PARTS = re.compile(r"(<think>.*?(?:</think>|$)|<answer>.*?(?:</answer>|$))", re.DOTALL | re.IGNORECASE)
 SERIES = 6  # colours in page.css (.s0 … .s5); more runs reuse them
+_LETTER = re.compile(r"[A-Z]")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -74,10 +77,18 @@ class SampleView:
     output_chars: int
     frames: list[dict[str, str]] = field(default_factory=list)
     frames_note: str | None = None
+    anchor: str = ""  # the element id that links to this sample (from the disagreements table)
 
     @property
     def multi(self) -> bool:
         return len(self.gold) > 1
+
+    @property
+    def off_options(self) -> list[str]:
+        """Parsed letters that name no option (`E` for a question with four): the parser read a letter the
+        model could not mean, or the model answered another question."""
+        letters = {o["letter"] for o in self.options}
+        return sorted(x for x in parsed_letters(self.parsed) if x not in letters) if self.options else []
 
     @property
     def blank(self) -> bool:
@@ -87,6 +98,11 @@ class SampleView:
     @property
     def key(self) -> str:
         return f"{self.run}:{self.id}"
+
+
+def parsed_letters(parsed: str | None) -> set[str]:
+    """The single capital letters in a parsed answer (`"A,C"` → {A, C}); other text (a raw answer) gives none."""
+    return {x for x in answer_set(parsed) if _LETTER.fullmatch(x)} if parsed else set()
 
 
 def status_of(row: dict[str, Any]) -> str:
@@ -301,6 +317,29 @@ class RunView:
     def counts(self) -> Counter:
         return Counter(status_of(r) for r in self.samples)
 
+    @functools.cached_property
+    def failures(self) -> list[FailureGroup]:
+        return failure_groups(self.samples)
+
+    @property
+    def n_failed(self) -> int:
+        return sum(group.count for group in self.failures)
+
+    @property
+    def badge(self) -> tuple[str, str]:
+        """(css class, text) of the run's status: complete (green), incomplete, or with failed items (amber)."""
+        done = "complete" if self.complete else "incomplete"
+        return ("partial", f"{done} · {self.n_failed} failed") if self.n_failed else (done, done)
+
+    @property
+    def off_options(self) -> int:
+        """Answered items whose parsed letters include one that names no option."""
+        return sum(
+            bool(parsed_letters(r.get("parsed")) - {letter(i) for i in range(len(r.get("options") or []))})
+            for r in self.samples
+            if r.get("options") and not r.get("error")
+        )
+
 
 def sample_views(
     index: int,
@@ -348,6 +387,7 @@ def sample_views(
             row.get("error"),
             output_parts(row.get("output")),
             len(row.get("output") or ""),
+            anchor=f"s{index}-{n}",
         )
         if n < max_strips:
             view.frames, view.frames_note = frame_strip(row, record, summary.settings, video_root)
@@ -369,27 +409,56 @@ def paired_difference(a: list[dict[str, Any]], b: list[dict[str, Any]], key: str
     return {"n": len(common), "diff": round(float(d.mean()) * 100, 4), "ci": bootstrap_ci(d)}
 
 
-def disagreements(a: RunView, b: RunView) -> list[dict[str, Any]]:
-    """Items both runs answered whose parsed answer or status differ."""
+def disagreements(a: RunView, b: RunView) -> dict[str, Any]:
+    """Items both runs answered whose parsed answer or status differ (`rows`, each with the page anchors of the
+    two samples where they are shown), and how many items the runs share (`shared`: 0 means nothing to compare,
+    not agreement)."""
     rows_b = {str(r["id"]): r for r in b.samples}
-    out = []
+    anchors = {(run.index, s.id): s.anchor for run in (a, b) for s in run.shown}
+    out, shared = [], 0
     for ra in a.samples:
         rb = rows_b.get(str(ra["id"]))
         if rb is None:
             continue
+        shared += 1
         if (status_of(ra), ra.get("parsed")) != (status_of(rb), rb.get("parsed")):
+            item_id = str(ra["id"])
             out.append(
                 {
-                    "id": str(ra["id"]),
+                    "id": item_id,
                     "gold": ",".join(ra.get("gold") or []),
                     "a": ra.get("parsed") or "",
                     "a_status": status_of(ra),
+                    "a_anchor": anchors.get((a.index, item_id)),
                     "b": rb.get("parsed") or "",
                     "b_status": status_of(rb),
+                    "b_anchor": anchors.get((b.index, item_id)),
                     "category": ra.get("category"),
                 }
             )
-    return out
+    return {"rows": out, "shared": shared}
+
+
+def letter_histogram(runs: list[RunView]) -> dict[str, Any]:
+    """Per run, the share of items whose gold answer holds each letter and the share of answered items whose
+    parsed answer does: a model that favours a position answers one letter far more often than it is gold."""
+    per_run = []
+    for run in runs:
+        answered = [r for r in run.samples if not r.get("error")]
+        gold = Counter(x for r in run.samples for x in set(r.get("gold") or []))
+        parsed = Counter(x for r in answered for x in parsed_letters(r.get("parsed")))
+        none = sum(not parsed_letters(r.get("parsed")) for r in answered)
+        per_run.append((len(run.samples), len(answered), gold, parsed, none))
+    letters = sorted({x for *_, gold, parsed, _ in per_run for x in (*gold, *parsed)})
+
+    def share(count: int, n: int) -> dict[str, Any]:
+        return {"n": count, "pct": 100 * count / n if n else None}
+
+    rows = [
+        (x, [(share(gold[x], items), share(parsed[x], answered)) for items, answered, gold, parsed, _ in per_run])
+        for x in letters
+    ]
+    return {"rows": rows, "none": [share(none, answered) for _, answered, _, _, none in per_run]}
 
 
 def model_bench_table(runs: list[RunView]) -> dict[str, Any]:
@@ -436,32 +505,26 @@ def category_chart(runs: list[RunView], width: int = 760) -> dict[str, Any]:
             return res if group == "all" else res.get(group)
         return (res.get("by_category") or {}).get(group)
 
+    # soft accuracy as a lighter bar under each accuracy bar, where it can differ (multi-answer items)
+    soft = any(
+        (b := block(run, group)) and b.get("soft_accuracy") is not None and b["soft_accuracy"] != b.get("accuracy")
+        for run in runs
+        for group in groups
+    )
     label_w, right, bar_h, gap, top = 190, 48, 12, 10, 24  # right: room for the value after a 100% interval
+    soft_h = 8 if soft else 0
     plot_w = width - label_w - right
     x = lambda v: label_w + plot_w * max(0.0, min(100.0, v)) / 100  # noqa: E731
     bars, labels, y = [], [], top
     for group in groups:
-        labels.append({"y": y + bar_h * len(runs) / 2 + 4, "text": group})
+        labels.append({"y": y + (bar_h + soft_h) * len(runs) / 2 + 4, "text": group})
         for run in runs:
             b = block(run, group)
-            if b and b.get("accuracy") is not None:
-                acc, ci = float(b["accuracy"]), b.get("accuracy_ci95")
-                bar = {
-                    "x": label_w,
-                    "y": y,
-                    "w": max(0.5, x(acc) - label_w),
-                    "h": bar_h - 2,
-                    "cls": f"s{run.index % SERIES}",
-                    "title": f"{run.label} · {group}: {acc:.1f}"
-                    + (f" [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else "")
-                    + f" (n={b.get('n')})",
-                    "value": f"{acc:.1f}",
-                }
-                if ci and all(v == v for v in ci):  # NaN-free
-                    bar.update(ci_x1=x(ci[0]), ci_x2=x(ci[1]), cy=y + (bar_h - 2) / 2)
-                bar["tx"] = max(x(acc), bar.get("ci_x2", 0)) + 4
-                bars.append(bar)
-            y += bar_h
+            metrics = [("accuracy", bar_h, "")] + ([("soft_accuracy", soft_h, " soft")] if soft else [])
+            for key, height, cls in metrics:
+                if b and b.get(key) is not None:
+                    bars.append(_chart_bar(run, group, b, key, x, label_w, y, height, cls))
+                y += height
         y += gap
     ticks = [{"x": x(v), "label": str(v)} for v in (0, 25, 50, 75, 100)]
     return {
@@ -475,7 +538,29 @@ def category_chart(runs: list[RunView], width: int = 760) -> dict[str, Any]:
         "label_w": label_w,
         "legend": [(r.label, r.index % SERIES) for r in runs],
         "by": by_group,
+        "soft": soft,
     }
+
+
+def _chart_bar(run, group: str, b: dict[str, Any], key: str, x, label_w: int, y: float, height: int, cls: str):
+    """One bar of `category_chart`: the value of `key` in block `b` with its 95% interval."""
+    value, ci = float(b[key]), b.get(f"{key}_ci95")
+    name = key.replace("_", " ")
+    bar = {
+        "x": label_w,
+        "y": y,
+        "w": max(0.5, x(value) - label_w),
+        "h": height - 2,
+        "cls": f"s{run.index % SERIES}{cls}",
+        "title": f"{run.label} · {group} · {name}: {value:.1f}"
+        + (f" [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else "")
+        + f" (n={b.get('n')})",
+        "value": f"{value:.1f}",
+    }
+    if ci and all(v == v for v in ci):  # NaN-free
+        bar.update(ci_x1=x(ci[0]), ci_x2=x(ci[1]), cy=y + (height - 2) / 2)
+    bar["tx"] = max(x(value), bar.get("ci_x2", 0)) + 4
+    return bar
 
 
 def protocol_rows(runs: list[RunView]) -> list[tuple[str, list[str], bool]]:
@@ -490,11 +575,7 @@ def protocol_rows(runs: list[RunView]) -> list[tuple[str, list[str], bool]]:
     rows = [
         (
             "status",
-            [
-                f"{'complete' if r.complete else 'incomplete'} ({len(r.samples)} of "
-                f"{r.run_info.get('selected', '?')} items)"
-                for r in runs
-            ],
+            [f"{r.badge[1]} ({len(r.samples)} of {r.run_info.get('selected', '?')} items)" for r in runs],
         )
     ]
     rows += info_rows([r.summary for r in runs])
@@ -571,12 +652,25 @@ def build_report(
         matrix=model_bench_table(runs) if len(runs) > 1 else None,
         disagree=disagreements(runs[0], runs[1]) if len(runs) == 2 else None,
         chart=category_chart(runs),
+        letters=letter_histogram(runs),
         categories=categories,
+        category_legend=category_legend(runs, categories),
         n_shown=len(items),
         generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         twgrpo_version=__version__,
         page_data=json_for_script({"items": items}),
     )
+
+
+def category_legend(runs: list[RunView], categories: list[str]) -> list[tuple[str, str]]:
+    """`(code, meaning)` for the category codes on the page that their benchmark explains (NExT-QA's `CW`)."""
+    from twgrpo_data.benchmarks import category_names
+
+    names: dict[str, str] = {}
+    for bench in dict.fromkeys(run.bench for run in runs):
+        names.update(category_names(bench))
+    shown = set(categories) | {c for run in runs for c in (run.summary.results.get("by_category") or {})}
+    return [(code, names[code]) for code in sorted(shown) if code in names]
 
 
 def write_report(paths: Sequence[str | Path], out: str | Path, **options: Any) -> Path:

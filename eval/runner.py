@@ -33,29 +33,19 @@ import os
 import platform
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
-
 from twgrpo_data.benchmarks.facts import Ask
 from twgrpo_data.errors import InputFormatError, OutputPathError, TwgrpoError, VideoError
 from twgrpo_data.formats import atomic_write_json, read_jsonl
+from twgrpo_data.names import check_model_reference
 from twgrpo_data.outputs import LOCK, acquire_folder_lock, refuse_stdout
+from twgrpo_data.progress import SILENT, Progress
 from twgrpo_data.prompts import (
     PROMPT_STYLES,
     Prompt,
@@ -504,34 +494,6 @@ def _model_path(model: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------------------------
-# progress
-
-
-class RateColumn(ProgressColumn):
-    """Samples per second of this session (rich's windowed estimate)."""
-
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text("– samples/s" if speed is None else f"{speed:.2f} samples/s", style="progress.data.speed")
-
-
-def _progress(console: Console, enabled: bool) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        RateColumn(),
-        TextColumn("failed {task.fields[failed]}"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not enabled,
-        transient=False,
-    )
-
-
-# ----------------------------------------------------------------------------------------------------------
 # the loop
 
 
@@ -724,6 +686,8 @@ def write_results(out: Path, parser: str, run_info: dict[str, Any]) -> dict[str,
 
 def build_backend(name: str, config: EvalConfig) -> Backend:
     """Instantiate the named backend with the run's sampling and pixel settings and its own options."""
+    if name != "openai":  # a served model's name is the server's; any other is a folder or a Hub id
+        check_model_reference(config.model)  # at once, not after a minute of Hub retries
     sampling = SamplingSettings(config.temperature, config.top_p, config.max_new_tokens, config.seed)
     pixels = PixelBudget(config.min_pixels, config.max_pixels)
     cls = backend_class(name)
@@ -798,13 +762,15 @@ def check_first_videos(records: Sequence[Record], config: EvalConfig, video_root
 def run_eval(
     config: EvalConfig,
     *,
-    console: Console | None = None,
-    progress: bool = True,
+    progress: Progress = SILENT,
     backend_factory: Callable[[str, EvalConfig], Backend] = build_backend,
+    warn: Callable[[str], None] = lambda text: warnings.warn(text, stacklevel=3),
 ) -> RunResult:
     """Evaluate `config.model` on the benchmark, resuming the run folder if it exists.
 
-    Secret settings never reach the run folder or a message; the error raised says why a run stopped.
+    Secret settings never reach the run folder or a message; the error raised says why a run stopped. Once the
+    model is loaded, the items answered (and failed) are counted on a `progress` task; `warn` gets a line for
+    what may be wrong but does not stop the run (records that look like another benchmark's).
 
     Example:
         >>> run_eval(EvalConfig(bench="mmvu", model="runs/tiny", data="examples/eval_sample.json",
@@ -813,7 +779,7 @@ def run_eval(
     # flags, config and the environment's (OPENAI_API_KEY…), the judge's key included
     secrets = secrets_in_use(config.backend_options, config.judge_options)
     try:
-        return _run_eval(config, console or Console(stderr=True), progress, backend_factory, secrets)
+        return _run_eval(config, progress, backend_factory, secrets, warn)
     except TwgrpoError as exc:
         text = scrub(str(exc), secrets)
         if text == str(exc):
@@ -840,10 +806,10 @@ def make_judge(config: EvalConfig, out: Path) -> Any:
 
 def _run_eval(
     config: EvalConfig,
-    console: Console,
-    progress: bool,
+    progress: Progress,
     backend_factory: Callable[[str, EvalConfig], Backend],
     secrets: list[str],
+    warn: Callable[[str], None],
 ) -> RunResult:
     config.check()
     config = apply_protocol(config)
@@ -853,21 +819,14 @@ def _run_eval(
     plan = make_plan(config, all_records, data_path)
     style, parser = plan.style, plan.parser
     backend_name = default_backend() if config.backend == "auto" else config.backend
-    if (
-        backend_name != "openai"
-        and config.model.startswith(("/", "./", "../", "~"))
-        and not Path(config.model).expanduser().exists()
-    ):
-        raise TwgrpoError(f"{config.model}: no such model folder")  # before any run folder is made
     if backend_name == "vllm":
         check_vllm_version(installed_version(*VLLM_DISTRIBUTIONS))
     template, template_hash = plan.template, plan.template_hash
     looks_like = records_benchmark(all_records, data_path)
     if looks_like is not None and looks_like != config.bench:
-        console.print(
-            f"[yellow]warning:[/] the records of {data_path} look like {looks_like}'s, not {config.bench}'s: "
-            f"results are labelled {config.bench} (pass --bench {looks_like} if that is what they are)",
-            soft_wrap=True,
+        warn(
+            f"the records of {data_path} look like {looks_like}'s, not {config.bench}'s: "
+            f"results are labelled {config.bench} (pass --bench {looks_like} if that is what they are)"
         )
     out = Path(config.out) if config.out else default_out(config.bench, config.model)
     settings = {
@@ -886,6 +845,7 @@ def _run_eval(
     }
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    had_lock = (out / LOCK).exists()
     lock = acquire_folder_lock(out, "twgrpo eval", "--out")
     samples_path = out / SAMPLES
     wrote = False
@@ -936,65 +896,63 @@ def _run_eval(
         if judge is not None:
             session["judge"] = judge.settings.describe()
         new = 0
-        with _progress(console, progress) as bar:
-            task = bar.add_task(
-                f"{config.bench} · {Path(config.model).name}",
-                total=len(records),
-                completed=len(records) - len(pending),
-                failed=0,
+        if pending:
+            load_start = time.perf_counter()
+            backend = backend_factory(backend_name, config)
+            session["backend"] = redact(
+                {"name": backend.name, "load_s": round(time.perf_counter() - load_start, 2), **backend.describe()}
             )
-            if pending:
-                load_start = time.perf_counter()
-                backend = backend_factory(backend_name, config)
-                session["backend"] = redact(
-                    {"name": backend.name, "load_s": round(time.perf_counter() - load_start, 2), **backend.describe()}
-                )
-            # written only now that the model loaded: a start that fails leaves the folder as it was
-            atomic_write_json(out / CONFIG, config_doc)
-            write_prompts(out, template_hash, style, template)
-            wrote = True
-            if pending:
-                failed_total = 0
+        # written only now that the model loaded: a start that fails leaves the folder as it was
+        atomic_write_json(out / CONFIG, config_doc)
+        write_prompts(out, template_hash, style, template)
+        wrote = True
+        if pending:
+            from twgrpo_data.video import VideoPrefetcher
 
-                def advance(n: int, failed: int) -> None:
-                    nonlocal failed_total, new
-                    new += n
-                    failed_total += failed
-                    bar.update(task, advance=n, failed=failed_total)
+            load = video_loader(
+                video_root,
+                sampling_settings(config),
+                allow_text_only=config.allow_text_only,
+                allow_outside=config.allow_outside_video_root,
+                bounds=plan.uses_bounds,
+                frame_rule=plan.official.frame_rule if plan.official is not None else None,
+            )
+            prefetch = VideoPrefetcher(pending, load, workers=config.workers, queue_size=2 * config.batch_size)
+            label = f"{config.bench} · {Path(config.model.rstrip('/')).name or config.model}"
+            try:
+                with (
+                    progress.task(label, len(records), completed=len(records) - len(pending), failures=True) as task,
+                    backend,
+                    prefetch,
+                ):
 
-                from twgrpo_data.video import VideoPrefetcher
+                    def advance(n: int, failed: int) -> None:
+                        nonlocal new
+                        new += n
+                        task.advance(n, failed=failed)
 
-                load = video_loader(
-                    video_root,
-                    sampling_settings(config),
-                    allow_text_only=config.allow_text_only,
-                    allow_outside=config.allow_outside_video_root,
-                    bounds=plan.uses_bounds,
-                    frame_rule=plan.official.frame_rule if plan.official is not None else None,
-                )
-                prefetch = VideoPrefetcher(pending, load, workers=config.workers, queue_size=2 * config.batch_size)
-                try:
-                    with backend, prefetch:
-                        evaluate_batches(
-                            _batches(prefetch, config.batch_size),
-                            backend,
-                            prompt_of,
-                            plan,
-                            append_lines(samples_path),
-                            advance,
-                            config.told_fps,
-                            template_hash,
-                            secrets,
-                            judge.ask if judge is not None else None,
-                            answered_before=len(done),
-                        )
-                finally:
-                    session["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-                    session["written"] = new
-                    if judge is not None:
-                        session["judge"]["asked"] = judge.asked
-                    atomic_write_json(out / CONFIG, config_doc)
+                    evaluate_batches(
+                        _batches(prefetch, config.batch_size),
+                        backend,
+                        prompt_of,
+                        plan,
+                        append_lines(samples_path),
+                        advance,
+                        config.told_fps,
+                        template_hash,
+                        secrets,
+                        judge.ask if judge is not None else None,
+                        answered_before=len(done),
+                    )
+            finally:
+                session["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+                session["written"] = new
+                if judge is not None:
+                    session["judge"]["asked"] = judge.asked
+                atomic_write_json(out / CONFIG, config_doc)
     except BaseException:
+        if not wrote and not had_lock:  # a refused --out (someone's folder) keeps no .lock of ours; removed
+            (out / LOCK).unlink(missing_ok=True)  # while still held, so no other run holds this file
         lock.release()
         if created and not wrote:
             shutil.rmtree(out, ignore_errors=True)  # nothing of this run is in it: leave no folder behind

@@ -4,12 +4,10 @@ strings a page must show as text."""
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
 from conftest import REPO, VIDEOS
-from rich.console import Console
 
 from twgrpo_data.formats import read_records
 from twgrpo_data.record import Record
@@ -74,8 +72,6 @@ def make_run(
     )
     run_eval(
         config,
-        console=Console(file=io.StringIO()),
-        progress=False,
         backend_factory=lambda name, cfg: Scripted(outputs, fail),
     )
     return out

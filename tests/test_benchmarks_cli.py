@@ -81,8 +81,11 @@ def test_validate_video_root_lists_missing_and_unreadable_videos(tmp_path):
     out = run_cli_subprocess("data", "validate", str(data), "--video-root", str(root))
     assert out.code == 1 and "Traceback" not in out.stderr
     lines = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 16  # every question on the reversed video, one line each
-    assert all("field 'video'" in ln and "1034419625_reverse.mp4: unreadable video" in ln for ln in lines)
+    # the 16 questions on the reversed video: one line (issue 32.4), and `--json` lists each
+    assert len(lines) == 1 and lines[0].startswith("error: 16 records (1 file): …: unreadable video")
+    assert "field 'video'" in lines[0] and "1034419625_reverse.mp4: unreadable video" in lines[0]
+    listed = json.loads(run_cli("data", "validate", str(data), "--video-root", str(root), "--json").stdout)
+    assert len([p for p in listed["problems"] if "1034419625_reverse.mp4: unreadable video" in p["message"]]) == 16
 
 
 def test_validate_video_root_names_mvbench_known_gaps(tmp_path):

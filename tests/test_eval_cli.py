@@ -181,7 +181,7 @@ def test_compare_prints_runs_side_by_side_and_plots(tmp_path):
 
 
 def test_eval_errors_are_one_line(tmp_path):
-    proc = _twgrpo("eval", "--bench", "mmvu", "--model", "m", "--data", str(tmp_path / "none.json"), check=False)
+    proc = _twgrpo("eval", "--bench", "mmvu", "--model", "org/m", "--data", str(tmp_path / "none.json"), check=False)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [f"error: {tmp_path / 'none.json'}: no such file or folder"]
     proc = _twgrpo("eval", "compare", str(tmp_path), check=False)
@@ -300,11 +300,11 @@ def test_several_benchmarks_run_into_one_folder_each(tmp_path, monkeypatch):
 
     monkeypatch.setattr(runner, "run_eval", fake_run)
     monkeypatch.setattr(hub_sources, "resolve_benchmark_data", fake_resolve)
-    result = CliRunner().invoke(app, ["--bench", "all", "--model", "m", "--out", str(tmp_path)])
+    result = CliRunner().invoke(app, ["--bench", "all", "--model", "org/m", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert [b for b, _, _ in seen] == ["clevrer", "nextgqa", "mmvu", "mvbench", "tempcompass", "videomme"]
     assert all(out == str(tmp_path / b) and data == str(tmp_path / f"{b}.json") for b, out, data in seen)
-    result = CliRunner().invoke(app, ["--bench", "mmvu,clevrer", "--model", "m", "--data", "x.json"])
+    result = CliRunner().invoke(app, ["--bench", "mmvu,clevrer", "--model", "org/m", "--data", "x.json"])
     assert result.exit_code == 2 and "--data" in result.output
 
 

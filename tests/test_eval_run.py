@@ -291,10 +291,10 @@ def test_a_start_that_fails_leaves_no_folder_behind(tmp_path):
     from twgrpo_eval.runner import EvalConfig, run_eval
 
     with pytest.raises(TwgrpoError, match="could not load"):
-        run_eval(EvalConfig(**config_kw), progress=False, backend_factory=broken)
+        run_eval(EvalConfig(**config_kw), backend_factory=broken)
     assert not (tmp_path / "run").exists()
     with pytest.raises(TwgrpoError, match="--backend: expected auto or one of"):
-        run_eval(EvalConfig(**{**config_kw, "backend": "vllmm"}), progress=False)
+        run_eval(EvalConfig(**{**config_kw, "backend": "vllmm"}))
     assert not (tmp_path / "run").exists()
     # the corrected command is not refused as "other settings"
     assert run_with(tmp_path, data, AnswerKey({"q0": "A", "q1": "A"}), max_new_tokens=64)["n"] == 2

@@ -180,7 +180,6 @@ def test_any_records_survive_record_to_hub_layout_to_record(tmp_path_factory, re
     [
         [{"n": 1}, {"n": "one"}],  # one key, two types: no struct holds both
         [{"n": 1}, {"n": None}],  # an explicit None would read back as a missing key
-        [{"n": 1}, {"n": 1.5}],  # arrow would make 1 a float
         [{}, {}],  # nothing to make a struct of
     ],
 )
@@ -194,6 +193,22 @@ def test_meta_stays_json_text_when_no_struct_keeps_it_exact(metas, tmp_path):
     loaded = load_dataset("parquet", data_files=[str(folder.root / f) for f in folder.files[1:]])["train"]
     assert loaded.features["meta"].dtype == "string"
     assert from_hf_dataset(loaded) == records
+
+
+def test_ints_among_floats_publish_as_a_struct_of_the_same_numbers(tmp_path):
+    """NExT-GQA's `glue` holds `29` where other records hold `13.8` (issue 32.6): a struct of floats, read back as
+    the same numbers, and the category a column of its own."""
+    metas = [{"glue": [[13.8, 29]], "category": "CW"}, {"glue": [[0.5, 1.5]], "category": "TN"}]
+    records = [
+        Record(id=str(i), question="q", options=["a", "b"], answer=["A"], source="nextgqa", meta=m)
+        for i, m in enumerate(metas)
+    ]
+    folder = hub.write_hub_folder({"train": records}, tmp_path / "p", repo_id="me/x", card="generic")
+    loaded = load_dataset("parquet", data_files=[str(folder.root / f) for f in folder.files[1:]])["train"]
+    assert loaded.features["meta"]["glue"].feature.feature.dtype == "float64"
+    assert loaded["category"] == ["CW", "TN"]
+    back = from_hf_dataset(loaded)
+    assert back == records and back[0].meta["glue"] == [[13.8, 29.0]]
 
 
 def test_existing_folder_that_is_not_a_preview_is_never_replaced(qai_jsonl, tmp_path):

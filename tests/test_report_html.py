@@ -152,7 +152,7 @@ def test_two_runs_page_lists_the_disagreements(mixed_run, tmp_path):
     b = {r["id"]: r for r in samples(other)}
     expected = {i for i in a if (status(a[i]), a[i]["parsed"]) != (status(b[i]), b[i]["parsed"])}
     section = html[html.index('id="disagree"') : html.index('id="samples"')]
-    assert set(re.findall(r"<tr><td>([^<]+)</td>", section)) == expected
+    assert set(re.findall(r"<tr><td>(?:<a href=\"#s0-\d+\">)?([^<]+)(?:</a>)?</td>", section)) == expected
     assert 'data-delta="1"' in html
 
 

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 from .benchmarks.facts import Source
 from .errors import InputFormatError, TwgrpoError
-from .formats import meta_struct_feature, record_to_row
+from .formats import has_categories, meta_struct_feature, record_to_row
 from .invert import QaiReport
 from .record import Record
 
@@ -291,18 +291,16 @@ def choose_template(stats: DatasetStats) -> str:
     return GENERIC
 
 
-def _example(splits: Mapping[str, Sequence[Record]], meta_struct: bool | None = None) -> str:
+def _example(splits: Mapping[str, Sequence[Record]], meta_struct: bool) -> str:
     """One Hub row (a negated record when there is one) as JSON, one field a line: the real layout.
 
-    `meta` is shown as the Hub stores it: a struct when one holds every record's meta (`meta_struct`, decided
-    by `formats.meta_column` when not given), else JSON text."""
+    `meta` is shown as the Hub stores it: a struct when one holds every record's meta (`meta_struct`), else
+    JSON text; the `category` column is there when the table has one (`formats.has_categories`)."""
     records = [r for recs in splits.values() for r in recs]
     chosen = next((r for r in records if r.qai and r.qai.get("negated")), records[0] if records else None)
     if chosen is None:
         return "{}"
-    if meta_struct is None:
-        meta_struct = meta_struct_feature(records) is not None
-    fields = record_to_row(chosen, meta_struct=meta_struct).items()
+    fields = record_to_row(chosen, meta_struct=meta_struct, category=has_categories(records)).items()
     return "{\n" + ",\n".join(f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in fields) + "\n}"
 
 
@@ -386,6 +384,8 @@ def render_card(
     from markupsafe import Markup
 
     stats = DatasetStats.from_splits(splits) if stats is None else stats
+    if meta_struct is None:
+        meta_struct = meta_struct_feature(r for recs in splits.values() for r in recs) is not None
     if report is not None:
         check_report(stats, report)
     path = template_path(template or choose_template(stats))
@@ -432,6 +432,8 @@ def render_card(
         report=report,
         sources=[_as_trusted(u) for u in uses],
         example=Markup(_example(splits, meta_struct)),
+        meta_struct=meta_struct,
+        category=has_categories(r for recs in splits.values() for r in recs),
         toolkit_version=__version__,
         twgrpo_citation=Markup(TWGRPO_CITATION),
     )

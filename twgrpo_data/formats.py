@@ -563,9 +563,16 @@ def read_records(
 # arrow (parquet, HF datasets)
 
 
-def hf_features(meta=None):
+# The Hub's Dataset Viewer filters on top-level columns only, so a published table repeats each record's
+# `meta["category"]` (the benchmark's question type, task, subject, …) as a `category` column; reading a table
+# back, `meta` holds that value already.
+CATEGORY_COLUMN = "category"
+
+
+def hf_features(meta=None, category: bool = False):
     """Typed HF features: options/answer as string lists, `qai` as a struct, `meta` as JSON text — or, given
-    `meta` (a `datasets` feature from `meta_struct_feature`), as that struct."""
+    `meta` (a `datasets` feature from `meta_struct_feature`), as that struct; with `category`, a string
+    `category` column after `source` (`CATEGORY_COLUMN`)."""
     from datasets import Features, List, Value
 
     return Features(
@@ -576,6 +583,7 @@ def hf_features(meta=None):
             "answer": List(Value("string")),
             "video": Value("string"),
             "source": Value("string"),
+            **({CATEGORY_COLUMN: Value("string")} if category else {}),
             "meta": Value("string") if meta is None else meta,
             "qai": {
                 "negated": Value("bool"),
@@ -637,12 +645,14 @@ def _null_list_item(array) -> bool:
 
 
 def _reads_back_unchanged(array, metas: list[dict[str, Any]]) -> bool:
-    """Reading the struct `array` back (None fields dropped) gives every one of `metas` unchanged.
+    """Reading the struct `array` back (None fields dropped) gives every one of `metas` unchanged: the same keys
+    and values, where an int stored in a column of floats counts as unchanged, being the same number
+    (NExT-GQA's `glue` spans hold `29` beside `13.8`; the struct stores 29.0).
 
     When every field is an int, bool or string (or a list of them), values come back as they went in, and a
     record changes only where a key holds None (a null cell, read back as a missing key): then it is a count,
-    the keys present against the non-null cells. Otherwise (floats, which an int would turn into, or nested
-    structs) records are read back and compared as JSON, in slices, stopping at the first that differs.
+    the keys present against the non-null cells. Otherwise (floats, nested structs) records are read back and
+    compared, in slices, stopping at the first that differs.
     """
     import pyarrow as pa
 
@@ -655,7 +665,9 @@ def _reads_back_unchanged(array, metas: list[dict[str, Any]]) -> bool:
         present = sum(len(child) - child.null_count for child in array.flatten())
         return present == sum(map(len, metas))
     back = (_without_nulls(m) for i in range(0, len(array), 4096) for m in array.slice(i, 4096).to_pylist())
-    return all(_meta_json(a) == _meta_json(b) for a, b in zip(metas, back))
+    # text first (fast, and NaN-safe), then as numbers: an int in a column of floats comes back a float of the
+    # same value (pyarrow refuses an int a float cannot hold exactly, and never mixes bools with numbers)
+    return all(_meta_json(a) == _meta_json(b) or a == b for a, b in zip(metas, back))
 
 
 @gc_paused()
@@ -666,8 +678,9 @@ def meta_column(records: Sequence[Record]):
     The struct type is decided once for the column, by pyarrow's own type inference (`pa.array`) and checks on
     that type; the inferred array is the column. A struct stores missing keys as None, so it is used only when
     no `meta` holds a None itself, the type has no null or empty part and only plain field names (see
-    `_struct_arrow_type`), and reading it back (None fields dropped) gives every `meta` unchanged, value types
-    included (an int never comes back as a float: that check stops at the first record that differs).
+    `_struct_arrow_type`), and reading it back (None fields dropped) gives every `meta` unchanged: the same
+    values, an int in a column of floats coming back as the same number (`_reads_back_unchanged`; the check
+    stops at the first record that differs).
     """
     import pyarrow as pa
 
@@ -727,36 +740,46 @@ def _qai_from_arrow(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return out
 
 
-def _arrow_columns(records: Sequence[Record], meta: Sequence[Any]) -> dict[str, Sequence[Any]]:
+def _arrow_columns(records: Sequence[Record], meta: Sequence[Any], category: bool = False) -> dict[str, Sequence[Any]]:
     """The Arrow columns of `records`, one list per field (pyarrow converts each in one call); `meta` is that
-    column as the caller built it (`_meta_to_arrow` of each record, or `meta_column`'s array)."""
-    return {
+    column as the caller built it (`_meta_to_arrow` of each record, or `meta_column`'s array); `category`
+    adds the `CATEGORY_COLUMN` (meta's category as text)."""
+    columns: dict[str, Sequence[Any]] = {
         "id": [r.id for r in records],
         "question": [r.question for r in records],
         "options": [r.options for r in records],
         "answer": [r.answer for r in records],
         "video": [r.video for r in records],
         "source": [r.source for r in records],
-        "meta": meta,
-        "qai": [_qai_to_arrow(r) for r in records],
     }
+    if category:
+        columns[CATEGORY_COLUMN] = [
+            None if r.meta.get("category") is None else str(r.meta["category"]) for r in records
+        ]
+    return {**columns, "meta": meta, "qai": [_qai_to_arrow(r) for r in records]}
 
 
-def record_to_row(record: Record, meta_struct: bool = False) -> dict[str, Any]:
-    """One record as the row `records_to_table` stores (`meta` as JSON text or a struct, `qai` with every key)."""
-    columns = _arrow_columns([record], [_meta_to_arrow(record.meta, meta_struct)])
+def record_to_row(record: Record, meta_struct: bool = False, category: bool = False) -> dict[str, Any]:
+    """One record as the row `records_to_table` stores (`meta` as JSON text or a struct, `qai` with every key,
+    `category` when asked)."""
+    columns = _arrow_columns([record], [_meta_to_arrow(record.meta, meta_struct)], category)
     return {name: column[0] for name, column in columns.items()}
 
 
-def records_to_table(records: Sequence[Record], meta=None, *, meta_array=None):
-    """Records → `pyarrow.Table` with the schema of `hf_features(meta)`, built column by column;
+def has_categories(records: Iterable[Record]) -> bool:
+    """Whether a published table of `records` gets a `category` column: some record's meta has a category."""
+    return any(r.meta.get("category") is not None for r in records)
+
+
+def records_to_table(records: Sequence[Record], meta=None, *, meta_array=None, category: bool = False):
+    """Records → `pyarrow.Table` with the schema of `hf_features(meta, category)`, built column by column;
     `meta_array` is the `meta` column when it is already built (`meta_column` gives it with `meta`)."""
     import pyarrow as pa
 
-    schema = hf_features(meta).arrow_schema
+    schema = hf_features(meta, category).arrow_schema
     if meta_array is None:
         meta_array = pa.array([_meta_to_arrow(r.meta, meta is not None) for r in records], schema.field("meta").type)
-    columns = _arrow_columns(records, meta_array)
+    columns = _arrow_columns(records, meta_array, category)
     # qai is built child by child (`_struct_array`); a struct meta has keys missing per row, which pa.array fills
     return pa.Table.from_arrays(
         [
@@ -772,11 +795,14 @@ def records_to_table(records: Sequence[Record], meta=None, *, meta_array=None):
 @gc_paused()
 def hub_tables(splits: Mapping[str, Sequence[Record]]):
     """Split name → `pyarrow.Table` for the Hub, and the `meta` feature they share (`meta_column`, decided once
-    over every split: a struct when one stores every split's `meta` exactly, else None for JSON text)."""
-    array, meta = meta_column([r for records in splits.values() for r in records])
+    over every split: a struct when one stores every split's `meta` exactly, else None for JSON text). The
+    tables have a `category` column when some record has a category (`has_categories`)."""
+    everything = [r for records in splits.values() for r in records]
+    array, meta = meta_column(everything)
+    category = has_categories(everything)
     tables, start = {}, 0
     for name, records in splits.items():
-        tables[name] = records_to_table(records, meta, meta_array=array.slice(start, len(records)))
+        tables[name] = records_to_table(records, meta, meta_array=array.slice(start, len(records)), category=category)
         start += len(records)
     return tables, meta
 
@@ -797,7 +823,8 @@ def table_to_records(table, file: str | None = None) -> list[Record]:
 
     Each column is converted to Python in one call; a missing column is an error naming the field. Columns the
     schema does not have (a Hub table with extra columns, e.g. lmms-lab's `domain`) are kept in `meta` rather
-    than refused; `meta`'s own keys win.
+    than refused; `meta`'s own keys win. An empty `category` cell (the published copy of meta's category, of a
+    record that has none) adds nothing.
     """
     names = [f.name for f in dataclasses.fields(Record)]
     missing = [n for n in ("id", "question", "options", "answer") if n not in table.column_names]
@@ -807,7 +834,10 @@ def table_to_records(table, file: str | None = None) -> list[Record]:
     cols = {n: table.column(n).to_pylist() if n in table.column_names else empty for n in names}
     unknown = [n for n in table.column_names if n not in names]
     extra = (
-        [dict(zip(unknown, row)) for row in zip(*(table.column(n).to_pylist() for n in unknown))]
+        [
+            {k: v for k, v in zip(unknown, row) if not (k == CATEGORY_COLUMN and v is None)}
+            for row in zip(*(table.column(n).to_pylist() for n in unknown))
+        ]
         if unknown
         else [{}] * table.num_rows
     )
@@ -835,7 +865,7 @@ def to_hf_dataset(records: Sequence[Record], meta=None, *, table=None):
 
     disable_progress_bars()  # a per-shard bar for a one-shot local write is noise
     table = records_to_table(records, meta) if table is None else table
-    return Dataset(table, info=DatasetInfo(features=hf_features(meta)))
+    return Dataset(table, info=DatasetInfo(features=hf_features(meta, CATEGORY_COLUMN in table.column_names)))
 
 
 def from_hf_dataset(dataset) -> list[Record]:

@@ -40,6 +40,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
 from .errors import HubError, InputFormatError, TwgrpoError
+from .progress import SILENT, Progress, tqdm_class
 from .record import Record
 from .secrets import redact_url, redact_urls
 
@@ -160,9 +161,17 @@ def _downloads(repo_id: str) -> Iterator[str]:
         raise HubError(redact_urls(str(_hub_error(exc, repo_id, redact_url(endpoint))))) from None
 
 
-def snapshot(repo_id: str, patterns: Iterable[str] | None = None, *, revision: str | None = None) -> Path:
+def snapshot(
+    repo_id: str,
+    patterns: Iterable[str] | None = None,
+    *,
+    revision: str | None = None,
+    progress: Progress | None = None,
+    label: str | None = None,
+) -> Path:
     """`snapshot_download` of the dataset files matching `patterns` (all when None) into the standard
-    cache; the local snapshot folder (`…/snapshots/<commit>`)."""
+    cache; the local snapshot folder (`…/snapshots/<commit>`). With `progress`, huggingface_hub's bars
+    (files, bytes) are counted there as tasks named `label: <bar>` instead of being drawn."""
     from huggingface_hub import constants, snapshot_download
 
     with _downloads(repo_id) as endpoint:
@@ -174,6 +183,7 @@ def snapshot(repo_id: str, patterns: Iterable[str] | None = None, *, revision: s
                 allow_patterns=None if patterns is None else list(patterns),
                 cache_dir=constants.HF_HUB_CACHE,
                 endpoint=endpoint,
+                tqdm_class=None if progress is None else tqdm_class(progress, label),
             )
         )
 
@@ -193,6 +203,7 @@ def planned_downloads(repo_id: str, patterns: Iterable[str], revision: str) -> t
             cache_dir=constants.HF_HUB_CACHE,
             endpoint=endpoint,
             dry_run=True,
+            tqdm_class=tqdm_class(SILENT),  # a plan, not a download: no bar
         )
     todo = [f for f in plan if f.will_download]
     return len(todo), sum(f.file_size or 0 for f in todo)
@@ -399,13 +410,15 @@ def fetch_videos(
     records: list[Record] | None = None,
     *,
     announce: Callable[[str], None] = lambda line: None,
+    progress: Progress = SILENT,
 ) -> Path:
     """Download the videos of `records` (every video of the benchmark when None) next to the annotations
     at `data_path` (same commit); return the video root the records' `video` paths are relative to.
 
     Plain video files are fetched one by one (only the wanted ones); archives are fetched and unpacked once:
     the ones `archive_of` names for the wanted videos, or (no mapping) in order until none is missing.
-    `announce` gets one line saying how much will be downloaded before anything is.
+    `announce` gets one line saying how much will be downloaded before anything is; files, bytes and
+    archives are counted on `progress` tasks.
     """
     hub = _hub_of(name)
     if not hub.has_videos:
@@ -421,7 +434,7 @@ def fetch_videos(
         patterns = [hub.video_files] if missing is None else missing
         files, size = planned_downloads(hub.repo_id, patterns, commit)
         announce(f"{hub.repo_id}: downloading {files} video file(s), {human_size(size)}")
-        snapshot(hub.repo_id, patterns, revision=commit)
+        snapshot(hub.repo_id, patterns, revision=commit, progress=progress, label=f"{name} videos")
         return root
     archives = _repo_files(snap, hub.video_archives, hub.repo_id, commit)
     if missing is not None and hub.archive_of is not None:
@@ -435,19 +448,22 @@ def fetch_videos(
     )
     from huggingface_hub import constants, hf_hub_download
 
-    for archive in todo:
-        with _downloads(hub.repo_id) as endpoint:
-            local = hf_hub_download(
-                hub.repo_id,
-                archive,
-                repo_type="dataset",
-                revision=commit,
-                cache_dir=constants.HF_HUB_CACHE,
-                endpoint=endpoint,
-            )
-        unpack_archive(Path(local), root, name=archive)
-        if missing is not None and all((root / v).exists() for v in missing):
-            break
+    with progress.task(f"{name} video archives", len(todo)) as task:
+        for archive in todo:
+            with _downloads(hub.repo_id) as endpoint:
+                local = hf_hub_download(
+                    hub.repo_id,
+                    archive,
+                    repo_type="dataset",
+                    revision=commit,
+                    cache_dir=constants.HF_HUB_CACHE,
+                    endpoint=endpoint,
+                    tqdm_class=tqdm_class(progress, archive),
+                )
+            unpack_archive(Path(local), root, name=archive)
+            task.advance(1)
+            if missing is not None and all((root / v).exists() for v in missing):
+                break
     return root
 
 
@@ -466,6 +482,7 @@ def resolve_benchmark_data(
     *,
     split: str | None = None,
     announce: Callable[[str], None] = lambda line: None,
+    progress: Progress = SILENT,
 ) -> BenchmarkData:
     """The data of benchmark `name` when no path is given: its local `DEFAULT_PATH` if present (the video root
     is then the top folder of that path, `benchmark_video_root`), else its Hub repository — the annotations,
@@ -493,7 +510,7 @@ def resolve_benchmark_data(
     if videos and hub.has_videos:
         records = load_benchmark(name, data).records
         selected = records if limit is None else records[:limit]
-        root = fetch_videos(name, data, selected, announce=announce)
+        root = fetch_videos(name, data, selected, announce=announce, progress=progress)
         provenance["videos"] = len({r.video for r in selected if r.video})
     return BenchmarkData(data, root, provenance)
 

@@ -26,6 +26,7 @@ from typing import Any
 from . import __version__
 from .errors import InputFormatError, TwgrpoError
 from .html_page import json_for_script, render_page
+from .progress import SILENT, Progress
 from .record import Record, letter
 
 DEFAULT_MAX_ITEMS = 2000
@@ -95,11 +96,13 @@ def outcomes_by_id(converted: Sequence[Record], report: Any) -> dict[str, Outcom
     return {rec.id: Outcome(status, reason, rec) for rec, (status, reason) in zip(converted, report.outcomes)}
 
 
-def replay_outcomes(records: Sequence[Record], report: dict[str, Any], negator: Any = None) -> dict[str, Outcome]:
+def replay_outcomes(
+    records: Sequence[Record], report: dict[str, Any], negator: Any = None, progress: Progress = SILENT
+) -> dict[str, Outcome]:
     """Each input record's outcome, by converting the records again with the report's settings (every keyword
     of `invert.convert` that the report records under its own name: seed, ratio, min_keep, …). A record's
     outcome depends only on itself and the settings, so one conversion of them all gives each the outcome it
-    would get alone."""
+    would get alone. The records converted are counted on a `progress` task."""
     from .invert import convert
     from .negate import Negator
 
@@ -108,7 +111,8 @@ def replay_outcomes(records: Sequence[Record], report: dict[str, Any], negator: 
         for name in inspect.signature(convert).parameters
         if name not in ("records", "negator", "progress") and name in report
     }
-    converted, replayed = convert(records, negator=negator or Negator(), **settings)
+    with progress.task("replaying the conversion", len(records)) as task:
+        converted, replayed = convert(records, negator=negator or Negator(), progress=task.advance, **settings)
     return outcomes_by_id(converted, replayed)
 
 
@@ -204,9 +208,10 @@ def build_qai_page(
     source: str = "",
     max_items: int = DEFAULT_MAX_ITEMS,
     negator: Any = None,
+    progress: Progress = SILENT,
 ) -> str:
     """The page for a conversion. `report` is its `--report` JSON (None: an output file alone), `inputs` the
-    original records (None when unreachable), `outputs` the converted ones."""
+    original records (None when unreachable), `outputs` the converted ones; `progress` counts the replay."""
     if max_items < 0:
         raise TwgrpoError("--max-items must be at least 0")
     notes = []
@@ -221,7 +226,7 @@ def build_qai_page(
             "before rewriting cannot be listed (pass it with --input)"
         )
     if report is not None and inputs is not None and outcomes is None:
-        outcomes = replay_outcomes(inputs, report, negator)
+        outcomes = replay_outcomes(inputs, report, negator, progress)
     items, mismatches = item_views(inputs if report is not None else None, outputs, outcomes or {})
     if mismatches:
         notes.append(
@@ -278,10 +283,12 @@ def qai_page_from_file(
     input: str | Path | None = None,
     output: str | Path | None = None,
     max_items: int = DEFAULT_MAX_ITEMS,
+    progress: Progress = SILENT,
 ) -> str:
     """The page for a `--report` JSON or for a QAI output file alone. The conversion's input and output files
     are `input` / `output` when the reader gives them, else the files the report names if they lie in the
-    report's folder (`qai convert X -o Y --report R` in one folder finds both)."""
+    report's folder (`qai convert X -o Y --report R` in one folder finds both); `progress` counts the replay of
+    the conversion."""
     from .invert import load_input
 
     p = Path(path)
@@ -303,4 +310,4 @@ def qai_page_from_file(
     output_path = Path(output) if output is not None else _beside(report.get("output"), p.parent)
     inputs = load_input(input_path, "auto", skip_invalid=True).records if input_path else None
     outputs = load_input(output_path, "auto").records if output_path else None
-    return build_qai_page(report, inputs, outputs, source=str(p), max_items=max_items)
+    return build_qai_page(report, inputs, outputs, source=str(p), max_items=max_items, progress=progress)

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..errors import InputFormatError, TwgrpoError, VideoError, VideoOutsideRootError
 from ..formats import LoadResult
 from ..garbage_collection import gc_paused
+from ..names import did_you_mean
 from ..record import Problem, Record
 from . import clevrer, mmvu, mvbench, nextgqa, star, tempcompass, unified, videomme
 from .facts import HubSource, OfficialProtocol, Source
@@ -120,7 +121,9 @@ def get_benchmark(name: str) -> BenchmarkModule:
     try:
         return BENCHMARKS[name]
     except KeyError:
-        raise TwgrpoError(f"unknown benchmark {name!r}; expected one of {', '.join(BENCHMARKS)}") from None
+        raise TwgrpoError(
+            f"unknown benchmark {name!r}; expected one of {', '.join(BENCHMARKS)}{did_you_mean(name, BENCHMARKS)}"
+        ) from None
 
 
 def load_options(name: str) -> list[str]:
@@ -225,6 +228,12 @@ def cluster_of(record: Record) -> str | None:
     hook = getattr(BENCHMARKS.get(record.source), "cluster", None)
     value = hook(record) if hook is not None else None
     return None if value is None else str(value)
+
+
+def category_names(name: str) -> dict[str, str]:
+    """What benchmark `name`'s category codes stand for (NExT-QA's `CW` → causal why), from its module's
+    optional `CATEGORY_NAMES`; {} for a benchmark whose categories are words already or an unknown one."""
+    return dict(getattr(BENCHMARKS.get(name), "CATEGORY_NAMES", None) or {})
 
 
 def with_categories(record: Record) -> Record:
@@ -342,6 +351,7 @@ __all__ = [
     "Source",
     "benchmark_of",
     "categories_of",
+    "category_names",
     "check_record_videos",
     "cluster_of",
     "detect_benchmark",

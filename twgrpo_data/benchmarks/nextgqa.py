@@ -99,6 +99,7 @@ QUESTION_TYPES = {
     "DL": "descriptive location",
     "DO": "descriptive other",
 }
+CATEGORY_NAMES = QUESTION_TYPES  # what the category codes mean (a report's legend)
 FORMATS = ("auto", "json", "csv", "parquet")
 _OPTION_COLUMNS = ("a0", "a1", "a2", "a3", "a4")
 _PAREN_LETTER = re.compile(r"\(([A-Z])\)")
@@ -331,5 +332,6 @@ NEXTQA = SimpleNamespace(
     HUB=NEXTQA_HUB,
     load=load_nextqa,
     categories=categories,
+    CATEGORY_NAMES=CATEGORY_NAMES,
     detect=detect_nextqa,
 )
