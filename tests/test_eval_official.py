@@ -526,7 +526,7 @@ def test_the_command_line_passes_protocol_subtitles_and_judge_to_the_run(tmp_pat
         return runner.RunResult(tmp_path, {"run": {}}, 0, 0.0)
 
     monkeypatch.setattr(runner, "run_eval", fake_run)
-    args = ["--bench", "videomme", "--model", "m", "--data", "x", "--protocol", "official", "--subtitles"]
+    args = ["--bench", "videomme", "--model", "org/m", "--data", "x", "--protocol", "official", "--subtitles"]
     args += ["--judge-model", "gpt-4o", "--judge-api-base", "http://127.0.0.1:1/v1", "--judge-api-key", "sk-x-1234"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
