@@ -764,7 +764,7 @@ def run_eval(
     *,
     progress: Progress = SILENT,
     backend_factory: Callable[[str, EvalConfig], Backend] = build_backend,
-    warn: Callable[[str], None] = lambda text: warnings.warn(text, stacklevel=3),
+    warn: Callable[[str], None] = lambda text: warnings.warn(text, stacklevel=4),  # at run_eval's caller
 ) -> RunResult:
     """Evaluate `config.model` on the benchmark, resuming the run folder if it exists.
 
