@@ -43,6 +43,7 @@ def _best_of(n: int, fn) -> float:
 def main() -> int:
     import spacy
 
+    from twgrpo_data.garbage_collection import gc_paused
     from twgrpo_data.io.writers import write_records
     from twgrpo_data.qai.invert import convert
     from twgrpo_data.qai.negate import Negator, load_pipeline
@@ -57,6 +58,7 @@ def main() -> int:
 
     out_dir = Path(tempfile.mkdtemp(prefix="bench_qai."))
 
+    @gc_paused()  # as the `qai convert` command runs: the collector is switched at the command boundary
     def end_to_end(fast: bool = True) -> list:
         recs = open_input(DATA).raise_or_skip(False).records
         out, _ = convert(recs, 0.5, 0, negator=Negator(fast=fast))

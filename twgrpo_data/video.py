@@ -8,7 +8,7 @@ read at import time (research: eval_anchors §1.4). Here they are plain keyword 
   `min_frames`/`max_frames` (count floored to an even number, as Qwen2.5-VL's processor wants);
 - an optional `start`/`end` clip in seconds (MVBench bound tasks, STAR), and JPEG frame folders
   (MVBench episodic_reasoning / TVQA) read at `frame_fps`;
-- Qwen's per-frame pixel budget (`smart_resize`): sides rounded to multiples of 28 with
+- Qwen's per-frame pixel budget (`twgrpo_data.pixels.smart_resize`): sides rounded to multiples of 28 with
   `min_pixels <= H*W <= max_pixels`, resized bicubic with antialiasing (Pillow);
 - only the needed frames are decoded (`VideoReader.get_batch`), and the real sampling rate of the
   returned frames is reported, because vLLM and the HF processor turn it into temporal positions.

@@ -9,7 +9,7 @@ benchmark has one — `OFFICIAL`, its own evaluation protocol (prompts, frames, 
 videos move between releases add `video_candidates(record)` and `missing_video_hint(record)`; those whose
 items come in dependent groups add `cluster(record)` (Video-MME: the video). Every list
 elsewhere (card sources, licence gate, file-name guesses, QAI input formats, prompt styles) is derived from
-`BENCHMARKS`, so adding a benchmark is one module plus one line below.
+`BENCHMARKS`, so adding a benchmark is one module plus one line (`registry.NATIVE`).
 
 Every record carries `meta["category"]` — MVBench task, TempCompass dimension (+ `task_type`), Video-MME
 duration (+ domain, sub_category, task_type), MMVU subject, NExT-(G)QA question type, CLEVRER and STAR
