@@ -92,9 +92,14 @@ def is_interchange(path: Path) -> bool:
     if path.is_dir():
         return {"id", "question", "options", "answer", "meta"} <= saved_dataset_columns(path)
     if path.suffix == ".parquet":
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        return {"id", "question", "options", "answer", "meta"} <= set(pq.read_schema(path).names)
+        try:
+            names = pq.read_schema(path).names
+        except (pa.ArrowException, OSError):  # unreadable: the reader that opens it says why, naming the file
+            return False
+        return {"id", "question", "options", "answer", "meta"} <= set(names)
     if path.suffix in (".json", ".jsonl"):
         head = head_text(path, 16384)
         return '"solution"' in head or ('"answer": [' in head and '"meta"' in head)
