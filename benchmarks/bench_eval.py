@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from twgrpo_data.formats import record_to_unified
+from twgrpo_data.io.unified_format import record_to_unified
 from twgrpo_data.record import Record
 from twgrpo_eval.backends import Backend, Generation, PixelBudget, SamplingSettings
 from twgrpo_eval.runner import EvalConfig, run_eval

@@ -726,7 +726,7 @@ def main(argv: list[str] | None = None) -> int:
     def write() -> None:
         report["elapsed_s"] = round(time.perf_counter() - budget.started, 1)
         if out is not None:
-            from twgrpo_data.formats import atomic_write_json
+            from twgrpo_data.outputs import atomic_write_json
 
             out.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_json(out, report)

@@ -13,14 +13,15 @@ from rich.table import Table
 from typer.core import TyperCommand
 
 from twgrpo_data.benchmarks.nextgqa import FORMATS as NATIVE_FORMATS
-from twgrpo_data.formats import READ_FORMATS, read_dataset
+from twgrpo_data.garbage_collection import gc_paused
 from twgrpo_data.outputs import records_spec
+from twgrpo_data.sources import input_formats, open_input
 
 from .feedback import status as _status
 from .options import choices, out_help, output_path
 from .progress import Reporter
 
-ReadFormat = choices("ReadFormat", READ_FORMATS)
+ReadFormat = choices("ReadFormat", input_formats())
 NativeFormat = choices("NativeFormat", NATIVE_FORMATS)
 
 app = typer.Typer(help="Load, validate and summarise question datasets.", no_args_is_help=True)
@@ -60,13 +61,16 @@ def _print_problems(problems, video_root: Path | None = None, with_video: int = 
 
 
 @app.command("validate")
+@gc_paused()  # reads, converts or writes whole datasets: see `twgrpo_data.garbage_collection`
 def validate(
     path: str = typer.Argument(
         ...,
-        help="records/unified JSON(L), parquet, HF dataset folder, or a Hub dataset "
+        help="a benchmark's native files, records/unified JSON(L), parquet, HF dataset folder, or a Hub dataset "
         "(OWNER/NAME, hf://datasets/OWNER/NAME/PATH)",
     ),
-    fmt: ReadFormat = typer.Option("auto", "--format", help="input format (auto: from the suffix and content)"),
+    fmt: ReadFormat = typer.Option(
+        "auto", "--format", help="input format or benchmark (auto: from the suffix and content)"
+    ),
     video_root: Path | None = typer.Option(None, help="also check that every record's video exists and decodes"),
     as_json: bool = typer.Option(False, "--json", help="print the problems as JSON"),
 ) -> None:
@@ -75,7 +79,7 @@ def validate(
     Example: twgrpo data validate ../shared/data/eval_mmvu.json
     """
     with _status(f"reading and validating {path}"):
-        result = read_dataset(path, fmt.value)
+        result = open_input(path, fmt.value)
     problems = list(result.problems)
     if video_root is not None:
         problems += _video_problems(result, video_root)
@@ -124,13 +128,16 @@ def _video_problems(result, video_root: Path):
 
 
 @app.command("stats")
+@gc_paused()  # reads, converts or writes whole datasets: see `twgrpo_data.garbage_collection`
 def stats(
     path: str = typer.Argument(
         ...,
-        help="records/unified JSON(L), parquet, HF dataset folder, or a Hub dataset "
+        help="a benchmark's native files, records/unified JSON(L), parquet, HF dataset folder, or a Hub dataset "
         "(OWNER/NAME, hf://datasets/OWNER/NAME/PATH)",
     ),
-    fmt: ReadFormat = typer.Option("auto", "--format", help="input format (auto: from the suffix and content)"),
+    fmt: ReadFormat = typer.Option(
+        "auto", "--format", help="input format or benchmark (auto: from the suffix and content)"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables"),
 ) -> None:
     """Count records, options per question, single/multi-answer items, sources and categories.
@@ -140,7 +147,7 @@ def stats(
     from twgrpo_data.stats import summarize
 
     with _status(f"reading {path}"):
-        result = read_dataset(path, fmt.value)
+        result = open_input(path, fmt.value)
     counts = summarize(result.records, result.file)
     summary = {"file": str(path), "records": counts.pop("records"), "invalid": result.n_invalid, **counts}
     recs = result.records
@@ -190,6 +197,7 @@ class _BenchmarkHelp(TyperCommand):
     "Benchmarks and default paths: {benchmarks}.\n\n"
     "Example: twgrpo data load --bench videomme hf://datasets/lmms-lab/Video-MME -o vm.jsonl",
 )
+@gc_paused()  # reads, converts or writes whole datasets: see `twgrpo_data.garbage_collection`
 def load(
     path: str | None = typer.Argument(
         None,
@@ -220,14 +228,23 @@ def load(
     ),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> None:
-    from twgrpo_data.benchmarks import BENCHMARKS, detect_benchmark, load_benchmark, load_options
-    from twgrpo_data.errors import TwgrpoError
-    from twgrpo_data.formats import write_records
+    from twgrpo_data.benchmarks import BENCHMARKS, load_options
+    from twgrpo_data.errors import InputFormatError, TwgrpoError
+    from twgrpo_data.io.readers import READ_FORMATS
+    from twgrpo_data.io.writers import write_records
+    from twgrpo_data.sources import detect_input, resolve_source
 
+    source = path
     if bench == "auto":
         if path is None:
             raise TwgrpoError("give PATH or --bench NAME")
-        bench = detect_benchmark(path) or ""
+        source = resolve_source(path)
+        try:
+            bench = source.bench or detect_input(source.path)
+        except InputFormatError:
+            bench = ""
+        if bench in READ_FORMATS:  # an interchange file, of any benchmark: each record gets its own's categories
+            bench = "unified"
         if not bench:
             raise TwgrpoError(f"{path}: cannot tell which benchmark this is; pass --bench ({', '.join(BENCHMARKS)})")
     wanted = {
@@ -245,7 +262,7 @@ def load(
     if out is not None:
         out = output_path(out, records_spec(f"{bench}.json"), inputs=[path])
     with _status(f"reading and validating {bench} ({path if path is not None else 'its default path'})"):
-        result = load_benchmark(bench, path, **options)
+        result = open_input(source, bench=bench, options=options)
     invalid = result.n_invalid
     if result.errors and not skip_invalid:
         raise TwgrpoError(f"{result.errors[0]} ({invalid} invalid item(s); --skip-invalid drops them)")
@@ -305,6 +322,7 @@ def load(
     "gated repositories; HF_HUB_OFFLINE=1 only reads the cache. No dataset script is ever run.\n\n"
     "Example: twgrpo data fetch --bench mmvu --videos --limit 4",
 )
+@gc_paused()  # reads, converts or writes whole datasets: see `twgrpo_data.garbage_collection`
 def fetch(
     bench: str = typer.Option(..., "--bench", "-b", help="benchmark name (its module names the Hub repository)"),
     videos: bool = typer.Option(False, "--videos", help="also download the videos (says how much first)"),
@@ -313,7 +331,7 @@ def fetch(
     as_json: bool = typer.Option(False, "--json", help="print where the files are as JSON"),
 ) -> None:
     from twgrpo_data.benchmarks import get_benchmark, load_benchmark
-    from twgrpo_data.hub_sources import fetch_annotations, fetch_videos
+    from twgrpo_data.hub.benchmark_data import fetch_annotations, fetch_videos
 
     data = fetch_annotations(bench, split=split)
     summary = {

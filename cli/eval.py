@@ -144,19 +144,23 @@ def _rate(value: str | None) -> float | None:
 
 def _backend_args(pairs: list[str]) -> dict[str, Any]:
     """`KEY=VALUE` pairs; VALUE is read as JSON when it parses (numbers, booleans, objects), else a string."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            # the text may be a secret: never repeat it
-            raise typer.BadParameter(
-                "expected KEY=VALUE (one argument has no '=' or no key)", param_hint="--backend-arg"
-            )
-        try:
-            out[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip()] = value
-    return out
+    from twgrpo_data.key_values import parse_key_values
+
+    return parse_key_values(
+        pairs,
+        _json_or_text,
+        # the text may be a secret: never repeat it
+        lambda pair: typer.BadParameter(
+            "expected KEY=VALUE (one argument has no '=' or no key)", param_hint="--backend-arg"
+        ),
+    )
+
+
+def _json_or_text(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
 
 
 def _explicit_backend_options(backend: str, given: dict[str, Any]) -> dict[str, Any]:
@@ -435,7 +439,7 @@ def evaluate(
         )
         config.check()  # before anything is downloaded or created
         if data is None:  # the local default if present, else the Hub: annotations + the selected records' videos
-            from twgrpo_data.hub_sources import resolve_benchmark_data
+            from twgrpo_data.hub.benchmark_data import resolve_benchmark_data
 
             found = resolve_benchmark_data(
                 name,

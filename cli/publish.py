@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
+from twgrpo_data.garbage_collection import gc_paused
 from twgrpo_data.outputs import OutputSpec
 
 from .feedback import status
@@ -23,6 +24,7 @@ app = typer.Typer()  # one command: `twgrpo publish` itself
 
 
 @app.command("publish")
+@gc_paused()  # reads, converts or writes whole datasets: see `twgrpo_data.garbage_collection`
 def publish(
     dataset: Path = typer.Argument(
         ...,
@@ -78,7 +80,7 @@ def publish(
 
     Example: twgrpo publish qai.jsonl --repo-id me/nextgqa-qai --report qai_report.json --dry-run
     """
-    from twgrpo_data.hub import publish as publish_dataset
+    from twgrpo_data.hub.publish import publish as publish_dataset
 
     if out is not None:
         spec = OutputSpec("hub preview folder", folder=True, default_name=repo_id.rsplit("/", 1)[-1] or None)

@@ -12,8 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from twgrpo_data.errors import InputFormatError
-from twgrpo_data.invert import input_formats
+from twgrpo_data.garbage_collection import gc_paused
 from twgrpo_data.outputs import HTML_PAGE, REPORT, OutputSpec, default_output_name, default_output_path, records_spec
+from twgrpo_data.sources import input_formats, open_input
 
 from .feedback import status
 from .options import choices, deprecated_output, out_help, output_path
@@ -28,6 +29,7 @@ ToFormat = choices("ToFormat", _SUFFIX)
 
 
 @app.command("convert")
+@gc_paused()  # reads, converts or writes whole datasets: see `twgrpo_data.garbage_collection`
 def convert_cmd(
     input: Path = typer.Argument(
         ...,
@@ -109,10 +111,10 @@ def convert_cmd(
 
     Example: twgrpo qai convert ../shared/data/nextgqa_val.json -o nextgqa_val_qai.json --seed 0 --report report.json
     """
-    from twgrpo_data.formats import output_format, write_records
-    from twgrpo_data.invert import FALLBACKS, WHY_MODES, compare_official, convert, load_input
-    from twgrpo_data.negate import ALREADY_NEGATIVE_MODES, Negator
-    from twgrpo_data.same_meaning import SAME_MEANING_ACTIONS
+    from twgrpo_data.io.writers import output_format, write_records
+    from twgrpo_data.qai.invert import FALLBACKS, WHY_MODES, compare_official, convert
+    from twgrpo_data.qai.negate import ALREADY_NEGATIVE_MODES, Negator
+    from twgrpo_data.qai.same_meaning import SAME_MEANING_ACTIONS
 
     to_fmt = to.value if to is not None else None
     suffix = _SUFFIX[to_fmt or "json"]
@@ -138,8 +140,8 @@ def convert_cmd(
     if meaning_check == "llm" and not judge_model:
         raise typer.BadParameter("--meaning-check llm needs --judge-model", param_hint="--judge-model")
     with status(f"reading and validating {input}", console):
-        loaded = load_input(input, from_.value, skip_invalid=skip_invalid)
-        official = load_input(compare, "auto").records if compare is not None else None  # every input read first
+        loaded = open_input(input, from_.value).raise_or_skip(skip_invalid)
+        official = open_input(compare).raise_or_skip(False).records if compare is not None else None  # inputs first
     if not loaded.records and not allow_empty:
         skipped = sum(loaded.skipped.values())
         raise InputFormatError(
@@ -191,7 +193,7 @@ def convert_cmd(
         _print_report(data)
     if html is not None:
         from twgrpo_data.html_page import write_page
-        from twgrpo_data.qai_report_html import build_qai_page, outcomes_by_id
+        from twgrpo_data.qai.report_html import build_qai_page, outcomes_by_id
 
         with status(f"writing {html}", console):
             page = build_qai_page(
@@ -202,6 +204,7 @@ def convert_cmd(
 
 
 @app.command("report")
+@gc_paused()  # reads, converts or writes whole datasets: see `twgrpo_data.garbage_collection`
 def report_cmd(
     report_or_output: Path = typer.Argument(
         ...,
@@ -226,7 +229,7 @@ def report_cmd(
     Example: twgrpo qai report report.json -o qai.html --input ../data/val.json
     """
     from twgrpo_data.html_page import write_page
-    from twgrpo_data.qai_report_html import qai_page_from_file
+    from twgrpo_data.qai.report_html import qai_page_from_file
 
     target = output_path(
         out if out is not None else report_or_output.with_suffix(".html"), HTML_PAGE, inputs=[report_or_output]
@@ -254,7 +257,7 @@ def _verifier(kind: str, model: str | None, api_base: str, api_key: str | None):
     if kind == "none":
         return None
     if kind == "local":
-        from twgrpo_data.invert import LOCAL_VERIFIER
+        from twgrpo_data.qai.invert import LOCAL_VERIFIER
 
         return LOCAL_VERIFIER
     from twgrpo_eval.meaning_judge import LLMVerifier
@@ -297,7 +300,7 @@ def _print_report(data: dict) -> None:
 def _read_questions(path: Path) -> list[str]:
     """A .jsonl file with a "question" per line, or plain text with one question a line ('-' = stdin)."""
     if path.suffix == ".jsonl":
-        from twgrpo_data.formats import read_json_objects
+        from twgrpo_data.io.json_text import read_json_objects
 
         if not path.is_file():
             raise InputFormatError(f"{path}: no such file")
@@ -307,7 +310,7 @@ def _read_questions(path: Path) -> list[str]:
                 raise InputFormatError(f"{path}: record {index}, field 'question': missing or not a string")
             questions.append(obj["question"])
         return questions
-    from twgrpo_data.formats import read_text
+    from twgrpo_data.io.json_text import read_text
 
     text = sys.stdin.read() if str(path) == "-" else read_text(path)
     lines = [line for line in text.splitlines() if line.strip()]
@@ -347,9 +350,9 @@ def negate_cmd(
 
     Example: printf 'who picked up the ball\\nhow did the boy react\\n' | twgrpo qai negate -
     """
-    from twgrpo_data.invert import FALLBACKS, WHY_MODES, negate_lines
-    from twgrpo_data.negate import ALREADY_NEGATIVE_MODES, Negator
     from twgrpo_data.outputs import atomic_write_text
+    from twgrpo_data.qai.invert import FALLBACKS, WHY_MODES, negate_lines
+    from twgrpo_data.qai.negate import ALREADY_NEGATIVE_MODES, Negator
 
     output = deprecated_output(output, old_output)
     if output == "-":

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from twgrpo_data.errors import InputFormatError, TwgrpoError
-from twgrpo_data.formats import atomic_path, parse_json, read_text
+from twgrpo_data.io.json_text import parse_json, read_text
 from twgrpo_data.metrics import mcnemar_exact
+from twgrpo_data.outputs import atomic_path
 
 from .run_files import check_run_files
 from .runner import CONFIG, RESULTS, SAMPLES, read_samples

@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from twgrpo_data.errors import InputFormatError, TwgrpoError
-from twgrpo_data.formats import atomic_write_json, atomic_write_text
-from twgrpo_data.outputs import resolve_run_folder
+from twgrpo_data.outputs import atomic_write_json, atomic_write_text, resolve_run_folder
 from twgrpo_data.record import Record
 
 from .runner import (

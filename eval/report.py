@@ -32,9 +32,10 @@ import numpy as np
 from twgrpo_data import __version__
 from twgrpo_data.errors import InputFormatError, TwgrpoError
 from twgrpo_data.failures import FailureGroup, failure_groups
-from twgrpo_data.formats import read_jsonl
 from twgrpo_data.html_page import jpeg_data_uri, json_for_script, render_page, write_page
+from twgrpo_data.io.json_text import read_jsonl
 from twgrpo_data.metrics import bootstrap_ci
+from twgrpo_data.pixels import PATCH_AREA
 from twgrpo_data.record import Record, letter
 from twgrpo_data.scoring import answer_set
 
@@ -47,7 +48,7 @@ DEFAULT_MAX_STRIPS = 50
 MAX_STRIP_FRAMES = 16
 THUMB_HEIGHT = 72
 # pixel budget for re-sampled thumbnails: a few 28×28 patches, far below the model's
-_THUMB_MIN_PIXELS, _THUMB_MAX_PIXELS = 4 * 28 * 28, 24 * 28 * 28
+_THUMB_MIN_PIXELS, _THUMB_MAX_PIXELS = 4 * PATCH_AREA, 24 * PATCH_AREA
 _PARTS = re.compile(r"(<think>.*?(?:</think>|$)|<answer>.*?(?:</answer>|$))", re.DOTALL | re.IGNORECASE)
 SERIES = 6  # colours in page.css (.s0 … .s5); more runs reuse them
 _LETTER = re.compile(r"[A-Z]")
@@ -145,14 +146,15 @@ def read_run_samples(path: Path) -> list[dict[str, Any]]:
 def data_records(bench: Any, data: str | Path | None) -> tuple[dict[str, Record], str | None]:
     """The records of the reader's data file `data` (read as the run's benchmark `bench`) by id, or
     `({}, why not)`."""
-    from twgrpo_data.benchmarks import BENCHMARKS, load_benchmark
+    from twgrpo_data.benchmarks import BENCHMARKS
+    from twgrpo_data.sources import open_input
 
     if data is None:
         return {}, "pass the run's data file with --data to show it"
     if not isinstance(bench, str) or bench not in BENCHMARKS:
         return {}, f"config.json names no known benchmark ({bench!r})"
     try:
-        result = load_benchmark(bench, data)
+        result = open_input(data, bench=bench)
     except TwgrpoError as exc:
         return {}, str(exc)
     return {r.id: r for r in result.records}, None

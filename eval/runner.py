@@ -26,6 +26,7 @@ is, and a start that fails leaves no new run folder behind.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -40,11 +41,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from twgrpo_data import installed_version
 from twgrpo_data.benchmarks.facts import Ask
 from twgrpo_data.errors import InputFormatError, OutputPathError, TwgrpoError, VideoError
-from twgrpo_data.formats import atomic_write_json, read_jsonl
+from twgrpo_data.io.json_text import read_jsonl
+from twgrpo_data.io.jsonl_log import append_jsonl, cut_torn_tail
 from twgrpo_data.names import check_model_reference
-from twgrpo_data.outputs import LOCK, acquire_folder_lock, refuse_stdout
+from twgrpo_data.outputs import LOCK, acquire_folder_lock, atomic_write_json, refuse_stdout
+from twgrpo_data.pixels import PATCH_AREA
 from twgrpo_data.progress import SILENT, Progress
 from twgrpo_data.prompts import (
     PROMPT_STYLES,
@@ -63,7 +67,6 @@ from .backends import (
     backend_class,
     check_vllm_version,
     default_backend,
-    installed_version,
 )
 from .backends.base import Generation, one_line
 from .protocol import (
@@ -88,7 +91,6 @@ SAMPLES = "samples.jsonl"
 RESULTS = "results.json"
 CONFIG = "config.json"
 PROMPTS = "prompts.json"
-PATCH_AREA = 28 * 28
 # Settings that define what a run measures: resuming into a folder whose config differs in one of them
 # would mix two protocols in one samples.jsonl, so it is refused. The data is compared by content
 # (`data_fingerprint`), not by path; the prompt by its template's hash, so an edited template is a new
@@ -331,12 +333,14 @@ def load_eval_records(bench: str, data: str | None, options: dict[str, Any] | No
     official protocol's open-ended items, subtitles). Invalid records stop the run (a benchmark's numbers
     are over all of its items), naming the first.
     """
-    from twgrpo_data.benchmarks import get_benchmark, load_benchmark, reads_as_interchange
+    from twgrpo_data.benchmarks import get_benchmark, reads_as_interchange
+    from twgrpo_data.sources import open_input, resolve_source
 
     module = get_benchmark(bench)
-    path = Path(data if data is not None else module.DEFAULT_PATH)
+    source = resolve_source(data if data is not None else module.DEFAULT_PATH, bench=bench)  # a Hub id → the cache
+    path = source.path
     # a unified/records file holds its records as they are (open-ended ones included); options are for native files
-    result = load_benchmark(bench, path, **({} if reads_as_interchange(bench, path) else options or {}))
+    result = open_input(source, bench=bench, options={} if reads_as_interchange(bench, path) else options)
     if result.errors:
         raise TwgrpoError(
             f"{len(result.errors)} invalid record(s) in {path}, first: {result.errors[0]} "
@@ -436,11 +440,7 @@ def read_samples(path: Path) -> dict[str, dict[str, Any]]:
     """The last line per id of a run's samples.jsonl. A final line cut short by a kill is removed first."""
     if not path.exists():
         return {}
-    with path.open("rb+") as fh:
-        data = fh.read()
-        end = data.rfind(b"\n") + 1
-        if end < len(data):
-            fh.truncate(end)
+    cut_torn_tail(path)
     return {str(row.get("id")): row for row in read_jsonl(path)}
 
 
@@ -656,16 +656,8 @@ def evaluate_batches(
 
 
 def append_lines(path: Path) -> Callable[[list[dict[str, Any]]], None]:
-    """A writer that appends lines to samples.jsonl in one write and makes them durable (flush + fsync)."""
-
-    def write(lines: list[dict[str, Any]]) -> None:
-        blob = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
-        with path.open("a", encoding="utf-8") as fh:
-            fh.write(blob)
-            fh.flush()
-            os.fsync(fh.fileno())
-
-    return write
+    """A writer that appends lines to samples.jsonl in one write and makes them durable (`append_jsonl`)."""
+    return functools.partial(append_jsonl, path)
 
 
 def write_results(out: Path, parser: str, run_info: dict[str, Any]) -> dict[str, Any]:
@@ -907,7 +899,7 @@ def _run_eval(
         write_prompts(out, template_hash, style, template)
         wrote = True
         if pending:
-            from twgrpo_data.video import VideoPrefetcher
+            from twgrpo_data.video_prefetch import VideoPrefetcher
 
             load = video_loader(
                 video_root,

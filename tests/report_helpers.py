@@ -9,8 +9,8 @@ from pathlib import Path
 
 from conftest import REPO, VIDEOS
 
-from twgrpo_data.formats import read_records
 from twgrpo_data.record import Record
+from twgrpo_data.sources import open_input
 from twgrpo_eval.backends import Backend, Generation, PixelBudget, SamplingSettings
 from twgrpo_eval.runner import EvalConfig, run_eval
 
@@ -46,7 +46,7 @@ class Scripted(Backend):
 
 
 def sample_records() -> list[Record]:
-    return read_records(SAMPLE_DATA).records
+    return open_input(SAMPLE_DATA).raise_or_skip(False).records
 
 
 def make_run(

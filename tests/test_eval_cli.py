@@ -15,9 +15,10 @@ from cli_helpers import TWGRPO
 from conftest import REPO, VIDEOS
 from eval_helpers import AnswerKey, run_with, text_records, write_set
 
-from twgrpo_data.formats import read_records, record_to_unified
+from twgrpo_data.io.unified_format import record_to_unified
 from twgrpo_data.prompts import build_prompt
 from twgrpo_data.record import Record
+from twgrpo_data.sources import open_input
 
 # A few frames at a tiny pixel budget and short answers keep each run to seconds on a CPU.
 FAST = [
@@ -100,7 +101,7 @@ def test_clevrer_style_multi_answer_set(tiny_model_dir, tmp_path):
     assert "multi-answer" in proc.stdout and "accuracy" in proc.stdout
     results = json.loads((run / "results.json").read_text())
     assert (results["single"]["n"], results["multi"]["n"]) == (1, 2)
-    records = {r.id: r for r in read_records(REPO / "examples" / "eval_clevrer_sample.json").records}
+    records = {r.id: r for r in open_input(REPO / "examples" / "eval_clevrer_sample.json").raise_or_skip(False).records}
     for line in (run / "samples.jsonl").read_text().splitlines():
         row = json.loads(line)
         assert row["prompt_hash"] == build_prompt(records[row["id"]], "clevrer").hash
@@ -293,13 +294,13 @@ def test_several_benchmarks_run_into_one_folder_each(tmp_path, monkeypatch):
         seen.append((config.bench, config.out, config.data))
         return runner.RunResult(Path(config.out), {"run": {}}, 0, 0.0)
 
-    import twgrpo_data.hub_sources as hub_sources
+    import twgrpo_data.hub.benchmark_data as benchmark_data
 
     def fake_resolve(name, limit=None, videos=True, **kw):  # each benchmark's default data, found locally
-        return hub_sources.BenchmarkData(tmp_path / f"{name}.json", None, {"kind": "local"})
+        return benchmark_data.BenchmarkData(tmp_path / f"{name}.json", None, {"kind": "local"})
 
     monkeypatch.setattr(runner, "run_eval", fake_run)
-    monkeypatch.setattr(hub_sources, "resolve_benchmark_data", fake_resolve)
+    monkeypatch.setattr(benchmark_data, "resolve_benchmark_data", fake_resolve)
     result = CliRunner().invoke(app, ["--bench", "all", "--model", "org/m", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert [b for b, _, _ in seen] == ["clevrer", "nextgqa", "mmvu", "mvbench", "tempcompass", "videomme"]

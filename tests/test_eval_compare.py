@@ -12,7 +12,7 @@ from conftest import FIXTURES
 from eval_helpers import AnswerKey, run_with, text_records, write_set
 
 from twgrpo_data.errors import TwgrpoError
-from twgrpo_data.formats import read_dataset
+from twgrpo_data.sources import open_input
 from twgrpo_eval.compare import load_runs, paired_test_rows, paper_table, render_table
 
 
@@ -94,7 +94,7 @@ def test_two_runs_of_one_model_get_a_row_each_named_by_label(tmp_path):
 
 def test_a_run_whose_records_are_another_benchmarks_is_flagged(tmp_path, shared):
     nextgqa = FIXTURES / "unified" / "evaluation" / "eval_nextgqa.json"
-    records = [r.replace(video=None) for r in read_dataset(nextgqa).records]  # NExT-GQA's fields, no videos
+    records = [r.replace(video=None) for r in open_input(nextgqa).records]  # NExT-GQA's fields, no videos
     data = write_set(tmp_path / "questions.json", records)
     run_with(tmp_path, data, AnswerKey({r.id: "C" for r in records}), bench="videomme")
     config = json.loads((tmp_path / "run" / "config.json").read_text())

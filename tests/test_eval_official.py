@@ -301,7 +301,7 @@ def test_tempcompass_prompts_are_question_plus_answer_prompt_for_every_layout(sh
         question = raw[(task, video, dim, int(n.rsplit("_", 1)[1]))]
         assert tempcompass.official_prompt(record).text == question + TEMPCOMPASS["answer_prompt"][task]
     assert [tempcompass.official_prompt(r).text for r in lmms] == [tempcompass.official_prompt(r).text for r in native]
-    from twgrpo_data.formats import record_to_unified, unified_to_record
+    from twgrpo_data.io.unified_format import record_to_unified, unified_to_record
 
     for record in native:  # written as unified JSON and read back, a record keeps what the protocol shows
         back = unified_to_record(record_to_unified(record), 0, "tempcompass")

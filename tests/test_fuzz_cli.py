@@ -466,7 +466,7 @@ def test_bad_option_values_are_usage_errors_before_work(tmp_path):
         ["qai", "convert", SAMPLE, "--from", "xml"],
         ["qai", "convert", SAMPLE, "--to", "xml"],
         ["qai", "convert", SAMPLE, "--min-keep", "-1"],
-        ["data", "stats", SAMPLE, "--format", "csv"],
+        ["data", "stats", SAMPLE, "--format", "xml"],
         ["data", "load", SAMPLE, "--from", "xml"],
         ["eval", "--bench", "mmvu", "--model", "m", "--timeout", "-1", "--backend", "openai"],
         ["train", "plot", "nowhere", "--smooth", "0"],
@@ -933,7 +933,7 @@ def test_a_corrupt_zip_member_is_one_line_naming_it(tmp_path):
     import zipfile
 
     from twgrpo_data.errors import HubError
-    from twgrpo_data.hub_sources import unpack_archive
+    from twgrpo_data.hub.archives import unpack_archive
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:

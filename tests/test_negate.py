@@ -1,4 +1,4 @@
-"""Question negation (twgrpo_data.negate): golden cases from the real NExT-GQA val questions, every refusal
+"""Question negation (twgrpo_data.qai.negate): golden cases from the real NExT-GQA val questions, every refusal
 class, style preservation, and the fast path giving exactly the parse path's answer."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 import pytest
 from conftest import DATA
 
-from twgrpo_data.negate import (
+from twgrpo_data.qai.negate import (
     ALREADY_NEGATIVE,
     NEGATED,
     REFUSALS,

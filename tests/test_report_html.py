@@ -17,10 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from report_helpers import HOSTILE, make_run, mixed_outputs, sample_records, samples, status
 
-from twgrpo_data.formats import write_records
 from twgrpo_data.html_page import json_for_script
-from twgrpo_data.invert import convert
-from twgrpo_data.qai_report_html import build_qai_page, qai_page_from_file
+from twgrpo_data.io.writers import write_records
+from twgrpo_data.qai.invert import convert
+from twgrpo_data.qai.report_html import build_qai_page, qai_page_from_file
 from twgrpo_data.record import Record
 from twgrpo_eval.report import build_report, output_parts, paired_difference, select_samples
 

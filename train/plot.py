@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from twgrpo_data.errors import TwgrpoError
-from twgrpo_data.formats import atomic_path
+from twgrpo_data.outputs import atomic_path
 
 DEFAULT_METRICS_FILE = "metrics.jsonl"
 PLOT_FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
@@ -35,7 +35,7 @@ def metrics_path(run: str | os.PathLike) -> Path:
 
 def read_metrics(run: str | os.PathLike) -> list[dict]:
     """Training-step rows (those with a `step`, without eval keys) of a run's metrics JSONL, in step order."""
-    from twgrpo_data.formats import read_jsonl_log
+    from twgrpo_data.io.jsonl_log import read_jsonl_log
 
     path = metrics_path(run)
     if not path.is_file():

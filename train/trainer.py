@@ -40,7 +40,7 @@ from trl import GRPOTrainer
 from trl.trainer.utils import RepeatSampler
 
 from twgrpo_data.errors import TwgrpoError
-from twgrpo_data.formats import atomic_write_text
+from twgrpo_data.outputs import atomic_write_text
 from twgrpo_data.video import VideoRef
 
 from .card import write_model_card

@@ -9,8 +9,8 @@ A record counts as QAI-negated when its `qai` provenance says so (records writte
 (`nextgqa_val_mixed.json` marks 1,668 of its 3,358 questions).
 
 Example:
-    >>> from twgrpo_data.formats import read_dataset
-    >>> summarize(read_dataset("nextgqa_val_mixed.official.json").records)["qai_negated"]  # doctest: +SKIP
+    >>> from twgrpo_data.sources import open_input
+    >>> summarize(open_input("nextgqa_val_mixed.official.json").records)["qai_negated"]  # doctest: +SKIP
     1668
 """
 

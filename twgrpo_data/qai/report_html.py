@@ -23,11 +23,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .errors import InputFormatError, TwgrpoError
-from .html_page import json_for_script, render_page
-from .progress import SILENT, Progress
-from .record import Record, letter
+from .. import __version__
+from ..errors import InputFormatError, TwgrpoError
+from ..html_page import json_for_script, render_page
+from ..progress import SILENT, Progress
+from ..record import Record, letter
+from ..sources import open_input
+from .invert import FALLBACKS, WHY_MODES, convert
+from .negate import Negator
 
 DEFAULT_MAX_ITEMS = 2000
 # outcomes listed one by one (the others are only counted: nothing to audit in an unselected record)
@@ -64,7 +67,6 @@ def check_report(doc: dict[str, Any], path: str | Path) -> None:
     """Refuse (one line naming the file and field) a report whose fields do not have the types `qai convert
     --report` writes: the page replays the conversion with its settings and the card prints its counts, and a
     shared report may be damaged or crafted."""
-    from .invert import FALLBACKS, WHY_MODES
 
     def whole(v: Any) -> bool:
         return isinstance(v, int) and not isinstance(v, bool)
@@ -103,9 +105,6 @@ def replay_outcomes(
     of `invert.convert` that the report records under its own name: seed, ratio, min_keep, …). A record's
     outcome depends only on itself and the settings, so one conversion of them all gives each the outcome it
     would get alone. The records converted are counted on a `progress` task."""
-    from .invert import convert
-    from .negate import Negator
-
     settings = {
         name: report[name]
         for name in inspect.signature(convert).parameters
@@ -289,8 +288,6 @@ def qai_page_from_file(
     are `input` / `output` when the reader gives them, else the files the report names if they lie in the
     report's folder (`qai convert X -o Y --report R` in one folder finds both); `progress` counts the replay of
     the conversion."""
-    from .invert import load_input
-
     p = Path(path)
     if not p.exists():
         raise InputFormatError(f"{p}: no such file")
@@ -304,10 +301,10 @@ def qai_page_from_file(
     if report is not None:
         check_report(report, p)
     if report is None:
-        outputs = load_input(p, "auto").records
+        outputs = open_input(p).raise_or_skip(False).records
         return build_qai_page(None, None, outputs, source=str(p), max_items=max_items)
     input_path = Path(input) if input is not None else _beside(report.get("input"), p.parent)
     output_path = Path(output) if output is not None else _beside(report.get("output"), p.parent)
-    inputs = load_input(input_path, "auto", skip_invalid=True).records if input_path else None
-    outputs = load_input(output_path, "auto").records if output_path else None
+    inputs = open_input(input_path).raise_or_skip(True).records if input_path else None
+    outputs = open_input(output_path).raise_or_skip(False).records if output_path else None
     return build_qai_page(report, inputs, outputs, source=str(p), max_items=max_items, progress=progress)
