@@ -19,7 +19,7 @@ from twgrpo_data.formats import atomic_path, parse_json, read_text
 from twgrpo_data.metrics import mcnemar_exact
 
 from .run_files import check_run_files
-from .runner import CONFIG, RESULTS, SAMPLES, read_samples
+from .run_folder import CONFIG, RESULTS, SAMPLES, read_samples
 
 # The benchmarks of the paper's main table, in its column order (`--bench all`).
 PAPER_BENCHMARKS = ("clevrer", "nextgqa", "mmvu", "mvbench", "tempcompass", "videomme")

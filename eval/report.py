@@ -40,7 +40,7 @@ from twgrpo_data.scoring import answer_set
 
 from .compare import SETTING_ROWS, RunSummary, info_rows, load_runs, metric_rows
 from .run_files import sample_problem
-from .runner import SAMPLES
+from .run_folder import SAMPLES
 
 DEFAULT_MAX_SAMPLES = 500
 DEFAULT_MAX_STRIPS = 50

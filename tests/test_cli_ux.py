@@ -8,8 +8,8 @@ import time
 
 import pytest
 from cli_helpers import REPO, run_cli
-from conftest import VIDEOS
 from eval_helpers import FakeOpenAIServer, text_records, write_set
+from paths import VIDEOS
 
 from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.names import check_model_reference, close_match

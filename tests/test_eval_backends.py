@@ -8,10 +8,10 @@ import io
 
 import numpy as np
 import pytest
-from conftest import VIDEOS
 from eval_helpers import FakeOpenAIServer
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from paths import VIDEOS
 
 from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.prompts import build_prompt

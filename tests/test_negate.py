@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import DATA
+from paths import DATA
 
 from twgrpo_data.negate import (
     ALREADY_NEGATIVE,

@@ -9,9 +9,9 @@ import subprocess
 import sys
 
 import pytest
-from conftest import DATA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from paths import DATA
 
 from twgrpo_data.formats import QAI_KEYS
 from twgrpo_data.invert import compare_official, convert, invert_record, load_input, options_overlap, record_rng

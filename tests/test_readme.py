@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SHARED
+from paths import REPO, SHARED
 
 PLACEHOLDER = "# placeholder"
 
