@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperCommand
@@ -16,16 +14,14 @@ from twgrpo_data.benchmarks.nextgqa import FORMATS as NATIVE_FORMATS
 from twgrpo_data.formats import READ_FORMATS, read_dataset
 from twgrpo_data.outputs import records_spec
 
-from .feedback import status as _status
 from .options import choices, out_help, output_path
+from .output import console, err_console, print_json, status
 from .progress import Reporter
 
 ReadFormat = choices("ReadFormat", READ_FORMATS)
 NativeFormat = choices("NativeFormat", NATIVE_FORMATS)
 
 app = typer.Typer(help="Load, validate and summarise question datasets.", no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True, highlight=False)
 
 
 # more problems of one kind than this are one line (the count and the first as the example)
@@ -74,7 +70,7 @@ def validate(
 
     Example: twgrpo data validate ../shared/data/eval_mmvu.json
     """
-    with _status(f"reading and validating {path}"):
+    with status(f"reading and validating {path}"):
         result = read_dataset(path, fmt.value)
     problems = list(result.problems)
     if video_root is not None:
@@ -82,26 +78,14 @@ def validate(
     errors = [p for p in problems if p.severity == "error"]
     total = len(result.records) + result.n_invalid
     if as_json:
-        print(
-            json.dumps(
-                {
-                    "file": str(path),
-                    "records": total,
-                    "errors": len(errors),
-                    "warnings": len(problems) - len(errors),
-                    "problems": [
-                        {
-                            "severity": p.severity,
-                            "index": p.index,
-                            "id": p.record_id,
-                            "field": p.field,
-                            "message": p.message,
-                        }
-                        for p in problems
-                    ],
-                },
-                indent=2,
-            )
+        print_json(
+            {
+                "file": str(path),
+                "records": total,
+                "errors": len(errors),
+                "warnings": len(problems) - len(errors),
+                "problems": [p.to_dict() for p in problems],
+            }
         )
     else:
         _print_problems(problems, video_root, sum(r.video is not None for r in result.records))
@@ -139,21 +123,21 @@ def stats(
     """
     from twgrpo_data.stats import summarize
 
-    with _status(f"reading {path}"):
+    with status(f"reading {path}"):
         result = read_dataset(path, fmt.value)
     counts = summarize(result.records, result.file)
     summary = {"file": str(path), "records": counts.pop("records"), "invalid": result.n_invalid, **counts}
     recs = result.records
     if as_json:
-        print(json.dumps(summary, indent=2))
+        print_json(summary)
         return
     head = Table(title=str(path), show_header=False)
     for key in ("records", "invalid", "single_answer", "multi_answer", "qai_negated"):
         head.add_row(key.replace("_", " "), str(summary[key]))
     console.print(head)
     for key, title in (
-        ("options_histogram", "options per question"),
-        ("answers_histogram", "gold letters"),
+        ("option_count_histogram", "options per question"),
+        ("answer_count_histogram", "gold letters"),
         ("sources", "source"),
         ("categories", "category"),
     ):
@@ -244,7 +228,7 @@ def load(
             raise TwgrpoError(f"{', '.join(unused)} does not apply to {bench}")
     if out is not None:
         out = output_path(out, records_spec(f"{bench}.json"), inputs=[path])
-    with _status(f"reading and validating {bench} ({path if path is not None else 'its default path'})"):
+    with status(f"reading and validating {bench} ({path if path is not None else 'its default path'})"):
         result = load_benchmark(bench, path, **options)
     invalid = result.n_invalid
     if result.errors and not skip_invalid:
@@ -256,30 +240,27 @@ def load(
             "empty output"
         )
     if out is not None:
-        with _status(f"writing {out}"):
+        with status(f"writing {out}"):
             written = write_records(result.records, out)
     recs = result.records
     summary = {
         "benchmark": bench,
-        "path": str(path if path is not None else bench_module.DEFAULT_PATH),
+        "file": str(path if path is not None else bench_module.DEFAULT_PATH),
         "records": len(recs),
         "multi_answer": sum(r.is_multi_answer for r in recs),
         "categories": dict(Counter(str(r.meta.get("category")) for r in recs).most_common()),
         "skipped": dict(result.skipped),
         "invalid": invalid,
         "warnings": len(result.warnings),
-        "invalid_items": [
-            {"file": p.file, "index": p.index, "id": p.record_id, "field": p.field, "reason": p.message}
-            for p in result.errors
-        ],
+        "invalid_items": [p.to_dict() for p in result.errors],
         "output": str(out) if out is not None else None,
         "output_format": written,
     }
     if as_json:
-        print(json.dumps(summary, indent=2))
+        print_json(summary)
         return
     _print_problems(result.problems)
-    table = Table(title=bench, caption=summary["path"])
+    table = Table(title=bench, caption=summary["file"])
     table.add_column("category")
     table.add_column("records", justify="right")
     for cat, n in summary["categories"].items():
@@ -334,7 +315,7 @@ def fetch(
         )
         summary.update(video_root=str(root), videos=len({r.video for r in selected if r.video}))
     if as_json:
-        print(json.dumps(summary, indent=2))
+        print_json(summary)
         return
     console.print(f"{bench}: annotations in {escape(str(data))}", soft_wrap=True)
     if videos:

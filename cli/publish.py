@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
 from twgrpo_data.outputs import OutputSpec
 
-from .feedback import status
 from .options import out_help, output_path
+from .output import console, print_json, status, warning
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
 app = typer.Typer()  # one command: `twgrpo publish` itself
 
 
@@ -95,13 +91,13 @@ def publish(
         out=out,
         permission=permission,
         license=license,
-        status=lambda message: status(message, err_console),  # reading, checking, table, shards, card, upload
+        status=status,  # reading, checking, table, shards, card, upload
     )
     if as_json:
-        console.print_json(json.dumps(result.to_dict()))
+        print_json(result.to_dict())
         return
     for note in result.warnings:
-        err_console.print(f"[yellow]warning:[/] {escape(note)}")
+        warning(note)
     console.print(
         f"[bold]{repo_id}[/] ({'dry run' if dry_run else 'published'}; card template {escape(result.template)})"
     )

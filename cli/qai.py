@@ -8,19 +8,17 @@ from collections import Counter
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from twgrpo_data.errors import InputFormatError
 from twgrpo_data.invert import input_formats
 from twgrpo_data.outputs import HTML_PAGE, REPORT, OutputSpec, default_output_name, default_output_path, records_spec
 
-from .feedback import status
 from .options import choices, deprecated_output, out_help, output_path
+from .output import console, err_console, print_json, status
 from .progress import Reporter
 
 app = typer.Typer(help="Question-Answer Inversion: negate questions and invert their answers.", no_args_is_help=True)
-console = Console(stderr=True, highlight=False)
 
 _SUFFIX = {"json": ".json", "jsonl": ".jsonl", "parquet": ".parquet", "hf": ""}
 FromFormat = choices("FromFormat", input_formats())
@@ -137,7 +135,7 @@ def convert_cmd(
     )
     if meaning_check == "llm" and not judge_model:
         raise typer.BadParameter("--meaning-check llm needs --judge-model", param_hint="--judge-model")
-    with status(f"reading and validating {input}", console):
+    with status(f"reading and validating {input}"):
         loaded = load_input(input, from_.value, skip_invalid=skip_invalid)
         official = load_input(compare, "auto").records if compare is not None else None  # every input read first
     if not loaded.records and not allow_empty:
@@ -150,7 +148,7 @@ def convert_cmd(
     negator = Negator(contractions=contractions, already_negative=already_negative)
     verifier = _verifier(meaning_check, judge_model, judge_api_base, judge_api_key)
     try:
-        with Reporter(console).task("inverting", total=len(loaded.records)) as task:
+        with Reporter(err_console).task("inverting", total=len(loaded.records)) as task:
             records, report = convert(
                 loaded.records,
                 ratio,
@@ -168,37 +166,34 @@ def convert_cmd(
             verifier.close()
     report.counts["skipped_invalid"] = sum(loaded.skipped.values())
     if skip_invalid:
-        report.extra["skipped_records"] = [
-            {"file": p.file, "index": p.index, "id": p.record_id, "field": p.field, "reason": p.message}
-            for p in loaded.errors
-        ]
+        report.extra["skipped_records"] = [p.to_dict() for p in loaded.errors]
     report.input, report.output = str(input), str(output)
     if official is not None:
-        with status(f"checking the official output {compare}", console):
+        with status(f"checking the official output {compare}"):
             report.extra["label_noise_in_official"] = compare_official(official, loaded.records, negator)
-    with status(f"writing {output}", console):
+    with status(f"writing {output}"):
         written = write_records(records, output, to_fmt or "auto")
     report.extra["output_format"] = written
     data = report.to_dict()
     if report_path is not None:
         from twgrpo_data.outputs import atomic_write_json
 
-        with status(f"writing {report_path}", console):
+        with status(f"writing {report_path}"):
             atomic_write_json(report_path, data)
     if as_json:
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        print_json(data)
     else:
         _print_report(data)
     if html is not None:
         from twgrpo_data.html_page import write_page
         from twgrpo_data.qai_report_html import build_qai_page, outcomes_by_id
 
-        with status(f"writing {html}", console):
+        with status(f"writing {html}"):
             page = build_qai_page(
                 data, loaded.records, records, outcomes=outcomes_by_id(records, report), source=str(input)
             )
             written_page = write_page(html, page)
-        console.print(f"wrote {written_page}")
+        err_console.print(f"wrote {written_page}")
 
 
 @app.command("report")
@@ -234,10 +229,10 @@ def report_cmd(
     path = write_page(
         target,
         qai_page_from_file(
-            report_or_output, input=input, output=converted, max_items=max_items, progress=Reporter(console)
+            report_or_output, input=input, output=converted, max_items=max_items, progress=Reporter(err_console)
         ),
     )
-    console.print(f"wrote {path}")
+    err_console.print(f"wrote {path}")
 
 
 MEANING_CHECKS = ("local", "llm", "none")
@@ -263,7 +258,6 @@ def _verifier(kind: str, model: str | None, api_base: str, api_key: str | None):
 
 
 def _print_report(data: dict) -> None:
-    out = Console(highlight=False)
     table = Table(title=f"QAI: {data['input']} → {data['output']}", show_header=True)
     table.add_column("outcome")
     table.add_column("records", justify="right")
@@ -276,17 +270,17 @@ def _print_report(data: dict) -> None:
     for reason, n in data["unnegatable_reasons"].items():
         table.add_row(f"  unnegatable: {reason}", str(n))
     table.add_row("total", str(data["n_records"]), end_section=True)
-    out.print(table)
-    out.print("answers per record: " + ", ".join(f"{k}: {v}" for k, v in data["answer_count_histogram"].items()))
-    out.print("options per record: " + ", ".join(f"{k}: {v}" for k, v in data["option_count_histogram"].items()))
-    out.print(
+    console.print(table)
+    console.print("answers per record: " + ", ".join(f"{k}: {v}" for k, v in data["answer_count_histogram"].items()))
+    console.print("options per record: " + ", ".join(f"{k}: {v}" for k, v in data["option_count_histogram"].items()))
+    console.print(
         f"seed {data['seed']}, ratio {data['ratio']}, min-keep {data['min_keep']}, fallback {data['fallback']}, "
         f"why {data['why']}; "
         f"spaCy {data['spacy_version']} {data['spacy_model']} {data['spacy_model_version']}"
     )
     noise = data.get("label_noise_in_official")
     if noise:
-        out.print(
+        console.print(
             f"official output: {noise['label_noise']} of {noise['marked_negated']} records marked negated "
             f"have a question that is not a negation ({noise['label_noise_unchanged_question']} unchanged); "
             f"{sum(noise['negated_but_unsound'].values())} more are negations we refuse "
@@ -370,7 +364,7 @@ def negate_cmd(
     if not questions:
         raise InputFormatError(f"{'stdin' if str(input) == '-' else input}: no questions")
     negator = Negator(contractions=contractions, already_negative=already_negative)
-    with Reporter(console).task("negating", total=len(questions)) as task:
+    with Reporter(err_console).task("negating", total=len(questions)) as task:
         results = negate_lines(questions, negator, fallback=fallback, why=why, progress=task.advance)
     lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results)
     if output is None:
@@ -382,7 +376,7 @@ def negate_cmd(
         (r.get("strategy") or r["status"]) if r["status"] == "negated" else f"{r['status']} ({r['reason']})"
         for r in results
     )
-    console.print(
+    err_console.print(
         f"{len(results)} questions → {output or 'stdout'}: "
         + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())),
         soft_wrap=True,

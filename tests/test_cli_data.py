@@ -41,7 +41,7 @@ def test_stats_json_counts_official_qai_file(shared):
     out = run_cli("data", "stats", str(DATA / "nextgqa_val_mixed.official.json"), "--json")
     s = json.loads(out.stdout)
     assert s["records"] == 3358 and s["multi_answer"] == 1238
-    assert sum(s["options_histogram"].values()) == 3358
+    assert sum(s["option_count_histogram"].values()) == 3358
     raw = json.loads((DATA / "nextgqa_val_mixed.official.json").read_text())
     assert s["qai_negated"] == sum(r["is_negated"] is True for r in raw) > 0
 

@@ -306,7 +306,14 @@ def test_skip_invalid_lists_skipped_ids_in_the_report(tmp_path):
     assert result.code == 0, result.stderr
     report = json.loads((tmp_path / "rep.json").read_text(encoding="utf-8"))
     assert report["skipped_records"] == [
-        {"file": str(data), "index": 1, "id": items[1]["id"], "field": "question", "reason": "missing or not a string"}
+        {
+            "severity": "error",
+            "file": str(data),
+            "index": 1,
+            "id": items[1]["id"],
+            "field": "question",
+            "message": "missing or not a string",
+        }
     ]
 
 
