@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import typer
@@ -204,61 +203,30 @@ def load(
     ),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> None:
-    from twgrpo_data.benchmarks import BENCHMARKS, detect_benchmark, load_benchmark, load_options
-    from twgrpo_data.errors import TwgrpoError
-    from twgrpo_data.formats import write_records
+    from twgrpo_data.benchmark_export import load_native, which_benchmark
 
-    if bench == "auto":
-        if path is None:
-            raise TwgrpoError("give PATH or --bench NAME")
-        bench = detect_benchmark(path) or ""
-        if not bench:
-            raise TwgrpoError(f"{path}: cannot tell which benchmark this is; pass --bench ({', '.join(BENCHMARKS)})")
+    bench = which_benchmark(path, bench)
+    if out is not None:
+        out = output_path(out, records_spec(f"{bench}.json"), inputs=[path])
     wanted = {
         "types": types.split(",") if types else None,
         "subtitles": subtitles or None,
         "fmt": None if source_fmt.value == "auto" else source_fmt.value,
     }
     options = {k: v for k, v in wanted.items() if v is not None}
-    flag = {"types": "--types", "subtitles": "--subtitles", "fmt": "--from"}
-    bench_module = BENCHMARKS.get(bench)
-    if bench_module is not None:
-        unused = [flag[k] for k in options if k not in load_options(bench)]
-        if unused:
-            raise TwgrpoError(f"{', '.join(unused)} does not apply to {bench}")
-    if out is not None:
-        out = output_path(out, records_spec(f"{bench}.json"), inputs=[path])
-    with status(f"reading and validating {bench} ({path if path is not None else 'its default path'})"):
-        result = load_benchmark(bench, path, **options)
-    invalid = result.n_invalid
-    if result.errors and not skip_invalid:
-        raise TwgrpoError(f"{result.errors[0]} ({invalid} invalid item(s); --skip-invalid drops them)")
-    written = None
-    if out is not None and not result.records and not allow_empty:
-        raise TwgrpoError(
-            f"{path}: no {bench} records to write ({invalid} invalid item(s) dropped); pass --allow-empty to write an "
-            "empty output"
-        )
-    if out is not None:
-        with status(f"writing {out}"):
-            written = write_records(result.records, out)
-    recs = result.records
-    summary = {
-        "benchmark": bench,
-        "file": str(path if path is not None else bench_module.DEFAULT_PATH),
-        "records": len(recs),
-        "multi_answer": sum(r.is_multi_answer for r in recs),
-        "categories": dict(Counter(str(r.meta.get("category")) for r in recs).most_common()),
-        "skipped": dict(result.skipped),
-        "invalid": invalid,
-        "warnings": len(result.warnings),
-        "invalid_items": [p.to_dict() for p in result.errors],
-        "output": str(out) if out is not None else None,
-        "output_format": written,
-    }
+    loaded = load_native(
+        bench, path, options=options, skip_invalid=skip_invalid, out=out, allow_empty=allow_empty, status=status
+    )
     if as_json:
-        print_json(summary)
-        return
+        print_json(loaded.summary())
+    else:
+        _print_load(loaded)
+
+
+def _print_load(loaded) -> None:
+    """The problems (stderr), the records per category and what was skipped, dropped and written."""
+    result, summary = loaded.result, loaded.summary()
+    recs, invalid, out, bench = result.records, summary["invalid"], loaded.output, loaded.bench
     _print_problems(result.problems)
     table = Table(title=bench, caption=summary["file"])
     table.add_column("category")
@@ -272,7 +240,7 @@ def load(
     if invalid:
         console.print(f"dropped {invalid} invalid item(s) (listed above)")
     if out is not None:
-        console.print(f"wrote {len(recs)} records to {out} ({written})")
+        console.print(f"wrote {len(recs)} records to {out} ({loaded.output_format})")
     else:
         console.print(
             "nothing written: -o FILE writes the records (.json unified, .jsonl, .parquet, or a folder)", soft_wrap=True

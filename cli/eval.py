@@ -13,17 +13,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
-from twgrpo_data.errors import TwgrpoError, UsageError
+from twgrpo_data.errors import UsageError
 from twgrpo_data.outputs import HTML_PAGE, PLOT_SUFFIXES, OutputSpec
 from twgrpo_data.scoring import PARSERS
 from twgrpo_eval.backends import backend_options
 from twgrpo_eval.compare import TABLE_FORMATS
 from twgrpo_eval.config import MODEL, OUTPUT, PANELS, PROTOCOL, EvalConfig
 
+from .eval_tables import print_metrics, print_paper_table, print_results, print_run, print_side_by_side
 from .options import config_options, option_param, out_help, output_path, with_options
 from .output import console, err_console, note, print_json, warning
 from .progress import Reporter
@@ -198,7 +198,7 @@ def evaluate(ctx: typer.Context, **options: Any) -> None:
             progress=Reporter(err_console, enabled=not options["no_progress"]),
             announce=lambda line: err_console.print(line, markup=False),
             warn=warning,
-            done=_print_run,
+            done=print_run,
         )
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]: finished batches are saved; re-run the same command to resume")
@@ -266,102 +266,6 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="print the bench
     console.print(table)
 
 
-def _print_run(result) -> None:
-    """A finished run's results table (stdout) and what failed (stderr)."""
-    _print_results(result.results, result.out)
-    _print_failures(result.results, result.out)
-
-
-def _print_failures(results: dict[str, Any], out: Path) -> None:
-    """On stderr, what failed: the count, then each kind of failure with its count and first item."""
-    failed = results.get("n_failed") or 0
-    if not failed:
-        return
-    from twgrpo_data.failures import failure_groups
-    from twgrpo_eval.run_folder import SAMPLES, read_samples
-
-    groups = failure_groups(read_samples(out / SAMPLES).values())
-    warning(f"{failed} of {results.get('n')} items failed (counted as wrong; the same command retries them):")
-    for group in groups[:5]:
-        err_console.print(
-            f"  {group.count} × {escape(group.kind)} — e.g. {escape(group.example_id)!r}: {escape(group.example)}",
-            soft_wrap=True,
-        )
-    if len(groups) > 5:
-        err_console.print(f"  … and {len(groups) - 5} other kinds (see {out / SAMPLES})", soft_wrap=True)
-
-
-def _print_results(results: dict[str, Any], out: Path) -> None:
-    run = results.get("run", {})
-    if "accuracy" not in results:
-        console.print(f"no samples in {out}")
-        return
-    failed = results.get("n_failed") or 0
-    status = "complete" if run.get("complete") else "[yellow]incomplete[/]"
-    if failed:
-        status = f"[yellow]{'complete' if run.get('complete') else 'incomplete'}, {failed} failed[/]"
-    _print_metrics(
-        f"{run.get('bench')} · {Path(str(run.get('model'))).name} · prompt {run.get('prompt')} · "
-        f"parser {run.get('parser')}",
-        results,
-        f"{status} · run folder: [bold]{out}[/]",
-    )
-
-
-def _print_metrics(title: str, results: dict[str, Any], note: str) -> None:
-    """One table of a summary (overall, single/multi, per category and kind) and a line of the rest."""
-    table = Table(title=f"{title}  (×100, {ci_label(results)})")
-    for col in ("", "n", "accuracy", "soft accuracy"):
-        table.add_column(col, justify="left" if not col else "right")
-    blocks = [("all", results), ("single-answer", results["single"]), ("multi-answer", results["multi"])]
-    blocks += [(f"  {c}", b) for c, b in results.get("by_category", {}).items()]
-    blocks += [(f"  type {k}", b) for k, b in results.get("by_kind", {}).items()]
-    for name, block in blocks:
-        if block.get("n"):
-            table.add_row(name, str(block["n"]), _pct(block), _pct(block, "soft_accuracy"))
-    console.print(table)
-    fmt = "–" if results.get("format_rate") is None else f"{results['format_rate']:.1f}%"
-    console.print(
-        f"failed items: {results['n_failed']} · format: {fmt} · mean output: "
-        f"{results.get('mean_output_chars')} chars · {note}"
-    )
-
-
-def ci_label(results: dict[str, Any]) -> str:
-    """How a summary's intervals were made, for table headers."""
-    from twgrpo_data.metrics import CLUSTERED
-
-    if results.get("ci_method") == CLUSTERED:
-        return "95% CI clustered by video (lmms-eval's clustered standard error)"
-    return "95% Wilson CI"
-
-
-def _pct(block: dict, key: str = "accuracy") -> str:
-    if not block or block.get(key) is None:
-        return "–"
-    lo, hi = block[f"{key}_ci95"]
-    return f"{block[key]:.2f} [{lo:.1f}, {hi:.1f}]"
-
-
-def _log_of(path: Path) -> Path:
-    """What `eval rescore` reads for `path`: a run folder's samples.jsonl; a run's results.json or config.json is
-    refused with the file to pass instead (they hold numbers and settings, not the outputs)."""
-    from twgrpo_eval.run_folder import CONFIG, RESULTS, SAMPLES
-
-    if path.is_dir():
-        if not (path / SAMPLES).is_file():
-            raise TwgrpoError(f"{path}: a folder without {SAMPLES} (not a twgrpo eval run folder)")
-        return path / SAMPLES
-    if path.name in (RESULTS, CONFIG) and (path.parent / SAMPLES).is_file():
-        raise TwgrpoError(
-            f"{path}: holds a run's {'scores' if path.name == RESULTS else 'settings'}, not its outputs; pass "
-            f"{path.parent / SAMPLES} (or the run folder {path.parent})"
-        )
-    if path.name in (RESULTS, CONFIG):
-        raise TwgrpoError(f"{path}: a run's {path.name}, not a log of outputs; pass the run's {SAMPLES}")
-    return path
-
-
 @app.command("rescore")
 def rescore(
     logs: list[Path] = typer.Argument(
@@ -380,8 +284,9 @@ def rescore(
     Example: twgrpo eval rescore ../shared/data/logs/twgrpo_mmvu_eval.jsonl --parser lenient (or a run folder: RUN)
     """
     from twgrpo_eval.rescore import rescore_log
+    from twgrpo_eval.run_folder import samples_of
 
-    scored = [rescore_log(_log_of(p), parser) for p in logs]
+    scored = [rescore_log(samples_of(p), parser) for p in logs]
     for log in scored:
         for text in log.warnings:
             warning(text)
@@ -391,7 +296,7 @@ def rescore(
         return
     for s in summaries:
         console.print(f"{Path(s['file']).name}: parser {s['parser']} ({s['parser_reason']})", soft_wrap=True)
-        _print_metrics(
+        print_metrics(
             f"{Path(s['file']).name} · parser {s['parser']}",
             s,
             f"{s['lines']} lines, {s['duplicates_removed']} duplicate(s) removed",
@@ -430,7 +335,7 @@ def compare(
 
     Example: twgrpo eval compare runs/mmvu-base runs/mmvu-trained --table --label base --label trained
     """
-    from twgrpo_eval.compare import info_rows, load_runs, metric_rows, paper_table, plot_runs
+    from twgrpo_eval.compare import load_runs, paper_table, plot_runs
 
     if plot is not None:
         plot = output_path(
@@ -447,48 +352,12 @@ def compare(
         table = paper_table(loaded, label or None, max_failed)
         for text in table.warnings:
             warning(text)
-        _print_paper_table(table, fmt)
+        print_paper_table(table, fmt)
     else:
-        table = Table(title=f"Eval runs: accuracy / soft accuracy ×100 [{ci_label(loaded[0].results)}]")
-        table.add_column("items")
-        for run in loaded:
-            table.add_column(f"{run.label}\naccuracy", justify="right")
-            table.add_column(f"{run.label}\nsoft accuracy", justify="right")
-        for group, ns, cells in metric_rows(loaded):
-            same_n = len(set(ns)) == 1
-            best = [max((c[k][0] for c in cells if c[k][0] is not None), default=None) for k in (0, 1)]
-            row = [f"{group} (n={ns[0]})" if same_n else group]
-            for n, pair in zip(ns, cells):
-                for k, (value, ci) in enumerate(pair):
-                    row.append(_cell(value, ci, None if same_n else n, len(loaded) > 1 and value == best[k]))
-            table.add_row(*row)
-        table.add_section()
-        for label, values in info_rows(loaded):
-            table.add_row(label, *[cell for v in values for cell in (v, "")])
-        console.print(table)
+        print_side_by_side(loaded)
     if plot is not None:
         path = plot_runs(loaded, plot)
         (err_console if as_json or fmt != "rich" else console).print(f"wrote {path}")
-
-
-def _print_paper_table(table, fmt: str) -> None:
-    from twgrpo_eval.compare import paired_test_rows, render_table
-
-    if fmt != "rich":
-        print(render_table(table, fmt), end="")
-        return
-    view = Table(title="Accuracy ×100 (/ soft accuracy where multi-answer)")
-    view.add_column("model")
-    for bench in table.benches:
-        view.add_column(bench, justify="right")
-    for name, cells in table.rows:
-        view.add_row(name, *cells)
-    extra = paired_test_rows(table)
-    if extra:
-        view.add_section()
-        for name, cells in extra:
-            view.add_row(name, *cells)
-    console.print(view)
 
 
 @app.command("merge")
@@ -502,14 +371,7 @@ def merge(
     """
     from twgrpo_eval.merge import merge_runs
 
-    _print_results(merge_runs(shards, out), out)
-
-
-def _cell(value: float | None, ci: list[float] | None, n: int | None, best: bool) -> str:
-    if value is None:
-        return "–"
-    text = f"{value:.2f}" + (f" [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else "") + ("" if n is None else f" n={n}")
-    return f"[bold]{text}[/]" if best else text
+    print_results(merge_runs(shards, out), out)
 
 
 @app.command("report")

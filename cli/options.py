@@ -59,7 +59,7 @@ def output_path(
 def config_options(cls: type) -> list[inspect.Parameter]:
     """typer options for the fields of the config dataclass `cls` whose metadata names a `--help` panel (see
     `twgrpo_eval.config`): `--field-name` (or the metadata's `flags`), its help, its fixed `choices`, its `min`
-    and its default. A field without a default is an option that defaults to None (the command says it is
+    and `max`, and its default. A field without a default is an option that defaults to None (the command says it is
     required, so that `--help` of a sub-command does not ask for it)."""
     hints = typing.get_type_hints(cls)
     params = []
@@ -75,13 +75,15 @@ def config_options(cls: type) -> list[inspect.Parameter]:
         if default is dataclasses.MISSING:
             default, annotation = None, annotation | None
         flags = meta.get("flags", ("--" + f.name.replace("_", "-"),))
-        info = typer.Option(default, *flags, help=meta["help"], rich_help_panel=meta["panel"], min=meta.get("min"))
+        info = typer.Option(
+            default, *flags, help=meta["help"], rich_help_panel=meta["panel"], min=meta.get("min"), max=meta.get("max")
+        )
         params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=annotation))
     return params
 
 
 def option_param(name: str, annotation: Any, info: Any) -> inspect.Parameter:
-    """One more typer option of a command whose options are built (`with_options`)."""
+    """One more typer option (or argument) of a command whose options are built (`with_options`)."""
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=annotation)
 
 

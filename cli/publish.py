@@ -96,6 +96,27 @@ def publish(
     if as_json:
         print_json(result.to_dict())
         return
+    # every flag the real push needs, so that the command printed after a dry run publishes what was previewed
+    flags = [("--report", report), ("--card", card), ("--split", split), ("--license", license)]
+    flags += [("--private", private), ("--i-have-permission", permission)]
+    _print_published(
+        result, repo_id, dry_run, _command(["twgrpo", "publish", str(dataset), "--repo-id", repo_id], flags)
+    )
+
+
+def _command(head: list[str], flags: list[tuple[str, object]]) -> str:
+    """`head` and the flags given: `(flag, value)` for an option (None: not given), `(flag, bool)` for a switch."""
+    for flag, value in flags:
+        if value is True:
+            head.append(flag)
+        elif value is not None and value is not False:
+            head += [flag, str(value)]
+    return shlex.join(head)
+
+
+def _print_published(result, repo_id: str, dry_run: bool, command: str) -> None:
+    """What was published (or would be): warnings, the splits, the folder's files, and the commit — or after a
+    dry run the `command` that publishes it."""
     for note in result.warnings:
         warning(note)
     console.print(
@@ -116,12 +137,7 @@ def publish(
             + f": {result.push.commit_url}"
         )
     elif dry_run:
-        # every flag the real push needs, so the printed command publishes exactly what was previewed
-        flags = [("--report", report), ("--card", card), ("--split", split), ("--license", license)]
-        command = ["twgrpo", "publish", str(dataset), "--repo-id", repo_id]
-        command += [part for flag, value in flags if value is not None for part in (flag, str(value))]
-        command += ["--private"] * private + ["--i-have-permission"] * permission
-        console.print("nothing uploaded; to publish: " + escape(shlex.join(command)), soft_wrap=True)
+        console.print("nothing uploaded; to publish: " + escape(command), soft_wrap=True)
 
 
 def _tree(root: Path, files: list[tuple[str, int]]) -> Tree:

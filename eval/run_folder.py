@@ -178,6 +178,23 @@ def _why_different(old: dict[str, Any], protocol: dict[str, Any]) -> str:
     return why
 
 
+def samples_of(path: Path) -> Path:
+    """What `eval rescore` reads for `path`: a run folder's samples.jsonl; a run's results.json or config.json is
+    refused with the file to pass instead (they hold numbers and settings, not the outputs)."""
+    if path.is_dir():
+        if not (path / SAMPLES).is_file():
+            raise TwgrpoError(f"{path}: a folder without {SAMPLES} (not a twgrpo eval run folder)")
+        return path / SAMPLES
+    if path.name in (RESULTS, CONFIG) and (path.parent / SAMPLES).is_file():
+        raise TwgrpoError(
+            f"{path}: holds a run's {'scores' if path.name == RESULTS else 'settings'}, not its outputs; pass "
+            f"{path.parent / SAMPLES} (or the run folder {path.parent})"
+        )
+    if path.name in (RESULTS, CONFIG):
+        raise TwgrpoError(f"{path}: a run's {path.name}, not a log of outputs; pass the run's {SAMPLES}")
+    return path
+
+
 def default_out(bench: str, model: str) -> Path:
     """`runs/BENCH-MODELNAME`: the same command always maps to the same folder, so re-running resumes."""
     name = Path(model.rstrip("/")).name or "model"
