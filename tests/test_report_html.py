@@ -23,7 +23,9 @@ from twgrpo_data.html_page import json_for_script
 from twgrpo_data.invert import convert
 from twgrpo_data.qai_report_html import build_qai_page, qai_page_from_file
 from twgrpo_data.record import Record
-from twgrpo_eval.report import build_report, output_parts, paired_difference, select_samples
+from twgrpo_eval.report import build_report
+from twgrpo_eval.report_samples import output_parts, select_samples
+from twgrpo_eval.report_tables import paired_difference
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),
