@@ -281,7 +281,9 @@ def rescore(
 ) -> None:
     """Re-score existing per-sample eval logs (duplicates from restarted runs removed).
 
-    Example: twgrpo eval rescore ../shared/data/logs/twgrpo_mmvu_eval.jsonl --parser lenient (or a run folder: RUN)
+    A run folder stands for its samples.jsonl.
+
+    Example: twgrpo eval rescore ../shared/data/logs/twgrpo_mmvu_eval.jsonl --parser lenient
     """
     from twgrpo_eval.rescore import rescore_log
     from twgrpo_eval.run_folder import samples_of

@@ -44,9 +44,3 @@ def test_stats_json_counts_official_qai_file(shared):
     assert sum(s["option_count_histogram"].values()) == 3358
     raw = json.loads((DATA / "nextgqa_val_mixed.official.json").read_text())
     assert s["qai_negated"] == sum(r["is_negated"] is True for r in raw) > 0
-
-
-def test_every_command_has_help_with_an_example():
-    for cmd in (["data", "validate"], ["data", "stats"], ["eval", "rescore"]):
-        out = run_cli(*cmd, "--help")
-        assert out.code == 0 and "Example: twgrpo" in out.stdout
