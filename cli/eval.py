@@ -24,7 +24,7 @@ from twgrpo_eval.compare import TABLE_FORMATS
 from twgrpo_eval.config import MODEL, OUTPUT, PANELS, PROTOCOL, EvalConfig
 
 from .eval_tables import print_metrics, print_paper_table, print_results, print_run, print_side_by_side
-from .options import config_options, option_param, out_help, output_path, with_options
+from .options import config_options, judge_api_key_param, option_param, out_help, output_path, with_options
 from .output import console, err_console, note, print_json, warning
 from .progress import Reporter
 
@@ -138,17 +138,7 @@ def _backend_params() -> list:
 
 # the options of `twgrpo eval` that are not EvalConfig fields (how the command runs, secrets, free backend options)
 _COMMAND_PARAMS = [
-    option_param(
-        "judge_api_key",
-        str | None,
-        typer.Option(
-            None,
-            "--judge-api-key",
-            show_default=False,
-            rich_help_panel=PROTOCOL,
-            help="the judge's API key (default: $OPENAI_API_KEY); never written or printed",
-        ),
-    ),
+    judge_api_key_param("the judge's API key (default: $OPENAI_API_KEY); never written or printed", PROTOCOL),
     option_param(
         "backend_arg",
         list[str],

@@ -87,6 +87,12 @@ def option_param(name: str, annotation: Any, info: Any) -> inspect.Parameter:
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=annotation)
 
 
+def judge_api_key_param(help: str, panel: str | None = None) -> inspect.Parameter:
+    """`--judge-api-key`, a secret: no default shown (the environment's key is never echoed)."""
+    info = typer.Option(None, "--judge-api-key", show_default=False, rich_help_panel=panel, help=help)
+    return option_param("judge_api_key", str | None, info)
+
+
 def with_options(params: list[inspect.Parameter], panels: tuple[str, ...] = ()):
     """Give a command `def cmd(ctx: typer.Context, **options)` the typer options `params`: typer reads a command's
     options from its signature, so the signature is set to them (after `ctx`). `--help` shows its panels in the

@@ -17,7 +17,16 @@ from twgrpo_data.negate import ALREADY_NEGATIVE_MODES
 from twgrpo_data.outputs import HTML_PAGE, REPORT, OutputSpec, default_output_name, default_output_path, records_spec
 from twgrpo_data.qai_convert import ConvertSettings
 
-from .options import choices, config_options, deprecated_output, option_param, out_help, output_path, with_options
+from .options import (
+    choices,
+    config_options,
+    deprecated_output,
+    judge_api_key_param,
+    option_param,
+    out_help,
+    output_path,
+    with_options,
+)
 from .output import console, err_console, print_json, status
 from .progress import Reporter
 
@@ -92,16 +101,7 @@ _CONVERT_JUDGE = [
         str,
         typer.Option("http://127.0.0.1:8000/v1", "--judge-api-base", help="--meaning-check llm: the server URL."),
     ),
-    option_param(
-        "judge_api_key",
-        str | None,
-        typer.Option(
-            None,
-            "--judge-api-key",
-            show_default=False,
-            help="--meaning-check llm: API key (default: $OPENAI_API_KEY); never written or printed",
-        ),
-    ),
+    judge_api_key_param("--meaning-check llm: API key (default: $OPENAI_API_KEY); never written or printed"),
 ]
 # and what to compare and print
 _CONVERT_OUTPUTS = [
