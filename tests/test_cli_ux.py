@@ -303,7 +303,8 @@ def parse_example(tokens: list[str]):
         path.append(name)
 
 
-def test_every_commands_help_example_parses_and_the_read_only_ones_run():
+def commands_with_examples() -> dict[tuple[str, ...], object]:
+    """Every command with an example of its own, by path: all but the groups qai, data and dev."""
     from twgrpo_cli.app import SUBCOMMANDS, build_command, load_subcommand
 
     commands = {(): build_command()}
@@ -313,12 +314,22 @@ def test_every_commands_help_example_parses_and_the_read_only_ones_run():
             commands[(name,)] = command
         for child, sub_command in getattr(command, "commands", {}).items():
             commands[(name, child)] = sub_command
-    assert len(commands) == len(every_command()) - 3  # all but the groups qai, data and dev
-    for path, command in commands.items():
+    assert len(commands) == len(every_command()) - 3
+    return commands
+
+
+def test_every_commands_help_example_parses():
+    for path, command in commands_with_examples().items():
         tokens = help_example(command)
         reached = parse_example(tokens)
         assert reached == list(path) if path else reached, (path, tokens)  # the root's example is a command's
-        if path in RUN_EXAMPLES:
-            input = "who picked up the ball\nhow did the boy react\n" if path == ("qai", "negate") else None
-            result = run_cli(*tokens[1:], cwd=REPO, input=input)
-            assert result.code == 0, (tokens, result.stderr)
+
+
+@pytest.mark.slow
+def test_the_help_examples_that_only_read_run():
+    commands = commands_with_examples()
+    for path in RUN_EXAMPLES:
+        tokens = help_example(commands[path])
+        input = "who picked up the ball\nhow did the boy react\n" if path == ("qai", "negate") else None
+        result = run_cli(*tokens[1:], cwd=REPO, input=input)
+        assert result.code == 0, (tokens, result.stderr)

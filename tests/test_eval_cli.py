@@ -230,7 +230,7 @@ def test_three_shards_merged_equal_one_run_with_the_tiny_model(tiny_model_dir, t
     assert _ids(tmp_path / "merged") == _ids(tmp_path / "single")
 
 
-def test_a_run_whose_videos_are_all_missing_exits_1_with_one_line(tiny_model_dir, tmp_path):
+def test_a_run_whose_videos_are_all_missing_exits_1_with_one_line(tmp_path):
     data = _video_set(tmp_path)
     proc = run_cli(
         "eval",
@@ -239,7 +239,7 @@ def test_a_run_whose_videos_are_all_missing_exits_1_with_one_line(tiny_model_dir
         "--data",
         str(data),
         "--model",
-        str(tiny_model_dir),
+        "org/m",
         "--out",
         str(tmp_path / "run"),
         *FAST[:-3],

@@ -40,9 +40,11 @@ def test_qai_negate_parses_without_importing_torch_and_torch_still_imports_after
 def test_root_help_loads_no_subcommand_module():
     result, modules = run_cli_fresh("--help")
     assert result.code == 0 and "qai" in result.stdout and "publish" in result.stdout, result.stderr
-    assert sorted(m for m in modules if m.startswith(("twgrpo_cli.", "twgrpo_eval", "twgrpo_train"))) == [
-        "twgrpo_cli.app"
-    ]
+    from twgrpo_cli.app import SUBCOMMANDS
+
+    commands = {sub.module for sub in SUBCOMMANDS.values()}
+    assert sorted(m for m in modules if m in commands or m.startswith(("twgrpo_eval", "twgrpo_train"))) == []
+    assert {"twgrpo_cli.app", "twgrpo_cli.output"} <= modules
 
 
 def test_root_help_summaries_are_the_commands_own_first_lines():

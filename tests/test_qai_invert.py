@@ -178,6 +178,7 @@ def test_nextgqa_val_half_of_the_negatable_questions_are_negated(nextgqa, conver
     assert json.loads(json.dumps(data))["spacy_model"].startswith("en_core_web_sm")
 
 
+@pytest.mark.slow
 def test_nextgqa_val_no_answers_inverted_without_a_negated_question(converted):
     out, _ = converted
     inverted = [r for r in out if r.qai is not None]
@@ -186,6 +187,7 @@ def test_nextgqa_val_no_answers_inverted_without_a_negated_question(converted):
     assert not any(NEGATOR.is_negative([r.qai["original_question"] for r in inverted]))
 
 
+@pytest.mark.slow
 def test_official_output_label_noise(nextgqa):
     official = load_input(DATA / "nextgqa_val_mixed.official.json").records
     found = compare_official(official, nextgqa, NEGATOR)
