@@ -3,15 +3,14 @@ asked, with the summary the command prints (`LoadedBenchmark.summary`)."""
 
 from __future__ import annotations
 
-import contextlib
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import TwgrpoError
 from .formats import LoadResult
+from .progress import Status, no_status
 
 # the loader keyword → the option of `twgrpo data load` that sets it
 LOAD_FLAGS = {"types": "--types", "subtitles": "--subtitles", "fmt": "--from"}
@@ -59,10 +58,6 @@ def which_benchmark(path: str | Path | None, bench: str = "auto") -> str:
     return found
 
 
-def _no_status(message: str) -> contextlib.AbstractContextManager:
-    return contextlib.nullcontext()
-
-
 def load_native(
     bench: str,
     path: str | Path | None = None,
@@ -71,7 +66,7 @@ def load_native(
     skip_invalid: bool = False,
     out: str | Path | None = None,
     allow_empty: bool = False,
-    status: Callable[[str], contextlib.AbstractContextManager] = _no_status,
+    status: Status = no_status,
 ) -> LoadedBenchmark:
     """Read benchmark `bench` from `path` (default: its usual path) with its loader's `options` (those set: `types`,
     `subtitles`, `fmt`; one the benchmark does not take is refused, naming its flag) and write the records to

@@ -7,8 +7,6 @@ of `qai convert`'s options, which the CLI builds from them (as `twgrpo eval`'s c
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ from .errors import InputFormatError
 from .formats import atomic_write_json, write_records
 from .invert import FALLBACKS, LOCAL_VERIFIER, WHY_MODES, compare_official, convert, load_input
 from .negate import ALREADY_NEGATIVE_MODES, Negator
-from .progress import SILENT, Progress
+from .progress import SILENT, Progress, Status, no_status
 from .record import Record
 from .same_meaning import SAME_MEANING_ACTIONS, MeaningVerifier
 
@@ -92,10 +90,6 @@ class ConvertedFile:
     html: Path | None = None
 
 
-def _no_status(message: str) -> contextlib.AbstractContextManager:
-    return contextlib.nullcontext()
-
-
 def convert_file(
     input: str | Path,
     output: str | Path,
@@ -110,7 +104,7 @@ def convert_file(
     report_path: str | Path | None = None,
     html: str | Path | None = None,
     progress: Progress = SILENT,
-    status: Callable[[str], contextlib.AbstractContextManager] = _no_status,
+    status: Status = no_status,
 ) -> ConvertedFile:
     """Invert the dataset `input` (any input QAI reads, `fmt`) into `output` (format `to`, else by its suffix);
     write the report to `report_path` and the audit page to `html` when given. Every input (`compare`, an
