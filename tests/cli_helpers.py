@@ -168,7 +168,7 @@ def hub_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     setting of this machine's (no `HF_*` variable), its home in `tmp_path`, and reaches only what `extra` names
     (`HF_ENDPOINT=<fake hub>`)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
-    env.update(HF_HOME=str(tmp_path / "hf_home"), HF_HUB_OFFLINE="0", HF_HUB_DISABLE_TELEMETRY="1", **extra)
+    env.update({"HF_HOME": str(tmp_path / "hf_home"), "HF_HUB_OFFLINE": "0", "HF_HUB_DISABLE_TELEMETRY": "1", **extra})
     return env
 
 
