@@ -78,7 +78,7 @@ def config_options(cls: type) -> list[inspect.Parameter]:
         info = typer.Option(
             default, *flags, help=meta["help"], rich_help_panel=meta["panel"], min=meta.get("min"), max=meta.get("max")
         )
-        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=annotation))
+        params.append(option_param(f.name, annotation, info))
     return params
 
 

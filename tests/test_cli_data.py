@@ -44,3 +44,17 @@ def test_stats_json_counts_official_qai_file(shared):
     assert sum(s["option_count_histogram"].values()) == 3358
     raw = json.loads((DATA / "nextgqa_val_mixed.official.json").read_text())
     assert s["qai_negated"] == sum(r["is_negated"] is True for r in raw) > 0
+
+
+def test_a_problem_is_the_same_json_in_every_command(tmp_path):
+    """`Problem.to_dict` everywhere (issue 26): `data validate --json` lists what `data load --json` and the QAI
+    report list, with the same keys (once `message` in one command and `reason` in another)."""
+    raw = json.loads((DATA / "eval_mmvu.json").read_text())[:3]
+    raw[1].pop("solution")
+    bad = tmp_path / "corrupt.json"
+    bad.write_text(json.dumps(raw))
+    validated = json.loads(run_cli("data", "validate", bad, "--json").stdout)["problems"]
+    loaded = json.loads(run_cli("data", "load", "--bench", "mmvu", bad, "--skip-invalid", "--json").stdout)
+    assert validated == loaded["invalid_items"]
+    assert list(validated[0]) == ["severity", "file", "index", "id", "field", "message"]
+    assert validated[0]["index"] == 1 and validated[0]["field"] == "solution"

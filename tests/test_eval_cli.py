@@ -397,3 +397,39 @@ def test_an_openai_key_appears_in_no_file_and_no_output(tmp_path):
     assert (
         config["backend_options"]["api_key"] == "<redacted>" and config["backend_options"]["hf_token"] == "<redacted>"
     )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# issue 26: the options come from EvalConfig and the backends
+
+
+def test_every_eval_option_comes_from_evalconfig_a_backend_or_the_command_itself():
+    import inspect
+    from dataclasses import fields
+
+    from twgrpo_cli.app import load_subcommand
+    from twgrpo_eval.backends import backend_class, backend_options
+    from twgrpo_eval.config import EvalConfig
+
+    params = {p.name: p for p in load_subcommand("eval").params if p.name != "debug"}
+    configured = {f.name: f for f in fields(EvalConfig) if "panel" in f.metadata}
+    assert set(configured) == {f.name for f in fields(EvalConfig)} - {"backend_options", "data_source", "judge_options"}
+    for name, field in configured.items():
+        option = params[name]
+        assert (option.help, option.rich_help_panel) == (field.metadata["help"], field.metadata["panel"]), name
+        assert option.min == field.metadata.get("min"), name
+    declared = backend_options()
+    for name, (declaration, owners) in declared.items():
+        assert params[name].help == f"{'/'.join(owners)}: {declaration.help}", name
+    own = {"judge_api_key", "backend_arg", "no_progress", "max_failed"}
+    assert set(params) == set(configured) | set(declared) | own
+    for name, (_, owners) in declared.items():  # each declaration is a keyword of the constructors that list it
+        for owner in owners:
+            keywords = inspect.signature(backend_class(owner).__init__).parameters
+            assert keywords[name].kind is inspect.Parameter.KEYWORD_ONLY, (owner, name)
+
+
+def test_a_backend_option_the_chosen_backend_does_not_take_is_refused_naming_the_ones_that_do():
+    result = run_cli("eval", "--bench", "mmvu", "--model", "org/m", "--backend", "transformers", "--api-key", "k")
+    assert result.code == 2
+    assert result.err_lines == ["error: --api-key: only for --backend openai (the backend is transformers)"]
