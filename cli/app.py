@@ -9,13 +9,14 @@ from typing import NamedTuple
 
 import typer
 import typer.main
-from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
 from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.garbage_collection import gc_frozen_results
 from twgrpo_data.secrets import environment_secrets, scrub
+
+from .output import err_console
 
 try:  # typer >= 0.2x ships its own copy of click; older typer raises click's exceptions
     from typer._click import exceptions as click_exceptions
@@ -94,8 +95,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=True,
 )
-
-err_console = Console(stderr=True, highlight=False)
 
 
 def _print_version(value: bool) -> None:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from collections import Counter
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperCommand
@@ -17,16 +14,14 @@ from twgrpo_data.garbage_collection import gc_paused
 from twgrpo_data.outputs import records_spec
 from twgrpo_data.sources import input_formats, open_input
 
-from .feedback import status as _status
 from .options import choices, out_help, output_path
+from .output import console, err_console, print_json, status
 from .progress import Reporter
 
 ReadFormat = choices("ReadFormat", input_formats())
 NativeFormat = choices("NativeFormat", NATIVE_FORMATS)
 
 app = typer.Typer(help="Load, validate and summarise question datasets.", no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True, highlight=False)
 
 
 # more problems of one kind than this are one line (the count and the first as the example)
@@ -78,7 +73,7 @@ def validate(
 
     Example: twgrpo data validate ../shared/data/eval_mmvu.json
     """
-    with _status(f"reading and validating {path}"):
+    with status(f"reading and validating {path}"):
         result = open_input(path, fmt.value)
     problems = list(result.problems)
     if video_root is not None:
@@ -86,26 +81,14 @@ def validate(
     errors = [p for p in problems if p.severity == "error"]
     total = len(result.records) + result.n_invalid
     if as_json:
-        print(
-            json.dumps(
-                {
-                    "file": str(path),
-                    "records": total,
-                    "errors": len(errors),
-                    "warnings": len(problems) - len(errors),
-                    "problems": [
-                        {
-                            "severity": p.severity,
-                            "index": p.index,
-                            "id": p.record_id,
-                            "field": p.field,
-                            "message": p.message,
-                        }
-                        for p in problems
-                    ],
-                },
-                indent=2,
-            )
+        print_json(
+            {
+                "file": str(path),
+                "records": total,
+                "errors": len(errors),
+                "warnings": len(problems) - len(errors),
+                "problems": [p.to_dict() for p in problems],
+            }
         )
     else:
         _print_problems(problems, video_root, sum(r.video is not None for r in result.records))
@@ -146,21 +129,21 @@ def stats(
     """
     from twgrpo_data.stats import summarize
 
-    with _status(f"reading {path}"):
+    with status(f"reading {path}"):
         result = open_input(path, fmt.value)
     counts = summarize(result.records, result.file)
     summary = {"file": str(path), "records": counts.pop("records"), "invalid": result.n_invalid, **counts}
     recs = result.records
     if as_json:
-        print(json.dumps(summary, indent=2))
+        print_json(summary)
         return
     head = Table(title=str(path), show_header=False)
     for key in ("records", "invalid", "single_answer", "multi_answer", "qai_negated"):
         head.add_row(key.replace("_", " "), str(summary[key]))
     console.print(head)
     for key, title in (
-        ("options_histogram", "options per question"),
-        ("answers_histogram", "gold letters"),
+        ("option_count_histogram", "options per question"),
+        ("answer_count_histogram", "gold letters"),
         ("sources", "source"),
         ("categories", "category"),
     ):
@@ -228,75 +211,32 @@ def load(
     ),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> None:
-    from twgrpo_data.benchmarks import BENCHMARKS, load_options
-    from twgrpo_data.errors import InputFormatError, TwgrpoError
-    from twgrpo_data.io.readers import READ_FORMATS
-    from twgrpo_data.io.writers import write_records
-    from twgrpo_data.sources import detect_input, resolve_source
+    from twgrpo_data.benchmark_export import load_native, which_benchmark
 
-    source = path
-    if bench == "auto":
-        if path is None:
-            raise TwgrpoError("give PATH or --bench NAME")
-        source = resolve_source(path)
-        try:
-            bench = source.bench or detect_input(source.path)
-        except InputFormatError:
-            bench = ""
-        if bench in READ_FORMATS:  # an interchange file, of any benchmark: each record gets its own's categories
-            bench = "unified"
-        if not bench:
-            raise TwgrpoError(f"{path}: cannot tell which benchmark this is; pass --bench ({', '.join(BENCHMARKS)})")
+    bench, source = which_benchmark(path, bench)
+    if out is not None:
+        out = output_path(out, records_spec(f"{bench}.json"), inputs=[path])
     wanted = {
         "types": types.split(",") if types else None,
         "subtitles": subtitles or None,
         "fmt": None if source_fmt.value == "auto" else source_fmt.value,
     }
     options = {k: v for k, v in wanted.items() if v is not None}
-    flag = {"types": "--types", "subtitles": "--subtitles", "fmt": "--from"}
-    bench_module = BENCHMARKS.get(bench)
-    if bench_module is not None:
-        unused = [flag[k] for k in options if k not in load_options(bench)]
-        if unused:
-            raise TwgrpoError(f"{', '.join(unused)} does not apply to {bench}")
-    if out is not None:
-        out = output_path(out, records_spec(f"{bench}.json"), inputs=[path])
-    with _status(f"reading and validating {bench} ({path if path is not None else 'its default path'})"):
-        result = open_input(source, bench=bench, options=options)
-    invalid = result.n_invalid
-    if result.errors and not skip_invalid:
-        raise TwgrpoError(f"{result.errors[0]} ({invalid} invalid item(s); --skip-invalid drops them)")
-    written = None
-    if out is not None and not result.records and not allow_empty:
-        raise TwgrpoError(
-            f"{path}: no {bench} records to write ({invalid} invalid item(s) dropped); pass --allow-empty to write an "
-            "empty output"
-        )
-    if out is not None:
-        with _status(f"writing {out}"):
-            written = write_records(result.records, out)
-    recs = result.records
-    summary = {
-        "benchmark": bench,
-        "path": str(path if path is not None else bench_module.DEFAULT_PATH),
-        "records": len(recs),
-        "multi_answer": sum(r.is_multi_answer for r in recs),
-        "categories": dict(Counter(str(r.meta.get("category")) for r in recs).most_common()),
-        "skipped": dict(result.skipped),
-        "invalid": invalid,
-        "warnings": len(result.warnings),
-        "invalid_items": [
-            {"file": p.file, "index": p.index, "id": p.record_id, "field": p.field, "reason": p.message}
-            for p in result.errors
-        ],
-        "output": str(out) if out is not None else None,
-        "output_format": written,
-    }
+    loaded = load_native(
+        bench, source, options=options, skip_invalid=skip_invalid, out=out, allow_empty=allow_empty, status=status
+    )
     if as_json:
-        print(json.dumps(summary, indent=2))
-        return
+        print_json(loaded.summary())
+    else:
+        _print_load(loaded)
+
+
+def _print_load(loaded) -> None:
+    """The problems (stderr), the records per category and what was skipped, dropped and written."""
+    result, summary = loaded.result, loaded.summary()
+    recs, invalid, out, bench = result.records, summary["invalid"], loaded.output, loaded.bench
     _print_problems(result.problems)
-    table = Table(title=bench, caption=summary["path"])
+    table = Table(title=bench, caption=summary["file"])
     table.add_column("category")
     table.add_column("records", justify="right")
     for cat, n in summary["categories"].items():
@@ -308,7 +248,7 @@ def load(
     if invalid:
         console.print(f"dropped {invalid} invalid item(s) (listed above)")
     if out is not None:
-        console.print(f"wrote {len(recs)} records to {out} ({written})")
+        console.print(f"wrote {len(recs)} records to {out} ({loaded.output_format})")
     else:
         console.print(
             "nothing written: -o FILE writes the records (.json unified, .jsonl, .parquet, or a folder)", soft_wrap=True
@@ -352,7 +292,7 @@ def fetch(
         )
         summary.update(video_root=str(root), videos=len({r.video for r in selected if r.video}))
     if as_json:
-        print(json.dumps(summary, indent=2))
+        print_json(summary)
         return
     console.print(f"{bench}: annotations in {escape(str(data))}", soft_wrap=True)
     if videos:

@@ -25,11 +25,11 @@ from rich.text import Text
 from twgrpo_data.errors import UsageError
 from twgrpo_data.progress import SILENT, ProgressTask
 
+from .output import err_console
+
 INTERVAL_ENV = "TWGRPO_PROGRESS_INTERVAL"
 DEFAULT_INTERVAL = 30.0
 STEPS = 20  # a plain line per twentieth of the work (rate-limited by the interval)
-
-err_console = Console(stderr=True, highlight=False)
 
 
 def progress_interval() -> float:

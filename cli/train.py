@@ -11,15 +11,12 @@ from pathlib import Path
 
 import click
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
 
 from twgrpo_data.outputs import PLOT_SUFFIXES, TRAIN_RUN, OutputSpec, refuse_stdout, resolve_run_folder, run_folder
 
 from .options import out_help, output_path
-
-console = Console(highlight=False)
-
+from .output import console
 
 # options of `train` itself; every other `--name [value]` is a training setting
 _OWN_WITH_VALUE = ("--config", "-c", "--out", "-o")

@@ -20,7 +20,7 @@ from twgrpo_data.metrics import mcnemar_exact
 from twgrpo_data.outputs import atomic_path
 
 from .run_files import check_run_files
-from .runner import CONFIG, RESULTS, SAMPLES, read_samples
+from .run_folder import CONFIG, RESULTS, SAMPLES, read_samples
 
 # The benchmarks of the paper's main table, in its column order (`--bench all`).
 PAPER_BENCHMARKS = ("clevrer", "nextgqa", "mmvu", "mvbench", "tempcompass", "videomme")

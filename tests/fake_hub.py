@@ -24,8 +24,8 @@ import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlparse
 
-from conftest import FIXTURES, VIDEOS
 from huggingface_hub import DatasetCard
+from paths import FIXTURES, VIDEOS
 
 GATED_TOKEN = "hf_accepted"
 

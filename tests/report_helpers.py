@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import REPO, VIDEOS
+from paths import REPO, VIDEOS
 
 from twgrpo_data.record import Record
 from twgrpo_data.sources import open_input

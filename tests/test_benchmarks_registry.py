@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, VIDEOS
+from paths import FIXTURES, VIDEOS
 
 from twgrpo_data.benchmarks import (
     BENCHMARKS,

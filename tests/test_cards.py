@@ -9,10 +9,10 @@ from pathlib import Path
 
 import datasets
 import pytest
-from conftest import DATA, FIXTURES
 from huggingface_hub import DatasetCard, DatasetCardData
 from hypothesis import given
 from hypothesis import strategies as st
+from paths import DATA, FIXTURES
 
 from twgrpo_data.errors import InputFormatError, TwgrpoError
 from twgrpo_data.hub import cards

@@ -8,8 +8,8 @@ import time
 
 import pytest
 from cli_helpers import REPO, run_cli
-from conftest import VIDEOS
 from eval_helpers import FakeOpenAIServer, text_records, write_set
+from paths import VIDEOS
 
 from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.names import check_model_reference, close_match
@@ -270,3 +270,66 @@ def test_eval_list_prints_json_for_programs():
     assert [r["name"] for r in rows] == list(BENCHMARKS)
     mmvu = next(r for r in rows if r["name"] == "mmvu")
     assert mmvu["hub"] == "yale-nlp/MMVU" and mmvu["in_paper_table"] and isinstance(mmvu["found"], bool)
+
+
+# the commands whose example only reads files that lie in ../shared (a read-only run, in the repository root)
+RUN_EXAMPLES = {("data", "validate"), ("data", "stats"), ("eval", "rescore"), ("eval", "list"), ("qai", "negate")}
+
+
+def help_example(command) -> list[str]:
+    """The `twgrpo …` command of the `Example:` in a command's help (lines joined; a shell pipe before it cut)."""
+    import re
+    import shlex
+
+    found = re.search(r"Example: (.*?)(?:\n\s*\n|$)", command.help or "", re.DOTALL)
+    assert found, f"{command.name}: no 'Example:' in its help"
+    text = " ".join(found.group(1).split())
+    return shlex.split(text[text.index("twgrpo ") :].split(" | ")[0])
+
+
+def parse_example(tokens: list[str]):
+    """Parse `tokens` (`twgrpo …`) down the command groups as click would, running nothing; returns the path of the
+    command they reach."""
+    from twgrpo_cli.app import build_command
+
+    command, name, args, path = build_command(), "twgrpo", tokens[1:], []
+    while True:
+        ctx = command.make_context(name, list(args))
+        rest = [*ctx._protected_args, *ctx.args]
+        if not rest or rest[0] not in getattr(command, "list_commands", lambda ctx: [])(ctx):
+            return path
+        name, args = rest[0], rest[1:]
+        command = command.get_command(ctx, name)
+        path.append(name)
+
+
+def commands_with_examples() -> dict[tuple[str, ...], object]:
+    """Every command with an example of its own, by path: all but the groups qai, data and dev."""
+    from twgrpo_cli.app import SUBCOMMANDS, build_command, load_subcommand
+
+    commands = {(): build_command()}
+    for name, sub in SUBCOMMANDS.items():
+        command = load_subcommand(name)
+        if not sub.group or name in ("eval", "train"):  # a group that runs itself has an example of its own
+            commands[(name,)] = command
+        for child, sub_command in getattr(command, "commands", {}).items():
+            commands[(name, child)] = sub_command
+    assert len(commands) == len(every_command()) - 3
+    return commands
+
+
+def test_every_commands_help_example_parses():
+    for path, command in commands_with_examples().items():
+        tokens = help_example(command)
+        reached = parse_example(tokens)
+        assert reached == list(path) if path else reached, (path, tokens)  # the root's example is a command's
+
+
+@pytest.mark.slow
+def test_the_help_examples_that_only_read_run():
+    commands = commands_with_examples()
+    for path in RUN_EXAMPLES:
+        tokens = help_example(commands[path])
+        input = "who picked up the ball\nhow did the boy react\n" if path == ("qai", "negate") else None
+        result = run_cli(*tokens[1:], cwd=REPO, input=input)
+        assert result.code == 0, (tokens, result.stderr)

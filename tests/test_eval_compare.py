@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import FIXTURES
 from eval_helpers import AnswerKey, run_with, text_records, write_set
+from paths import FIXTURES
 
 from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.sources import open_input
@@ -52,7 +52,7 @@ def test_a_run_that_failed_too_often_is_refused_and_failures_are_shown(tmp_path)
     lines = [json.loads(x) for x in (folder / "run" / "samples.jsonl").read_text().splitlines()]
     lines[0]["error"] = "video: missing"  # one of ten items failed: 10% > 5%
     (folder / "run" / "samples.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
-    from twgrpo_eval.runner import write_results
+    from twgrpo_eval.run_folder import write_results
 
     results = json.loads((folder / "run" / "results.json").read_text())
     write_results(folder / "run", "twgrpo", results["run"])

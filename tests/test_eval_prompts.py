@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import DATA, FIXTURES
 from hypothesis import given
 from hypothesis import strategies as st
+from paths import DATA, FIXTURES
 
 from twgrpo_data.benchmarks import resolve_style
 from twgrpo_data.io.unified_format import unified_to_record

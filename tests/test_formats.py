@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import DATA, FIXTURES
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from paths import DATA, FIXTURES
 
 from twgrpo_data.errors import InputFormatError, RecordError
 from twgrpo_data.io.arrow import QAI_KEYS

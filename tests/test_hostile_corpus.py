@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 from cli_helpers import run_cli
-from conftest import VIDEOS
+from paths import VIDEOS
 
 from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.io.writers import write_records

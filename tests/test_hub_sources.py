@@ -7,14 +7,13 @@ import json
 import os
 import re
 import stat
-import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
-from cli_helpers import TWGRPO
-from conftest import FIXTURES
+from cli_helpers import hub_env, run_cli, run_cli_subprocess
 from fake_hub import GATED_TOKEN, MMVU_EXTRA, benchmark_repos, serve, zipped
+from paths import FIXTURES
 
 from twgrpo_data.benchmarks import detect_benchmark, load_benchmark
 from twgrpo_data.errors import HubError
@@ -31,12 +30,6 @@ def hub(monkeypatch, tmp_path):
     server = serve(benchmark_repos(), monkeypatch, tmp_path)
     yield server
     server.close()
-
-
-def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
-    env.update({"HF_HOME": str(tmp_path / "hf_home"), "HF_HUB_OFFLINE": "0", "HF_HUB_DISABLE_TELEMETRY": "1", **extra})
-    return env
 
 
 def offline(monkeypatch) -> None:
@@ -291,33 +284,27 @@ def test_publish_then_load_back_from_the_hub_is_the_same_records(hub, tmp_path):
 # the command line
 
 
-def test_cli_fetch_says_how_much_before_downloading(hub, tmp_path, capsys):
-    from twgrpo_cli.app import main
-
-    with pytest.raises(SystemExit) as exc:
-        main(["data", "fetch", "--bench", "mmvu", "--videos", "--json"])
-    assert exc.value.code in (0, None)
-    captured = capsys.readouterr()
-    out = json.loads(captured.out)
+def test_cli_fetch_says_how_much_before_downloading(hub, tmp_path):
+    captured = run_cli("data", "fetch", "--bench", "mmvu", "--videos", "--json", check=True)
+    out = json.loads(captured.stdout)
     assert out["repo_id"] == "yale-nlp/MMVU" and out["videos"] == 2 + MMVU_EXTRA
     videos = {k: v for k, v in benchmark_repos()["yale-nlp/MMVU"]["files"].items() if k.startswith("videos/")}
     size = human_size(sum(len(v) for v in videos.values()))
-    assert f"yale-nlp/MMVU: downloading {len(videos)} video file(s), {size}" in captured.err
+    assert f"yale-nlp/MMVU: downloading {len(videos)} video file(s), {size}" in captured.stderr
     assert Path(out["video_root"], "videos/Physics/0.mp4").is_file()
 
 
 @pytest.mark.slow
 def test_cli_data_load_from_hf_id_acceptance(hub, tmp_path):
     """`twgrpo data load --bench videomme hf://datasets/lmms-lab/Video-MME -o vm.jsonl` (issue 15)."""
-    proc = subprocess.run(
-        [*TWGRPO, "data", "load", "--bench", "videomme", "hf://datasets/lmms-lab/Video-MME", "-o", "vm.jsonl"],
+    run_cli_subprocess(
+        *["data", "load", "--bench", "videomme", "hf://datasets/lmms-lab/Video-MME", "-o", "vm.jsonl"],
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         timeout=300,
-        env=cli_env(tmp_path, HF_ENDPOINT=hub.url),
+        env=hub_env(tmp_path, HF_ENDPOINT=hub.url),
+        inherit_env=False,
+        check=True,
     )
-    assert proc.returncode == 0, proc.stderr
     got = open_input(tmp_path / "vm.jsonl").raise_or_skip(False).records
     expected = load_benchmark("videomme", FIXTURES / "videomme").records
     assert [(r.id, r.meta["category"]) for r in got] == [(r.id, r.meta["category"]) for r in expected]
@@ -328,7 +315,6 @@ def test_eval_bench_without_data_fetches_then_runs_offline(hub, tmp_path, tiny_m
     """Issue 15 acceptance: `twgrpo eval --bench mmvu --model T --backend transformers --limit 4
     --max-new-tokens 8` with an empty cache, then the same with HF_HUB_OFFLINE=1 from the cache."""
     base = [
-        *TWGRPO,
         "eval",
         "--bench",
         "mmvu",
@@ -342,15 +328,9 @@ def test_eval_bench_without_data_fetches_then_runs_offline(hub, tmp_path, tiny_m
         "8",
         "--no-progress",
     ]
-    proc = subprocess.run(
-        base + ["--out", "run1"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=cli_env(tmp_path, HF_ENDPOINT=hub.url),
+    run_cli_subprocess(
+        *base, "--out", "run1", cwd=tmp_path, env=hub_env(tmp_path, HF_ENDPOINT=hub.url), inherit_env=False, check=True
     )
-    assert proc.returncode == 0, proc.stderr
     config = json.loads((tmp_path / "run1" / "config.json").read_text())
     assert config["data_source"]["kind"] == "hub" and config["data_source"]["repo_id"] == "yale-nlp/MMVU"
     assert config["data_source"]["videos"] == 4
@@ -358,15 +338,8 @@ def test_eval_bench_without_data_fetches_then_runs_offline(hub, tmp_path, tiny_m
     assert len(samples) == 4 and all(s["error"] is None for s in samples)
     assert len({f for f in hub.downloads("yale-nlp/MMVU") if f.startswith("videos/")}) <= 4
     hub.requests.clear()
-    proc = subprocess.run(
-        base + ["--out", "run2"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=cli_env(tmp_path, HF_ENDPOINT=hub.url, HF_HUB_OFFLINE="1"),
-    )
-    assert proc.returncode == 0, proc.stderr
+    offline_env = hub_env(tmp_path, HF_ENDPOINT=hub.url, HF_HUB_OFFLINE="1")
+    run_cli_subprocess(*base, "--out", "run2", cwd=tmp_path, env=offline_env, inherit_env=False, check=True)
     assert hub.requests == []
     offline_samples = (tmp_path / "run2" / "samples.jsonl").read_text().splitlines()
     assert len(offline_samples) == 4 and all(json.loads(s)["error"] is None for s in offline_samples)

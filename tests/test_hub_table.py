@@ -8,9 +8,9 @@ import json
 
 import pyarrow as pa
 import pytest
-from conftest import DATA
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from paths import DATA
 from test_cards import qai_records
 
 from twgrpo_data.io.arrow import hf_features, hub_tables, record_to_row, table_to_records

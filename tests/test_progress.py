@@ -4,13 +4,12 @@ one reporter for every command."""
 from __future__ import annotations
 
 import io
-import os
 import re
 import subprocess
 import time
 
 import pytest
-from cli_helpers import REPO, TWGRPO, run_cli
+from cli_helpers import REPO, run_cli, start_cli
 from eval_helpers import FakeOpenAIServer, text_records, write_set
 from rich.console import Console
 from test_hub_sources import hub  # noqa: F401 — the fake Hub fixture
@@ -140,14 +139,13 @@ def test_an_eval_log_file_shows_progress_while_the_run_is_still_going(tmp_path):
     log = tmp_path / "err.log"
     try:
         with log.open("w") as err:
-            proc = subprocess.Popen(
-                [*TWGRPO, "eval", "--bench", "mmvu", "--data", str(data), "--model", "served-model"]
-                + ["--backend", "openai", "--api-base", server.url, "--batch-size", "2", "--allow-text-only"]
-                + ["--out", str(tmp_path / "run")],
+            proc = start_cli(
+                *["eval", "--bench", "mmvu", "--data", data, "--model", "served-model", "--backend", "openai"],
+                *["--api-base", server.url, "--batch-size", "2", "--allow-text-only", "--out", tmp_path / "run"],
                 cwd=REPO,
                 stdout=subprocess.DEVNULL,
                 stderr=err,
-                env={**os.environ, INTERVAL_ENV: "1"},
+                env={INTERVAL_ENV: "1"},
             )
             try:
                 deadline = time.monotonic() + 120
@@ -175,9 +173,9 @@ def test_a_train_log_file_gets_one_line_per_logging_step_while_training(tiny_mod
     the run is still training; then it is stopped."""
     log = tmp_path / "train.log"
     with log.open("w") as err:
-        proc = subprocess.Popen(
-            [*TWGRPO, "train", "--config", str(REPO / "examples" / "train_tiny.yaml"), f"model={tiny_model_dir}"]
-            + ["-o", str(tmp_path / "run")],
+        proc = start_cli(
+            *["train", "--config", REPO / "examples" / "train_tiny.yaml", f"model={tiny_model_dir}"],
+            *["-o", tmp_path / "run"],
             cwd=tmp_path,
             stdout=subprocess.DEVNULL,
             stderr=err,
@@ -200,12 +198,7 @@ def test_a_train_log_file_gets_one_line_per_logging_step_while_training(tiny_mod
     [("mmvu", "mmvu videos 8/8"), ("videomme", "videomme video archives 2/2")],
 )
 @pytest.mark.usefixtures("hub")
-def test_data_fetch_counts_files_and_archives_in_a_log(monkeypatch, capsys, bench, line):
-    from twgrpo_cli.app import main
-
+def test_data_fetch_counts_files_and_archives_in_a_log(monkeypatch, bench, line):
     monkeypatch.setenv(INTERVAL_ENV, "0")
-    with pytest.raises(SystemExit) as exc:
-        main(["data", "fetch", "--bench", bench, "--videos"])
-    assert exc.value.code in (0, None)
-    err = capsys.readouterr().err.splitlines()
+    err = run_cli("data", "fetch", "--bench", bench, "--videos", check=True).stderr.splitlines()
     assert any(text.startswith(line + " · ") for text in err), "\n".join(err)

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import DATA, FIXTURES, REPO
+from cli_helpers import hub_env, run_cli, run_cli_subprocess
 from datasets import load_dataset
 from fake_hub import FakeHub
 from huggingface_hub import DatasetCard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from paths import DATA, FIXTURES
 from test_cards import qai_records, report_for
 
 from twgrpo_data.errors import HubError, LicenceError, TwgrpoError
@@ -29,7 +28,6 @@ from twgrpo_data.outputs import MARKER, read_marker
 from twgrpo_data.record import Record
 from twgrpo_data.sources import open_input
 
-TWGRPO = str(REPO / ".venv" / "bin" / "twgrpo")
 MIXED = DATA / "nextgqa_val_mixed.official.json"
 
 
@@ -55,13 +53,6 @@ def layout(folder: Path) -> list[str]:
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     assert MARKER in files and list(read_marker(folder).files) == [f for f in files if f != MARKER]
     return [f for f in files if f != MARKER]
-
-
-def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """An environment where huggingface_hub finds no token file and reaches only what the test names."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
-    env.update(HF_HOME=str(tmp_path / "hf_home"), HF_HUB_OFFLINE="0", HF_HUB_DISABLE_TELEMETRY="1", **extra)
-    return env
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -407,14 +398,13 @@ def test_offline_mode_refuses_to_push(qai_jsonl, monkeypatch):
 
 def test_cli_push_reads_endpoint_and_token_from_the_environment(qai_jsonl, tmp_path, fake_hub):
     report = report_for(qai_records(), tmp_path)
-    proc = subprocess.run(
-        [TWGRPO, "publish", str(qai_jsonl), "--repo-id", "me/nextgqa-qai", "--report", str(report), "--json"],
-        capture_output=True,
-        text=True,
-        env=cli_env(tmp_path, HF_ENDPOINT=fake_hub.url, HF_TOKEN="hf_env"),
+    proc = run_cli_subprocess(
+        *["publish", qai_jsonl, "--repo-id", "me/nextgqa-qai", "--report", report, "--json"],
+        env=hub_env(tmp_path, HF_ENDPOINT=fake_hub.url, HF_TOKEN="hf_env"),
+        inherit_env=False,
         timeout=120,
+        check=True,
     )
-    assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["commit_url"].startswith(f"{fake_hub.url}/datasets/me/nextgqa-qai/commit/")
     assert [f["path"] for f in out["files"]] == ["README.md", "data/train-00000-of-00001.parquet"]
@@ -428,14 +418,10 @@ def test_cli_push_reads_endpoint_and_token_from_the_environment(qai_jsonl, tmp_p
 
 
 def test_cli_without_token_fails_with_one_line(qai_jsonl, tmp_path, fake_hub):
-    proc = subprocess.run(
-        [TWGRPO, "publish", str(qai_jsonl), "--repo-id", "me/x"],
-        capture_output=True,
-        text=True,
-        env=cli_env(tmp_path, HF_ENDPOINT=fake_hub.url),
-        timeout=120,
+    proc = run_cli_subprocess(
+        "publish", qai_jsonl, "--repo-id", "me/x", env=hub_env(tmp_path, HF_ENDPOINT=fake_hub.url), inherit_env=False
     )
-    assert proc.returncode == 1
+    assert proc.code == 1
     assert proc.stderr.strip() == (
         "error: no Hugging Face token: set HF_TOKEN or run `hf auth login`; nothing was uploaded"
     )
@@ -443,89 +429,60 @@ def test_cli_without_token_fails_with_one_line(qai_jsonl, tmp_path, fake_hub):
 
 
 def test_cli_dry_run_prints_the_tree(qai_jsonl, tmp_path):
-    proc = subprocess.run(
-        [TWGRPO, "publish", str(qai_jsonl), "--repo-id", "me/nextgqa-qai", "--dry-run"],
-        capture_output=True,
-        text=True,
+    proc = run_cli_subprocess(
+        *["publish", qai_jsonl, "--repo-id", "me/nextgqa-qai", "--dry-run"],
         cwd=tmp_path,
-        env=cli_env(tmp_path),
+        env=hub_env(tmp_path),
+        inherit_env=False,
         timeout=120,
+        check=True,
     )
-    assert proc.returncode == 0, proc.stderr
     assert "hub_preview/me/nextgqa-qai/" in proc.stdout
     assert "README.md" in proc.stdout and "train-00000-of-00001.parquet" in proc.stdout
     assert layout(tmp_path / "hub_preview/me/nextgqa-qai") == ["README.md", "data/train-00000-of-00001.parquet"]
 
 
-def test_cli_dry_run_hint_repeats_every_flag_the_push_needs(tmp_path, capsys):
-    from twgrpo_cli.app import main
-
+def test_cli_dry_run_hint_repeats_every_flag_the_push_needs(tmp_path):
     data = FIXTURES / "unified/evaluation/eval_tempcompass.json"
-    with pytest.raises(SystemExit) as exc:
-        main(
-            [
-                "publish",
-                str(data),
-                "--repo-id",
-                "me/tc",
-                "--split",
-                "test",
-                "--i-have-permission",
-                "--dry-run",
-                "--out",
-                str(tmp_path / "p"),
-            ]
-        )
-    assert exc.value.code in (0, None)
-    out = " ".join(capsys.readouterr().out.split())
+    result = run_cli(
+        *["publish", data, "--repo-id", "me/tc", "--split", "test", "--i-have-permission", "--dry-run"],
+        *["--out", tmp_path / "p"],
+        check=True,
+    )
+    out = " ".join(result.stdout.split())
     assert (
         f"nothing uploaded; to publish: twgrpo publish {data} --repo-id me/tc --split test --i-have-permission"
     ) in out
 
 
-def test_cli_bad_repo_id_exits_1_with_one_line(qai_jsonl, tmp_path, capsys):
-    from twgrpo_cli.app import main
-
-    with pytest.raises(SystemExit) as exc:
-        main(["publish", str(qai_jsonl), "--repo-id", "nextgqa-qai", "--dry-run", "--out", str(tmp_path / "p")])
-    assert exc.value.code == 1
-    err = capsys.readouterr().err.strip()
+def test_cli_bad_repo_id_exits_1_with_one_line(qai_jsonl, tmp_path):
+    result = run_cli("publish", qai_jsonl, "--repo-id", "nextgqa-qai", "--dry-run", "--out", tmp_path / "p")
+    assert result.code == 1
+    err = result.stderr.strip()
     assert err.startswith("error: repo id 'nextgqa-qai' is not OWNER/NAME") and "\n" not in err
 
 
 @pytest.mark.slow
 def test_acceptance_qai_convert_then_publish_dry_run(tmp_path):
     """The README's two commands: real QAI on NExT-GQA val, then a dry run with the report."""
-    env = cli_env(tmp_path)
-    convert = subprocess.run(
-        [TWGRPO, "qai", "convert", str(DATA / "nextgqa_val.json"), "-o", "qai.jsonl", "--report", "qai_report.json"],
+    env = hub_env(tmp_path)
+    run_cli_subprocess(
+        *["qai", "convert", DATA / "nextgqa_val.json", "-o", "qai.jsonl", "--report", "qai_report.json"],
         cwd=tmp_path,
         env=env,
-        capture_output=True,
-        text=True,
+        inherit_env=False,
         timeout=300,
+        check=True,
     )
-    assert convert.returncode == 0, convert.stderr
-    proc = subprocess.run(
-        [
-            TWGRPO,
-            "publish",
-            "qai.jsonl",
-            "--repo-id",
-            "me/nextgqa-qai",
-            "--report",
-            "qai_report.json",
-            "--dry-run",
-            "--out",
-            "hub_preview",
-        ],
+    run_cli_subprocess(
+        *["publish", "qai.jsonl", "--repo-id", "me/nextgqa-qai", "--report", "qai_report.json", "--dry-run"],
+        *["--out", "hub_preview"],
         cwd=tmp_path,
         env=env,
-        capture_output=True,
-        text=True,
+        inherit_env=False,
         timeout=300,
+        check=True,
     )
-    assert proc.returncode == 0, proc.stderr
     records = open_input(tmp_path / "qai.jsonl").raise_or_skip(False).records
     report = json.loads((tmp_path / "qai_report.json").read_text())
     card = DatasetCard((tmp_path / "hub_preview/README.md").read_text())

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import run_cli
-from conftest import DATA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from paths import DATA
 
 from twgrpo_data.qai.invert import convert
 from twgrpo_data.qai.negate import ALREADY_NEGATIVE, NEGATED, Negator, template_question

@@ -9,9 +9,9 @@ import subprocess
 import sys
 
 import pytest
-from conftest import DATA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from paths import DATA
 
 from twgrpo_data.io.arrow import QAI_KEYS
 from twgrpo_data.qai.invert import compare_official, convert, invert_record, record_rng
@@ -180,6 +180,7 @@ def test_nextgqa_val_half_of_the_negatable_questions_are_negated(nextgqa, conver
     assert json.loads(json.dumps(data))["spacy_model"].startswith("en_core_web_sm")
 
 
+@pytest.mark.slow
 def test_nextgqa_val_no_answers_inverted_without_a_negated_question(converted):
     out, _ = converted
     inverted = [r for r in out if r.qai is not None]
@@ -188,6 +189,7 @@ def test_nextgqa_val_no_answers_inverted_without_a_negated_question(converted):
     assert not any(NEGATOR.is_negative([r.qai["original_question"] for r in inverted]))
 
 
+@pytest.mark.slow
 def test_official_output_label_noise(nextgqa):
     official = open_input(DATA / "nextgqa_val_mixed.official.json").raise_or_skip(False).records
     found = compare_official(official, nextgqa, NEGATOR)

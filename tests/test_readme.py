@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SHARED
+from paths import REPO, SHARED
 
 PLACEHOLDER = "# placeholder"
 
@@ -90,3 +90,31 @@ def test_the_card_excerpt_is_what_publish_writes(tmp_path):
     for line in card_excerpt(readme):
         assert line in card[position:], f"not in the card (in this order): {line!r}"
         position = card.index(line, position) + 1
+
+
+def layout_blocks(readme: str) -> dict[str, str]:
+    """The text of each folder's entry in the README's "## Layout" block (`eval/` → its lines)."""
+    block = re.search(r"```\n(.*?)```", readme.split("## Layout", 1)[1], re.DOTALL).group(1)
+    entries: dict[str, str] = {}
+    folder = None
+    for line in block.splitlines():
+        head = re.match(r"^(\S+/)\s", line)
+        if head:
+            folder = head.group(1)
+        entries[folder] = entries.get(folder, "") + line + "\n"
+    return entries
+
+
+def test_the_layout_names_every_module_of_eval_and_cli_and_only_modules_that_exist():
+    """The README's layout stays true (issue 26.6): each module of eval/ and cli/ is named, and every `name.py`
+    the layout names for a package exists there."""
+    entries = layout_blocks((REPO / "README.md").read_text(encoding="utf-8"))
+    for folder in ("twgrpo_data/", "eval/", "train/", "cli/"):
+        named = set(re.findall(r"\b([a-z_]+\.py)\b", entries[folder]))
+        assert named, folder
+        missing = sorted(n for n in named if not any((REPO / folder).rglob(n)))
+        assert not missing, f"the layout names {missing} under {folder}, which do not exist"
+    for folder in ("eval/", "cli/"):
+        modules = {p.name for p in (REPO / folder).glob("*.py")} - {"__init__.py", "__main__.py"}
+        unnamed = sorted(m for m in modules if m not in entries[folder])
+        assert not unnamed, f"{folder} modules missing from the README's layout: {unnamed}"

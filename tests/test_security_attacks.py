@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 from cli_helpers import run_cli
-from conftest import VIDEOS
 from eval_helpers import FakeOpenAIServer
 from fake_hub import OUTSIDE_FORMS, hostile_readme_repo, serve
+from paths import VIDEOS
 
 from twgrpo_data.io.unified_format import record_to_unified
 from twgrpo_data.io.writers import write_records

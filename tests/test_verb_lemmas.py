@@ -8,7 +8,7 @@ import json
 import re
 
 import pytest
-from conftest import DATA
+from paths import DATA
 
 from twgrpo_data.qai import verb_lemmas
 

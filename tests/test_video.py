@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import VIDEOS
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from paths import VIDEOS
 
 from twgrpo_data.errors import VideoError
 from twgrpo_data.pixels import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, smart_resize

@@ -12,7 +12,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 
@@ -55,6 +55,14 @@ class _Silent:
 
 
 SILENT: Progress = _Silent()
+
+#: `status("writing parquet shards")` → a context manager shown while that one step runs (the CLI's status line).
+Status = Callable[[str], contextlib.AbstractContextManager]
+
+
+def no_status(message: str) -> contextlib.AbstractContextManager:
+    """The `Status` of code that is not watched: shows nothing."""
+    return contextlib.nullcontext()
 
 
 def tqdm_class(progress: Progress, label: str | None = None) -> type:

@@ -5,13 +5,12 @@ model's outputs stays text (issue 17, issue 18.2). Screenshots go to build/brows
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, VIDEOS
+from cli_helpers import run_cli
 from eval_helpers import write_set
+from paths import REPO, VIDEOS
 from report_helpers import HOSTILE, SAMPLE_DATA, make_run, mixed_outputs, sample_records, samples, status
 
 from twgrpo_data.html_page import write_page
@@ -21,7 +20,6 @@ from twgrpo_data.record import Record
 from twgrpo_eval.report import write_report
 from twgrpo_eval.runner import EvalConfig, run_eval
 
-TWGRPO = str(Path(sys.executable).with_name("twgrpo"))
 FRAMES = 4
 
 
@@ -194,25 +192,11 @@ def test_failures_letters_and_soft_accuracy_are_on_the_page(open_page, pages, mi
 
 def test_qai_page_counts_equal_the_report(open_page, tmp_path):
     report_path, html = tmp_path / "report.json", tmp_path / "qai.html"
-    subprocess.run(
-        [
-            TWGRPO,
-            "qai",
-            "convert",
-            "examples/nextgqa_val_sample.json",
-            "-o",
-            str(tmp_path / "qai.json"),
-            "--seed",
-            "0",
-            "--report",
-            str(report_path),
-            "--html",
-            str(html),
-        ],
+    run_cli(
+        *["qai", "convert", "examples/nextgqa_val_sample.json", "-o", tmp_path / "qai.json", "--seed", "0"],
+        *["--report", report_path, "--html", html],
         cwd=REPO,
         check=True,
-        capture_output=True,
-        timeout=600,
     )
     report = json.loads(report_path.read_text(encoding="utf-8"))
     view = open_page(html)
