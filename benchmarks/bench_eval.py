@@ -13,15 +13,12 @@ Usage: python benchmarks/bench_eval.py [--n 20000] [--batch-size 64]
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import tempfile
 import time
 from pathlib import Path
 
-from rich.console import Console
-
-from twgrpo_data.formats import record_to_unified
+from twgrpo_data.io.unified_format import record_to_unified
 from twgrpo_data.record import Record
 from twgrpo_eval.backends import Backend, Generation, PixelBudget, SamplingSettings
 from twgrpo_eval.runner import EvalConfig, run_eval
@@ -86,8 +83,6 @@ def main() -> None:
         start = time.perf_counter()
         result = run_eval(
             config,
-            console=Console(file=io.StringIO()),
-            progress=False,
             backend_factory=lambda name, cfg: InstantBackend(),
         )
         elapsed = time.perf_counter() - start

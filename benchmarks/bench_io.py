@@ -94,14 +94,15 @@ def _build(tmp: Path) -> tuple[Path, list[str]]:
 
 def _selected_questions(native: Path) -> list[str]:
     """The questions `qai convert` (ratio 0.5, seed 0) sends to the negator: single-answer records it draws."""
-    from twgrpo_data.invert import load_input, record_rng
+    from twgrpo_data.qai.invert import record_rng
+    from twgrpo_data.sources import open_input
 
-    records = load_input(native).records
+    records = open_input(native).raise_or_skip(False).records
     return [r.question for r in records if not r.is_multi_answer and record_rng(0, r.id).random() < 0.5]
 
 
 def main() -> int:
-    from twgrpo_data.negate import Negator
+    from twgrpo_data.qai.negate import Negator
 
     load = os.getloadavg()
     print(

@@ -43,11 +43,13 @@ def _best_of(n: int, fn) -> float:
 def main() -> int:
     import spacy
 
-    from twgrpo_data.formats import write_records
-    from twgrpo_data.invert import convert, load_input
-    from twgrpo_data.negate import Negator, load_pipeline
+    from twgrpo_data.garbage_collection import gc_paused
+    from twgrpo_data.io.writers import write_records
+    from twgrpo_data.qai.invert import convert
+    from twgrpo_data.qai.negate import Negator, load_pipeline
+    from twgrpo_data.sources import open_input
 
-    records = load_input(DATA).records
+    records = open_input(DATA).raise_or_skip(False).records
     questions = [r.question for r in records]
     n = len(questions)
     model = Negator().info()["spacy_model"]
@@ -56,8 +58,9 @@ def main() -> int:
 
     out_dir = Path(tempfile.mkdtemp(prefix="bench_qai."))
 
+    @gc_paused()  # as the `qai convert` command runs: the collector is switched at the command boundary
     def end_to_end(fast: bool = True) -> list:
-        recs = load_input(DATA).records
+        recs = open_input(DATA).raise_or_skip(False).records
         out, _ = convert(recs, 0.5, 0, negator=Negator(fast=fast))
         write_records(out, out_dir / "out.json")
         return out
@@ -95,8 +98,8 @@ def _per_source() -> None:
     import json
     from collections import Counter, defaultdict
 
-    from twgrpo_data.invert import convert
-    from twgrpo_data.negate import Negator
+    from twgrpo_data.qai.invert import convert
+    from twgrpo_data.qai.negate import Negator
     from twgrpo_data.record import Record
 
     rows = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines()]
@@ -151,8 +154,8 @@ def _forms() -> None:
     import json
     from collections import Counter
 
-    from twgrpo_data.invert import convert
-    from twgrpo_data.negate import Negator
+    from twgrpo_data.qai.invert import convert
+    from twgrpo_data.qai.negate import Negator
     from twgrpo_data.record import Record
 
     rows = [json.loads(line) for line in FORMS.read_text(encoding="utf-8").splitlines()]

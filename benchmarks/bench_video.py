@@ -24,15 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
+from twgrpo_data.pixels import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, smart_resize
 from twgrpo_data.video import (
-    DEFAULT_MAX_PIXELS,
-    DEFAULT_MIN_PIXELS,
     VideoFrames,
-    VideoPrefetcher,
     frame_indices,
     sample_video,
-    smart_resize,
 )
+from twgrpo_data.video_prefetch import VideoPrefetcher
 
 REAL = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "videos"
 SIZE, FPS = (360, 640), 24

@@ -689,7 +689,7 @@ def check_eval(plan: Plan, tiny_dir: Path, videos: Path, console: Console) -> di
             max_new_tokens=plan.eval_new_tokens,
             limit=plan.eval_limit,
         )
-        result = run_eval(config, console=console, progress=False)
+        result = run_eval(config)
         errors = [json.loads(line).get("error") for line in (result.out / "samples.jsonl").read_text().splitlines()]
         backend = json.loads((result.out / "config.json").read_text())["sessions"][-1]["backend"]
     failed = [e for e in errors if e]
@@ -911,7 +911,7 @@ def main(argv: list[str] | None = None) -> int:
     def write() -> None:
         report["elapsed_s"] = round(time.perf_counter() - budget.started, 1)
         if out is not None:
-            from twgrpo_data.formats import atomic_write_json
+            from twgrpo_data.outputs import atomic_write_json
 
             out.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_json(out, report)

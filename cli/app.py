@@ -9,13 +9,14 @@ from typing import NamedTuple
 
 import typer
 import typer.main
-from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
 from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.garbage_collection import gc_frozen_results
 from twgrpo_data.secrets import environment_secrets, scrub
+
+from .output import err_console
 
 try:  # typer >= 0.2x ships its own copy of click; older typer raises click's exceptions
     from typer._click import exceptions as click_exceptions
@@ -74,11 +75,13 @@ class LazyGroup(TyperGroup):
 
 
 def load_subcommand(name: str):
-    """The click command of sub-command `name`, built from its module's typer app, with `--debug` added."""
+    """The click command of sub-command `name`, built from its module's typer app, with `--debug` added (and
+    without the shell-completion options typer gives a one-command app: they belong to `twgrpo` itself)."""
     sub = SUBCOMMANDS[name]
     app = importlib.import_module(sub.module).app
     command = typer.main.get_group(app) if sub.group else typer.main.get_command(app)
     command.name = name
+    command.params = [p for p in command.params if p.name not in ("install_completion", "show_completion")]
     _add_debug(command)
     return command
 
@@ -92,8 +95,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=True,
 )
-
-err_console = Console(stderr=True, highlight=False)
 
 
 def _print_version(value: bool) -> None:
@@ -144,13 +145,31 @@ def _debug_option():
 
 def _add_debug(command) -> None:
     """Add `--debug` to `command` and every command under it, so that each `--help` shows it and it works after
-    any sub-command."""
+    any sub-command; and show no type beside a flag in their help (`_no_flag_type`)."""
     debug = _debug_option()
     todo = [command]
     while todo:
         cmd = todo.pop()
         cmd.params.append(debug)
+        _no_flag_type(cmd)
         todo.extend(getattr(cmd, "commands", {}).values())
+
+
+def _no_flag_type(command) -> None:
+    """typer's rich help prints `<bool>` beside every flag (its plain help prints nothing there): a flag takes no
+    value, so its type column is left empty — an empty metavar — for the command's flags and its `--help`."""
+    for param in command.params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    built = command.get_help_option
+
+    def get_help_option(ctx):
+        option = built(ctx)
+        if option is not None and option.metavar is None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = get_help_option
 
 
 def build_command():

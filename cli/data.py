@@ -2,46 +2,70 @@
 
 from __future__ import annotations
 
-import json
-from collections import Counter
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperCommand
 
 from twgrpo_data.benchmarks.nextgqa import FORMATS as NATIVE_FORMATS
-from twgrpo_data.formats import READ_FORMATS, read_dataset
+from twgrpo_data.garbage_collection import gc_paused
 from twgrpo_data.outputs import records_spec
+from twgrpo_data.sources import input_formats, open_input
 
-from .feedback import status as _status
 from .options import choices, out_help, output_path
+from .output import console, err_console, print_json, status
+from .progress import Reporter
 
-ReadFormat = choices("ReadFormat", READ_FORMATS)
+ReadFormat = choices("ReadFormat", input_formats())
 NativeFormat = choices("NativeFormat", NATIVE_FORMATS)
 
 app = typer.Typer(help="Load, validate and summarise question datasets.", no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True, highlight=False)
 
 
-def _print_problems(problems) -> None:
-    """One line per problem on stderr; the text is escaped since messages may hold '[...]'."""
+# more problems of one kind than this are one line (the count and the first as the example)
+GROUPED_FROM = 4
+
+
+def _print_problems(problems, video_root: Path | None = None, with_video: int = 0) -> None:
+    """The problems on stderr, one line each, except that problems of one kind (the message without the file it
+    names, `twgrpo_data.failures.failure_kind`) that come `GROUPED_FROM` times or more are one line: `625 records'
+    videos (379 files) missing under ROOT, e.g. …` (`; wrong --video-root?` when every one of the `with_video`
+    records' videos is missing). `--json` lists every one. The text is escaped since messages may hold '[...]'."""
+    from twgrpo_data.failures import failure_kind
+
+    groups: dict[tuple, list] = {}
     for p in problems:
-        style = "red" if p.severity == "error" else "yellow"
-        err_console.print(f"[{style}]{p.severity}:[/] " + escape(str(p)), soft_wrap=True)
+        groups.setdefault((p.severity, p.field, failure_kind(p.message)), []).append(p)
+    for (severity, field, kind), items in groups.items():
+        style = "red" if severity == "error" else "yellow"
+        if len(items) < GROUPED_FROM:
+            for p in items:
+                err_console.print(f"[{style}]{severity}:[/] " + escape(str(p)), soft_wrap=True)
+            continue
+        files = len({p.message for p in items})  # the message names the file
+        shared = "" if files == len(items) else f" ({files} file{'s' if files > 1 else ''})"
+        if field == "video" and kind.endswith("no such video file"):
+            head = f"{len(items)} " + ("videos" if not shared else f"records' videos{shared}")
+            head += f" missing under {video_root}"
+            hint = "; wrong --video-root?" if len(items) == with_video else ""
+        else:
+            head, hint = f"{len(items)} records{shared}: {kind}", ""
+        err_console.print(f"[{style}]{severity}:[/] " + escape(f"{head}, e.g. {items[0]}{hint}"), soft_wrap=True)
 
 
 @app.command("validate")
+@gc_paused()  # reads, converts or writes whole datasets: see `twgrpo_data.garbage_collection`
 def validate(
     path: str = typer.Argument(
         ...,
-        help="records/unified JSON(L), parquet, HF dataset folder, or a Hub dataset "
+        help="a benchmark's native files, records/unified JSON(L), parquet, HF dataset folder, or a Hub dataset "
         "(OWNER/NAME, hf://datasets/OWNER/NAME/PATH)",
     ),
-    fmt: ReadFormat = typer.Option("auto", "--format", help="input format (auto: from the suffix and content)"),
+    fmt: ReadFormat = typer.Option(
+        "auto", "--format", help="input format or benchmark (auto: from the suffix and content)"
+    ),
     video_root: Path | None = typer.Option(None, help="also check that every record's video exists and decodes"),
     as_json: bool = typer.Option(False, "--json", help="print the problems as JSON"),
 ) -> None:
@@ -49,37 +73,25 @@ def validate(
 
     Example: twgrpo data validate ../shared/data/eval_mmvu.json
     """
-    with _status(f"reading and validating {path}"):
-        result = read_dataset(path, fmt.value)
+    with status(f"reading and validating {path}"):
+        result = open_input(path, fmt.value)
     problems = list(result.problems)
     if video_root is not None:
         problems += _video_problems(result, video_root)
     errors = [p for p in problems if p.severity == "error"]
     total = len(result.records) + result.n_invalid
     if as_json:
-        print(
-            json.dumps(
-                {
-                    "file": str(path),
-                    "records": total,
-                    "errors": len(errors),
-                    "warnings": len(problems) - len(errors),
-                    "problems": [
-                        {
-                            "severity": p.severity,
-                            "index": p.index,
-                            "id": p.record_id,
-                            "field": p.field,
-                            "message": p.message,
-                        }
-                        for p in problems
-                    ],
-                },
-                indent=2,
-            )
+        print_json(
+            {
+                "file": str(path),
+                "records": total,
+                "errors": len(errors),
+                "warnings": len(problems) - len(errors),
+                "problems": [p.to_dict() for p in problems],
+            }
         )
     else:
-        _print_problems(problems)
+        _print_problems(problems, video_root, sum(r.video is not None for r in result.records))
         console.print(f"{path}: {total} records, {len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
     if errors:
         raise typer.Exit(1)
@@ -87,35 +99,28 @@ def validate(
 
 def _video_problems(result, video_root: Path):
     """One problem per record whose video is missing or unreadable (each distinct video decoded once)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from twgrpo_data.benchmarks import check_record_videos
 
-    with Progress(
-        TextColumn("checking videos"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("videos", total=None)
+    with Reporter(err_console).task("checking videos") as task:
         return check_record_videos(
             result.records,
             video_root,
             file=result.file,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            progress=lambda done, total: task.update(completed=done, total=total),
         )
 
 
 @app.command("stats")
+@gc_paused()  # reads, converts or writes whole datasets: see `twgrpo_data.garbage_collection`
 def stats(
     path: str = typer.Argument(
         ...,
-        help="records/unified JSON(L), parquet, HF dataset folder, or a Hub dataset "
+        help="a benchmark's native files, records/unified JSON(L), parquet, HF dataset folder, or a Hub dataset "
         "(OWNER/NAME, hf://datasets/OWNER/NAME/PATH)",
     ),
-    fmt: ReadFormat = typer.Option("auto", "--format", help="input format (auto: from the suffix and content)"),
+    fmt: ReadFormat = typer.Option(
+        "auto", "--format", help="input format or benchmark (auto: from the suffix and content)"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables"),
 ) -> None:
     """Count records, options per question, single/multi-answer items, sources and categories.
@@ -124,21 +129,21 @@ def stats(
     """
     from twgrpo_data.stats import summarize
 
-    with _status(f"reading {path}"):
-        result = read_dataset(path, fmt.value)
+    with status(f"reading {path}"):
+        result = open_input(path, fmt.value)
     counts = summarize(result.records, result.file)
     summary = {"file": str(path), "records": counts.pop("records"), "invalid": result.n_invalid, **counts}
     recs = result.records
     if as_json:
-        print(json.dumps(summary, indent=2))
+        print_json(summary)
         return
     head = Table(title=str(path), show_header=False)
     for key in ("records", "invalid", "single_answer", "multi_answer", "qai_negated"):
         head.add_row(key.replace("_", " "), str(summary[key]))
     console.print(head)
     for key, title in (
-        ("options_histogram", "options per question"),
-        ("answers_histogram", "gold letters"),
+        ("option_count_histogram", "options per question"),
+        ("answer_count_histogram", "gold letters"),
         ("sources", "source"),
         ("categories", "category"),
     ):
@@ -175,6 +180,7 @@ class _BenchmarkHelp(TyperCommand):
     "Benchmarks and default paths: {benchmarks}.\n\n"
     "Example: twgrpo data load --bench videomme hf://datasets/lmms-lab/Video-MME -o vm.jsonl",
 )
+@gc_paused()  # reads, converts or writes whole datasets: see `twgrpo_data.garbage_collection`
 def load(
     path: str | None = typer.Argument(
         None,
@@ -205,66 +211,32 @@ def load(
     ),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> None:
-    from twgrpo_data.benchmarks import BENCHMARKS, detect_benchmark, load_benchmark, load_options
-    from twgrpo_data.errors import TwgrpoError
-    from twgrpo_data.formats import write_records
+    from twgrpo_data.benchmark_export import load_native, which_benchmark
 
-    if bench == "auto":
-        if path is None:
-            raise TwgrpoError("give PATH or --bench NAME")
-        bench = detect_benchmark(path) or ""
-        if not bench:
-            raise TwgrpoError(f"{path}: cannot tell which benchmark this is; pass --bench ({', '.join(BENCHMARKS)})")
+    bench, source = which_benchmark(path, bench)
+    if out is not None:
+        out = output_path(out, records_spec(f"{bench}.json"), inputs=[path])
     wanted = {
         "types": types.split(",") if types else None,
         "subtitles": subtitles or None,
         "fmt": None if source_fmt.value == "auto" else source_fmt.value,
     }
     options = {k: v for k, v in wanted.items() if v is not None}
-    flag = {"types": "--types", "subtitles": "--subtitles", "fmt": "--from"}
-    bench_module = BENCHMARKS.get(bench)
-    if bench_module is not None:
-        unused = [flag[k] for k in options if k not in load_options(bench)]
-        if unused:
-            raise TwgrpoError(f"{', '.join(unused)} does not apply to {bench}")
-    if out is not None:
-        out = output_path(out, records_spec(f"{bench}.json"), inputs=[path])
-    with _status(f"reading and validating {bench} ({path if path is not None else 'its default path'})"):
-        result = load_benchmark(bench, path, **options)
-    invalid = result.n_invalid
-    if result.errors and not skip_invalid:
-        raise TwgrpoError(f"{result.errors[0]} ({invalid} invalid item(s); --skip-invalid drops them)")
-    written = None
-    if out is not None and not result.records and not allow_empty:
-        raise TwgrpoError(
-            f"{path}: no {bench} records to write ({invalid} invalid item(s) dropped); pass --allow-empty to write an "
-            "empty output"
-        )
-    if out is not None:
-        with _status(f"writing {out}"):
-            written = write_records(result.records, out)
-    recs = result.records
-    summary = {
-        "benchmark": bench,
-        "path": str(path if path is not None else bench_module.DEFAULT_PATH),
-        "records": len(recs),
-        "multi_answer": sum(r.is_multi_answer for r in recs),
-        "categories": dict(Counter(str(r.meta.get("category")) for r in recs).most_common()),
-        "skipped": dict(result.skipped),
-        "invalid": invalid,
-        "warnings": len(result.warnings),
-        "invalid_items": [
-            {"file": p.file, "index": p.index, "id": p.record_id, "field": p.field, "reason": p.message}
-            for p in result.errors
-        ],
-        "output": str(out) if out is not None else None,
-        "output_format": written,
-    }
+    loaded = load_native(
+        bench, source, options=options, skip_invalid=skip_invalid, out=out, allow_empty=allow_empty, status=status
+    )
     if as_json:
-        print(json.dumps(summary, indent=2))
-        return
+        print_json(loaded.summary())
+    else:
+        _print_load(loaded)
+
+
+def _print_load(loaded) -> None:
+    """The problems (stderr), the records per category and what was skipped, dropped and written."""
+    result, summary = loaded.result, loaded.summary()
+    recs, invalid, out, bench = result.records, summary["invalid"], loaded.output, loaded.bench
     _print_problems(result.problems)
-    table = Table(title=bench, caption=summary["path"])
+    table = Table(title=bench, caption=summary["file"])
     table.add_column("category")
     table.add_column("records", justify="right")
     for cat, n in summary["categories"].items():
@@ -276,7 +248,11 @@ def load(
     if invalid:
         console.print(f"dropped {invalid} invalid item(s) (listed above)")
     if out is not None:
-        console.print(f"wrote {len(recs)} records to {out} ({written})")
+        console.print(f"wrote {len(recs)} records to {out} ({loaded.output_format})")
+    else:
+        console.print(
+            "nothing written: -o FILE writes the records (.json unified, .jsonl, .parquet, or a folder)", soft_wrap=True
+        )
 
 
 @app.command(
@@ -286,6 +262,7 @@ def load(
     "gated repositories; HF_HUB_OFFLINE=1 only reads the cache. No dataset script is ever run.\n\n"
     "Example: twgrpo data fetch --bench mmvu --videos --limit 4",
 )
+@gc_paused()  # reads, converts or writes whole datasets: see `twgrpo_data.garbage_collection`
 def fetch(
     bench: str = typer.Option(..., "--bench", "-b", help="benchmark name (its module names the Hub repository)"),
     videos: bool = typer.Option(False, "--videos", help="also download the videos (says how much first)"),
@@ -294,7 +271,7 @@ def fetch(
     as_json: bool = typer.Option(False, "--json", help="print where the files are as JSON"),
 ) -> None:
     from twgrpo_data.benchmarks import get_benchmark, load_benchmark
-    from twgrpo_data.hub_sources import fetch_annotations, fetch_videos
+    from twgrpo_data.hub.benchmark_data import fetch_annotations, fetch_videos
 
     data = fetch_annotations(bench, split=split)
     summary = {
@@ -307,11 +284,15 @@ def fetch(
         records = load_benchmark(bench, data).records
         selected = records if limit is None else records[:limit]
         root = fetch_videos(
-            bench, data, None if limit is None else selected, announce=lambda line: err_console.print(escape(line))
+            bench,
+            data,
+            None if limit is None else selected,
+            announce=lambda line: err_console.print(escape(line)),
+            progress=Reporter(err_console),
         )
         summary.update(video_root=str(root), videos=len({r.video for r in selected if r.video}))
     if as_json:
-        print(json.dumps(summary, indent=2))
+        print_json(summary)
         return
     console.print(f"{bench}: annotations in {escape(str(data))}", soft_wrap=True)
     if videos:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 
 from twgrpo_data.outputs import OutputSpec
 
 from .options import out_help, output_path
+from .output import console, status
 
 app = typer.Typer(help="Developer helpers (tiny offline models for tests and smoke runs).", no_args_is_help=True)
-console = Console(highlight=False)
 
 
 @app.command("tiny-model")
@@ -31,7 +30,7 @@ def tiny_model(
 
     spec = OutputSpec("model folder", folder=True, default_name="Qwen2-tiny" if text_only else "Qwen2.5-VL-tiny")
     out_dir = output_path(out_dir, spec, option="OUT_DIR")
-    with console.status("building tiny model"):
+    with status("building tiny model"):
         path = build_tiny_text_model(out_dir) if text_only else build_tiny_model(out_dir)
     kind = "text-only Qwen2" if text_only else "Qwen2.5-VL"
     console.print(f"wrote tiny {kind} to [bold]{path}[/]")

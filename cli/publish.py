@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
+from twgrpo_data.garbage_collection import gc_paused
 from twgrpo_data.outputs import OutputSpec
 
-from .feedback import status
 from .options import out_help, output_path
+from .output import console, print_json, status, warning
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
 app = typer.Typer()  # one command: `twgrpo publish` itself
 
 
 @app.command("publish")
+@gc_paused()  # reads, converts or writes whole datasets: see `twgrpo_data.garbage_collection`
 def publish(
     dataset: Path = typer.Argument(
         ...,
@@ -78,7 +76,7 @@ def publish(
 
     Example: twgrpo publish qai.jsonl --repo-id me/nextgqa-qai --report qai_report.json --dry-run
     """
-    from twgrpo_data.hub import publish as publish_dataset
+    from twgrpo_data.hub.publish import publish as publish_dataset
 
     if out is not None:
         spec = OutputSpec("hub preview folder", folder=True, default_name=repo_id.rsplit("/", 1)[-1] or None)
@@ -95,13 +93,34 @@ def publish(
         out=out,
         permission=permission,
         license=license,
-        status=lambda message: status(message, err_console),  # reading, checking, table, shards, card, upload
+        status=status,  # reading, checking, table, shards, card, upload
     )
     if as_json:
-        console.print_json(json.dumps(result.to_dict()))
+        print_json(result.to_dict())
         return
+    # every flag the real push needs, so that the command printed after a dry run publishes what was previewed
+    flags = [("--report", report), ("--card", card), ("--split", split), ("--license", license)]
+    flags += [("--private", private), ("--i-have-permission", permission)]
+    _print_published(
+        result, repo_id, dry_run, _command(["twgrpo", "publish", str(dataset), "--repo-id", repo_id], flags)
+    )
+
+
+def _command(head: list[str], flags: list[tuple[str, object]]) -> str:
+    """`head` and the flags given: `(flag, value)` for an option (None: not given), `(flag, bool)` for a switch."""
+    for flag, value in flags:
+        if value is True:
+            head.append(flag)
+        elif value is not None and value is not False:
+            head += [flag, str(value)]
+    return shlex.join(head)
+
+
+def _print_published(result, repo_id: str, dry_run: bool, command: str) -> None:
+    """What was published (or would be): warnings, the splits, the folder's files, and the commit — or after a
+    dry run the `command` that publishes it."""
     for note in result.warnings:
-        err_console.print(f"[yellow]warning:[/] {escape(note)}")
+        warning(note)
     console.print(
         f"[bold]{repo_id}[/] ({'dry run' if dry_run else 'published'}; card template {escape(result.template)})"
     )
@@ -120,12 +139,7 @@ def publish(
             + f": {result.push.commit_url}"
         )
     elif dry_run:
-        # every flag the real push needs, so the printed command publishes exactly what was previewed
-        flags = [("--report", report), ("--card", card), ("--split", split), ("--license", license)]
-        command = ["twgrpo", "publish", str(dataset), "--repo-id", repo_id]
-        command += [part for flag, value in flags if value is not None for part in (flag, str(value))]
-        command += ["--private"] * private + ["--i-have-permission"] * permission
-        console.print("nothing uploaded; to publish: " + escape(shlex.join(command)), soft_wrap=True)
+        console.print("nothing uploaded; to publish: " + escape(command), soft_wrap=True)
 
 
 def _tree(root: Path, files: list[tuple[str, int]]) -> Tree:

@@ -6,215 +6,205 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any, Literal
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from twgrpo_data.errors import InputFormatError
-from twgrpo_data.invert import input_formats
+from twgrpo_data.garbage_collection import gc_paused
 from twgrpo_data.outputs import HTML_PAGE, REPORT, OutputSpec, default_output_name, default_output_path, records_spec
+from twgrpo_data.qai.convert_file import ConvertSettings
+from twgrpo_data.qai.invert import FALLBACKS, WHY_MODES
+from twgrpo_data.qai.negate import ALREADY_NEGATIVE_MODES
+from twgrpo_data.sources import input_formats
 
-from .feedback import status
-from .options import choices, deprecated_output, out_help, output_path
+from .options import (
+    choices,
+    config_options,
+    deprecated_output,
+    judge_api_key_param,
+    option_param,
+    out_help,
+    output_path,
+    with_options,
+)
+from .output import console, err_console, print_json, status
+from .progress import Reporter
 
 app = typer.Typer(help="Question-Answer Inversion: negate questions and invert their answers.", no_args_is_help=True)
-console = Console(stderr=True, highlight=False)
 
 _SUFFIX = {"json": ".json", "jsonl": ".jsonl", "parquet": ".parquet", "hf": ""}
 FromFormat = choices("FromFormat", input_formats())
 ToFormat = choices("ToFormat", _SUFFIX)
+FallbackChoice = Literal[FALLBACKS]  # type: ignore[valid-type]
+WhyChoice = Literal[WHY_MODES]  # type: ignore[valid-type]
+AlreadyNegativeChoice = Literal[ALREADY_NEGATIVE_MODES]  # type: ignore[valid-type]
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    )
+# `qai convert`'s options besides the conversion's settings (`ConvertSettings`): its files and formats, …
+_CONVERT_FILES = [
+    option_param(
+        "input",
+        Path,
+        typer.Argument(
+            ...,
+            help="NExT-GQA/NExT-QA/STAR native file, unified JSON, records, parquet, HF "
+            "folder, or a Hub dataset (OWNER/NAME, hf://datasets/OWNER/NAME/PATH).",
+        ),
+    ),
+    option_param(
+        "output",
+        str | None,
+        typer.Option(
+            None,
+            "-o",
+            "--out",
+            help=out_help(
+                "Output: .json (unified), .jsonl (records), .parquet, or no suffix for an HF dataset folder "
+                "(default: <input name>.qai.json beside the input; the input itself is never overwritten)."
+            ),
+        ),
+    ),
+    option_param("old_output", str | None, typer.Option(None, "--output", hidden=True)),
+    option_param("from_", FromFormat, typer.Option("auto", "--from", help="Input format.")),
+    option_param(
+        "to",
+        ToFormat | None,
+        typer.Option(None, "--to", help="Output format: json (unified), jsonl, parquet, hf; default from -o."),
+    ),
+]
+# what is checked and written besides the records, …
+_CONVERT_CHECKS = [
+    option_param(
+        "report_path",
+        str | None,
+        typer.Option(
+            None,
+            "--report",
+            help=out_help("Write the report JSON (.json) here; checked before anything is written."),
+        ),
+    ),
+    option_param(
+        "skip_invalid",
+        bool,
+        typer.Option(False, "--skip-invalid", help="Skip invalid records (listed in the report) instead of stopping."),
+    ),
+]
+# the judge of `--meaning-check llm`, …
+_CONVERT_JUDGE = [
+    option_param(
+        "judge_model",
+        str | None,
+        typer.Option(None, "--judge-model", help="--meaning-check llm: the served model."),
+    ),
+    option_param(
+        "judge_api_base",
+        str,
+        typer.Option("http://127.0.0.1:8000/v1", "--judge-api-base", help="--meaning-check llm: the server URL."),
+    ),
+    judge_api_key_param("--meaning-check llm: API key (default: $OPENAI_API_KEY); never written or printed"),
+]
+# and what to compare and print
+_CONVERT_OUTPUTS = [
+    option_param(
+        "compare",
+        Path | None,
+        typer.Option(None, "--compare", help="Official TW-GRPO QAI output to check for label noise."),
+    ),
+    option_param("as_json", bool, typer.Option(False, "--json", help="Print the report as JSON on stdout.")),
+    option_param(
+        "html",
+        str | None,
+        typer.Option(None, "--html", help=out_help("Also write an HTML page (.html) to audit the conversion.")),
+    ),
+    option_param(
+        "allow_empty",
+        bool,
+        typer.Option(
+            False, "--allow-empty", help="Write an empty output when the input has no records (default: exit 1)."
+        ),
+    ),
+]
+
+
+def _convert_params() -> list:
+    """`qai convert`'s options in the order `--help` lists them: files and formats, the first settings, the checks,
+    the other settings, the judge of `--meaning-check llm`, what to print."""
+    settings = {p.name: p for p in config_options(ConvertSettings)}
+    first = [settings.pop(name) for name in ("ratio", "seed", "min_keep")]
+    return _CONVERT_FILES + first + _CONVERT_CHECKS + list(settings.values()) + _CONVERT_JUDGE + _CONVERT_OUTPUTS
 
 
 @app.command("convert")
-def convert_cmd(
-    input: Path = typer.Argument(
-        ...,
-        help="NExT-GQA/NExT-QA/STAR native file, unified JSON, records, parquet, HF "
-        "folder, or a Hub dataset (OWNER/NAME, hf://datasets/OWNER/NAME/PATH).",
-    ),
-    output: str | None = typer.Option(
-        None,
-        "-o",
-        "--out",
-        help=out_help(
-            "Output: .json (unified), .jsonl (records), .parquet, or no suffix for an HF dataset folder "
-            "(default: <input name>.qai.json beside the input; the input itself is never overwritten)."
-        ),
-    ),
-    old_output: str | None = typer.Option(None, "--output", hidden=True),
-    from_: FromFormat = typer.Option("auto", "--from", help="Input format."),
-    to: ToFormat | None = typer.Option(
-        None, "--to", help="Output format: json (unified), jsonl, parquet, hf; default from -o."
-    ),
-    ratio: float = typer.Option(
-        0.5, min=0.0, max=1.0, help="Probability that a single-answer record is selected for inversion."
-    ),
-    seed: int = typer.Option(0, help="Seed; each record's draws come from (seed, record id)."),
-    min_keep: int = typer.Option(1, "--min-keep", min=0, help="Correct options that always stay after removal."),
-    report_path: str | None = typer.Option(
-        None, "--report", help=out_help("Write the report JSON (.json) here; checked before anything is written.")
-    ),
-    skip_invalid: bool = typer.Option(
-        False, "--skip-invalid", help="Skip invalid records (listed in the report) instead of stopping."
-    ),
-    contractions: bool = typer.Option(True, "--contractions/--no-contractions", help='"didn\'t" or "did … not".'),
-    fallback: str = typer.Option(
-        "none",
-        "--fallback",
-        help="For questions negation refuses: none (the paper's "
-        'convention) | template ("Which option is NOT a correct answer to the question: Q?").',
-    ),
-    why: str = typer.Option(
-        "negate", "--why", help="Why-questions: negate (\"why didn't …\", the paper's) | template."
-    ),
-    already_negative: str = typer.Option(
-        "refuse",
-        "--already-negative",
-        help='Already-negative questions: refuse | affirm (invert by removing the negation: "which tool is not '
-        'used" → "which tool is used").',
-    ),
-    meaning_check: str = typer.Option(
-        "local",
-        "--meaning-check",
-        help="Wrong options that mean the same as the answer, judged before inversion: local (same text, "
-        "inflection, misspelling) | llm (also paraphrases, via an OpenAI-compatible server) | none.",
-    ),
-    same_meaning: str = typer.Option(
-        "drop", "--same-meaning", help="An option of the answer's meaning: drop it | refuse the record."
-    ),
-    judge_model: str | None = typer.Option(None, "--judge-model", help="--meaning-check llm: the served model."),
-    judge_api_base: str = typer.Option(
-        "http://127.0.0.1:8000/v1", "--judge-api-base", help="--meaning-check llm: the server URL."
-    ),
-    judge_api_key: str | None = typer.Option(
-        None,
-        "--judge-api-key",
-        show_default=False,
-        help="--meaning-check llm: API key (default: $OPENAI_API_KEY); never written or printed",
-    ),
-    compare: Path | None = typer.Option(
-        None, "--compare", help="Official TW-GRPO QAI output to check for label noise."
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
-    html: str | None = typer.Option(
-        None, "--html", help=out_help("Also write an HTML page (.html) to audit the conversion.")
-    ),
-    allow_empty: bool = typer.Option(
-        False, "--allow-empty", help="Write an empty output when the input has no records (default: exit 1)."
-    ),
-) -> None:
+@gc_paused()  # reads, converts or writes whole datasets: see `twgrpo_data.garbage_collection`
+@with_options(_convert_params())
+def convert_cmd(ctx: typer.Context, **options: Any) -> None:
     """Invert a dataset: negate questions, invert answers, drop some new gold options, shuffle.
 
     Example: twgrpo qai convert ../shared/data/nextgqa_val.json -o nextgqa_val_qai.json --seed 0 --report report.json
     """
-    from twgrpo_data.formats import output_format, write_records
-    from twgrpo_data.invert import FALLBACKS, WHY_MODES, compare_official, convert, load_input
-    from twgrpo_data.negate import ALREADY_NEGATIVE_MODES, Negator
-    from twgrpo_data.same_meaning import SAME_MEANING_ACTIONS
+    from dataclasses import fields
 
-    to_fmt = to.value if to is not None else None
+    from twgrpo_data.qai.convert_file import convert_file
+
+    settings = ConvertSettings(**{f.name: options[f.name] for f in fields(ConvertSettings)})
+    if settings.meaning_check == "llm" and not options["judge_model"]:
+        raise typer.BadParameter("--meaning-check llm needs --judge-model", param_hint="--judge-model")
+    output, report_path, html = _convert_outputs(options)
+    verifier = _llm_verifier(options) if settings.meaning_check == "llm" else None
+    try:
+        done = convert_file(
+            options["input"],
+            output,
+            settings,
+            fmt=options["from_"].value,
+            to=options["to"].value if options["to"] is not None else "auto",
+            skip_invalid=options["skip_invalid"],
+            allow_empty=options["allow_empty"],
+            compare=options["compare"],
+            meaning=verifier,
+            report_path=report_path,
+            html=html,
+            progress=Reporter(err_console),
+            status=status,
+        )
+    finally:
+        if verifier is not None:
+            verifier.close()
+    if options["as_json"]:
+        print_json(done.report)
+    else:
+        _print_report(done.report)
+    if done.html is not None:
+        err_console.print(f"wrote {done.html}")
+
+
+def _convert_outputs(options: dict[str, Any]) -> tuple[Path, Path | None, Path | None]:
+    """`-o`, `--report` and `--html` under the output-path policy, and `--to` checked against `-o`'s suffix: all
+    before anything is read."""
+    from twgrpo_data.io.writers import output_format
+
+    source, compare = options["input"], options["compare"]
+    to_fmt = options["to"].value if options["to"] is not None else None
     suffix = _SUFFIX[to_fmt or "json"]
-    default_name = default_output_name(input, "qai", suffix)
     output = output_path(
-        deprecated_output(output, old_output) or default_output_path(input, "qai", suffix),
-        records_spec(default_name),
-        inputs=[input, compare],
+        deprecated_output(options["output"], options["old_output"]) or default_output_path(source, "qai", suffix),
+        records_spec(default_output_name(source, "qai", suffix)),
+        inputs=[source, compare],
         folder=True if to_fmt == "hf" else None,
     )
     output_format(output, to_fmt or "auto")  # `--to parquet -o x.json` is refused before any work
+    report_path, html = options["report_path"], options["html"]
     if report_path is not None:
-        report_path = output_path(report_path, REPORT, inputs=[input, compare, output], option="--report")
+        report_path = output_path(report_path, REPORT, inputs=[source, compare, output], option="--report")
     if html is not None:
-        html = output_path(html, HTML_PAGE, inputs=[input, compare, output, report_path], option="--html")
-    _check_choices(
-        ("--fallback", fallback, FALLBACKS),
-        ("--why", why, WHY_MODES),
-        ("--already-negative", already_negative, ALREADY_NEGATIVE_MODES),
-        ("--meaning-check", meaning_check, MEANING_CHECKS),
-        ("--same-meaning", same_meaning, SAME_MEANING_ACTIONS),
-    )
-    if meaning_check == "llm" and not judge_model:
-        raise typer.BadParameter("--meaning-check llm needs --judge-model", param_hint="--judge-model")
-    with status(f"reading and validating {input}", console):
-        loaded = load_input(input, from_.value, skip_invalid=skip_invalid)
-        official = load_input(compare, "auto").records if compare is not None else None  # every input read first
-    if not loaded.records and not allow_empty:
-        skipped = sum(loaded.skipped.values())
-        raise InputFormatError(
-            f"{input}: no records to convert"
-            + (f" ({skipped} skipped as invalid)" if skipped else "")
-            + "; pass --allow-empty to write an empty output"
-        )
-    negator = Negator(contractions=contractions, already_negative=already_negative)
-    verifier = _verifier(meaning_check, judge_model, judge_api_base, judge_api_key)
-    try:
-        with _progress() as bar:
-            task = bar.add_task("inverting", total=len(loaded.records))
-            records, report = convert(
-                loaded.records,
-                ratio,
-                seed,
-                min_keep,
-                negator=negator,
-                progress=lambda n: bar.advance(task, n),
-                fallback=fallback,
-                why=why,
-                meaning=verifier,
-                same_meaning=same_meaning,
-            )
-    finally:
-        if hasattr(verifier, "close"):
-            verifier.close()
-    report.counts["skipped_invalid"] = sum(loaded.skipped.values())
-    if skip_invalid:
-        report.extra["skipped_records"] = [
-            {"file": p.file, "index": p.index, "id": p.record_id, "field": p.field, "reason": p.message}
-            for p in loaded.errors
-        ]
-    report.input, report.output = str(input), str(output)
-    if official is not None:
-        with status(f"checking the official output {compare}", console):
-            report.extra["label_noise_in_official"] = compare_official(official, loaded.records, negator)
-    with status(f"writing {output}", console):
-        written = write_records(records, output, to_fmt or "auto")
-    report.extra["output_format"] = written
-    data = report.to_dict()
-    if report_path is not None:
-        from twgrpo_data.outputs import atomic_write_json
-
-        with status(f"writing {report_path}", console):
-            atomic_write_json(report_path, data)
-    if as_json:
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
-    else:
-        _print_report(data)
-    if html is not None:
-        from twgrpo_data.html_page import write_page
-        from twgrpo_data.qai_report_html import build_qai_page, outcomes_by_id
-
-        with status(f"writing {html}", console):
-            page = build_qai_page(
-                data, loaded.records, records, outcomes=outcomes_by_id(records, report), source=str(input)
-            )
-            written_page = write_page(html, page)
-        console.print(f"wrote {written_page}")
+        html = output_path(html, HTML_PAGE, inputs=[source, compare, output, report_path], option="--html")
+    return output, report_path, html
 
 
 @app.command("report")
+@gc_paused()  # reads, converts or writes whole datasets: see `twgrpo_data.garbage_collection`
 def report_cmd(
     report_or_output: Path = typer.Argument(
         ...,
@@ -239,39 +229,28 @@ def report_cmd(
     Example: twgrpo qai report report.json -o qai.html --input ../data/val.json
     """
     from twgrpo_data.html_page import write_page
-    from twgrpo_data.qai_report_html import qai_page_from_file
+    from twgrpo_data.qai.report_html import qai_page_from_file
 
     target = output_path(
         out if out is not None else report_or_output.with_suffix(".html"), HTML_PAGE, inputs=[report_or_output]
     )
-    path = write_page(target, qai_page_from_file(report_or_output, input=input, output=converted, max_items=max_items))
-    console.print(f"wrote {path}")
+    path = write_page(
+        target,
+        qai_page_from_file(
+            report_or_output, input=input, output=converted, max_items=max_items, progress=Reporter(err_console)
+        ),
+    )
+    err_console.print(f"wrote {path}")
 
 
-MEANING_CHECKS = ("local", "llm", "none")
-
-
-def _check_choices(*checks: tuple[str, str, tuple[str, ...]]) -> None:
-    for option, value, allowed in checks:
-        if value not in allowed:
-            raise typer.BadParameter(f"{value!r}; expected one of {', '.join(allowed)}", param_hint=option)
-
-
-def _verifier(kind: str, model: str | None, api_base: str, api_key: str | None):
-    """The meaning verifier `--meaning-check` names (the LLM one checks its server before anything is read)."""
-    if kind == "none":
-        return None
-    if kind == "local":
-        from twgrpo_data.invert import LOCAL_VERIFIER
-
-        return LOCAL_VERIFIER
+def _llm_verifier(options: dict[str, Any]):
+    """The verifier of `--meaning-check llm` (it checks its server before anything is read)."""
     from twgrpo_eval.meaning_judge import LLMVerifier
 
-    return LLMVerifier(model, api_base=api_base, api_key=api_key)
+    return LLMVerifier(options["judge_model"], api_base=options["judge_api_base"], api_key=options["judge_api_key"])
 
 
 def _print_report(data: dict) -> None:
-    out = Console(highlight=False)
     table = Table(title=f"QAI: {data['input']} → {data['output']}", show_header=True)
     table.add_column("outcome")
     table.add_column("records", justify="right")
@@ -284,17 +263,17 @@ def _print_report(data: dict) -> None:
     for reason, n in data["unnegatable_reasons"].items():
         table.add_row(f"  unnegatable: {reason}", str(n))
     table.add_row("total", str(data["n_records"]), end_section=True)
-    out.print(table)
-    out.print("answers per record: " + ", ".join(f"{k}: {v}" for k, v in data["answer_count_histogram"].items()))
-    out.print("options per record: " + ", ".join(f"{k}: {v}" for k, v in data["option_count_histogram"].items()))
-    out.print(
+    console.print(table)
+    console.print("answers per record: " + ", ".join(f"{k}: {v}" for k, v in data["answer_count_histogram"].items()))
+    console.print("options per record: " + ", ".join(f"{k}: {v}" for k, v in data["option_count_histogram"].items()))
+    console.print(
         f"seed {data['seed']}, ratio {data['ratio']}, min-keep {data['min_keep']}, fallback {data['fallback']}, "
         f"why {data['why']}; "
         f"spaCy {data['spacy_version']} {data['spacy_model']} {data['spacy_model_version']}"
     )
     noise = data.get("label_noise_in_official")
     if noise:
-        out.print(
+        console.print(
             f"official output: {noise['label_noise']} of {noise['marked_negated']} records marked negated "
             f"have a question that is not a negation ({noise['label_noise_unchanged_question']} unchanged); "
             f"{sum(noise['negated_but_unsound'].values())} more are negations we refuse "
@@ -305,7 +284,7 @@ def _print_report(data: dict) -> None:
 def _read_questions(path: Path) -> list[str]:
     """A .jsonl file with a "question" per line, or plain text with one question a line ('-' = stdin)."""
     if path.suffix == ".jsonl":
-        from twgrpo_data.formats import read_json_objects
+        from twgrpo_data.io.json_text import read_json_objects
 
         if not path.is_file():
             raise InputFormatError(f"{path}: no such file")
@@ -315,7 +294,7 @@ def _read_questions(path: Path) -> list[str]:
                 raise InputFormatError(f"{path}: record {index}, field 'question': missing or not a string")
             questions.append(obj["question"])
         return questions
-    from twgrpo_data.formats import read_text
+    from twgrpo_data.io.json_text import read_text
 
     text = sys.stdin.read() if str(path) == "-" else read_text(path)
     lines = [line for line in text.splitlines() if line.strip()]
@@ -342,11 +321,11 @@ def negate_cmd(
     ),
     old_output: str | None = typer.Option(None, "--output", hidden=True),
     contractions: bool = typer.Option(True, "--contractions/--no-contractions", help='"didn\'t" or "did … not".'),
-    fallback: str = typer.Option(
+    fallback: FallbackChoice = typer.Option(
         "none", "--fallback", help="For questions negation refuses: none | template (as `qai convert`)."
     ),
-    why: str = typer.Option("negate", "--why", help="Why-questions: negate | template (as `qai convert`)."),
-    already_negative: str = typer.Option(
+    why: WhyChoice = typer.Option("negate", "--why", help="Why-questions: negate | template (as `qai convert`)."),
+    already_negative: AlreadyNegativeChoice = typer.Option(
         "refuse", "--already-negative", help="Already-negative questions: refuse | affirm (remove the negation)."
     ),
 ) -> None:
@@ -355,9 +334,9 @@ def negate_cmd(
 
     Example: printf 'who picked up the ball\\nhow did the boy react\\n' | twgrpo qai negate -
     """
-    from twgrpo_data.invert import FALLBACKS, WHY_MODES, negate_lines
-    from twgrpo_data.negate import ALREADY_NEGATIVE_MODES, Negator
     from twgrpo_data.outputs import atomic_write_text
+    from twgrpo_data.qai.invert import negate_lines
+    from twgrpo_data.qai.negate import Negator
 
     output = deprecated_output(output, old_output)
     if output == "-":
@@ -369,18 +348,12 @@ def negate_cmd(
             OutputSpec("negations", (".jsonl",), default_name=default_name),
             inputs=[] if str(input) == "-" else [input],
         )
-    _check_choices(
-        ("--fallback", fallback, FALLBACKS),
-        ("--why", why, WHY_MODES),
-        ("--already-negative", already_negative, ALREADY_NEGATIVE_MODES),
-    )
     questions = _read_questions(input)
     if not questions:
         raise InputFormatError(f"{'stdin' if str(input) == '-' else input}: no questions")
     negator = Negator(contractions=contractions, already_negative=already_negative)
-    with _progress() as bar:
-        task = bar.add_task("negating", total=len(questions))
-        results = negate_lines(questions, negator, fallback=fallback, why=why, progress=lambda n: bar.advance(task, n))
+    with Reporter(err_console).task("negating", total=len(questions)) as task:
+        results = negate_lines(questions, negator, fallback=fallback, why=why, progress=task.advance)
     lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results)
     if output is None:
         sys.stdout.write(lines)
@@ -391,7 +364,7 @@ def negate_cmd(
         (r.get("strategy") or r["status"]) if r["status"] == "negated" else f"{r['status']} ({r['reason']})"
         for r in results
     )
-    console.print(
+    err_console.print(
         f"{len(results)} questions → {output or 'stdout'}: "
         + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())),
         soft_wrap=True,

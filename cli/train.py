@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -10,15 +11,12 @@ from pathlib import Path
 
 import click
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
 
 from twgrpo_data.outputs import PLOT_SUFFIXES, TRAIN_RUN, OutputSpec, refuse_stdout, resolve_run_folder, run_folder
 
 from .options import out_help, output_path
-
-console = Console(highlight=False)
-
+from .output import console
 
 # options of `train` itself; every other `--name [value]` is a training setting
 _OWN_WITH_VALUE = ("--config", "-c", "--out", "-o")
@@ -174,13 +172,29 @@ def train(
         f"(loss {cfg.loss_type}{weights}, G={cfg.num_generations})"
     )
     main = int(os.environ.get("RANK", "0")) == 0  # the launch's main process locks the folder for all of them
-    with run_folder(folder, TRAIN_RUN, "twgrpo train", "-o/--out", main=main):
+    with run_folder(folder, TRAIN_RUN, "twgrpo train", "-o/--out", main=main), _lines_in_a_log(cfg, config, overrides):
         folder = run_training(cfg, resume=resume, log=lambda line: print(line, file=sys.stderr))
     console.print(
         f"done: model, checkpoints, {cfg.metrics_file}"
         + (f" and {cfg.plot_file}" if cfg.plot_file else "")
         + f" in [bold]{folder}[/]"
     )
+
+
+def _lines_in_a_log(cfg, config: Path | None, overrides: list[str]) -> contextlib.AbstractContextManager:
+    """When stderr is a log file (`twgrpo train … 2>train.log &`), one line per logging step there instead of a
+    tqdm bar redrawn with carriage returns: transformers prints each log (`disable_tqdm`, unless the config or an
+    override sets it) and the training's printed lines go to stderr, beside the notes and warnings."""
+    if sys.stderr.isatty():
+        return contextlib.nullcontext()
+    given = {o.split("=", 1)[0] for o in overrides}
+    if config is not None:
+        import yaml
+
+        given |= set(yaml.safe_load(config.read_text(encoding="utf-8")) or {})
+    if "disable_tqdm" not in given:
+        cfg.disable_tqdm = True
+    return contextlib.redirect_stdout(sys.stderr)
 
 
 def _run_folder(cfg, config: Path | None, option: str) -> Path:

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from twgrpo_data.errors import InputFormatError, TwgrpoError
-from twgrpo_data.formats import atomic_path, parse_json, read_text
+from twgrpo_data.io.json_text import parse_json, read_text
 from twgrpo_data.metrics import mcnemar_exact
+from twgrpo_data.outputs import atomic_path
 
 from .run_files import check_run_files
-from .runner import CONFIG, RESULTS, SAMPLES, read_samples
+from .run_folder import CONFIG, RESULTS, SAMPLES, read_samples
 
 # The benchmarks of the paper's main table, in its column order (`--bench all`).
 PAPER_BENCHMARKS = ("clevrer", "nextgqa", "mmvu", "mvbench", "tempcompass", "videomme")

@@ -18,8 +18,6 @@ serve the model, stops the run before its first item.
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -27,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from twgrpo_data.benchmarks.facts import Ask
-from twgrpo_data.errors import InputFormatError, TwgrpoError
+from twgrpo_data.errors import TwgrpoError
+from twgrpo_data.io.jsonl_log import append_jsonl, cut_torn_tail, read_jsonl_log
 from twgrpo_data.prompts import short_hash
 
 from .backends.base import one_line, request_seed
@@ -84,6 +83,8 @@ class Judge:
             timeout=settings.timeout,
         )
         self.cache_path = cache_path
+        if cache_path is not None:
+            cut_torn_tail(cache_path)  # a line cut short by a kill: its question is asked again, appended whole
         self.cache = read_judgements(cache_path) if cache_path is not None else {}
         self.asked = 0  # questions sent to the server by this process (cached ones are not)
         self._lock = threading.Lock()
@@ -119,10 +120,8 @@ class Judge:
         reply = (resp.choices[0].message.content if resp.choices else None) or ""
         if self.cache_path is not None:
             row = {"key": key, "model": self.settings.model, "messages": messages, "params": params, "attempt": attempt}
-            with self._lock, self.cache_path.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps({**row, "reply": reply}, ensure_ascii=False) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
+            with self._lock:
+                append_jsonl(self.cache_path, [{**row, "reply": reply}])
         return reply
 
     def close(self) -> None:
@@ -133,19 +132,8 @@ def read_judgements(path: Path) -> dict[str, str]:
     """`key → reply` of a run's judge.jsonl ({} when there is none); a line cut short by a kill is ignored."""
     if not path.is_file():
         return {}
-    out = {}
-    lines = path.read_text(encoding="utf-8").split("\n")
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            if number == len(lines):  # the last line, torn by a kill: that question is asked again
-                continue
-            raise InputFormatError(f"{path}: invalid JSON on line {number}") from None
-        out[row["key"]] = row["reply"]
-    return out
+    rows, _ = read_jsonl_log(path)
+    return {row["key"]: row["reply"] for row in rows}
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The LLM meaning verifier of QAI (issue 30): does a wrong option mean the same as the answer?
 
-`twgrpo_data.same_meaning` defines the interface and the local verifier, which sees equal text, inflection and
+`twgrpo_data.qai.same_meaning` defines the interface and the local verifier, which sees equal text, inflection and
 misspellings but no synonyms. This verifier asks any OpenAI-compatible chat server — through the `openai`
 evaluation backend, so the server check, retries, concurrency and key handling are the evaluation's own (the
 key comes from `api_key` or `OPENAI_API_KEY` and is never recorded) — whether each wrong option says the same
@@ -15,7 +15,7 @@ from typing import Any
 
 from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.prompts import Prompt
-from twgrpo_data.same_meaning import LexicalVerifier, Verdict
+from twgrpo_data.qai.same_meaning import LexicalVerifier, Verdict
 
 from .backends.base import PixelBudget, Request, SamplingSettings
 from .backends.openai_backend import OpenAIBackend

@@ -19,23 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from twgrpo_data.errors import InputFormatError, TwgrpoError
-from twgrpo_data.formats import atomic_write_json, atomic_write_text
-from twgrpo_data.outputs import resolve_run_folder
+from twgrpo_data.outputs import atomic_write_json, atomic_write_text, resolve_run_folder
 from twgrpo_data.record import Record
 
-from .runner import (
-    CONFIG,
-    PROMPTS,
-    PROTOCOL_KEYS,
-    RESULTS,
-    SAMPLES,
-    in_shard,
-    load_eval_records,
-    read_samples,
-    records_fingerprint,
-    shard_of,
-    write_results,
-)
+from .config import shard_of
+from .inputs import in_shard, load_eval_records, records_fingerprint
+from .run_folder import CONFIG, PROMPTS, PROTOCOL_KEYS, RESULTS, SAMPLES, read_samples, write_results
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -85,6 +74,36 @@ def merge_runs(shards: Sequence[str | Path], out: str | Path) -> dict[str, Any]:
     out = resolve_run_folder(out, "merged eval run", inputs=folders, option="--out")
     configs = [_read_json(f / CONFIG) for f in folders]
     results = [_read_json(f / RESULTS) for f in folders]
+    parts = _shard_parts(folders, configs)
+    _check_alike_and_complete(folders, configs, results)
+    lines = _shard_lines(folders, parts, results)
+    n, first = parts[0][1], configs[0]
+    records = _data_records(first)
+    if records is not None:
+        problem = _missing(_selection(records, first, n), lines)
+        if problem is not None:
+            raise TwgrpoError(f"the shards are incomplete: {problem}; re-run those shards' commands to finish them")
+        order = {r.id: i for i, r in enumerate(records)}
+        ids = sorted(lines, key=lambda i: order.get(i, len(order)))
+    else:
+        ids = list(lines)
+    selected = sum(r["run"]["selected"] for r in results)
+    complete = len(ids) == selected and (records is None or set(ids) == set(_selection(records, first, n)))
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / SAMPLES, "".join(json.dumps(lines[i], ensure_ascii=False) + "\n" for i in ids))
+    merged_at = _write_config_and_prompts(out, folders, configs)
+    run = results[0]["run"]
+    run_info = {
+        **{key: run[key] for key in ("bench", "model", "backend", "prompt", "parser")},
+        "selected": selected,
+        "complete": complete,
+        "session": {"merged_at": merged_at, "shards": n},
+    }
+    return write_results(out, first["parser"], run_info)
+
+
+def _shard_parts(folders: Sequence[Path], configs: Sequence[dict[str, Any]]) -> list[tuple[int, int]]:
+    """Each run's `(K, N)`, checked to be the N shards of one split, each once."""
     parts = []
     for folder, config in zip(folders, configs):
         part = shard_of(config.get("shard"))
@@ -103,6 +122,13 @@ def merge_runs(shards: Sequence[str | Path], out: str | Path) -> dict[str, Any]:
             + (f"; missing {missing}" if missing else "")
             + (f"; given twice {dup}" if dup else "")
         )
+    return parts
+
+
+def _check_alike_and_complete(
+    folders: Sequence[Path], configs: Sequence[dict[str, Any]], results: Sequence[dict[str, Any]]
+) -> None:
+    """Every shard measured what the first did (each protocol setting but the shard) and finished its run."""
     first = configs[0]
     for folder, config in zip(folders[1:], configs[1:]):
         diffs = [k for k in PROTOCOL_KEYS if k != "shard" and config.get(k) != first.get(k)]
@@ -112,8 +138,13 @@ def merge_runs(shards: Sequence[str | Path], out: str | Path) -> dict[str, Any]:
         if not res.get("run", {}).get("complete"):
             raise TwgrpoError(f"{folder}: the shard run is incomplete; re-run its command to finish it first")
 
+
+def _shard_lines(
+    folders: Sequence[Path], parts: Sequence[tuple[int, int]], results: Sequence[dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """`id → samples.jsonl line` of all shards, each shard's lines checked to be its own and all it selected."""
     lines: dict[str, dict[str, Any]] = {}
-    for folder, (k, _), res in zip(folders, parts, results):
+    for folder, (k, n), res in zip(folders, parts, results):
         rows = read_samples(folder / SAMPLES)
         outside = next((i for i in rows if not in_shard(i, k, n)), None)
         if outside is not None:
@@ -127,20 +158,12 @@ def merge_runs(shards: Sequence[str | Path], out: str | Path) -> dict[str, Any]:
             if item_id in lines:
                 raise TwgrpoError(f"item {item_id!r} is in two shards (the second: {folder})")
             lines[item_id] = row
-    records = _data_records(first)
-    if records is not None:
-        problem = _missing(_selection(records, first, n), lines)
-        if problem is not None:
-            raise TwgrpoError(f"the shards are incomplete: {problem}; re-run those shards' commands to finish them")
-        order = {r.id: i for i, r in enumerate(records)}
-        ids = sorted(lines, key=lambda i: order.get(i, len(order)))
-    else:
-        ids = list(lines)
-    selected = sum(r["run"]["selected"] for r in results)
-    complete = len(ids) == selected and (records is None or set(ids) == set(_selection(records, first, n)))
+    return lines
 
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / SAMPLES, "".join(json.dumps(lines[i], ensure_ascii=False) + "\n" for i in ids))
+
+def _write_config_and_prompts(out: Path, folders: Sequence[Path], configs: Sequence[dict[str, Any]]) -> str:
+    """The merged run's prompts.json (every shard's templates) and config.json (the first shard's settings, one
+    session naming the shards and keeping theirs); returns when it was merged."""
     prompts: dict[str, Any] = {}
     for folder in folders:
         if (folder / PROMPTS).is_file():
@@ -149,7 +172,7 @@ def merge_runs(shards: Sequence[str | Path], out: str | Path) -> dict[str, Any]:
         atomic_write_json(out / PROMPTS, prompts)
     merged_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     config_doc = {
-        **first,
+        **configs[0],
         "shard": None,
         "out": str(out),
         "sessions": [
@@ -161,15 +184,4 @@ def merge_runs(shards: Sequence[str | Path], out: str | Path) -> dict[str, Any]:
         ],
     }
     atomic_write_json(out / CONFIG, config_doc)
-    run = results[0]["run"]
-    run_info = {
-        "bench": run["bench"],
-        "model": run["model"],
-        "backend": run["backend"],
-        "prompt": run["prompt"],
-        "parser": run["parser"],
-        "selected": selected,
-        "complete": complete,
-        "session": {"merged_at": merged_at, "shards": n},
-    }
-    return write_results(out, first["parser"], run_info)
+    return merged_at

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from twgrpo_data.benchmarks import resolve_style
 from twgrpo_data.benchmarks.facts import Ask, OfficialProtocol, Verdict
 from twgrpo_data.errors import TwgrpoError, UsageError
 from twgrpo_data.metrics import ItemScore, score_output
@@ -42,7 +43,6 @@ from twgrpo_data.prompts import (
     SourceText,
     build_prompt,
     default_parser,
-    resolve_style,
     short_hash,
     template_of,
 )

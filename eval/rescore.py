@@ -21,17 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from twgrpo_data.benchmarks import categories_of, cluster_of, official_protocol
+from twgrpo_data.benchmarks import categories_of, cluster_of, guess_from_name, official_protocol
 from twgrpo_data.benchmarks.facts import OfficialProtocol
 from twgrpo_data.errors import InputFormatError, RecordError, UsageError
-from twgrpo_data.formats import (
-    guess_source,
-    parse_json,
-    read_jsonl_log,
-    read_text,
-    strip_option_prefix,
-    unified_to_record,
-)
+from twgrpo_data.io.json_text import parse_json, read_text
+from twgrpo_data.io.jsonl_log import read_jsonl_log
+from twgrpo_data.io.unified_format import strip_option_prefix, unified_to_record
 from twgrpo_data.metrics import ItemScore, score_output, summarize
 from twgrpo_data.scoring import parse_answer
 
@@ -103,7 +98,7 @@ def _twgrpo_items(rows: list[dict[str, Any]], path: Path, parser: str) -> tuple[
             key = (q.get("video"), q.get("problem"))
         latest[key] = (i, row)  # a later line for the same problem wins
     items = []
-    source = guess_source(path)
+    source = guess_from_name(Path(path).name)
     for i, row in sorted(latest.values(), key=lambda t: t[0]):
         q = row.get("question") if isinstance(row.get("question"), dict) else {}
         for fld in ("model_output", "ground_truth"):

@@ -10,7 +10,7 @@ from typing import Any
 
 from twgrpo_data.errors import InputFormatError
 
-from .runner import CONFIG, RESULTS
+from .run_folder import CONFIG, RESULTS
 
 # What a run's files hold where the page reads them (a received folder may be damaged or crafted): "number" is
 # an int or float (not a bool), "[number]" a list of them, "[text]" a list of strings; None is always allowed.

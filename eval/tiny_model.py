@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from twgrpo_data.errors import require
-from twgrpo_data.formats import atomic_path
+from twgrpo_data.outputs import atomic_path
 
 # Special tokens in Qwen2.5's order, so ids follow the same layout as the real vocabulary's tail.
 SPECIAL_TOKENS = [

@@ -32,10 +32,10 @@ if [ -d ../shared/data/videos ]; then
     $twgrpo eval rescore "$out/eval_run/samples.jsonl"
 fi
 echo "== 6. HTML reports: open them in a browser (self-contained files, no server)"
-$twgrpo qai report "$out/qai_report.json" -o "$out/qai_report.html"
+$twgrpo qai report "$out/qai_report.json" -o "$out/qai_report.html" --input examples/nextgqa_val_sample.json
 pages="$out/qai_report.html"
 if [ -d "$out/eval_run" ]; then
-    $twgrpo eval report "$out/eval_run" -o "$out/eval_report.html"
+    $twgrpo eval report "$out/eval_run" -o "$out/eval_report.html" --video-root ../shared/data/videos
     pages="$out/eval_report.html $pages"
 fi
 echo "demo outputs: $out"

@@ -1,4 +1,5 @@
-"""Shared test fixtures: the `../shared` data beside the repo and a tiny model built once per session."""
+"""Shared test fixtures: the `../shared` data beside the repo and a tiny model built once per session (the paths
+themselves are in paths.py, the way to run the command in cli_helpers.py)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,13 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from paths import SHARED
 
 # CI replays a fixed set of examples (no example database, no randomness), so a red run is a real regression;
 # locally Hypothesis keeps exploring new examples on every run.
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
     settings.load_profile("ci")
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = (REPO / ".." / "shared").resolve()
-FIXTURES = SHARED / "fixtures" / "benchmarks"
-DATA = SHARED / "data"
-VIDEOS = DATA / "videos"
 
 
 @pytest.fixture(scope="session", autouse=True)

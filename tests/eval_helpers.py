@@ -3,15 +3,12 @@ known) and small record sets."""
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from rich.console import Console
-
-from twgrpo_data.formats import record_to_unified
+from twgrpo_data.io.unified_format import record_to_unified
 from twgrpo_data.record import Record
 from twgrpo_eval.backends import Backend, Generation, PixelBudget, SamplingSettings
 from twgrpo_eval.runner import EvalConfig, run_eval
@@ -69,9 +66,7 @@ def run_with(tmp_path: Path, data: Path, backend: Backend, **kw) -> dict:
         out=str(tmp_path / "run"),
         **{**SMALL, **kw},
     )
-    return run_eval(
-        config, console=Console(file=io.StringIO()), progress=False, backend_factory=lambda name, cfg: backend
-    ).results
+    return run_eval(config, backend_factory=lambda name, cfg: backend).results
 
 
 def metrics(summary: dict) -> dict:
@@ -80,9 +75,10 @@ def metrics(summary: dict) -> dict:
 
 class FakeOpenAIServer:
     """A local chat-completions endpoint (127.0.0.1 only): fails the first `fail` requests with 503, sleeps
-    `delay` s each; `GET /v1/models` lists `models`; the Authorization header of every request is kept. Each
-    request body is kept; the reply is `answer(body)` (default "<answer>A</answer>"). `echo_auth` makes it a
-    hostile server that answers every completion with a 401 quoting the key it got."""
+    `delay` s each, holds every request after the first `hold_after` until `release` is set; `GET /v1/models`
+    lists `models`; the Authorization header of every request is kept. Each request body is kept; the reply is
+    `answer(body)` (default "<answer>A</answer>"). `echo_auth` makes it a hostile server that answers every
+    completion with a 401 quoting the key it got."""
 
     def __init__(
         self,
@@ -91,10 +87,12 @@ class FakeOpenAIServer:
         models: tuple[str, ...] = ("served-model",),
         answer=lambda body: "<answer>A</answer>",
         echo_auth: bool = False,
+        hold_after: int | None = None,
     ):
         """`answer(request body)` gives each reply's content (deterministic: a function of the request)."""
         self.fail, self.delay, self.bodies, self.models, self.auth = fail, delay, [], models, []
         self.echo_auth = echo_auth
+        self.hold_after, self.release = hold_after, threading.Event()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -134,6 +132,8 @@ class FakeOpenAIServer:
                     self.end_headers()
                     self.wfile.write(b'{"error": {"message": "overloaded"}}')
                     return
+                if outer.hold_after is not None and len(outer.bodies) > outer.hold_after:
+                    outer.release.wait(60)
                 threading.Event().wait(outer.delay)
                 completion = {
                     "id": "c",

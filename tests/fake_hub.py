@@ -24,8 +24,8 @@ import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlparse
 
-from conftest import FIXTURES, VIDEOS
 from huggingface_hub import DatasetCard
+from paths import FIXTURES, VIDEOS
 
 GATED_TOKEN = "hf_accepted"
 
@@ -338,7 +338,7 @@ def records_parquet(records) -> bytes:
     """Records as the parquet shard `twgrpo publish` uploads (`meta` as JSON text)."""
     import pyarrow.parquet as pq
 
-    from twgrpo_data.formats import records_to_table
+    from twgrpo_data.io.arrow import records_to_table
 
     buf = io.BytesIO()
     pq.write_table(records_to_table(records), buf)

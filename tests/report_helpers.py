@@ -4,15 +4,13 @@ strings a page must show as text."""
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
-from conftest import REPO, VIDEOS
-from rich.console import Console
+from paths import REPO, VIDEOS
 
-from twgrpo_data.formats import read_records
 from twgrpo_data.record import Record
+from twgrpo_data.sources import open_input
 from twgrpo_eval.backends import Backend, Generation, PixelBudget, SamplingSettings
 from twgrpo_eval.runner import EvalConfig, run_eval
 
@@ -48,7 +46,7 @@ class Scripted(Backend):
 
 
 def sample_records() -> list[Record]:
-    return read_records(SAMPLE_DATA).records
+    return open_input(SAMPLE_DATA).raise_or_skip(False).records
 
 
 def make_run(
@@ -74,8 +72,6 @@ def make_run(
     )
     run_eval(
         config,
-        console=Console(file=io.StringIO()),
-        progress=False,
         backend_factory=lambda name, cfg: Scripted(outputs, fail),
     )
     return out

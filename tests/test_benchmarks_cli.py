@@ -6,8 +6,8 @@ import json
 import shutil
 
 import pytest
-from cli_helpers import run_cli, run_cli_subprocess
-from conftest import FIXTURES, VIDEOS
+from cli_helpers import run_cli
+from paths import FIXTURES, VIDEOS
 
 FIXTURE_OF = {
     "mvbench": FIXTURES / "mvbench",
@@ -37,7 +37,7 @@ def test_load_writes_records_that_validate(name, tmp_path):
 
 
 def test_load_mmvu_reports_skipped_open_ended():
-    out = run_cli_subprocess("data", "load", "--bench", "mmvu", str(FIXTURE_OF["mmvu"]))
+    out = run_cli("data", "load", "--bench", "mmvu", str(FIXTURE_OF["mmvu"]))
     assert out.code == 0, out.stderr
     assert "skipped 2: open-ended" in out.stdout and "Thermodynamics" in out.stdout
 
@@ -66,7 +66,7 @@ def test_load_help_lists_names_and_default_paths():
     ],
 )
 def test_load_user_errors_are_one_line(args, message):
-    out = run_cli_subprocess("data", "load", *args)
+    out = run_cli("data", "load", *args)
     assert out.code == 1 and message in out.stderr
     assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
 
@@ -78,11 +78,14 @@ def test_validate_video_root_lists_missing_and_unreadable_videos(tmp_path):
     (root / "videos").mkdir(parents=True)
     shutil.copy(VIDEOS / "video1.mp4", root / "videos" / "1034419625.mp4")
     (root / "videos" / "1034419625_reverse.mp4").write_bytes(b"\x00" * 4096)
-    out = run_cli_subprocess("data", "validate", str(data), "--video-root", str(root))
+    out = run_cli("data", "validate", str(data), "--video-root", str(root))
     assert out.code == 1 and "Traceback" not in out.stderr
     lines = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 16  # every question on the reversed video, one line each
-    assert all("field 'video'" in ln and "1034419625_reverse.mp4: unreadable video" in ln for ln in lines)
+    # the 16 questions on the reversed video: one line (issue 32.4), and `--json` lists each
+    assert len(lines) == 1 and lines[0].startswith("error: 16 records (1 file): …: unreadable video")
+    assert "field 'video'" in lines[0] and "1034419625_reverse.mp4: unreadable video" in lines[0]
+    listed = json.loads(run_cli("data", "validate", str(data), "--video-root", str(root), "--json").stdout)
+    assert len([p for p in listed["problems"] if "1034419625_reverse.mp4: unreadable video" in p["message"]]) == 16
 
 
 def test_validate_video_root_names_mvbench_known_gaps(tmp_path):
@@ -101,7 +104,7 @@ def test_load_invalid_item_fails_in_one_line_unless_skipped(tmp_path):
     items[0]["answer"] = "Juggling"
     (tmp_path / "json").mkdir()
     (tmp_path / "json" / "action_antonym.json").write_text(json.dumps(items))
-    out = run_cli_subprocess("data", "load", "--bench", "mvbench", str(tmp_path))
+    out = run_cli("data", "load", "--bench", "mvbench", str(tmp_path))
     assert out.code == 1 and out.stderr.count("\n") == 1
     assert (
         "action_antonym.json: record 0 (id 'action_antonym_0'), field 'answer'" in out.stderr

@@ -6,7 +6,7 @@ import json
 from collections import Counter
 
 import pytest
-from conftest import DATA, FIXTURES
+from paths import DATA, FIXTURES
 
 from twgrpo_data.benchmarks import clevrer, mmvu, mvbench, nextgqa, star, tempcompass, videomme
 from twgrpo_data.errors import InputFormatError, TwgrpoError

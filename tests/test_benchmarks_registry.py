@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, VIDEOS
+from paths import FIXTURES, VIDEOS
 
 from twgrpo_data.benchmarks import (
     BENCHMARKS,
@@ -18,7 +18,7 @@ from twgrpo_data.benchmarks import (
     locate_video,
 )
 from twgrpo_data.errors import TwgrpoError
-from twgrpo_data.formats import write_records
+from twgrpo_data.io.writers import write_records
 
 UNIFIED = FIXTURES / "unified" / "evaluation"
 
@@ -253,29 +253,30 @@ def detect(path):
 def test_a_toy_benchmark_is_one_module_and_one_registry_line(tmp_path, monkeypatch):
     import importlib.util
 
-    from twgrpo_data import cards, hub
-    from twgrpo_data.benchmarks import prompt_style, source_table
-    from twgrpo_data.formats import guess_source, read_records
-    from twgrpo_data.invert import input_formats
+    from twgrpo_data.benchmarks import guess_from_name, prompt_style, source_table
+    from twgrpo_data.benchmarks.registry import NATIVE
+    from twgrpo_data.hub import cards
+    from twgrpo_data.hub.publish import publish
+    from twgrpo_data.sources import input_formats, open_input
 
     (tmp_path / "toybench.py").write_text(TOY_MODULE)
     spec = importlib.util.spec_from_file_location("toybench", tmp_path / "toybench.py")
     toy = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(toy)
-    monkeypatch.setitem(BENCHMARKS, toy.NAME, toy)  # the registry line
+    monkeypatch.setitem(NATIVE, toy.NAME, toy)  # the registry line
 
     data = tmp_path / "toy.json"
     data.write_text(json.dumps([{"qid": "t1", "q": "which?", "choices": ["x", "y"], "gold": "B", "kind": "k1"}]))
     assert "toybench" in list_benchmarks() and detect_benchmark(data) == "toybench"
     assert load_benchmark("toybench", data).records[0].meta["category"] == "k1"
     assert source_table()["toybench"].name == "ToyBench"
-    assert guess_source("eval_toybench.json") == "toybench"
+    assert guess_from_name("eval_toybench.json") == "toybench"
     assert "toybench" in input_formats()
     assert prompt_style("toybench") == "clevrer"
     # a unified copy without `source` is still recognised by its fields, for the card and the licence gate
     write_records(load_benchmark("toybench", data).records, tmp_path / "copy.json")
-    copy = read_records(tmp_path / "copy.json").records
+    copy = open_input(tmp_path / "copy.json").raise_or_skip(False).records
     assert cards.record_source(copy[0].replace(source="")) == "toybench"
-    result = hub.publish(tmp_path / "copy.json", "me/toy", dry_run=True, out=tmp_path / "p")
+    result = publish(tmp_path / "copy.json", "me/toy", dry_run=True, out=tmp_path / "p")
     card = (tmp_path / "p" / "README.md").read_text()
     assert result.warnings == [] and "license: cc-by-sa-4.0" in card and "- toy-org/ToyBench" in card

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import datasets
 import pytest
-from conftest import DATA, FIXTURES
 from huggingface_hub import DatasetCard, DatasetCardData
 from hypothesis import given
 from hypothesis import strategies as st
+from paths import DATA, FIXTURES
 
-from twgrpo_data import cards
 from twgrpo_data.errors import InputFormatError, TwgrpoError
-from twgrpo_data.formats import read_records
+from twgrpo_data.hub import cards
 from twgrpo_data.record import Record
+from twgrpo_data.sources import open_input
 
 SIZE_CATEGORIES = json.loads((Path(datasets.__file__).parent / "utils/resources/size_categories.json").read_text())
 
@@ -222,7 +222,7 @@ def test_official_mixed_file_counts_is_negated_flags():
     raw = json.loads(path.read_text())
     flagged = sum(1 for item in raw if item.get("is_negated") is True)
     multi = sum(1 for item in raw if "," in item["solution"])
-    records = read_records(path).records
+    records = open_input(path).raise_or_skip(False).records
     text = str(cards.render_card({"validation": records}, repo_id="me/nextgqa-mixed"))
     assert (
         f"{flagged} of {len(raw)} questions ({100 * flagged / len(raw):.1f}%) were negated by the\noriginal "
@@ -281,7 +281,7 @@ def test_size_category_is_a_hub_bucket_containing_n(n):
 
 
 def test_card_example_is_the_first_negated_record_as_a_hub_row():
-    from twgrpo_data.formats import record_to_row
+    from twgrpo_data.io.arrow import record_to_row
 
     records = list(reversed(qai_records()))  # plain records first: the example must still be a negated one
     text = str(cards.render_card({"train": records}, repo_id="me/x"))

@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import FIXTURES
 from eval_helpers import AnswerKey, run_with, text_records, write_set
+from paths import FIXTURES
 
 from twgrpo_data.errors import TwgrpoError
-from twgrpo_data.formats import read_dataset
+from twgrpo_data.sources import open_input
 from twgrpo_eval.compare import load_runs, paired_test_rows, paper_table, render_table
 
 
@@ -52,7 +52,7 @@ def test_a_run_that_failed_too_often_is_refused_and_failures_are_shown(tmp_path)
     lines = [json.loads(x) for x in (folder / "run" / "samples.jsonl").read_text().splitlines()]
     lines[0]["error"] = "video: missing"  # one of ten items failed: 10% > 5%
     (folder / "run" / "samples.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
-    from twgrpo_eval.runner import write_results
+    from twgrpo_eval.run_folder import write_results
 
     results = json.loads((folder / "run" / "results.json").read_text())
     write_results(folder / "run", "twgrpo", results["run"])
@@ -94,7 +94,7 @@ def test_two_runs_of_one_model_get_a_row_each_named_by_label(tmp_path):
 
 def test_a_run_whose_records_are_another_benchmarks_is_flagged(tmp_path, shared):
     nextgqa = FIXTURES / "unified" / "evaluation" / "eval_nextgqa.json"
-    records = [r.replace(video=None) for r in read_dataset(nextgqa).records]  # NExT-GQA's fields, no videos
+    records = [r.replace(video=None) for r in open_input(nextgqa).records]  # NExT-GQA's fields, no videos
     data = write_set(tmp_path / "questions.json", records)
     run_with(tmp_path, data, AnswerKey({r.id: "C" for r in records}), bench="videomme")
     config = json.loads((tmp_path / "run" / "config.json").read_text())

@@ -8,15 +8,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import FIXTURES, VIDEOS
 from eval_helpers import FakeJudgeServer, ScriptBackend, metrics, run_with
+from paths import FIXTURES, VIDEOS
 
 import twgrpo_eval.runner as runner
 from twgrpo_data.benchmarks import tempcompass
 from twgrpo_data.errors import TwgrpoError
 from twgrpo_eval.judge import JUDGEMENTS, read_judgements
 from twgrpo_eval.rescore import rescore_log
-from twgrpo_eval.runner import read_samples
+from twgrpo_eval.run_folder import read_samples
 
 SECRET = "sk-judge-0123456789abcdef"
 # the model's answers: right for validation_0 (open-ended) and validation_3 (multiple-choice)

@@ -15,16 +15,17 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, VIDEOS
+from cli_helpers import run_cli
 from eval_helpers import ScriptBackend, run_with
 from hypothesis import given
 from hypothesis import strategies as st
+from paths import FIXTURES, VIDEOS
 
 from twgrpo_data.benchmarks import load_benchmark, mmvu, mvbench, tempcompass, videomme
 from twgrpo_data.benchmarks.facts import JudgeUnreadable
 from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.record import Record
-from twgrpo_eval.runner import read_samples
+from twgrpo_eval.run_folder import read_samples
 
 OFFICIAL = Path(__file__).parent / "data" / "official"
 MVBENCH_NB = json.loads((OFFICIAL / "mvbench_notebook.json").read_text(encoding="utf-8"))
@@ -301,7 +302,7 @@ def test_tempcompass_prompts_are_question_plus_answer_prompt_for_every_layout(sh
         question = raw[(task, video, dim, int(n.rsplit("_", 1)[1]))]
         assert tempcompass.official_prompt(record).text == question + TEMPCOMPASS["answer_prompt"][task]
     assert [tempcompass.official_prompt(r).text for r in lmms] == [tempcompass.official_prompt(r).text for r in native]
-    from twgrpo_data.formats import record_to_unified, unified_to_record
+    from twgrpo_data.io.unified_format import record_to_unified, unified_to_record
 
     for record in native:  # written as unified JSON and read back, a record keeps what the protocol shows
         back = unified_to_record(record_to_unified(record), 0, "tempcompass")
@@ -514,10 +515,7 @@ def test_the_prefill_ends_the_chat_text_and_the_openai_request_continues_it():
 
 
 def test_the_command_line_passes_protocol_subtitles_and_judge_to_the_run(tmp_path, monkeypatch):
-    from typer.testing import CliRunner
-
     import twgrpo_eval.runner as runner
-    from twgrpo_cli.eval import app
 
     seen = []
 
@@ -526,11 +524,11 @@ def test_the_command_line_passes_protocol_subtitles_and_judge_to_the_run(tmp_pat
         return runner.RunResult(tmp_path, {"run": {}}, 0, 0.0)
 
     monkeypatch.setattr(runner, "run_eval", fake_run)
-    args = ["--bench", "videomme", "--model", "m", "--data", "x", "--protocol", "official", "--subtitles"]
+    args = ["eval", "--bench", "videomme", "--model", "org/m", "--data", "x", "--protocol", "official", "--subtitles"]
     args += ["--judge-model", "gpt-4o", "--judge-api-base", "http://127.0.0.1:1/v1", "--judge-api-key", "sk-x-1234"]
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == 0, result.output
+    result = run_cli(*args)
+    assert result.code == 0, result.stderr
     (config,) = seen
     assert (config.protocol, config.subtitles, config.judge_model) == ("official", True, "gpt-4o")
     assert config.judge_api_base == "http://127.0.0.1:1/v1" and config.judge_options == {"api_key": "sk-x-1234"}
-    assert "sk-x-1234" not in result.output
+    assert "sk-x-1234" not in result.stdout + result.stderr

@@ -5,20 +5,21 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import DATA, FIXTURES
 from hypothesis import given
 from hypothesis import strategies as st
+from paths import DATA, FIXTURES
 
-from twgrpo_data.formats import read_records, unified_to_record
+from twgrpo_data.benchmarks import resolve_style
+from twgrpo_data.io.unified_format import unified_to_record
 from twgrpo_data.prompts import (
     CLEVRER_SYSTEM,
     MULTIPLE_CHOICE_SUFFIX,
     build_prompt,
     default_parser,
-    resolve_style,
     template_of,
 )
 from twgrpo_data.record import Record
+from twgrpo_data.sources import open_input
 
 
 def _mmvu_first() -> tuple[dict, Record]:
@@ -55,7 +56,7 @@ def test_zeroshot_prompt_keeps_the_tag_suffix(shared):
 def test_clevrer_prompt_is_the_unified_problem_plus_template(shared):
     path = FIXTURES / "unified" / "CLEVRER" / "clevrer_counterfactual_val.json"
     raws = json.loads(path.read_text(encoding="utf-8"))
-    records = read_records(path).records
+    records = open_input(path).raise_or_skip(False).records
     for raw, record in zip(raws, records):
         prompt = build_prompt(record, "clevrer")
         assert prompt.text == raw["problem"] + (
@@ -146,7 +147,7 @@ def test_clevrer_zeroshot_prompt_is_eval_clevrer_zeroshot_py(shared):
     (https://github.com/longmalongma/TW-GRPO/blob/main/src/eval/eval_clevrer_zeroshot.py)."""
     path = FIXTURES / "unified" / "CLEVRER" / "clevrer_counterfactual_val.json"
     raws = json.loads(path.read_text(encoding="utf-8"))
-    for raw, record in zip(raws, read_records(path).records):
+    for raw, record in zip(raws, open_input(path).raise_or_skip(False).records):
         prompt = build_prompt(record, "clevrer-zeroshot")
         assert prompt.text == raw["problem"] + (
             " Output the final answer (letters separated by , if multiple) in <answer> </answer> tags directly. "

@@ -10,14 +10,14 @@ import json
 import math
 
 import pytest
-from conftest import DATA, FIXTURES, VIDEOS
 from eval_helpers import AnswerKey, run_with, write_set
+from paths import DATA, FIXTURES, VIDEOS
 
 from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.record import Record
 from twgrpo_data.video import sample_video, torch_linspace, twgrpo_official_indices
 from twgrpo_eval.protocol import OFFICIAL_SAMPLING
-from twgrpo_eval.runner import read_samples
+from twgrpo_eval.run_folder import read_samples
 
 # the replica's own settings (run_with's small test defaults would be refused: the replica fixes them)
 REPLICA = dict(protocol="twgrpo-official", frames=16, min_pixels=128 * 28 * 28, max_pixels=196 * 28 * 28)
@@ -181,8 +181,9 @@ def test_replica_decides_like_the_released_script_on_every_bounded_mvbench_item(
         pytest.skip(f"{path} is not in ../shared (the full 4,000-item file); the fixture's bounded items ran")
     from twgrpo_data.benchmarks import load_benchmark
     from twgrpo_data.video import clip_range, frame_count
+    from twgrpo_eval.config import EvalConfig
+    from twgrpo_eval.inputs import video_ref
     from twgrpo_eval.protocol import apply_protocol, make_plan
-    from twgrpo_eval.runner import EvalConfig, video_ref
 
     raw = json.loads(path.read_text(encoding="utf-8"))
     records = load_benchmark("mvbench", path).records

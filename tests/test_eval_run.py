@@ -9,13 +9,13 @@ import json
 import shutil
 
 import pytest
-from conftest import VIDEOS
 from eval_helpers import AnswerKey, metrics, run_with, text_records, write_set
+from paths import VIDEOS
 
 from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.record import Record
 from twgrpo_eval.rescore import rescore_log
-from twgrpo_eval.runner import read_samples
+from twgrpo_eval.run_folder import read_samples
 
 
 def test_results_are_the_rescore_of_samples_with_known_numbers(tmp_path):
@@ -291,10 +291,10 @@ def test_a_start_that_fails_leaves_no_folder_behind(tmp_path):
     from twgrpo_eval.runner import EvalConfig, run_eval
 
     with pytest.raises(TwgrpoError, match="could not load"):
-        run_eval(EvalConfig(**config_kw), progress=False, backend_factory=broken)
+        run_eval(EvalConfig(**config_kw), backend_factory=broken)
     assert not (tmp_path / "run").exists()
     with pytest.raises(TwgrpoError, match="--backend: expected auto or one of"):
-        run_eval(EvalConfig(**{**config_kw, "backend": "vllmm"}), progress=False)
+        run_eval(EvalConfig(**{**config_kw, "backend": "vllmm"}))
     assert not (tmp_path / "run").exists()
     # the corrected command is not refused as "other settings"
     assert run_with(tmp_path, data, AnswerKey({"q0": "A", "q1": "A"}), max_new_tokens=64)["n"] == 2
@@ -389,8 +389,8 @@ def test_unusable_values_are_refused_before_the_run_folder_exists(tmp_path, sett
 
 
 def test_shards_split_by_id_and_merge_to_the_single_run(tmp_path):
+    from twgrpo_eval.inputs import in_shard
     from twgrpo_eval.merge import merge_runs
-    from twgrpo_eval.runner import in_shard
 
     records = text_records(30)
     data = write_set(tmp_path / "set.json", records)
@@ -421,8 +421,8 @@ def test_shards_split_by_id_and_merge_to_the_single_run(tmp_path):
 def test_an_empty_shard_is_a_shard_and_the_merge_completes(tmp_path):
     """Issue 28.5: `--shard 3/3` of two records holds none; it is still a shard (its folder and results), and
     `eval merge` of the three gives the unsharded run's results."""
+    from twgrpo_eval.inputs import in_shard
     from twgrpo_eval.merge import merge_runs
-    from twgrpo_eval.runner import in_shard
 
     records = [r for r in text_records(12) if in_shard(r.id, 1, 3) or in_shard(r.id, 2, 3)][:2]
     assert not any(in_shard(r.id, 3, 3) for r in records)

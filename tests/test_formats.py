@@ -5,29 +5,26 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import DATA, FIXTURES
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from paths import DATA, FIXTURES
 
 from twgrpo_data.errors import InputFormatError, RecordError
-from twgrpo_data.formats import (
+from twgrpo_data.io.arrow import QAI_KEYS
+from twgrpo_data.io.readers import detect_format
+from twgrpo_data.io.unified_format import (
     _OPTION_LINE,
-    QAI_KEYS,
     UNIFIED_DEFAULTS,
     _spells_options,
-    detect_format,
-    dumps_indented,
-    msgspec_writes_alike,
     option_texts,
-    read_dataset,
-    read_records,
     record_to_unified,
     split_problem,
     strip_option_prefix,
     unified_to_record,
-    write_records,
 )
+from twgrpo_data.io.writers import dumps_indented, msgspec_writes_alike, write_records
 from twgrpo_data.record import Record, check_record, is_clean, letter, validate_records
+from twgrpo_data.sources import open_input
 
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30).filter(
     lambda s: s.strip() == s and s and "\n" not in s
@@ -92,7 +89,7 @@ def records(draw):
 def test_every_format_round_trips_records_exactly(tmp_path_factory, recs, suffix):
     path = tmp_path_factory.mktemp("rt") / f"data{suffix}"
     write_records(recs, path)
-    assert read_records(path).records == recs
+    assert open_input(path).raise_or_skip(False).records == recs
 
 
 def test_unified_round_trip_keeps_native_file_verbatim(tmp_path):
@@ -113,7 +110,7 @@ def test_unified_reader_splits_option_lines_out_of_problem():
 
 
 def test_official_qai_file_reads_with_multi_answers(shared):
-    result = read_records(DATA / "nextgqa_val_mixed.official.json")
+    result = open_input(DATA / "nextgqa_val_mixed.official.json").raise_or_skip(False)
     recs = result.records
     assert len(recs) == 3358
     first = recs[0]
@@ -124,13 +121,13 @@ def test_official_qai_file_reads_with_multi_answers(shared):
 
 
 def test_clevrer_unified_without_options_field_parses_problem_lines():
-    recs = read_records(FIXTURES / "unified" / "CLEVRER" / "clevrer_counterfactual_val.json").records
+    recs = open_input(FIXTURES / "unified" / "CLEVRER" / "clevrer_counterfactual_val.json").raise_or_skip(False).records
     assert [r.answer for r in recs] == [["A", "B"], ["D"]]
     assert len(recs[1].options) == 4 and recs[0].source == "clevrer"
 
 
 def test_mmvu_eval_set_is_valid(shared):
-    result = read_dataset(DATA / "eval_mmvu.json")
+    result = open_input(DATA / "eval_mmvu.json")
     assert len(result.records) == 625 and result.problems == []
 
 
@@ -150,11 +147,11 @@ def test_bad_record_error_names_file_record_and_field(tmp_path, mutate, field, n
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(raw))
     with pytest.raises(RecordError) as info:
-        read_records(path)
+        open_input(path).raise_or_skip(False)
     msg = str(info.value)
     assert str(path) in msg and "record 1 (id '2')" in msg and f"field {field!r}" in msg and needle in msg
     assert "\n" not in msg
-    skipped = read_records(path, skip_invalid=True)
+    skipped = open_input(path).raise_or_skip(True)
     assert len(skipped.records) == 2 and skipped.skipped["invalid"] == 1
 
 
@@ -237,7 +234,7 @@ def test_invalid_json_is_one_line_format_error(tmp_path):
     path = tmp_path / "broken.json"
     path.write_text('[{"problem": "x", ')
     with pytest.raises(InputFormatError, match=r"broken\.json: invalid JSON at line 1"):
-        read_records(path)
+        open_input(path).raise_or_skip(False)
 
 
 def test_detect_format_by_content(tmp_path):
@@ -254,7 +251,7 @@ def test_failed_write_leaves_previous_file_intact(tmp_path):
     with pytest.raises(RecordError):
         write_records(bad, tmp_path / "out.parquet")
     assert not (tmp_path / "out.parquet").exists()
-    assert read_records(path).records == good
+    assert open_input(path).raise_or_skip(False).records == good
     assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
 
 
@@ -333,7 +330,8 @@ def test_dumps_indented_writes_nan_and_infinity_as_the_stdlib_does():
 def test_unified_and_records_json_writes_equal_the_stdlib_writer_on_real_data(shared, tmp_path):
     """The fast writer against the per-record reference (`record_to_unified` + `json.dumps(indent=2)`)."""
     recs = (
-        read_records(DATA / "nextgqa_val_mixed.official.json").records + read_records(DATA / "eval_mmvu.json").records
+        open_input(DATA / "nextgqa_val_mixed.official.json").raise_or_skip(False).records
+        + open_input(DATA / "eval_mmvu.json").raise_or_skip(False).records
     )
     write_records(recs, tmp_path / "u.json")
     want = json.dumps([record_to_unified(r) for r in recs], ensure_ascii=False, indent=2) + "\n"

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_helpers import REPO, TWGRPO, Result, run_cli, run_cli_subprocess
-from conftest import DATA, FIXTURES
+from cli_helpers import REPO, Result, run_cli, run_cli_subprocess, start_cli
+from paths import DATA, FIXTURES
 
 SAMPLE = REPO / "examples" / "nextgqa_val_sample.json"  # 200 native NExT-GQA questions
 
@@ -306,7 +306,14 @@ def test_skip_invalid_lists_skipped_ids_in_the_report(tmp_path):
     assert result.code == 0, result.stderr
     report = json.loads((tmp_path / "rep.json").read_text(encoding="utf-8"))
     assert report["skipped_records"] == [
-        {"file": str(data), "index": 1, "id": items[1]["id"], "field": "question", "reason": "missing or not a string"}
+        {
+            "severity": "error",
+            "file": str(data),
+            "index": 1,
+            "id": items[1]["id"],
+            "field": "question",
+            "message": "missing or not a string",
+        }
     ]
 
 
@@ -466,7 +473,7 @@ def test_bad_option_values_are_usage_errors_before_work(tmp_path):
         ["qai", "convert", SAMPLE, "--from", "xml"],
         ["qai", "convert", SAMPLE, "--to", "xml"],
         ["qai", "convert", SAMPLE, "--min-keep", "-1"],
-        ["data", "stats", SAMPLE, "--format", "csv"],
+        ["data", "stats", SAMPLE, "--format", "xml"],
         ["data", "load", SAMPLE, "--from", "xml"],
         ["eval", "--bench", "mmvu", "--model", "m", "--timeout", "-1", "--backend", "openai"],
         ["train", "plot", "nowhere", "--smooth", "0"],
@@ -555,12 +562,7 @@ def test_kill_during_write_leaves_old_or_new_output(tmp_path, command, name):
     first = run_cli_subprocess(*command[:-1], small, "-o", out, cwd=tmp_path)
     assert first.code == 0, first.stderr
     for delay in (0.5, 2.0, 4.0):
-        proc = subprocess.Popen(
-            [*TWGRPO, *map(str, command), "-o", str(out)],
-            cwd=tmp_path,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        proc = start_cli(*command, "-o", out, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -741,8 +743,8 @@ def test_two_training_runs_started_on_one_folder(tmp_path, tiny_model_dir):
     """Two `twgrpo train -o run` started one after the other (25.2): the second stops at once, the first goes on."""
     from twgrpo_data.outputs import MARKER
 
-    args = [*TWGRPO, *map(str, TRAIN), f"model={tiny_model_dir}", "max_steps=1000", "-o", "run"]
-    first = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args = [*TRAIN, f"model={tiny_model_dir}", "max_steps=1000", "-o", "run"]
+    first = start_cli(*args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
         while not (tmp_path / "run" / MARKER).exists() and first.poll() is None and time.monotonic() < deadline:
@@ -902,26 +904,24 @@ def test_a_lone_surrogate_in_the_input_names_file_record_and_field(tmp_path):
     assert "in.json: record 1 (id 'r2')" in line and "'question'" in line and "surrogate" in line
 
 
-FULL_DISK = """
-import resource, signal, sys
-signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG, as on a full disk
-resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, resource.RLIM_INFINITY))
-from twgrpo_cli.app import main
-main(sys.argv[1:])
-"""
+def _disk_of_200_kb() -> None:
+    """In the child before it starts: files past 200 kB cannot be written (EFBIG, as on a full disk)."""
+    import resource
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an ignored signal stays ignored in the program it runs
+    resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, resource.RLIM_INFINITY))
 
 
 @pytest.mark.slow
 def test_a_full_disk_while_writing_weights_is_one_line(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "-c", FULL_DISK, "dev", "tiny-model", "tiny"],
+    proc = run_cli_subprocess(
+        *["dev", "tiny-model", "tiny"],
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         timeout=300,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        env={"PYTHONDONTWRITEBYTECODE": "1"},
+        preexec_fn=_disk_of_200_kb,
     )
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.code == 1 and "Traceback" not in proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error")]  # transformers draws a bar
     assert errors == [line for line in proc.stderr.splitlines() if line.strip()][-1:]
     assert errors[0].startswith("error: tiny: cannot write:") and "File too large" in errors[0]
@@ -933,7 +933,7 @@ def test_a_corrupt_zip_member_is_one_line_naming_it(tmp_path):
     import zipfile
 
     from twgrpo_data.errors import HubError
-    from twgrpo_data.hub_sources import unpack_archive
+    from twgrpo_data.hub.archives import unpack_archive
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:

@@ -7,7 +7,7 @@ import gc
 import weakref
 
 import pytest
-from cli_helpers import run_cli
+from cli_helpers import REPO, run_cli
 
 from twgrpo_data.garbage_collection import gc_frozen_results, gc_paused, gc_resumed
 
@@ -94,7 +94,7 @@ def test_a_cycle_outside_frozen_results_is_collected_as_usual():
 
 
 def test_the_pipeline_loader_leaves_a_paused_collector_paused():
-    from twgrpo_data.negate import load_pipeline
+    from twgrpo_data.qai.negate import load_pipeline
 
     load_pipeline.cache_clear()
     try:
@@ -113,3 +113,34 @@ def test_a_cli_command_unfreezes_and_resumes_the_collector_when_it_ends(tmp_path
     bad = run_cli("data", "validate", str(tmp_path / "missing.jsonl"))
     assert ok.code == 0 and bad.code == 1
     assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_library_functions_leave_the_collector_as_their_caller_set_it(tmp_path, monkeypatch):
+    """Only a command switches the collector: a program calling the readers, writers and QAI keeps its own."""
+    from twgrpo_data.benchmarks import load_benchmark
+    from twgrpo_data.io.arrow import hub_tables, table_to_records, to_hf_dataset
+    from twgrpo_data.io.writers import write_records
+    from twgrpo_data.qai.invert import convert
+    from twgrpo_data.sources import open_input
+
+    switched = []
+    monkeypatch.setattr(gc, "disable", lambda: switched.append("disable"))
+    records = open_input(REPO / "examples" / "nextgqa_val_sample.json").records
+    load_benchmark("nextgqa", REPO / "examples" / "nextgqa_val_sample.json")
+    for name in ("r.json", "r.jsonl", "r.parquet", "hf"):
+        write_records(records, tmp_path / name)
+        assert open_input(tmp_path / name).records == records
+    tables, _ = hub_tables({"train": records})
+    assert table_to_records(tables["train"]) == records and len(to_hf_dataset(records)) == len(records)
+    convert(records, ratio=0.0)
+    assert switched == [] and gc.isenabled()
+
+
+def test_a_dataset_command_runs_with_the_collector_paused_and_ends_with_it_on(monkeypatch):
+    import twgrpo_cli.data as data_cli
+
+    seen = []
+    original = data_cli.open_input
+    monkeypatch.setattr(data_cli, "open_input", lambda *a, **k: seen.append(gc.isenabled()) or original(*a, **k))
+    assert run_cli("data", "stats", REPO / "examples" / "nextgqa_val_sample.json").code == 0
+    assert seen == [False] and gc.isenabled() and gc.get_freeze_count() == 0

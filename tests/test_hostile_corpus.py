@@ -24,10 +24,10 @@ from typing import Any
 
 import pytest
 from cli_helpers import run_cli
-from conftest import VIDEOS
+from paths import VIDEOS
 
 from twgrpo_data.errors import TwgrpoError
-from twgrpo_data.formats import write_records
+from twgrpo_data.io.writers import write_records
 from twgrpo_data.record import Record
 
 CORPUS = Path(__file__).parent / "hostile"
@@ -178,9 +178,9 @@ def data_inputs(corpus: Path) -> list[Path]:
 
 def _readers(tmp: Path) -> dict[str, Callable[[Path], Any]]:
     from twgrpo_data.benchmarks import BENCHMARKS, check_record_videos, load_benchmark
-    from twgrpo_data.formats import read_dataset
-    from twgrpo_data.hub import publish
-    from twgrpo_data.invert import load_input
+    from twgrpo_data.hub.publish import publish
+    from twgrpo_data.io.readers import read_interchange
+    from twgrpo_data.sources import open_input
     from twgrpo_eval.rescore import rescore_log
     from twgrpo_train.data import load_train_dataset
 
@@ -190,10 +190,10 @@ def _readers(tmp: Path) -> dict[str, Callable[[Path], Any]]:
         return publish(path, "me/x", dry_run=True, out=out, license="mit", permission=True)
 
     readers: dict[str, Callable[[Path], Any]] = {
-        "read_dataset": read_dataset,
-        "qai convert's load_input": lambda p: load_input(p, "auto"),
+        "open_input": open_input,
+        "read_interchange": read_interchange,
         "train_file": lambda p: load_train_dataset(p, require_video=False),
-        "data validate --video-root": lambda p: check_record_videos(read_dataset(p).records, VIDEOS),
+        "data validate --video-root": lambda p: check_record_videos(open_input(p).records, VIDEOS),
         "publish --dry-run": preview,
         "eval rescore": rescore_log,
     }
@@ -202,8 +202,8 @@ def _readers(tmp: Path) -> dict[str, Callable[[Path], Any]]:
 
 
 READER_NAMES = [
-    "read_dataset",
-    "qai convert's load_input",
+    "open_input",
+    "read_interchange",
     "train_file",
     "data validate --video-root",
     "publish --dry-run",
@@ -280,7 +280,7 @@ def test_eval_report_renders_hostile_run_folders_inert_and_reads_nothing_they_na
 
 
 def test_qai_report_renders_hostile_reports_inert_and_reads_nothing_they_name(corpus, private, monkeypatch):
-    from twgrpo_data.qai_report_html import qai_page_from_file
+    from twgrpo_data.qai.report_html import qai_page_from_file
 
     problems = []
     for report in sorted((corpus / "reports").glob("*.json")) + [corpus / "data" / "markup.jsonl"]:
@@ -293,7 +293,7 @@ def test_qai_report_renders_hostile_reports_inert_and_reads_nothing_they_name(co
 
 
 def test_hostile_card_templates_run_nothing_and_read_nothing(corpus, private, tmp_path, monkeypatch):
-    from twgrpo_data.hub import publish
+    from twgrpo_data.hub.publish import publish
 
     problems = []
     for card in sorted((corpus / "cards").glob("*.md")):
@@ -330,7 +330,7 @@ def card_problems(card: str, label: str) -> list[str]:
 
 
 def test_cards_made_from_hostile_records_and_reports_are_plain_text(corpus, private, tmp_path, monkeypatch):
-    from twgrpo_data.hub import publish
+    from twgrpo_data.hub.publish import publish
 
     problems = []
     data = corpus / "data" / "markup.jsonl"
@@ -378,7 +378,7 @@ def test_commands_over_hostile_run_folders_stop_in_one_line(command, corpus, pri
 
 def test_hostile_archives_are_refused_in_one_line_or_stay_in_their_folder(corpus, private, tmp_path, monkeypatch):
     from twgrpo_data.errors import HubError
-    from twgrpo_data.hub_sources import unpack_archive
+    from twgrpo_data.hub.archives import unpack_archive
 
     before = sorted(p.name for p in private.iterdir())
     dest = tmp_path / "unpacked" / "commit"

@@ -7,20 +7,21 @@ import json
 import os
 import re
 import stat
-import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
-from cli_helpers import TWGRPO
-from conftest import FIXTURES
+from cli_helpers import hub_env, run_cli, run_cli_subprocess
 from fake_hub import GATED_TOKEN, MMVU_EXTRA, benchmark_repos, serve, zipped
+from paths import FIXTURES
 
-from twgrpo_data import hub_sources
 from twgrpo_data.benchmarks import detect_benchmark, load_benchmark
 from twgrpo_data.errors import HubError
-from twgrpo_data.formats import read_records, write_records
-from twgrpo_data.hub_sources import HubRef, parse_hub_ref, resolve_benchmark_data, resolve_data_path
+from twgrpo_data.hub import archives, benchmark_data
+from twgrpo_data.hub.benchmark_data import resolve_benchmark_data
+from twgrpo_data.hub.download import HubRef, human_size, parse_hub_ref
+from twgrpo_data.io.writers import write_records
+from twgrpo_data.sources import open_input, resolve_source
 
 
 @pytest.fixture()
@@ -29,12 +30,6 @@ def hub(monkeypatch, tmp_path):
     server = serve(benchmark_repos(), monkeypatch, tmp_path)
     yield server
     server.close()
-
-
-def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
-    env.update({"HF_HOME": str(tmp_path / "hf_home"), "HF_HUB_OFFLINE": "0", "HF_HUB_DISABLE_TELEMETRY": "1", **extra})
-    return env
 
 
 def offline(monkeypatch) -> None:
@@ -75,19 +70,19 @@ def test_an_existing_local_path_wins_over_a_hub_id(tmp_path, monkeypatch):
 
 
 def test_annotations_come_from_the_cache_when_offline(hub, monkeypatch):
-    path = hub_sources.fetch_annotations("mmvu")
+    path = benchmark_data.fetch_annotations("mmvu")
     assert path.name == "validation.json" and "datasets--yale-nlp--MMVU" in str(path)
     assert hub.downloads("yale-nlp/MMVU") == ["validation.json"]
     offline(monkeypatch)
     hub.requests.clear()
-    assert hub_sources.fetch_annotations("mmvu") == path
+    assert benchmark_data.fetch_annotations("mmvu") == path
     assert hub.requests == []
 
 
 def test_offline_without_a_cache_is_one_line(hub, monkeypatch):
     offline(monkeypatch)
     with pytest.raises(HubError, match=r"^yale-nlp/MMVU: not \(completely\) in the cache and HF_HUB_OFFLINE is set"):
-        hub_sources.fetch_annotations("mmvu")
+        benchmark_data.fetch_annotations("mmvu")
 
 
 def test_limit_downloads_only_the_selected_records_videos(hub):
@@ -149,7 +144,7 @@ def test_video_archives_are_unpacked_once_and_reused_offline(hub, monkeypatch):
         "videos_chunked_01.zip",
         "videos_chunked_02.zip",
     ]
-    assert str(data.video_root).startswith(str(Path(hub_sources.unpack_root("lmms-lab/Video-MME", "x")).parent))
+    assert str(data.video_root).startswith(str(Path(archives.unpack_root("lmms-lab/Video-MME", "x")).parent))
     offline(monkeypatch)
     hub.requests.clear()
     again = resolve_benchmark_data("videomme")
@@ -213,10 +208,10 @@ def test_crafted_zip_from_the_hub_is_refused_and_writes_nothing(hub, tmp_path, m
             "evil/videos", "videos.zip", repo_type="dataset", endpoint=hub.url, cache_dir=constants.HF_HUB_CACHE
         )
     )
-    dest = hub_sources.unpack_root("evil/videos", "c0ffee")
+    dest = archives.unpack_root("evil/videos", "c0ffee")
     before = sorted(p for p in tmp_path.rglob("*"))
     with pytest.raises(HubError, match=re.escape(f"videos.zip: member {member!r} {reason}; refusing to unpack")):
-        hub_sources.unpack_archive(local, dest, name="videos.zip")
+        archives.unpack_archive(local, dest, name="videos.zip")
     assert sorted(p for p in tmp_path.rglob("*")) == before  # nothing written, inside or outside
     assert not (tmp_path / "escape.mp4").exists() and not (tmp_path / "absolute.mp4").exists()
 
@@ -225,17 +220,17 @@ def test_good_zip_unpacks_into_its_folder_once(tmp_path):
     archive = tmp_path / "a.zip"
     archive.write_bytes(zipped({"data/x.mp4": b"x", "data/sub/y.mp4": b"y"}))
     dest = tmp_path / "dest"
-    assert hub_sources.unpack_archive(archive, dest) == 2
+    assert archives.unpack_archive(archive, dest) == 2
     assert (dest / "data/sub/y.mp4").read_bytes() == b"y"
-    assert hub_sources.unpack_archive(archive, dest) == 0  # marker: unpacked once
+    assert archives.unpack_archive(archive, dest) == 0  # marker: unpacked once
 
 
 # ----------------------------------------------------------------------------------------------------------
 # every data path takes a Hub reference or a save_to_disk folder
 
 
-def test_load_benchmark_from_a_hub_id_reads_only_annotations(hub):
-    result = load_benchmark("videomme", "hf://datasets/lmms-lab/Video-MME")
+def test_a_benchmark_from_a_hub_id_reads_only_annotations(hub):
+    result = open_input("hf://datasets/lmms-lab/Video-MME", bench="videomme")
     expected = load_benchmark("videomme", FIXTURES / "videomme")
     assert [r.id for r in result.records] == [r.id for r in expected.records]
     assert [r.meta["category"] for r in result.records] == [r.meta["category"] for r in expected.records]
@@ -260,60 +255,57 @@ def test_record_tables_with_extra_columns_keep_them_in_meta(tmp_path):
 
     path = tmp_path / "x.jsonl"
     write_records(load_benchmark("mmvu", FIXTURES / "mmvu").records, path)
-    rows = [{**r.to_dict(), "meta": json.dumps(r.meta), "domain": "Science"} for r in read_records(path).records]
+    rows = [
+        {**r.to_dict(), "meta": json.dumps(r.meta), "domain": "Science"}
+        for r in open_input(path).raise_or_skip(False).records
+    ]
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "x.parquet")
-    records = read_records(tmp_path / "x.parquet").records
+    records = open_input(tmp_path / "x.parquet").raise_or_skip(False).records
     assert all(r.meta["domain"] == "Science" for r in records)
 
 
 def test_generic_hub_dataset_resolves_to_its_records_file(hub):
     hub.repos["me/plain"] = {"files": {"train.jsonl": (FIXTURES / "../../data/eval_mmvu.json").read_bytes()}}
-    path = resolve_data_path("hf://datasets/me/plain/train.jsonl")
+    path = resolve_source("hf://datasets/me/plain/train.jsonl").path
     assert path.name == "train.jsonl" and path.is_file()
 
 
 def test_publish_then_load_back_from_the_hub_is_the_same_records(hub, tmp_path):
-    from twgrpo_data import hub as publishing
+    from twgrpo_data.hub import publish as publishing
 
     records = load_benchmark("mmvu", FIXTURES / "mmvu").records
     write_records(records, tmp_path / "mmvu.jsonl")
     publishing.publish(tmp_path / "mmvu.jsonl", "me/mmvu-copy", endpoint=hub.url, token="hf_test", split="validation")
-    assert read_records("hf://datasets/me/mmvu-copy").records == records
-    assert read_records("me/mmvu-copy", split="validation").records == records
+    assert open_input("hf://datasets/me/mmvu-copy").raise_or_skip(False).records == records
+    assert open_input("me/mmvu-copy", split="validation").raise_or_skip(False).records == records
 
 
 # ----------------------------------------------------------------------------------------------------------
 # the command line
 
 
-def test_cli_fetch_says_how_much_before_downloading(hub, tmp_path, capsys):
-    from twgrpo_cli.app import main
-
-    with pytest.raises(SystemExit) as exc:
-        main(["data", "fetch", "--bench", "mmvu", "--videos", "--json"])
-    assert exc.value.code in (0, None)
-    captured = capsys.readouterr()
-    out = json.loads(captured.out)
+def test_cli_fetch_says_how_much_before_downloading(hub, tmp_path):
+    captured = run_cli("data", "fetch", "--bench", "mmvu", "--videos", "--json", check=True)
+    out = json.loads(captured.stdout)
     assert out["repo_id"] == "yale-nlp/MMVU" and out["videos"] == 2 + MMVU_EXTRA
     videos = {k: v for k, v in benchmark_repos()["yale-nlp/MMVU"]["files"].items() if k.startswith("videos/")}
-    size = hub_sources.human_size(sum(len(v) for v in videos.values()))
-    assert f"yale-nlp/MMVU: downloading {len(videos)} video file(s), {size}" in captured.err
+    size = human_size(sum(len(v) for v in videos.values()))
+    assert f"yale-nlp/MMVU: downloading {len(videos)} video file(s), {size}" in captured.stderr
     assert Path(out["video_root"], "videos/Physics/0.mp4").is_file()
 
 
 @pytest.mark.slow
 def test_cli_data_load_from_hf_id_acceptance(hub, tmp_path):
     """`twgrpo data load --bench videomme hf://datasets/lmms-lab/Video-MME -o vm.jsonl` (issue 15)."""
-    proc = subprocess.run(
-        [*TWGRPO, "data", "load", "--bench", "videomme", "hf://datasets/lmms-lab/Video-MME", "-o", "vm.jsonl"],
+    run_cli_subprocess(
+        *["data", "load", "--bench", "videomme", "hf://datasets/lmms-lab/Video-MME", "-o", "vm.jsonl"],
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         timeout=300,
-        env=cli_env(tmp_path, HF_ENDPOINT=hub.url),
+        env=hub_env(tmp_path, HF_ENDPOINT=hub.url),
+        inherit_env=False,
+        check=True,
     )
-    assert proc.returncode == 0, proc.stderr
-    got = read_records(tmp_path / "vm.jsonl").records
+    got = open_input(tmp_path / "vm.jsonl").raise_or_skip(False).records
     expected = load_benchmark("videomme", FIXTURES / "videomme").records
     assert [(r.id, r.meta["category"]) for r in got] == [(r.id, r.meta["category"]) for r in expected]
 
@@ -323,7 +315,6 @@ def test_eval_bench_without_data_fetches_then_runs_offline(hub, tmp_path, tiny_m
     """Issue 15 acceptance: `twgrpo eval --bench mmvu --model T --backend transformers --limit 4
     --max-new-tokens 8` with an empty cache, then the same with HF_HUB_OFFLINE=1 from the cache."""
     base = [
-        *TWGRPO,
         "eval",
         "--bench",
         "mmvu",
@@ -337,15 +328,9 @@ def test_eval_bench_without_data_fetches_then_runs_offline(hub, tmp_path, tiny_m
         "8",
         "--no-progress",
     ]
-    proc = subprocess.run(
-        base + ["--out", "run1"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=cli_env(tmp_path, HF_ENDPOINT=hub.url),
+    run_cli_subprocess(
+        *base, "--out", "run1", cwd=tmp_path, env=hub_env(tmp_path, HF_ENDPOINT=hub.url), inherit_env=False, check=True
     )
-    assert proc.returncode == 0, proc.stderr
     config = json.loads((tmp_path / "run1" / "config.json").read_text())
     assert config["data_source"]["kind"] == "hub" and config["data_source"]["repo_id"] == "yale-nlp/MMVU"
     assert config["data_source"]["videos"] == 4
@@ -353,15 +338,8 @@ def test_eval_bench_without_data_fetches_then_runs_offline(hub, tmp_path, tiny_m
     assert len(samples) == 4 and all(s["error"] is None for s in samples)
     assert len({f for f in hub.downloads("yale-nlp/MMVU") if f.startswith("videos/")}) <= 4
     hub.requests.clear()
-    proc = subprocess.run(
-        base + ["--out", "run2"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=cli_env(tmp_path, HF_ENDPOINT=hub.url, HF_HUB_OFFLINE="1"),
-    )
-    assert proc.returncode == 0, proc.stderr
+    offline_env = hub_env(tmp_path, HF_ENDPOINT=hub.url, HF_HUB_OFFLINE="1")
+    run_cli_subprocess(*base, "--out", "run2", cwd=tmp_path, env=offline_env, inherit_env=False, check=True)
     assert hub.requests == []
     offline_samples = (tmp_path / "run2" / "samples.jsonl").read_text().splitlines()
     assert len(offline_samples) == 4 and all(json.loads(s)["error"] is None for s in offline_samples)
@@ -369,4 +347,4 @@ def test_eval_bench_without_data_fetches_then_runs_offline(hub, tmp_path, tiny_m
 
 def test_fetch_split_names_the_missing_file(hub):
     with pytest.raises(HubError, match=r"^yale-nlp/MMVU: no test\.json in the repository"):
-        hub_sources.fetch_annotations("mmvu", split="test")  # MMVU's test answers are hidden
+        benchmark_data.fetch_annotations("mmvu", split="test")  # MMVU's test answers are hidden

@@ -8,26 +8,21 @@ import json
 
 import pyarrow as pa
 import pytest
-from conftest import DATA
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from paths import DATA
 from test_cards import qai_records
 
-from twgrpo_data.formats import (
-    hf_features,
-    hub_tables,
-    meta_column,
-    read_records,
-    record_to_row,
-    table_to_records,
-)
+from twgrpo_data.io.arrow import hf_features, hub_tables, record_to_row, table_to_records
+from twgrpo_data.io.meta_column import meta_column
 from twgrpo_data.record import Record
+from twgrpo_data.sources import open_input
 
 
-def reference_table(records: list[Record], meta) -> pa.Table:
+def reference_table(records: list[Record], meta, category: bool = False) -> pa.Table:
     """The table row by row: each record's `record_to_row`, converted by pyarrow in one `from_pylist`."""
-    rows = [record_to_row(r, meta_struct=meta is not None) for r in records]
-    return pa.Table.from_pylist(rows, schema=hf_features(meta).arrow_schema)
+    rows = [record_to_row(r, meta_struct=meta is not None, category=category) for r in records]
+    return pa.Table.from_pylist(rows, schema=hf_features(meta, category).arrow_schema)
 
 
 def _nulls_dropped(value):
@@ -53,7 +48,8 @@ def _keys(value):
 
 def struct_stores_exactly(metas: list[dict]) -> bool:
     """The definition, record by record: no None anywhere, plain keys, one arrow struct type with no null or
-    empty part, and every `meta` read back (None fields dropped) equal to itself, value types included."""
+    empty part, and every `meta` read back (None fields dropped) equal to itself — the same text, or the same
+    numbers where an int was stored in a column of floats (issue 32.6)."""
     import re
 
     plain = re.compile(r"[^\W][\w .\-]*")
@@ -76,7 +72,7 @@ def struct_stores_exactly(metas: list[dict]) -> bool:
     if not pa.types.is_struct(array.type) or not storable(array.type):
         return False
     back = [_nulls_dropped(m) for m in array.to_pylist()]
-    return all(json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True) for a, b in zip(metas, back))
+    return all(json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True) or a == b for a, b in zip(metas, back))
 
 
 def _split(records: list[Record]) -> dict[str, list[Record]]:
@@ -87,27 +83,57 @@ def _split(records: list[Record]) -> dict[str, list[Record]]:
     "path", [DATA / "nextgqa_val_mixed.official.json", DATA / "eval_mmvu.json"], ids=lambda p: p.name
 )
 def test_columnar_tables_equal_the_per_record_reference_on_real_data(path):
-    records = read_records(path).records
+    records = open_input(path).raise_or_skip(False).records
     tables, meta = hub_tables(_split(records))
     assert (meta is not None) == struct_stores_exactly([r.meta for r in records])
+    category = any(r.meta.get("category") is not None for r in records)
     for name, split in _split(records).items():
-        assert tables[name].equals(reference_table(split, meta))
+        assert tables[name].equals(reference_table(split, meta, category))
         assert table_to_records(tables[name]) == split
 
 
-def test_real_data_decides_both_ways():
-    """eval_mmvu's `meta` fits a struct; the mixed NExT-GQA file (its `glue` holds ints and floats) does not."""
-    assert hub_tables({"t": read_records(DATA / "eval_mmvu.json").records})[1] is not None
-    assert hub_tables({"t": read_records(DATA / "nextgqa_val_mixed.official.json").records})[1] is None
+def test_nextgqa_meta_is_a_struct_though_its_glue_mixes_ints_and_floats():
+    """220 of NExT-GQA val's 3,358 records have an integer `glue` endpoint where the others have floats: `meta`
+    is still a struct the Dataset Viewer can filter (the ints stored as the same floats), and `category` is a
+    top-level column (issue 32.6)."""
+    from datasets import List, Value
+
+    from twgrpo_data.benchmarks import load_benchmark
+
+    records = load_benchmark("nextgqa", DATA / "nextgqa_val.json").records
+    with_int = [r for r in records if any(isinstance(x, int) for span in r.meta["glue"] for x in span)]
+    assert len(with_int) == 220
+    tables, meta = hub_tables({"validation": records})
+    assert meta is not None and meta["glue"] == List(List(Value("float64")))
+    table = tables["validation"]
+    assert table.column("category").to_pylist() == [r.meta["type"] for r in records]
+    back = {r.id: r for r in table_to_records(table)}
+    assert [back[r.id] for r in records] == records  # equal, 29 == 29.0
+    first = back[with_int[0].id].meta["glue"]
+    assert all(isinstance(x, float) for span in first for x in span)
+    assert first == with_int[0].meta["glue"]
+    # a key holding a number in one record and text in another still has no struct: JSON text
+    clash = [Record("a", "q", ["x", "y"], ["A"], meta={"k": 1}), Record("b", "q", ["x", "y"], ["A"], meta={"k": "1"})]
+    assert meta_column(clash)[1] is None
+
+
+def test_a_table_without_categories_has_no_category_column_and_an_empty_cell_adds_nothing():
+    plain = [Record("a", "q", ["x", "y"], ["A"], meta={"n": 1})]
+    assert "category" not in hub_tables({"t": plain})[0]["t"].column_names
+    mixed = [*plain, Record("b", "q", ["x", "y"], ["B"], meta={"category": "CW"})]
+    table = hub_tables({"t": mixed})[0]["t"]
+    assert table.column("category").to_pylist() == [None, "CW"]
+    assert table_to_records(table) == mixed
 
 
 def test_qai_records_table_equals_the_reference():
     records = qai_records()
     tables, meta = hub_tables({"train": records})
-    assert tables["train"].equals(reference_table(records, meta))
+    category = any(r.meta.get("category") is not None for r in records)
+    assert tables["train"].equals(reference_table(records, meta, category))
 
 
-_key = st.sampled_from(["a", "b", "x y", "k-1", "", "\x00", "é", "1", " a"])
+_key = st.sampled_from(["a", "b", "x y", "k-1", "", "\x00", "é", "1", " a", "category"])
 _leaf = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=3)
 _value = st.recursive(
     _leaf, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_key, inner, max_size=3), max_leaves=6
@@ -135,5 +161,6 @@ def test_meta_column_decides_as_the_per_record_definition_and_keeps_every_meta(m
     array, meta = meta_column(records)
     assert (meta is not None) == struct_stores_exactly(metas)
     tables, _ = hub_tables({"train": records})
-    assert tables["train"].equals(reference_table(records, meta))
+    category = any(m.get("category") is not None for m in metas)
+    assert tables["train"].equals(reference_table(records, meta, category))
     assert [r.meta for r in table_to_records(tables["train"])] == metas

@@ -1,4 +1,4 @@
-"""Question negation (twgrpo_data.negate): golden cases from the real NExT-GQA val questions, every refusal
+"""Question negation (twgrpo_data.qai.negate): golden cases from the real NExT-GQA val questions, every refusal
 class, style preservation, and the fast path giving exactly the parse path's answer."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import DATA
+from paths import DATA
 
-from twgrpo_data.negate import (
+from twgrpo_data.qai.negate import (
     ALREADY_NEGATIVE,
     NEGATED,
     REFUSALS,
@@ -242,6 +242,7 @@ def test_negate_result_has_the_cli_line_keys(negator):
     assert list(negator.negate("why did the boy run").to_dict()) == ["question", "negated", "status", "reason"]
 
 
+@pytest.mark.slow
 def test_fast_path_gives_the_parse_path_answer_on_every_real_question(real_questions):
     fast, slow = Negator(), Negator(fast=False)
     assert fast.negate_many(real_questions) == slow.negate_many(real_questions)
@@ -315,6 +316,7 @@ def test_how_after_a_preposition_is_refused(question, reason, negator):
     assert (negator.negate(question).status, negator.negate(question).reason) == (UNNEGATABLE, reason)
 
 
+@pytest.mark.slow
 def test_spelled_out_fallback_verb_matches_the_contracted_reading(real_questions, negator, spelled_out):
     # wherever both modes negate a real question, removing the "not"/"n't" gives back the original
     for q, short, long in zip(
@@ -620,6 +622,7 @@ def test_template_question(question, expected):
     assert template_question(question) == expected
 
 
+@pytest.mark.slow
 def test_fast_path_gives_the_parse_path_answer_on_dev_question_forms(dev_questions):
     # one question per opening (first three words), so that every template is covered in little time
     by_opening = {}

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_helpers import Result, run_cli_subprocess
-from conftest import DATA, FIXTURES
+from cli_helpers import run_cli
+from paths import DATA, FIXTURES
 
 REPORT_KEYS = {
     "input",
@@ -28,17 +28,13 @@ REPORT_KEYS = {
 }
 
 
-def twgrpo(*args: str, cwd: Path | None = None, stdin: str | None = None) -> Result:
-    return run_cli_subprocess(*args, cwd=cwd, input=stdin)
-
-
 @pytest.fixture(scope="module")
 def nextgqa_run(tmp_path_factory):
     """The acceptance command, run twice."""
     out = tmp_path_factory.mktemp("qai")
     runs = []
     for name in ("a", "b"):
-        proc = twgrpo(
+        proc = run_cli(
             "qai",
             "convert",
             DATA / "nextgqa_val.json",
@@ -80,7 +76,7 @@ def test_convert_nextgqa_val_writes_unified_records_and_a_report(nextgqa_run):
 
 def test_convert_star_native_file_to_records_jsonl(tmp_path):
     out = tmp_path / "star.jsonl"
-    proc = twgrpo("qai", "convert", FIXTURES / "star" / "STAR_val.json", "-o", out, "--ratio", "1", "--json")
+    proc = run_cli("qai", "convert", FIXTURES / "star" / "STAR_val.json", "-o", out, "--ratio", "1", "--json")
     assert proc.code == 0, proc.stderr
     report = json.loads(proc.stdout)
     rows = [json.loads(line) for line in out.read_text().splitlines()]
@@ -92,7 +88,7 @@ def test_convert_star_native_file_to_records_jsonl(tmp_path):
 
 def test_convert_nextgqa_csv_to_parquet(tmp_path):
     out = tmp_path / "val.parquet"
-    proc = twgrpo(
+    proc = run_cli(
         "qai",
         "convert",
         FIXTURES / "nextgqa" / "datasets" / "nextgqa" / "val.csv",
@@ -135,7 +131,7 @@ def _broken(tmp_path: Path, change) -> Path:
 )
 def test_malformed_record_is_one_line_naming_file_record_and_field(tmp_path, change, expect):
     path = _broken(tmp_path, change)
-    proc = twgrpo("qai", "convert", path, "-o", tmp_path / "out.json")
+    proc = run_cli("qai", "convert", path, "-o", tmp_path / "out.json")
     assert proc.code == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "broken.json" in lines[0] and "Traceback" not in proc.stderr
@@ -143,7 +139,7 @@ def test_malformed_record_is_one_line_naming_file_record_and_field(tmp_path, cha
         assert part in lines[0]
     assert not (tmp_path / "out.json").exists()
 
-    skipped = twgrpo("qai", "convert", path, "-o", tmp_path / "out.json", "--skip-invalid", "--json")
+    skipped = run_cli("qai", "convert", path, "-o", tmp_path / "out.json", "--skip-invalid", "--json")
     assert skipped.code == 0, skipped.stderr
     report = json.loads(skipped.stdout)
     assert report["counts"]["skipped_invalid"] == 1 and report["n_records"] == 5
@@ -152,7 +148,7 @@ def test_malformed_record_is_one_line_naming_file_record_and_field(tmp_path, cha
 def test_bad_json_is_one_line(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text('[{"id": "a", "question": "why did')
-    proc = twgrpo("qai", "convert", path)
+    proc = run_cli("qai", "convert", path)
     assert proc.code == 1 and "bad.json" in proc.stderr and "invalid JSON" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
 
@@ -161,7 +157,7 @@ def test_negate_text_file_gives_one_json_line_per_question_in_order(tmp_path):
     questions = ["why did the boy run", "how did the boy react", "who picked up the ball", "why didn't he stop"]
     src = tmp_path / "q.txt"
     src.write_text("\n".join(questions) + "\n")
-    proc = twgrpo("qai", "negate", src)
+    proc = run_cli("qai", "negate", src)
     assert proc.code == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [x["question"] for x in lines] == questions
@@ -178,17 +174,17 @@ def test_negate_jsonl_to_file_and_stdin(tmp_path):
     src = tmp_path / "q.jsonl"
     src.write_text(json.dumps({"question": "What is the man doing?", "id": 1}) + "\n")
     out = tmp_path / "neg.jsonl"
-    proc = twgrpo("qai", "negate", src, "-o", out, "--no-contractions")
+    proc = run_cli("qai", "negate", src, "-o", out, "--no-contractions")
     assert proc.code == 0, proc.stderr
     assert json.loads(out.read_text())["negated"] == "What is the man not doing?"
-    piped = twgrpo("qai", "negate", "-", stdin="where did the man go\n")
+    piped = run_cli("qai", "negate", "-", input="where did the man go\n")
     assert json.loads(piped.stdout)["negated"] == "where didn't the man go"
 
 
 def test_negate_jsonl_without_question_field_is_a_user_error(tmp_path):
     src = tmp_path / "q.jsonl"
     src.write_text('{"text": "why"}\n')
-    proc = twgrpo("qai", "negate", src)
+    proc = run_cli("qai", "negate", src)
     assert proc.code == 1 and "record 0" in proc.stderr and "'question'" in proc.stderr
 
 
@@ -202,7 +198,7 @@ DEV = DATA / "qai_dev" / "questions.jsonl"
 @pytest.mark.slow
 def test_negate_dev_questions_prints_per_status_counts(tmp_path):
     out = tmp_path / "neg.jsonl"
-    proc = twgrpo("qai", "negate", DEV, "-o", out)
+    proc = run_cli("qai", "negate", DEV, "-o", out)
     assert proc.code == 0, proc.stderr
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(lines) == len(DEV.read_text().splitlines()) == 8330
@@ -216,7 +212,7 @@ def test_negate_to_stdout_prints_counts_on_stderr(tmp_path):
     src = tmp_path / "q.jsonl"
     rows = DEV.read_text().splitlines()[::400]
     src.write_text("\n".join(rows) + "\n")
-    proc = twgrpo("qai", "negate", src)
+    proc = run_cli("qai", "negate", src)
     assert proc.code == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert len(lines) == len(rows)
@@ -249,7 +245,7 @@ def _dev_records_file(tmp_path: Path, step: int) -> Path:
 def test_convert_with_template_fallback_sets_the_strategy_and_counts_add_up(tmp_path):
     src = _dev_records_file(tmp_path, 20)
     out = tmp_path / "out.jsonl"
-    proc = twgrpo(
+    proc = run_cli(
         "qai",
         "convert",
         src,
@@ -281,5 +277,5 @@ def test_convert_with_template_fallback_sets_the_strategy_and_counts_add_up(tmp_
 
 def test_convert_rejects_an_unknown_fallback(tmp_path):
     src = _dev_records_file(tmp_path, 400)
-    proc = twgrpo("qai", "convert", src, "-o", tmp_path / "o.jsonl", "--fallback", "paraphrase")
+    proc = run_cli("qai", "convert", src, "-o", tmp_path / "o.jsonl", "--fallback", "paraphrase")
     assert proc.code == 2 and "--fallback" in proc.stderr

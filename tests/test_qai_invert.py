@@ -1,4 +1,4 @@
-"""Answer inversion and the QAI driver (twgrpo_data.invert): invariants as hypothesis properties, per-record
+"""Answer inversion and the QAI driver (twgrpo_data.qai.invert): invariants as hypothesis properties, per-record
 seeding, the report, and the label-noise count of the official TW-GRPO output."""
 
 from __future__ import annotations
@@ -9,14 +9,16 @@ import subprocess
 import sys
 
 import pytest
-from conftest import DATA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from paths import DATA
 
-from twgrpo_data.formats import QAI_KEYS
-from twgrpo_data.invert import compare_official, convert, invert_record, load_input, options_overlap, record_rng
-from twgrpo_data.negate import Negator
+from twgrpo_data.io.arrow import QAI_KEYS
+from twgrpo_data.qai.invert import compare_official, convert, invert_record, record_rng
+from twgrpo_data.qai.negate import Negator
+from twgrpo_data.qai.options import options_overlap
 from twgrpo_data.record import Record, check_record, letter, letter_index
+from twgrpo_data.sources import open_input
 
 NEGATOR = Negator()
 # Real questions of every kind (negatable, how-, yes/no, already negative, typos) to draw from.
@@ -91,7 +93,7 @@ def test_same_seed_gives_same_records_in_any_order_and_batch_size(recs, seed, rn
 
 
 def test_record_rng_is_stable_across_processes():
-    code = "from twgrpo_data.invert import record_rng; print(record_rng(7, 'vid_3').random())"
+    code = "from twgrpo_data.qai.invert import record_rng; print(record_rng(7, 'vid_3').random())"
     other = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONHASHSEED": "123"}
     ).stdout.strip()
@@ -136,7 +138,7 @@ def test_bad_ratio_and_min_keep_are_user_errors():
 
 @pytest.fixture(scope="module")
 def nextgqa():
-    return load_input(DATA / "nextgqa_val.json").records
+    return open_input(DATA / "nextgqa_val.json").raise_or_skip(False).records
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +180,7 @@ def test_nextgqa_val_half_of_the_negatable_questions_are_negated(nextgqa, conver
     assert json.loads(json.dumps(data))["spacy_model"].startswith("en_core_web_sm")
 
 
+@pytest.mark.slow
 def test_nextgqa_val_no_answers_inverted_without_a_negated_question(converted):
     out, _ = converted
     inverted = [r for r in out if r.qai is not None]
@@ -186,8 +189,9 @@ def test_nextgqa_val_no_answers_inverted_without_a_negated_question(converted):
     assert not any(NEGATOR.is_negative([r.qai["original_question"] for r in inverted]))
 
 
+@pytest.mark.slow
 def test_official_output_label_noise(nextgqa):
-    official = load_input(DATA / "nextgqa_val_mixed.official.json").records
+    official = open_input(DATA / "nextgqa_val_mixed.official.json").raise_or_skip(False).records
     found = compare_official(official, nextgqa, NEGATOR)
     assert found["marked_negated"] == 1668
     # e.g. "what happens …", "what activity …", "which direction …" stayed as they were
@@ -306,8 +310,8 @@ def test_bad_fallback_and_why_are_user_errors():
 
 
 def test_report_round_trips_through_load(dev_sample, tmp_path):
-    from twgrpo_data.formats import atomic_write_json
-    from twgrpo_data.invert import QaiReport
+    from twgrpo_data.outputs import atomic_write_json
+    from twgrpo_data.qai.report import QaiReport
 
     _, report = convert(dev_sample, 1.0, 0, negator=NEGATOR, fallback="template")
     atomic_write_json(tmp_path / "report.json", report.to_dict())

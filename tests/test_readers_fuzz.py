@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from twgrpo_data.benchmarks import load_benchmark
 from twgrpo_data.errors import TwgrpoError
-from twgrpo_data.formats import read_dataset, read_json_objects, read_jsonl
+from twgrpo_data.io.json_text import read_json_objects, read_jsonl
 from twgrpo_data.record import Record, check_record
+from twgrpo_data.sources import open_input
 
 json_values = st.recursive(
     st.none()
@@ -92,7 +93,7 @@ def test_malformed_records_and_unified_items(items, suffix):
     text = json.dumps(items) if suffix == ".json" else "".join(json.dumps(i) + "\n" for i in items)
     path = _write(text.encode("utf-8"), suffix)
     try:
-        result = read_dataset(path)
+        result = open_input(path)
     except TwgrpoError as exc:
         assert str(path) in str(exc) or "record" in str(exc), exc
         return
@@ -133,7 +134,7 @@ def test_record_from_dict_raises_only_record_errors(data):
 def test_random_bytes_are_one_error(data, suffix):
     path = _write(data, suffix)
     try:
-        for read in (read_dataset, read_json_objects if suffix != ".parquet" else read_dataset, read_jsonl):
+        for read in (open_input, read_json_objects if suffix != ".parquet" else open_input, read_jsonl):
             try:
                 read(path)
             except TwgrpoError as exc:

@@ -12,17 +12,20 @@ from html import unescape
 from pathlib import Path
 
 import pytest
-from conftest import VIDEOS
+from cli_helpers import run_cli
 from hypothesis import given
 from hypothesis import strategies as st
+from paths import VIDEOS
 from report_helpers import HOSTILE, make_run, mixed_outputs, sample_records, samples, status
 
-from twgrpo_data.formats import write_records
 from twgrpo_data.html_page import json_for_script
-from twgrpo_data.invert import convert
-from twgrpo_data.qai_report_html import build_qai_page, qai_page_from_file
+from twgrpo_data.io.writers import write_records
+from twgrpo_data.qai.invert import convert
+from twgrpo_data.qai.report_html import build_qai_page, qai_page_from_file
 from twgrpo_data.record import Record
-from twgrpo_eval.report import build_report, output_parts, paired_difference, select_samples
+from twgrpo_eval.report import build_report
+from twgrpo_eval.report_samples import output_parts, select_samples
+from twgrpo_eval.report_tables import paired_difference
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),
@@ -152,7 +155,7 @@ def test_two_runs_page_lists_the_disagreements(mixed_run, tmp_path):
     b = {r["id"]: r for r in samples(other)}
     expected = {i for i in a if (status(a[i]), a[i]["parsed"]) != (status(b[i]), b[i]["parsed"])}
     section = html[html.index('id="disagree"') : html.index('id="samples"')]
-    assert set(re.findall(r"<tr><td>([^<]+)</td>", section)) == expected
+    assert set(re.findall(r"<tr><td>(?:<a href=\"#s0-\d+\">)?([^<]+)(?:</a>)?</td>", section)) == expected
     assert 'data-delta="1"' in html
 
 
@@ -197,21 +200,11 @@ def test_qai_page_from_report_file_flags_an_output_that_the_settings_do_not_repr
 # CLI
 
 
-def run_cli(args, capsys):
-    from twgrpo_cli.app import main
-
-    try:
-        main(args)
-    except SystemExit as exc:
-        return exc.code, capsys.readouterr()
-    return 0, capsys.readouterr()
-
-
-def test_cli_eval_report_writes_the_page_and_refuses_a_non_run(mixed_run, tmp_path, capsys):
-    code, out = run_cli(["eval", "report", str(mixed_run), "-o", str(tmp_path / "r.html")], capsys)
-    assert code == 0 and (tmp_path / "r.html").read_text().startswith("<!doctype html>")
-    code, out = run_cli(["eval", "report", str(tmp_path), "-o", str(tmp_path / "x.html")], capsys)
-    assert code == 1 and out.err.strip().startswith("error:") and len(out.err.strip().splitlines()) == 1
+def test_cli_eval_report_writes_the_page_and_refuses_a_non_run(mixed_run, tmp_path):
+    result = run_cli("eval", "report", mixed_run, "-o", tmp_path / "r.html")
+    assert result.code == 0 and (tmp_path / "r.html").read_text().startswith("<!doctype html>")
+    result = run_cli("eval", "report", tmp_path, "-o", tmp_path / "x.html")
+    assert result.code == 1 and result.stderr.strip().startswith("error:") and len(result.err_lines) == 1
     assert not (tmp_path / "x.html").exists()
 
 

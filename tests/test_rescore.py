@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from cli_helpers import run_cli_subprocess
-from conftest import DATA, FIXTURES
+from cli_helpers import run_cli
+from paths import DATA, FIXTURES
 
 from twgrpo_eval.rescore import rescore_log
 
@@ -78,7 +78,7 @@ def test_samples_jsonl_rescore_uses_run_parser_and_counts_errors(tmp_path):
 
 
 def test_cli_rescore_json_output(shared):
-    out = run_cli_subprocess("eval", "rescore", LOG, "--json")
+    out = run_cli("eval", "rescore", LOG, "--json")
     assert out.code == 0, out.stderr
     s = json.loads(out.stdout)
     assert (s["accuracy"], s["soft_accuracy"], s["n"]) == (65.76, 65.76, 625)
@@ -87,7 +87,7 @@ def test_cli_rescore_json_output(shared):
 def test_cli_rescore_bad_log_is_one_line_error(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"model_output": "x", "ground_truth": "<answer>A</answer>"}\nnot json\n')
-    out = run_cli_subprocess("eval", "rescore", bad)
+    out = run_cli("eval", "rescore", bad)
     assert out.code == 1
     assert out.stderr.strip().count("\n") == 0 and "invalid JSON on line 2" in out.stderr
     assert "Traceback" not in out.stderr
@@ -116,7 +116,7 @@ def test_a_zero_shot_log_is_scored_raw_without_flags(tmp_path, shared):
     assert log.summary()["accuracy"] == pytest.approx(expected) and expected > 50
     assert rescore_log(path, "twgrpo").summary()["accuracy"] == 0.0  # the silent zero this avoids
     assert any("read no answer from 50 of 50" in w for w in rescore_log(path, "twgrpo").warnings)
-    out = run_cli_subprocess("eval", "rescore", path, env={"COLUMNS": "200"})
+    out = run_cli("eval", "rescore", path, env={"COLUMNS": "200"})
     assert out.code == 0 and "parser raw (its extracted_answer equals the raw output" in out.stdout
 
 
@@ -164,5 +164,5 @@ def test_video_mme_items_of_one_video_get_clustered_intervals_in_a_rescored_log(
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     summary = rescore_log(path).summary()
     assert summary["ci_method"] == "clustered" and summary["n"] == 6
-    out = run_cli_subprocess("eval", "rescore", path, env={"COLUMNS": "400"})
+    out = run_cli("eval", "rescore", path, env={"COLUMNS": "400"})
     assert out.code == 0 and "95% CI clustered by video" in " ".join(out.stdout.split())

@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 from cli_helpers import run_cli
-from conftest import VIDEOS
 from eval_helpers import FakeOpenAIServer
 from fake_hub import OUTSIDE_FORMS, hostile_readme_repo, serve
+from paths import VIDEOS
 
-from twgrpo_data.formats import record_to_unified, write_records
+from twgrpo_data.io.unified_format import record_to_unified
+from twgrpo_data.io.writers import write_records
 from twgrpo_data.record import Record
 
 # ----------------------------------------------------------------------------------------------------------
@@ -113,7 +114,7 @@ def test_a_hub_readme_pointing_at_a_local_file_is_refused(tmp_path, monkeypatch,
 @pytest.mark.parametrize("ref", ["hf://datasets/me/x/../../../etc", "hf://datasets/me/x/data/../../.."])
 def test_a_hub_path_cannot_climb_out_of_its_repository(ref):
     from twgrpo_data.errors import TwgrpoError
-    from twgrpo_data.hub_sources import parse_hub_ref
+    from twgrpo_data.hub.download import parse_hub_ref
 
     with pytest.raises(TwgrpoError, match="a '..' in a Hub path would leave the repository"):
         parse_hub_ref(ref)
@@ -122,14 +123,14 @@ def test_a_hub_path_cannot_climb_out_of_its_repository(ref):
 def test_a_hub_dataset_whose_readme_names_its_own_shards_still_loads(tmp_path, monkeypatch):
     from fake_hub import records_parquet
 
-    from twgrpo_data.formats import read_records
+    from twgrpo_data.sources import open_input
 
     records = [Record(f"r{i}", "why did he run?", ["x", "y"], ["B"], source="nextgqa") for i in range(3)]
     readme = b"---\nconfigs:\n- config_name: default\n  data_files:\n  - split: validation\n    path: data/val*\n---\n"
     files = {"README.md": readme, "data/val-00000-of-00001.parquet": records_parquet(records)}
     hub = serve({"me/plain": {"files": files}}, monkeypatch, tmp_path)
     try:
-        assert read_records("hf://datasets/me/plain", split="validation").records == records
+        assert open_input("hf://datasets/me/plain", split="validation").raise_or_skip(False).records == records
     finally:
         hub.close()
 
@@ -236,8 +237,8 @@ def test_a_card_template_cannot_run_code(tmp_path, payload):
     ],
 )
 def test_publish_refuses_every_form_of_a_local_path(tmp_path, field, value, why):
-    from twgrpo_data import hub
     from twgrpo_data.errors import TwgrpoError
+    from twgrpo_data.hub.publish import publish
 
     (tmp_path / "videos").mkdir()
     value = json.loads(json.dumps(value).replace("{tmp}", tmp_path.as_posix()))
@@ -247,7 +248,7 @@ def test_publish_refuses_every_form_of_a_local_path(tmp_path, field, value, why)
     ]
     write_records(records, tmp_path / "d.jsonl")
     with pytest.raises(TwgrpoError) as info:
-        hub.publish(tmp_path / "d.jsonl", "me/x", dry_run=True, out=tmp_path / "preview")
+        publish(tmp_path / "d.jsonl", "me/x", dry_run=True, out=tmp_path / "preview")
     shown = value if field == "id" else "a"
     assert str(info.value).startswith(f"record {shown!r}, field {field!r}: holds {why} (")
     assert not (tmp_path / "preview").exists()
@@ -258,7 +259,7 @@ def test_record_text_reaches_the_public_card_as_text(tmp_path):
     image. The card, rendered by a CommonMark renderer with HTML on (as the Hub renders it), has none of them."""
     from markdown_it import MarkdownIt
 
-    from twgrpo_data import hub
+    from twgrpo_data.hub.publish import publish
 
     evil = (
         "mine\n# Injected heading\n[click me](https://evil.example/phish) ![t](https://tracker.example/a.png) "
@@ -275,7 +276,7 @@ def test_record_text_reaches_the_public_card_as_text(tmp_path):
         ),
     ]
     write_records(records, tmp_path / "d.jsonl")
-    hub.publish(tmp_path / "d.jsonl", "me/x", dry_run=True, out=tmp_path / "preview", license="mit")
+    publish(tmp_path / "d.jsonl", "me/x", dry_run=True, out=tmp_path / "preview", license="mit")
     card = (tmp_path / "preview" / "README.md").read_text()
     html = MarkdownIt("commonmark", {"html": True}).enable("table").render(card.split("\n---\n", 1)[1])
     assert "Injected heading</h1>" not in html and "<img" not in html
@@ -447,27 +448,27 @@ def test_a_zip_bomb_in_a_benchmark_repository_is_refused_in_one_line(tmp_path, m
 def test_a_zip_with_too_many_members_is_refused(tmp_path, monkeypatch):
     from fake_hub import zipped
 
-    from twgrpo_data import hub_sources
     from twgrpo_data.errors import HubError
+    from twgrpo_data.hub import archives
 
-    monkeypatch.setattr(hub_sources, "MAX_ARCHIVE_MEMBERS", 10)
+    monkeypatch.setattr(archives, "MAX_ARCHIVE_MEMBERS", 10)
     (tmp_path / "many.zip").write_bytes(zipped({f"{i}.mp4": b"" for i in range(11)}))
     with pytest.raises(HubError, match=r"many.zip: the archive has 11 members \(more than 10\); refusing"):
-        hub_sources.unpack_archive(tmp_path / "many.zip", tmp_path / "dest")
+        archives.unpack_archive(tmp_path / "many.zip", tmp_path / "dest")
     assert not (tmp_path / "dest").exists()
 
 
 def test_an_archive_cannot_mark_another_archive_as_unpacked(tmp_path):
     from fake_hub import zipped
 
-    from twgrpo_data import hub_sources
+    from twgrpo_data.hub import archives
 
     dest = tmp_path / "unpacked" / "commit"
     forged = {".twgrpo-unpacked/b.zip.done": b"1 files\n", "commit.unpacked/b.zip.done": b"x"}
     (tmp_path / "a.zip").write_bytes(zipped({"a.mp4": b"a", **forged}))
     (tmp_path / "b.zip").write_bytes(zipped({"b.mp4": b"b"}))
-    hub_sources.unpack_archive(tmp_path / "a.zip", dest, name="a.zip")
-    assert hub_sources.unpack_archive(tmp_path / "b.zip", dest, name="b.zip") == 1
+    archives.unpack_archive(tmp_path / "a.zip", dest, name="a.zip")
+    assert archives.unpack_archive(tmp_path / "b.zip", dest, name="b.zip") == 1
     assert (dest / "b.mp4").read_bytes() == b"b"
 
 
@@ -478,12 +479,12 @@ def test_an_archive_cannot_mark_another_archive_as_unpacked(tmp_path):
 def test_a_member_that_is_a_file_and_a_folder_is_a_one_line_refusal(tmp_path, members):
     from fake_hub import zipped
 
-    from twgrpo_data import hub_sources
     from twgrpo_data.errors import HubError
+    from twgrpo_data.hub import archives
 
     (tmp_path / "x.zip").write_bytes(zipped(members))
     with pytest.raises(HubError, match=r"x.zip: the archive has member 'data/x' both as a file and as a folder"):
-        hub_sources.unpack_archive(tmp_path / "x.zip", tmp_path / "dest")
+        archives.unpack_archive(tmp_path / "x.zip", tmp_path / "dest")
     assert not (tmp_path / "dest").exists()
 
 
@@ -493,7 +494,7 @@ def test_a_member_that_is_a_file_and_a_folder_is_a_one_line_refusal(tmp_path, me
 
 @pytest.fixture()
 def verb_cache(tmp_path, monkeypatch):
-    from twgrpo_data import verb_lemmas
+    from twgrpo_data.qai import verb_lemmas
 
     monkeypatch.setenv("TWGRPO_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(verb_lemmas, "build_table", lambda: {"picked": "pick", "ran": "run"})  # lemminflect's, fast
@@ -515,7 +516,7 @@ def _forged_table(cached: Path) -> tuple[dict, bytes]:
 def test_a_forged_verb_table_with_a_bare_checksum_is_not_trusted(verb_cache):
     import hashlib
 
-    from twgrpo_data import verb_lemmas
+    from twgrpo_data.qai import verb_lemmas
 
     _, body = _forged_table(verb_cache)
     verb_cache.write_bytes(hashlib.sha256(body).digest() + body)  # what a bare self-checksum would accept
@@ -527,7 +528,7 @@ def test_a_verb_table_that_others_may_write_is_not_unmarshalled(verb_cache):
     import hashlib
     import hmac
 
-    from twgrpo_data import verb_lemmas
+    from twgrpo_data.qai import verb_lemmas
 
     _, body = _forged_table(verb_cache)
     key = verb_lemmas._key(verb_lemmas._resource_stamp())  # even an attacker who knows every installed version

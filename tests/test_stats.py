@@ -40,5 +40,5 @@ def test_histograms_sources_and_categories():
     s = summarize(recs)
     assert s["sources"] == {"x": 2, "y": 1, "(none)": 1} and list(s["sources"])[:2] == ["x", "y"]
     assert s["categories"] == {"CW": 2, "7": 1}
-    assert s["answers_histogram"] == {1: 3, 2: 1} and s["options_histogram"] == {3: 4}
+    assert s["answer_count_histogram"] == {1: 3, 2: 1} and s["option_count_histogram"] == {3: 4}
     assert summarize([])["records"] == 0

@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import REPO, VIDEOS
+from cli_helpers import run_cli, run_cli_fresh
+from paths import REPO, VIDEOS
 
 from twgrpo_data.errors import RecordError, TwgrpoError
 from twgrpo_data.prompts import TRAIN_TEMPLATE, problem_text
@@ -388,39 +389,30 @@ def test_plot_errors_are_user_errors(tmp_path):
 # CLI (argument handling; training itself is in test_train_run.py)
 
 
-def run_cli(args, capsys):
-    from twgrpo_cli.app import main
-
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    return exit_info.value.code, capsys.readouterr()
+def test_cli_bad_override_is_one_line_exit_1():
+    result = run_cli("train", "--config", str(TINY_YAML), "model=/m", "alpah=2")
+    assert result.code == 1
+    assert result.stderr.strip().splitlines() == ["error: override: unknown setting 'alpah' (did you mean 'alpha'?)"]
 
 
-def test_cli_bad_override_is_one_line_exit_1(capsys):
-    code, out = run_cli(["train", "--config", str(TINY_YAML), "model=/m", "alpah=2"], capsys)
-    assert code == 1
-    assert out.err.strip().splitlines() == ["error: override: unknown setting 'alpah' (did you mean 'alpha'?)"]
-
-
-def test_cli_resume_without_checkpoint_is_a_user_error(tmp_path, capsys):
+def test_cli_resume_without_checkpoint_is_a_user_error(tmp_path):
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "config.json").write_text("{}")
-    code, out = run_cli(
-        ["train", "--config", str(TINY_YAML), f"model={tmp_path / 'm'}", f"output_dir={tmp_path / 'run'}", "--resume"],
-        capsys,
+    result = run_cli(
+        "train", "--config", str(TINY_YAML), f"model={tmp_path / 'm'}", f"output_dir={tmp_path / 'run'}", "--resume"
     )
-    assert code == 1 and "no checkpoint to resume from" in out.err
+    assert result.code == 1 and "no checkpoint to resume from" in result.stderr
 
 
-def test_cli_plot_subcommand_is_not_taken_for_an_override(tmp_path, capsys):
+def test_cli_plot_subcommand_is_not_taken_for_an_override(tmp_path):
     write_metrics(tmp_path / "run" / "metrics.jsonl", [{"step": 1, "reward_std": 0.2}])
-    code, out = run_cli(["train", "plot", str(tmp_path / "run"), "-o", str(tmp_path / "p.png")], capsys)
-    assert code == 0 and (tmp_path / "p.png").is_file()
+    result = run_cli("train", "plot", str(tmp_path / "run"), "-o", str(tmp_path / "p.png"))
+    assert result.code == 0 and (tmp_path / "p.png").is_file()
 
 
-def test_cli_train_without_settings_is_a_usage_error(capsys):
-    code, _ = run_cli(["train", "--resume"], capsys)
-    assert code == 2
+def test_cli_train_without_settings_is_a_usage_error():
+    result = run_cli("train", "--resume")
+    assert result.code == 2
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -499,34 +491,23 @@ def test_split_settings_reads_every_spelling():
     ]
 
 
-def test_cli_option_forms_reach_the_config(monkeypatch, tmp_path, capsys):
+def test_cli_option_forms_reach_the_config(monkeypatch, tmp_path):
     import twgrpo_train.trainer as trainer_module
 
     seen = {}
     monkeypatch.setattr(
         trainer_module, "run_training", lambda cfg, resume=False, log=None: seen.setdefault("cfg", cfg) and tmp_path
     )
-    code, _ = run_cli(
-        [
-            "train",
-            "--config",
-            str(TINY_YAML),
-            "model=/m",
-            "--alpha",
-            "1.4",
-            "--max-steps=3",
-            "-o",
-            str(tmp_path / "out"),
-        ],
-        capsys,
+    result = run_cli(
+        "train", "--config", str(TINY_YAML), "model=/m", "--alpha", "1.4", "--max-steps=3", "-o", str(tmp_path / "out")
     )
     cfg = seen["cfg"]
-    assert code == 0 and (cfg.alpha, cfg.max_steps, cfg.output_dir) == (1.4, 3, str(tmp_path / "out"))
-    code, out = run_cli(["train", "--config", str(TINY_YAML), "model=/m", "--alpah", "2"], capsys)
-    assert code == 1 and "unknown setting 'alpah' (did you mean 'alpha'?)" in out.err
+    assert result.code == 0 and (cfg.alpha, cfg.max_steps, cfg.output_dir) == (1.4, 3, str(tmp_path / "out"))
+    result = run_cli("train", "--config", str(TINY_YAML), "model=/m", "--alpah", "2")
+    assert result.code == 1 and "unknown setting 'alpah' (did you mean 'alpha'?)" in result.stderr
 
 
-def test_cli_help_lists_every_setting_with_default_and_help(capsys):
+def test_cli_help_lists_every_setting_with_default_and_help():
     from dataclasses import fields
 
     from twgrpo_cli.train import settings_table
@@ -535,9 +516,9 @@ def test_cli_help_lists_every_setting_with_default_and_help(capsys):
     assert set(rows) == {f.name for f in fields(TWGRPOConfig) if f.init}
     assert rows["alpha"][0] == "0.7" and rows["alpha"][1].startswith("The paper's α")
     assert rows["frames"][0] == "16" and rows["output_dir"][1]
-    code, out = run_cli(["train", "--help"], capsys)
-    text = " ".join(out.out.split())
-    assert code == 0 and "--out" in text
+    result = run_cli("train", "--help")
+    text = " ".join(result.stdout.split())
+    assert result.code == 0 and "--out" in text
     for name in ("alpha", "frames", "min_pixels", "max_completion_length", "learning_rate", "seed"):
         assert re.search(rf"\b{name} ", text), name
 
@@ -648,10 +629,10 @@ def test_attention_defaults_to_sdpa_without_flash_attn(monkeypatch):
 # a trainer people can drive (issue 29.6)
 
 
-def test_train_without_config_is_one_line(capsys):
-    code, out = run_cli(["train"], capsys)
-    assert code == 2 and out.out == ""
-    assert out.err.strip().splitlines() == [
+def test_train_without_config_is_one_line():
+    result = run_cli("train")
+    assert result.code == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
         "error: --config is required: twgrpo train --config CONFIG.yaml [key=value ...] (--help lists every setting)"
     ]
 
@@ -664,23 +645,10 @@ def test_the_stored_settings_schema_is_the_config_dataclass():
     )
 
 
-PRECHECK = """
-import sys
-from twgrpo_cli.app import main
-try:
-    main(["train", "--config", sys.argv[1], "model=/m", "alpah=1.2"])
-except SystemExit as exc:
-    print(exc.code, sorted(m for m in ("torch", "transformers", "trl") if m in sys.modules))
-"""
-
-
 def test_a_typo_is_refused_before_torch_or_trl_is_imported():
-    import subprocess
-    import sys
-
-    out = subprocess.run([sys.executable, "-c", PRECHECK, str(TINY_YAML)], capture_output=True, text=True)
-    assert out.stdout.strip() == "1 []", out.stderr
-    assert "unknown setting 'alpah' (did you mean 'alpha'?)" in out.stderr
+    result, modules = run_cli_fresh("train", "--config", TINY_YAML, "model=/m", "alpah=1.2")
+    assert result.code == 1 and not {"torch", "transformers", "trl"} & modules, result.stderr
+    assert "unknown setting 'alpah' (did you mean 'alpha'?)" in result.stderr
 
 
 def test_trl_names_are_aliases(tmp_path):

@@ -8,11 +8,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 
 import pytest
-from cli_helpers import accelerate_launch
-from conftest import REPO
+from cli_helpers import accelerate_launch, run_cli_subprocess
+from paths import REPO
 
 pytest.importorskip("deepspeed")
 pytestmark = pytest.mark.slow
@@ -38,8 +37,7 @@ def run(args: list[str], cwd) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     root = tmp_path_factory.mktemp("deepspeed")
-    done = run([sys.executable, "-m", "twgrpo_cli", "dev", "tiny-model", "T"], root)
-    assert done.returncode == 0, done.stderr[-2000:]
+    run_cli_subprocess("dev", "tiny-model", "T", env=ENV, cwd=root, check=True)
     return root
 
 

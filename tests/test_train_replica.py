@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import REPO, VIDEOS
+from paths import REPO, VIDEOS
 
 from twgrpo_train.config import TrainConfigError, load_config
 from twgrpo_train.weights import token_weights_from_logits, token_weights_with_grad

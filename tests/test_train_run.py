@@ -11,8 +11,8 @@ import sys
 
 import pytest
 import torch
-from cli_helpers import TWGRPO, accelerate_launch
-from conftest import REPO, VIDEOS
+from cli_helpers import accelerate_launch, run_cli_subprocess
+from paths import REPO, VIDEOS
 
 from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.video import sample_video
@@ -183,15 +183,8 @@ def weights(path):
 def uninterrupted(tmp_path_factory):
     """`twgrpo dev tiny-model T && twgrpo train --config examples/train_tiny.yaml model=T -o A`, from another folder."""
     root = tmp_path_factory.mktemp("acceptance")
-    subprocess.run(TWGRPO + ["dev", "tiny-model", "T"], check=True, env=ENV, cwd=root, capture_output=True)
-    done = subprocess.run(
-        TWGRPO + ["train", "--config", str(TINY_YAML), "model=T", "-o", "A", *LONG],
-        env=ENV,
-        cwd=root,
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    run_cli_subprocess("dev", "tiny-model", "T", env=ENV, cwd=root, check=True)
+    run_cli_subprocess("train", "--config", TINY_YAML, "model=T", "-o", "A", *LONG, env=ENV, cwd=root, check=True)
     return root
 
 
@@ -205,13 +198,8 @@ def test_the_tiny_config_learns_and_writes_its_outputs(uninterrupted):
     for name in ("checkpoint-2", "checkpoint-4", "training_curves.png", "README.md"):
         assert (run / name).exists(), name
     assert "arXiv:2505.24718" in (run / "README.md").read_text()
-    plot = subprocess.run(
-        TWGRPO + ["train", "plot", str(run), "-o", str(uninterrupted / "curves.pdf")],
-        env=ENV,
-        capture_output=True,
-        text=True,
-    )
-    assert plot.returncode == 0 and (uninterrupted / "curves.pdf").read_bytes()[:4] == b"%PDF"
+    plot = run_cli_subprocess("train", "plot", run, "-o", uninterrupted / "curves.pdf", env=ENV)
+    assert plot.code == 0 and (uninterrupted / "curves.pdf").read_bytes()[:4] == b"%PDF"
 
 
 @pytest.mark.parametrize(("mode", "step"), [("after-save", 2), ("during-save", 4), ("after-save", 8)])
@@ -230,8 +218,7 @@ def test_a_killed_run_resumed_ends_like_the_uninterrupted_one(uninterrupted, mod
     if mode == "during-save":
         assert (root / out / "checkpoint-4" / "model.safetensors").is_file()
         assert not (root / out / "checkpoint-4" / "trainer_state.json").exists()
-    resumed = subprocess.run(TWGRPO + ["train", *args, "--resume"], env=ENV, cwd=root, capture_output=True, text=True)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    resumed = run_cli_subprocess("train", *args, "--resume", env=ENV, cwd=root, check=True)
     notes = [line for line in resumed.stderr.splitlines() if line.startswith("note:")]
     assert notes == (
         []

@@ -1,6 +1,6 @@
-"""The cached verb table (twgrpo_data.verb_lemmas) answers exactly as lemminflect does, on every word of its
+"""The cached verb table (twgrpo_data.qai.verb_lemmas) answers exactly as lemminflect does, on every word of its
 dictionary and on every word of the real questions; a damaged or unwritable cache never changes an answer; and
-the pipeline loaded with the empty first tokenizer (twgrpo_data.negate.load_pipeline) has spaCy's own tokenizer."""
+the pipeline loaded with the empty first tokenizer (twgrpo_data.qai.negate.load_pipeline) has spaCy's own tokenizer."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import json
 import re
 
 import pytest
-from conftest import DATA
+from paths import DATA
 
-from twgrpo_data import verb_lemmas
+from twgrpo_data.qai import verb_lemmas
 
 
 @pytest.fixture()
@@ -96,7 +96,7 @@ def test_out_of_vocabulary_words_use_lemminflect_rules(fresh_cache):
 def test_pipeline_tokenizer_is_the_models_own():
     import spacy
 
-    from twgrpo_data.negate import UNUSED_COMPONENTS, load_pipeline, resolve_model
+    from twgrpo_data.qai.negate import UNUSED_COMPONENTS, load_pipeline, resolve_model
 
     fast = load_pipeline()
     standard = spacy.load(resolve_model(), exclude=list(UNUSED_COMPONENTS))

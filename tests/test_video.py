@@ -10,23 +10,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import VIDEOS
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from paths import VIDEOS
 
 from twgrpo_data.errors import VideoError
+from twgrpo_data.pixels import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, smart_resize
 from twgrpo_data.video import (
-    DEFAULT_MAX_PIXELS,
-    DEFAULT_MIN_PIXELS,
     VideoFrames,
-    VideoPrefetcher,
     VideoRef,
     check_video,
     frame_count,
     resolve_video,
     sample_video,
-    smart_resize,
 )
+from twgrpo_data.video_prefetch import VideoPrefetcher
 
 REAL = sorted(VIDEOS.glob("*.mp4"))
 # frames, fps of the three shared videos (decord's count; ffprobe agrees)

@@ -43,6 +43,7 @@ def weight_problems(draw):
     )
 
 
+@pytest.mark.slow  # training maths on torch graphs: seconds per property
 @settings(max_examples=150, deadline=None)
 @given(weight_problems())
 def test_chunked_weights_equal_from_logits(prob):
@@ -265,6 +266,7 @@ def released_objective(advantages, ref, beta):
     return objective
 
 
+@pytest.mark.slow  # training maths on torch graphs: seconds per property
 @settings(max_examples=40, deadline=None)
 @given(
     st.integers(0, 2**31 - 1),

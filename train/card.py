@@ -11,8 +11,8 @@ import os
 import re
 from pathlib import Path
 
-from twgrpo_data.cards import TWGRPO_CITATION
-from twgrpo_data.formats import atomic_write_text
+from twgrpo_data.hub.cards import TWGRPO_CITATION
+from twgrpo_data.outputs import atomic_write_text
 
 from .config import TWGRPOConfig
 

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from twgrpo_data.errors import RecordError, TwgrpoError, VideoError, VideoOutsideRootError
-from twgrpo_data.formats import read_records
 from twgrpo_data.prompts import TRAIN_TEMPLATE, training_text
 from twgrpo_data.record import Record
+from twgrpo_data.sources import open_input, resolve_source
 from twgrpo_data.video import VideoRef
 
 QUESTION_TYPES = ("mixed", "multi", "single")
@@ -78,7 +78,8 @@ def load_train_dataset(
     require_video: bool = True,
     allow_outside_video_root: bool = False,
 ):
-    """Read a records/unified file into a `datasets.Dataset` of prompt rows.
+    """Read any input `twgrpo_data.sources.open_input` takes (a records/unified file, a benchmark's native files,
+    parquet, an HF folder, a Hub dataset) into a `datasets.Dataset` of prompt rows.
 
     Videos are found as evaluation finds them (`twgrpo_data.benchmarks.locate_video`: the benchmark's
     layouts, and a clip's start/end for STAR and MVBench). Every record's video must exist under
@@ -90,12 +91,11 @@ def load_train_dataset(
     from datasets import Dataset
 
     from twgrpo_data.benchmarks import default_video_root, locate_video
-    from twgrpo_data.hub_sources import resolve_data_path
 
     file = str(path)
-    local = resolve_data_path(path)  # a Hub dataset → its files in the cache: its videos stay beside them
-    video_root = video_root if video_root is not None else default_video_root(local)
-    records = select_records(read_records(local, fmt).records, question_type)
+    source = resolve_source(path)  # a Hub dataset → its files in the cache: its videos stay beside them
+    video_root = video_root if video_root is not None else default_video_root(source.path)
+    records = select_records(open_input(source, fmt).raise_or_skip(False).records, question_type)
     if not records:
         raise TwgrpoError(f"{file}: no {question_type} records to train on")
     rows = []

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from twgrpo_data.errors import TwgrpoError
-from twgrpo_data.formats import atomic_path
+from twgrpo_data.outputs import atomic_path
 
 DEFAULT_METRICS_FILE = "metrics.jsonl"
 PLOT_FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
@@ -35,7 +35,7 @@ def metrics_path(run: str | os.PathLike) -> Path:
 
 def read_metrics(run: str | os.PathLike) -> list[dict]:
     """Training-step rows (those with a `step`, without eval keys) of a run's metrics JSONL, in step order."""
-    from twgrpo_data.formats import read_jsonl_log
+    from twgrpo_data.io.jsonl_log import read_jsonl_log
 
     path = metrics_path(run)
     if not path.is_file():
@@ -82,37 +82,54 @@ def _moving_average(values: list[float], window: int) -> list[float]:
     return out
 
 
-def plot_training_curves(runs: Iterable[str | os.PathLike], out: str | os.PathLike, smooth: int = 1) -> Path:
-    """Draw reward std, completion length, reward and soft accuracy over steps for each run into `out`.
-
-    `smooth` > 1 draws a trailing moving average over that many steps. Panels whose metric no run logged are
-    left out. Returns the written path.
-    """
-    fmt = plot_format(out)
+def training_figure(series: dict[str, list[dict]], smooth: int = 1):
+    """The matplotlib figure of `plot_training_curves`: a 2×2 grid of the panels some run logged (reward std and
+    completion length first, as the paper's Figure 3), one colour per run; with `smooth` > 1 each run's raw
+    values are drawn faintly behind its trailing moving average, so smoothing hides no spike."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    runs = list(runs)
-    series = dict(zip(run_labels(runs), (read_metrics(run) for run in runs)))
     panels = [(key, title) for key, title in PANELS if any(key in r for rows in series.values() for r in rows)]
     if not panels:
         raise TwgrpoError("no plottable metrics (reward_std, completion length, …) in the given runs")
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
-    for ax, (key, title) in zip(axes[0], panels):
-        for label, rows in series.items():
+    ncols = 1 if len(panels) == 1 else 2
+    fig, axes = plt.subplots(
+        (len(panels) + 1) // 2, ncols, figsize=(5.2 * ncols, 3.4 * ((len(panels) + 1) // 2)), squeeze=False
+    )
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, (key, title) in zip(axes.flat, panels):
+        for i, (label, rows) in enumerate(series.items()):
             points = [(r["step"], r[key]) for r in rows if r.get(key) is not None]
-            if points:
-                steps, values = zip(*points)
-                ax.plot(steps, _moving_average(list(values), max(smooth, 1)), label=label)
-        ax.set_title(title)
+            if not points:
+                continue
+            steps, values = zip(*points)
+            colour = colours[i % len(colours)]
+            if smooth > 1:
+                ax.plot(steps, values, color=colour, alpha=0.25, linewidth=0.8, label="_raw " + label)
+            ax.plot(steps, _moving_average(list(values), max(smooth, 1)), color=colour, label=label)
+        ax.set_title(title + (f" (moving average of {smooth})" if smooth > 1 else ""), fontsize=10)
         ax.set_xlabel("step")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize="small")
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize="small")
     fig.tight_layout()
+    return fig
+
+
+def plot_training_curves(runs: Iterable[str | os.PathLike], out: str | os.PathLike, smooth: int = 1) -> Path:
+    """Draw reward std, completion length, reward and soft accuracy over steps for each run into `out`
+    (`training_figure`: a 2×2 grid, raw values faint behind the `smooth`-step moving average). Panels whose
+    metric no run logged are left out. Returns the written path."""
+    fmt = plot_format(out)
+    runs = list(runs)
+    fig = training_figure(dict(zip(run_labels(runs), (read_metrics(run) for run in runs))), smooth)
+    import matplotlib.pyplot as plt
+
     out = Path(out)
     with atomic_path(out) as tmp:
         fig.savefig(tmp, format=fmt, dpi=120)

@@ -25,7 +25,9 @@ from typing import Any
 import yaml
 
 from twgrpo_data.errors import TwgrpoError
-from twgrpo_data.formats import UniqueKeys, read_text
+from twgrpo_data.io.json_text import read_text
+from twgrpo_data.io.yaml_keys import UniqueKeys
+from twgrpo_data.key_values import parse_key_values
 
 SCHEMA_FILE = Path(__file__).with_name("settings_schema.json")
 Schema = dict[str, list[Any]]
@@ -102,13 +104,11 @@ def _yaml(text: str) -> Any:
 
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     """`["alpha=1.4", "model=/m"]` → `{"alpha": 1.4, "model": "/m"}`; values are read as YAML scalars/lists."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise TrainConfigError(f"override {pair!r} is not key=value")
-        out[key.strip()] = _yaml(value) if value.strip() else None
-    return out
+    return parse_key_values(
+        pairs,
+        lambda value: _yaml(value) if value.strip() else None,
+        lambda pair: TrainConfigError(f"override {pair!r} is not key=value"),
+    )
 
 
 def _deprecated(old: str, new: str) -> None:

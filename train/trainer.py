@@ -42,7 +42,7 @@ from trl import GRPOTrainer
 from trl.trainer.utils import RepeatSampler
 
 from twgrpo_data.errors import RecordError, TwgrpoError, VideoError
-from twgrpo_data.formats import atomic_write_text
+from twgrpo_data.outputs import atomic_write_text
 from twgrpo_data.video import VideoRef
 from twgrpo_eval.backends.base import request_seed
 from twgrpo_eval.backends.mrope import use_released_mrope
@@ -267,7 +267,8 @@ class TWGRPOTrainer(GRPOTrainer):
         """What the colocated vLLM engine gets beyond TRL's arguments: for video data evaluation's video settings
         (one video per prompt, the run's pixel bounds); the policy's dtype (vLLM's `auto` would run an fp32
         checkpoint in fp16); then the run's own `vllm_engine_kwargs`. Server mode cannot carry videos: refused."""
-        from twgrpo_eval.backends import VLLM_DISTRIBUTIONS, PixelBudget, installed_version
+        from twgrpo_data import installed_version
+        from twgrpo_eval.backends import VLLM_DISTRIBUTIONS, PixelBudget
         from twgrpo_eval.backends.vllm_backend import video_engine_kwargs
 
         video = next((i for i, row in enumerate(dataset or []) if _video_ref(row["prompt"])), None)

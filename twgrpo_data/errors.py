@@ -64,6 +64,10 @@ class HubError(TwgrpoError):
     """Publishing to the Hugging Face Hub failed (token, repo id, network)."""
 
 
+class LicenceError(HubError):
+    """A source's terms forbid publishing a derived copy without the rights holders' permission."""
+
+
 def format_location(file: str | None, index: int | None, record_id: str | None, field: str | None) -> str:
     """`file: record 3 (id '4882821564_1'), field 'answer': ` — the prefix every record error starts with."""
     parts = []

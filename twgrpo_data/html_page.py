@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import require
-from .formats import atomic_write_text
+from .outputs import atomic_write_text
 
 # Characters that could end a <script> block or start an HTML comment/CDATA inside it, and the two line
 # separators JavaScript string literals did not accept before ES2019.

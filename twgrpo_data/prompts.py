@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -172,22 +171,6 @@ def build_prompt(record: Record, style: str, source: SourceText | None = None) -
     template = template_of(style)
     question = clevrer_question(record, source) if style.startswith("clevrer") else general_question(record, source)
     return Prompt(style, template["template"].format(Question=question), template["system"], record.video is not None)
-
-
-def resolve_style(requested: str, bench: str, records: Iterable[Record]) -> str:
-    """The style `auto` stands for on this benchmark and data; an explicit style is returned unchanged.
-
-    Pass the whole data file's records, not a `--limit` slice: the protocol must not depend on how many
-    items are evaluated."""
-    if requested != "auto":
-        if requested not in PROMPT_STYLES:
-            raise ValueError(f"unknown prompt style {requested!r}; expected auto or one of {', '.join(PROMPT_STYLES)}")
-        return requested
-    from .benchmarks import prompt_style  # the benchmark module owns its style (the registry imports no prompts)
-
-    if prompt_style(bench) == "clevrer" or any(r.is_multi_answer for r in records):
-        return "clevrer"
-    return "cot"
 
 
 def default_parser(style: str) -> str:

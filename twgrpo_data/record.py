@@ -123,6 +123,18 @@ class Problem:
     def __str__(self) -> str:
         return format_location(self.file, self.index, self.record_id, self.field) + self.message
 
+    def to_dict(self) -> dict[str, Any]:
+        """The problem as JSON (what every `--json` output and report lists): severity, file, index, id, field,
+        message."""
+        return {
+            "severity": self.severity,
+            "file": self.file,
+            "index": self.index,
+            "id": self.record_id,
+            "field": self.field,
+            "message": self.message,
+        }
+
     def to_error(self) -> RecordError:
         return RecordError(self.message, file=self.file, index=self.index, record_id=self.record_id, field=self.field)
 

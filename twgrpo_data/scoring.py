@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 PARSERS = ("twgrpo", "raw", "lenient")
 
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
+#: An `<answer>…</answer>` block (its text may span lines): of a reply, or of a unified file's `solution`.
+ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 # TW-GRPO's fallback when there is no <answer> tag: the first "answer: B, C" anywhere (even inside <think>).
 _ANSWER_WORD = re.compile(r"(?:answer|Answer|ANSWER)[:\s]+([A-Z](?:\s*,\s*[A-Z])*)")
 _FORMAT_TRAIN = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>[\s!]*$", re.DOTALL)
@@ -32,7 +33,7 @@ _ANSWER_IS = re.compile(r"(?:answer|option)\s*(?:is|:)\s*\(?([A-Z](?:\s*(?:,|and
 
 def parse_twgrpo(text: str) -> str:
     """TW-GRPO's `extract_answer`: first `<answer>` block, else the first 'answer: X[, Y]', else ''."""
-    m = _ANSWER_TAG.search(text)
+    m = ANSWER_TAG.search(text)
     if m:
         return m.group(1).strip()
     m = _ANSWER_WORD.search(text)
@@ -47,7 +48,7 @@ def parse_twgrpo_train(text: str) -> str:
     training reward credited. (Its `math_verify` attempt never matches letter golds: `parse` returns
     nothing for "<answer>A,B</answer>".)
     """
-    m = _ANSWER_TAG.search(text)
+    m = ANSWER_TAG.search(text)
     return m.group(1).strip() if m else text.strip()
 
 
@@ -77,7 +78,7 @@ def parse_lenient(text: str, options: Sequence[str] | None = None) -> str:
     strict = parse_twgrpo(text)
     if is_letter_answer(strict):
         return ",".join(sorted(answer_set(strict)))
-    blocks = _ANSWER_TAG.findall(text)
+    blocks = ANSWER_TAG.findall(text)
     if blocks:
         candidate = blocks[-1]
     elif "</think>" in text:
@@ -124,7 +125,7 @@ def answer_set(answer: str) -> set[str]:
 def gold_set(gold: str | Sequence[str]) -> set[str]:
     """Gold letters from a list, 'A,C' or '<answer>A,C</answer>'."""
     if isinstance(gold, str):
-        m = _ANSWER_TAG.search(gold)
+        m = ANSWER_TAG.search(gold)
         return answer_set(m.group(1).strip() if m else gold.strip())
     return set(gold)
 

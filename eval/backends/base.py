@@ -69,6 +69,24 @@ class Generation:
     usage: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class BackendOption:
+    """A keyword argument of a backend's constructor that `twgrpo eval` offers as an option of its own
+    (`--tensor-parallel-size`); every other one goes through `--backend-arg KEY=VALUE`. A backend lists its
+    options in `Backend.options`; one that several backends take is declared once and listed by each."""
+
+    name: str  # the keyword; the option is --name-with-dashes
+    type: type
+    help: str
+    flags: tuple[str, ...] = ()  # other spellings, e.g. "--tp"
+    min: int | None = None
+    positive: bool = False  # must be > 0
+
+
+DTYPE = BackendOption("dtype", str, "auto | bfloat16 | float16 | float32")
+TRUST_REMOTE_CODE = BackendOption("trust_remote_code", bool, "run code shipped with the checkpoint (off unless given)")
+
+
 def one_line(exc: BaseException, limit: int = 300) -> str:
     """`TypeName: first line of the message`, short enough for a samples.jsonl field."""
     msg = str(exc).strip().splitlines()
@@ -112,6 +130,7 @@ class Backend(ABC):
     """Generates answers for batches of requests. Subclasses implement `_generate` (and may ignore batching)."""
 
     name: ClassVar[str]
+    options: ClassVar[tuple[BackendOption, ...]] = ()  # the constructor's keywords `twgrpo eval` offers as options
 
     def __init__(self, model: str, sampling: SamplingSettings, pixels: PixelBudget) -> None:
         self.model = model

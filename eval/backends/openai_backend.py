@@ -30,6 +30,7 @@ from twgrpo_data.errors import TwgrpoError, require
 
 from .base import (
     Backend,
+    BackendOption,
     Generation,
     PixelBudget,
     Request,
@@ -104,6 +105,13 @@ class OpenAIBackend(Backend):
     """
 
     name = "openai"
+    options = (
+        BackendOption("api_base", str, "server URL, e.g. http://127.0.0.1:8000/v1"),
+        BackendOption("api_key", str, "API key (default: $OPENAI_API_KEY); never written or printed"),
+        BackendOption("concurrency", int, "requests in flight (default 8)", min=1),
+        BackendOption("timeout", float, "seconds per request attempt (default 600)", positive=True),
+        BackendOption("max_retries", int, "retries with backoff (default 5)", min=0),
+    )
 
     def __init__(
         self,

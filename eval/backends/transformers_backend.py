@@ -18,8 +18,11 @@ from typing import Any
 from twgrpo_data.errors import require
 
 from .base import (
+    DTYPE,
     GENERATION_CONFIG_KEYS,
+    TRUST_REMOTE_CODE,
     Backend,
+    BackendOption,
     Generation,
     PixelBudget,
     Request,
@@ -40,6 +43,7 @@ class TransformersBackend(Backend):
     """
 
     name = "transformers"
+    options = (BackendOption("device", str, "cpu | cuda | cuda:N (default: auto)"), DTYPE, TRUST_REMOTE_CODE)
 
     def __init__(
         self,

@@ -28,8 +28,11 @@ from typing import TYPE_CHECKING, Any
 from twgrpo_data.errors import require
 
 from .base import (
+    DTYPE,
     GENERATION_CONFIG_KEYS,
+    TRUST_REMOTE_CODE,
     Backend,
+    BackendOption,
     Generation,
     PixelBudget,
     Request,
@@ -169,6 +172,14 @@ class VLLMBackend(Backend):
     """
 
     name = "vllm"
+    options = (
+        TRUST_REMOTE_CODE,
+        BackendOption("tensor_parallel_size", int, "GPUs per engine (tensor parallel)", ("--tp",)),
+        BackendOption("data_parallel_size", int, "engine replicas, each on its own GPUs", ("--dp",)),
+        BackendOption("max_model_len", int, "context length to reserve"),
+        BackendOption("gpu_memory_utilization", float, "share of GPU memory to use"),
+        DTYPE,
+    )
 
     def __init__(
         self,

@@ -4,26 +4,22 @@ model's outputs stays text (issue 17, issue 18.2). Screenshots go to build/brows
 
 from __future__ import annotations
 
-import io
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, VIDEOS
+from cli_helpers import run_cli
 from eval_helpers import write_set
+from paths import REPO, VIDEOS
 from report_helpers import HOSTILE, SAMPLE_DATA, make_run, mixed_outputs, sample_records, samples, status
-from rich.console import Console
 
 from twgrpo_data.html_page import write_page
-from twgrpo_data.invert import convert
-from twgrpo_data.qai_report_html import build_qai_page
+from twgrpo_data.qai.invert import convert
+from twgrpo_data.qai.report_html import build_qai_page
 from twgrpo_data.record import Record
 from twgrpo_eval.report import write_report
 from twgrpo_eval.runner import EvalConfig, run_eval
 
-TWGRPO = str(Path(sys.executable).with_name("twgrpo"))
 FRAMES = 4
 
 
@@ -42,8 +38,6 @@ def tiny_run(tiny_model_dir, tmp_path_factory) -> Path:
             frames=FRAMES,
             max_new_tokens=8,
         ),
-        console=Console(file=io.StringIO()),
-        progress=False,
     )
     return out
 
@@ -167,27 +161,42 @@ def test_two_runs_show_matrix_and_disagreements(open_page, pages, tiny_run, mixe
     assert view.errors() == []
 
 
+def test_a_disagreement_id_opens_its_sample_even_when_the_filters_hide_it(open_page, pages):
+    view = open_page(pages["two"])
+    page = view.page
+    page.select_option("#filter-status", "right")  # the tiny run answers nothing right: its rows are hidden
+    link = page.locator("table.disagree tbody tr td:first-child a").first
+    target = page.locator(f"[id='{link.get_attribute('href')[1:]}']")
+    assert target.is_hidden()
+    link.click()
+    assert target.is_visible() and target.evaluate("e => e.open")
+    assert page.locator("#filter-status").input_value() == ""  # the filters were cleared to show it
+    view.screenshot("eval_report_disagreement_link.png")
+    assert view.errors() == []
+
+
+def test_failures_letters_and_soft_accuracy_are_on_the_page(open_page, pages, mixed_run):
+    view = open_page(pages["mixed"])
+    page = view.page
+    badge = page.locator("header .badge.partial")
+    assert badge.text_content() == "complete · 1 failed"
+    colour = badge.evaluate("e => getComputedStyle(e).backgroundColor")
+    assert colour == "rgb(255, 232, 179)"  # amber, not the green of a clean run
+    assert page.locator("[data-failures='0'] li").count() == 1
+    assert page.locator("svg.chart rect.soft").count() >= 1
+    assert page.locator("table.letters tbody tr").count() >= 3
+    page.locator("#letters").scroll_into_view_if_needed()
+    view.screenshot("eval_report_letters.png")
+    assert view.errors() == []
+
+
 def test_qai_page_counts_equal_the_report(open_page, tmp_path):
     report_path, html = tmp_path / "report.json", tmp_path / "qai.html"
-    subprocess.run(
-        [
-            TWGRPO,
-            "qai",
-            "convert",
-            "examples/nextgqa_val_sample.json",
-            "-o",
-            str(tmp_path / "qai.json"),
-            "--seed",
-            "0",
-            "--report",
-            str(report_path),
-            "--html",
-            str(html),
-        ],
+    run_cli(
+        *["qai", "convert", "examples/nextgqa_val_sample.json", "-o", tmp_path / "qai.json", "--seed", "0"],
+        *["--report", report_path, "--html", html],
         cwd=REPO,
         check=True,
-        capture_output=True,
-        timeout=600,
     )
     report = json.loads(report_path.read_text(encoding="utf-8"))
     view = open_page(html)

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from vllm_helpers import ENGINE_CLI, GENERATION_CONFIG, SERVER_CLI, VIDEO_RUN, Server, twgrpo, vllm_server
 
-from twgrpo_eval.backends import VLLM_DISTRIBUTIONS, installed_version
+from twgrpo_data import installed_version
+from twgrpo_eval.backends import VLLM_DISTRIBUTIONS
 
 # by installed metadata, so that a folder on sys.path can never pass for the package
 collect_ignore_glob = [] if installed_version(*VLLM_DISTRIBUTIONS) else ["test_*.py"]

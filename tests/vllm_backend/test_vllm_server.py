@@ -12,8 +12,8 @@ from engine_spy import read_requests, received_frames
 from vllm_helpers import VIDEO_RUN, VIDEOS, samples, twgrpo
 
 from twgrpo_data.benchmarks import mmvu, tempcompass
-from twgrpo_data.formats import read_records
 from twgrpo_data.record import Record
+from twgrpo_data.sources import open_input
 from twgrpo_data.video import sample_video
 from twgrpo_eval.judge import JUDGEMENTS, Judge, JudgeSettings, Recorder, read_judgements
 from twgrpo_eval.rescore import rescore_log
@@ -42,7 +42,7 @@ def test_the_server_receives_one_video_of_our_frames_at_the_real_rate(served_run
     from transformers import AutoProcessor
 
     processor = AutoProcessor.from_pretrained(served_tiny_model.model)
-    records = {r.id: r for r in read_records(VIDEO_RUN[VIDEO_RUN.index("--data") + 1]).records}
+    records = {r.id: r for r in open_input(VIDEO_RUN[VIDEO_RUN.index("--data") + 1]).raise_or_skip(False).records}
     lines = samples(served_run)
     requests = read_requests(served_tiny_model.spy)
     assert len(requests) == len(lines)

@@ -9,7 +9,7 @@ benchmark has one — `OFFICIAL`, its own evaluation protocol (prompts, frames, 
 videos move between releases add `video_candidates(record)` and `missing_video_hint(record)`; those whose
 items come in dependent groups add `cluster(record)` (Video-MME: the video). Every list
 elsewhere (card sources, licence gate, file-name guesses, QAI input formats, prompt styles) is derived from
-`BENCHMARKS`, so adding a benchmark is one module plus one line below.
+`BENCHMARKS`, so adding a benchmark is one module plus one line (`registry.NATIVE`).
 
 Every record carries `meta["category"]` — MVBench task, TempCompass dimension (+ `task_type`), Video-MME
 duration (+ domain, sub_category, task_type), MMVU subject, NExT-(G)QA question type, CLEVRER and STAR
@@ -26,18 +26,31 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Callable, Iterable
+from collections import ChainMap
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import InputFormatError, TwgrpoError, VideoError, VideoOutsideRootError
-from ..formats import LoadResult
-from ..garbage_collection import gc_paused
+from ..io.load_result import LoadResult
+from ..io.readers import is_interchange
+from ..names import did_you_mean
+from ..prompts import PROMPT_STYLES
 from ..record import Problem, Record
-from . import clevrer, mmvu, mvbench, nextgqa, star, tempcompass, unified, videomme
+from . import unified
 from .facts import HubSource, OfficialProtocol, Source
-from .loading import head_text
+from .registry import (
+    NATIVE,
+    benchmark_of,
+    categories_of,
+    category_names,
+    cluster_of,
+    guess_from_name,
+    native_benchmarks,
+    source_table,
+    with_categories,
+)
 
 if TYPE_CHECKING:  # the video module (numpy) loads when a video is located, not when the registry is read
     from ..video import VideoRef
@@ -61,9 +74,10 @@ class BenchmarkModule(Protocol):
     def detect(self, path: Path) -> bool: ...
 
 
-BENCHMARKS: dict[str, BenchmarkModule] = {
-    m.NAME: m for m in (mvbench, tempcompass, videomme, mmvu, nextgqa, nextgqa.NEXTQA, clevrer, star, unified)
-}
+#: Every registered benchmark by name: the native ones (`registry.NATIVE`, where a new benchmark is registered)
+#: and `unified` last, which reads Video-R1/TW-GRPO files of any of them. A live view: a benchmark added to
+#: `NATIVE` is here too.
+BENCHMARKS: Mapping[str, BenchmarkModule] = ChainMap({unified.NAME: unified}, NATIVE)
 
 
 def list_benchmarks() -> list[str]:
@@ -71,20 +85,24 @@ def list_benchmarks() -> list[str]:
     return list(BENCHMARKS)
 
 
-def native_benchmarks() -> list[str]:
-    """The benchmarks with a native layout of their own (every one but `unified`)."""
-    return [name for name, m in BENCHMARKS.items() if m.SOURCE is not None]
-
-
-def source_table() -> dict[str, Source]:
-    """Record `source` value → what cards and the licence gate state about that benchmark."""
-    return {name: m.SOURCE for name, m in BENCHMARKS.items() if m.SOURCE is not None}
-
-
 def prompt_style(name: str) -> str:
     """The evaluation prompt style `auto` stands for on benchmark `name` ("cot" for an unknown name)."""
     module = BENCHMARKS.get(name)
     return module.PROMPT_STYLE if module is not None else "cot"
+
+
+def resolve_style(requested: str, bench: str, records: Iterable[Record]) -> str:
+    """The style `auto` stands for on this benchmark and data; an explicit style is returned unchanged.
+
+    Pass the whole data file's records, not a `--limit` slice: the protocol must not depend on how many
+    items are evaluated."""
+    if requested != "auto":
+        if requested not in PROMPT_STYLES:
+            raise ValueError(f"unknown prompt style {requested!r}; expected auto or one of {', '.join(PROMPT_STYLES)}")
+        return requested
+    if prompt_style(bench) == "clevrer" or any(r.is_multi_answer for r in records):
+        return "clevrer"
+    return "cot"
 
 
 def official_protocol(name: str) -> OfficialProtocol:
@@ -99,28 +117,13 @@ def official_protocol(name: str) -> OfficialProtocol:
     return protocol
 
 
-def guess_from_name(file_name: str) -> str:
-    """Benchmark named in a file name: 'eval_mmvu.json' → 'mmvu'; '' when none is."""
-    lowered = file_name.lower()
-    return next((name for name in native_benchmarks() if name in lowered), "")
-
-
-def benchmark_of(record: Record) -> str | None:
-    """The benchmark a record's content belongs to: its native fields (`SIGNATURES`, e.g. Video-MME's
-    `videoID`/`duration`/`domain`) first, then its `source` when that names a benchmark; None when neither
-    does. Content wins, so a renamed or relabelled file is still recognised."""
-    keys = set(record.meta)
-    for name, module in BENCHMARKS.items():
-        if any(set(signature) <= keys for signature in module.SIGNATURES):
-            return name
-    return record.source if record.source in source_table() else None
-
-
 def get_benchmark(name: str) -> BenchmarkModule:
     try:
         return BENCHMARKS[name]
     except KeyError:
-        raise TwgrpoError(f"unknown benchmark {name!r}; expected one of {', '.join(BENCHMARKS)}") from None
+        raise TwgrpoError(
+            f"unknown benchmark {name!r}; expected one of {', '.join(BENCHMARKS)}{did_you_mean(name, BENCHMARKS)}"
+        ) from None
 
 
 def load_options(name: str) -> list[str]:
@@ -129,49 +132,36 @@ def load_options(name: str) -> list[str]:
     return [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY]
 
 
-def _is_interchange(path: Path) -> bool:
-    """A unified/records/parquet/HF file written by twgrpo or Video-R1 rather than a native benchmark file."""
-    if path.is_dir():
-        from .loading import saved_dataset_columns
-
-        return {"id", "question", "options", "answer", "meta"} <= saved_dataset_columns(path)
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return {"id", "question", "options", "answer", "meta"} <= set(pq.read_schema(path).names)
-    if path.suffix in (".json", ".jsonl"):
-        head = head_text(path, 16384)
-        return '"solution"' in head or ('"answer": [' in head and '"meta"' in head)
-    return False
-
-
 def reads_as_interchange(name: str, path: str | os.PathLike) -> bool:
-    """Whether `load_benchmark(name, path)` reads `path` as a unified/records file (which takes no options)."""
+    """Whether `load_benchmark(name, path)` reads `path` with the interchange reader (a unified/records/parquet/HF
+    file, which takes no options) rather than the benchmark's own loader. A loader that reads its own unified
+    JSON variants (`READS_INTERCHANGE`: TW-GRPO's NExT-GQA and STAR files) gets those, never a records file,
+    parquet or an HF folder."""
+    module = get_benchmark(name)
     p = Path(path).expanduser()
-    return p.exists() and not get_benchmark(name).READS_INTERCHANGE and _is_interchange(p)
+    if module is unified or not p.exists() or not is_interchange(p):
+        return False
+    return not module.READS_INTERCHANGE or not (p.suffix == ".json" and unified.detect(p))
 
 
-@gc_paused()
 def load_benchmark(name: str, path: str | os.PathLike | None = None, **options: Any) -> LoadResult:
-    """Read benchmark `name` from `path` (default: its `DEFAULT_PATH`) into records.
+    """Read benchmark `name` from the local file or folder `path` (default: its `DEFAULT_PATH`) into records.
 
     Native layouts go to the benchmark's loader; a Video-R1/TW-GRPO unified file or a twgrpo records
     file is read as such, with the benchmark's categories added. Options are the loader's keywords
     (`types=[…]` for MVBench tasks / TempCompass task types / CLEVRER question types, `subtitles=True`
     for Video-MME, `fmt="csv"` for NExT-GQA …). The result lists every invalid item in `problems` and
-    counts deliberate skips (e.g. MMVU open-ended) in `skipped`. `path` may be a Hub reference
-    (`OWNER/NAME`, `hf://datasets/OWNER/NAME[/path]`): the benchmark's annotation files are downloaded.
+    counts deliberate skips (e.g. MMVU open-ended) in `skipped`. A Hub reference is resolved before, by
+    `twgrpo_data.sources`.
     """
-    from ..hub_sources import resolve_data_path
-
     module = get_benchmark(name)
-    p = (resolve_data_path(path, bench=name) if path is not None else Path(module.DEFAULT_PATH)).expanduser()
+    p = Path(path if path is not None else module.DEFAULT_PATH).expanduser()
     if not p.exists():
         raise InputFormatError(
             f"{p}: no such file or folder"
             + ("" if path is not None else f" (the default {name} location; pass the path)")
         )
-    if not module.READS_INTERCHANGE and _is_interchange(p):
+    if reads_as_interchange(name, p):
         if options:
             raise TwgrpoError(f"{p}: options {sorted(options)} apply to native {name} files, not unified ones")
         return _some_records(unified.load(p, source=name), name, p)
@@ -199,38 +189,15 @@ def _some_records(result: LoadResult, name: str, path: Path) -> LoadResult:
 
 
 def detect_benchmark(path: str | os.PathLike) -> str | None:
-    """The benchmark a native file or folder belongs to, sniffed from names and the first bytes; None if unknown."""
-    from ..hub_sources import resolve_data_path
-
-    p = resolve_data_path(path).expanduser()
+    """The benchmark a local native file or folder belongs to, sniffed from names and the first bytes; None if
+    unknown."""
+    p = Path(path).expanduser()
     if not p.exists():
         return None
-    for name, module in BENCHMARKS.items():
-        if name != "unified" and module.detect(p):
+    for name, module in NATIVE.items():
+        if module.detect(p):
             return name
-    return "unified" if unified.detect(p) or _is_interchange(p) else None
-
-
-def categories_of(record: Record) -> dict[str, Any]:
-    """The breakdown keys for `record` from its benchmark (`source`); {} for an unknown source."""
-    module = BENCHMARKS.get(record.source)
-    if module is None or module is unified:
-        return {}
-    return {k: v for k, v in module.categories(record).items() if v is not None}
-
-
-def cluster_of(record: Record) -> str | None:
-    """The unit whose items are not independent, when the record's benchmark has one (Video-MME asks three
-    questions about each video: its `videoID`); intervals are then clustered by it."""
-    hook = getattr(BENCHMARKS.get(record.source), "cluster", None)
-    value = hook(record) if hook is not None else None
-    return None if value is None else str(value)
-
-
-def with_categories(record: Record) -> Record:
-    """`record` with its benchmark's category keys filled into `meta` (existing keys win)."""
-    extra = {k: v for k, v in categories_of(record).items() if k not in record.meta}
-    return record.replace(meta={**record.meta, **extra}) if extra else record
+    return "unified" if unified.detect(p) or is_interchange(p) else None
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -342,6 +309,7 @@ __all__ = [
     "Source",
     "benchmark_of",
     "categories_of",
+    "category_names",
     "check_record_videos",
     "cluster_of",
     "detect_benchmark",
@@ -356,6 +324,7 @@ __all__ = [
     "native_benchmarks",
     "official_protocol",
     "prompt_style",
+    "resolve_style",
     "reads_as_interchange",
     "source_table",
     "with_categories",

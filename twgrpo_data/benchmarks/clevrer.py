@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputFormatError, RecordError, TwgrpoError
-from ..formats import LoadResult
+from ..io.json_text import head_text
+from ..io.load_result import LoadResult
 from ..record import Record, letter
 from .facts import Source
-from .loading import Skip, collect, existing, find_first, finish, head_text, read_json
+from .loading import Skip, collect, existing, find_first, finish, read_json
 
 NAME = "clevrer"
 DESCRIPTION = "CLEVRER: validation.json/train.json scenes (counterfactual by default; multi-answer)"

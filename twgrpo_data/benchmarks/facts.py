@@ -7,7 +7,8 @@ Every benchmark module (`twgrpo_data/benchmarks/<name>.py`) holds, besides its l
     HUB           `HubSource` or None: the Hugging Face repository, which files are annotations, which are
                   videos and how they are packed — what `twgrpo data fetch` downloads
     PROMPT_STYLE  the evaluation prompt style `auto` picks for it ("cot" or "clevrer")
-    READS_INTERCHANGE  True when its `load` reads unified/records files itself (its own JSON variants)
+    READS_INTERCHANGE  True when its `load` reads unified JSON lists itself (its own JSON variants; records files,
+                  parquet and HF folders still go to the interchange reader)
     SIGNATURE     native fields whose presence in a record's `meta` marks the record as this benchmark's
                   (Video-MME's `videoID`/`url`/`duration`/`domain`, …); used to decide a record's licence
                   by content, not by file name
@@ -15,7 +16,7 @@ Every benchmark module (`twgrpo_data/benchmarks/<name>.py`) holds, besides its l
                   scorer, for `twgrpo eval --protocol official`
 
 The registry (`twgrpo_data.benchmarks.BENCHMARKS`) derives every list from these: the card source table,
-the licence gate, `guess_source`, the QAI input formats and the prompt style.
+the licence gate, `guess_from_name`, the QAI input formats and the prompt style.
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputFormatError, RecordError, TwgrpoError
-from ..formats import LoadResult, parse_json, read_text
-from ..garbage_collection import gc_paused
+from ..errors import InputFormatError, RecordError
+from ..io.json_text import parse_json, read_text
+from ..io.load_result import LoadResult
 from ..record import Problem, Record, letter, validate_records
 
 
@@ -44,7 +44,6 @@ def find_first(root: Path, candidates: Iterable[str], what: str) -> Path:
     raise InputFormatError(f"{root}: no {what} here (looked for {', '.join(tried)})")
 
 
-@gc_paused()  # builds ~10^5 objects; see `gc_paused`
 def read_json(path: Path) -> Any:
     try:
         return parse_json(read_text(path), path, data=True)
@@ -76,70 +75,10 @@ def read_parquet(path: Path) -> list[dict[str, Any]]:
         raise InputFormatError(f"{path}: unreadable parquet ({exc})") from None
 
 
-def is_saved_dataset(path: Path) -> bool:
-    """A folder written by `datasets`' `save_to_disk` (one dataset or a `DatasetDict`)."""
-    return path.is_dir() and any((path / n).is_file() for n in ("dataset_info.json", "dataset_dict.json", "state.json"))
-
-
-def saved_dataset_columns(path: Path) -> set[str]:
-    """Column names of a `save_to_disk` folder (of its first split); empty when it is not one."""
-    if not is_saved_dataset(path):
-        return set()
-    from datasets import DatasetDict
-
-    from ..hub_sources import load_saved_dataset
-
-    ds = load_saved_dataset(path)
-    ds = next(iter(ds.values())) if isinstance(ds, DatasetDict) else ds
-    return set(ds.column_names)
-
-
-def read_saved_rows(path: Path, split: str | None = None) -> list[dict[str, Any]]:
-    """Rows of a `save_to_disk` folder (a Hub dataset saved locally, e.g. lmms-lab's Video-MME);
-    a `DatasetDict` gives `split`, or its only split."""
-    from datasets import DatasetDict
-
-    from ..hub_sources import load_saved_dataset
-
-    try:
-        ds = load_saved_dataset(path)
-    except TwgrpoError:
-        raise
-    except Exception as exc:  # datasets' errors name no file
-        raise InputFormatError(f"{path}: unreadable save_to_disk folder ({exc})") from None
-    if isinstance(ds, DatasetDict):
-        if split is None and len(ds) != 1:
-            raise InputFormatError(f"{path}: dataset has splits {list(ds)}; choose one")
-        ds = ds[split or next(iter(ds))]
-    return ds.to_list()
-
-
-def head_text(path: Path, size: int = 65536) -> str:
-    """The first `size` characters of a file (a UTF-8 byte-order mark, as Excel writes, dropped), for format
-    sniffing without parsing a large file — and in a JSON list at least its whole first record, however long
-    it is, so that a sniffer never misses one of its keys."""
-    with path.open("r", encoding="utf-8-sig", errors="replace") as fh:
-        head = fh.read(size)
-        start = head.lstrip().lstrip("[").lstrip()
-        while start.startswith("{") and len(head) == size and not _holds_first_object(start):
-            more = fh.read(size)
-            if not more:
-                break
-            head += more
-            start = head.lstrip().lstrip("[").lstrip()
-            size = len(head)
-        return head
-
-
-def _holds_first_object(text: str) -> bool:
-    """Whether `text` (starting at a JSON object) holds that whole object; an invalid one reads to the end."""
-    try:
-        json.JSONDecoder().raw_decode(text)
-    except json.JSONDecodeError:
-        return False
-    except RecursionError:
-        return True
-    return True
+def fill_categories(record: Record, categories: Callable[[Record], dict[str, Any]]) -> Record:
+    """`record` with the keys of `categories(record)` that its `meta` lacks filled in (None values left out)."""
+    extra = {k: v for k, v in categories(record).items() if v is not None and k not in record.meta}
+    return record.replace(meta={**record.meta, **extra}) if extra else record
 
 
 def letter_of_text(options: list[str], text: Any, field: str = "answer") -> str:
@@ -154,7 +93,6 @@ def letter_of_text(options: list[str], text: Any, field: str = "answer") -> str:
     raise RecordError(f"answer {text!r} is not one of the {len(options)} options", field=field)
 
 
-@gc_paused()  # builds ~10^5 objects; see `gc_paused`
 def collect(
     items: Iterable[tuple[int, Any]],
     convert: Callable[[int, Any], Record],
@@ -199,7 +137,6 @@ def collect(
     return records, problems, skipped
 
 
-@gc_paused()  # builds ~10^5 objects; see `gc_paused`
 def finish(
     parts: Iterable[tuple[list[tuple[int, Record]], list[Problem], Counter, str]], file: str | os.PathLike
 ) -> LoadResult:

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputFormatError, RecordError
-from ..formats import LoadResult
+from ..io.json_text import head_text
+from ..io.load_result import LoadResult
 from ..prompts import Prompt
 from ..record import LETTERS, OPEN_ENDED, Record
 from .facts import Ask, HubSource, JudgeUnreadable, OfficialProtocol, Source, Verdict
-from .loading import Skip, collect, existing, find_first, finish, head_text, read_json
+from .loading import Skip, collect, existing, find_first, finish, read_json
 
 NAME = "mmvu"
 DESCRIPTION = "MMVU: validation.json (625 multiple-choice; the 375 open-ended skipped and counted, or kept by --protocol official)"

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..errors import InputFormatError, RecordError, TwgrpoError
-from ..formats import LoadResult
+from ..io.json_text import head_text
+from ..io.load_result import LoadResult
 from ..prompts import Prompt
 from ..record import Record, letter
 from .facts import HubSource, OfficialProtocol, Source, Verdict
-from .loading import collect, existing, finish, head_text, letter_of_text, read_json
+from .loading import collect, existing, finish, letter_of_text, read_json
 
 NAME = "mvbench"
 DESCRIPTION = "MVBench: json/<task>.json (20 tasks x 200), answer text among `candidates`"

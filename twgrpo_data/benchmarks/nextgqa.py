@@ -23,19 +23,15 @@ from types import SimpleNamespace
 from typing import Any
 
 from ..errors import InputFormatError, RecordError, TwgrpoError
-from ..formats import (
-    LoadResult,
-    option_texts,
-    parse_answer_letters,
-    split_problem,
-)
+from ..io.json_text import head_text
+from ..io.load_result import LoadResult
+from ..io.unified_format import option_texts, parse_answer_letters, split_problem
 from ..record import Record, letter
 from .facts import HubSource, Source
 from .loading import (
     collect,
     existing,
     finish,
-    head_text,
     letter_of_text,
     read_csv,
     read_json,
@@ -99,6 +95,7 @@ QUESTION_TYPES = {
     "DL": "descriptive location",
     "DO": "descriptive other",
 }
+CATEGORY_NAMES = QUESTION_TYPES  # what the category codes mean (a report's legend)
 FORMATS = ("auto", "json", "csv", "parquet")
 _OPTION_COLUMNS = ("a0", "a1", "a2", "a3", "a4")
 _PAREN_LETTER = re.compile(r"\(([A-Z])\)")
@@ -331,5 +328,6 @@ NEXTQA = SimpleNamespace(
     HUB=NEXTQA_HUB,
     load=load_nextqa,
     categories=categories,
+    CATEGORY_NAMES=CATEGORY_NAMES,
     detect=detect_nextqa,
 )

@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputFormatError, RecordError
-from ..formats import LoadResult
+from ..io.json_text import head_text
+from ..io.load_result import LoadResult
+from ..io.readers import read_interchange
 from ..record import Record, letter
 from .facts import Source
-from .loading import collect, existing, finish, head_text, letter_of_text, read_json
+from .loading import collect, existing, fill_categories, finish, letter_of_text, read_json
 
 NAME = "star"
 DESCRIPTION = "STAR: STAR_<split>.json (answer text among 4 choices; start/end clip), or TW-GRPO STAR.json"
@@ -88,9 +90,9 @@ def load(path: str | os.PathLike = DEFAULT_PATH) -> LoadResult:
         file = next((f for f in found if f.stem == "STAR_val"), found[0])
     data = read_json(file)
     if isinstance(data, list) and data and isinstance(data[0], dict) and "solution" in data[0]:
-        from . import unified
-
-        return unified.load(file, source=NAME)
+        result = read_interchange(file, source=NAME)  # TW-GRPO's converted STAR.json
+        records = [fill_categories(r, categories) if r.source == NAME else r for r in result.records]
+        return LoadResult(records, result.problems, result.skipped, file=result.file)
     items = list(data.values()) if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise InputFormatError(f"{file}: expected a JSON list of STAR questions")

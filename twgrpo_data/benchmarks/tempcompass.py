@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputFormatError, RecordError, TwgrpoError
-from ..formats import LoadResult
+from ..io.load_result import LoadResult
+from ..pixels import PATCH_AREA
 from ..prompts import Prompt
 from ..record import LETTERS, Record, letter
 from .facts import Ask, HubSource, JudgeUnreadable, OfficialProtocol, Source, Verdict
@@ -485,7 +486,7 @@ OFFICIAL = OfficialProtocol(
     max_new_tokens=128,
     sampling={"frames": None, "fps": 1.0, "min_frames": 4, "max_frames": 768},
     frames_text="1 fps, 4 to 768 frames",
-    pixels=(128 * 28 * 28, 720 * 720),
+    pixels=(128 * PATCH_AREA, 720 * 720),
     judge="on-failure",
     judge_always_for=("captioning",),
     judge_settings={"system": JUDGE_SYSTEM, **JUDGE_PARAMS, "attempts": JUDGE_ATTEMPTS},

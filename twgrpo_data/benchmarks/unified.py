@@ -1,5 +1,5 @@
 """The Video-R1 / TW-GRPO evaluation JSONs (`eval_<bench>.json`, `nextgqa_val_raw.json`, CLEVRER and STAR
-files), read with `twgrpo_data.formats` and given each benchmark's categories in `meta`.
+files), read with `twgrpo_data.io.readers` and given each benchmark's categories in `meta`.
 
 The benchmark is the file's `source`, else guessed from its name (`eval_mmvu.json` → mmvu); the
 categories come from that benchmark's own `categories()` (e.g. the MVBench task from `problem_id`, the MMVU
@@ -11,7 +11,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..formats import LoadResult, read_dataset
+from ..io.json_text import head_text
+from ..io.load_result import LoadResult
+from ..io.readers import read_interchange
+from .registry import categories_of, guess_from_name, with_categories
 
 NAME = "unified"
 DESCRIPTION = "Video-R1/TW-GRPO eval JSON (eval_<bench>.json, nextgqa_val_raw.json, …) or twgrpo records"
@@ -32,20 +35,15 @@ def load(path: str | os.PathLike = DEFAULT_PATH, *, source: str | None = None) -
         >>> r.records[0].source, r.records[0].meta["category"]  # doctest: +SKIP
         ('mmvu', 'Chemistry')
     """
-    from . import with_categories
-
-    result = read_dataset(path, "auto", source=source)
+    p = Path(path)
+    result = read_interchange(p, source=guess_from_name(p.name) if source is None else source)
     return LoadResult([with_categories(r) for r in result.records], result.problems, result.skipped, file=result.file)
 
 
 def categories(record) -> dict:
     """Whatever the record's own benchmark derives (see `twgrpo_data.benchmarks.categories_of`)."""
-    from . import categories_of
-
     return categories_of(record)
 
 
 def detect(path: Path) -> bool:
-    from .loading import head_text
-
     return path.is_file() and path.suffix in (".json", ".jsonl") and '"solution"' in head_text(path, 16384)

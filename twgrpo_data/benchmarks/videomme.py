@@ -16,20 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputFormatError, RecordError
-from ..formats import LoadResult, parse_json, read_text, strip_option_prefix
+from ..io.json_text import head_text, parse_json, read_text
+from ..io.load_result import LoadResult
+from ..io.saved_dataset import is_saved_dataset, read_saved_rows, saved_dataset_columns
+from ..io.unified_format import strip_option_prefix
 from ..prompts import Prompt
 from ..record import LETTERS, Record, letter
 from .facts import HubSource, OfficialProtocol, Source, Verdict
-from .loading import (
-    collect,
-    existing,
-    finish,
-    head_text,
-    is_saved_dataset,
-    read_parquet,
-    read_saved_rows,
-    saved_dataset_columns,
-)
+from .loading import collect, existing, finish, read_parquet
 
 NAME = "videomme"
 DESCRIPTION = "Video-MME: videomme/test-*.parquet (2,700 questions; short/medium/long), optional subtitles"

@@ -37,6 +37,23 @@
     Object.keys(rows).forEach(function (key) { if (!rows[key].hidden) { rows[key].open = open; } });
   }
 
+  // a link to a sample (the disagreements table) shows it even when the filters hide it, and opens it
+  function reveal(id) {
+    var row = document.getElementById(id);
+    if (!row || !list.contains(row)) { return; }
+    if (row.hidden) {
+      filters.forEach(function (f) { f.value = ""; });
+      if (search) { search.value = ""; }
+      apply();
+    }
+    row.open = true;
+  }
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest ? event.target.closest("a[href^='#']") : null;
+    if (link) { reveal(link.getAttribute("href").slice(1)); }
+  });
+  if (location.hash) { reveal(decodeURIComponent(location.hash.slice(1))); }
+
   filters.forEach(function (f) { f.addEventListener("change", apply); });
   if (search) { search.addEventListener("input", apply); }
   var expand = document.getElementById("expand-all");

@@ -28,8 +28,8 @@ import stat
 import sys
 from pathlib import Path
 
-from .errors import OutputWriteError
-from .outputs import atomic_path
+from ..errors import OutputWriteError
+from ..outputs import atomic_path
 
 _FORMAT = 4  # bump when the file's layout changes (4: the header is an HMAC keyed to the installed versions)
 _DIGEST = 32  # bytes of HMAC-SHA-256 before the marshal data

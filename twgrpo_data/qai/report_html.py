@@ -23,10 +23,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .errors import InputFormatError, TwgrpoError
-from .html_page import json_for_script, render_page
-from .record import Record, letter
+from .. import __version__
+from ..errors import InputFormatError, TwgrpoError
+from ..html_page import json_for_script, render_page
+from ..progress import SILENT, Progress
+from ..record import Record, letter
+from ..sources import open_input
+from .invert import FALLBACKS, WHY_MODES, convert
+from .negate import Negator
 
 DEFAULT_MAX_ITEMS = 2000
 # outcomes listed one by one (the others are only counted: nothing to audit in an unselected record)
@@ -63,7 +67,6 @@ def check_report(doc: dict[str, Any], path: str | Path) -> None:
     """Refuse (one line naming the file and field) a report whose fields do not have the types `qai convert
     --report` writes: the page replays the conversion with its settings and the card prints its counts, and a
     shared report may be damaged or crafted."""
-    from .invert import FALLBACKS, WHY_MODES
 
     def whole(v: Any) -> bool:
         return isinstance(v, int) and not isinstance(v, bool)
@@ -95,20 +98,20 @@ def outcomes_by_id(converted: Sequence[Record], report: Any) -> dict[str, Outcom
     return {rec.id: Outcome(status, reason, rec) for rec, (status, reason) in zip(converted, report.outcomes)}
 
 
-def replay_outcomes(records: Sequence[Record], report: dict[str, Any], negator: Any = None) -> dict[str, Outcome]:
+def replay_outcomes(
+    records: Sequence[Record], report: dict[str, Any], negator: Any = None, progress: Progress = SILENT
+) -> dict[str, Outcome]:
     """Each input record's outcome, by converting the records again with the report's settings (every keyword
     of `invert.convert` that the report records under its own name: seed, ratio, min_keep, …). A record's
     outcome depends only on itself and the settings, so one conversion of them all gives each the outcome it
-    would get alone."""
-    from .invert import convert
-    from .negate import Negator
-
+    would get alone. The records converted are counted on a `progress` task."""
     settings = {
         name: report[name]
         for name in inspect.signature(convert).parameters
         if name not in ("records", "negator", "progress") and name in report
     }
-    converted, replayed = convert(records, negator=negator or Negator(), **settings)
+    with progress.task("replaying the conversion", len(records)) as task:
+        converted, replayed = convert(records, negator=negator or Negator(), progress=task.advance, **settings)
     return outcomes_by_id(converted, replayed)
 
 
@@ -204,9 +207,10 @@ def build_qai_page(
     source: str = "",
     max_items: int = DEFAULT_MAX_ITEMS,
     negator: Any = None,
+    progress: Progress = SILENT,
 ) -> str:
     """The page for a conversion. `report` is its `--report` JSON (None: an output file alone), `inputs` the
-    original records (None when unreachable), `outputs` the converted ones."""
+    original records (None when unreachable), `outputs` the converted ones; `progress` counts the replay."""
     if max_items < 0:
         raise TwgrpoError("--max-items must be at least 0")
     notes = []
@@ -221,7 +225,7 @@ def build_qai_page(
             "before rewriting cannot be listed (pass it with --input)"
         )
     if report is not None and inputs is not None and outcomes is None:
-        outcomes = replay_outcomes(inputs, report, negator)
+        outcomes = replay_outcomes(inputs, report, negator, progress)
     items, mismatches = item_views(inputs if report is not None else None, outputs, outcomes or {})
     if mismatches:
         notes.append(
@@ -278,12 +282,12 @@ def qai_page_from_file(
     input: str | Path | None = None,
     output: str | Path | None = None,
     max_items: int = DEFAULT_MAX_ITEMS,
+    progress: Progress = SILENT,
 ) -> str:
     """The page for a `--report` JSON or for a QAI output file alone. The conversion's input and output files
     are `input` / `output` when the reader gives them, else the files the report names if they lie in the
-    report's folder (`qai convert X -o Y --report R` in one folder finds both)."""
-    from .invert import load_input
-
+    report's folder (`qai convert X -o Y --report R` in one folder finds both); `progress` counts the replay of
+    the conversion."""
     p = Path(path)
     if not p.exists():
         raise InputFormatError(f"{p}: no such file")
@@ -297,10 +301,10 @@ def qai_page_from_file(
     if report is not None:
         check_report(report, p)
     if report is None:
-        outputs = load_input(p, "auto").records
+        outputs = open_input(p).raise_or_skip(False).records
         return build_qai_page(None, None, outputs, source=str(p), max_items=max_items)
     input_path = Path(input) if input is not None else _beside(report.get("input"), p.parent)
     output_path = Path(output) if output is not None else _beside(report.get("output"), p.parent)
-    inputs = load_input(input_path, "auto", skip_invalid=True).records if input_path else None
-    outputs = load_input(output_path, "auto").records if output_path else None
-    return build_qai_page(report, inputs, outputs, source=str(p), max_items=max_items)
+    inputs = open_input(input_path).raise_or_skip(True).records if input_path else None
+    outputs = open_input(output_path).raise_or_skip(False).records if output_path else None
+    return build_qai_page(report, inputs, outputs, source=str(p), max_items=max_items, progress=progress)

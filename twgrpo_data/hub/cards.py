@@ -30,12 +30,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
-from .benchmarks.facts import Source
-from .errors import InputFormatError, TwgrpoError
-from .formats import meta_struct_feature, record_to_row
-from .invert import QaiReport
-from .record import Record
+from .. import __version__
+from ..benchmarks import benchmark_of
+from ..benchmarks import source_table as registry_sources
+from ..benchmarks.facts import Source
+from ..errors import InputFormatError, TwgrpoError
+from ..io.arrow import has_categories, record_to_row
+from ..io.json_text import parse_json, read_text
+from ..io.meta_column import meta_struct_feature
+from ..qai.report import QaiReport
+from ..qai.report_html import check_report as check_report_fields
+from ..record import Record
 
 if TYPE_CHECKING:
     from huggingface_hub import DatasetCard
@@ -62,8 +67,6 @@ TWGRPO_ARXIV = "2505.24718"
 
 def source_table() -> dict[str, SourceInfo]:
     """Record `source` value → `SourceInfo`, from the benchmark registry."""
-    from .benchmarks import source_table as registry_sources
-
     return registry_sources()
 
 
@@ -101,8 +104,6 @@ def stated_source(name: str, license_id: str) -> SourceInfo:
 def record_source(record: Record) -> str:
     """The benchmark a record comes from, decided by its content (`benchmarks.benchmark_of`), else its
     `source` as written."""
-    from .benchmarks import benchmark_of
-
     return benchmark_of(record) or record.source or ""
 
 
@@ -168,18 +169,15 @@ class DatasetStats:
 
 
 def load_report(path: str | Path) -> QaiReport:
-    """Read a QAI report (`twgrpo_data.invert.QaiReport.load`) whose fields have the types `qai convert` writes
-    (`qai_report_html.check_report`); the input path is reduced to its file name, since cards carry no local
+    """Read a QAI report (`twgrpo_data.qai.report.QaiReport.load`) whose fields have the types `qai convert` writes
+    (`twgrpo_data.qai.report_html.check_report`); the input path is reduced to its file name, since cards carry no local
     paths."""
-    from .formats import parse_json, read_text
-    from .qai_report_html import check_report
-
     try:
         doc = parse_json(read_text(path), Path(path))
     except (ValueError, TwgrpoError):  # not JSON, not there: `QaiReport.load` names the problem
         doc = None
     if isinstance(doc, dict):
-        check_report(doc, path)
+        check_report_fields(doc, path)
     report = QaiReport.load(path)
     return dataclasses.replace(report, input=Path(report.input).name if report.input else None)
 
@@ -291,18 +289,16 @@ def choose_template(stats: DatasetStats) -> str:
     return GENERIC
 
 
-def _example(splits: Mapping[str, Sequence[Record]], meta_struct: bool | None = None) -> str:
+def _example(splits: Mapping[str, Sequence[Record]], meta_struct: bool) -> str:
     """One Hub row (a negated record when there is one) as JSON, one field a line: the real layout.
 
-    `meta` is shown as the Hub stores it: a struct when one holds every record's meta (`meta_struct`, decided
-    by `formats.meta_column` when not given), else JSON text."""
+    `meta` is shown as the Hub stores it: a struct when one holds every record's meta (`meta_struct`), else
+    JSON text; the `category` column is there when the table has one (`twgrpo_data.io.arrow.has_categories`)."""
     records = [r for recs in splits.values() for r in recs]
     chosen = next((r for r in records if r.qai and r.qai.get("negated")), records[0] if records else None)
     if chosen is None:
         return "{}"
-    if meta_struct is None:
-        meta_struct = meta_struct_feature(records) is not None
-    fields = record_to_row(chosen, meta_struct=meta_struct).items()
+    fields = record_to_row(chosen, meta_struct=meta_struct, category=has_categories(records)).items()
     return "{\n" + ",\n".join(f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in fields) + "\n}"
 
 
@@ -374,18 +370,18 @@ def render_card(
 
     `template`: a shipped template name or a file (default: `choose_template`); `report`: the QAI report
     (checked against the data with `check_report`); `hub_metadata`: `dataset_info`/`configs` to merge
-    into the YAML (from `twgrpo_data.hub`); `stated_license`: the licence of sources the registry does not
+    into the YAML (from `twgrpo_data.hub.layout`); `stated_license`: the licence of sources the registry does not
     know (`--license`); `stats` (`DatasetStats.from_splits(splits)`) and `meta_struct` (whether the Hub
     stores `meta` as a struct) when the caller has them already. Template metadata wins over computed licence
     metadata, so a card file can state a licence the source table does not know. The paper's `arxiv:` tag is
     always added.
     """
-    import jinja2
     from huggingface_hub import DatasetCard, DatasetCardData
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
     from markupsafe import Markup
 
     stats = DatasetStats.from_splits(splits) if stats is None else stats
+    if meta_struct is None:
+        meta_struct = meta_struct_feature(r for recs in splits.values() for r in recs) is not None
     if report is not None:
         check_report(stats, report)
     path = template_path(template or choose_template(stats))
@@ -394,12 +390,37 @@ def render_card(
         source = DatasetCard(content)
     except (ValueError, UnicodeDecodeError) as exc:  # YAML block that is not a mapping, binary file
         raise InputFormatError(f"{path}: not a card template: {exc}") from None
-    header_lines = content[: len(content) - len(source.text)].count("\n")
     uses = source_uses(stats, stated_license)
-    name = repo_id.split("/")[-1]
-    static = source.data.to_dict()
+    metadata = _card_metadata(repo_id, stats, uses, source.data.to_dict(), hub_metadata)
+    context = dict(
+        repo_id=repo_id,
+        pretty_name=metadata["pretty_name"],
+        stats=stats,
+        report=report,
+        sources=[_as_trusted(u) for u in uses],
+        example=Markup(_example(splits, meta_struct)),
+        meta_struct=meta_struct,
+        category=has_categories(r for recs in splits.values() for r in recs),
+        toolkit_version=__version__,
+        twgrpo_citation=Markup(TWGRPO_CITATION),
+    )
+    header_lines = content[: len(content) - len(source.text)].count("\n")
+    body = _render_body(path, source.text, header_lines, context)
+    data = DatasetCardData(**metadata)
+    return DatasetCard(f"---\n{data.to_yaml()}\n---\n{body.lstrip()}")
+
+
+def _card_metadata(
+    repo_id: str,
+    stats: DatasetStats,
+    uses: Sequence[SourceUse],
+    static: Mapping[str, Any],
+    hub_metadata: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The card's YAML: name, licences and size computed here, overridden by the template's own metadata
+    (`static`), then the Hub's `dataset_info`/`configs`; the paper's `arxiv:` tag last."""
     metadata: dict[str, Any] = {
-        "pretty_name": name,
+        "pretty_name": repo_id.split("/")[-1],
         **licence_metadata(uses),
         "size_categories": [size_category(stats.n_records)],
     }
@@ -407,6 +428,15 @@ def render_card(
     metadata.update(hub_metadata or {})
     arxiv_tag = f"arxiv:{TWGRPO_ARXIV}"
     metadata["tags"] = [*(t for t in metadata.get("tags") or [] if t != arxiv_tag), arxiv_tag]
+    return metadata
+
+
+def _render_body(path: Path, text: str, header_lines: int, context: Mapping[str, Any]) -> str:
+    """The template body `text` (of the card file `path`, after its `header_lines` of YAML) rendered with
+    `context`; a template error names the file and line."""
+    import jinja2
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+    from markupsafe import Markup
 
     # A card file (`--card FILE`) is code the user did not necessarily write: Jinja's sandbox keeps it from
     # reaching Python objects (`cycler.__init__.__globals__.os`); `finalize` writes every text from the data
@@ -425,18 +455,8 @@ def render_card(
     )
     env.filters["pct"] = lambda x, digits=1: f"{100 * x:.{digits}f}%"
     env.filters["code"] = markdown_code
-    context = dict(
-        repo_id=repo_id,
-        pretty_name=metadata["pretty_name"],
-        stats=stats,
-        report=report,
-        sources=[_as_trusted(u) for u in uses],
-        example=Markup(_example(splits, meta_struct)),
-        toolkit_version=__version__,
-        twgrpo_citation=Markup(TWGRPO_CITATION),
-    )
     try:
-        body = env.from_string(source.text).render(**context)
+        return env.from_string(text).render(**context)
     except jinja2.TemplateError as exc:
         # syntax errors know their line in the body (or in an extended template, named by `exc.name`)
         lineno = getattr(exc, "lineno", None)
@@ -450,5 +470,3 @@ def render_card(
             )
         )
         raise InputFormatError(f"{path}{where}: template error: {exc}") from None
-    data = DatasetCardData(**metadata)
-    return DatasetCard(f"---\n{data.to_yaml()}\n---\n{body.lstrip()}")

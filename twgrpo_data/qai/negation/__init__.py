@@ -1,4 +1,4 @@
-"""The steps of question negation, one module each; `twgrpo_data.negate` is the public entry point.
+"""The steps of question negation, one module each; `twgrpo_data.qai.negate` is the public entry point.
 
 vocabulary   the words, tags and patterns the rules read
 outcome      statuses, reasons and `NegationResult`

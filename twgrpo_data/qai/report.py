@@ -1,5 +1,5 @@
 """The report of one QAI conversion (`qai convert --report`): what happened to each record, counted, and read back
-for dataset cards (`twgrpo_data.cards.load_report`) and the audit page (`twgrpo_data.qai_report_html`)."""
+for dataset cards (`twgrpo_data.hub.cards.load_report`) and the audit page (`twgrpo_data.qai.report_html`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import installed_version
-from .errors import InputFormatError
+from .. import twgrpo_version
+from ..errors import InputFormatError
+from ..io.json_text import parse_json, read_text
 from .negate import NEGATION, TEMPLATE
 
 # "negated" counts every inverted record, whichever strategy rewrote its question (`strategies` splits it).
@@ -22,7 +23,7 @@ STRATEGIES = (NEGATION, TEMPLATE, AFFIRMATION)
 @dataclass
 class QaiReport:
     """What a conversion did; `to_dict` gives the `--report` JSON and `load` reads one back (the dataset
-    card uses it: `twgrpo_data.cards.load_report`)."""
+    card uses it: `twgrpo_data.hub.cards.load_report`)."""
 
     n_records: int = 0
     seed: int = 0
@@ -42,7 +43,7 @@ class QaiReport:
     input: str | None = None
     output: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-    twgrpo_version: str | None = field(default_factory=installed_version)
+    twgrpo_version: str | None = field(default_factory=twgrpo_version)
     file: str | None = None  # the report file's name, when read back with `load`
     # each converted record's (status, reason): a count key, and the refusal reason or the negation rule (None
     # for the others); not part of the JSON, it lets the HTML page list outcomes without converting again
@@ -64,8 +65,6 @@ class QaiReport:
     def load(cls, path: str | Path) -> QaiReport:
         """Read a `--report` JSON; a file that is not one raises `InputFormatError` naming the file."""
         import json
-
-        from .formats import parse_json, read_text
 
         p = Path(path)
         try:

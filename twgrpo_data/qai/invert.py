@@ -14,12 +14,10 @@ import hashlib
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
-from .errors import InputFormatError, TwgrpoError
-from .formats import LoadResult, detect_format, read_records
-from .garbage_collection import gc_paused
+from ..errors import TwgrpoError
+from ..record import Record, letter, letter_index
 from .negate import (
     ALREADY_NEGATIVE,
     NEGATED,
@@ -32,29 +30,10 @@ from .negate import (
     is_why_question,
     template_question,
 )
-from .qai_options import options_overlap, structural_refusal
-from .qai_report import AFFIRMATION, COUNT_KEYS, STRATEGIES, QaiReport
-from .record import Record, letter, letter_index
+from .options import structural_refusal
+from .report import AFFIRMATION, QaiReport
 from .same_meaning import SAME_MEANING_ACTIONS, LexicalVerifier, MeaningVerifier, meaning_check
 
-# the report and the option checks live in their own modules; these names stay importable from here
-__all__ = [
-    "AFFIRMATION",
-    "COUNT_KEYS",
-    "STRATEGIES",
-    "QaiReport",
-    "compare_official",
-    "convert",
-    "input_formats",
-    "invert_record",
-    "load_input",
-    "negate_lines",
-    "options_overlap",
-    "record_rng",
-]
-
-#: Interchange formats QAI reads besides the benchmarks' native layouts (`input_formats()` lists all).
-INTERCHANGE_INPUTS = ("csv", "unified", "records", "parquet", "hf")
 LOCAL_VERIFIER = LexicalVerifier()
 FALLBACKS = ("none", TEMPLATE)
 WHY_MODES = ("negate", TEMPLATE)
@@ -98,7 +77,6 @@ def invert_record(
     )
 
 
-@gc_paused()
 def convert(
     records: Sequence[Record],
     ratio: float = 0.5,
@@ -328,52 +306,6 @@ def _meaning_summary(
         "options_dropped": dropped if action == "drop" else 0,
         "records_refused": report.unnegatable_reasons.get("same_meaning", 0),
     }
-
-
-# ----------------------------------------------------------------------------------------------------------
-# input
-
-
-def input_formats() -> tuple[str, ...]:
-    """`--from` values: auto, every registered benchmark's native layout, and the interchange formats."""
-    from .benchmarks import native_benchmarks
-
-    return ("auto", *native_benchmarks(), *INTERCHANGE_INPUTS)
-
-
-def load_input(path: str | Path, fmt: str = "auto", *, skip_invalid: bool = False) -> LoadResult:
-    """Read QAI input: the interchange formats through `twgrpo_data.formats`, a benchmark's native files
-    (NExT-GQA / NExT-QA / STAR CSV and JSON, …) through the benchmark loaders (`twgrpo_data.benchmarks`)."""
-    from .hub_sources import resolve_data_path
-
-    allowed = input_formats()
-    if fmt not in allowed:
-        raise InputFormatError(f"unknown input format {fmt!r}; expected one of {', '.join(allowed)}")
-    path = resolve_data_path(path)  # a Hub dataset (OWNER/NAME, hf://datasets/…) → its files in the cache
-    if fmt == "auto":
-        try:
-            fmt = detect_format(path)
-        except InputFormatError as not_interchange:
-            bench = _detect_benchmark(path)
-            if bench is None:
-                raise not_interchange
-            return _load_benchmark(bench, path, skip_invalid)
-    if fmt not in ("unified", "records", "parquet", "hf"):  # a benchmark name, or csv (NExT-GQA / NExT-QA)
-        bench = fmt if fmt != "csv" else (_detect_benchmark(path) or "nextqa")
-        return _load_benchmark(bench, path, skip_invalid)
-    return read_records(path, fmt, skip_invalid=skip_invalid)
-
-
-def _detect_benchmark(path: str | Path) -> str | None:
-    from .benchmarks import detect_benchmark
-
-    return detect_benchmark(path)
-
-
-def _load_benchmark(name: str, path: str | Path, skip_invalid: bool) -> LoadResult:
-    from .benchmarks import load_benchmark
-
-    return load_benchmark(name, path).raise_or_skip(skip_invalid)
 
 
 # ----------------------------------------------------------------------------------------------------------
