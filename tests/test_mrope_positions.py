@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import VIDEOS
+from paths import VIDEOS
 
 from twgrpo_data.prompts import build_prompt
 from twgrpo_data.record import Record

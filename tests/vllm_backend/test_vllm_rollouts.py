@@ -19,7 +19,7 @@ import sys
 
 import pytest
 import torch
-from cli_helpers import TWGRPO, accelerate_launch
+from cli_helpers import accelerate_launch, run_cli_subprocess
 from vllm_helpers import REPO
 
 from twgrpo_data.errors import RecordError, TwgrpoError
@@ -273,13 +273,24 @@ ENV = {**{k: v for k, v in os.environ.items() if k not in RENDEZVOUS}, "OMP_NUM_
 
 
 def run(root, command: list[str]) -> subprocess.CompletedProcess:
+    """A command that is not `twgrpo` itself (a launcher, the killer script), in this test's environment."""
     return subprocess.run(command, cwd=root, env=ENV, capture_output=True, text=True, timeout=600)
 
 
-def train(root, *args, launch=None) -> subprocess.CompletedProcess:
-    done = run(root, [*(launch or TWGRPO), "train", "--config", str(TINY_YAML), "model=T", "use_vllm=true", *args])
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done
+def train(root, *args):
+    """`twgrpo train --config examples/train_tiny.yaml model=T use_vllm=true ARGS` in `root`; it must succeed."""
+    return run_cli_subprocess(
+        "train",
+        "--config",
+        TINY_YAML,
+        "model=T",
+        "use_vllm=true",
+        *args,
+        cwd=root,
+        env=ENV,
+        inherit_env=False,
+        check=True,
+    )
 
 
 def weights(path):
@@ -297,7 +308,7 @@ def step_rows(path):
 def vllm_run(tmp_path_factory):
     """`twgrpo dev tiny-model T && twgrpo train --config examples/train_tiny.yaml model=T use_vllm=true -o A`."""
     root = tmp_path_factory.mktemp("cli")
-    assert run(root, [*TWGRPO, "dev", "tiny-model", "T"]).returncode == 0
+    run_cli_subprocess("dev", "tiny-model", "T", cwd=root, env=ENV, inherit_env=False, check=True)
     train(root, "-o", "A", "max_steps=4", "save_steps=2")
     return root
 
@@ -324,7 +335,19 @@ def test_a_killed_vllm_run_resumes_as_if_never_stopped(vllm_run):
 
 def test_two_processes_each_roll_out_on_their_own_engine(vllm_run):
     launch = [*accelerate_launch("--multi_gpu"), "-m", "twgrpo_cli"]
-    done = train(vllm_run, "-o", "D", "max_steps=2", "save_steps=2", launch=launch)
+    command = [
+        "train",
+        "--config",
+        str(TINY_YAML),
+        "model=T",
+        "use_vllm=true",
+        "-o",
+        "D",
+        "max_steps=2",
+        "save_steps=2",
+    ]
+    done = run(vllm_run, launch + command)
+    assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("done: model") == 2
     rows = [json.loads(line) for line in (vllm_run / "D" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if "reward" in r] == [1, 2]  # written once, by rank 0
