@@ -669,7 +669,7 @@ def test_a_missing_reporter_is_a_user_error_before_the_model_loads(monkeypatch):
 
 
 def test_each_step_prints_one_short_line():
-    from twgrpo_train.trainer import step_line
+    from twgrpo_train.callbacks import step_line
 
     logs = {
         "loss": 0.0123,

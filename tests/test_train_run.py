@@ -16,9 +16,10 @@ from paths import REPO, VIDEOS
 
 from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.video import sample_video
+from twgrpo_train.callbacks import MetricsJsonlCallback
 from twgrpo_train.config import TWGRPOConfig, load_config
 from twgrpo_train.data import load_train_dataset
-from twgrpo_train.trainer import MetricsJsonlCallback, TWGRPOTrainer, run_training
+from twgrpo_train.trainer import TWGRPOTrainer, run_training
 
 pytestmark = pytest.mark.slow
 TINY_YAML = REPO / "examples" / "train_tiny.yaml"
@@ -317,7 +318,7 @@ def cut(path):
     ("layout", "world_size"), [("plain", 1), ("plain", 2), ("zero2", 2), ("zero3", 2), ("fsdp", 2), ("fsdp_local", 2)]
 )
 def test_checkpoint_layouts_of_every_backend_are_resumable(tmp_path, layout, world_size):
-    from twgrpo_train.trainer import checkpoint_problem
+    from twgrpo_train.run_folder import checkpoint_problem
 
     folder = fake_checkpoint(tmp_path / "checkpoint-2", 2, layout, world_size)
     assert checkpoint_problem(folder, world_size) is None
@@ -342,7 +343,7 @@ def test_checkpoint_layouts_of_every_backend_are_resumable(tmp_path, layout, wor
     ],
 )
 def test_a_damaged_checkpoint_falls_back_to_the_previous_one_and_is_set_aside(tmp_path, damage, problem):
-    from twgrpo_train.trainer import last_complete_checkpoint
+    from twgrpo_train.run_folder import last_complete_checkpoint
 
     fake_checkpoint(tmp_path / "checkpoint-2", 2)
     newest = fake_checkpoint(tmp_path / "checkpoint-4", 4)
@@ -362,7 +363,7 @@ def test_a_damaged_checkpoint_falls_back_to_the_previous_one_and_is_set_aside(tm
 
 
 def test_checkpoints_without_optimizer_state_are_refused_and_left_alone(tmp_path):
-    from twgrpo_train.trainer import _check_output_dir
+    from twgrpo_train.run_folder import check_output_dir
 
     for step in (2, 4):
         (fake_checkpoint(tmp_path / f"checkpoint-{step}", step) / "optimizer.pt").unlink()  # save_only_model
@@ -370,22 +371,22 @@ def test_checkpoints_without_optimizer_state_are_refused_and_left_alone(tmp_path
     with pytest.raises(
         TwgrpoError, match=r"checkpoint-4: cannot continue this run exactly: no optimizer state .*save_only_model"
     ):
-        _check_output_dir(tmp_path, cfg, resume=True)
+        check_output_dir(tmp_path, cfg, resume=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-2", "checkpoint-4"]
 
 
 def test_a_run_killed_before_its_first_checkpoint_starts_over(tmp_path):
     """Issue 25.4: `--resume` says there is nothing to resume and how to go on; the fresh run starts over."""
-    from twgrpo_train.trainer import _check_output_dir
+    from twgrpo_train.run_folder import check_output_dir
 
     cfg = load_config(TINY_YAML, ["model=/m", f"output_dir={tmp_path}"])
     (tmp_path / "metrics.jsonl").write_text('{"step": 1, "loss": 0.1}\n')
     torn = fake_checkpoint(tmp_path / "checkpoint-2", 2)
     (torn / "trainer_state.json").unlink()
     with pytest.raises(TwgrpoError, match=r"no checkpoint to resume from .*run the same command without --resume"):
-        _check_output_dir(tmp_path, cfg, resume=True)
+        check_output_dir(tmp_path, cfg, resume=True)
     notes = []
-    assert _check_output_dir(tmp_path, cfg, resume=False, note=notes.append) is None
+    assert check_output_dir(tmp_path, cfg, resume=False, note=notes.append) is None
     assert notes == [
         f"note: {tmp_path} holds a run stopped before its first complete checkpoint: starting it over "
         "(moved aside: checkpoint-2.damaged)"
@@ -394,17 +395,17 @@ def test_a_run_killed_before_its_first_checkpoint_starts_over(tmp_path):
     # a complete checkpoint, or a finished model, is an earlier run that a fresh run never overwrites
     fake_checkpoint(tmp_path / "checkpoint-2", 2)
     with pytest.raises(TwgrpoError, match=r"holds an earlier run \(checkpoint-2\); pass --resume"):
-        _check_output_dir(tmp_path, cfg, resume=False)
+        check_output_dir(tmp_path, cfg, resume=False)
     import shutil
 
     shutil.rmtree(tmp_path / "checkpoint-2")
     (tmp_path / "model.safetensors").write_bytes((tmp_path / "checkpoint-2.damaged" / "model.safetensors").read_bytes())
     with pytest.raises(TwgrpoError, match=r"holds an earlier run \(a finished model\)"):
-        _check_output_dir(tmp_path, cfg, resume=False)
+        check_output_dir(tmp_path, cfg, resume=False)
 
 
 def test_a_run_record_of_an_earlier_version_reads_alpha_as_the_maximum_weight(tmp_path):
-    from twgrpo_train.trainer import _earlier_record
+    from twgrpo_train.run_folder import _earlier_record
 
     assert _earlier_record({"alpha": 1.7, "weight_mapping": "reference"})["alpha"] == 0.7
     assert _earlier_record({"alpha": 0, "weight_mapping": "reference"})["alpha"] == 0
@@ -499,7 +500,7 @@ def test_checkpoint_weights_load_through_the_model_key_mapping(tiny_model_dir, t
     from safetensors.torch import load_file, save_file
     from transformers import AutoModelForImageTextToText
 
-    from twgrpo_train.trainer import load_checkpoint_weights
+    from twgrpo_train.run_folder import load_checkpoint_weights
 
     trained = AutoModelForImageTextToText.from_pretrained(tiny_model_dir)
     with torch.no_grad():

@@ -30,13 +30,10 @@ import dataclasses
 import functools
 import json
 import math
-import os
-import re
 from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import TrainerCallback
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from trl import GRPOTrainer
 from trl.trainer.utils import RepeatSampler
@@ -47,10 +44,12 @@ from twgrpo_data.video import VideoRef
 from twgrpo_eval.backends.base import request_seed
 from twgrpo_eval.backends.mrope import use_released_mrope
 
+from .callbacks import MetricsJsonlCallback, StepLinePrinterCallback, StepLineProgressCallback
 from .card import write_model_card
-from .config import DEPRECATED_KEYS, TrainConfigError, TWGRPOConfig, compared_on_resume
+from .config import TrainConfigError, TWGRPOConfig
 from .data import load_train_dataset
 from .rewards import answer_metrics, build_reward_funcs
+from .run_folder import check_output_dir, finished_step, load_checkpoint_weights, run_record, weight_files
 from .weights import token_weights_from_hidden, weight_stats, weighted_objective_with_grad
 
 VIDEO_KEYS = ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts")
@@ -88,94 +87,6 @@ def _renderable(prompt: list[dict[str, Any]]) -> list[dict[str, Any]]:
             ]
         out.append({**message, "content": content})
     return out
-
-
-class MetricsJsonlCallback(TrainerCallback):
-    """Append every training log (TRL's metrics plus ours) to a JSONL file, one object per logging step.
-
-    On (re)start the file is cut back to the steps up to the checkpoint being resumed, so a resumed run never
-    holds the same step twice.
-    """
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        if not state.is_world_process_zero or not self.path.exists():
-            return
-        keep = []
-        for line in self.path.read_text(encoding="utf-8").split("\n"):
-            try:
-                row = json.loads(line) if line.strip() else None
-            except json.JSONDecodeError:
-                continue  # the last line, torn by a kill
-            if row is not None and row.get("step", 0) <= state.global_step:
-                keep.append(line)
-        atomic_write_text(self.path, "".join(line + "\n" for line in keep))
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if not state.is_world_process_zero or not logs:
-            return
-        row = {"step": state.global_step, "epoch": state.epoch}
-        row.update({k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in logs.items()})
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-
-
-# (log key, label, format) of the one line printed per logging step; every key still goes to metrics.jsonl
-_STEP_LINE = (
-    ("reward", "reward", "{:.3f}"),
-    ("reward_std", "±", "{:.3f}"),
-    ("soft_accuracy", "soft acc", "{:.3f}"),
-    ("completions/mean_length", "length", "{:.1f}"),
-    ("tw/weight_mean", "w mean", "{:.2f}"),
-    ("tw/weight_max", "max", "{:.2f}"),
-    ("tw/weight_entropy", "entropy", "{:.2f}"),
-    ("loss", "loss", "{:.4g}"),
-    ("grad_norm", "grad", "{:.3g}"),
-)
-
-
-def step_line(step: int, max_steps: int, logs: dict[str, Any]) -> str:
-    """One short line for a training log (reward, its std, soft accuracy, completion length, token-weight
-    stats, loss), instead of TRL's dict of 30-odd keys; other logs (eval, the end summary) as `key value` pairs.
-
-    Example:
-        >>> step_line(3, 10, {"reward": 0.5, "reward_std": 0.25, "loss": 0.01, "entropy": 6.0})
-        'step 3/10  reward 0.500 ± 0.250  loss 0.01'
-    """
-    if "reward" not in logs:
-        shown = {k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in logs.items() if k != "total_flos"}
-        return f"step {step}/{max_steps}  " + "  ".join(f"{k} {v}" for k, v in shown.items())
-    parts = [f"step {step}/{max_steps}"]
-    for key, label, fmt in _STEP_LINE:
-        value = logs.get(key)
-        if isinstance(value, (int, float)) and math.isfinite(value):
-            text = fmt.format(value)
-            if label == "±" or label == "max":
-                parts[-1] += f" {label} {text}"
-            else:
-                parts.append(f"{label} {text}")
-    return "  ".join(parts)
-
-
-class StepLineProgressCallback(ProgressCallback):
-    """The progress bar, with `step_line` under it instead of every log's whole dict."""
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if state.is_world_process_zero and self.training_bar is not None and logs:
-            self.training_bar.write(step_line(state.global_step, state.max_steps, logs))
-
-
-class StepLinePrinterCallback(PrinterCallback):
-    """`disable_tqdm`: `step_line` printed, instead of every log's whole dict."""
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if state.is_local_process_zero and logs:
-            print(step_line(state.global_step, state.max_steps, logs), flush=True)
 
 
 class EpochSeededRepeatSampler(RepeatSampler):
@@ -309,7 +220,7 @@ class TWGRPOTrainer(GRPOTrainer):
             self.is_deepspeed_enabled
             or self.is_fsdp_enabled
             or is_peft_model(target)
-            or not _weight_files(Path(resume_from_checkpoint))
+            or not weight_files(Path(resume_from_checkpoint))
         ):
             return super()._load_from_checkpoint(resume_from_checkpoint, model)
         load_checkpoint_weights(target, Path(resume_from_checkpoint))
@@ -707,268 +618,6 @@ def _gathered(param: torch.nn.Parameter):
     return deepspeed.zero.GatheredParameters([param], modifier_rank=None)
 
 
-def _weight_files(folder: Path) -> list[Path]:
-    """The safetensors files of a saved model folder (one file, or the shards its index names)."""
-    from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME
-
-    if (folder / SAFE_WEIGHTS_NAME).is_file():
-        return [folder / SAFE_WEIGHTS_NAME]
-    index = folder / SAFE_WEIGHTS_INDEX_NAME
-    if index.is_file():
-        shards = json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()
-        return [folder / name for name in sorted(set(shards))]
-    return []
-
-
-def load_checkpoint_weights(model: torch.nn.Module, folder: Path) -> None:
-    """Load a checkpoint's weights into `model` through the model's own key conversion.
-
-    transformers saves Qwen2.5-VL under its legacy names (`model.layers…`, `visual…`) and renames them on
-    `from_pretrained`; this applies the same renaming. A key that is still missing (other than a weight
-    tied to a loaded one) or unexpected is an error: resuming from partly loaded weights would train the
-    base model silently.
-    """
-    from safetensors.torch import load_file
-    from transformers.conversion_mapping import get_model_conversion_mapping
-    from transformers.core_model_loading import WeightConverter, WeightRenaming, rename_source_key
-
-    transforms = get_model_conversion_mapping(model)
-    renamings = [t for t in transforms if isinstance(t, WeightRenaming)]
-    converters = [t for t in transforms if isinstance(t, WeightConverter)]
-    expected = model.state_dict()
-    state = {}
-    for file in _weight_files(folder):
-        for key, tensor in load_file(str(file), device="cpu").items():
-            name, converter = rename_source_key(key, renamings, converters, model.base_model_prefix, expected)
-            if converter is not None:
-                raise TwgrpoError(
-                    f"{folder}: weight {key} needs a conversion resuming cannot apply; "
-                    "start a new run from this checkpoint as model="
-                )
-            state[name] = tensor
-    result = model.load_state_dict(state, strict=False)
-    loaded = {expected[k].data_ptr() for k in state if k in expected}
-    missing = [k for k in result.missing_keys if expected[k].data_ptr() not in loaded]
-    if missing or result.unexpected_keys:
-        parts = [
-            f"{len(missing)} missing (first {missing[0]})" if missing else "",
-            f"{len(result.unexpected_keys)} unexpected (first {result.unexpected_keys[0]})"
-            if result.unexpected_keys
-            else "",
-        ]
-        raise TwgrpoError(f"{folder}: checkpoint weights do not match the model: " + ", ".join(p for p in parts if p))
-
-
-def _cut_off(path: Path) -> bool:
-    """Whether a checkpoint file is shorter than its own structure says (a kill or a full disk mid-write).
-
-    Reads only the ends that describe the file: a `torch.save` zip's central directory (at its end, so a cut
-    file has none) and a safetensors header (its byte ranges must reach the file's length exactly).
-    """
-    import zipfile
-
-    try:
-        if path.suffix == ".safetensors":
-            size = path.stat().st_size
-            with path.open("rb") as f:
-                head = f.read(8)
-                if len(head) < 8:
-                    return True
-                header = json.loads(f.read(int.from_bytes(head, "little")))
-            end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
-            return size != 8 + int.from_bytes(head, "little") + end
-        if path.suffix == ".json":
-            json.loads(path.read_text(encoding="utf-8"))
-            return False
-        with zipfile.ZipFile(path) as archive:
-            last = max(archive.infolist(), key=lambda i: i.header_offset, default=None)
-            return last is not None and last.header_offset + last.compress_size > path.stat().st_size
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, UnicodeDecodeError):
-        return True
-
-
-def _optimizer_files(folder: Path, world_size: int) -> list[Path] | str:
-    """The optimizer-state files of a checkpoint in any layout the Trainer writes, or what is missing.
-
-    Plain/DDP: `optimizer.pt`. DeepSpeed: `latest` names `global_stepN/`, which holds every rank's
-    `zero_pp_rank_R_mp_rank_00_optim_states.pt` and the model states (`mp_rank_00_model_states.pt`, or one per
-    rank under ZeRO-3). FSDP (accelerate's names): `optimizer.bin` (full state), the sharded folder
-    `optimizer_0/` (a `.metadata` index) or `optimizer_0_rankR.bin` per rank (FSDP1's local state).
-    """
-    if (folder / "optimizer.pt").is_file():
-        return [folder / "optimizer.pt"]
-    if (folder / "optimizer.bin").is_file():
-        return [folder / "optimizer.bin"]
-    if (folder / "optimizer_0").is_dir():
-        index = folder / "optimizer_0" / ".metadata"
-        return [index] if index.is_file() else "optimizer_0/.metadata"
-    if (folder / "optimizer_0_rank0.bin").is_file():  # FSDP1 LOCAL_STATE_DICT: one file per rank
-        return [folder / f"optimizer_0_rank{r}.bin" for r in range(world_size)]
-    if (folder / "latest").is_file():
-        tag = (folder / "latest").read_text(encoding="utf-8").strip()
-        states = folder / tag
-        optim = [states / f"zero_pp_rank_{r}_mp_rank_00_optim_states.pt" for r in range(world_size)]
-        model = [states / "mp_rank_00_model_states.pt"]
-        if not model[0].is_file():
-            model = [states / f"zero_pp_rank_{r}_mp_rank_00_model_states.pt" for r in range(world_size)]
-        missing = [p for p in optim + model if not p.is_file()]
-        return f"{tag}/{missing[0].name}" if missing else optim + model
-    return "optimizer state (optimizer.pt, or DeepSpeed's / FSDP's own)"
-
-
-def _model_files(folder: Path) -> list[Path]:
-    """The checkpoint's model weights: safetensors (the Trainer's save) or FSDP's own files."""
-    files = _weight_files(folder)
-    if not files and (folder / "pytorch_model_fsdp.bin").is_file():
-        files = [folder / "pytorch_model_fsdp.bin"]
-    if not files and (folder / "pytorch_model_fsdp_0" / ".metadata").is_file():
-        files = [folder / "pytorch_model_fsdp_0" / ".metadata"]
-    if not files and (folder / "pytorch_model_fsdp_rank0.bin").is_file():  # FSDP1 LOCAL_STATE_DICT
-        files = sorted(folder.glob("pytorch_model_fsdp_rank*.bin"))
-    return files
-
-
-def checkpoint_problem(folder: Path, world_size: int = 1) -> str | None:
-    """Why a checkpoint cannot continue its run exactly, or None when everything it needs is there and whole.
-
-    `Trainer` writes the model, then optimizer and scheduler, then each process's RNG state, and
-    `trainer_state.json` last: without a readable `trainer_state.json` the save did not finish. A finished save
-    may still lack a file (`save_only_model`, a file deleted by hand) or hold one cut short (a full disk).
-    """
-    state = folder / "trainer_state.json"
-    if not state.is_file():
-        return "no trainer_state.json"
-    if _cut_off(state):
-        return "trainer_state.json is cut off"
-    weights = _model_files(folder)
-    if not weights:
-        return "no model weights"
-    optimizer = _optimizer_files(folder, world_size)
-    if isinstance(optimizer, str):
-        return f"no {optimizer}"
-    rng = [folder / "rng_state.pth"] if world_size <= 1 else [folder / f"rng_state_{r}.pth" for r in range(world_size)]
-    for path in [*weights, *optimizer, folder / "scheduler.pt", *rng]:
-        if not path.is_file():
-            return f"no {path.relative_to(folder)}"
-        if path.name != ".metadata" and _cut_off(path):
-            return f"{path.relative_to(folder)} is cut off"
-    return None
-
-
-def _set_aside(folder: Path) -> Path:
-    """Rename a damaged checkpoint out of the Trainer's way (`checkpoint-N.damaged`, numbered if taken)."""
-    target, n = folder.with_name(folder.name + ".damaged"), 1
-    while target.exists():
-        n += 1
-        target = folder.with_name(f"{folder.name}.damaged-{n}")
-    folder.rename(target)
-    return target
-
-
-def _checkpoints(out: Path) -> list[Path]:
-    """The `checkpoint-N` folders of a run, newest first."""
-    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
-
-    pattern = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
-    found = [(int(m.group(1)), p) for p in out.iterdir() if p.is_dir() and (m := pattern.match(p.name))]
-    return [p for _, p in sorted(found, reverse=True)]
-
-
-def last_complete_checkpoint(out: Path, note=print, world_size: int = 1) -> Path | None:
-    """The newest `checkpoint-N` in `out` that can continue the run exactly.
-
-    Newer checkpoints that cannot (torn by a kill, a file missing or cut short) are renamed aside to
-    `checkpoint-N.damaged` — never deleted — with a one-line note each, by the main process only. When no
-    checkpoint is intact nothing is renamed and None is returned.
-    """
-    folders = _checkpoints(out) if out.is_dir() else []
-    problems = [(folder, checkpoint_problem(folder, world_size)) for folder in folders]
-    intact = next((i for i, (_, problem) in enumerate(problems) if problem is None), None)
-    if intact is None:
-        return None
-    for folder, problem in problems[:intact]:
-        if int(os.environ.get("RANK", "0")) == 0:
-            aside = _set_aside(folder)
-            note(
-                f"note: {folder.name} is incomplete ({problem}; killed while saving?): moved to {aside.name}, "
-                f"resuming from {problems[intact][0].name}"
-            )
-    return problems[intact][0]
-
-
-def _run_record(config: TWGRPOConfig) -> dict[str, Any]:
-    """Every setting of the run as saved in `twgrpo_config.json`, plus the world size."""
-    return {**json.loads(config.to_json_string()), "world_size": config.world_size}
-
-
-def _earlier_record(saved: dict[str, Any]) -> dict[str, Any]:
-    """A `twgrpo_config.json` of an earlier version in today's terms (renamed settings, the paper's alpha)."""
-    old = dict(saved)
-    for before, after in DEPRECATED_KEYS.items():  # runs written before the rename
-        if before in old:
-            old[after] = old.pop(before)
-    if old.get("weight_mapping") == "reference":  # alpha was the maximum weight 1 + α then
-        old.pop("weight_mapping")
-        if old.get("alpha"):
-            old["alpha"] = round(old["alpha"] - 1.0, 12)
-    return old
-
-
-def _check_output_dir(out: Path, config: TWGRPOConfig, resume: bool, note=print) -> Path | None:
-    """A fresh run never overwrites an earlier one; a resumed run must continue the same run.
-
-    Returns the checkpoint to resume from (None for a fresh run). A fresh run may start over a run that
-    stopped before its first complete checkpoint (its torn checkpoints are moved aside, saying so).
-    """
-    world = config.world_size
-    if not resume:
-        folders = _checkpoints(out) if out.is_dir() else []
-        started = bool(folders) or (out / config.metrics_file).exists()
-        if not started:
-            return None
-        intact = next((f for f in folders if checkpoint_problem(f, world) is None), None)
-        if intact is not None or _weight_files(out):
-            held = intact.name if intact is not None else "a finished model"
-            raise TwgrpoError(
-                f"{out}: holds an earlier run ({held}); pass --resume to continue it, or give another -o DIR"
-            )
-        moved = [_set_aside(f).name for f in folders] if int(os.environ.get("RANK", "0")) == 0 else []
-        note(
-            f"note: {out} holds a run stopped before its first complete checkpoint: starting it over"
-            + (f" (moved aside: {', '.join(moved)})" if moved else "")
-        )
-        return None
-    checkpoint = last_complete_checkpoint(out, note=note, world_size=world)
-    if checkpoint is None:
-        folders = _checkpoints(out) if out.is_dir() else []
-        if folders and not (problem := checkpoint_problem(folders[0], world)).startswith("no trainer_state"):
-            raise TwgrpoError(
-                f"{folders[0]}: cannot continue this run exactly: {problem}"
-                + (" (saved with save_only_model?)" if "optimizer" in problem else "")
-            )
-        raise TwgrpoError(
-            f"{out}: no checkpoint to resume from (the run stopped before its first complete save); "
-            "run the same command without --resume to start it over"
-        )
-    saved = out / "twgrpo_config.json"
-    if saved.is_file():
-        old, new = _earlier_record(json.loads(saved.read_text(encoding="utf-8"))), _run_record(config)
-        changed = [f"{k}: {old[k]!r} → {new.get(k)!r}" for k in old if compared_on_resume(k) and old[k] != new.get(k)]
-        if changed:
-            raise TwgrpoError(
-                f"{out}: cannot resume with other settings ({'; '.join(changed)}); restore them or "
-                "use another output_dir"
-            )
-    return checkpoint
-
-
-def _finished(checkpoint: Path, config: TWGRPOConfig) -> int | None:
-    """The step a finished run stopped at, when `checkpoint` already reached the run's end; else None."""
-    state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
-    target = config.max_steps if config.max_steps > 0 else state.get("max_steps", 0)
-    return state["global_step"] if target and state["global_step"] >= target else None
-
-
 def _attn_implementation(config: TWGRPOConfig) -> str:
     """`attn_implementation: auto` → flash-attention 2 when installed and on a GPU, else PyTorch's SDPA."""
     import importlib.util
@@ -997,8 +646,8 @@ def run_training(config: TWGRPOConfig, resume: bool = False, log=print) -> Path:
         config.model = str(Path(config.model).expanduser().resolve())
     attn = _attn_implementation(config)
     config.model_init_kwargs = {**(config.model_init_kwargs or {}), "attn_implementation": attn}
-    checkpoint = _check_output_dir(out, config, resume, note=log)
-    if checkpoint is not None and (step := _finished(checkpoint, config)) is not None:
+    checkpoint = check_output_dir(out, config, resume, note=log)
+    if checkpoint is not None and (step := finished_step(checkpoint, config)) is not None:
         log(f"{out}: the run already finished at step {step} (max_steps {config.max_steps}); nothing to do")
         return out
     dataset = load_train_dataset(
@@ -1015,7 +664,7 @@ def run_training(config: TWGRPOConfig, resume: bool = False, log=print) -> Path:
     )
     log(f"attention: {attn}")
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "twgrpo_config.json", json.dumps(_run_record(config), indent=2) + "\n")
+    atomic_write_text(out / "twgrpo_config.json", json.dumps(run_record(config), indent=2) + "\n")
     metrics = out / config.metrics_file
     trainer = TWGRPOTrainer(
         model=config.model,
