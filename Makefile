@@ -48,8 +48,10 @@ test: setup
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not browser"
 
 # the suite without tests marked slow (model builds, subprocess CLI runs, training)
+# The quick loop while editing: the tests not marked slow (subprocess runs, training, whole-file golden runs), on
+# two workers (pytest-xdist).
 test-fast: setup
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow and not browser"
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow and not browser" -n 2
 
 lint: setup
 	$(BIN)/ruff check .

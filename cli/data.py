@@ -92,7 +92,10 @@ def validate(
         )
     else:
         _print_problems(problems, video_root, sum(r.video is not None for r in result.records))
-        console.print(f"{path}: {total} records, {len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
+        console.print(
+            escape(f"{path}: {total} records, {len(errors)} error(s), {len(problems) - len(errors)} warning(s)"),
+            soft_wrap=True,  # one line, whatever the width: scripts grep it
+        )
     if errors:
         raise typer.Exit(1)
 

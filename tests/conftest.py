@@ -10,6 +10,11 @@ import pytest
 from hypothesis import settings
 from paths import SHARED
 
+# pytest-xdist's workers (`make test-fast` runs two) set COLUMNS=80, and a rich console made while it is set keeps
+# that width, whatever width a test then asks for: the command's tables are laid out as in a plain `pytest` run.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
+
 # CI replays a fixed set of examples (no example database, no randomness), so a red run is a real regression;
 # locally Hypothesis keeps exploring new examples on every run.
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
