@@ -140,7 +140,7 @@ def stats(
     if as_json:
         print_json(summary)
         return
-    head = Table(title=str(path), show_header=False)
+    head = Table(title=escape(str(path)), show_header=False)
     for key in ("records", "invalid", "single_answer", "multi_answer", "qai_negated"):
         head.add_row(key.replace("_", " "), str(summary[key]))
     console.print(head)
@@ -157,7 +157,7 @@ def stats(
         t.add_column("count", justify="right")
         t.add_column("share", justify="right")
         for k, v in summary[key].items():
-            t.add_row(str(k), str(v), f"{100 * v / max(1, len(recs)):.1f}%")
+            t.add_row(escape(str(k)), str(v), f"{100 * v / max(1, len(recs)):.1f}%")  # names from the data
         console.print(t)
 
 
@@ -239,11 +239,11 @@ def _print_load(loaded) -> None:
     result, summary = loaded.result, loaded.summary()
     recs, invalid, out, bench = result.records, summary["invalid"], loaded.output, loaded.bench
     _print_problems(result.problems)
-    table = Table(title=bench, caption=summary["file"])
+    table = Table(title=bench, caption=escape(summary["file"]))
     table.add_column("category")
     table.add_column("records", justify="right")
     for cat, n in summary["categories"].items():
-        table.add_row(cat, str(n))
+        table.add_row(escape(cat), str(n))
     table.add_row("[bold]total[/]", f"[bold]{len(recs)}[/]")
     console.print(table)
     for reason, n in result.skipped.items():

@@ -40,17 +40,20 @@ def print_failures(results: dict[str, Any], out: Path) -> None:
 def print_results(results: dict[str, Any], out: Path) -> None:
     run = results.get("run", {})
     if "accuracy" not in results:
-        console.print(f"no samples in {out}")
+        console.print(escape(f"no samples in {out}"), soft_wrap=True)
         return
     failed = results.get("n_failed") or 0
     status = "complete" if run.get("complete") else "[yellow]incomplete[/]"
     if failed:
         status = f"[yellow]{'complete' if run.get('complete') else 'incomplete'}, {failed} failed[/]"
+    # what a run folder holds is shown as text, never read as rich markup (a received folder's model name)
     print_metrics(
-        f"{run.get('bench')} · {Path(str(run.get('model'))).name} · prompt {run.get('prompt')} · "
-        f"parser {run.get('parser')}",
+        escape(
+            f"{run.get('bench')} · {Path(str(run.get('model'))).name} · prompt {run.get('prompt')} · "
+            f"parser {run.get('parser')}"
+        ),
         results,
-        f"{status} · run folder: [bold]{out}[/]",
+        f"{status} · run folder: [bold]{escape(str(out))}[/]",
     )
 
 
@@ -64,7 +67,7 @@ def print_metrics(title: str, results: dict[str, Any], note: str) -> None:
     blocks += [(f"  type {k}", b) for k, b in results.get("by_kind", {}).items()]
     for name, block in blocks:
         if block.get("n"):
-            table.add_row(name, str(block["n"]), pct(block), pct(block, "soft_accuracy"))
+            table.add_row(escape(name), str(block["n"]), pct(block), pct(block, "soft_accuracy"))
     console.print(table)
     fmt = "–" if results.get("format_rate") is None else f"{results['format_rate']:.1f}%"
     console.print(
@@ -100,12 +103,12 @@ def print_paper_table(table, fmt: str) -> None:
     for bench in table.benches:
         view.add_column(bench, justify="right")
     for name, cells in table.rows:
-        view.add_row(name, *cells)
+        view.add_row(escape(name), *cells)
     extra = paired_test_rows(table)
     if extra:
         view.add_section()
         for name, cells in extra:
-            view.add_row(name, *cells)
+            view.add_row(escape(name), *cells)
     console.print(view)
 
 
@@ -123,17 +126,17 @@ def print_side_by_side(loaded) -> None:
     table = Table(title=f"Eval runs: accuracy / soft accuracy ×100 [{ci_label(loaded[0].results)}]")
     table.add_column("items")
     for run in loaded:
-        table.add_column(f"{run.label}\naccuracy", justify="right")
-        table.add_column(f"{run.label}\nsoft accuracy", justify="right")
+        table.add_column(f"{escape(run.label)}\naccuracy", justify="right")
+        table.add_column(f"{escape(run.label)}\nsoft accuracy", justify="right")
     for group, ns, cells in metric_rows(loaded):
         same_n = len(set(ns)) == 1
         best = [max((c[k][0] for c in cells if c[k][0] is not None), default=None) for k in (0, 1)]
-        row = [f"{group} (n={ns[0]})" if same_n else group]
+        row = [escape(f"{group} (n={ns[0]})" if same_n else group)]
         for n, pair in zip(ns, cells):
             for k, (value, ci) in enumerate(pair):
                 row.append(cell(value, ci, None if same_n else n, len(loaded) > 1 and value == best[k]))
         table.add_row(*row)
     table.add_section()
     for label, values in info_rows(loaded):
-        table.add_row(label, *[cell for v in values for cell in (v, "")])
+        table.add_row(escape(label), *[cell for v in values for cell in (escape(str(v)), "")])
     console.print(table)

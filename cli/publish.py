@@ -128,7 +128,7 @@ def _print_published(result, repo_id: str, dry_run: bool, command: str) -> None:
     summary.add_column("split")
     summary.add_column("records", justify="right")
     for name, n in result.splits.items():
-        summary.add_row(name, str(n))
+        summary.add_row(escape(name), str(n))
     console.print(summary)
     if result.folder is not None:
         console.print(_tree(result.folder, result.files))

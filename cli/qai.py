@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from twgrpo_data.errors import InputFormatError
@@ -251,7 +252,7 @@ def _llm_verifier(options: dict[str, Any]):
 
 
 def _print_report(data: dict) -> None:
-    table = Table(title=f"QAI: {data['input']} → {data['output']}", show_header=True)
+    table = Table(title=escape(f"QAI: {data['input']} → {data['output']}"), show_header=True)
     table.add_column("outcome")
     table.add_column("records", justify="right")
     for key, n in data["counts"].items():

@@ -591,3 +591,40 @@ def test_training_args_bin_keeps_no_hub_token(tmp_path):
     torch.save(config, tmp_path / "training_args.bin")  # as Trainer._save writes it
     assert token.encode() not in (tmp_path / "training_args.bin").read_bytes()
     assert torch.load(tmp_path / "training_args.bin", weights_only=False).hub_token == "<HUB_TOKEN>"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# text from data files and received run folders in the terminal: shown as written, never read as rich markup
+
+MARKUP = "[/oops] [bold red]loud[/]"
+
+
+def test_data_text_in_terminal_tables_is_shown_as_written(tmp_path):
+    """A category or a path holding rich markup is printed as text by `data stats`, `data load`, `qai convert`,
+    `eval` and `eval compare` — an unbalanced closing tag would otherwise stop the command (MarkupError)."""
+    from eval_helpers import AnswerKey, run_with, text_records, write_set
+
+    records = [
+        Record(r.id, r.question, r.options, r.answer, source=r.source, meta={"category": MARKUP})
+        for r in text_records(4)
+    ]
+    folder = tmp_path / "[bold]x"
+    folder.mkdir()
+    data = write_set(folder / "set.json", records)
+    for args, shown in (
+        (("data", "stats", data), (MARKUP, "[bold]x")),
+        (("data", "load", data), (MARKUP,)),
+        (("qai", "convert", data, "-o", folder / "q.json"), ("[bold]x",)),
+    ):
+        done = run_cli(*args, env={"COLUMNS": "400"})
+        assert done.code == 0, (args, done.stderr)
+        assert all(text in done.stdout for text in shown), (args, done.stdout)
+    run_with(folder / "a", data, AnswerKey({r.id: "A" for r in records}))
+    run_with(folder / "b", data, AnswerKey({r.id: "B" for r in records}))
+    for args in (
+        ("eval", "rescore", folder / "a" / "run" / "samples.jsonl"),
+        ("eval", "compare", folder / "a" / "run", folder / "b" / "run"),
+    ):
+        done = run_cli(*args, env={"COLUMNS": "400"})
+        assert done.code == 0, (args, done.stderr)
+        assert MARKUP in done.stdout, args
