@@ -10,3 +10,5 @@ SHARED = (REPO / ".." / "shared").resolve()
 FIXTURES = SHARED / "fixtures" / "benchmarks"
 DATA = SHARED / "data"
 VIDEOS = DATA / "videos"
+# the tiny training config every training test runs (with a model built by `twgrpo dev tiny-model`)
+TINY_YAML = REPO / "examples" / "train_tiny.yaml"

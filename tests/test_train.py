@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import run_cli, run_cli_fresh
-from paths import REPO, VIDEOS
+from paths import REPO, TINY_YAML, VIDEOS
 
 from twgrpo_data.errors import RecordError, TwgrpoError
 from twgrpo_data.prompts import TRAIN_TEMPLATE, problem_text
@@ -24,7 +24,6 @@ from twgrpo_train.rewards import (
     format_reward_func,
 )
 
-TINY_YAML = REPO / "examples" / "train_tiny.yaml"
 CONFIGS = REPO / "train" / "configs"
 BASE = ["model=/models/tiny", "use_cpu=true", "bf16=false"]
 

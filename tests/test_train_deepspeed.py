@@ -6,19 +6,17 @@ refuse every DeepSpeed checkpoint."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 
 import pytest
 from cli_helpers import accelerate_launch, run_cli_subprocess
-from paths import REPO
+from paths import REPO, TINY_YAML
+from train_helpers import KILLED, TRAIN_ENV, weights
 
 pytest.importorskip("deepspeed")
 pytestmark = pytest.mark.slow
 
-TINY_YAML = REPO / "examples" / "train_tiny.yaml"
 CONFIGS = REPO / "train" / "configs"
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
 STAGES = {"zero2": [], "zero3_offload": ["--zero3_init_flag", "true"]}
 
 
@@ -31,20 +29,14 @@ def launch(stage: str) -> list[str]:
 
 
 def run(args: list[str], cwd) -> subprocess.CompletedProcess:
-    return subprocess.run(args, env=ENV, cwd=cwd, capture_output=True, text=True, timeout=600)
+    return subprocess.run(args, env=TRAIN_ENV, cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     root = tmp_path_factory.mktemp("deepspeed")
-    run_cli_subprocess("dev", "tiny-model", "T", env=ENV, cwd=root, check=True)
+    run_cli_subprocess("dev", "tiny-model", "T", env=TRAIN_ENV, cwd=root, check=True)
     return root
-
-
-def weights(path):
-    from safetensors.torch import load_file
-
-    return load_file(str(path))
 
 
 @pytest.mark.parametrize("stage", sorted(STAGES))
@@ -60,7 +52,7 @@ def test_a_killed_deepspeed_run_resumes_to_the_uninterrupted_weights(base, stage
 
     # both processes SIGKILL themselves once checkpoint-2 is saved
     killed = run(
-        launch(stage) + [str(REPO / "tests" / "train_killed.py"), "after-save", "2", "--", *train, "-o", f"{stage}-B"],
+        launch(stage) + [*KILLED[1:], "after-save", "2", "--", *train, "-o", f"{stage}-B"],
         base,
     )
     assert killed.returncode != 0 and not (base / f"{stage}-B" / "model.safetensors").exists()

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from paths import REPO, VIDEOS
+from paths import REPO, TINY_YAML, VIDEOS
 
 from twgrpo_train.config import TrainConfigError, load_config
 from twgrpo_train.weights import token_weights_from_logits, token_weights_with_grad
-
-TINY_YAML = REPO / "examples" / "train_tiny.yaml"
 
 
 @pytest.mark.parametrize("divergence", ["kl", "reference"])

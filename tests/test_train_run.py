@@ -5,16 +5,16 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
 import subprocess
-import sys
 
 import pytest
 import torch
 from cli_helpers import accelerate_launch, run_cli_subprocess
-from paths import REPO, VIDEOS
+from paths import TINY_YAML, VIDEOS
+from train_helpers import KILLED, TRAIN_ENV, step_lines, weights
 
 from twgrpo_data.errors import TwgrpoError
+from twgrpo_data.io.json_text import read_jsonl
 from twgrpo_data.video import sample_video
 from twgrpo_train.callbacks import MetricsJsonlCallback
 from twgrpo_train.config import TWGRPOConfig, load_config
@@ -22,7 +22,6 @@ from twgrpo_train.data import load_train_dataset
 from twgrpo_train.trainer import TWGRPOTrainer, run_training
 
 pytestmark = pytest.mark.slow
-TINY_YAML = REPO / "examples" / "train_tiny.yaml"
 
 
 @pytest.fixture(autouse=True)
@@ -107,10 +106,6 @@ def test_video_frames_change_the_scored_log_probs(tiny_model_dir, tmp_path):
     assert not torch.allclose(real, blank)
 
 
-def read_jsonl(path):
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
 def test_smoke_run_writes_metrics_checkpoints_plot_and_resumes(tiny_model_dir, tmp_path):
     run_training(tiny_config(tiny_model_dir, tmp_path, "max_steps=2", "save_steps=1"))
     rows = read_jsonl(tmp_path / "metrics.jsonl")
@@ -162,30 +157,16 @@ def test_metrics_line_torn_by_a_kill_is_dropped_on_resume(tmp_path):
 # ---------------------------------------------------------------------------------------------------------
 # acceptance (issue 11): a run killed and resumed ends where the uninterrupted run ends
 
-KILLED = [sys.executable, str(REPO / "tests" / "train_killed.py")]
-# wall-clock and session-summary values differ between sessions by nature
-NOT_COMPARED = {"step_time", "train_runtime", "train_samples_per_second", "train_steps_per_second", "train_loss"}
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
 # 12 prompts, 2 per step: epoch 1 is steps 1–6, so 10 steps cross into epoch 2 (issue 25.5)
 LONG = ["max_steps=10"]
-
-
-def step_lines(path):
-    return [{k: v for k, v in row.items() if k not in NOT_COMPARED} for row in read_jsonl(path)]
-
-
-def weights(path):
-    from safetensors.torch import load_file
-
-    return load_file(str(path))
 
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
     """`twgrpo dev tiny-model T && twgrpo train --config examples/train_tiny.yaml model=T -o A`, from another folder."""
     root = tmp_path_factory.mktemp("acceptance")
-    run_cli_subprocess("dev", "tiny-model", "T", env=ENV, cwd=root, check=True)
-    run_cli_subprocess("train", "--config", TINY_YAML, "model=T", "-o", "A", *LONG, env=ENV, cwd=root, check=True)
+    run_cli_subprocess("dev", "tiny-model", "T", env=TRAIN_ENV, cwd=root, check=True)
+    run_cli_subprocess("train", "--config", TINY_YAML, "model=T", "-o", "A", *LONG, env=TRAIN_ENV, cwd=root, check=True)
     return root
 
 
@@ -199,7 +180,7 @@ def test_the_tiny_config_learns_and_writes_its_outputs(uninterrupted):
     for name in ("checkpoint-2", "checkpoint-4", "training_curves.png", "README.md"):
         assert (run / name).exists(), name
     assert "arXiv:2505.24718" in (run / "README.md").read_text()
-    plot = run_cli_subprocess("train", "plot", run, "-o", uninterrupted / "curves.pdf", env=ENV)
+    plot = run_cli_subprocess("train", "plot", run, "-o", uninterrupted / "curves.pdf", env=TRAIN_ENV)
     assert plot.code == 0 and (uninterrupted / "curves.pdf").read_bytes()[:4] == b"%PDF"
 
 
@@ -210,7 +191,7 @@ def test_a_killed_run_resumed_ends_like_the_uninterrupted_one(uninterrupted, mod
     # after-save: SIGKILL once checkpoint-STEP is complete (8: in the second epoch); during-save: inside its save
     killed = subprocess.run(
         KILLED + [mode, str(step), "--", *args],
-        env=ENV,
+        env=TRAIN_ENV,
         cwd=root,
         capture_output=True,
         text=True,
@@ -219,7 +200,7 @@ def test_a_killed_run_resumed_ends_like_the_uninterrupted_one(uninterrupted, mod
     if mode == "during-save":
         assert (root / out / "checkpoint-4" / "model.safetensors").is_file()
         assert not (root / out / "checkpoint-4" / "trainer_state.json").exists()
-    resumed = run_cli_subprocess("train", *args, "--resume", env=ENV, cwd=root, check=True)
+    resumed = run_cli_subprocess("train", *args, "--resume", env=TRAIN_ENV, cwd=root, check=True)
     notes = [line for line in resumed.stderr.splitlines() if line.startswith("note:")]
     assert notes == (
         []
@@ -417,7 +398,7 @@ def test_two_processes_train_and_write_metrics_once(uninterrupted):
     launch = accelerate_launch("--multi_gpu") + ["-m", "twgrpo_cli"]
     done = subprocess.run(
         launch + ["train", "--config", str(TINY_YAML), "model=T", "-o", "D", "max_steps=2", "save_steps=2"],
-        env=ENV,
+        env=TRAIN_ENV,
         cwd=uninterrupted,
         capture_output=True,
         text=True,

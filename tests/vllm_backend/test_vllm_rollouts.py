@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import subprocess
-import sys
 
 import pytest
 import torch
 from cli_helpers import accelerate_launch, run_cli_subprocess
-from vllm_helpers import REPO
+from paths import TINY_YAML
+from train_helpers import KILLED, TRAIN_ENV, step_lines, weights
 
 from twgrpo_data.errors import RecordError, TwgrpoError
 from twgrpo_train.config import load_config
@@ -30,7 +29,6 @@ from twgrpo_train.trainer import TWGRPOTrainer
 
 pytestmark = pytest.mark.slow
 
-TINY_YAML = REPO / "examples" / "train_tiny.yaml"
 # Greedy (top_k=1: HF generate and vLLM both keep the arg-max token) with a repetition penalty both apply to the
 # prompt's and the completion's tokens: the random model's greedy answers then differ from prompt to prompt.
 # No importance-sampling correction: the HF path has none, and top_k=1 renormalises vLLM's log-probs to 0.
@@ -269,7 +267,7 @@ def test_an_undecodable_video_names_the_record(paired, tmp_path):
 
 # This process's engine set the torch.distributed rendezvous variables (and holds its port): not for the children.
 RENDEZVOUS = ("MASTER_ADDR", "MASTER_PORT", "RANK", "LOCAL_RANK", "WORLD_SIZE")
-ENV = {**{k: v for k, v in os.environ.items() if k not in RENDEZVOUS}, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+ENV = {k: v for k, v in TRAIN_ENV.items() if k not in RENDEZVOUS}
 
 
 def run(root, command: list[str]) -> subprocess.CompletedProcess:
@@ -293,17 +291,6 @@ def train(root, *args):
     )
 
 
-def weights(path):
-    from safetensors.torch import load_file
-
-    return load_file(str(path))
-
-
-def step_rows(path):
-    skip = {"step_time", "train_runtime", "train_samples_per_second", "train_steps_per_second", "train_loss"}
-    return [{k: v for k, v in json.loads(line).items() if k not in skip} for line in path.read_text().splitlines()]
-
-
 @pytest.fixture(scope="module")
 def vllm_run(tmp_path_factory):
     """`twgrpo dev tiny-model T && twgrpo train --config examples/train_tiny.yaml model=T use_vllm=true -o A`."""
@@ -315,7 +302,7 @@ def vllm_run(tmp_path_factory):
 
 def test_the_tiny_config_trains_on_vllm_rollouts(vllm_run):
     run = vllm_run / "A"
-    rows = [r for r in step_rows(run / "metrics.jsonl") if "reward" in r]
+    rows = [r for r in step_lines(run / "metrics.jsonl") if "reward" in r]
     assert [r["step"] for r in rows] == [1, 2, 3, 4]
     assert json.loads((run / "twgrpo_config.json").read_text())["use_vllm"] is True
     before, after = weights(vllm_run / "T" / "model.safetensors"), weights(run / "model.safetensors")
@@ -324,13 +311,13 @@ def test_the_tiny_config_trains_on_vllm_rollouts(vllm_run):
 
 def test_a_killed_vllm_run_resumes_as_if_never_stopped(vllm_run):
     args = ["-o", "B", "max_steps=4", "save_steps=2"]
-    killer = [sys.executable, str(REPO / "tests" / "train_killed.py"), "after-save", "2", "--"]
+    killer = [*KILLED, "after-save", "2", "--"]
     killed = run(vllm_run, [*killer, "--config", str(TINY_YAML), "model=T", "use_vllm=true", *args])
     assert killed.returncode == -9, killed.stderr[-2000:]
     train(vllm_run, *args, "--resume")
     a, b = weights(vllm_run / "A" / "model.safetensors"), weights(vllm_run / "B" / "model.safetensors")
     assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-6
-    assert step_rows(vllm_run / "A" / "metrics.jsonl") == step_rows(vllm_run / "B" / "metrics.jsonl")
+    assert step_lines(vllm_run / "A" / "metrics.jsonl") == step_lines(vllm_run / "B" / "metrics.jsonl")
 
 
 def test_two_processes_each_roll_out_on_their_own_engine(vllm_run):
