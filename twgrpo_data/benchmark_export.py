@@ -8,10 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import TwgrpoError
+from .benchmarks import BENCHMARKS, load_options
+from .errors import InputFormatError, TwgrpoError
 from .io.load_result import LoadResult
+from .io.readers import READ_FORMATS
+from .io.writers import write_records
 from .progress import Status, no_status
-from .sources import DataSource, open_input, resolve_source
+from .sources import DataSource, detect_input, open_input, resolve_source
 
 # the loader keyword → the option of `twgrpo data load` that sets it
 LOAD_FLAGS = {"types": "--types", "subtitles": "--subtitles", "fmt": "--from"}
@@ -49,11 +52,6 @@ def which_benchmark(path: str | Path | None, bench: str = "auto") -> tuple[str, 
     """`bench`, or with `auto` the benchmark `path` is (sniffed from its names and first bytes; an interchange
     file of any benchmark is `unified`: each record gets its own benchmark's categories), with `path` resolved
     to local files (a Hub reference downloaded once, here)."""
-    from .benchmarks import BENCHMARKS
-    from .errors import InputFormatError
-    from .io.readers import READ_FORMATS
-    from .sources import detect_input
-
     if bench != "auto":
         return bench, None if path is None else resolve_source(path, bench=bench)
     if path is None:
@@ -88,9 +86,6 @@ def load_native(
     Example:
         >>> load_native("mmvu", "validation.json", out="mmvu.jsonl").summary()["records"]   # doctest: +SKIP
     """
-    from .benchmarks import BENCHMARKS, load_options
-    from .io.writers import write_records
-
     options = options or {}
     shown = path.given if isinstance(path, DataSource) else path  # as the user wrote it
     if bench in BENCHMARKS:
