@@ -630,6 +630,7 @@ def compare_rollouts(model, processor, dataset, plan: Plan, completion_length: i
             )
             rows[path] = {"path": path, **row}
     hf, vllm = rows["hf_generate"], rows["vllm"]
+    check_same_text({path: row["metrics"].get("completions/mean_length") for path, row in rows.items()})
     return {
         "rows": list(rows.values()),
         "ratios": {
@@ -637,6 +638,17 @@ def compare_rollouts(model, processor, dataset, plan: Plan, completion_length: i
             "step_time_hf_over_vllm": round(hf["s_per_step"] / vllm["s_per_step"], 2),
         },
     }
+
+
+def check_same_text(mean_lengths: dict[str, float | None]) -> None:
+    """Completions/s counts completions, not tokens: it compares two rollout paths only when they wrote about as
+    much text (mean completion lengths within 20 %), and none of them nothing."""
+    lengths = {path: value or 0.0 for path, value in mean_lengths.items()}
+    if not min(lengths.values()) or min(lengths.values()) < 0.8 * max(lengths.values()):
+        raise AssertionError(
+            f"the rollout paths generated different amounts of text (mean completion length {lengths}): their "
+            "completions/s would not compare"
+        )
 
 
 def check_rollouts(arch: str, plan: Plan, tiny_dir: Path, videos: Path, completion_length: int) -> dict[str, Any]:

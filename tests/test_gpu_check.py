@@ -147,6 +147,23 @@ def test_run_part_skips_what_the_budget_cannot_cover():
     assert part["status"] == "skipped" and "needs about 60 s" in part["reason"]
 
 
+@pytest.mark.parametrize(
+    ("lengths", "comparable"),
+    [
+        ({"hf_generate": 64.0, "vllm": 60.4}, True),
+        ({"hf_generate": 64.0, "vllm": 3.0}, False),  # one path stopped early: more completions/s, less work
+        ({"hf_generate": 0.0, "vllm": 0.0}, False),
+        ({"hf_generate": 64.0, "vllm": None}, False),  # a path that logged no length
+    ],
+)
+def test_rollout_throughputs_compare_only_paths_that_wrote_as_much_text(lengths, comparable):
+    if comparable:
+        gpu_check.check_same_text(lengths)
+    else:
+        with pytest.raises(AssertionError, match="would not compare"):
+            gpu_check.check_same_text(lengths)
+
+
 def test_architectures_are_qwen25_vl():
     # head_dim / 2 must equal the mrope sections' sum; vision output feeds the text model
     for arch, spec in gpu_check.ARCHITECTURES.items():
