@@ -140,7 +140,9 @@ def stats(
     if as_json:
         print_json(summary)
         return
-    head = Table(title=escape(str(path)), show_header=False)
+    # a path is printed on a line of its own: as a table title it would be folded to the table's width
+    console.print(escape(str(path)), soft_wrap=True)
+    head = Table(show_header=False)
     for key in ("records", "invalid", "single_answer", "multi_answer", "qai_negated"):
         head.add_row(key.replace("_", " "), str(summary[key]))
     console.print(head)
@@ -239,7 +241,8 @@ def _print_load(loaded) -> None:
     result, summary = loaded.result, loaded.summary()
     recs, invalid, out, bench = result.records, summary["invalid"], loaded.output, loaded.bench
     _print_problems(result.problems)
-    table = Table(title=bench, caption=escape(summary["file"]))
+    console.print(escape(summary["file"]), soft_wrap=True)  # on its own line: a caption folds to the table
+    table = Table(title=bench)
     table.add_column("category")
     table.add_column("records", justify="right")
     for cat, n in summary["categories"].items():
@@ -251,7 +254,7 @@ def _print_load(loaded) -> None:
     if invalid:
         console.print(f"dropped {invalid} invalid item(s) (listed above)")
     if out is not None:
-        console.print(f"wrote {len(recs)} records to {out} ({loaded.output_format})")
+        console.print(f"wrote {len(recs)} records to {escape(str(out))} ({loaded.output_format})")
     else:
         console.print(
             "nothing written: -o FILE writes the records (.json unified, .jsonl, .parquet, or a folder)", soft_wrap=True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from twgrpo_data.outputs import OutputSpec
 
@@ -33,4 +34,4 @@ def tiny_model(
     with status("building tiny model"):
         path = build_tiny_text_model(out_dir) if text_only else build_tiny_model(out_dir)
     kind = "text-only Qwen2" if text_only else "Qwen2.5-VL"
-    console.print(f"wrote tiny {kind} to [bold]{path}[/]")
+    console.print(f"wrote tiny {kind} to [bold]{escape(str(path))}[/]")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -291,9 +292,10 @@ def rescore(
         print_json(summaries[0] if len(summaries) == 1 else {"logs": summaries})
         return
     for s in summaries:
-        console.print(f"{Path(s['file']).name}: parser {s['parser']} ({s['parser_reason']})", soft_wrap=True)
+        name = escape(Path(s["file"]).name)  # a file name is text, never rich markup
+        console.print(f"{name}: parser {s['parser']} ({s['parser_reason']})", soft_wrap=True)
         print_metrics(
-            f"{Path(s['file']).name} · parser {s['parser']}",
+            f"{name} · parser {s['parser']}",
             s,
             f"{s['lines']} lines, {s['duplicates_removed']} duplicate(s) removed",
         )
@@ -353,7 +355,7 @@ def compare(
         print_side_by_side(loaded)
     if plot is not None:
         path = plot_runs(loaded, plot)
-        (err_console if as_json or fmt != "rich" else console).print(f"wrote {path}")
+        (err_console if as_json or fmt != "rich" else console).print(f"wrote {escape(str(path))}")
 
 
 @app.command("merge")
@@ -411,4 +413,4 @@ def report(
             data=data,
             progress=lambda done, total: task.update(completed=done, total=total),
         )
-    console.print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
+    console.print(f"wrote {escape(str(path))} ({path.stat().st_size / 1024:.0f} KiB)")

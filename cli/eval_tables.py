@@ -34,7 +34,7 @@ def print_failures(results: dict[str, Any], out: Path) -> None:
             soft_wrap=True,
         )
     if len(groups) > 5:
-        err_console.print(f"  … and {len(groups) - 5} other kinds (see {out / SAMPLES})", soft_wrap=True)
+        err_console.print(f"  … and {len(groups) - 5} other kinds (see {escape(str(out / SAMPLES))})", soft_wrap=True)
 
 
 def print_results(results: dict[str, Any], out: Path) -> None:

@@ -178,7 +178,7 @@ def convert_cmd(ctx: typer.Context, **options: Any) -> None:
     else:
         _print_report(done.report)
     if done.html is not None:
-        err_console.print(f"wrote {done.html}")
+        err_console.print(f"wrote {escape(str(done.html))}")
 
 
 def _convert_outputs(options: dict[str, Any]) -> tuple[Path, Path | None, Path | None]:
@@ -241,7 +241,7 @@ def report_cmd(
             report_or_output, input=input, output=converted, max_items=max_items, progress=Reporter(err_console)
         ),
     )
-    err_console.print(f"wrote {path}")
+    err_console.print(f"wrote {escape(str(path))}")
 
 
 def _llm_verifier(options: dict[str, Any]):
@@ -252,7 +252,9 @@ def _llm_verifier(options: dict[str, Any]):
 
 
 def _print_report(data: dict) -> None:
-    table = Table(title=escape(f"QAI: {data['input']} → {data['output']}"), show_header=True)
+    # the paths on a line of their own: as the table's title they would be folded to its width
+    console.print(escape(f"QAI: {data['input']} → {data['output']}"), soft_wrap=True)
+    table = Table(show_header=True)
     table.add_column("outcome")
     table.add_column("records", justify="right")
     for key, n in data["counts"].items():

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from twgrpo_data.outputs import PLOT_SUFFIXES, TRAIN_RUN, OutputSpec, refuse_stdout, resolve_run_folder, run_folder
@@ -227,4 +228,4 @@ def plot(
 
     out = output_path(out, OutputSpec("plot", PLOT_SUFFIXES, default_name="training_curves.png"), inputs=runs)
     path = plot_training_curves(runs, out, smooth=smooth)
-    console.print(f"wrote {path}")
+    console.print(f"wrote {escape(str(path))}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import socket
 from pathlib import Path
 from typing import Any
@@ -601,30 +602,35 @@ MARKUP = "[/oops] [bold red]loud[/]"
 
 def test_data_text_in_terminal_tables_is_shown_as_written(tmp_path):
     """A category or a path holding rich markup is printed as text by `data stats`, `data load`, `qai convert`,
-    `eval` and `eval compare` — an unbalanced closing tag would otherwise stop the command (MarkupError)."""
+    `eval`, `eval rescore` and `eval compare` — an unbalanced closing tag would otherwise stop the command
+    (MarkupError) — and a path is printed whole on one line, never folded to a table's width."""
     from eval_helpers import AnswerKey, run_with, text_records, write_set
 
     records = [
         Record(r.id, r.question, r.options, r.answer, source=r.source, meta={"category": MARKUP})
         for r in text_records(4)
     ]
-    folder = tmp_path / "[bold]x"
+    folder = tmp_path / "a folder [bold]x whose name is longer than any of the tables printed below"
     folder.mkdir()
     data = write_set(folder / "set.json", records)
     for args, shown in (
-        (("data", "stats", data), (MARKUP, "[bold]x")),
-        (("data", "load", data), (MARKUP,)),
-        (("qai", "convert", data, "-o", folder / "q.json"), ("[bold]x",)),
+        (("data", "stats", data), (MARKUP, str(data))),
+        (("data", "load", data), (MARKUP, str(data))),
+        (("data", "load", data, "-o", folder / "[/oops]u.json"), (str(folder / "[/oops]u.json"),)),
+        (("qai", "convert", data, "-o", folder / "q.json"), (str(data), str(folder / "q.json"))),
     ):
         done = run_cli(*args, env={"COLUMNS": "400"})
         assert done.code == 0, (args, done.stderr)
         assert all(text in done.stdout for text in shown), (args, done.stdout)
     run_with(folder / "a", data, AnswerKey({r.id: "A" for r in records}))
     run_with(folder / "b", data, AnswerKey({r.id: "B" for r in records}))
-    for args in (
-        ("eval", "rescore", folder / "a" / "run" / "samples.jsonl"),
-        ("eval", "compare", folder / "a" / "run", folder / "b" / "run"),
+    log = folder / "[/oops] log.jsonl"
+    shutil.copy(folder / "a" / "run" / "samples.jsonl", log)
+    for args, shown in (
+        (("eval", "rescore", folder / "a" / "run" / "samples.jsonl"), MARKUP),
+        (("eval", "rescore", log), log.name),
+        (("eval", "compare", folder / "a" / "run", folder / "b" / "run"), MARKUP),
     ):
         done = run_cli(*args, env={"COLUMNS": "400"})
         assert done.code == 0, (args, done.stderr)
-        assert MARKUP in done.stdout, args
+        assert shown in done.stdout, (args, done.stdout)

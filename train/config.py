@@ -21,6 +21,8 @@ from typing import Any
 
 from trl import GRPOConfig
 
+from twgrpo_data.pixels import PATCH_AREA
+
 from .data import QUESTION_TYPES, TRAIN_TEMPLATE
 from .plot import PLOT_FORMATS
 from .rewards import ACCURACY_KINDS, TRAIN_PARSERS
@@ -37,7 +39,6 @@ from .settings import (  # noqa: F401  (re-exported: the settings' vocabulary li
 )
 from .weights import DIVERGENCES, PAPER_ALPHA
 
-PATCH_PIXELS = 28 * 28
 # `tw_grpo` plus the aggregations TRL 1.16's GRPOTrainer implements (its `loss_type` help lists them).
 LOSS_TYPES = ("tw_grpo", "grpo", "dapo", "bnpo", "dr_grpo", "cispo", "sapo", "luspo", "vespo")
 ATTN_IMPLEMENTATIONS = ("auto", "sdpa", "eager", "flash_attention_2")
@@ -166,11 +167,9 @@ class TWGRPOConfig(GRPOConfig):
         },
     )
     min_pixels: int = field(
-        default=128 * PATCH_PIXELS, metadata={"help": "Minimum pixels per frame (sides are multiples of 28)."}
+        default=128 * PATCH_AREA, metadata={"help": "Minimum pixels per frame (sides are multiples of 28)."}
     )
-    max_pixels: int = field(
-        default=128 * PATCH_PIXELS, metadata={"help": "Maximum pixels per frame (paper: 128·28·28)."}
-    )
+    max_pixels: int = field(default=128 * PATCH_AREA, metadata={"help": "Maximum pixels per frame (paper: 128·28·28)."})
     freeze_vision: bool = field(
         default=True, metadata={"help": "Freeze the vision tower (as the released TW-GRPO run did)."}
     )

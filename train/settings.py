@@ -28,6 +28,7 @@ from twgrpo_data.errors import TwgrpoError
 from twgrpo_data.io.json_text import read_text
 from twgrpo_data.io.yaml_keys import UniqueKeys
 from twgrpo_data.key_values import parse_key_values
+from twgrpo_data.pixels import PATCH_AREA
 
 SCHEMA_FILE = Path(__file__).with_name("settings_schema.json")
 Schema = dict[str, list[Any]]
@@ -55,7 +56,7 @@ LOWER_BOUNDS = {
     "max_frames": (1, True),
     "sample_fps": (0, False),
     "model_fps": (0, False),
-    "min_pixels": (28 * 28, True),
+    "min_pixels": (PATCH_AREA, True),
     "max_completion_length": (1, True),
     "num_generations": (2, True),
     "per_device_train_batch_size": (1, True),
