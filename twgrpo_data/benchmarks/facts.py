@@ -56,11 +56,6 @@ class Source:
         if self.license == "other" and not (self.license_name and self.license_link):
             raise ValueError(f"{self.name}: license 'other' needs license_name and license_link")
 
-    @property
-    def commercial_use(self) -> bool:
-        """False when the terms exclude commercial use (non-commercial or no redistribution at all)."""
-        return self.redistribution in ("allowed", "unknown")
-
 
 @dataclass(frozen=True)
 class HubSource:
